@@ -1,0 +1,96 @@
+#!/usr/bin/env bash
+# Brings up a real Docker Engine with buildx on a bare Debian machine that has
+# no daemon: the engine runs inside a Debian root made with debootstrap, and the
+# host's docker CLI talks to it through DOCKER_HOST. Idempotent: a second run
+# finds the engine answering and only prints the environment to use.
+#
+# Usage: scripts/engine-up.sh            (prints `export DOCKER_HOST=...`)
+#        eval "$(scripts/engine-up.sh)"
+set -euo pipefail
+
+ROOT=${ENGINE_ROOT:-/opt/engine-root}
+SOCK="$ROOT/run/docker.sock"
+LOG=${ENGINE_LOG:-/tmp/engine.log}
+PLUGIN_DIR="$HOME/.docker/cli-plugins"
+
+say() { echo "engine-up: $*" >&2; }
+
+as_root() {
+  if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
+}
+
+engine_answers() {
+  DOCKER_HOST="unix://$SOCK" timeout 10 docker version --format '{{.Server.Version}}' >/dev/null 2>&1
+}
+
+install_host_packages() {
+  local missing=()
+  command -v debootstrap >/dev/null || missing+=(debootstrap)
+  command -v zstd >/dev/null || missing+=(zstd)
+  if [ ${#missing[@]} -gt 0 ]; then
+    say "installing ${missing[*]} on the host"
+    as_root apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq "${missing[@]}" >/dev/null
+  fi
+}
+
+make_root() {
+  if [ -x "$ROOT/usr/bin/dockerd" ]; then return; fi
+  say "making the engine root in $ROOT (debootstrap, about a minute)"
+  as_root mkdir -p "$ROOT"
+  as_root debootstrap --variant=minbase --include=ca-certificates trixie "$ROOT" >>"$LOG" 2>&1
+  mount_root
+  as_root cp /etc/resolv.conf "$ROOT/etc/resolv.conf"
+  as_root chroot "$ROOT" apt-get update -qq >>"$LOG" 2>&1
+  DEBIAN_FRONTEND=noninteractive as_root chroot "$ROOT" apt-get install -y -qq --no-install-recommends \
+    docker.io docker-cli docker-buildx containerd runc iptables ca-certificates busybox-static >>"$LOG" 2>&1
+}
+
+# runc needs the root to be a mount point of its own.
+mount_root() {
+  if ! mountpoint -q "$ROOT"; then
+    as_root mount --bind "$ROOT" "$ROOT"
+    as_root mount --make-private "$ROOT"
+  fi
+  mountpoint -q "$ROOT/proc" || as_root mount -t proc proc "$ROOT/proc"
+  mountpoint -q "$ROOT/sys" || as_root mount --rbind /sys "$ROOT/sys"
+  mountpoint -q "$ROOT/dev" || as_root mount --rbind /dev "$ROOT/dev"
+}
+
+configure() {
+  # The containerd image store lets the default docker driver export a local cache.
+  as_root mkdir -p "$ROOT/etc/docker"
+  echo '{ "features": { "containerd-snapshotter": true }, "iptables": false }' |
+    as_root tee "$ROOT/etc/docker/daemon.json" >/dev/null
+  mkdir -p "$PLUGIN_DIR"
+  cp "$ROOT/usr/libexec/docker/cli-plugins/docker-buildx" "$PLUGIN_DIR/docker-buildx"
+}
+
+start() {
+  if [ ! -S "$ROOT/run/containerd/containerd.sock" ] || ! pgrep -x containerd >/dev/null; then
+    say "starting containerd"
+    as_root rm -f "$ROOT/run/containerd/containerd.sock"
+    as_root setsid chroot "$ROOT" containerd >>"$LOG" 2>&1 </dev/null &
+    for _ in $(seq 1 60); do [ -S "$ROOT/run/containerd/containerd.sock" ] && break; sleep 0.5; done
+  fi
+  say "starting dockerd"
+  as_root rm -f "$ROOT/run/docker.pid"
+  as_root setsid chroot "$ROOT" dockerd --containerd=/run/containerd/containerd.sock >>"$LOG" 2>&1 </dev/null &
+  for _ in $(seq 1 120); do engine_answers && return; sleep 0.5; done
+  say "dockerd did not answer within 60 s; its log follows"
+  tail -n 40 "$LOG" >&2
+  exit 1
+}
+
+if ! engine_answers; then
+  install_host_packages
+  make_root
+  mount_root
+  configure
+  start
+else
+  configure
+fi
+say "engine $(DOCKER_HOST="unix://$SOCK" docker version --format '{{.Server.Version}}') ready, buildx $(DOCKER_HOST="unix://$SOCK" docker buildx version | awk '{print $2}')"
+echo "export DOCKER_HOST=unix://$SOCK"
+echo "export BUSYBOX=$ROOT/bin/busybox"
