@@ -1,0 +1,102 @@
+import { afterAll, describe, expect, it } from '@jest/globals'
+import * as fs from 'node:fs'
+import * as os from 'node:os'
+import * as path from 'node:path'
+import { InputError, parseInputs } from '../../src/inputs.js'
+
+const workspace = fs.mkdtempSync(path.join(os.tmpdir(), 'inputs-'))
+fs.mkdirSync(path.join(workspace, 'images', 'linux'), { recursive: true })
+fs.writeFileSync(path.join(workspace, 'images', 'linux', 'Dockerfile'), 'FROM scratch\n')
+fs.writeFileSync(path.join(workspace, 'Dockerfile'), 'FROM scratch\n')
+afterAll(() => fs.rmSync(workspace, { recursive: true, force: true }))
+
+const parse = (values: Record<string, string>) => parseInputs(name => values[name] ?? '', workspace)
+const failure = (values: Record<string, string>): string => {
+  try {
+    parse(values)
+  } catch (error) {
+    expect(error).toBeInstanceOf(InputError)
+    return (error as Error).message
+  }
+  throw new Error('expected an InputError')
+}
+
+describe('parseInputs', () => {
+  it('fills the documented defaults', () => {
+    expect(parse({ image: 'ci' })).toEqual({
+      image: 'ci',
+      context: workspace,
+      file: path.join(workspace, 'Dockerfile'),
+      hashFiles: [],
+      keyPrefix: 'buildx',
+      defaultBranch: '',
+      tags: [],
+      buildArgs: [],
+      target: '',
+      platforms: [],
+      load: true,
+      push: false,
+      cacheBackend: 'gha',
+      cacheRoot: '',
+      restoreTimeoutSeconds: 300,
+      saveTimeoutSeconds: 600,
+      summary: true
+    })
+  })
+
+  it('resolves the Dockerfile inside the context by default', () => {
+    expect(parse({ image: 'ci', context: 'images/linux' }).file).toBe(path.join(workspace, 'images', 'linux', 'Dockerfile'))
+  })
+
+  it('splits lists and build args, keeping = and commas inside values', () => {
+    const inputs = parse({
+      image: 'ci',
+      tags: 'ghcr.io/o/ci:1, ghcr.io/o/ci:latest\nci:x',
+      'build-args': 'A=1\nURL=https://x/?a=b,c\n\n',
+      platforms: 'linux/amd64,linux/arm64',
+      'hash-files': 'images/**\n# a comment\nscripts/*.sh'
+    })
+    expect(inputs.tags).toEqual(['ghcr.io/o/ci:1', 'ghcr.io/o/ci:latest', 'ci:x'])
+    expect(inputs.buildArgs).toEqual([
+      { name: 'A', value: '1' },
+      { name: 'URL', value: 'https://x/?a=b,c' }
+    ])
+    expect(inputs.platforms).toEqual(['linux/amd64', 'linux/arm64'])
+    expect(inputs.hashFiles).toEqual(['images/**', 'scripts/*.sh'])
+  })
+
+  it('asks for an image name', () => {
+    expect(failure({})).toMatch(/`image` is required/)
+  })
+
+  it('asks for tags when the image name cannot be a tag', () => {
+    expect(failure({ image: 'Dist Linux' })).toMatch(/set `tags`/)
+    expect(parse({ image: 'Dist Linux', tags: 'dist-linux' }).image).toBe('Dist Linux')
+  })
+
+  it('refuses paths that leave the workspace', () => {
+    expect(failure({ image: 'ci', file: '../../etc/passwd' })).toMatch(/`file` \(..\/..\/etc\/passwd\) resolves outside the workspace/)
+    expect(failure({ image: 'ci', context: '..' })).toMatch(/`context` \(..\) resolves outside the workspace/)
+  })
+
+  it('says where the Dockerfile was looked for', () => {
+    expect(failure({ image: 'ci', file: 'nope/Dockerfile' })).toBe(
+      `No Dockerfile at ${path.join(workspace, 'nope', 'Dockerfile')}. Set \`file\` to the Dockerfile's path (relative to the workspace).`
+    )
+  })
+
+  it('checks the backend, its root and the timeouts', () => {
+    expect(failure({ image: 'ci', 'cache-backend': 's3' })).toBe('Input `cache-backend` must be one of gha, local, not "s3".')
+    expect(failure({ image: 'ci', 'cache-backend': 'local' })).toMatch(/needs `cache-root`/)
+    expect(failure({ image: 'ci', 'cache-backend': 'local', 'cache-root': 'cache' })).toMatch(/must be an absolute path/)
+    expect(parse({ image: 'ci', 'cache-backend': 'local', 'cache-root': '/cache/docker/../ci' }).cacheRoot).toBe('/cache/ci')
+    expect(failure({ image: 'ci', 'restore-timeout': '-1' })).toMatch(/positive number of seconds/)
+    expect(failure({ image: 'ci', load: 'yes' })).toBe('Input `load` must be true or false, not "yes".')
+  })
+
+  it('refuses malformed build args and multi-line single values', () => {
+    expect(failure({ image: 'ci', 'build-args': 'NOEQUALS' })).toMatch(/NAME=value/)
+    expect(failure({ image: 'ci', 'build-args': '$(id)=1' })).toMatch(/NAME=value/)
+    expect(failure({ image: 'ci', target: 'a\nb' })).toBe('Input `target` must be a single line.')
+  })
+})

@@ -1,0 +1,112 @@
+import { describe, expect, it } from '@jest/globals'
+import { cacheSourceOf, keyComponent, keyPlan, type KeyParts } from '../../src/key.js'
+
+const HASH = 'a'.repeat(64)
+const parts = (over: Partial<KeyParts> = {}): KeyParts => ({
+  prefix: 'buildx',
+  image: 'dist-x86_64-linux',
+  branch: 'master',
+  defaultBranch: 'master',
+  hash: HASH,
+  ...over
+})
+
+describe('keyComponent', () => {
+  it('keeps plain names readable', () => {
+    expect(keyComponent('dist-x86_64-linux')).toBe('dist-x86_64-linux')
+    expect(keyComponent('v1.2')).toBe('v1.2')
+  })
+
+  it('escapes the separator, commas, spaces, shell syntax and non-ASCII', () => {
+    expect(keyComponent('feature/x')).toBe('feature%2Fx')
+    expect(keyComponent('a,b')).toBe('a%2Cb')
+    expect(keyComponent('$(rm -rf /)`x`')).toBe('%24%28rm%20-rf%20%2F%29%60x%60')
+    expect(keyComponent('ümlaut')).toBe('%C3%BCmlaut')
+    expect(keyComponent('100%')).toBe('100%25')
+  })
+
+  it('never yields a path segment that walks the tree', () => {
+    expect(keyComponent('.')).toBe('%2E')
+    expect(keyComponent('..')).toBe('%2E.')
+    expect(keyComponent('')).toBe('~')
+  })
+
+  it('shortens long values to 100 characters and keeps them apart', () => {
+    const a = keyComponent('x'.repeat(1000))
+    const b = keyComponent('x'.repeat(999) + 'y')
+    expect(a).toHaveLength(100)
+    expect(b).toHaveLength(100)
+    expect(a).not.toBe(b)
+    expect(a).toMatch(/^x+~[0-9a-f]{20}$/)
+  })
+
+  it('does not cut an escape in half when shortening', () => {
+    const c = keyComponent('é'.repeat(200))
+    expect(c).toMatch(/^(%C3%A9)+(%C3)?~[0-9a-f]{20}$/)
+    expect(c.split('~')[0]).toMatch(/^(%[0-9A-F]{2})+$/)
+  })
+})
+
+describe('keyPlan', () => {
+  it('puts prefix, image, branch and hash in the primary key', () => {
+    expect(keyPlan(parts()).primary).toBe(`buildx/dist-x86_64-linux/master/${HASH}`)
+  })
+
+  it('falls back to this branch, then the base branch, then the default branch', () => {
+    const plan = keyPlan(parts({ branch: 'feature/x', baseBranch: 'release', defaultBranch: 'master' }))
+    expect(plan.restoreKeys).toEqual([
+      { key: 'buildx/dist-x86_64-linux/feature%2Fx/', source: 'branch' },
+      { key: 'buildx/dist-x86_64-linux/release/', source: 'base-branch' },
+      { key: 'buildx/dist-x86_64-linux/master/', source: 'default-branch' }
+    ])
+  })
+
+  it('lists a branch once when roles coincide', () => {
+    expect(keyPlan(parts()).restoreKeys).toEqual([{ key: 'buildx/dist-x86_64-linux/master/', source: 'branch' }])
+    expect(keyPlan(parts({ branch: 'f', baseBranch: 'master' })).restoreKeys.map(r => r.source)).toEqual(['branch', 'base-branch'])
+  })
+
+  it('keeps image a-b on branch c apart from image a on branch b-c, whatever the separators', () => {
+    const pairs: Array<[string, string, string, string]> = [
+      ['a-b', 'c', 'a', 'b-c'],
+      ['a/b', 'c', 'a', 'b/c'],
+      ['a', 'b/c', 'a/b', 'c'],
+      ['a', '', 'a/', ''],
+      ['a%2Fb', 'c', 'a/b', 'c']
+    ]
+    for (const [image1, branch1, image2, branch2] of pairs) {
+      const one = keyPlan(parts({ image: image1, branch: branch1, defaultBranch: branch1 }))
+      const two = keyPlan(parts({ image: image2, branch: branch2, defaultBranch: branch2 }))
+      expect(one.primary).not.toBe(two.primary)
+      // The service matches restore keys as prefixes: none may reach the other image.
+      for (const r of one.restoreKeys) expect(two.primary.startsWith(r.key)).toBe(false)
+      for (const r of two.restoreKeys) expect(one.primary.startsWith(r.key)).toBe(false)
+    }
+  })
+
+  it('never lets one image prefix-match another whose name extends it', () => {
+    const short = keyPlan(parts({ image: 'ci' }))
+    const long = keyPlan(parts({ image: 'ci-image' }))
+    for (const r of short.restoreKeys) expect(long.primary.startsWith(r.key)).toBe(false)
+  })
+
+  it('stays under the service limit of 512 characters with no comma, whatever the inputs', () => {
+    const plan = keyPlan(parts({ prefix: 'p,'.repeat(300), image: 'i\n'.repeat(500), branch: 'b,'.repeat(1000), baseBranch: 'é'.repeat(900) }))
+    for (const key of [plan.primary, ...plan.restoreKeys.map(r => r.key)]) {
+      expect(key.length).toBeLessThanOrEqual(512)
+      expect(key).not.toMatch(/[,\s]/)
+    }
+  })
+})
+
+describe('cacheSourceOf', () => {
+  const plan = keyPlan(parts({ branch: 'feature', baseBranch: 'release' }))
+
+  it('names where a matched key came from', () => {
+    expect(cacheSourceOf(plan, undefined)).toBe('none')
+    expect(cacheSourceOf(plan, plan.primary)).toBe('exact')
+    expect(cacheSourceOf(plan, `buildx/dist-x86_64-linux/feature/${'b'.repeat(64)}`)).toBe('branch')
+    expect(cacheSourceOf(plan, `buildx/dist-x86_64-linux/release/${'b'.repeat(64)}`)).toBe('base-branch')
+    expect(cacheSourceOf(plan, `buildx/dist-x86_64-linux/master/${'b'.repeat(64)}`)).toBe('default-branch')
+  })
+})

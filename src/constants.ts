@@ -1,0 +1,37 @@
+// Every input and output name, so none is ever spelled twice (state names
+// live in state.ts, the only module that reads or writes state).
+
+export const Input = {
+  Image: 'image',
+  Context: 'context',
+  File: 'file',
+  HashFiles: 'hash-files',
+  KeyPrefix: 'key-prefix',
+  DefaultBranch: 'default-branch',
+  Tags: 'tags',
+  BuildArgs: 'build-args',
+  Target: 'target',
+  Platforms: 'platforms',
+  Load: 'load',
+  Push: 'push',
+  CacheBackend: 'cache-backend',
+  CacheRoot: 'cache-root',
+  RestoreTimeout: 'restore-timeout',
+  SaveTimeout: 'save-timeout',
+  Summary: 'summary'
+} as const
+
+export const Output = {
+  Key: 'key',
+  MatchedKey: 'matched-key',
+  CacheHit: 'cache-hit',
+  CacheSource: 'cache-source',
+  ImageId: 'imageid',
+  Digest: 'digest',
+  CacheSize: 'cache-size',
+  RestoreTime: 'restore-time',
+  SaveTime: 'save-time'
+} as const
+
+export type CacheSource = 'exact' | 'branch' | 'base-branch' | 'default-branch' | 'none'
+export type CacheBackendName = 'gha' | 'local'

@@ -1,0 +1,160 @@
+import * as fs from 'node:fs'
+import * as path from 'node:path'
+import { Input, type CacheBackendName } from './constants.js'
+
+export interface Inputs {
+  image: string
+  /** Absolute paths. */
+  context: string
+  file: string
+  hashFiles: string[]
+  keyPrefix: string
+  defaultBranch: string
+  tags: string[]
+  buildArgs: Array<{ name: string; value: string }>
+  target: string
+  platforms: string[]
+  load: boolean
+  push: boolean
+  cacheBackend: CacheBackendName
+  /** Absolute; set only for the local backend. */
+  cacheRoot: string
+  restoreTimeoutSeconds: number
+  saveTimeoutSeconds: number
+  summary: boolean
+}
+
+/** A bad input: the message says which input and what to change. */
+export class InputError extends Error {
+  constructor(message: string) {
+    super(message)
+    this.name = 'InputError'
+  }
+}
+
+export type ReadInput = (name: string) => string
+
+/**
+ * Reads and checks every input. `workspace` anchors relative paths; nothing
+ * the build reads may resolve outside it.
+ */
+export function parseInputs(read: ReadInput, workspace: string): Inputs {
+  const image = read(Input.Image).trim()
+  if (!image) throw new InputError('Input `image` is required: name the CI image, e.g. `image: dist-x86_64-linux`.')
+  if (/[\r\n]/.test(image)) throw new InputError('Input `image` must be a single line.')
+
+  const context = insideWorkspace(Input.Context, read(Input.Context).trim() || '.', workspace)
+  if (!isDirectory(context)) {
+    throw new InputError(`Input \`context\` is not a directory: ${context}. Point it at the folder the image is built from.`)
+  }
+  const fileInput = read(Input.File).trim()
+  const file = fileInput ? insideWorkspace(Input.File, fileInput, workspace) : path.join(context, 'Dockerfile')
+  if (!isFile(file)) {
+    throw new InputError(`No Dockerfile at ${file}. Set \`file\` to the Dockerfile's path (relative to the workspace).`)
+  }
+
+  const tags = list(read(Input.Tags), /[\n,]/)
+  if (tags.length === 0) requireReference(image)
+  for (const tag of tags) requireReference(tag, Input.Tags)
+
+  const cacheBackend = oneOf(Input.CacheBackend, read(Input.CacheBackend).trim() || 'gha', ['gha', 'local'] as const)
+  const cacheRootInput = read(Input.CacheRoot).trim()
+  if (cacheBackend === 'local' && !cacheRootInput) {
+    throw new InputError('`cache-backend: local` needs `cache-root`: an absolute directory that persists between runs.')
+  }
+  if (cacheRootInput && !path.isAbsolute(cacheRootInput)) {
+    throw new InputError(`Input \`cache-root\` must be an absolute path (a directory that outlives the runner), not "${cacheRootInput}".`)
+  }
+
+  return {
+    image,
+    context,
+    file,
+    hashFiles: list(read(Input.HashFiles), /\n/).filter(line => !line.startsWith('#')),
+    keyPrefix: singleLine(Input.KeyPrefix, read(Input.KeyPrefix).trim() || 'buildx'),
+    defaultBranch: singleLine(Input.DefaultBranch, read(Input.DefaultBranch).trim()),
+    tags,
+    buildArgs: list(read(Input.BuildArgs), /\n/).map(buildArg),
+    target: singleLine(Input.Target, read(Input.Target).trim()),
+    platforms: list(read(Input.Platforms), /[\n,]/),
+    load: boolean(Input.Load, read(Input.Load), true),
+    push: boolean(Input.Push, read(Input.Push), false),
+    cacheBackend,
+    cacheRoot: cacheBackend === 'local' ? path.normalize(cacheRootInput) : '',
+    restoreTimeoutSeconds: seconds(Input.RestoreTimeout, read(Input.RestoreTimeout), 300),
+    saveTimeoutSeconds: seconds(Input.SaveTimeout, read(Input.SaveTimeout), 600),
+    summary: boolean(Input.Summary, read(Input.Summary), true)
+  }
+}
+
+function insideWorkspace(name: string, value: string, workspace: string): string {
+  const resolved = path.resolve(workspace, value)
+  const relative = path.relative(workspace, resolved)
+  if (relative.startsWith('..') || path.isAbsolute(relative)) {
+    throw new InputError(`Input \`${name}\` (${value}) resolves outside the workspace ${workspace}; use a path inside the repository.`)
+  }
+  return resolved
+}
+
+// Docker's reference grammar, loosely: lowercase repository path, optional
+// registry port, tag or digest. Anything else would fail the build later with
+// a less helpful message.
+const REFERENCE = /^[a-z0-9]+(?:[._-][a-z0-9]+)*(?::[0-9]+)?(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*(?::[\w][\w.-]{0,127})?(?:@sha256:[a-f0-9]{64})?$/
+
+function requireReference(value: string, input?: string): void {
+  if (REFERENCE.test(value)) return
+  throw new InputError(
+    input
+      ? `Tag "${value}" in \`${input}\` is not a valid image reference; use lowercase letters, digits and . _ - / : only.`
+      : `Input \`image\` ("${value}") is used as the image's tag but is not a valid image reference; set \`tags\`, or use a name of lowercase letters, digits and . _ - /.`
+  )
+}
+
+function buildArg(line: string): { name: string; value: string } {
+  const eq = line.indexOf('=')
+  const name = eq > 0 ? line.slice(0, eq) : ''
+  if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) {
+    throw new InputError('Each line of `build-args` must be NAME=value with NAME made of letters, digits and _; one line does not.')
+  }
+  return { name, value: line.slice(eq + 1) }
+}
+
+function list(value: string, separator: RegExp): string[] {
+  return value
+    .split(separator)
+    .map(item => item.trim())
+    .filter(item => item !== '')
+}
+
+function singleLine(name: string, value: string): string {
+  if (/[\r\n]/.test(value)) throw new InputError(`Input \`${name}\` must be a single line.`)
+  return value
+}
+
+function boolean(name: string, value: string, fallback: boolean): boolean {
+  const v = value.trim().toLowerCase()
+  if (v === '') return fallback
+  if (v === 'true') return true
+  if (v === 'false') return false
+  throw new InputError(`Input \`${name}\` must be true or false, not "${value}".`)
+}
+
+function seconds(name: string, value: string, fallback: number): number {
+  if (value.trim() === '') return fallback
+  const n = Number(value)
+  if (!Number.isFinite(n) || n <= 0) throw new InputError(`Input \`${name}\` must be a positive number of seconds, not "${value}".`)
+  return n
+}
+
+function oneOf<T extends string>(name: string, value: string, allowed: readonly T[]): T {
+  if ((allowed as readonly string[]).includes(value)) return value as T
+  throw new InputError(`Input \`${name}\` must be one of ${allowed.join(', ')}, not "${value}".`)
+}
+
+function isDirectory(p: string): boolean {
+  return fs.statSync(p, { throwIfNoEntry: false })?.isDirectory() ?? false
+}
+
+function isFile(p: string): boolean {
+  return fs.statSync(p, { throwIfNoEntry: false })?.isFile() ?? false
+}
