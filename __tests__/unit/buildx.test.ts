@@ -1,0 +1,78 @@
+import { describe, expect, it } from '@jest/globals'
+import { buildxArgs, errorLine, failedOnCacheImport, stepCounts } from '../../src/buildx.js'
+import type { Inputs } from '../../src/inputs.js'
+
+const inputs: Inputs = {
+  image: 'ci',
+  context: '/ws',
+  file: '/ws/Dockerfile',
+  hashFiles: [],
+  keyPrefix: 'buildx',
+  defaultBranch: '',
+  tags: [],
+  buildArgs: [{ name: 'A', value: 'x y; $(id)' }],
+  target: '',
+  platforms: [],
+  load: true,
+  push: false,
+  cacheBackend: 'gha',
+  cacheRoot: '',
+  restoreTimeoutSeconds: 300,
+  saveTimeoutSeconds: 600,
+  summary: true
+}
+const files = { iidFile: '/t/iid', metadataFile: '/t/meta.json' }
+
+describe('buildxArgs', () => {
+  it('imports a restored cache and exports a new one in max mode', () => {
+    expect(buildxArgs(inputs, { from: '/c/old', to: '/c/new' }, files)).toEqual([
+      'buildx', 'build', '--progress=plain', '--file', '/ws/Dockerfile', '--tag', 'ci',
+      '--build-arg', 'A=x y; $(id)', '--load',
+      '--cache-from', 'type=local,src=/c/old', '--cache-to', 'type=local,dest=/c/new,mode=max',
+      '--iidfile', '/t/iid', '--metadata-file', '/t/meta.json', '/ws'
+    ])
+  })
+
+  it('leaves out what is not asked for', () => {
+    const args = buildxArgs({ ...inputs, buildArgs: [], load: false, push: true, tags: ['a', 'b'], target: 't', platforms: ['linux/amd64', 'linux/arm64'] }, {}, files)
+    expect(args).not.toContain('--cache-from')
+    expect(args).not.toContain('--cache-to')
+    expect(args).not.toContain('--load')
+    expect(args.join(' ')).toContain('--tag a --tag b --target t --platform linux/amd64,linux/arm64 --push')
+  })
+})
+
+const progress = `#0 building with "default" instance using docker driver
+#1 [internal] load build definition from Dockerfile
+#1 DONE 0.0s
+#5 [1/4] COPY busybox /bin/busybox
+#5 CACHED
+#6 [2/4] RUN ["/bin/busybox", "--install", "-s", "/bin"]
+#6 CACHED
+#7 [3/4] COPY data/ /data/
+#7 DONE 0.1s
+#8 [4/4] RUN ls /data
+#8 0.120 something
+#8 DONE 0.2s
+#9 exporting to image
+`
+
+describe('stepCounts', () => {
+  it('counts the Dockerfile steps and those reported CACHED, not internal ones', () => {
+    expect(stepCounts(progress)).toEqual({ total: 4, cached: 2 })
+  })
+})
+
+describe('errorLine', () => {
+  it('takes the last ERROR line of a failed build', () => {
+    const out = `${progress}#8 ERROR: process "/bin/sh -c exit 3" did not complete successfully: exit code: 3\n------\nERROR: failed to solve: process "/bin/sh -c exit 3" did not complete successfully: exit code: 3\n`
+    expect(errorLine(out)).toBe('failed to solve: process "/bin/sh -c exit 3" did not complete successfully: exit code: 3')
+  })
+})
+
+describe('failedOnCacheImport', () => {
+  it('does not blame the cache for a failing RUN or a missing COPY source', () => {
+    expect(failedOnCacheImport('ERROR: failed to solve: process "/bin/sh -c exit 3" did not complete successfully: exit code: 3')).toBe(false)
+    expect(failedOnCacheImport('ERROR: failed to solve: failed to compute cache key: failed to calculate checksum of ref abc::def: "/missing.sh": not found')).toBe(false)
+  })
+})
