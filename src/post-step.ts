@@ -1,0 +1,49 @@
+import * as core from '@actions/core'
+import { TimeoutError, within, type SaveResult } from './cache.js'
+import { removeDirs } from './fsutil.js'
+import { readCleanup, readReport, type Report } from './state.js'
+import { createStore } from './store.js'
+import { mb, writeSummary } from './summary.js'
+
+export interface SaveOutcome {
+  result: SaveResult
+  seconds: number
+}
+
+/** Saves the cache when the main step said it may, then removes every temporary directory. Never fails the job. */
+export async function runPost(): Promise<void> {
+  try {
+    const report = readReport()
+    if (!report) {
+      core.info('The main step did not get as far as the build; nothing to save.')
+      return
+    }
+    const outcome = await core.group('Save the cache', () => saveStep(report))
+    if (report.summary) await writeSummary(report, outcome)
+  } catch (error) {
+    core.warning(`The cache could not be saved: ${(error as Error).message}`)
+  } finally {
+    await removeDirs(readCleanup()).catch(() => undefined)
+  }
+}
+
+async function saveStep(report: Report): Promise<SaveOutcome> {
+  if (report.skipSave !== undefined || report.saveDir === undefined) {
+    const reason = report.skipSave ?? 'no new cache was exported.'
+    core.info(reason.startsWith('Cache hit') ? reason : `Not saving the cache: ${reason}`)
+    return { result: { saved: false, reason }, seconds: 0 }
+  }
+  const store = createStore(report.backend, report.image, report.cacheRoot)
+  const started = Date.now()
+  let result: SaveResult
+  try {
+    result = await within(report.saveTimeoutSeconds, 'The cache save', store.save(report.saveDir, report.key))
+  } catch (error) {
+    if (!(error instanceof TimeoutError)) throw error
+    result = { saved: false, reason: `${error.message} (save-timeout).` }
+  }
+  const seconds = (Date.now() - started) / 1000
+  if (result.saved) core.info(`Cache saved with key: ${report.key} (${mb(result.sizeBytes)} in ${seconds.toFixed(1)} s)`)
+  else core.warning(`Cache not saved with key ${report.key}: ${result.reason}`)
+  return { result, seconds }
+}

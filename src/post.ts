@@ -1,0 +1,5 @@
+import { runPost } from './post-step.js'
+
+// Exit explicitly: a cache request that never answered must not hold the job.
+await runPost()
+process.exit()
