@@ -1,0 +1,219 @@
+// The action end to end: the bundled dist/ run as the runner runs it, a real
+// engine building, the real @actions/cache client talking to a local service.
+import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals'
+import * as fs from 'node:fs'
+import * as os from 'node:os'
+import * as path from 'node:path'
+import { runtimeToken, startCacheService, type CacheService, type TokenScope } from '../support/cache-service.js'
+import { freshRunner, workspaceFrom } from '../support/engine.js'
+import { runJob, type EventSpec, type JobResult } from '../support/run-action.js'
+
+jest.setTimeout(300_000)
+
+const MASTER = 'refs/heads/master'
+const pushToMaster: EventSpec = { name: 'push', ref: MASTER, payload: { repository: { default_branch: 'master' } } }
+const masterToken: TokenScope[] = [{ scope: MASTER, permission: 3 }]
+
+let service: CacheService
+beforeAll(async () => {
+  service = await startCacheService()
+})
+afterAll(async () => {
+  await service.close()
+})
+
+interface Job {
+  workspace: string
+  event?: EventSpec
+  scopes?: TokenScope[]
+  inputs?: Record<string, string>
+  skipPost?: boolean
+}
+
+/** One job on a fresh ephemeral runner: empty engine, empty RUNNER_TEMP. */
+async function job(spec: Job): Promise<JobResult & { runnerTemp: string; writes: number }> {
+  const image = spec.inputs?.image ?? 'ci-image'
+  freshRunner(image)
+  const runnerTemp = fs.mkdtempSync(path.join(os.tmpdir(), 'runner-temp-'))
+  const before = service.requests.length
+  const result = await runJob({
+    inputs: { image, ...spec.inputs },
+    event: spec.event ?? pushToMaster,
+    workspace: spec.workspace,
+    runnerTemp,
+    env: service.env(runtimeToken(spec.scopes ?? masterToken)),
+    skipPost: spec.skipPost
+  })
+  const writes = service.requests.slice(before).filter(r => r.method === 'CreateCacheEntry').length
+  return { ...result, runnerTemp, writes }
+}
+
+function cachedSteps(log: string): number {
+  return log.split('\n').filter(line => /^#\d+ CACHED\s*$/.test(line)).length
+}
+
+function leftovers(dir: string): string[] {
+  return fs.readdirSync(dir)
+}
+
+describe('the gha backend', () => {
+  const workspace = workspaceFrom('ci-image')
+  let firstKey = ''
+  let firstSize = 0
+
+  it('saves after a cold build on master', async () => {
+    const r = await job({ workspace })
+    expect(r.main.exitCode).toBe(0)
+    expect(r.main.outputs['cache-hit']).toBe('false')
+    expect(r.main.outputs['cache-source']).toBe('none')
+    expect(cachedSteps(r.main.log)).toBe(0)
+    expect(r.post?.log).toContain(`Cache saved with key: ${r.main.outputs.key}`)
+    const entries = service.entries()
+    expect(entries.map(e => [e.scope, e.key])).toEqual([[MASTER, r.main.outputs.key]])
+    expect(leftovers(r.runnerTemp)).toEqual([])
+    firstKey = r.main.outputs.key
+    firstSize = entries[0].sizeBytes
+  })
+
+  it('gives a fresh runner on master an exact hit with every step cached, and saves nothing', async () => {
+    const r = await job({ workspace })
+    expect(r.main.exitCode).toBe(0)
+    expect(r.main.outputs).toMatchObject({ key: firstKey, 'cache-hit': 'true', 'cache-source': 'exact', 'matched-key': firstKey })
+    expect(r.main.log).toContain('6 of 6 steps were cached.')
+    expect(r.main.log).not.toContain('--cache-to')
+    expect(r.post?.log).toContain(`Cache hit occurred on the primary key ${firstKey}, not saving cache.`)
+    expect(r.writes).toBe(0)
+    expect(leftovers(r.runnerTemp)).toEqual([])
+  })
+
+  it("lets a feature branch restore master's cache and save nothing", async () => {
+    const r = await job({
+      workspace,
+      event: { name: 'push', ref: 'refs/heads/feature', payload: { repository: { default_branch: 'master' } } },
+      scopes: [
+        { scope: 'refs/heads/feature', permission: 3 },
+        { scope: MASTER, permission: 1 }
+      ]
+    })
+    expect(r.main.exitCode).toBe(0)
+    expect(r.main.outputs).toMatchObject({ 'cache-hit': 'false', 'cache-source': 'default-branch', 'matched-key': firstKey })
+    expect(cachedSteps(r.main.log)).toBe(6)
+    expect(r.post?.log).toContain('Not saving the cache: refs/heads/feature is not the default branch')
+    expect(r.writes).toBe(0)
+  })
+
+  it("lets a pull request restore its base branch's cache and save nothing", async () => {
+    const r = await job({
+      workspace,
+      event: {
+        name: 'pull_request',
+        ref: 'refs/pull/7/merge',
+        headRef: 'feature',
+        baseRef: 'master',
+        payload: { repository: { default_branch: 'master' }, pull_request: { number: 7 } }
+      },
+      scopes: [
+        { scope: 'refs/pull/7/merge', permission: 3 },
+        { scope: MASTER, permission: 1 }
+      ]
+    })
+    expect(r.main.exitCode).toBe(0)
+    expect(r.main.outputs).toMatchObject({ 'cache-source': 'base-branch', 'matched-key': firstKey })
+    expect(cachedSteps(r.main.log)).toBe(6)
+    expect(r.post?.log).toContain('Not saving the cache: pull_request runs never write the cache')
+    expect(r.writes).toBe(0)
+  })
+
+  it('gives a changed COPY source a new key, restores by fallback, reuses the unchanged layers and saves without growing', async () => {
+    fs.writeFileSync(path.join(workspace, 'data', 'version.txt'), 'second version\n')
+    const r = await job({ workspace })
+    expect(r.main.exitCode).toBe(0)
+    expect(r.main.outputs.key).not.toBe(firstKey)
+    expect(r.main.outputs).toMatchObject({ 'cache-source': 'branch', 'matched-key': firstKey })
+    // busybox, its install, the setup script and its run come from the cache.
+    expect(r.main.log).toContain('4 of 6 steps were cached.')
+    expect(r.post?.log).toContain(`Cache saved with key: ${r.main.outputs.key}`)
+    const saved = service.entries().find(e => e.key === r.main.outputs.key)
+    // The old 2 MiB data layer is not carried along: the new entry replaces, not adds.
+    expect(saved?.sizeBytes).toBeLessThan(firstSize * 1.1)
+    expect(leftovers(r.runnerTemp)).toEqual([])
+  })
+
+  it("never gives one image another image's cache", async () => {
+    for (const image of ['ci', 'ci-image-extra']) {
+      const r = await job({ workspace, inputs: { image } })
+      expect(r.main.exitCode).toBe(0)
+      expect(r.main.outputs['cache-source']).toBe('none')
+      expect(cachedSteps(r.main.log)).toBe(0)
+      expect(r.post?.log).toContain('Cache saved with key:')
+    }
+    const keys = service.entries().map(e => e.key)
+    expect(new Set(keys).size).toBe(keys.length)
+    expect(keys.filter(k => k.startsWith('buildx/ci/master/'))).toHaveLength(1)
+    expect(keys.filter(k => k.startsWith('buildx/ci-image-extra/master/'))).toHaveLength(1)
+  })
+
+  it('fails clearly on a build error, saves nothing and leaves no temporary directory', async () => {
+    fs.writeFileSync(path.join(workspace, 'Dockerfile.broken'), 'FROM scratch\nCOPY busybox /bin/busybox\nRUN ["/bin/busybox", "sh", "-c", "exit 3"]\n')
+    const r = await job({ workspace, inputs: { image: 'broken', file: 'Dockerfile.broken' } })
+    expect(r.main.exitCode).toBe(1)
+    expect(r.main.log).toMatch(/::error::The image build failed \(docker buildx exit code 1\): .*exit code: 3/)
+    expect(r.post?.log).toContain('Not saving the cache: the build failed.')
+    expect(r.writes).toBe(0)
+    expect(leftovers(r.runnerTemp)).toEqual([])
+  })
+
+  it('fails clearly on a bad input and names the input', async () => {
+    const r = await job({ workspace, inputs: { image: 'ci-image', file: 'no/such/Dockerfile' } })
+    expect(r.main.exitCode).toBe(1)
+    expect(r.main.log).toContain('::error::No Dockerfile at')
+    expect(r.main.log).toContain('Set `file`')
+    expect(r.post?.exitCode).toBe(0)
+    expect(r.writes).toBe(0)
+  })
+})
+
+describe('the local backend', () => {
+  const workspace = workspaceFrom('ci-image')
+  const cacheRoot = fs.mkdtempSync(path.join(os.tmpdir(), 'cache-root-'))
+  const inputs = { 'cache-backend': 'local', 'cache-root': cacheRoot }
+  const masterEntries = (): string[] => fs.readdirSync(path.join(cacheRoot, 'buildx', 'ci-image', 'master'))
+  let firstKey = ''
+
+  it('saves after a cold build on master', async () => {
+    const r = await job({ workspace, inputs })
+    expect(r.main.exitCode).toBe(0)
+    expect(r.main.outputs['cache-source']).toBe('none')
+    firstKey = r.main.outputs.key
+    expect(fs.existsSync(path.join(cacheRoot, firstKey, 'index.json'))).toBe(true)
+    expect(r.writes).toBe(0)
+  })
+
+  it('gives a fresh runner on master an exact hit with every step cached', async () => {
+    const r = await job({ workspace, inputs })
+    expect(r.main.outputs).toMatchObject({ 'cache-hit': 'true', 'cache-source': 'exact' })
+    expect(r.main.log).toContain('6 of 6 steps were cached.')
+    expect(r.post?.log).toContain('Cache hit occurred on the primary key')
+  })
+
+  it("lets a pull request restore master's cache and write nothing", async () => {
+    const r = await job({
+      workspace,
+      inputs,
+      event: { name: 'pull_request', ref: 'refs/pull/7/merge', headRef: 'feature', baseRef: 'master', payload: {} }
+    })
+    expect(r.main.outputs).toMatchObject({ 'cache-source': 'base-branch', 'matched-key': firstKey })
+    expect(masterEntries()).toEqual([path.basename(firstKey)])
+    expect(fs.readdirSync(path.join(cacheRoot, 'buildx', 'ci-image'))).toEqual(['master'])
+  })
+
+  it('replaces the old entry with the new one after a change', async () => {
+    fs.writeFileSync(path.join(workspace, 'data', 'version.txt'), 'second version\n')
+    const r = await job({ workspace, inputs })
+    expect(r.main.outputs).toMatchObject({ 'cache-source': 'branch', 'matched-key': firstKey })
+    expect(r.main.log).toContain('4 of 6 steps were cached.')
+    expect(masterEntries()).toEqual([path.basename(r.main.outputs.key)])
+    expect(fs.readdirSync(cacheRoot)).toEqual(['buildx'])
+    expect(leftovers(r.runnerTemp)).toEqual([])
+  })
+})
