@@ -6,9 +6,13 @@
 #
 # Usage: scripts/engine-up.sh            (prints `export DOCKER_HOST=...`)
 #        eval "$(scripts/engine-up.sh)"
+# A second, independent engine (for benchmarks beside the tests) takes its own
+# root and network namespace, so that its bridge does not clash with the first:
+#        ENGINE_ROOT=/opt/engine-bench ENGINE_NETNS=bench scripts/engine-up.sh
 set -euo pipefail
 
 ROOT=${ENGINE_ROOT:-/opt/engine-root}
+NETNS=${ENGINE_NETNS:-}
 SOCK="$ROOT/run/docker.sock"
 LOG=${ENGINE_LOG:-/tmp/engine.log}
 PLUGIN_DIR="$HOME/.docker/cli-plugins"
@@ -66,16 +70,27 @@ configure() {
   cp "$ROOT/usr/libexec/docker/cli-plugins/docker-buildx" "$PLUGIN_DIR/docker-buildx"
 }
 
+# Runs a daemon in the root, inside the engine's network namespace if it has one.
+in_engine() {
+  if [ -n "$NETNS" ]; then
+    as_root ip netns list | grep -qw "$NETNS" || as_root ip netns add "$NETNS"
+    as_root ip netns exec "$NETNS" ip link set lo up
+    as_root setsid ip netns exec "$NETNS" chroot "$ROOT" "$@"
+  else
+    as_root setsid chroot "$ROOT" "$@"
+  fi
+}
+
 start() {
-  if [ ! -S "$ROOT/run/containerd/containerd.sock" ] || ! pgrep -x containerd >/dev/null; then
+  if ! timeout 5 chroot "$ROOT" ctr version >/dev/null 2>&1; then
     say "starting containerd"
     as_root rm -f "$ROOT/run/containerd/containerd.sock"
-    as_root setsid chroot "$ROOT" containerd >>"$LOG" 2>&1 </dev/null &
+    in_engine containerd >>"$LOG" 2>&1 </dev/null &
     for _ in $(seq 1 60); do [ -S "$ROOT/run/containerd/containerd.sock" ] && break; sleep 0.5; done
   fi
   say "starting dockerd"
   as_root rm -f "$ROOT/run/docker.pid"
-  as_root setsid chroot "$ROOT" dockerd --containerd=/run/containerd/containerd.sock >>"$LOG" 2>&1 </dev/null &
+  in_engine dockerd --containerd=/run/containerd/containerd.sock >>"$LOG" 2>&1 </dev/null &
   for _ in $(seq 1 120); do engine_answers && return; sleep 0.5; done
   say "dockerd did not answer within 60 s; its log follows"
   tail -n 40 "$LOG" >&2
