@@ -89,7 +89,8 @@ function inputEnv(inputs: Record<string, string>): Record<string, string> {
 }
 
 async function runStep(step: 'main' | 'post', env: Record<string, string>, cwd: string): Promise<StepResult> {
-  const entry = path.join(ROOT, 'dist', step, 'index.js')
+  // ACTION_DIST points at another bundle, e.g. a frozen copy for benchmarks.
+  const entry = path.join(process.env.ACTION_DIST ?? path.join(ROOT, 'dist'), step, 'index.js')
   const child = spawn(process.execPath, [entry], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] })
   let log = ''
   child.stdout.on('data', (d: Buffer) => (log += d.toString()))
