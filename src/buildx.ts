@@ -22,10 +22,16 @@ export function buildxArgs(inputs: Inputs, cache: BuildCache, files: BuildFiles)
   if (inputs.load) args.push('--load')
   if (inputs.push) args.push('--push')
   if (cache.from) args.push('--cache-from', `type=local,src=${cache.from}`)
-  if (cache.to) args.push('--cache-to', `type=local,dest=${cache.to},mode=max`)
+  if (cache.to) args.push('--cache-to', `type=local,dest=${cache.to},mode=max${compression(inputs.cacheCompression)}`)
   args.push('--iidfile', files.iidFile, '--metadata-file', files.metadataFile)
   args.push(inputs.context)
   return args
+}
+
+// Layers built here come out gzip-compressed; another choice must be forced
+// on the export, or the cache would mix both.
+function compression(choice: Inputs['cacheCompression']): string {
+  return choice === 'gzip' ? '' : `,compression=${choice},force-compression=true`
 }
 
 export interface BuildResult {

@@ -16,6 +16,7 @@ export const Input = {
   Push: 'push',
   CacheBackend: 'cache-backend',
   CacheRoot: 'cache-root',
+  CacheCompression: 'cache-compression',
   RestoreTimeout: 'restore-timeout',
   SaveTimeout: 'save-timeout',
   Summary: 'summary'
@@ -35,3 +36,4 @@ export const Output = {
 
 export type CacheSource = 'exact' | 'branch' | 'base-branch' | 'default-branch' | 'none'
 export type CacheBackendName = 'gha' | 'local'
+export type CacheCompression = 'gzip' | 'zstd' | 'uncompressed'

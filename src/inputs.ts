@@ -1,6 +1,6 @@
 import * as fs from 'node:fs'
 import * as path from 'node:path'
-import { Input, type CacheBackendName } from './constants.js'
+import { Input, type CacheBackendName, type CacheCompression } from './constants.js'
 
 export interface Inputs {
   image: string
@@ -19,6 +19,8 @@ export interface Inputs {
   cacheBackend: CacheBackendName
   /** Absolute; set only for the local backend. */
   cacheRoot: string
+  /** How the exported cache's layers are compressed. */
+  cacheCompression: CacheCompression
   restoreTimeoutSeconds: number
   saveTimeoutSeconds: number
   summary: boolean
@@ -81,6 +83,7 @@ export function parseInputs(read: ReadInput, workspace: string): Inputs {
     push: boolean(Input.Push, read(Input.Push), false),
     cacheBackend,
     cacheRoot: cacheBackend === 'local' ? path.normalize(cacheRootInput) : '',
+    cacheCompression: oneOf(Input.CacheCompression, read(Input.CacheCompression).trim() || 'gzip', ['gzip', 'zstd', 'uncompressed'] as const),
     restoreTimeoutSeconds: seconds(Input.RestoreTimeout, read(Input.RestoreTimeout), 300),
     saveTimeoutSeconds: seconds(Input.SaveTimeout, read(Input.SaveTimeout), 600),
     summary: boolean(Input.Summary, read(Input.Summary), true)

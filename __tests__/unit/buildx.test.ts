@@ -17,6 +17,7 @@ const inputs: Inputs = {
   push: false,
   cacheBackend: 'gha',
   cacheRoot: '',
+  cacheCompression: 'gzip',
   restoreTimeoutSeconds: 300,
   saveTimeoutSeconds: 600,
   summary: true
@@ -31,6 +32,11 @@ describe('buildxArgs', () => {
       '--cache-from', 'type=local,src=/c/old', '--cache-to', 'type=local,dest=/c/new,mode=max',
       '--iidfile', '/t/iid', '--metadata-file', '/t/meta.json', '/ws'
     ])
+  })
+
+  it('forces another layer compression on the export when asked', () => {
+    const args = buildxArgs({ ...inputs, cacheCompression: 'zstd' }, { to: '/c/new' }, files)
+    expect(args).toContain('type=local,dest=/c/new,mode=max,compression=zstd,force-compression=true')
   })
 
   it('leaves out what is not asked for', () => {

@@ -38,6 +38,7 @@ describe('parseInputs', () => {
       push: false,
       cacheBackend: 'gha',
       cacheRoot: '',
+      cacheCompression: 'gzip',
       restoreTimeoutSeconds: 300,
       saveTimeoutSeconds: 600,
       summary: true
