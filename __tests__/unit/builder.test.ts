@@ -1,0 +1,40 @@
+import { describe, expect, it } from '@jest/globals'
+import { chooseBuilder, parseDriver, usesContainerdStore, type BuilderFacts } from '../../src/builder.js'
+
+const dockerClassic: BuilderFacts = { driver: 'docker', containerdStore: false }
+const dockerContainerd: BuilderFacts = { driver: 'docker', containerdStore: true }
+const container: BuilderFacts = { driver: 'docker-container', containerdStore: false }
+
+describe('chooseBuilder', () => {
+  it('keeps the current builder when it can export, or when nothing is exported', () => {
+    expect(chooseBuilder(dockerContainerd, true, true)).toEqual({ kind: 'current' })
+    expect(chooseBuilder(container, true, true)).toEqual({ kind: 'current' })
+    expect(chooseBuilder(dockerClassic, false, true)).toEqual({ kind: 'current' })
+  })
+
+  it('makes a docker-container builder for a run that saves on the classic docker driver', () => {
+    expect(chooseBuilder(dockerClassic, true, true)).toEqual({ kind: 'create', name: 'buildx-ci-cache' })
+  })
+
+  it('says how to fix it when told not to create one', () => {
+    const choice = chooseBuilder(dockerClassic, true, false)
+    expect(choice.kind).toBe('no-export')
+    if (choice.kind === 'no-export') {
+      expect(choice.warning).toContain('set `create-builder: true`')
+      expect(choice.warning).toContain('"containerd-snapshotter": true')
+    }
+  })
+})
+
+describe('reading the engine', () => {
+  it('finds the driver in `docker buildx inspect`', () => {
+    expect(parseDriver('Name:          default\nDriver:        docker\nLast Activity: 2026-11-22\n')).toBe('docker')
+    expect(parseDriver('Name: b\nDriver: docker-container\n')).toBe('docker-container')
+  })
+
+  it('tells the containerd image store from the classic one', () => {
+    expect(usesContainerdStore('[["driver-type","io.containerd.snapshotter.v1"]]')).toBe(true)
+    expect(usesContainerdStore('[["Backing Filesystem","extfs"],["Supports d_type","true"],["Using metacopy","false"],["Native Overlay Diff","true"],["userxattr","false"]]')).toBe(false)
+    expect(usesContainerdStore('not json')).toBe(false)
+  })
+})

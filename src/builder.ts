@@ -1,0 +1,72 @@
+import * as exec from '@actions/exec'
+
+// Which builder the build runs on. The docker driver exports a local cache
+// only with the containerd image store; GitHub's hosted runners ship without
+// it, so a run that must export needs a docker-container builder there.
+
+export const OWN_BUILDER = 'buildx-ci-cache'
+
+export interface BuilderFacts {
+  /** Set when `docker buildx` itself does not answer. */
+  unavailable?: string
+  driver: string
+  /** The engine stores images in containerd (docker driver only). */
+  containerdStore: boolean
+}
+
+export type BuilderChoice =
+  | { kind: 'current' }
+  | { kind: 'create'; name: string }
+  | { kind: 'no-export'; warning: string }
+
+/** Pure: the builder for a build that does or does not export a cache. */
+export function chooseBuilder(facts: BuilderFacts, exporting: boolean, createBuilder: boolean): BuilderChoice {
+  if (!exporting || facts.driver !== 'docker' || facts.containerdStore) return { kind: 'current' }
+  if (createBuilder) return { kind: 'create', name: OWN_BUILDER }
+  return {
+    kind: 'no-export',
+    warning:
+      'The current builder uses the docker driver without the containerd image store, which cannot export a local cache, so nothing will be saved. ' +
+      'Fix: set `create-builder: true`, or add docker/setup-buildx-action before this step, or enable the containerd image store ' +
+      '("features": {"containerd-snapshotter": true} in /etc/docker/daemon.json).'
+  }
+}
+
+export function parseDriver(inspect: string): string {
+  return /^Driver:\s*(\S+)/m.exec(inspect)?.[1] ?? ''
+}
+
+export function usesContainerdStore(driverStatusJson: string): boolean {
+  try {
+    const status = JSON.parse(driverStatusJson) as unknown
+    return Array.isArray(status) && status.some(pair => Array.isArray(pair) && pair[1] === 'io.containerd.snapshotter.v1')
+  } catch {
+    return false
+  }
+}
+
+export async function builderFacts(): Promise<BuilderFacts> {
+  const inspect = await quiet(['buildx', 'inspect'])
+  if (inspect.exitCode !== 0) {
+    return { unavailable: inspect.stderr.trim().split('\n').at(-1) ?? 'no output', driver: '', containerdStore: false }
+  }
+  const driver = parseDriver(inspect.stdout)
+  if (driver !== 'docker') return { driver, containerdStore: false }
+  const info = await quiet(['info', '--format', '{{json .DriverStatus}}'])
+  return { driver, containerdStore: info.exitCode === 0 && usesContainerdStore(info.stdout) }
+}
+
+/** Makes our docker-container builder, or reuses the one an earlier step made. */
+export async function ensureBuilder(name: string): Promise<void> {
+  if ((await quiet(['buildx', 'inspect', name])).exitCode === 0) return
+  const created = await exec.getExecOutput('docker', ['buildx', 'create', '--name', name, '--driver', 'docker-container', '--bootstrap'], {
+    ignoreReturnCode: true
+  })
+  if (created.exitCode !== 0) {
+    throw new Error(`could not create a docker-container builder: ${created.stderr.trim().split('\n').at(-1)}`)
+  }
+}
+
+async function quiet(args: string[]): Promise<exec.ExecOutput> {
+  return exec.getExecOutput('docker', args, { ignoreReturnCode: true, silent: true })
+}
