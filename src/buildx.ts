@@ -8,24 +8,37 @@ export interface BuildCache {
   to?: string
 }
 
-export interface BuildFiles {
+export interface BuildRun {
   iidFile: string
   metadataFile: string
+  /** A builder other than the current one. */
+  builder?: string
 }
 
-export function buildxArgs(inputs: Inputs, cache: BuildCache, files: BuildFiles): string[] {
+export function buildxArgs(inputs: Inputs, cache: BuildCache, run: BuildRun): string[] {
   const args = ['buildx', 'build', '--progress=plain', '--file', inputs.file]
+  if (run.builder) args.push('--builder', run.builder)
   for (const tag of inputs.tags.length > 0 ? inputs.tags : [inputs.image]) args.push('--tag', tag)
   for (const { name, value } of inputs.buildArgs) args.push('--build-arg', `${name}=${value}`)
+  inputs.secrets.forEach(({ id }, i) => args.push('--secret', `id=${id},env=${secretVariable(i)}`))
   if (inputs.target) args.push('--target', inputs.target)
   if (inputs.platforms.length > 0) args.push('--platform', inputs.platforms.join(','))
   if (inputs.load) args.push('--load')
   if (inputs.push) args.push('--push')
   if (cache.from) args.push('--cache-from', `type=local,src=${cache.from}`)
   if (cache.to) args.push('--cache-to', `type=local,dest=${cache.to},mode=max${compression(inputs.cacheCompression)}`)
-  args.push('--iidfile', files.iidFile, '--metadata-file', files.metadataFile)
+  args.push('--iidfile', run.iidFile, '--metadata-file', run.metadataFile)
   args.push(inputs.context)
   return args
+}
+
+/** The variable that carries secret i to buildx: values never appear in the arguments, which are logged. */
+export function secretVariable(i: number): string {
+  return `BUILDX_CI_CACHE_SECRET_${i}`
+}
+
+export function secretEnv(secrets: Inputs['secrets']): Record<string, string> {
+  return Object.fromEntries(secrets.map(({ value }, i) => [secretVariable(i), value]))
 }
 
 // Layers built here come out gzip-compressed; another choice must be forced
@@ -49,13 +62,14 @@ export interface StepCounts {
 }
 
 /** Runs docker with the given arguments, its output streaming into the log. */
-export async function runBuildx(args: string[]): Promise<BuildResult> {
+export async function runBuildx(args: string[], env: Record<string, string> = {}): Promise<BuildResult> {
   let output = ''
   const collect = (data: Buffer): void => {
     output += data.toString()
   }
   const exitCode = await exec.exec('docker', args, {
     ignoreReturnCode: true,
+    env: { ...(process.env as Record<string, string>), ...env },
     listeners: { stdout: collect, stderr: collect }
   })
   return { exitCode, error: errorLine(output), steps: stepCounts(output), output }

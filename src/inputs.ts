@@ -12,10 +12,14 @@ export interface Inputs {
   defaultBranch: string
   tags: string[]
   buildArgs: Array<{ name: string; value: string }>
+  /** Build secrets, handed to buildx through the environment, never the command line. */
+  secrets: Array<{ id: string; value: string }>
   target: string
   platforms: string[]
   load: boolean
   push: boolean
+  /** Make a docker-container builder when the current one cannot export a cache. */
+  createBuilder: boolean
   cacheBackend: CacheBackendName
   /** Absolute; set only for the local backend. */
   cacheRoot: string
@@ -77,10 +81,12 @@ export function parseInputs(read: ReadInput, workspace: string): Inputs {
     defaultBranch: singleLine(Input.DefaultBranch, read(Input.DefaultBranch).trim()),
     tags,
     buildArgs: list(read(Input.BuildArgs), /\n/).map(buildArg),
+    secrets: list(read(Input.Secrets), /\n/).map(secret),
     target: singleLine(Input.Target, read(Input.Target).trim()),
     platforms: list(read(Input.Platforms), /[\n,]/),
     load: boolean(Input.Load, read(Input.Load), true),
     push: boolean(Input.Push, read(Input.Push), false),
+    createBuilder: boolean(Input.CreateBuilder, read(Input.CreateBuilder), true),
     cacheBackend,
     cacheRoot: cacheBackend === 'local' ? path.normalize(cacheRootInput) : '',
     cacheCompression: oneOf(Input.CacheCompression, read(Input.CacheCompression).trim() || 'gzip', ['gzip', 'zstd', 'uncompressed'] as const),
@@ -120,6 +126,16 @@ function buildArg(line: string): { name: string; value: string } {
     throw new InputError('Each line of `build-args` must be NAME=value with NAME made of letters, digits and _; one line does not.')
   }
   return { name, value: line.slice(eq + 1) }
+}
+
+// The message never repeats the line: it may hold the secret.
+function secret(line: string): { id: string; value: string } {
+  const eq = line.indexOf('=')
+  const id = eq > 0 ? line.slice(0, eq) : ''
+  if (!/^[A-Za-z0-9_.-]+$/.test(id)) {
+    throw new InputError('Each line of `secrets` must be id=value with an id of letters, digits and . _ -; one line does not.')
+  }
+  return { id, value: line.slice(eq + 1) }
 }
 
 function list(value: string, separator: RegExp): string[] {

@@ -2,7 +2,8 @@ import * as core from '@actions/core'
 import * as github from '@actions/github'
 import * as fs from 'node:fs'
 import * as path from 'node:path'
-import { buildxArgs, failedOnCacheImport, runBuildx, type BuildCache, type BuildResult } from './buildx.js'
+import { builderFacts, chooseBuilder, ensureBuilder, type BuilderFacts } from './builder.js'
+import { buildxArgs, failedOnCacheImport, runBuildx, secretEnv, type BuildCache, type BuildResult } from './buildx.js'
 import { TimeoutError, within, type CacheStore, type Restored } from './cache.js'
 import { Output } from './constants.js'
 import { runContext, writeDecision } from './context.js'
@@ -28,6 +29,13 @@ export async function runMain(): Promise<void> {
 async function mainStep(): Promise<void> {
   const workspace = process.env.GITHUB_WORKSPACE || process.cwd()
   const inputs = parseInputs(name => core.getInput(name), workspace)
+  for (const { value } of inputs.secrets) core.setSecret(value)
+  const builder = await builderFacts()
+  if (builder.unavailable) {
+    throw new BuildError(
+      `docker buildx is not available (${builder.unavailable}). Install Docker with the buildx plugin, or add docker/setup-buildx-action before this step.`
+    )
+  }
   const ctx = runContext(
     {
       eventName: github.context.eventName,
@@ -58,13 +66,15 @@ async function mainStep(): Promise<void> {
   core.setOutput(Output.CacheSource, source)
   core.setOutput(Output.RestoreTime, restore.seconds.toFixed(1))
 
-  const skipSave = !decision.allowed
+  let skipSave = !decision.allowed
     ? decision.reason
     : source === 'exact'
       ? `Cache hit occurred on the primary key ${plan.primary}, not saving cache.`
       : restore.timedOut
         ? `the cache service did not answer the restore within ${inputs.restoreTimeoutSeconds} s, so the save would hang too.`
         : undefined
+  const builderName = await pickBuilder(builder, skipSave === undefined, inputs.createBuilder)
+  if (builderName === null) skipSave = 'the builder cannot export a local cache (see the warning above).'
   // Exporting costs time; do it only when something will keep the result.
   const exportDir = skipSave === undefined ? await store.exportDir() : undefined
   saveCleanup(store.temporaryPaths())
@@ -84,7 +94,7 @@ async function mainStep(): Promise<void> {
   const started = Date.now()
   try {
     const build = await core.group(`Build ${inputs.image}`, () =>
-      buildStep(inputs, { from: restore.restored?.dir, to: exportDir })
+      buildStep(inputs, { from: restore.restored?.dir, to: exportDir }, builderName)
     )
     report.build = { seconds: (Date.now() - started) / 1000, steps: build.result.steps, retriedWithoutCache: build.retried, succeeded: true }
     core.setOutput(Output.ImageId, build.image.imageId)
@@ -138,16 +148,38 @@ interface ImageFacts {
   digest: string
 }
 
-async function buildStep(inputs: Inputs, cache: BuildCache): Promise<{ result: BuildResult; retried: boolean; image: ImageFacts }> {
-  const dir = await fs.promises.mkdtemp(path.join(runnerTemp(), 'buildx-ci-cache-build-'))
-  const files = { iidFile: path.join(dir, 'iid'), metadataFile: path.join(dir, 'metadata.json') }
+/** The builder to name (undefined: the current one), or null when no builder can export. */
+async function pickBuilder(facts: BuilderFacts, exporting: boolean, create: boolean): Promise<string | undefined | null> {
+  const choice = chooseBuilder(facts, exporting, create)
+  if (choice.kind === 'current') return undefined
+  if (choice.kind === 'no-export') {
+    core.warning(choice.warning)
+    return null
+  }
   try {
-    let result = await runBuildx(buildxArgs(inputs, cache, files))
+    await core.group(`Create the docker-container builder ${choice.name}`, () => ensureBuilder(choice.name))
+    return choice.name
+  } catch (error) {
+    core.warning(`The current builder cannot export a local cache and ${(error as Error).message}; building without saving a cache.`)
+    return null
+  }
+}
+
+async function buildStep(
+  inputs: Inputs,
+  cache: BuildCache,
+  builder: string | undefined | null
+): Promise<{ result: BuildResult; retried: boolean; image: ImageFacts }> {
+  const dir = await fs.promises.mkdtemp(path.join(runnerTemp(), 'buildx-ci-cache-build-'))
+  const files = { iidFile: path.join(dir, 'iid'), metadataFile: path.join(dir, 'metadata.json'), builder: builder ?? undefined }
+  const env = secretEnv(inputs.secrets)
+  try {
+    let result = await runBuildx(buildxArgs(inputs, cache, files), env)
     let retried = false
     if (result.exitCode !== 0 && cache.from && failedOnCacheImport(result.output)) {
       core.warning(`The build failed while importing the restored cache (${result.error}); building once more without it.`)
       if (cache.to) await removeDir(cache.to)
-      result = await runBuildx(buildxArgs(inputs, { to: cache.to }, files))
+      result = await runBuildx(buildxArgs(inputs, { to: cache.to }, files), env)
       retried = true
     }
     if (result.exitCode !== 0) {

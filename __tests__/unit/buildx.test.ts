@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals'
-import { buildxArgs, errorLine, failedOnCacheImport, stepCounts } from '../../src/buildx.js'
+import { buildxArgs, errorLine, failedOnCacheImport, secretEnv, stepCounts } from '../../src/buildx.js'
 import type { Inputs } from '../../src/inputs.js'
 
 const inputs: Inputs = {
@@ -11,10 +11,12 @@ const inputs: Inputs = {
   defaultBranch: '',
   tags: [],
   buildArgs: [{ name: 'A', value: 'x y; $(id)' }],
+  secrets: [],
   target: '',
   platforms: [],
   load: true,
   push: false,
+  createBuilder: true,
   cacheBackend: 'gha',
   cacheRoot: '',
   cacheCompression: 'gzip',
@@ -80,5 +82,16 @@ describe('failedOnCacheImport', () => {
   it('does not blame the cache for a failing RUN or a missing COPY source', () => {
     expect(failedOnCacheImport('ERROR: failed to solve: process "/bin/sh -c exit 3" did not complete successfully: exit code: 3')).toBe(false)
     expect(failedOnCacheImport('ERROR: failed to solve: failed to compute cache key: failed to calculate checksum of ref abc::def: "/missing.sh": not found')).toBe(false)
+  })
+})
+
+describe('secrets', () => {
+  it('pass by variable name only: values never reach the argument list', () => {
+    const withSecrets = { ...inputs, secrets: [{ id: 'token', value: 's3cr3t' }] }
+    const args = buildxArgs(withSecrets, {}, { ...files, builder: 'b' })
+    expect(args).toContain('id=token,env=BUILDX_CI_CACHE_SECRET_0')
+    expect(args.join(' ')).not.toContain('s3cr3t')
+    expect(args.slice(3, 7)).toEqual(['--file', '/ws/Dockerfile', '--builder', 'b'])
+    expect(secretEnv(withSecrets.secrets)).toEqual({ BUILDX_CI_CACHE_SECRET_0: 's3cr3t' })
   })
 })

@@ -32,10 +32,12 @@ describe('parseInputs', () => {
       defaultBranch: '',
       tags: [],
       buildArgs: [],
+      secrets: [],
       target: '',
       platforms: [],
       load: true,
       push: false,
+      createBuilder: true,
       cacheBackend: 'gha',
       cacheRoot: '',
       cacheCompression: 'gzip',
@@ -99,5 +101,17 @@ describe('parseInputs', () => {
     expect(failure({ image: 'ci', 'build-args': 'NOEQUALS' })).toMatch(/NAME=value/)
     expect(failure({ image: 'ci', 'build-args': '$(id)=1' })).toMatch(/NAME=value/)
     expect(failure({ image: 'ci', target: 'a\nb' })).toBe('Input `target` must be a single line.')
+  })
+})
+
+describe('secrets', () => {
+  it('reads id=value lines and never echoes a malformed one', () => {
+    expect(parse({ image: 'ci', secrets: 'npm_token=abc=def\nother=x' }).secrets).toEqual([
+      { id: 'npm_token', value: 'abc=def' },
+      { id: 'other', value: 'x' }
+    ])
+    const message = failure({ image: 'ci', secrets: 'hunter2-without-id' })
+    expect(message).toMatch(/id=value/)
+    expect(message).not.toContain('hunter2')
   })
 })
