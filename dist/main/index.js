@@ -39241,7 +39241,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 6055:
+/***/ 1940:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -41972,8 +41972,8 @@ function getExecOutput(commandLine, args, options) {
         let stdout = '';
         let stderr = '';
         //Using string decoder covers the case where a mult-byte character is split
-        const stdoutDecoder = new StringDecoder('utf8');
-        const stderrDecoder = new StringDecoder('utf8');
+        const stdoutDecoder = new external_string_decoder_.StringDecoder('utf8');
+        const stderrDecoder = new external_string_decoder_.StringDecoder('utf8');
         const originalStdoutListener = (_a = options === null || options === void 0 ? void 0 : options.listeners) === null || _a === void 0 ? void 0 : _a.stdout;
         const originalStdErrListener = (_b = options === null || options === void 0 ? void 0 : options.listeners) === null || _b === void 0 ? void 0 : _b.stderr;
         const stdErrListener = (data) => {
@@ -47386,14 +47386,74 @@ function getOctokit(token, options, ...additionalPlugins) {
 const external_node_fs_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:fs");
 ;// CONCATENATED MODULE: external "node:path"
 const external_node_path_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:path");
+;// CONCATENATED MODULE: ./src/builder.ts
+
+// Which builder the build runs on. The docker driver exports a local cache
+// only with the containerd image store; GitHub's hosted runners ship without
+// it, so a run that must export needs a docker-container builder there.
+const OWN_BUILDER = 'buildx-ci-cache';
+/** Pure: the builder for a build that does or does not export a cache. */
+function chooseBuilder(facts, exporting, createBuilder) {
+    if (!exporting || facts.driver !== 'docker' || facts.containerdStore)
+        return { kind: 'current' };
+    if (createBuilder)
+        return { kind: 'create', name: OWN_BUILDER };
+    return {
+        kind: 'no-export',
+        warning: 'The current builder uses the docker driver without the containerd image store, which cannot export a local cache, so nothing will be saved. ' +
+            'Fix: set `create-builder: true`, or add docker/setup-buildx-action before this step, or enable the containerd image store ' +
+            '("features": {"containerd-snapshotter": true} in /etc/docker/daemon.json).'
+    };
+}
+function parseDriver(inspect) {
+    return /^Driver:\s*(\S+)/m.exec(inspect)?.[1] ?? '';
+}
+function usesContainerdStore(driverStatusJson) {
+    try {
+        const status = JSON.parse(driverStatusJson);
+        return Array.isArray(status) && status.some(pair => Array.isArray(pair) && pair[1] === 'io.containerd.snapshotter.v1');
+    }
+    catch {
+        return false;
+    }
+}
+async function builderFacts() {
+    const inspect = await quiet(['buildx', 'inspect']);
+    if (inspect.exitCode !== 0) {
+        return { unavailable: inspect.stderr.trim().split('\n').at(-1) ?? 'no output', driver: '', containerdStore: false };
+    }
+    const driver = parseDriver(inspect.stdout);
+    if (driver !== 'docker')
+        return { driver, containerdStore: false };
+    const info = await quiet(['info', '--format', '{{json .DriverStatus}}']);
+    return { driver, containerdStore: info.exitCode === 0 && usesContainerdStore(info.stdout) };
+}
+/** Makes our docker-container builder, or reuses the one an earlier step made. */
+async function ensureBuilder(name) {
+    if ((await quiet(['buildx', 'inspect', name])).exitCode === 0)
+        return;
+    const created = await getExecOutput('docker', ['buildx', 'create', '--name', name, '--driver', 'docker-container', '--bootstrap'], {
+        ignoreReturnCode: true
+    });
+    if (created.exitCode !== 0) {
+        throw new Error(`could not create a docker-container builder: ${created.stderr.trim().split('\n').at(-1)}`);
+    }
+}
+async function quiet(args) {
+    return getExecOutput('docker', args, { ignoreReturnCode: true, silent: true });
+}
+
 ;// CONCATENATED MODULE: ./src/buildx.ts
 
-function buildxArgs(inputs, cache, files) {
+function buildxArgs(inputs, cache, run) {
     const args = ['buildx', 'build', '--progress=plain', '--file', inputs.file];
+    if (run.builder)
+        args.push('--builder', run.builder);
     for (const tag of inputs.tags.length > 0 ? inputs.tags : [inputs.image])
         args.push('--tag', tag);
     for (const { name, value } of inputs.buildArgs)
         args.push('--build-arg', `${name}=${value}`);
+    inputs.secrets.forEach(({ id }, i) => args.push('--secret', `id=${id},env=${secretVariable(i)}`));
     if (inputs.target)
         args.push('--target', inputs.target);
     if (inputs.platforms.length > 0)
@@ -47405,19 +47465,32 @@ function buildxArgs(inputs, cache, files) {
     if (cache.from)
         args.push('--cache-from', `type=local,src=${cache.from}`);
     if (cache.to)
-        args.push('--cache-to', `type=local,dest=${cache.to},mode=max`);
-    args.push('--iidfile', files.iidFile, '--metadata-file', files.metadataFile);
+        args.push('--cache-to', `type=local,dest=${cache.to},mode=max${compression(inputs.cacheCompression)}`);
+    args.push('--iidfile', run.iidFile, '--metadata-file', run.metadataFile);
     args.push(inputs.context);
     return args;
 }
+/** The variable that carries secret i to buildx: values never appear in the arguments, which are logged. */
+function secretVariable(i) {
+    return `BUILDX_CI_CACHE_SECRET_${i}`;
+}
+function secretEnv(secrets) {
+    return Object.fromEntries(secrets.map(({ value }, i) => [secretVariable(i), value]));
+}
+// Layers built here come out gzip-compressed; another choice must be forced
+// on the export, or the cache would mix both.
+function compression(choice) {
+    return choice === 'gzip' ? '' : `,compression=${choice},force-compression=true`;
+}
 /** Runs docker with the given arguments, its output streaming into the log. */
-async function runBuildx(args) {
+async function runBuildx(args, env = {}) {
     let output = '';
     const collect = (data) => {
         output += data.toString();
     };
     const exitCode = await exec_exec('docker', args, {
         ignoreReturnCode: true,
+        env: { ...process.env, ...env },
         listeners: { stdout: collect, stderr: collect }
     });
     return { exitCode, error: errorLine(output), steps: stepCounts(output), output };
@@ -47487,12 +47560,15 @@ const Input = {
     DefaultBranch: 'default-branch',
     Tags: 'tags',
     BuildArgs: 'build-args',
+    Secrets: 'secrets',
     Target: 'target',
     Platforms: 'platforms',
     Load: 'load',
     Push: 'push',
+    CreateBuilder: 'create-builder',
     CacheBackend: 'cache-backend',
     CacheRoot: 'cache-root',
+    CacheCompression: 'cache-compression',
     RestoreTimeout: 'restore-timeout',
     SaveTimeout: 'save-timeout',
     Summary: 'summary'
@@ -48144,12 +48220,15 @@ function parseInputs(read, workspace) {
         defaultBranch: singleLine(Input.DefaultBranch, read(Input.DefaultBranch).trim()),
         tags,
         buildArgs: list(read(Input.BuildArgs), /\n/).map(buildArg),
+        secrets: list(read(Input.Secrets), /\n/).map(secret),
         target: singleLine(Input.Target, read(Input.Target).trim()),
         platforms: list(read(Input.Platforms), /[\n,]/),
         load: inputs_boolean(Input.Load, read(Input.Load), true),
         push: inputs_boolean(Input.Push, read(Input.Push), false),
+        createBuilder: inputs_boolean(Input.CreateBuilder, read(Input.CreateBuilder), true),
         cacheBackend,
         cacheRoot: cacheBackend === 'local' ? external_node_path_namespaceObject.normalize(cacheRootInput) : '',
+        cacheCompression: oneOf(Input.CacheCompression, read(Input.CacheCompression).trim() || 'gzip', ['gzip', 'zstd', 'uncompressed']),
         restoreTimeoutSeconds: seconds(Input.RestoreTimeout, read(Input.RestoreTimeout), 300),
         saveTimeoutSeconds: seconds(Input.SaveTimeout, read(Input.SaveTimeout), 600),
         summary: inputs_boolean(Input.Summary, read(Input.Summary), true)
@@ -48181,6 +48260,15 @@ function buildArg(line) {
         throw new InputError('Each line of `build-args` must be NAME=value with NAME made of letters, digits and _; one line does not.');
     }
     return { name, value: line.slice(eq + 1) };
+}
+// The message never repeats the line: it may hold the secret.
+function secret(line) {
+    const eq = line.indexOf('=');
+    const id = eq > 0 ? line.slice(0, eq) : '';
+    if (!/^[A-Za-z0-9_.-]+$/.test(id)) {
+        throw new InputError('Each line of `secrets` must be id=value with an id of letters, digits and . _ -; one line does not.');
+    }
+    return { id, value: line.slice(eq + 1) };
 }
 function list(value, separator) {
     return value
@@ -105187,6 +105275,7 @@ function runnerTemp() {
 
 
 
+
 /** A build that failed for its own reasons: the step fails with this message. */
 class BuildError extends Error {
 }
@@ -105204,6 +105293,12 @@ async function runMain() {
 async function mainStep() {
     const workspace = process.env.GITHUB_WORKSPACE || process.cwd();
     const inputs = parseInputs(name => getInput(name), workspace);
+    for (const { value } of inputs.secrets)
+        core_setSecret(value);
+    const builder = await builderFacts();
+    if (builder.unavailable) {
+        throw new BuildError(`docker buildx is not available (${builder.unavailable}). Install Docker with the buildx plugin, or add docker/setup-buildx-action before this step.`);
+    }
     const ctx = runContext({
         eventName: github_context.eventName,
         ref: github_context.ref,
@@ -105228,13 +105323,16 @@ async function mainStep() {
     setOutput(Output.CacheHit, String(source === 'exact'));
     setOutput(Output.CacheSource, source);
     setOutput(Output.RestoreTime, restore.seconds.toFixed(1));
-    const skipSave = !decision.allowed
+    let skipSave = !decision.allowed
         ? decision.reason
         : source === 'exact'
             ? `Cache hit occurred on the primary key ${plan.primary}, not saving cache.`
             : restore.timedOut
                 ? `the cache service did not answer the restore within ${inputs.restoreTimeoutSeconds} s, so the save would hang too.`
                 : undefined;
+    const builderName = await pickBuilder(builder, skipSave === undefined, inputs.createBuilder);
+    if (builderName === null)
+        skipSave = 'the builder cannot export a local cache (see the warning above).';
     // Exporting costs time; do it only when something will keep the result.
     const exportDir = skipSave === undefined ? await store.exportDir() : undefined;
     saveCleanup(store.temporaryPaths());
@@ -105252,7 +105350,7 @@ async function mainStep() {
     };
     const started = Date.now();
     try {
-        const build = await group(`Build ${inputs.image}`, () => buildStep(inputs, { from: restore.restored?.dir, to: exportDir }));
+        const build = await group(`Build ${inputs.image}`, () => buildStep(inputs, { from: restore.restored?.dir, to: exportDir }, builderName));
         report.build = { seconds: (Date.now() - started) / 1000, steps: build.result.steps, retriedWithoutCache: build.retried, succeeded: true };
         setOutput(Output.ImageId, build.image.imageId);
         setOutput(Output.Digest, build.image.digest);
@@ -105302,17 +105400,36 @@ async function restoreStep(store, plan, timeoutSeconds) {
         return { seconds: elapsed(), timedOut: true };
     }
 }
-async function buildStep(inputs, cache) {
-    const dir = await external_node_fs_namespaceObject.promises.mkdtemp(external_node_path_namespaceObject.join(runnerTemp(), 'buildx-ci-cache-build-'));
-    const files = { iidFile: external_node_path_namespaceObject.join(dir, 'iid'), metadataFile: external_node_path_namespaceObject.join(dir, 'metadata.json') };
+/** The builder to name (undefined: the current one), or null when no builder can export. */
+async function pickBuilder(facts, exporting, create) {
+    const choice = chooseBuilder(facts, exporting, create);
+    if (choice.kind === 'current')
+        return undefined;
+    if (choice.kind === 'no-export') {
+        warning(choice.warning);
+        return null;
+    }
     try {
-        let result = await runBuildx(buildxArgs(inputs, cache, files));
+        await group(`Create the docker-container builder ${choice.name}`, () => ensureBuilder(choice.name));
+        return choice.name;
+    }
+    catch (error) {
+        warning(`The current builder cannot export a local cache and ${error.message}; building without saving a cache.`);
+        return null;
+    }
+}
+async function buildStep(inputs, cache, builder) {
+    const dir = await external_node_fs_namespaceObject.promises.mkdtemp(external_node_path_namespaceObject.join(runnerTemp(), 'buildx-ci-cache-build-'));
+    const files = { iidFile: external_node_path_namespaceObject.join(dir, 'iid'), metadataFile: external_node_path_namespaceObject.join(dir, 'metadata.json'), builder: builder ?? undefined };
+    const env = secretEnv(inputs.secrets);
+    try {
+        let result = await runBuildx(buildxArgs(inputs, cache, files), env);
         let retried = false;
         if (result.exitCode !== 0 && cache.from && failedOnCacheImport(result.output)) {
             warning(`The build failed while importing the restored cache (${result.error}); building once more without it.`);
             if (cache.to)
                 await removeDir(cache.to);
-            result = await runBuildx(buildxArgs(inputs, { to: cache.to }, files));
+            result = await runBuildx(buildxArgs(inputs, { to: cache.to }, files), env);
             retried = true;
         }
         if (result.exitCode !== 0) {
@@ -105345,7 +105462,7 @@ async function imageFacts(iidFile, metadataFile) {
 /***/ ((module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _main_step_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(6055);
+/* harmony import */ var _main_step_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(1940);
 
 // Exit explicitly: a cache request that never answered must not hold the job.
 await (0,_main_step_js__WEBPACK_IMPORTED_MODULE_0__/* .runMain */ .V)();
