@@ -66,8 +66,14 @@ configure() {
   as_root mkdir -p "$ROOT/etc/docker"
   echo '{ "features": { "containerd-snapshotter": true }, "iptables": false }' |
     as_root tee "$ROOT/etc/docker/daemon.json" >/dev/null
+  # Replace the plugin by rename, and only when it differs: a running build
+  # holds the old file open.
+  local plugin="$ROOT/usr/libexec/docker/cli-plugins/docker-buildx"
   mkdir -p "$PLUGIN_DIR"
-  cp "$ROOT/usr/libexec/docker/cli-plugins/docker-buildx" "$PLUGIN_DIR/docker-buildx"
+  if ! cmp -s "$plugin" "$PLUGIN_DIR/docker-buildx"; then
+    cp "$plugin" "$PLUGIN_DIR/.docker-buildx.$$"
+    mv -f "$PLUGIN_DIR/.docker-buildx.$$" "$PLUGIN_DIR/docker-buildx"
+  fi
 }
 
 # Runs a daemon in the root, inside the engine's network namespace if it has one.
