@@ -1,0 +1,69 @@
+import { afterEach, describe, expect, it } from '@jest/globals'
+import * as fs from 'node:fs'
+import * as os from 'node:os'
+import * as path from 'node:path'
+import type { SaveOutcome } from '../../src/post-step.js'
+import type { Report } from '../../src/state.js'
+import { summaryRow, writeSummary } from '../../src/summary.js'
+
+const report = (over: Partial<Report> = {}): Report => ({
+  image: 'dist-x86_64-linux',
+  key: 'buildx/dist-x86_64-linux/master/abc',
+  matchedKey: 'buildx/dist-x86_64-linux/master/old',
+  source: 'branch',
+  backend: 'gha',
+  cacheRoot: '',
+  restore: { sizeBytes: 200 * 1024 * 1024, seconds: 2 },
+  build: { seconds: 31.25, steps: { total: 12, cached: 9 }, retriedWithoutCache: false, succeeded: true },
+  saveTimeoutSeconds: 600,
+  summary: true,
+  ...over
+})
+const saved: SaveOutcome = { result: { saved: true, sizeBytes: 210 * 1024 * 1024 }, seconds: 3 }
+
+describe('summaryRow', () => {
+  it('says what was restored, how fast, what the build reused and what was saved', () => {
+    expect(summaryRow(report(), saved)).toBe(
+      '| dist-x86_64-linux | <code>buildx/dist-x86_64-linux/master/abc</code> | this branch: <code>buildx/dist-x86_64-linux/master/old</code> | 200.0 MB in 2.0 s (100 MB/s) | 31.3 s, 9/12 steps cached | 210.0 MB in 3.0 s (70 MB/s) |'
+    )
+  })
+
+  it('says why nothing was saved, and a cold build', () => {
+    const row = summaryRow(report({ matchedKey: '', source: 'none', restore: undefined }), {
+      result: { saved: false, reason: 'refs/heads/feature is not the default branch (refs/heads/master); only the default branch writes the cache.' },
+      seconds: 0
+    })
+    expect(row).toContain('| nothing: cold build | – |')
+    expect(row).toContain('| no: refs/heads/feature is not the default branch')
+  })
+
+  it('keeps hostile text from breaking the table or adding markup', () => {
+    const row = summaryRow(report({ image: 'a|b\n<script>' }), saved)
+    expect(row.split('\n')).toHaveLength(1)
+    expect(row).toContain('a\\|b &lt;script&gt;')
+  })
+})
+
+describe('writeSummary', () => {
+  const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'summary-')), 'summary.md')
+  afterEach(() => fs.rmSync(file, { force: true }))
+
+  it('puts the images of one job in one table', async () => {
+    process.env.GITHUB_STEP_SUMMARY = file
+    fs.writeFileSync(file, '')
+    await writeSummary(report({ image: 'one' }), saved)
+    await writeSummary(report({ image: 'two' }), saved)
+    const text = fs.readFileSync(file, 'utf8')
+    expect(text.match(/### Build cache/g)).toHaveLength(1)
+    expect(text).toMatch(/\| one \|.*\n\| two \|/)
+  })
+
+  it('starts a new table when something else came after the last one', async () => {
+    process.env.GITHUB_STEP_SUMMARY = file
+    fs.writeFileSync(file, '')
+    await writeSummary(report({ image: 'one' }), saved)
+    fs.appendFileSync(file, '\nTests passed.\n')
+    await writeSummary(report({ image: 'two' }), saved)
+    expect(fs.readFileSync(file, 'utf8').match(/### Build cache/g)).toHaveLength(2)
+  })
+})
