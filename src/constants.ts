@@ -19,6 +19,7 @@ export const Input = {
   CacheBackend: 'cache-backend',
   CacheRoot: 'cache-root',
   CacheCompression: 'cache-compression',
+  MaxCacheSize: 'max-cache-size',
   RestoreTimeout: 'restore-timeout',
   SaveTimeout: 'save-timeout',
   Summary: 'summary'
@@ -33,7 +34,7 @@ export const Output = {
   Digest: 'digest',
   CacheSize: 'cache-size',
   RestoreTime: 'restore-time',
-  SaveTime: 'save-time'
+  BuildTime: 'build-time'
 } as const
 
 export type CacheSource = 'exact' | 'branch' | 'base-branch' | 'default-branch' | 'none'

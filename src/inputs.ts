@@ -25,6 +25,8 @@ export interface Inputs {
   cacheRoot: string
   /** How the exported cache's layers are compressed. */
   cacheCompression: CacheCompression
+  /** Bytes above which a new cache is not saved; 0: no limit. */
+  maxCacheSizeBytes: number
   restoreTimeoutSeconds: number
   saveTimeoutSeconds: number
   summary: boolean
@@ -90,6 +92,7 @@ export function parseInputs(read: ReadInput, workspace: string): Inputs {
     cacheBackend,
     cacheRoot: cacheBackend === 'local' ? path.normalize(cacheRootInput) : '',
     cacheCompression: oneOf(Input.CacheCompression, read(Input.CacheCompression).trim() || 'gzip', ['gzip', 'zstd', 'uncompressed'] as const),
+    maxCacheSizeBytes: size(Input.MaxCacheSize, read(Input.MaxCacheSize)),
     restoreTimeoutSeconds: seconds(Input.RestoreTimeout, read(Input.RestoreTimeout), 300),
     saveTimeoutSeconds: seconds(Input.SaveTimeout, read(Input.SaveTimeout), 600),
     summary: boolean(Input.Summary, read(Input.Summary), true)
@@ -156,6 +159,15 @@ function boolean(name: string, value: string, fallback: boolean): boolean {
   if (v === 'true') return true
   if (v === 'false') return false
   throw new InputError(`Input \`${name}\` must be true or false, not "${value}".`)
+}
+
+const UNITS: Record<string, number> = { '': 1, K: 1024, M: 1024 ** 2, G: 1024 ** 3, T: 1024 ** 4 }
+
+function size(name: string, value: string): number {
+  if (value.trim() === '') return 0
+  const m = /^(\d+(?:\.\d+)?)\s*([KMGT]?)(?:i?B)?$/i.exec(value.trim())
+  if (!m) throw new InputError(`Input \`${name}\` must be a size such as 2GB, 500MB or 1073741824, not "${value}".`)
+  return Math.round(Number(m[1]) * UNITS[m[2].toUpperCase()])
 }
 
 function seconds(name: string, value: string, fallback: number): number {

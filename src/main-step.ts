@@ -13,6 +13,7 @@ import { InputError, parseInputs, type Inputs } from './inputs.js'
 import { cacheSourceOf, keyPlan, type KeyPlan } from './key.js'
 import { saveCleanup, saveReport, type Report } from './state.js'
 import { createStore, runnerTemp } from './store.js'
+import { mb } from './summary.js'
 
 /** A build that failed for its own reasons: the step fails with this message. */
 export class BuildError extends Error {}
@@ -99,8 +100,16 @@ async function mainStep(): Promise<void> {
     report.build = { seconds: (Date.now() - started) / 1000, steps: build.result.steps, retriedWithoutCache: build.retried, succeeded: true }
     core.setOutput(Output.ImageId, build.image.imageId)
     core.setOutput(Output.Digest, build.image.digest)
-    if (exportDir) report.saveDir = await store.adopt(exportDir)
-    core.setOutput(Output.CacheSize, String(report.saveDir ? await dirSize(report.saveDir) : (restore.restored?.sizeBytes ?? 0)))
+    core.setOutput(Output.BuildTime, report.build.seconds.toFixed(1))
+    const saveDir = exportDir ? await store.adopt(exportDir) : undefined
+    const cacheSize = saveDir ? await dirSize(saveDir) : (restore.restored?.sizeBytes ?? 0)
+    core.setOutput(Output.CacheSize, String(cacheSize))
+    if (saveDir && inputs.maxCacheSizeBytes > 0 && cacheSize > inputs.maxCacheSizeBytes) {
+      report.skipSave = `the new cache is ${mb(cacheSize)}, above max-cache-size (${mb(inputs.maxCacheSizeBytes)}).`
+      core.warning(`Not saving the cache: ${report.skipSave}`)
+    } else {
+      report.saveDir = saveDir
+    }
     core.info(`${build.result.steps.cached} of ${build.result.steps.total} steps were cached.`)
   } catch (error) {
     report.build = { seconds: (Date.now() - started) / 1000, steps: { total: 0, cached: 0 }, retriedWithoutCache: false, succeeded: false }

@@ -71,6 +71,9 @@ describe('the gha backend', () => {
     const entries = service.entries()
     expect(entries.map(e => [e.scope, e.key])).toEqual([[MASTER, r.main.outputs.key]])
     expect(leftovers(r.runnerTemp)).toEqual([])
+    expect(r.main.outputs.imageid).toMatch(/^sha256:[0-9a-f]{64}$/)
+    expect(Number(r.main.outputs['cache-size'])).toBeGreaterThan(2 * 1024 * 1024)
+    expect(r.summary).toMatch(/\| ci-image \| <code>buildx\/ci-image\/master\/[0-9a-f]{64}<\/code> \| nothing: cold build \| – \| [\d.]+ s, 0\/6 steps cached \| [\d.]+ MB in [\d.]+ s/)
     firstKey = r.main.outputs.key
     firstSize = entries[0].sizeBytes
   })
@@ -84,6 +87,8 @@ describe('the gha backend', () => {
     expect(r.post?.log).toContain(`Cache hit occurred on the primary key ${firstKey}, not saving cache.`)
     expect(r.writes).toBe(0)
     expect(leftovers(r.runnerTemp)).toEqual([])
+    expect(r.summary).toContain('| exact match: <code>')
+    expect(r.summary).toContain('6/6 steps cached | no: Cache hit occurred on the primary key')
   })
 
   it("lets a feature branch restore master's cache and save nothing", async () => {
@@ -136,6 +141,15 @@ describe('the gha backend', () => {
     const saved = service.entries().find(e => e.key === r.main.outputs.key)
     // The old 2 MiB data layer is not carried along: the new entry replaces, not adds.
     expect(saved?.sizeBytes).toBeLessThan(firstSize * 1.1)
+    expect(leftovers(r.runnerTemp)).toEqual([])
+  })
+
+  it('skips a save above max-cache-size with a warning', async () => {
+    fs.writeFileSync(path.join(workspace, 'data', 'version.txt'), 'third version\n')
+    const r = await job({ workspace, inputs: { 'max-cache-size': '1MB' } })
+    expect(r.main.exitCode).toBe(0)
+    expect(r.main.log).toMatch(/::warning::Not saving the cache: the new cache is [\d.]+ MB, above max-cache-size \(1.0 MB\)/)
+    expect(r.writes).toBe(0)
     expect(leftovers(r.runnerTemp)).toEqual([])
   })
 

@@ -20,6 +20,7 @@ const inputs: Inputs = {
   cacheBackend: 'gha',
   cacheRoot: '',
   cacheCompression: 'gzip',
+  maxCacheSizeBytes: 0,
   restoreTimeoutSeconds: 300,
   saveTimeoutSeconds: 600,
   summary: true

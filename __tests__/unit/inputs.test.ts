@@ -41,6 +41,7 @@ describe('parseInputs', () => {
       cacheBackend: 'gha',
       cacheRoot: '',
       cacheCompression: 'gzip',
+      maxCacheSizeBytes: 0,
       restoreTimeoutSeconds: 300,
       saveTimeoutSeconds: 600,
       summary: true
@@ -113,5 +114,15 @@ describe('secrets', () => {
     const message = failure({ image: 'ci', secrets: 'hunter2-without-id' })
     expect(message).toMatch(/id=value/)
     expect(message).not.toContain('hunter2')
+  })
+})
+
+describe('max-cache-size', () => {
+  it('reads sizes in powers of 1024 and refuses what it cannot read', () => {
+    expect(parse({ image: 'ci', 'max-cache-size': '2GB' }).maxCacheSizeBytes).toBe(2 * 1024 ** 3)
+    expect(parse({ image: 'ci', 'max-cache-size': '1.5 GiB' }).maxCacheSizeBytes).toBe(1.5 * 1024 ** 3)
+    expect(parse({ image: 'ci', 'max-cache-size': '500m' }).maxCacheSizeBytes).toBe(500 * 1024 ** 2)
+    expect(parse({ image: 'ci', 'max-cache-size': '1048576' }).maxCacheSizeBytes).toBe(1048576)
+    expect(failure({ image: 'ci', 'max-cache-size': 'lots' })).toMatch(/must be a size such as 2GB/)
   })
 })
