@@ -39241,7 +39241,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 1940:
+/***/ 6510:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -47569,6 +47569,7 @@ const Input = {
     CacheBackend: 'cache-backend',
     CacheRoot: 'cache-root',
     CacheCompression: 'cache-compression',
+    MaxCacheSize: 'max-cache-size',
     RestoreTimeout: 'restore-timeout',
     SaveTimeout: 'save-timeout',
     Summary: 'summary'
@@ -47582,7 +47583,7 @@ const Output = {
     Digest: 'digest',
     CacheSize: 'cache-size',
     RestoreTime: 'restore-time',
-    SaveTime: 'save-time'
+    BuildTime: 'build-time'
 };
 
 ;// CONCATENATED MODULE: ./src/context.ts
@@ -48229,6 +48230,7 @@ function parseInputs(read, workspace) {
         cacheBackend,
         cacheRoot: cacheBackend === 'local' ? external_node_path_namespaceObject.normalize(cacheRootInput) : '',
         cacheCompression: oneOf(Input.CacheCompression, read(Input.CacheCompression).trim() || 'gzip', ['gzip', 'zstd', 'uncompressed']),
+        maxCacheSizeBytes: size(Input.MaxCacheSize, read(Input.MaxCacheSize)),
         restoreTimeoutSeconds: seconds(Input.RestoreTimeout, read(Input.RestoreTimeout), 300),
         saveTimeoutSeconds: seconds(Input.SaveTimeout, read(Input.SaveTimeout), 600),
         summary: inputs_boolean(Input.Summary, read(Input.Summary), true)
@@ -48290,6 +48292,15 @@ function inputs_boolean(name, value, fallback) {
     if (v === 'false')
         return false;
     throw new InputError(`Input \`${name}\` must be true or false, not "${value}".`);
+}
+const UNITS = { '': 1, K: 1024, M: 1024 ** 2, G: 1024 ** 3, T: 1024 ** 4 };
+function size(name, value) {
+    if (value.trim() === '')
+        return 0;
+    const m = /^(\d+(?:\.\d+)?)\s*([KMGT]?)(?:i?B)?$/i.exec(value.trim());
+    if (!m)
+        throw new InputError(`Input \`${name}\` must be a size such as 2GB, 500MB or 1073741824, not "${value}".`);
+    return Math.round(Number(m[1]) * UNITS[m[2].toUpperCase()]);
 }
 function seconds(name, value, fallback) {
     if (value.trim() === '')
@@ -105260,7 +105271,86 @@ function runnerTemp() {
     return temp;
 }
 
+;// CONCATENATED MODULE: ./src/summary.ts
+
+
+// Markdown, not HTML: the row of a second image in the same job can then join
+// the first image's table, so a job that builds several images shows one table.
+const HEADER = '| Image | Primary key | Restored from | Restore | Build | Saved |';
+const RULE = '| --- | --- | --- | --- | --- | --- |';
+async function writeSummary(report, save) {
+    const row = summaryRow(report, save);
+    await core.summary.addRaw(continuesTable(process.env.GITHUB_STEP_SUMMARY) ? `${row}\n` : `\n### Build cache\n\n${HEADER}\n${RULE}\n${row}\n`).write();
+}
+/** One image's row; every cell says what happened and why. */
+function summaryRow(report, save) {
+    const cells = [cell(report.image), code(report.key), restoredCell(report), restoreCell(report), buildCell(report), savedCell(save)];
+    return `| ${cells.join(' | ')} |`;
+}
+function restoredCell(report) {
+    if (!report.matchedKey)
+        return 'nothing: cold build';
+    return `${SOURCE_WORDS[report.source] ?? report.source}: ${code(report.matchedKey)}`;
+}
+const SOURCE_WORDS = {
+    exact: 'exact match',
+    branch: 'this branch',
+    'base-branch': 'the base branch',
+    'default-branch': 'the default branch'
+};
+function restoreCell(report) {
+    const r = report.restore;
+    if (!r)
+        return '–';
+    return `${mb(r.sizeBytes)} in ${summary_seconds(r.seconds)} (${rate(r.sizeBytes, r.seconds)})`;
+}
+function buildCell(report) {
+    const build = report.build;
+    if (!build)
+        return 'not run';
+    if (!build.succeeded)
+        return `failed after ${summary_seconds(build.seconds)}`;
+    const retry = build.retriedWithoutCache ? '; rebuilt without the broken cache' : '';
+    return `${summary_seconds(build.seconds)}, ${build.steps.cached}/${build.steps.total} steps cached${retry}`;
+}
+function savedCell(save) {
+    const r = save.result;
+    if (r.saved)
+        return `${mb(r.sizeBytes)} in ${summary_seconds(save.seconds)} (${rate(r.sizeBytes, save.seconds)})`;
+    return `no: ${cell(r.reason)}`;
+}
+// Our table continues only if nothing but its rows came after its rule.
+function continuesTable(file) {
+    if (!file || !fs.existsSync(file))
+        return false;
+    const lines = fs.readFileSync(file, 'utf8').trimEnd().split('\n');
+    let i = lines.length - 1;
+    while (i >= 0 && lines[i].startsWith('| ') && lines[i] !== RULE)
+        i--;
+    return i >= 0 && lines[i] === RULE;
+}
+function mb(bytes) {
+    return `${(bytes / 1024 / 1024).toFixed(1)} MB`;
+}
+function summary_seconds(s) {
+    return `${s.toFixed(1)} s`;
+}
+function rate(bytes, s) {
+    return s > 0 ? `${(bytes / 1024 / 1024 / s).toFixed(0)} MB/s` : '–';
+}
+function code(text) {
+    return `<code>${summary_escape(text)}</code>`;
+}
+// A cell must not break the table (|, newlines) or inject markup.
+function cell(text) {
+    return summary_escape(text).replace(/\|/g, '\\|').replace(/\r?\n/g, ' ');
+}
+function summary_escape(text) {
+    return text.replace(/[&<>"]/g, c => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]);
+}
+
 ;// CONCATENATED MODULE: ./src/main-step.ts
+
 
 
 
@@ -105354,9 +105444,17 @@ async function mainStep() {
         report.build = { seconds: (Date.now() - started) / 1000, steps: build.result.steps, retriedWithoutCache: build.retried, succeeded: true };
         setOutput(Output.ImageId, build.image.imageId);
         setOutput(Output.Digest, build.image.digest);
-        if (exportDir)
-            report.saveDir = await store.adopt(exportDir);
-        setOutput(Output.CacheSize, String(report.saveDir ? await dirSize(report.saveDir) : (restore.restored?.sizeBytes ?? 0)));
+        setOutput(Output.BuildTime, report.build.seconds.toFixed(1));
+        const saveDir = exportDir ? await store.adopt(exportDir) : undefined;
+        const cacheSize = saveDir ? await dirSize(saveDir) : (restore.restored?.sizeBytes ?? 0);
+        setOutput(Output.CacheSize, String(cacheSize));
+        if (saveDir && inputs.maxCacheSizeBytes > 0 && cacheSize > inputs.maxCacheSizeBytes) {
+            report.skipSave = `the new cache is ${mb(cacheSize)}, above max-cache-size (${mb(inputs.maxCacheSizeBytes)}).`;
+            warning(`Not saving the cache: ${report.skipSave}`);
+        }
+        else {
+            report.saveDir = saveDir;
+        }
         info(`${build.result.steps.cached} of ${build.result.steps.total} steps were cached.`);
     }
     catch (error) {
@@ -105462,7 +105560,7 @@ async function imageFacts(iidFile, metadataFile) {
 /***/ ((module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _main_step_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(1940);
+/* harmony import */ var _main_step_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(6510);
 
 // Exit explicitly: a cache request that never answered must not hold the job.
 await (0,_main_step_js__WEBPACK_IMPORTED_MODULE_0__/* .runMain */ .V)();

@@ -98546,48 +98546,79 @@ function runnerTemp() {
 
 ;// CONCATENATED MODULE: ./src/summary.ts
 
-/** One table row per image, so a matrix's summaries line up. */
+
+// Markdown, not HTML: the row of a second image in the same job can then join
+// the first image's table, so a job that builds several images shows one table.
+const HEADER = '| Image | Primary key | Restored from | Restore | Build | Saved |';
+const RULE = '| --- | --- | --- | --- | --- | --- |';
 async function writeSummary(report, save) {
-    await summary
-        .addHeading(`Build cache: ${report.image}`, 3)
-        .addTable([
-        [
-            { data: 'Image', header: true },
-            { data: 'Key', header: true },
-            { data: 'Restored from', header: true },
-            { data: 'Build', header: true },
-            { data: 'Saved', header: true }
-        ],
-        [report.image, code(report.key), restoredCell(report), buildCell(report), savedCell(save)]
-    ])
-        .write();
+    const row = summaryRow(report, save);
+    await summary.addRaw(continuesTable(process.env.GITHUB_STEP_SUMMARY) ? `${row}\n` : `\n### Build cache\n\n${HEADER}\n${RULE}\n${row}\n`).write();
 }
-function code(text) {
-    return `<code>${escapeHtml(text)}</code>`;
+/** One image's row; every cell says what happened and why. */
+function summaryRow(report, save) {
+    const cells = [cell(report.image), code(report.key), restoredCell(report), restoreCell(report), buildCell(report), savedCell(save)];
+    return `| ${cells.join(' | ')} |`;
 }
 function restoredCell(report) {
     if (!report.matchedKey)
-        return 'nothing (cold build)';
-    const size = report.restore ? `, ${mb(report.restore.sizeBytes)} in ${report.restore.seconds.toFixed(1)} s` : '';
-    return `${report.source}: ${code(report.matchedKey)}${size}`;
+        return 'nothing: cold build';
+    return `${SOURCE_WORDS[report.source] ?? report.source}: ${code(report.matchedKey)}`;
+}
+const SOURCE_WORDS = {
+    exact: 'exact match',
+    branch: 'this branch',
+    'base-branch': 'the base branch',
+    'default-branch': 'the default branch'
+};
+function restoreCell(report) {
+    const r = report.restore;
+    if (!r)
+        return '–';
+    return `${mb(r.sizeBytes)} in ${seconds(r.seconds)} (${rate(r.sizeBytes, r.seconds)})`;
 }
 function buildCell(report) {
     const build = report.build;
     if (!build)
         return 'not run';
     if (!build.succeeded)
-        return `failed after ${build.seconds.toFixed(1)} s`;
-    const retry = build.retriedWithoutCache ? ', rebuilt without the broken cache' : '';
-    return `${build.seconds.toFixed(1)} s, ${build.steps.cached}/${build.steps.total} steps cached${retry}`;
+        return `failed after ${seconds(build.seconds)}`;
+    const retry = build.retriedWithoutCache ? '; rebuilt without the broken cache' : '';
+    return `${seconds(build.seconds)}, ${build.steps.cached}/${build.steps.total} steps cached${retry}`;
 }
 function savedCell(save) {
     const r = save.result;
-    return r.saved ? `${mb(r.sizeBytes)} in ${save.seconds.toFixed(1)} s` : `no: ${escapeHtml(r.reason)}`;
+    if (r.saved)
+        return `${mb(r.sizeBytes)} in ${seconds(save.seconds)} (${rate(r.sizeBytes, save.seconds)})`;
+    return `no: ${cell(r.reason)}`;
+}
+// Our table continues only if nothing but its rows came after its rule.
+function continuesTable(file) {
+    if (!file || !external_node_fs_namespaceObject.existsSync(file))
+        return false;
+    const lines = external_node_fs_namespaceObject.readFileSync(file, 'utf8').trimEnd().split('\n');
+    let i = lines.length - 1;
+    while (i >= 0 && lines[i].startsWith('| ') && lines[i] !== RULE)
+        i--;
+    return i >= 0 && lines[i] === RULE;
 }
 function mb(bytes) {
     return `${(bytes / 1024 / 1024).toFixed(1)} MB`;
 }
-function escapeHtml(text) {
+function seconds(s) {
+    return `${s.toFixed(1)} s`;
+}
+function rate(bytes, s) {
+    return s > 0 ? `${(bytes / 1024 / 1024 / s).toFixed(0)} MB/s` : '–';
+}
+function code(text) {
+    return `<code>${summary_escape(text)}</code>`;
+}
+// A cell must not break the table (|, newlines) or inject markup.
+function cell(text) {
+    return summary_escape(text).replace(/\|/g, '\\|').replace(/\r?\n/g, ' ');
+}
+function summary_escape(text) {
     return text.replace(/[&<>"]/g, c => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]);
 }
 
