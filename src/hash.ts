@@ -70,11 +70,18 @@ export async function expandSources(sources: string[], context: string): Promise
   return [...found].sort()
 }
 
+// Patterns starting with `!` exclude, as in the workflow `hashFiles()` function.
 async function globFiles(patterns: string[], cwd: string): Promise<string[]> {
+  const include = patterns.filter(p => !p.startsWith('!'))
+  const exclude = patterns.filter(p => p.startsWith('!')).map(p => p.slice(1))
   const found: string[] = []
-  for await (const match of fs.promises.glob(patterns, { cwd })) found.push(path.resolve(cwd, match))
-  const files = await Promise.all(found.map(filesUnder))
-  return [...new Set(files.flat())].sort()
+  for await (const match of fs.promises.glob(include, { cwd })) found.push(path.resolve(cwd, match))
+  const files = [...new Set((await Promise.all(found.map(filesUnder))).flat())]
+  const excluded = (file: string): boolean => {
+    const relative = path.relative(cwd, file)
+    return exclude.some(pattern => path.matchesGlob(relative, pattern))
+  }
+  return files.filter(file => !excluded(file)).sort()
 }
 
 // A directory stands for every file below it; a missing path for nothing
