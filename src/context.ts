@@ -1,3 +1,5 @@
+import * as github from '@actions/github'
+
 // What this run is (event, refs, default branch) and whether it may write the
 // cache. The write decision rests on the event and the ref only: a branch name
 // can be chosen by a fork, the ref of a push or a dispatch cannot.
@@ -11,6 +13,17 @@ export interface EventFacts {
   /** GITHUB_HEAD_REF and GITHUB_BASE_REF, set for pull request events. */
   headRef?: string
   baseRef?: string
+}
+
+/** The facts of the running job, as the runner sets them. */
+export function currentEventFacts(): EventFacts {
+  return {
+    eventName: github.context.eventName,
+    ref: github.context.ref,
+    payload: github.context.payload as Record<string, unknown>,
+    headRef: process.env.GITHUB_HEAD_REF,
+    baseRef: process.env.GITHUB_BASE_REF
+  }
 }
 
 export interface RunContext {
@@ -59,6 +72,14 @@ export interface WriteDecision {
   allowed: boolean
   /** One line a user reads in the log: why the cache is or is not written. */
   reason: string
+}
+
+/** Why the post step won't save, whatever the build does; undefined if it may. */
+export function saveSkipReason(decision: WriteDecision, exactHit: boolean, primaryKey: string, restoreTimedOut: boolean): string | undefined {
+  if (!decision.allowed) return decision.reason
+  if (exactHit) return `Cache hit occurred on the primary key ${primaryKey}, not saving cache.`
+  if (restoreTimedOut) return 'the cache service did not answer the restore in time (restore-timeout), so a save would hang too.'
+  return undefined
 }
 
 export function writeDecision(ctx: RunContext): WriteDecision {

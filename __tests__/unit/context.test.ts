@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals'
-import { runContext, writeDecision, type EventFacts } from '../../src/context.js'
+import { runContext, saveSkipReason, writeDecision, type EventFacts } from '../../src/context.js'
 
 const repo = { repository: { default_branch: 'main' } }
 const facts = (over: Partial<EventFacts>): EventFacts => ({ eventName: 'push', ref: 'refs/heads/main', payload: repo, ...over })
@@ -56,5 +56,19 @@ describe('writeDecision', () => {
     const no = writeDecision(runContext(facts({ ref: 'refs/heads/feature' }), ''))
     expect(no.reason).toBe('refs/heads/feature is not the default branch (refs/heads/main); only the default branch writes the cache.')
     expect(no.reason).not.toContain('\n')
+  })
+})
+
+describe('saveSkipReason', () => {
+  const allowed = { allowed: true, reason: 'push on refs/heads/main writes the cache.' }
+
+  it('lets a default-branch run with a new key save', () => {
+    expect(saveSkipReason(allowed, false, 'k', false)).toBeUndefined()
+  })
+
+  it('says why not: the decision first, then an exact hit, then a restore that timed out', () => {
+    expect(saveSkipReason({ allowed: false, reason: 'no.' }, true, 'k', true)).toBe('no.')
+    expect(saveSkipReason(allowed, true, 'k', false)).toBe('Cache hit occurred on the primary key k, not saving cache.')
+    expect(saveSkipReason(allowed, false, 'k', true)).toMatch(/did not answer the restore in time/)
   })
 })

@@ -1,0 +1,74 @@
+import * as core from '@actions/core'
+import * as fs from 'node:fs'
+import * as path from 'node:path'
+import { chooseBuilder, ensureBuilder, type BuilderFacts } from './builder.js'
+import { buildxArgs, failedOnCacheImport, runBuildx, secretEnv, type BuildCache, type StepCounts } from './buildx.js'
+import { removeDir } from './fsutil.js'
+import type { Inputs } from './inputs.js'
+import { runnerTemp } from './store.js'
+
+/** A build that failed for its own reasons: the step fails with this message. */
+export class BuildError extends Error {}
+
+export interface Built {
+  steps: StepCounts
+  /** The restored cache broke the build, which then ran again without it. */
+  retriedWithoutCache: boolean
+  imageId: string
+  digest: string
+}
+
+/** The builder to name (undefined: the current one), or null when no builder can export. */
+export async function pickBuilder(facts: BuilderFacts, exporting: boolean, create: boolean): Promise<string | undefined | null> {
+  const choice = chooseBuilder(facts, exporting, create)
+  if (choice.kind === 'current') return undefined
+  if (choice.kind === 'no-export') {
+    core.warning(choice.warning)
+    return null
+  }
+  try {
+    await core.group(`Create the docker-container builder ${choice.name}`, () => ensureBuilder(choice.name))
+    return choice.name
+  } catch (error) {
+    core.warning(`The current builder cannot export a local cache and ${(error as Error).message}; building without saving a cache.`)
+    return null
+  }
+}
+
+/**
+ * Builds once; if the restored cache is what broke the build, builds once more
+ * without it, so a damaged cache costs time but never the job.
+ */
+export async function build(inputs: Inputs, cache: BuildCache, builder: string | undefined): Promise<Built> {
+  const dir = await fs.promises.mkdtemp(path.join(runnerTemp(), 'buildx-ci-cache-build-'))
+  const run = { iidFile: path.join(dir, 'iid'), metadataFile: path.join(dir, 'metadata.json'), builder }
+  const env = secretEnv(inputs.secrets)
+  try {
+    let result = await runBuildx(buildxArgs(inputs, cache, run), env)
+    let retriedWithoutCache = false
+    if (result.exitCode !== 0 && cache.from && failedOnCacheImport(result.output)) {
+      core.warning(`The build failed while importing the restored cache (${result.error}); building once more without it.`)
+      if (cache.to) await removeDir(cache.to)
+      result = await runBuildx(buildxArgs(inputs, { to: cache.to }, run), env)
+      retriedWithoutCache = true
+    }
+    if (result.exitCode !== 0) {
+      throw new BuildError(`The image build failed (docker buildx exit code ${result.exitCode}): ${result.error}`)
+    }
+    return { steps: result.steps, retriedWithoutCache, ...(await imageFacts(run.iidFile, run.metadataFile)) }
+  } finally {
+    await removeDir(dir)
+  }
+}
+
+async function imageFacts(iidFile: string, metadataFile: string): Promise<{ imageId: string; digest: string }> {
+  const imageId = (await fs.promises.readFile(iidFile, 'utf8').catch(() => '')).trim()
+  let digest = ''
+  try {
+    const metadata = JSON.parse(await fs.promises.readFile(metadataFile, 'utf8')) as Record<string, unknown>
+    if (typeof metadata['containerimage.digest'] === 'string') digest = metadata['containerimage.digest']
+  } catch {
+    // No metadata file (nothing exported): the digest output stays empty.
+  }
+  return { imageId, digest }
+}
