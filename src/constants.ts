@@ -20,6 +20,8 @@ export const Input = {
   CacheRoot: 'cache-root',
   CacheCompression: 'cache-compression',
   MaxCacheSize: 'max-cache-size',
+  DeleteSuperseded: 'delete-superseded',
+  GithubToken: 'github-token',
   RestoreTimeout: 'restore-timeout',
   SaveTimeout: 'save-timeout',
   Summary: 'summary'

@@ -27,6 +27,8 @@ export interface Inputs {
   cacheCompression: CacheCompression
   /** Bytes above which a new cache is not saved; 0: no limit. */
   maxCacheSizeBytes: number
+  /** After a save, delete this image's older entries on the branch (REST API, actions: write). */
+  deleteSuperseded: boolean
   restoreTimeoutSeconds: number
   saveTimeoutSeconds: number
   summary: boolean
@@ -93,6 +95,7 @@ export function parseInputs(read: ReadInput, workspace: string): Inputs {
     cacheRoot: cacheBackend === 'local' ? path.normalize(cacheRootInput) : '',
     cacheCompression: oneOf(Input.CacheCompression, read(Input.CacheCompression).trim() || 'gzip', ['gzip', 'zstd', 'uncompressed'] as const),
     maxCacheSizeBytes: size(Input.MaxCacheSize, read(Input.MaxCacheSize)),
+    deleteSuperseded: boolean(Input.DeleteSuperseded, read(Input.DeleteSuperseded), false),
     restoreTimeoutSeconds: seconds(Input.RestoreTimeout, read(Input.RestoreTimeout), 300),
     saveTimeoutSeconds: seconds(Input.SaveTimeout, read(Input.SaveTimeout), 600),
     summary: boolean(Input.Summary, read(Input.Summary), true)

@@ -2,7 +2,9 @@ import * as core from '@actions/core'
 import { TimeoutError, within, type SaveResult } from './cache.js'
 import { removeDirs } from './fsutil.js'
 import { readCleanup, readReport, type Report } from './state.js'
+import { Input } from './constants.js'
 import { createStore } from './store.js'
+import { deleteSuperseded, deletionSummary } from './superseded.js'
 import { mb, writeSummary } from './summary.js'
 
 export interface SaveOutcome {
@@ -19,6 +21,7 @@ export async function runPost(): Promise<void> {
       return
     }
     const outcome = await core.group('Save the cache', () => saveStep(report))
+    if (outcome.result.saved && report.deleteSuperseded) await core.group('Delete superseded entries', () => deleteOlder(report))
     if (report.summary) await writeSummary(report, outcome)
   } catch (error) {
     core.warning(`The cache could not be saved: ${(error as Error).message}`)
@@ -46,4 +49,21 @@ async function saveStep(report: Report): Promise<SaveOutcome> {
   if (result.saved) core.info(`Cache saved with key: ${report.key} (${mb(result.sizeBytes)} in ${seconds.toFixed(1)} s)`)
   else core.warning(`Cache not saved with key ${report.key}: ${result.reason}`)
   return { result, seconds }
+}
+
+// A local cache root already keeps one entry per image and branch; the
+// service keeps every key until it is evicted, so old ones are deleted here.
+async function deleteOlder(report: Report): Promise<void> {
+  if (report.backend !== 'gha') return
+  const result = await deleteSuperseded({
+    token: core.getInput(Input.GithubToken),
+    repository: process.env.GITHUB_REPOSITORY ?? '',
+    ref: process.env.GITHUB_REF ?? '',
+    scopePrefix: report.key.slice(0, report.key.lastIndexOf('/') + 1),
+    keep: report.key,
+    apiUrl: process.env.GITHUB_API_URL
+  })
+  const line = deletionSummary(result)
+  if (result.warn) core.warning(line)
+  else core.info(line)
 }

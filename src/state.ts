@@ -20,6 +20,7 @@ export interface Report {
   /** Why nothing will be saved, in one line; unset when saveDir is. */
   skipSave?: string
   saveTimeoutSeconds: number
+  deleteSuperseded: boolean
   summary: boolean
 }
 

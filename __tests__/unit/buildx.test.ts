@@ -21,6 +21,7 @@ const inputs: Inputs = {
   cacheRoot: '',
   cacheCompression: 'gzip',
   maxCacheSizeBytes: 0,
+  deleteSuperseded: false,
   restoreTimeoutSeconds: 300,
   saveTimeoutSeconds: 600,
   summary: true

@@ -42,6 +42,7 @@ describe('parseInputs', () => {
       cacheRoot: '',
       cacheCompression: 'gzip',
       maxCacheSizeBytes: 0,
+      deleteSuperseded: false,
       restoreTimeoutSeconds: 300,
       saveTimeoutSeconds: 600,
       summary: true

@@ -16,6 +16,7 @@ const report = (over: Partial<Report> = {}): Report => ({
   restore: { sizeBytes: 200 * 1024 * 1024, seconds: 2 },
   build: { seconds: 31.25, steps: { total: 12, cached: 9 }, retriedWithoutCache: false, succeeded: true },
   saveTimeoutSeconds: 600,
+  deleteSuperseded: false,
   summary: true,
   ...over
 })
