@@ -58,8 +58,16 @@ async function mainStep(): Promise<void> {
   const builderName = await pickBuilder(builder, skipSave === undefined, inputs.createBuilder)
   if (builderName === null) skipSave = 'the builder cannot export a local cache (see the warning above).'
   // Exporting costs time; do it only when something will keep the result.
-  const exportDir = skipSave === undefined ? await store.exportDir() : undefined
-  saveCleanup(store.temporaryPaths())
+  let exportDir: string | undefined
+  if (skipSave === undefined) {
+    try {
+      exportDir = await store.exportDir()
+      saveCleanup(store.temporaryPaths())
+    } catch (error) {
+      skipSave = `there is nowhere to export the new cache: ${(error as Error).message}`
+      core.warning(`Building without saving a cache: ${skipSave}`)
+    }
+  }
 
   const report: Report = {
     image: inputs.image,
@@ -71,6 +79,7 @@ async function mainStep(): Promise<void> {
     restore: restored.restored ? { sizeBytes: restored.restored.sizeBytes, seconds: restored.seconds } : undefined,
     skipSave,
     saveTimeoutSeconds: inputs.saveTimeoutSeconds,
+    deleteSuperseded: inputs.deleteSuperseded,
     summary: inputs.summary
   }
   const started = Date.now()

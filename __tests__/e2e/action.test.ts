@@ -221,6 +221,16 @@ describe('the local backend', () => {
     expect(fs.readdirSync(path.join(cacheRoot, 'buildx', 'ci-image'))).toEqual(['master'])
   })
 
+  it('builds with a warning, not a failure, when cache-root cannot hold a cache', async () => {
+    const notADirectory = path.join(cacheRoot, 'a-file')
+    fs.writeFileSync(notADirectory, '')
+    const r = await job({ workspace, inputs: { ...inputs, 'cache-root': notADirectory } })
+    fs.rmSync(notADirectory)
+    expect(r.main.exitCode).toBe(0)
+    expect(r.main.log).toMatch(/::warning::Building without saving a cache: there is nowhere to export the new cache: ENOTDIR/)
+    expect(r.post?.log).toContain('Not saving the cache: there is nowhere to export')
+  })
+
   it('replaces the old entry with the new one after a change', async () => {
     fs.writeFileSync(path.join(workspace, 'data', 'version.txt'), 'second version\n')
     const r = await job({ workspace, inputs })
