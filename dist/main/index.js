@@ -99585,6 +99585,8 @@ const Input = {
     CacheRoot: 'cache-root',
     CacheCompression: 'cache-compression',
     MaxCacheSize: 'max-cache-size',
+    DeleteSuperseded: 'delete-superseded',
+    GithubToken: 'github-token',
     RestoreTimeout: 'restore-timeout',
     SaveTimeout: 'save-timeout',
     Summary: 'summary'
@@ -105236,6 +105238,7 @@ function parseInputs(read, workspace) {
         cacheRoot: cacheBackend === 'local' ? external_node_path_namespaceObject.normalize(cacheRootInput) : '',
         cacheCompression: oneOf(Input.CacheCompression, read(Input.CacheCompression).trim() || 'gzip', ['gzip', 'zstd', 'uncompressed']),
         maxCacheSizeBytes: size(Input.MaxCacheSize, read(Input.MaxCacheSize)),
+        deleteSuperseded: inputs_boolean(Input.DeleteSuperseded, read(Input.DeleteSuperseded), false),
         restoreTimeoutSeconds: seconds(Input.RestoreTimeout, read(Input.RestoreTimeout), 300),
         saveTimeoutSeconds: seconds(Input.SaveTimeout, read(Input.SaveTimeout), 600),
         summary: inputs_boolean(Input.Summary, read(Input.Summary), true)
@@ -105538,8 +105541,17 @@ async function mainStep() {
     if (builderName === null)
         skipSave = 'the builder cannot export a local cache (see the warning above).';
     // Exporting costs time; do it only when something will keep the result.
-    const exportDir = skipSave === undefined ? await store.exportDir() : undefined;
-    saveCleanup(store.temporaryPaths());
+    let exportDir;
+    if (skipSave === undefined) {
+        try {
+            exportDir = await store.exportDir();
+            saveCleanup(store.temporaryPaths());
+        }
+        catch (error) {
+            skipSave = `there is nowhere to export the new cache: ${error.message}`;
+            warning(`Building without saving a cache: ${skipSave}`);
+        }
+    }
     const report = {
         image: inputs.image,
         key: plan.primary,
@@ -105550,6 +105562,7 @@ async function mainStep() {
         restore: restored.restored ? { sizeBytes: restored.restored.sizeBytes, seconds: restored.seconds } : undefined,
         skipSave,
         saveTimeoutSeconds: inputs.saveTimeoutSeconds,
+        deleteSuperseded: inputs.deleteSuperseded,
         summary: inputs.summary
     };
     const started = Date.now();
