@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-[ -d node_modules ] || npm ci --no-audit --no-fund
+[ -d node_modules ] || npm install --no-audit --no-fund
 [ -f dist/main/index.js ] || npm run -s bundle
 eval "$(bash scripts/engine-up.sh)"
 export DOCKER_HOST BUSYBOX
