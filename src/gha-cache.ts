@@ -3,7 +3,7 @@ import * as core from '@actions/core'
 import * as fs from 'node:fs'
 import * as path from 'node:path'
 import type { CacheStore, Restored, SaveResult } from './cache.js'
-import { dirSize, looksLikeBuildxCache, removeDir } from './fsutil.js'
+import { cacheProblem, dirSize, removeDir } from './fsutil.js'
 import { keyComponent } from './key.js'
 
 /**
@@ -38,15 +38,23 @@ export class GhaCacheStore implements CacheStore {
     await removeDir(this.cacheDir)
     let matchedKey: string | undefined
     try {
+      // Looked up first: the client answers a miss and a failed download
+      // alike, and only the lookup tells them apart for the warning below.
+      const found = await this.inWorkRoot(() => cache.restoreCache([this.cacheName], primaryKey, restoreKeys, { lookupOnly: true }))
+      if (found === undefined) return undefined
       matchedKey = await this.inWorkRoot(() => cache.restoreCache([this.cacheName], primaryKey, restoreKeys))
+      if (matchedKey === undefined) {
+        core.warning(`The cache entry ${found} was found but could not be downloaded or unpacked (see above); building without a cache.`)
+      }
     } catch (error) {
       core.warning(`Cache restore failed, building without a cache: ${(error as Error).message}`)
     }
     // A failed download can leave a half-extracted directory behind, and an
     // archive can hold anything: import only a complete buildx cache.
-    if (matchedKey === undefined || !(await looksLikeBuildxCache(this.cacheDir))) {
+    const problem = matchedKey === undefined ? undefined : await cacheProblem(this.cacheDir)
+    if (matchedKey === undefined || problem !== undefined) {
       if (matchedKey !== undefined) {
-        core.warning(`The entry ${matchedKey} holds no buildx cache (no index.json); building without it.`)
+        core.warning(`The entry ${matchedKey} is not a complete buildx cache (${problem}); building without it.`)
       }
       await removeDir(this.cacheDir)
       return undefined
@@ -70,6 +78,10 @@ export class GhaCacheStore implements CacheStore {
 
   async save(dir: string, key: string): Promise<SaveResult> {
     if (dir !== this.cacheDir) throw new Error(`Only ${this.cacheDir} can be saved, not ${dir}`)
+    // Said plainly and before the archive is made: the client reports a
+    // denied write only as a warning of its own, and we would blame a race.
+    const denied = writeDenied()
+    if (denied) return { saved: false, reason: denied }
     try {
       const id = await this.inWorkRoot(() => cache.saveCache([this.cacheName], key))
       if (id === -1) {
@@ -101,5 +113,35 @@ export class GhaCacheStore implements CacheStore {
       process.env.GITHUB_WORKSPACE = saved.workspace
       await removeDir(this.clientTemp)
     }
+  }
+}
+
+/**
+ * Why this job may not write the cache, when the runner says so: the cache
+ * mode it exports, or a runtime token whose cache scopes are all read-only
+ * (GitHub gives those to untrusted triggers such as pull_request_target).
+ * Undefined when writing is allowed or the token can't be read.
+ */
+export function writeDenied(env: NodeJS.ProcessEnv = process.env): string | undefined {
+  const mode = (env.ACTIONS_CACHE_MODE ?? '').trim().toLowerCase()
+  if (mode === 'none' || mode === 'read') return `the runner's cache mode (ACTIONS_CACHE_MODE=${mode}) does not permit writes, so nothing was uploaded.`
+  const scopes = tokenScopes(env.ACTIONS_RUNTIME_TOKEN ?? '')
+  if (scopes && !scopes.some(s => (s.permission & 2) !== 0)) {
+    const readable = scopes.map(s => s.scope).join(', ') || 'none'
+    return `this job's cache token may read but not write (cache write denied; its scopes: ${readable}), so nothing was uploaded.`
+  }
+  return undefined
+}
+
+/** The `ac` claim of a runtime token: the cache scopes and their permissions (1 read, 2 write). */
+export function tokenScopes(token: string): Array<{ scope: string; permission: number }> | undefined {
+  try {
+    const claims = JSON.parse(Buffer.from(token.split('.')[1] ?? '', 'base64url').toString('utf8')) as { ac?: unknown }
+    if (typeof claims.ac !== 'string') return undefined
+    const ac = JSON.parse(claims.ac) as unknown
+    if (!Array.isArray(ac)) return undefined
+    return ac.map(s => ({ scope: String((s as { Scope?: unknown }).Scope), permission: Number((s as { Permission?: unknown }).Permission) }))
+  } catch {
+    return undefined
   }
 }

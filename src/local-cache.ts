@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto'
 import * as fs from 'node:fs'
 import * as path from 'node:path'
 import type { CacheStore, Restored, SaveResult } from './cache.js'
-import { dirSize, exists, looksLikeBuildxCache, removeDir } from './fsutil.js'
+import { cacheProblem, dirSize, exists, removeDir } from './fsutil.js'
 
 /**
  * A directory that outlives the runner (a persisted volume on self-hosted or
@@ -16,6 +16,8 @@ export class LocalCacheStore implements CacheStore {
   readonly backend = 'local'
   private readonly incoming: string
   private readonly exported = new Set<string>()
+  // An exact key is also seen again under its branch's prefix: warn once.
+  private readonly damaged = new Set<string>()
 
   constructor(private readonly root: string) {
     // On the root's own file system, so that saving is an atomic rename.
@@ -52,7 +54,14 @@ export class LocalCacheStore implements CacheStore {
   async save(dir: string, key: string): Promise<SaveResult> {
     const target = path.join(this.root, key)
     try {
-      if (await exists(target)) return { saved: false, reason: `an entry for ${key} already exists in ${this.root}` }
+      if (await exists(target)) {
+        const problem = await cacheProblem(target)
+        if (problem === undefined) return { saved: false, reason: `an entry for ${key} already exists in ${this.root}` }
+        // A damaged entry under this very key would otherwise be skipped by
+        // every restore and never replaced.
+        core.info(`Replacing the damaged entry ${key} (${problem}).`)
+        await this.discard(target)
+      }
       const scope = path.dirname(target)
       await fs.promises.mkdir(scope, { recursive: true })
       await fs.promises.rename(dir, target)
@@ -71,7 +80,7 @@ export class LocalCacheStore implements CacheStore {
   }
 
   private async exact(key: string): Promise<string | undefined> {
-    return (await looksLikeBuildxCache(path.join(this.root, key))) ? key : undefined
+    return (await this.usable(path.join(this.root, key), key)) ? key : undefined
   }
 
   private async newestUnder(prefix: string): Promise<string | undefined> {
@@ -80,9 +89,28 @@ export class LocalCacheStore implements CacheStore {
     const complete: Array<{ key: string; mtime: number }> = []
     for (const name of names) {
       const dir = path.join(scope, name)
-      if (await looksLikeBuildxCache(dir)) complete.push({ key: prefix + name, mtime: (await fs.promises.stat(dir)).mtimeMs })
+      if (await this.usable(dir, prefix + name)) complete.push({ key: prefix + name, mtime: (await fs.promises.stat(dir)).mtimeMs })
     }
     complete.sort((a, b) => b.mtime - a.mtime)
     return complete[0]?.key
+  }
+
+  /** Whether an entry can be imported; a damaged one is named in a warning and passed over. */
+  private async usable(dir: string, key: string): Promise<boolean> {
+    if (!(await exists(dir))) return false
+    const problem = await cacheProblem(dir)
+    if (problem !== undefined && !this.damaged.has(dir)) {
+      this.damaged.add(dir)
+      core.warning(`Skipping the damaged cache entry ${key} in ${this.root} (${problem}); it is replaced when the default branch next saves.`)
+    }
+    return problem === undefined
+  }
+
+  // Moved aside first, so a reader never sees half a directory.
+  private async discard(dir: string): Promise<void> {
+    const trash = path.join(this.incoming, `discarded-${randomUUID()}`)
+    await fs.promises.mkdir(this.incoming, { recursive: true })
+    await fs.promises.rename(dir, trash)
+    await removeDir(trash)
   }
 }
