@@ -35,21 +35,32 @@ export async function pickBuilder(facts: BuilderFacts, exporting: boolean, creat
   }
 }
 
+/** Where a build writes its image ID and metadata: a fixed path, so the post step removes it even after a cancelled build. */
+export function buildDir(): string {
+  return path.join(runnerTemp(), 'buildx-ci-cache', 'build')
+}
+
 /**
- * Builds once; if the restored cache is what broke the build, builds once more
- * without it, so a damaged cache costs time but never the job.
+ * Builds once; if a damaged cache (restored, or left in the engine by an
+ * earlier import) is what broke the build, builds once more without any, so a
+ * damaged cache costs time but never the job.
  */
 export async function build(inputs: Inputs, cache: BuildCache, builder: string | undefined): Promise<Built> {
-  const dir = await fs.promises.mkdtemp(path.join(runnerTemp(), 'buildx-ci-cache-build-'))
+  const dir = buildDir()
+  await fs.promises.mkdir(dir, { recursive: true })
   const run = { iidFile: path.join(dir, 'iid'), metadataFile: path.join(dir, 'metadata.json'), builder }
   const env = secretEnv(inputs.secrets)
   try {
     let result = await runBuildx(buildxArgs(inputs, cache, run), env)
     let retriedWithoutCache = false
-    if (result.exitCode !== 0 && cache.from && failedOnCacheImport(result.output)) {
-      core.warning(`The build failed while importing the restored cache (${result.error}); building once more without it.`)
+    if (result.exitCode !== 0 && failedOnCacheImport(result.output)) {
+      core.warning(
+        cache.from
+          ? `The build failed while importing the restored cache (${result.error}); building once more without it.`
+          : `The build failed on records a damaged cache left in the engine (${result.error}); building once more without the engine's cache.`
+      )
       if (cache.to) await removeDir(cache.to)
-      result = await runBuildx(buildxArgs(inputs, { to: cache.to }, run), env)
+      result = await runBuildx(buildxArgs(inputs, { to: cache.to, noCache: true }, run), env)
       retriedWithoutCache = true
     }
     if (result.exitCode !== 0) {

@@ -48,7 +48,7 @@ export function usesContainerdStore(driverStatusJson: string): boolean {
 export async function builderFacts(): Promise<BuilderFacts> {
   const inspect = await quiet(['buildx', 'inspect'])
   if (inspect.exitCode !== 0) {
-    return { unavailable: inspect.stderr.trim().split('\n').at(-1) ?? 'no output', driver: '', containerdStore: false }
+    return { unavailable: inspect.stderr.trim().split('\n')[0] || 'no output', driver: '', containerdStore: false }
   }
   const driver = parseDriver(inspect.stdout)
   if (driver !== 'docker') return { driver, containerdStore: false }

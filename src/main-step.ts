@@ -1,5 +1,5 @@
 import * as core from '@actions/core'
-import { build, BuildError, pickBuilder } from './build-step.js'
+import { build, buildDir, BuildError, pickBuilder } from './build-step.js'
 import { builderFacts } from './builder.js'
 import { Output } from './constants.js'
 import { currentEventFacts, runContext, saveSkipReason, writeDecision } from './context.js'
@@ -45,7 +45,7 @@ async function mainStep(): Promise<void> {
   core.setOutput(Output.Key, plan.primary)
 
   const store = createStore(inputs.cacheBackend, inputs.image, inputs.cacheRoot)
-  saveCleanup(store.temporaryPaths())
+  saveCleanup([...store.temporaryPaths(), buildDir()])
   const restored = await core.group('Restore the cache', () => restore(store, plan, inputs.restoreTimeoutSeconds))
   const matchedKey = restored.restored?.matchedKey ?? ''
   const source = cacheSourceOf(plan, restored.restored?.matchedKey)
@@ -62,7 +62,7 @@ async function mainStep(): Promise<void> {
   if (skipSave === undefined) {
     try {
       exportDir = await store.exportDir()
-      saveCleanup(store.temporaryPaths())
+      saveCleanup([...store.temporaryPaths(), buildDir()])
     } catch (error) {
       skipSave = `there is nowhere to export the new cache: ${(error as Error).message}`
       core.warning(`Building without saving a cache: ${skipSave}`)
