@@ -1,4 +1,5 @@
 import * as github from '@actions/github'
+import { printable } from './printable.js'
 
 // What this run is (event, refs, default branch) and whether it may write the
 // cache. The write decision rests on the event and the ref only: a branch name
@@ -98,7 +99,7 @@ export function writeDecision(ctx: RunContext): WriteDecision {
     )
   }
   if (ctx.ref !== defaultRef) {
-    return deny(`${ctx.ref} is not the default branch (${defaultRef}); only the default branch writes the cache.`)
+    return deny(`${printable(ctx.ref)} is not the default branch (${printable(defaultRef)}); only the default branch writes the cache.`)
   }
   return { allowed: true, reason: `${ctx.eventName} on ${defaultRef} writes the cache.` }
 }
