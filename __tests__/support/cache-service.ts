@@ -46,6 +46,7 @@ type FaultKind =
   | { kind: 'hang' }
   | { kind: 'truncate-download' }
   | { kind: 'garbage-download' }
+  | { kind: 'random-download' }
 
 // Without `methods` a fault hits every call it can apply to.
 export type Fault = FaultKind & { methods?: MethodName[] }
@@ -98,6 +99,12 @@ export interface CacheServiceOptions {
 }
 
 const BLOB_METHODS: MethodName[] = ['PutBlob', 'PutBlock', 'PutBlockList', 'GetBlob']
+
+// Faults that shape a download's body rather than the answer to a call.
+type DownloadFault = Extract<FaultKind, { kind: 'truncate-download' | 'garbage-download' | 'random-download' }>
+function isDownloadFault(fault: Fault): fault is DownloadFault & Fault {
+  return fault.kind === 'truncate-download' || fault.kind === 'garbage-download' || fault.kind === 'random-download'
+}
 const HOST = '127.0.0.1'
 const TWIRP_PREFIX = '/twirp/github.actions.results.api.v1.CacheService/'
 const ACCOUNT = 'devstoreaccount1'
@@ -296,8 +303,7 @@ export async function startCacheService(options: CacheServiceOptions = {}): Prom
 
   function faultFor(method: MethodName): Fault | undefined {
     if (!fault || (fault.methods && !fault.methods.includes(method))) return undefined
-    const downloadOnly = fault.kind === 'truncate-download' || fault.kind === 'garbage-download'
-    return downloadOnly && method !== 'GetBlob' ? undefined : fault
+    return isDownloadFault(fault) && method !== 'GetBlob' ? undefined : fault
   }
 
   function log(method: RequestLog['method'], outcome: Outcome, status: number, context: { key?: string; scope?: string } = {}): void {
@@ -336,7 +342,7 @@ export async function startCacheService(options: CacheServiceOptions = {}): Prom
   // Answers the call as the fault dictates; false when no fault applies.
   function applyFault(method: MethodName, req: IncomingMessage, res: ServerResponse, context: { key?: string; scope?: string }): boolean {
     const active = faultFor(method)
-    if (!active || active.kind === 'truncate-download' || active.kind === 'garbage-download') return false
+    if (!active || isDownloadFault(active)) return false
     const outcome: Outcome = `fault:${active.kind}`
     const isBlob = BLOB_METHODS.includes(method)
     switch (active.kind) {
@@ -551,6 +557,11 @@ export async function startCacheService(options: CacheServiceOptions = {}): Prom
       log('GetBlob', 'fault:garbage-download', 200, context)
       if (half > 0) await pipeline(createReadStream(file, { end: half - 1 }), res, { end: false })
       return void res.end(randomBytes(size - half))
+    }
+    if (active?.kind === 'random-download') {
+      // Noise of the announced length from the first byte: no archive at all.
+      log('GetBlob', 'fault:random-download', 200, context)
+      return void res.end(randomBytes(size))
     }
     log('GetBlob', 'downloaded', 200, context)
     await pipeline(createReadStream(file), res)

@@ -1,0 +1,423 @@
+// The cache can fail in every way it can, and the build still does not: the
+// bundled action on a real engine, the real @actions/cache client, a local
+// cache service told to misbehave, and restored directories broken by hand.
+// Each test checks what a user sees: the exit code, a `::warning::` saying
+// what happened, the outputs, and an empty RUNNER_TEMP after the post step.
+import { afterAll, afterEach, beforeAll, describe, expect, it, jest } from '@jest/globals'
+import * as cache from '@actions/cache'
+import * as fs from 'node:fs'
+import * as os from 'node:os'
+import * as path from 'node:path'
+import { runtimeToken, startCacheService, type CacheService, type Fault, type TokenScope } from '../support/cache-service.js'
+import { freshRunner, workspaceFrom } from '../support/engine.js'
+import { runJob, type EventSpec, type JobResult } from '../support/run-action.js'
+
+jest.setTimeout(120_000)
+
+const MASTER = 'refs/heads/master'
+const FEATURE = 'refs/heads/feature'
+const payload = { repository: { default_branch: 'master' } }
+const onMaster: EventSpec = { name: 'push', ref: MASTER, payload }
+const onFeature: EventSpec = { name: 'push', ref: FEATURE, payload }
+const masterToken: TokenScope[] = [{ scope: MASTER, permission: 3 }]
+const featureToken: TokenScope[] = [
+  { scope: FEATURE, permission: 3 },
+  { scope: MASTER, permission: 1 }
+]
+const IMAGE = 'fault-image'
+
+let service: CacheService
+beforeAll(async () => {
+  service = await startCacheService()
+})
+afterEach(() => service.setFault(undefined))
+afterAll(async () => {
+  await service.close()
+})
+
+interface Job {
+  workspace: string
+  event?: EventSpec
+  scopes?: TokenScope[]
+  inputs?: Record<string, string>
+  env?: Record<string, string>
+  /** Called once the main step is running, e.g. to cancel it. */
+  during?: (runnerTemp: string) => Promise<void>
+}
+
+interface Outcome extends JobResult {
+  runnerTemp: string
+  seconds: number
+  /** What the service received during the job. */
+  calls: CacheService['requests']
+  /** CreateCacheEntry calls among them. */
+  writes: number
+  warnings: string[]
+}
+
+/** One job on a fresh ephemeral runner: empty engine, empty RUNNER_TEMP. */
+async function job(spec: Job): Promise<Outcome> {
+  const image = spec.inputs?.image ?? IMAGE
+  freshRunner(image)
+  const runnerTemp = fs.mkdtempSync(path.join(os.tmpdir(), 'runner-temp-'))
+  const before = service.requests.length
+  const started = Date.now()
+  const running = runJob({
+    inputs: { image, ...spec.inputs },
+    event: spec.event ?? onMaster,
+    workspace: spec.workspace,
+    runnerTemp,
+    env: { ...service.env(runtimeToken(spec.scopes ?? masterToken)), ...spec.env }
+  })
+  await spec.during?.(runnerTemp)
+  const result = await running
+  const calls = service.requests.slice(before)
+  const writes = calls.filter(r => r.method === 'CreateCacheEntry').length
+  const log = `${result.main.log}\n${result.post?.log ?? ''}`
+  const warnings = log.split('\n').filter(line => line.startsWith('::warning::'))
+  return { ...result, runnerTemp, seconds: (Date.now() - started) / 1000, calls, writes, warnings }
+}
+
+function leftovers(dir: string): string[] {
+  return fs.readdirSync(dir)
+}
+
+/** The user-visible promise of every fault test. */
+function expectBuiltAndClean(r: Outcome): void {
+  expect(r.main.exitCode).toBe(0)
+  expect(r.main.outputs.imageid).toMatch(/^sha256:[a-f0-9]{64}$/)
+  expect(r.post?.exitCode).toBe(0)
+  expect(leftovers(r.runnerTemp)).toEqual([])
+}
+
+function warned(r: Outcome, pattern: RegExp): void {
+  expect(r.warnings.join('\n')).toMatch(pattern)
+}
+
+describe('a cache service that fails', () => {
+  const workspace = workspaceFrom('ci-image')
+  let warmKey = ''
+
+  beforeAll(async () => {
+    const r = await job({ workspace })
+    expect(r.post?.log).toContain('Cache saved with key:')
+    warmKey = r.main.outputs.key
+  })
+
+  it('is down (connection refused): builds without the cache and warns on restore and save', async () => {
+    service.setFault({ kind: 'refuse' })
+    const r = await job({ workspace })
+    expectBuiltAndClean(r)
+    expect(r.main.outputs['cache-source']).toBe('none')
+    warned(r, /Failed to restore: .*ECONNREFUSED/)
+    warned(r, new RegExp(`Cache not saved with key ${warmKey}: the cache service did not accept the entry`))
+  })
+
+  it('answers 429 with Retry-After: builds without the cache and warns about the rate limit', async () => {
+    service.setFault({ kind: 'rate-limit', retryAfterSeconds: 30 })
+    const r = await job({ workspace })
+    expectBuiltAndClean(r)
+    expect(r.main.outputs['cache-source']).toBe('none')
+    warned(r, /rate limit will reset in 30 seconds/)
+    warned(r, /Failed to restore: .*Rate limited: .*\(429\)/)
+    warned(r, /Cache not saved with key .*: the cache service did not accept the entry/)
+    expect(r.calls.filter(q => q.outcome === 'fault:rate-limit').map(q => q.method)).toEqual(
+      expect.arrayContaining(['GetCacheEntryDownloadURL', 'CreateCacheEntry'])
+    )
+  })
+
+  it('answers 5xx to every call: the client retries, gives up, and the build goes on', async () => {
+    service.setFault({ kind: 'status', status: 503 })
+    const r = await job({ workspace })
+    expectBuiltAndClean(r)
+    expect(r.main.outputs['cache-source']).toBe('none')
+    warned(r, /Failed to restore: .*after 5 attempts.*\(503\)/)
+    warned(r, /Cache not saved with key .*: the cache service did not accept the entry/)
+    // A step that passes must not carry an error annotation for the cache.
+    expect(`${r.main.log}${r.post?.log}`).not.toContain('::error::')
+  }, 180_000)
+
+  it('never answers the restore: the step is bounded by restore-timeout and the build succeeds', async () => {
+    service.setFault({ kind: 'hang' })
+    const r = await job({ workspace, inputs: { 'restore-timeout': '5' } })
+    expectBuiltAndClean(r)
+    expect(r.main.outputs['cache-source']).toBe('none')
+    expect(Number(r.main.outputs['restore-time'])).toBeGreaterThanOrEqual(5)
+    expect(Number(r.main.outputs['restore-time'])).toBeLessThan(7)
+    // Five seconds of waiting plus one small build, not for ever.
+    expect(r.seconds).toBeLessThan(45)
+    warned(r, /The cache restore did not finish within 5 s \(restore-timeout\); building without a cache\./)
+    expect(r.post?.log).toMatch(/Not saving the cache: the cache service did not answer the restore/)
+  })
+
+  it.each<[string, Fault]>([
+    ['the reservation', { kind: 'hang', methods: ['CreateCacheEntry'] }],
+    ['the upload', { kind: 'hang', methods: ['PutBlob', 'PutBlock'] }]
+  ])('never answers %s: the save is bounded by save-timeout', async (_, fault) => {
+    service.setFault(fault)
+    const r = await job({ workspace, inputs: { 'save-timeout': '5', 'build-args': `HANG=${fault.methods?.[0]}` } })
+    expectBuiltAndClean(r)
+    expect(r.main.outputs['cache-source']).toBe('branch')
+    expect(r.seconds).toBeLessThan(45)
+    warned(r, /Cache not saved with key .*: The cache save did not finish within 5 s \(save-timeout\)\./)
+  })
+
+  it.each<[string, Fault, RegExp]>([
+    ['cut short', { kind: 'truncate-download' }, /Failed to restore: aborted/],
+    ['of random bytes', { kind: 'random-download' }, /Failed to restore: .*tar.* failed with exit code/],
+    ['half real, half noise', { kind: 'garbage-download' }, /Failed to restore: .*tar.* failed with exit code/]
+  ])('sends an archive %s: the build goes on without it', async (_, fault, clientWarning) => {
+    service.setFault(fault)
+    const r = await job({ workspace, event: onFeature, scopes: featureToken })
+    expectBuiltAndClean(r)
+    expect(r.calls.map(q => q.outcome)).toContain(`fault:${fault.kind}`)
+    expect(r.main.outputs['cache-source']).toBe('none')
+    warned(r, clientWarning)
+    warned(r, new RegExp(`The cache entry ${escape(warmKey)} was found but could not be downloaded or unpacked \\(see above\\); building without a cache\\.`))
+    expect(r.writes).toBe(0)
+  })
+
+  it('lets one of two jobs saving the same key at once win; the other says so; both pass', async () => {
+    freshRunner(IMAGE)
+    const env = service.env(runtimeToken(masterToken))
+    const before = service.requests.length
+    const jobs = await Promise.all(
+      [1, 2].map(async n => {
+        const runnerTemp = fs.mkdtempSync(path.join(os.tmpdir(), 'runner-temp-'))
+        // Two runners would have two engines; sharing one, the jobs must not
+        // load the same tag at once. The tag is not part of the key.
+        const inputs = { image: IMAGE, tags: `${IMAGE}-${n}`, 'build-args': 'RACE=1' }
+        return { ...(await runJob({ inputs, event: onMaster, workspace, runnerTemp, env })), runnerTemp }
+      })
+    )
+    for (const j of jobs) {
+      expect(j.main.exitCode).toBe(0)
+      expect(j.post?.exitCode).toBe(0)
+      expect(leftovers(j.runnerTemp)).toEqual([])
+    }
+    const posts = jobs.map(j => j.post?.log ?? '')
+    expect(posts.filter(log => log.includes('Cache saved with key:'))).toHaveLength(1)
+    expect(posts.filter(log => /::warning::Cache not saved with key .*another job may have saved this key first/.test(log))).toHaveLength(1)
+    const creates = service.requests.slice(before).filter(q => q.method === 'CreateCacheEntry').map(q => q.outcome)
+    expect(creates.sort()).toEqual(['created', 'exists'])
+  })
+
+  it.each<[string, TokenScope[], Record<string, string>]>([
+    ['a read-only token', [{ scope: MASTER, permission: 1 }], {}],
+    ["the runner's read-only cache mode", masterToken, { ACTIONS_CACHE_MODE: 'read' }]
+  ])('skips the save with a clear line for %s, without calling the service', async (_, scopes, env) => {
+    const r = await job({ workspace, scopes, env, inputs: { 'build-args': `DENIED=${scopes[0].permission}${env.ACTIONS_CACHE_MODE ?? ''}` } })
+    expectBuiltAndClean(r)
+    expect(r.main.outputs['cache-source']).toBe('branch')
+    warned(r, /Cache not saved with key .*: (this job's cache token may read but not write \(cache write denied|the runner's cache mode \(ACTIONS_CACHE_MODE=read\) does not permit writes)/)
+    expect(r.writes).toBe(0)
+  })
+
+  it('runs the post step after a failed main step: nothing saved, nothing left, the cache not blamed', async () => {
+    fs.writeFileSync(path.join(workspace, 'Dockerfile.fails'), 'FROM scratch\nCOPY busybox /bin/busybox\nRUN ["/bin/busybox", "sh", "-c", "exit 3"]\n')
+    const r = await job({ workspace, inputs: { file: 'Dockerfile.fails' } })
+    expect(r.main.exitCode).toBe(1)
+    expect(r.main.log).toMatch(/::error::The image build failed .*exit code: 3/)
+    expect(r.main.log).not.toContain('building once more without it')
+    expect(r.post?.exitCode).toBe(0)
+    expect(r.post?.log).toContain('Not saving the cache: the build failed.')
+    expect(r.writes).toBe(0)
+    expect(leftovers(r.runnerTemp)).toEqual([])
+  })
+
+  it('runs the post step after the main step is cancelled mid-build: nothing saved, nothing left', async () => {
+    fs.writeFileSync(path.join(workspace, 'Dockerfile.slow'), 'FROM scratch\nCOPY busybox /bin/busybox\nRUN ["/bin/busybox", "sleep", "120"]\n')
+    const r = await job({ workspace, inputs: { file: 'Dockerfile.slow' }, during: cancelOnceBuilding })
+    expect(r.main.exitCode).not.toBe(0)
+    expect(r.seconds).toBeLessThan(60)
+    expect(r.post?.exitCode).toBe(0)
+    expect(r.writes).toBe(0)
+    expect(leftovers(r.runnerTemp)).toEqual([])
+  })
+})
+
+describe('a restored cache directory that is broken', () => {
+  // Steps unique to this run: a damaged import leaves records in the engine
+  // that break later builds of the same steps (see src/buildx.ts), and these
+  // steps must be no other test's, nor the other engine users'.
+  const workspace = uniqueWorkspace()
+  const cacheRoot = fs.mkdtempSync(path.join(os.tmpdir(), 'cache-root-'))
+  const pristine = fs.mkdtempSync(path.join(os.tmpdir(), 'pristine-'))
+  const inputs = { image: 'broken-cache', 'cache-backend': 'local', 'cache-root': cacheRoot }
+  let key = ''
+  let entry = ''
+
+  beforeAll(async () => {
+    const r = await job({ workspace, inputs })
+    expect(r.post?.log).toContain('Cache saved with key:')
+    key = r.main.outputs.key
+    entry = path.join(cacheRoot, key)
+    fs.cpSync(entry, pristine, { recursive: true })
+  })
+
+  /** Puts the saved entry back as it was, then damages it. */
+  function damage(how: (entry: string) => void): void {
+    fs.rmSync(entry, { recursive: true, force: true })
+    fs.cpSync(pristine, entry, { recursive: true })
+    how(entry)
+  }
+
+  it.each<[string, (entry: string) => void, RegExp]>([
+    ['has no index.json', e => fs.rmSync(path.join(e, 'index.json')), /\(no index\.json\)/],
+    ['misses a blob', e => fs.rmSync(layerBlobs(e)[0]), /\(blob sha256:[a-f0-9]{64} is missing\)/],
+    ['has a blob cut short', e => fs.truncateSync(layerBlobs(e)[0], 10), /\(blob sha256:[a-f0-9]{64} has 10 bytes, not \d+\)/]
+  ])('%s: is skipped with a warning, the build runs cold, and master replaces it', async (_, how, problem) => {
+    damage(how)
+    const r = await job({ workspace, inputs })
+    expectBuiltAndClean(r)
+    expect(r.main.outputs['cache-source']).toBe('none')
+    warned(r, new RegExp(`Skipping the damaged cache entry ${escape(key)} in ${escape(cacheRoot)} ${problem.source}`))
+    expect(r.post?.log).toContain(`Cache saved with key: ${key}`)
+    expect(fs.existsSync(path.join(entry, 'index.json'))).toBe(true)
+  })
+
+  it('has corrupt blobs of the right size: buildx fails on them, and the build runs once more without the cache', async () => {
+    damage(e => layerBlobs(e).forEach(flipByte))
+    const r = await job({ workspace, inputs, event: onFeature, scopes: featureToken })
+    expectBuiltAndClean(r)
+    expect(r.main.outputs['cache-source']).toBe('default-branch')
+    warned(r, /The build failed while importing the restored cache \(failed to solve: .*(unexpected commit digest|not found).*\); building once more without it\./)
+    expect(r.post?.log).toContain('Not saving the cache: refs/heads/feature is not the default branch')
+  })
+
+  it('leaves the engine able to build the same image in later jobs, with or without a cache', async () => {
+    damage(() => undefined)
+    const warm = await job({ workspace, inputs, event: onFeature, scopes: featureToken })
+    expectBuiltAndClean(warm)
+    expect(warm.main.outputs['cache-source']).toBe('default-branch')
+    // No entry under another prefix: a cold build of the same steps.
+    const cold = await job({ workspace, inputs: { ...inputs, 'key-prefix': 'elsewhere' } })
+    expectBuiltAndClean(cold)
+    expect(cold.main.outputs['cache-source']).toBe('none')
+  })
+})
+
+describe('a gha entry whose archive holds a damaged cache', () => {
+  const workspace = uniqueWorkspace()
+  const image = 'planted-image'
+
+  it('is refused after the download with a warning naming the entry and the damage', async () => {
+    const warm = await job({ workspace, inputs: { image } })
+    expect(warm.post?.log).toContain('Cache saved with key:')
+    // An entry saved by some other means, complete as an archive but missing
+    // a blob, and newer than the good one: the restore key prefers it.
+    const planted = warm.main.outputs.key.replace(/[^/]+$/, 'planted')
+    await withClient(async dir => {
+      expect(await cache.restoreCache([image], warm.main.outputs.key)).toBe(warm.main.outputs.key)
+      fs.rmSync(layerBlobs(path.join(dir, image))[0])
+      expect(await cache.saveCache([image], planted)).toBeGreaterThan(0)
+    })
+    const r = await job({ workspace, inputs: { image, 'build-args': 'PLANTED=1' } })
+    expectBuiltAndClean(r)
+    expect(r.main.outputs['cache-source']).toBe('none')
+    warned(r, new RegExp(`The entry ${escape(planted)} is not a complete buildx cache \\(blob sha256:[a-f0-9]{64} is missing\\); building without it\\.`))
+    expect(r.post?.log).toContain(`Cache saved with key: ${r.main.outputs.key}`)
+  })
+})
+
+/** The layer blobs of a buildx local cache, as its manifest lists them. */
+function layerBlobs(entry: string): string[] {
+  const blob = (digest: string): string => path.join(entry, 'blobs', 'sha256', digest.replace(/^sha256:/, ''))
+  const index = JSON.parse(fs.readFileSync(path.join(entry, 'index.json'), 'utf8')) as { manifests: Array<{ digest: string }> }
+  const manifest = JSON.parse(fs.readFileSync(blob(index.manifests[0].digest), 'utf8')) as { manifests: Array<{ digest: string; mediaType: string }> }
+  return manifest.manifests.filter(d => d.mediaType.includes('layer')).map(d => blob(d.digest))
+}
+
+/** The ci-image fixture with a first step of its own, so that no other build shares its cache keys. */
+function uniqueWorkspace(): string {
+  const dir = workspaceFrom('ci-image')
+  fs.writeFileSync(path.join(dir, 'nonce'), `${process.pid}-${Date.now()}-${Math.random()}\n`)
+  const dockerfile = path.join(dir, 'Dockerfile')
+  fs.writeFileSync(dockerfile, fs.readFileSync(dockerfile, 'utf8').replace(/^FROM scratch$/m, 'FROM scratch\nCOPY nonce /nonce'))
+  return dir
+}
+
+function flipByte(file: string): void {
+  const fd = fs.openSync(file, 'r+')
+  try {
+    const middle = Math.floor(fs.fstatSync(fd).size / 2)
+    const byte = Buffer.alloc(1)
+    fs.readSync(fd, byte, 0, 1, middle)
+    byte[0] ^= 0xff
+    fs.writeSync(fd, byte, 0, 1, middle)
+  } finally {
+    fs.closeSync(fd)
+  }
+}
+
+function escape(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
+}
+
+/**
+ * Runs the real client in this process the way the action does: workspace and
+ * working directory set to one folder, paths relative to it, so the entries it
+ * writes and reads have the version the action's have.
+ */
+async function withClient(work: (dir: string) => Promise<void>): Promise<void> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'client-'))
+  const names = ['ACTIONS_CACHE_SERVICE_V2', 'ACTIONS_RESULTS_URL', 'ACTIONS_RUNTIME_TOKEN', 'RUNNER_TEMP', 'GITHUB_WORKSPACE']
+  const saved = { cwd: process.cwd(), env: Object.fromEntries(names.map(n => [n, process.env[n]])) }
+  Object.assign(process.env, service.env(runtimeToken(masterToken)), { RUNNER_TEMP: path.join(dir, '.tmp'), GITHUB_WORKSPACE: dir })
+  fs.mkdirSync(path.join(dir, '.tmp'))
+  process.chdir(dir)
+  // The client logs through stdout as a step would; the test's output is not the place.
+  const write = process.stdout.write
+  process.stdout.write = (() => true) as typeof process.stdout.write
+  try {
+    await work(dir)
+  } finally {
+    process.stdout.write = write
+    process.chdir(saved.cwd)
+    for (const [name, value] of Object.entries(saved.env)) {
+      if (value === undefined) delete process.env[name]
+      else process.env[name] = value
+    }
+    fs.rmSync(dir, { recursive: true, force: true })
+  }
+}
+
+/**
+ * Cancels the job the way the runner does once the build is under way: an
+ * interrupt to the step's process, then the rest of its process tree ended.
+ * The processes are ours: found by the RUNNER_TEMP only this job has.
+ */
+async function cancelOnceBuilding(runnerTemp: string): Promise<void> {
+  const deadline = Date.now() + 60_000
+  for (;;) {
+    const step = processesWithEnv('RUNNER_TEMP', runnerTemp)
+    const main = step.find(p => p.cmdline.includes(path.join('dist', 'main', 'index.js')))
+    const building = step.some(p => p.cmdline.includes('buildx') && p.cmdline.includes('build'))
+    if (main && building) {
+      // Let the slow RUN step start.
+      await new Promise(resolve => setTimeout(resolve, 2000))
+      process.kill(main.pid, 'SIGINT')
+      for (const p of processesWithEnv('RUNNER_TEMP', runnerTemp)) {
+        if (p.pid !== main.pid) process.kill(p.pid, 'SIGTERM')
+      }
+      return
+    }
+    if (Date.now() > deadline) throw new Error('the main step never started building')
+    await new Promise(resolve => setTimeout(resolve, 100))
+  }
+}
+
+function processesWithEnv(name: string, value: string): Array<{ pid: number; cmdline: string }> {
+  const found: Array<{ pid: number; cmdline: string }> = []
+  for (const entry of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue
+    try {
+      const environ = fs.readFileSync(`/proc/${entry}/environ`, 'utf8').split('\0')
+      if (!environ.includes(`${name}=${value}`)) continue
+      found.push({ pid: Number(entry), cmdline: fs.readFileSync(`/proc/${entry}/cmdline`, 'utf8').replace(/\0/g, ' ') })
+    } catch {
+      // Gone, or not ours to read.
+    }
+  }
+  return found
+}
