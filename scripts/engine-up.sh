@@ -13,6 +13,7 @@ set -euo pipefail
 
 ROOT=${ENGINE_ROOT:-/opt/engine-root}
 NETNS=${ENGINE_NETNS:-}
+READY="$ROOT/.engine-ready"
 SOCK="$ROOT/run/docker.sock"
 LOG=${ENGINE_LOG:-/tmp/engine.log}
 PLUGIN_DIR="$HOME/.docker/cli-plugins"
@@ -39,7 +40,18 @@ install_host_packages() {
 }
 
 make_root() {
-  if [ -x "$ROOT/usr/bin/dockerd" ]; then return; fi
+  if [ -f "$READY" ]; then return; fi
+  # A root from before the marker existed: complete if its engine is installed.
+  if [ -x "$ROOT/usr/sbin/dockerd" ] && [ -x "$ROOT/usr/libexec/docker/cli-plugins/docker-buildx" ]; then
+    as_root touch "$READY"
+    return
+  fi
+  if [ -e "$ROOT" ]; then
+    # Never delete it in place: /dev and /sys are bound inside.
+    say "moving an unfinished engine root aside: $ROOT.unfinished.$$"
+    as_root umount -R "$ROOT" 2>/dev/null || true
+    as_root mv "$ROOT" "$ROOT.unfinished.$$"
+  fi
   say "making the engine root in $ROOT (debootstrap, about a minute)"
   as_root mkdir -p "$ROOT"
   as_root debootstrap --variant=minbase --include=ca-certificates trixie "$ROOT" >>"$LOG" 2>&1
@@ -48,6 +60,7 @@ make_root() {
   as_root chroot "$ROOT" apt-get update -qq >>"$LOG" 2>&1
   DEBIAN_FRONTEND=noninteractive as_root chroot "$ROOT" apt-get install -y -qq --no-install-recommends \
     docker.io docker-cli docker-buildx containerd runc iptables ca-certificates busybox-static >>"$LOG" 2>&1
+  as_root touch "$READY"
 }
 
 # runc needs the root to be a mount point of its own.
