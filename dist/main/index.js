@@ -39241,7 +39241,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 6858:
+/***/ 2950:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -42420,7 +42420,7 @@ function usesContainerdStore(driverStatusJson) {
 async function builderFacts() {
     const inspect = await quiet(['buildx', 'inspect']);
     if (inspect.exitCode !== 0) {
-        return { unavailable: inspect.stderr.trim().split('\n').at(-1) ?? 'no output', driver: '', containerdStore: false };
+        return { unavailable: inspect.stderr.trim().split('\n')[0] || 'no output', driver: '', containerdStore: false };
     }
     const driver = parseDriver(inspect.stdout);
     if (driver !== 'docker')
@@ -42462,6 +42462,8 @@ function buildxArgs(inputs, cache, run) {
         args.push('--load');
     if (inputs.push)
         args.push('--push');
+    if (cache.noCache)
+        args.push('--no-cache');
     if (cache.from)
         args.push('--cache-from', `type=local,src=${cache.from}`);
     if (cache.to)
@@ -42514,18 +42516,45 @@ function errorLine(output) {
     const errors = lines.filter(l => /^(ERROR|error):/.test(l));
     return (errors.at(-1) ?? lines.at(-1) ?? '').replace(/^(ERROR|error):\s*/, '');
 }
-// Seen when an imported local cache is incomplete or damaged: buildx fails
-// while loading it, not because of the Dockerfile.
+// What buildx 0.13 on Docker Engine 26 (containerd image store) prints last
+// when a blob of the imported local cache is missing or damaged, found by
+// breaking real caches. The blob is read either while the build computes
+// cache keys or, when the engine already holds the layer, while the new cache
+// is exported:
+//   failed to solve: failed to compute cache key: NotFound: rpc error: code = NotFound desc = content sha256:<d>: not found
+//   failed to solve: NotFound: rpc error: code = NotFound desc = content sha256:<d>: not found
+//   failed to solve: error writing layer blob: NotFound: rpc error: code = NotFound desc = content sha256:<d>: not found
+//   failed to solve: failed to compute cache key: failed commit on ref "layer-sha256:<d>": commit failed: unexpected commit digest sha256:<x>, expected sha256:<d>: failed precondition
+//   failed to solve: failed to compute cache key: failed commit on ref "layer-sha256:<d>": commit failed: "layer-sha256:<d>" failed size validation: <n> != <m>: failed precondition
+//   failed to solve: error writing layer blob: failed commit on ref "layer-sha256:<d>": commit failed: rpc error: code = FailedPrecondition desc = unexpected commit size <n>, expected <m>: failed precondition
+//   failed to solve: failed to read expected number of bytes: unexpected EOF
+// Such a failed import leaves records in the engine that outlive
+// `buildx prune -af`; on an engine that persists between jobs, every later
+// build of the same steps fails, with or without a cache, until one runs with
+// --no-cache:
+//   failed to solve: failed to prepare sha256:<chain> as <id>: parent snapshot sha256:<chain> does not exist: not found
+//   failed to solve: failed to compute cache key: parent snapshot sha256:<chain> does not exist: not found
+//   failed to solve: failed to extract layer sha256:<diff>: failed to get reader from content store: content digest sha256:<d>: not found
+// A damaged index.json, manifest or cache config fails nothing: buildx warns
+// ("local cache import at <dir> not found due to err: ...") or reports the
+// importer step as errored, and builds without the cache.
+// Each pattern is anchored right after "failed to solve: ", so the line of a
+// failing RUN (`failed to solve: process "<command>" did not complete
+// successfully`) never matches, whatever its command says.
+const STAGE = '^failed to solve: (?:failed to compute cache key: |error writing layer blob: )?';
+const SHA = 'sha256:[a-f0-9]{64}';
 const CACHE_IMPORT_FAILURES = [
-    /importing cache manifest from local/i,
-    /failed to read.*index\.json/i,
-    /local cache.*(not found|invalid)/i,
-    /failed to compute cache key: .*(blobs\/sha256|content digest|not found: not found)/i,
-    /digest .* not found/i,
-    /unexpected (EOF|end of JSON input)/i,
-    /invalid character .* looking for beginning of value/i
+    new RegExp(`${STAGE}NotFound: rpc error: code = NotFound desc = content ${SHA}: not found$`),
+    new RegExp(`${STAGE}failed commit on ref "layer-${SHA}": commit failed: .*(?:unexpected commit (?:digest|size)|failed size validation)`),
+    new RegExp(`${STAGE}failed to read expected number of bytes: unexpected EOF$`),
+    new RegExp(`${STAGE}(?:failed to prepare ${SHA} as [a-z0-9]+: )?parent snapshot ${SHA} does not exist: not found$`),
+    new RegExp(`${STAGE}failed to extract layer ${SHA}: failed to get reader from content store: content digest ${SHA}: not found$`)
 ];
-/** Whether a failed build's output points at the imported cache. */
+/**
+ * Whether a failed build's output points at a damaged cache: the one imported,
+ * or records an earlier damaged import left in the engine. Either way, one
+ * more build with --no-cache and without --cache-from gets past it.
+ */
 function failedOnCacheImport(output) {
     const lastError = errorLine(output);
     return CACHE_IMPORT_FAILURES.some(pattern => pattern.test(lastError));
@@ -42537,11 +42566,17 @@ function failedOnCacheImport(output) {
 async function removeDir(dir) {
     await external_node_fs_namespaceObject.promises.rm(dir, { recursive: true, force: true, maxRetries: 3 });
 }
-/** Removes each directory, then its parent if that is left empty. */
+/**
+ * Removes each directory, then its parent if that is left empty, unless the
+ * parent is RUNNER_TEMP itself: later steps of the job still use it.
+ */
 async function removeDirs(dirs) {
     for (const dir of dirs)
         await removeDir(dir);
+    const keep = process.env.RUNNER_TEMP ? path.resolve(process.env.RUNNER_TEMP) : undefined;
     for (const parent of new Set(dirs.map(d => path.dirname(d)))) {
+        if (path.resolve(parent) === keep)
+            continue;
         await fs.promises.rmdir(parent).catch(() => undefined);
     }
 }
@@ -42554,12 +42589,68 @@ async function dirSize(dir) {
     const sizes = await Promise.all(entries.filter(e => e.isFile()).map(e => external_node_fs_namespaceObject.promises.stat(external_node_path_namespaceObject.join(e.parentPath, e.name)).then(s => s.size)));
     return sizes.reduce((a, b) => a + b, 0);
 }
-/**
- * A buildx local cache is usable only with its index: a directory without one
- * (a half-extracted archive, an interrupted copy) would fail the build.
- */
+/** Whether dir is a complete buildx local cache (see cacheProblem). */
 async function looksLikeBuildxCache(dir) {
-    return fsutil_exists(external_node_path_namespaceObject.join(dir, 'index.json'));
+    return (await cacheProblem(dir)) === undefined;
+}
+// Manifests and indexes name further blobs; layers and buildkit's cache
+// config (whose layer list repeats the manifest's) do not need opening.
+const NAMES_BLOBS = /(manifest|index)[^/]*\+json$/;
+const DIGEST = /^sha256:([a-f0-9]{64})$/;
+const MAX_BLOBS = 100_000;
+/**
+ * Why dir is not a complete buildx local cache, or undefined when it is:
+ * index.json must parse, and every blob it names (through the manifests) must
+ * be present at its recorded size. Blobs are not hashed, which would read the
+ * whole cache; this catches the usual damage (a half-extracted archive, an
+ * interrupted copy, a truncated file), which otherwise either fails the build
+ * or makes buildx quietly ignore the cache.
+ */
+async function cacheProblem(dir) {
+    let index;
+    try {
+        index = JSON.parse(await external_node_fs_namespaceObject.promises.readFile(external_node_path_namespaceObject.join(dir, 'index.json'), 'utf8'));
+    }
+    catch (error) {
+        return error.code === 'ENOENT' ? 'no index.json' : 'index.json is not valid JSON';
+    }
+    const pending = children(index);
+    if (pending.length === 0)
+        return 'index.json names no manifest';
+    const seen = new Set();
+    while (pending.length > 0) {
+        const descriptor = pending.pop();
+        const digest = typeof descriptor.digest === 'string' ? DIGEST.exec(descriptor.digest) : null;
+        // The digest becomes a path: anything but a plain sha256 is refused.
+        if (!digest || typeof descriptor.size !== 'number')
+            return `a descriptor is malformed (${JSON.stringify(descriptor.digest)})`;
+        if (seen.has(digest[1]))
+            continue;
+        if (seen.add(digest[1]).size > MAX_BLOBS)
+            return `it names more than ${MAX_BLOBS} blobs`;
+        const blob = external_node_path_namespaceObject.join(dir, 'blobs', 'sha256', digest[1]);
+        const stat = await external_node_fs_namespaceObject.promises.stat(blob).catch(() => undefined);
+        if (!stat?.isFile())
+            return `blob ${descriptor.digest} is missing`;
+        if (stat.size !== descriptor.size)
+            return `blob ${descriptor.digest} has ${stat.size} bytes, not ${descriptor.size}`;
+        if (typeof descriptor.mediaType === 'string' && NAMES_BLOBS.test(descriptor.mediaType)) {
+            try {
+                pending.push(...children(JSON.parse(await external_node_fs_namespaceObject.promises.readFile(blob, 'utf8'))));
+            }
+            catch {
+                return `manifest ${descriptor.digest} is not valid JSON`;
+            }
+        }
+    }
+    return undefined;
+}
+function children(document) {
+    if (typeof document !== 'object' || document === null)
+        return [];
+    const { manifests, layers, config } = document;
+    const list = [...(Array.isArray(manifests) ? manifests : []), ...(Array.isArray(layers) ? layers : []), ...(config ? [config] : [])];
+    return list.filter((d) => typeof d === 'object' && d !== null);
 }
 
 ;// CONCATENATED MODULE: ./node_modules/@actions/glob/lib/internal-glob-options-helper.js
@@ -99326,16 +99417,25 @@ class GhaCacheStore {
         await removeDir(this.cacheDir);
         let matchedKey;
         try {
+            // Looked up first: the client answers a miss and a failed download
+            // alike, and only the lookup tells them apart for the warning below.
+            const found = await this.inWorkRoot(() => restoreCache([this.cacheName], primaryKey, restoreKeys, { lookupOnly: true }));
+            if (found === undefined)
+                return undefined;
             matchedKey = await this.inWorkRoot(() => restoreCache([this.cacheName], primaryKey, restoreKeys));
+            if (matchedKey === undefined) {
+                warning(`The cache entry ${found} was found but could not be downloaded or unpacked (see above); building without a cache.`);
+            }
         }
         catch (error) {
             warning(`Cache restore failed, building without a cache: ${error.message}`);
         }
         // A failed download can leave a half-extracted directory behind, and an
         // archive can hold anything: import only a complete buildx cache.
-        if (matchedKey === undefined || !(await looksLikeBuildxCache(this.cacheDir))) {
+        const problem = matchedKey === undefined ? undefined : await cacheProblem(this.cacheDir);
+        if (matchedKey === undefined || problem !== undefined) {
             if (matchedKey !== undefined) {
-                warning(`The entry ${matchedKey} holds no buildx cache (no index.json); building without it.`);
+                warning(`The entry ${matchedKey} is not a complete buildx cache (${problem}); building without it.`);
             }
             await removeDir(this.cacheDir);
             return undefined;
@@ -99357,6 +99457,11 @@ class GhaCacheStore {
     async save(dir, key) {
         if (dir !== this.cacheDir)
             throw new Error(`Only ${this.cacheDir} can be saved, not ${dir}`);
+        // Said plainly and before the archive is made: the client reports a
+        // denied write only as a warning of its own, and we would blame a race.
+        const denied = writeDenied();
+        if (denied)
+            return { saved: false, reason: denied };
         try {
             const id = await this.inWorkRoot(() => cache_saveCache([this.cacheName], key));
             if (id === -1) {
@@ -99390,6 +99495,38 @@ class GhaCacheStore {
         }
     }
 }
+/**
+ * Why this job may not write the cache, when the runner says so: the cache
+ * mode it exports, or a runtime token whose cache scopes are all read-only
+ * (GitHub gives those to untrusted triggers such as pull_request_target).
+ * Undefined when writing is allowed or the token can't be read.
+ */
+function writeDenied(env = process.env) {
+    const mode = (env.ACTIONS_CACHE_MODE ?? '').trim().toLowerCase();
+    if (mode === 'none' || mode === 'read')
+        return `the runner's cache mode (ACTIONS_CACHE_MODE=${mode}) does not permit writes, so nothing was uploaded.`;
+    const scopes = tokenScopes(env.ACTIONS_RUNTIME_TOKEN ?? '');
+    if (scopes && !scopes.some(s => (s.permission & 2) !== 0)) {
+        const readable = scopes.map(s => s.scope).join(', ') || 'none';
+        return `this job's cache token may read but not write (cache write denied; its scopes: ${readable}), so nothing was uploaded.`;
+    }
+    return undefined;
+}
+/** The `ac` claim of a runtime token: the cache scopes and their permissions (1 read, 2 write). */
+function tokenScopes(token) {
+    try {
+        const claims = JSON.parse(Buffer.from(token.split('.')[1] ?? '', 'base64url').toString('utf8'));
+        if (typeof claims.ac !== 'string')
+            return undefined;
+        const ac = JSON.parse(claims.ac);
+        if (!Array.isArray(ac))
+            return undefined;
+        return ac.map(s => ({ scope: String(s.Scope), permission: Number(s.Permission) }));
+    }
+    catch {
+        return undefined;
+    }
+}
 
 ;// CONCATENATED MODULE: ./src/local-cache.ts
 
@@ -99409,6 +99546,8 @@ class LocalCacheStore {
     backend = 'local';
     incoming;
     exported = new Set();
+    // An exact key is also seen again under its branch's prefix: warn once.
+    damaged = new Set();
     constructor(root) {
         this.root = root;
         // On the root's own file system, so that saving is an atomic rename.
@@ -99442,8 +99581,15 @@ class LocalCacheStore {
     async save(dir, key) {
         const target = external_node_path_namespaceObject.join(this.root, key);
         try {
-            if (await fsutil_exists(target))
-                return { saved: false, reason: `an entry for ${key} already exists in ${this.root}` };
+            if (await fsutil_exists(target)) {
+                const problem = await cacheProblem(target);
+                if (problem === undefined)
+                    return { saved: false, reason: `an entry for ${key} already exists in ${this.root}` };
+                // A damaged entry under this very key would otherwise be skipped by
+                // every restore and never replaced.
+                info(`Replacing the damaged entry ${key} (${problem}).`);
+                await this.discard(target);
+            }
             const scope = external_node_path_namespaceObject.dirname(target);
             await external_node_fs_namespaceObject.promises.mkdir(scope, { recursive: true });
             await external_node_fs_namespaceObject.promises.rename(dir, target);
@@ -99462,7 +99608,7 @@ class LocalCacheStore {
         return [...this.exported];
     }
     async exact(key) {
-        return (await looksLikeBuildxCache(external_node_path_namespaceObject.join(this.root, key))) ? key : undefined;
+        return (await this.usable(external_node_path_namespaceObject.join(this.root, key), key)) ? key : undefined;
     }
     async newestUnder(prefix) {
         const scope = external_node_path_namespaceObject.join(this.root, prefix);
@@ -99470,11 +99616,29 @@ class LocalCacheStore {
         const complete = [];
         for (const name of names) {
             const dir = external_node_path_namespaceObject.join(scope, name);
-            if (await looksLikeBuildxCache(dir))
+            if (await this.usable(dir, prefix + name))
                 complete.push({ key: prefix + name, mtime: (await external_node_fs_namespaceObject.promises.stat(dir)).mtimeMs });
         }
         complete.sort((a, b) => b.mtime - a.mtime);
         return complete[0]?.key;
+    }
+    /** Whether an entry can be imported; a damaged one is named in a warning and passed over. */
+    async usable(dir, key) {
+        if (!(await fsutil_exists(dir)))
+            return false;
+        const problem = await cacheProblem(dir);
+        if (problem !== undefined && !this.damaged.has(dir)) {
+            this.damaged.add(dir);
+            warning(`Skipping the damaged cache entry ${key} in ${this.root} (${problem}); it is replaced when the default branch next saves.`);
+        }
+        return problem === undefined;
+    }
+    // Moved aside first, so a reader never sees half a directory.
+    async discard(dir) {
+        const trash = external_node_path_namespaceObject.join(this.incoming, `discarded-${(0,external_node_crypto_.randomUUID)()}`);
+        await external_node_fs_namespaceObject.promises.mkdir(this.incoming, { recursive: true });
+        await external_node_fs_namespaceObject.promises.rename(dir, trash);
+        await removeDir(trash);
     }
 }
 
@@ -99522,22 +99686,30 @@ async function pickBuilder(facts, exporting, create) {
         return null;
     }
 }
+/** Where a build writes its image ID and metadata: a fixed path, so the post step removes it even after a cancelled build. */
+function buildDir() {
+    return external_node_path_namespaceObject.join(runnerTemp(), 'buildx-ci-cache', 'build');
+}
 /**
- * Builds once; if the restored cache is what broke the build, builds once more
- * without it, so a damaged cache costs time but never the job.
+ * Builds once; if a damaged cache (restored, or left in the engine by an
+ * earlier import) is what broke the build, builds once more without any, so a
+ * damaged cache costs time but never the job.
  */
 async function build(inputs, cache, builder) {
-    const dir = await external_node_fs_namespaceObject.promises.mkdtemp(external_node_path_namespaceObject.join(runnerTemp(), 'buildx-ci-cache-build-'));
+    const dir = buildDir();
+    await external_node_fs_namespaceObject.promises.mkdir(dir, { recursive: true });
     const run = { iidFile: external_node_path_namespaceObject.join(dir, 'iid'), metadataFile: external_node_path_namespaceObject.join(dir, 'metadata.json'), builder };
     const env = secretEnv(inputs.secrets);
     try {
         let result = await runBuildx(buildxArgs(inputs, cache, run), env);
         let retriedWithoutCache = false;
-        if (result.exitCode !== 0 && cache.from && failedOnCacheImport(result.output)) {
-            warning(`The build failed while importing the restored cache (${result.error}); building once more without it.`);
+        if (result.exitCode !== 0 && failedOnCacheImport(result.output)) {
+            warning(cache.from
+                ? `The build failed while importing the restored cache (${result.error}); building once more without it.`
+                : `The build failed on records a damaged cache left in the engine (${result.error}); building once more without the engine's cache.`);
             if (cache.to)
                 await removeDir(cache.to);
-            result = await runBuildx(buildxArgs(inputs, { to: cache.to }, run), env);
+            result = await runBuildx(buildxArgs(inputs, { to: cache.to, noCache: true }, run), env);
             retriedWithoutCache = true;
         }
         if (result.exitCode !== 0) {
@@ -104601,7 +104773,17 @@ function getOctokit(token, options, ...additionalPlugins) {
     return new GitHubWithPlugins(getOctokitOptions(token, options));
 }
 //# sourceMappingURL=github.js.map
+;// CONCATENATED MODULE: ./src/printable.ts
+// Text from files and refs goes into the log. The runner reads a line that
+// starts with `::` as a workflow command, and git allows a newline in a file
+// name, so a pull request could add a file that issues one: control
+// characters are shown escaped instead.
+function printable(text) {
+    return text.replace(/[\u0000-\u001f\u007f]/g, c => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
 ;// CONCATENATED MODULE: ./src/context.ts
+
 
 /** The facts of the running job, as the runner sets them. */
 function currentEventFacts() {
@@ -104665,7 +104847,7 @@ function writeDecision(ctx) {
         return deny(`${ctx.eventName} runs do not write the cache; only ${WRITING_EVENTS.join(', ')} on ${defaultRef} do.`);
     }
     if (ctx.ref !== defaultRef) {
-        return deny(`${ctx.ref} is not the default branch (${defaultRef}); only the default branch writes the cache.`);
+        return deny(`${printable(ctx.ref)} is not the default branch (${printable(defaultRef)}); only the default branch writes the cache.`);
     }
     return { allowed: true, reason: `${ctx.eventName} on ${defaultRef} writes the cache.` };
 }
@@ -105350,12 +105532,13 @@ async function within(seconds, what, promise) {
 ;// CONCATENATED MODULE: ./src/restore-step.ts
 
 
+
 const FILES_SHOWN = 200;
 /** What went into the key, so a user can see why two runs got different keys. */
 function logHashInputs(hashed) {
-    info(`Hashing ${hashed.origin}`);
+    info(`Hashing ${printable(hashed.origin)}`);
     for (const file of hashed.files.slice(0, FILES_SHOWN))
-        info(`  ${file.digest.slice(0, 13)}  ${file.path}`);
+        info(`  ${file.digest.slice(0, 13)}  ${printable(file.path)}`);
     if (hashed.files.length > FILES_SHOWN)
         info(`  ... and ${hashed.files.length - FILES_SHOWN} more files`);
     for (const setting of hashed.settings)
@@ -105528,7 +105711,7 @@ async function mainStep() {
     info(`Primary key: ${plan.primary}`);
     setOutput(Output.Key, plan.primary);
     const store = createStore(inputs.cacheBackend, inputs.image, inputs.cacheRoot);
-    saveCleanup(store.temporaryPaths());
+    saveCleanup([...store.temporaryPaths(), buildDir()]);
     const restored = await group('Restore the cache', () => restore(store, plan, inputs.restoreTimeoutSeconds));
     const matchedKey = restored.restored?.matchedKey ?? '';
     const source = cacheSourceOf(plan, restored.restored?.matchedKey);
@@ -105545,7 +105728,7 @@ async function mainStep() {
     if (skipSave === undefined) {
         try {
             exportDir = await store.exportDir();
-            saveCleanup(store.temporaryPaths());
+            saveCleanup([...store.temporaryPaths(), buildDir()]);
         }
         catch (error) {
             skipSave = `there is nowhere to export the new cache: ${error.message}`;
@@ -105604,7 +105787,7 @@ async function mainStep() {
 /***/ ((module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _main_step_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(6858);
+/* harmony import */ var _main_step_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(2950);
 
 // Exit explicitly: a cache request that never answered must not hold the job.
 await (0,_main_step_js__WEBPACK_IMPORTED_MODULE_0__/* .runMain */ .V)();

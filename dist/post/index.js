@@ -42409,11 +42409,17 @@ const external_node_path_namespaceObject = __WEBPACK_EXTERNAL_createRequire(impo
 async function removeDir(dir) {
     await external_node_fs_namespaceObject.promises.rm(dir, { recursive: true, force: true, maxRetries: 3 });
 }
-/** Removes each directory, then its parent if that is left empty. */
+/**
+ * Removes each directory, then its parent if that is left empty, unless the
+ * parent is RUNNER_TEMP itself: later steps of the job still use it.
+ */
 async function removeDirs(dirs) {
     for (const dir of dirs)
         await removeDir(dir);
+    const keep = process.env.RUNNER_TEMP ? external_node_path_namespaceObject.resolve(process.env.RUNNER_TEMP) : undefined;
     for (const parent of new Set(dirs.map(d => external_node_path_namespaceObject.dirname(d)))) {
+        if (external_node_path_namespaceObject.resolve(parent) === keep)
+            continue;
         await external_node_fs_namespaceObject.promises.rmdir(parent).catch(() => undefined);
     }
 }
@@ -42426,12 +42432,68 @@ async function dirSize(dir) {
     const sizes = await Promise.all(entries.filter(e => e.isFile()).map(e => external_node_fs_namespaceObject.promises.stat(external_node_path_namespaceObject.join(e.parentPath, e.name)).then(s => s.size)));
     return sizes.reduce((a, b) => a + b, 0);
 }
-/**
- * A buildx local cache is usable only with its index: a directory without one
- * (a half-extracted archive, an interrupted copy) would fail the build.
- */
+/** Whether dir is a complete buildx local cache (see cacheProblem). */
 async function looksLikeBuildxCache(dir) {
-    return fsutil_exists(external_node_path_namespaceObject.join(dir, 'index.json'));
+    return (await cacheProblem(dir)) === undefined;
+}
+// Manifests and indexes name further blobs; layers and buildkit's cache
+// config (whose layer list repeats the manifest's) do not need opening.
+const NAMES_BLOBS = /(manifest|index)[^/]*\+json$/;
+const DIGEST = /^sha256:([a-f0-9]{64})$/;
+const MAX_BLOBS = 100_000;
+/**
+ * Why dir is not a complete buildx local cache, or undefined when it is:
+ * index.json must parse, and every blob it names (through the manifests) must
+ * be present at its recorded size. Blobs are not hashed, which would read the
+ * whole cache; this catches the usual damage (a half-extracted archive, an
+ * interrupted copy, a truncated file), which otherwise either fails the build
+ * or makes buildx quietly ignore the cache.
+ */
+async function cacheProblem(dir) {
+    let index;
+    try {
+        index = JSON.parse(await external_node_fs_namespaceObject.promises.readFile(external_node_path_namespaceObject.join(dir, 'index.json'), 'utf8'));
+    }
+    catch (error) {
+        return error.code === 'ENOENT' ? 'no index.json' : 'index.json is not valid JSON';
+    }
+    const pending = children(index);
+    if (pending.length === 0)
+        return 'index.json names no manifest';
+    const seen = new Set();
+    while (pending.length > 0) {
+        const descriptor = pending.pop();
+        const digest = typeof descriptor.digest === 'string' ? DIGEST.exec(descriptor.digest) : null;
+        // The digest becomes a path: anything but a plain sha256 is refused.
+        if (!digest || typeof descriptor.size !== 'number')
+            return `a descriptor is malformed (${JSON.stringify(descriptor.digest)})`;
+        if (seen.has(digest[1]))
+            continue;
+        if (seen.add(digest[1]).size > MAX_BLOBS)
+            return `it names more than ${MAX_BLOBS} blobs`;
+        const blob = external_node_path_namespaceObject.join(dir, 'blobs', 'sha256', digest[1]);
+        const stat = await external_node_fs_namespaceObject.promises.stat(blob).catch(() => undefined);
+        if (!stat?.isFile())
+            return `blob ${descriptor.digest} is missing`;
+        if (stat.size !== descriptor.size)
+            return `blob ${descriptor.digest} has ${stat.size} bytes, not ${descriptor.size}`;
+        if (typeof descriptor.mediaType === 'string' && NAMES_BLOBS.test(descriptor.mediaType)) {
+            try {
+                pending.push(...children(JSON.parse(await external_node_fs_namespaceObject.promises.readFile(blob, 'utf8'))));
+            }
+            catch {
+                return `manifest ${descriptor.digest} is not valid JSON`;
+            }
+        }
+    }
+    return undefined;
+}
+function children(document) {
+    if (typeof document !== 'object' || document === null)
+        return [];
+    const { manifests, layers, config } = document;
+    const list = [...(Array.isArray(manifests) ? manifests : []), ...(Array.isArray(layers) ? layers : []), ...(config ? [config] : [])];
+    return list.filter((d) => typeof d === 'object' && d !== null);
 }
 
 ;// CONCATENATED MODULE: ./src/state.ts
@@ -99258,16 +99320,25 @@ class GhaCacheStore {
         await removeDir(this.cacheDir);
         let matchedKey;
         try {
+            // Looked up first: the client answers a miss and a failed download
+            // alike, and only the lookup tells them apart for the warning below.
+            const found = await this.inWorkRoot(() => restoreCache([this.cacheName], primaryKey, restoreKeys, { lookupOnly: true }));
+            if (found === undefined)
+                return undefined;
             matchedKey = await this.inWorkRoot(() => restoreCache([this.cacheName], primaryKey, restoreKeys));
+            if (matchedKey === undefined) {
+                warning(`The cache entry ${found} was found but could not be downloaded or unpacked (see above); building without a cache.`);
+            }
         }
         catch (error) {
             warning(`Cache restore failed, building without a cache: ${error.message}`);
         }
         // A failed download can leave a half-extracted directory behind, and an
         // archive can hold anything: import only a complete buildx cache.
-        if (matchedKey === undefined || !(await looksLikeBuildxCache(this.cacheDir))) {
+        const problem = matchedKey === undefined ? undefined : await cacheProblem(this.cacheDir);
+        if (matchedKey === undefined || problem !== undefined) {
             if (matchedKey !== undefined) {
-                warning(`The entry ${matchedKey} holds no buildx cache (no index.json); building without it.`);
+                warning(`The entry ${matchedKey} is not a complete buildx cache (${problem}); building without it.`);
             }
             await removeDir(this.cacheDir);
             return undefined;
@@ -99289,6 +99360,11 @@ class GhaCacheStore {
     async save(dir, key) {
         if (dir !== this.cacheDir)
             throw new Error(`Only ${this.cacheDir} can be saved, not ${dir}`);
+        // Said plainly and before the archive is made: the client reports a
+        // denied write only as a warning of its own, and we would blame a race.
+        const denied = writeDenied();
+        if (denied)
+            return { saved: false, reason: denied };
         try {
             const id = await this.inWorkRoot(() => cache_saveCache([this.cacheName], key));
             if (id === -1) {
@@ -99322,6 +99398,38 @@ class GhaCacheStore {
         }
     }
 }
+/**
+ * Why this job may not write the cache, when the runner says so: the cache
+ * mode it exports, or a runtime token whose cache scopes are all read-only
+ * (GitHub gives those to untrusted triggers such as pull_request_target).
+ * Undefined when writing is allowed or the token can't be read.
+ */
+function writeDenied(env = process.env) {
+    const mode = (env.ACTIONS_CACHE_MODE ?? '').trim().toLowerCase();
+    if (mode === 'none' || mode === 'read')
+        return `the runner's cache mode (ACTIONS_CACHE_MODE=${mode}) does not permit writes, so nothing was uploaded.`;
+    const scopes = tokenScopes(env.ACTIONS_RUNTIME_TOKEN ?? '');
+    if (scopes && !scopes.some(s => (s.permission & 2) !== 0)) {
+        const readable = scopes.map(s => s.scope).join(', ') || 'none';
+        return `this job's cache token may read but not write (cache write denied; its scopes: ${readable}), so nothing was uploaded.`;
+    }
+    return undefined;
+}
+/** The `ac` claim of a runtime token: the cache scopes and their permissions (1 read, 2 write). */
+function tokenScopes(token) {
+    try {
+        const claims = JSON.parse(Buffer.from(token.split('.')[1] ?? '', 'base64url').toString('utf8'));
+        if (typeof claims.ac !== 'string')
+            return undefined;
+        const ac = JSON.parse(claims.ac);
+        if (!Array.isArray(ac))
+            return undefined;
+        return ac.map(s => ({ scope: String(s.Scope), permission: Number(s.Permission) }));
+    }
+    catch {
+        return undefined;
+    }
+}
 
 ;// CONCATENATED MODULE: ./src/local-cache.ts
 
@@ -99341,6 +99449,8 @@ class LocalCacheStore {
     backend = 'local';
     incoming;
     exported = new Set();
+    // An exact key is also seen again under its branch's prefix: warn once.
+    damaged = new Set();
     constructor(root) {
         this.root = root;
         // On the root's own file system, so that saving is an atomic rename.
@@ -99374,8 +99484,15 @@ class LocalCacheStore {
     async save(dir, key) {
         const target = external_node_path_namespaceObject.join(this.root, key);
         try {
-            if (await fsutil_exists(target))
-                return { saved: false, reason: `an entry for ${key} already exists in ${this.root}` };
+            if (await fsutil_exists(target)) {
+                const problem = await cacheProblem(target);
+                if (problem === undefined)
+                    return { saved: false, reason: `an entry for ${key} already exists in ${this.root}` };
+                // A damaged entry under this very key would otherwise be skipped by
+                // every restore and never replaced.
+                info(`Replacing the damaged entry ${key} (${problem}).`);
+                await this.discard(target);
+            }
             const scope = external_node_path_namespaceObject.dirname(target);
             await external_node_fs_namespaceObject.promises.mkdir(scope, { recursive: true });
             await external_node_fs_namespaceObject.promises.rename(dir, target);
@@ -99394,7 +99511,7 @@ class LocalCacheStore {
         return [...this.exported];
     }
     async exact(key) {
-        return (await looksLikeBuildxCache(external_node_path_namespaceObject.join(this.root, key))) ? key : undefined;
+        return (await this.usable(external_node_path_namespaceObject.join(this.root, key), key)) ? key : undefined;
     }
     async newestUnder(prefix) {
         const scope = external_node_path_namespaceObject.join(this.root, prefix);
@@ -99402,11 +99519,29 @@ class LocalCacheStore {
         const complete = [];
         for (const name of names) {
             const dir = external_node_path_namespaceObject.join(scope, name);
-            if (await looksLikeBuildxCache(dir))
+            if (await this.usable(dir, prefix + name))
                 complete.push({ key: prefix + name, mtime: (await external_node_fs_namespaceObject.promises.stat(dir)).mtimeMs });
         }
         complete.sort((a, b) => b.mtime - a.mtime);
         return complete[0]?.key;
+    }
+    /** Whether an entry can be imported; a damaged one is named in a warning and passed over. */
+    async usable(dir, key) {
+        if (!(await fsutil_exists(dir)))
+            return false;
+        const problem = await cacheProblem(dir);
+        if (problem !== undefined && !this.damaged.has(dir)) {
+            this.damaged.add(dir);
+            warning(`Skipping the damaged cache entry ${key} in ${this.root} (${problem}); it is replaced when the default branch next saves.`);
+        }
+        return problem === undefined;
+    }
+    // Moved aside first, so a reader never sees half a directory.
+    async discard(dir) {
+        const trash = external_node_path_namespaceObject.join(this.incoming, `discarded-${(0,external_node_crypto_.randomUUID)()}`);
+        await external_node_fs_namespaceObject.promises.mkdir(this.incoming, { recursive: true });
+        await external_node_fs_namespaceObject.promises.rename(dir, trash);
+        await removeDir(trash);
     }
 }
 
