@@ -6,7 +6,6 @@ import type { Inputs } from './inputs.js'
 
 // Bump when the hash's make-up changes, so old entries stop matching exactly.
 const HASH_VERSION = 'v1'
-const PARALLEL_READS = 32
 
 export interface HashedFile {
   /** Workspace-relative, with forward slashes. */
@@ -30,7 +29,7 @@ export interface ImageHash {
  */
 export async function imageHash(inputs: Inputs, workspace: string): Promise<ImageHash> {
   const { origin, paths } = await filesToHash(inputs, workspace)
-  const files = await hashFiles([inputs.file, ...paths], workspace)
+  const files = hashFiles([inputs.file, ...paths], workspace)
   const settings = [
     ...inputs.buildArgs.map(a => `build-arg ${a.name}=sha256:${sha256(a.value).slice(0, 12)}`),
     `target ${inputs.target || '(last stage)'}`,
@@ -94,28 +93,20 @@ async function filesUnder(p: string): Promise<string[]> {
   return entries.filter(e => !e.isDirectory()).map(e => path.join(e.parentPath, e.name))
 }
 
-async function hashFiles(paths: string[], workspace: string): Promise<HashedFile[]> {
-  const unique = [...new Set(paths)]
-  const digests = new Array<string>(unique.length)
-  let next = 0
-  const worker = async (): Promise<void> => {
-    while (next < unique.length) {
-      const i = next++
-      digests[i] = await fileDigest(unique[i])
-    }
-  }
-  await Promise.all(Array.from({ length: Math.min(PARALLEL_READS, unique.length) }, worker))
-  return unique
-    .map((p, i) => ({ path: path.relative(workspace, p).split(path.sep).join('/'), digest: digests[i] }))
+// Synchronous on purpose: the step has nothing else to do meanwhile, and for
+// thousands of small files a read is cheaper than the promise around it.
+function hashFiles(paths: string[], workspace: string): HashedFile[] {
+  return [...new Set(paths)]
+    .map(p => ({ path: path.relative(workspace, p).split(path.sep).join('/'), digest: fileDigest(p) }))
     .sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0))
 }
 
 // COPY keeps a file's executable bit and a symlink's target, so both count.
-async function fileDigest(p: string): Promise<string> {
-  const stat = await fs.promises.lstat(p)
-  if (stat.isSymbolicLink()) return `link:${sha256(await fs.promises.readlink(p))}`
+function fileDigest(p: string): string {
+  const stat = fs.lstatSync(p)
+  if (stat.isSymbolicLink()) return `link:${sha256(fs.readlinkSync(p))}`
   const mode = stat.mode & 0o111 ? 'x' : '-'
-  return `${mode}${sha256(await fs.promises.readFile(p))}`
+  return `${mode}${sha256(fs.readFileSync(p))}`
 }
 
 function sha256(data: string | Buffer): string {
