@@ -105255,7 +105255,6 @@ class Found {
 
 // Bump when the hash's make-up changes, so old entries stop matching exactly.
 const HASH_VERSION = 'v1';
-const PARALLEL_READS = 32;
 /**
  * Hashes everything that shapes the image: the Dockerfile, the files its
  * COPY/ADD lines read (or the user's `hash-files`), build args, target and
@@ -105263,7 +105262,7 @@ const PARALLEL_READS = 32;
  */
 async function imageHash(inputs, workspace) {
     const { origin, paths } = await filesToHash(inputs, workspace);
-    const files = await hash_hashFiles([inputs.file, ...paths], workspace);
+    const files = hash_hashFiles([inputs.file, ...paths], workspace);
     const settings = [
         ...inputs.buildArgs.map(a => `build-arg ${a.name}=sha256:${sha256(a.value).slice(0, 12)}`),
         `target ${inputs.target || '(last stage)'}`,
@@ -105328,28 +105327,20 @@ async function filesUnder(p) {
     const entries = await external_node_fs_namespaceObject.promises.readdir(p, { recursive: true, withFileTypes: true });
     return entries.filter(e => !e.isDirectory()).map(e => external_node_path_namespaceObject.join(e.parentPath, e.name));
 }
-async function hash_hashFiles(paths, workspace) {
-    const unique = [...new Set(paths)];
-    const digests = new Array(unique.length);
-    let next = 0;
-    const worker = async () => {
-        while (next < unique.length) {
-            const i = next++;
-            digests[i] = await fileDigest(unique[i]);
-        }
-    };
-    await Promise.all(Array.from({ length: Math.min(PARALLEL_READS, unique.length) }, worker));
-    return unique
-        .map((p, i) => ({ path: external_node_path_namespaceObject.relative(workspace, p).split(external_node_path_namespaceObject.sep).join('/'), digest: digests[i] }))
+// Synchronous on purpose: the step has nothing else to do meanwhile, and for
+// thousands of small files a read is cheaper than the promise around it.
+function hash_hashFiles(paths, workspace) {
+    return [...new Set(paths)]
+        .map(p => ({ path: external_node_path_namespaceObject.relative(workspace, p).split(external_node_path_namespaceObject.sep).join('/'), digest: fileDigest(p) }))
         .sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
 }
 // COPY keeps a file's executable bit and a symlink's target, so both count.
-async function fileDigest(p) {
-    const stat = await external_node_fs_namespaceObject.promises.lstat(p);
+function fileDigest(p) {
+    const stat = external_node_fs_namespaceObject.lstatSync(p);
     if (stat.isSymbolicLink())
-        return `link:${sha256(await external_node_fs_namespaceObject.promises.readlink(p))}`;
+        return `link:${sha256(external_node_fs_namespaceObject.readlinkSync(p))}`;
     const mode = stat.mode & 0o111 ? 'x' : '-';
-    return `${mode}${sha256(await external_node_fs_namespaceObject.promises.readFile(p))}`;
+    return `${mode}${sha256(external_node_fs_namespaceObject.readFileSync(p))}`;
 }
 function sha256(data) {
     return (0,external_node_crypto_.createHash)('sha256').update(data).digest('hex');
