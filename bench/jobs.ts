@@ -1,0 +1,106 @@
+// One job of the action on a fresh ephemeral runner: the bundled main and post
+// steps run as the runner runs them (ACTION_DIST picks the bundle), timed as a
+// whole and split into the phases the action reports.
+import * as fs from 'node:fs'
+import { runtimeToken, type TokenScope } from '../__tests__/support/cache-service.js'
+import { runJob, type EventSpec, type JobResult } from '../__tests__/support/run-action.js'
+import { freshRunner, retryingEngineFlakes } from './engine.js'
+import type { Lab } from './lab.js'
+import { buildFromSummary, cacheExportSeconds, saveSeconds, stopwatch } from './timing.js'
+
+/** Seconds. `build` leaves out the cache export, which has its own column; `other` is what remains of the total (Node start-up of both steps, the key, bookkeeping). */
+export interface Phases {
+  total: number
+  restore: number
+  build: number
+  export: number
+  save: number
+  other: number
+}
+
+export interface ActionRun extends Phases {
+  key: string
+  source: string
+  cached: number
+  steps: number
+  /** Bytes of the cache directory imported or exported. */
+  cacheBytes: number
+}
+
+export type Trigger = 'push-master' | 'pull-request'
+
+const MASTER = 'refs/heads/master'
+const repository = { default_branch: 'master' }
+
+const EVENTS: Record<Trigger, { event: EventSpec; scopes: TokenScope[] }> = {
+  'push-master': {
+    event: { name: 'push', ref: MASTER, payload: { repository } },
+    scopes: [{ scope: MASTER, permission: 3 }]
+  },
+  'pull-request': {
+    event: { name: 'pull_request', ref: 'refs/pull/7/merge', headRef: 'feature', baseRef: 'master', payload: { repository, pull_request: { number: 7 } } },
+    scopes: [
+      { scope: 'refs/pull/7/merge', permission: 3 },
+      { scope: MASTER, permission: 1 }
+    ]
+  }
+}
+
+export interface ActionJob {
+  workspace: string
+  trigger: Trigger
+  keyPrefix: string
+  inputs?: Record<string, string>
+}
+
+export async function actionJob(lab: Lab, job: ActionJob): Promise<ActionRun> {
+  return retryingEngineFlakes(() => actionJobOnce(lab, job))
+}
+
+async function actionJobOnce(lab: Lab, job: ActionJob): Promise<ActionRun> {
+  const image = lab.settings.fixture.image
+  freshRunner(lab.engine, image)
+  const runnerTemp = lab.tempDir('runner-temp-')
+  const { event, scopes } = EVENTS[job.trigger]
+  const elapsed = stopwatch()
+  const result = await runJob({
+    inputs: { image, 'key-prefix': job.keyPrefix, ...job.inputs },
+    event,
+    workspace: job.workspace,
+    runnerTemp,
+    env: { ...lab.service.env(runtimeToken(scopes)), DOCKER_HOST: lab.engine.dockerHost }
+  })
+  const total = elapsed()
+  await fs.promises.rm(runnerTemp, { recursive: true, force: true })
+  requireClean(result)
+
+  const build = buildFromSummary(result.summary)
+  const exported = cacheExportSeconds(result.main.log)
+  const restore = Number(result.main.outputs['restore-time'])
+  const save = saveSeconds(result.post?.log ?? '')
+  return {
+    total,
+    restore,
+    build: build.seconds - exported,
+    export: exported,
+    save,
+    other: total - restore - build.seconds - save,
+    key: result.main.outputs.key,
+    source: result.main.outputs['cache-source'],
+    cached: build.cached,
+    steps: build.steps,
+    cacheBytes: Number(result.main.outputs['cache-size'])
+  }
+}
+
+// A figure from a job that warned (a failed save, a restore that fell back to
+// a cold build) would measure the wrong thing: it is an error here.
+function requireClean(result: JobResult): void {
+  for (const [name, step] of [['main', result.main], ['post', result.post]] as const) {
+    if (!step) throw new Error('The post step did not run.')
+    const warning = step.log.split('\n').find(line => /^::(warning|error)/.test(line))
+    if (step.exitCode !== 0 || warning) {
+      throw new Error(`The action's ${name} step ${step.exitCode !== 0 ? `exited with ${step.exitCode}` : 'warned'}: ${warning ?? ''}\n${step.log.split('\n').slice(-30).join('\n')}`)
+    }
+  }
+}

@@ -1,0 +1,67 @@
+// Everything a benchmark job runs against: the engine, a local cache service
+// whose entries live on this disk, and scratch directories under one root
+// that is removed at the end.
+import * as fs from 'node:fs'
+import * as path from 'node:path'
+import { startCacheService, type CacheService } from '../__tests__/support/cache-service.js'
+import { ROOT } from '../__tests__/support/engine.js'
+import { benchEngine, type Engine } from './engine.js'
+import type { Fixture, Settings } from './settings.js'
+
+export interface Lab {
+  settings: Settings
+  engine: Engine
+  service: CacheService
+  /** Where the service keeps its blobs (entries.json names them). */
+  storageDir: string
+  /** A fresh, empty directory under the work root. */
+  tempDir(prefix: string): string
+  /** A copy of the fixture plus the busybox its Dockerfile starts from. */
+  workspace(fixture: Fixture): string
+  /** What the service holds for a key; blob is the archive's path: @actions/cache's tar + zstd. */
+  entry(key: string): { blob: string; sizeBytes: number; version: string }
+  entryBytes(key: string): number
+  close(): Promise<void>
+}
+
+export async function openLab(settings: Settings): Promise<Lab> {
+  const engine = benchEngine()
+  const runDir = path.join(settings.workRoot, `run-${new Date().toISOString().replace(/[:.]/g, '-')}`)
+  const storageDir = path.join(runDir, 'cache-service')
+  fs.mkdirSync(storageDir, { recursive: true })
+  const service = await startCacheService({ storageDir })
+
+  const tempDir = (prefix: string): string => fs.mkdtempSync(path.join(runDir, prefix))
+  const entry = (key: string): { blob: string; sizeBytes: number; version: string } => {
+    const entries = JSON.parse(fs.readFileSync(path.join(storageDir, 'entries.json'), 'utf8')) as Array<{ key: string; blob: string; sizeBytes: number; version: string }>
+    const found = entries.find(e => e.key === key)
+    if (!found) throw new Error(`The cache service holds no entry ${key}.`)
+    return { ...found, blob: path.join(storageDir, 'blobs', found.blob) }
+  }
+
+  return {
+    settings,
+    engine,
+    service,
+    storageDir,
+    tempDir,
+    workspace(fixture) {
+      const dir = tempDir(`ws-${fixture.name}-`)
+      fs.cpSync(path.join(ROOT, '__fixtures__', fixture.name), dir, { recursive: true })
+      fs.copyFileSync(engine.busybox, path.join(dir, 'busybox'))
+      fs.chmodSync(path.join(dir, 'busybox'), 0o755)
+      return dir
+    },
+    entry,
+    entryBytes: key => entry(key).sizeBytes,
+    async close() {
+      await service.close()
+      await fs.promises.rm(runDir, { recursive: true, force: true, maxRetries: 3 })
+    }
+  }
+}
+
+/** Edits the fixture's change file: a commit that changes the image. Release n always gives the same key. */
+export function setRelease(workspace: string, fixture: Fixture, release: number): void {
+  fs.writeFileSync(path.join(workspace, fixture.changeFile), `CI_RELEASE=${release}\n`)
+}
