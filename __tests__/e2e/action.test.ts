@@ -4,9 +4,10 @@ import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals'
 import * as fs from 'node:fs'
 import * as os from 'node:os'
 import * as path from 'node:path'
-import { runtimeToken, startCacheService, type CacheService, type TokenScope } from '../support/cache-service.js'
-import { freshRunner, workspaceFrom } from '../support/engine.js'
-import { runJob, type EventSpec, type JobResult } from '../support/run-action.js'
+import { startCacheService, type CacheService, type TokenScope } from '../support/cache-service.js'
+import { workspaceFrom } from '../support/engine.js'
+import { freshJob, leftovers, type JobOutcome } from '../support/fresh-job.js'
+import type { EventSpec } from '../support/run-action.js'
 
 jest.setTimeout(300_000)
 
@@ -30,30 +31,16 @@ interface Job {
   skipPost?: boolean
 }
 
-/** One job on a fresh ephemeral runner: empty engine, empty RUNNER_TEMP. */
-async function job(spec: Job): Promise<JobResult & { runnerTemp: string; writes: number }> {
-  const image = spec.inputs?.image ?? 'ci-image'
-  freshRunner(image)
-  const runnerTemp = fs.mkdtempSync(path.join(os.tmpdir(), 'runner-temp-'))
-  const before = service.requests.length
-  const result = await runJob({
-    inputs: { image, ...spec.inputs },
+const job = (spec: Job): Promise<JobOutcome> =>
+  freshJob(service, {
+    ...spec,
+    image: spec.inputs?.image ?? 'ci-image',
     event: spec.event ?? pushToMaster,
-    workspace: spec.workspace,
-    runnerTemp,
-    env: service.env(runtimeToken(spec.scopes ?? masterToken)),
-    skipPost: spec.skipPost
+    scopes: spec.scopes ?? masterToken
   })
-  const writes = service.requests.slice(before).filter(r => r.method === 'CreateCacheEntry').length
-  return { ...result, runnerTemp, writes }
-}
 
 function cachedSteps(log: string): number {
   return log.split('\n').filter(line => /^#\d+ CACHED\s*$/.test(line)).length
-}
-
-function leftovers(dir: string): string[] {
-  return fs.readdirSync(dir)
 }
 
 describe('the gha backend', () => {

@@ -10,7 +10,8 @@ import * as os from 'node:os'
 import * as path from 'node:path'
 import { runtimeToken, startCacheService, type CacheService, type Fault, type TokenScope } from '../support/cache-service.js'
 import { freshRunner, workspaceFrom } from '../support/engine.js'
-import { runJob, type EventSpec, type JobResult } from '../support/run-action.js'
+import { freshJob, leftovers, type JobOutcome } from '../support/fresh-job.js'
+import { runJob, type EventSpec } from '../support/run-action.js'
 
 jest.setTimeout(120_000)
 
@@ -45,42 +46,10 @@ interface Job {
   during?: (runnerTemp: string) => Promise<void>
 }
 
-interface Outcome extends JobResult {
-  runnerTemp: string
-  seconds: number
-  /** What the service received during the job. */
-  calls: CacheService['requests']
-  /** CreateCacheEntry calls among them. */
-  writes: number
-  warnings: string[]
-}
+type Outcome = JobOutcome
 
-/** One job on a fresh ephemeral runner: empty engine, empty RUNNER_TEMP. */
-async function job(spec: Job): Promise<Outcome> {
-  const image = spec.inputs?.image ?? IMAGE
-  freshRunner(image)
-  const runnerTemp = fs.mkdtempSync(path.join(os.tmpdir(), 'runner-temp-'))
-  const before = service.requests.length
-  const started = Date.now()
-  const running = runJob({
-    inputs: { image, ...spec.inputs },
-    event: spec.event ?? onMaster,
-    workspace: spec.workspace,
-    runnerTemp,
-    env: { ...service.env(runtimeToken(spec.scopes ?? masterToken)), ...spec.env }
-  })
-  await spec.during?.(runnerTemp)
-  const result = await running
-  const calls = service.requests.slice(before)
-  const writes = calls.filter(r => r.method === 'CreateCacheEntry').length
-  const log = `${result.main.log}\n${result.post?.log ?? ''}`
-  const warnings = log.split('\n').filter(line => line.startsWith('::warning::'))
-  return { ...result, runnerTemp, seconds: (Date.now() - started) / 1000, calls, writes, warnings }
-}
-
-function leftovers(dir: string): string[] {
-  return fs.readdirSync(dir)
-}
+const job = (spec: Job): Promise<Outcome> =>
+  freshJob(service, { ...spec, image: spec.inputs?.image ?? IMAGE, event: spec.event ?? onMaster, scopes: spec.scopes ?? masterToken })
 
 /** The user-visible promise of every fault test. */
 function expectBuiltAndClean(r: Outcome): void {

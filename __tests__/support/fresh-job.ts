@@ -1,0 +1,63 @@
+// One job on a fresh ephemeral runner: an engine with no build cache and none
+// of the image, an empty RUNNER_TEMP, and the cache service's calls recorded.
+import * as fs from 'node:fs'
+import * as os from 'node:os'
+import * as path from 'node:path'
+import { runtimeToken, type CacheService, type TokenScope } from './cache-service.js'
+import { freshRunner } from './engine.js'
+import { runJob, type EventSpec, type JobResult } from './run-action.js'
+
+export interface FreshJob {
+  workspace: string
+  image: string
+  inputs?: Record<string, string>
+  event: EventSpec
+  /** The cache scopes GitHub would grant this run's token. */
+  scopes: TokenScope[]
+  env?: Record<string, string>
+  skipPost?: boolean
+  /** Called once the main step is running, e.g. to cancel it. */
+  during?: (runnerTemp: string) => Promise<void>
+}
+
+export interface JobOutcome extends JobResult {
+  runnerTemp: string
+  seconds: number
+  /** What the service received during the job. */
+  calls: CacheService['requests']
+  /** CreateCacheEntry calls among them. */
+  writes: number
+  warnings: string[]
+}
+
+export async function freshJob(service: CacheService, spec: FreshJob): Promise<JobOutcome> {
+  freshRunner(spec.image)
+  const runnerTemp = fs.mkdtempSync(path.join(os.tmpdir(), 'runner-temp-'))
+  const before = service.requests.length
+  const started = Date.now()
+  const running = runJob({
+    inputs: { image: spec.image, ...spec.inputs },
+    event: spec.event,
+    workspace: spec.workspace,
+    runnerTemp,
+    env: { ...service.env(runtimeToken(spec.scopes)), ...spec.env },
+    skipPost: spec.skipPost
+  })
+  await spec.during?.(runnerTemp)
+  const result = await running
+  const calls = service.requests.slice(before)
+  const log = `${result.main.log}\n${result.post?.log ?? ''}`
+  return {
+    ...result,
+    runnerTemp,
+    seconds: (Date.now() - started) / 1000,
+    calls,
+    writes: calls.filter(r => r.method === 'CreateCacheEntry').length,
+    warnings: log.split('\n').filter(line => line.startsWith('::warning::'))
+  }
+}
+
+/** What a job left in RUNNER_TEMP: nothing, after its post step. */
+export function leftovers(runnerTemp: string): string[] {
+  return fs.readdirSync(runnerTemp)
+}
