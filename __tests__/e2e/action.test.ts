@@ -2,6 +2,8 @@
 // engine building, the real @actions/cache client talking to a local service.
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals'
 import * as fs from 'node:fs'
+import * as http from 'node:http'
+import type { AddressInfo } from 'node:net'
 import * as os from 'node:os'
 import * as path from 'node:path'
 import { startCacheService, type CacheService, type TokenScope } from '../support/cache-service.js'
@@ -28,6 +30,7 @@ interface Job {
   event?: EventSpec
   scopes?: TokenScope[]
   inputs?: Record<string, string>
+  env?: Record<string, string>
   skipPost?: boolean
 }
 
@@ -140,6 +143,28 @@ describe('the gha backend', () => {
     expect(leftovers(r.runnerTemp)).toEqual([])
   })
 
+  it('deletes the superseded entries of the image through the REST API when asked', async () => {
+    const api = await startCachesApi(service)
+    try {
+      const before = service.entries().filter(e => e.key.startsWith('buildx/ci-image/master/'))
+      expect(before.length).toBeGreaterThanOrEqual(2)
+      fs.writeFileSync(path.join(workspace, 'data', 'version.txt'), 'fourth version\n')
+      const r = await job({
+        workspace,
+        inputs: { 'delete-superseded': 'true', 'github-token': 'ghs_test-token' },
+        env: { GITHUB_API_URL: api.url }
+      })
+      expect(r.main.exitCode).toBe(0)
+      expect(r.post?.log).toContain(`Cache saved with key: ${r.main.outputs.key}`)
+      // Every older entry of this image on master, and nothing else.
+      expect(api.deleted.sort()).toEqual(before.map(e => e.key).sort())
+      expect(api.authorization).toBe('token ghs_test-token')
+      expect(r.post?.log).not.toContain('ghs_test-token')
+    } finally {
+      await api.close()
+    }
+  })
+
   it("never gives one image another image's cache", async () => {
     for (const image of ['ci', 'ci-image-extra']) {
       const r = await job({ workspace, inputs: { image } })
@@ -228,3 +253,43 @@ describe('the local backend', () => {
     expect(leftovers(r.runnerTemp)).toEqual([])
   })
 })
+
+/**
+ * The REST API's cache list and delete, over the cache service's real entries:
+ * what the post step calls for `delete-superseded`. Records what it deleted.
+ */
+async function startCachesApi(service: CacheService): Promise<{ url: string; deleted: string[]; authorization: string; close(): Promise<void> }> {
+  const deleted: string[] = []
+  let authorization = ''
+  const entries = () => service.entries().map((e, id) => ({ id: id + 1, key: e.key, ref: e.scope, created_at: e.createdAt.toISOString() }))
+  const server = http.createServer((req, res) => {
+    authorization = req.headers.authorization ?? ''
+    const url = new URL(req.url ?? '/', 'http://localhost')
+    const reply = (status: number, body?: unknown): void => {
+      res.writeHead(status, { 'content-type': 'application/json' })
+      res.end(body === undefined ? '' : JSON.stringify(body))
+    }
+    if (req.method === 'GET' && url.pathname === '/repos/example/ci/actions/caches') {
+      const key = url.searchParams.get('key') ?? ''
+      const ref = url.searchParams.get('ref')
+      const list = entries().filter(e => e.key.startsWith(key) && (!ref || e.ref === ref) && !deleted.includes(e.key))
+      return reply(200, { total_count: list.length, actions_caches: list })
+    }
+    const remove = /^\/repos\/example\/ci\/actions\/caches\/(\d+)$/.exec(url.pathname)
+    const target = remove && entries().find(e => e.id === Number(remove[1]))
+    if (req.method === 'DELETE' && target) {
+      deleted.push(target.key)
+      return reply(204)
+    }
+    reply(404, { message: 'Not Found' })
+  })
+  await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    deleted,
+    get authorization() {
+      return authorization
+    },
+    close: () => new Promise<void>(resolve => server.close(() => resolve()))
+  }
+}
