@@ -18,6 +18,14 @@ export async function removeDirs(dirs: string[]): Promise<void> {
   }
 }
 
+export function isFile(p: string): boolean {
+  return fs.statSync(p, { throwIfNoEntry: false })?.isFile() ?? false
+}
+
+export function isDirectory(p: string): boolean {
+  return fs.statSync(p, { throwIfNoEntry: false })?.isDirectory() ?? false
+}
+
 export async function exists(p: string): Promise<boolean> {
   return (await fs.promises.lstat(p).catch(() => undefined)) !== undefined
 }
@@ -29,11 +37,6 @@ export async function dirSize(dir: string): Promise<number> {
     entries.filter(e => e.isFile()).map(e => fs.promises.stat(path.join(e.parentPath, e.name)).then(s => s.size))
   )
   return sizes.reduce((a, b) => a + b, 0)
-}
-
-/** Whether dir is a complete buildx local cache (see cacheProblem). */
-export async function looksLikeBuildxCache(dir: string): Promise<boolean> {
-  return (await cacheProblem(dir)) === undefined
 }
 
 interface Descriptor {

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto'
 import * as fs from 'node:fs'
 import * as path from 'node:path'
 import { contextSources } from './dockerfile.js'
+import { isFile } from './fsutil.js'
 import type { Inputs } from './inputs.js'
 
 // Bump when the hash's make-up changes, so old entries stop matching exactly.
@@ -111,8 +112,4 @@ function fileDigest(p: string): string {
 
 function sha256(data: string | Buffer): string {
   return createHash('sha256').update(data).digest('hex')
-}
-
-function isFile(p: string): boolean {
-  return fs.statSync(p, { throwIfNoEntry: false })?.isFile() ?? false
 }

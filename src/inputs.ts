@@ -1,6 +1,6 @@
-import * as fs from 'node:fs'
 import * as path from 'node:path'
 import { Input, type CacheBackendName, type CacheCompression } from './constants.js'
+import { isDirectory, isFile } from './fsutil.js'
 
 export interface Inputs {
   image: string
@@ -183,12 +183,4 @@ function seconds(name: string, value: string, fallback: number): number {
 function oneOf<T extends string>(name: string, value: string, allowed: readonly T[]): T {
   if ((allowed as readonly string[]).includes(value)) return value as T
   throw new InputError(`Input \`${name}\` must be one of ${allowed.join(', ')}, not "${value}".`)
-}
-
-function isDirectory(p: string): boolean {
-  return fs.statSync(p, { throwIfNoEntry: false })?.isDirectory() ?? false
-}
-
-function isFile(p: string): boolean {
-  return fs.statSync(p, { throwIfNoEntry: false })?.isFile() ?? false
 }
