@@ -51,11 +51,13 @@ export class GhaCacheStore implements CacheStore {
     }
     // A failed download can leave a half-extracted directory behind, and an
     // archive can hold anything: import only a complete buildx cache.
-    const problem = matchedKey === undefined ? undefined : await cacheProblem(this.cacheDir)
-    if (matchedKey === undefined || problem !== undefined) {
-      if (matchedKey !== undefined) {
-        core.warning(`The entry ${matchedKey} is not a complete buildx cache (${problem}); building without it.`)
-      }
+    if (matchedKey === undefined) {
+      await removeDir(this.cacheDir)
+      return undefined
+    }
+    const problem = await cacheProblem(this.cacheDir)
+    if (problem !== undefined) {
+      core.warning(`The entry ${matchedKey} is not a complete buildx cache (${problem}); building without it.`)
       await removeDir(this.cacheDir)
       return undefined
     }
