@@ -18,20 +18,26 @@ export interface Built {
   digest: string
 }
 
-/** The builder to name (undefined: the current one), or null when no builder can export. */
-export async function pickBuilder(facts: BuilderFacts, exporting: boolean, create: boolean): Promise<string | undefined | null> {
+export interface PickedBuilder {
+  /** A builder to name; unset: the current one. */
+  name?: string
+  /** The run was to export a cache, but no builder can: nothing will be saved. */
+  exportBlocked: boolean
+}
+
+export async function pickBuilder(facts: BuilderFacts, exporting: boolean, create: boolean): Promise<PickedBuilder> {
   const choice = chooseBuilder(facts, exporting, create)
-  if (choice.kind === 'current') return undefined
+  if (choice.kind === 'current') return { exportBlocked: false }
   if (choice.kind === 'no-export') {
     core.warning(choice.warning)
-    return null
+    return { exportBlocked: true }
   }
   try {
     await core.group(`Create the docker-container builder ${choice.name}`, () => ensureBuilder(choice.name))
-    return choice.name
+    return { name: choice.name, exportBlocked: false }
   } catch (error) {
     core.warning(`The current builder cannot export a local cache and ${(error as Error).message}; building without saving a cache.`)
-    return null
+    return { exportBlocked: true }
   }
 }
 

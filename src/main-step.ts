@@ -57,8 +57,8 @@ async function mainStep(): Promise<void> {
   core.setOutput(Output.RestoreTime, restored.seconds.toFixed(1))
 
   let skipSave = saveSkipReason(writeDecision(ctx), source === 'exact', plan.primary, restored.timedOut)
-  const builderName = await pickBuilder(builder, skipSave === undefined, inputs.createBuilder)
-  if (builderName === null) skipSave = 'the builder cannot export a local cache (see the warning above).'
+  const picked = await pickBuilder(builder, skipSave === undefined, inputs.createBuilder)
+  if (picked.exportBlocked) skipSave = 'the builder cannot export a local cache (see the warning above).'
   // Exporting costs time; do it only when something will keep the result.
   let exportDir: string | undefined
   if (skipSave === undefined) {
@@ -88,7 +88,7 @@ async function mainStep(): Promise<void> {
   const seconds = (): number => (Date.now() - started) / 1000
   try {
     const built = await core.group(`Build ${inputs.image}`, () =>
-      build(inputs, { from: restored.restored?.dir, to: exportDir }, builderName ?? undefined)
+      build(inputs, { from: restored.restored?.dir, to: exportDir }, picked.name)
     )
     report.build = { seconds: seconds(), steps: built.steps, retriedWithoutCache: built.retriedWithoutCache, succeeded: true }
     core.info(`${built.steps.cached} of ${built.steps.total} steps were cached.`)
