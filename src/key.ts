@@ -75,6 +75,11 @@ export function keyPlan(parts: KeyParts): KeyPlan {
   return { primary: scope(parts.branch) + parts.hash, restoreKeys }
 }
 
+/** The `<prefix>/<image>/<branch>/` part of a key: every entry of that image on that branch shares it. */
+export function branchScope(key: string): string {
+  return key.slice(0, key.lastIndexOf(SEPARATOR) + 1)
+}
+
 /** How a key the service returned relates to the plan. */
 export function cacheSourceOf(plan: KeyPlan, matchedKey: string | undefined): CacheSource {
   if (matchedKey === undefined) return 'none'

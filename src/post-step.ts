@@ -3,6 +3,7 @@ import { TimeoutError, within, type SaveResult } from './cache.js'
 import { removeDirs } from './fsutil.js'
 import { readCleanup, readReport, type Report } from './state.js'
 import { Input } from './constants.js'
+import { branchScope } from './key.js'
 import { createStore } from './store.js'
 import { deleteSuperseded, deletionSummary } from './superseded.js'
 import { mb, writeSummary } from './summary.js'
@@ -59,7 +60,7 @@ async function deleteOlder(report: Report): Promise<void> {
     token: core.getInput(Input.GithubToken),
     repository: process.env.GITHUB_REPOSITORY ?? '',
     ref: process.env.GITHUB_REF ?? '',
-    scopePrefix: report.key.slice(0, report.key.lastIndexOf('/') + 1),
+    scopePrefix: branchScope(report.key),
     keep: report.key,
     apiUrl: process.env.GITHUB_API_URL
   })

@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals'
-import { cacheSourceOf, keyComponent, keyPlan, type KeyParts } from '../../src/key.js'
+import { branchScope, cacheSourceOf, keyComponent, keyPlan, type KeyParts } from '../../src/key.js'
 
 const HASH = 'a'.repeat(64)
 const parts = (over: Partial<KeyParts> = {}): KeyParts => ({
@@ -108,5 +108,13 @@ describe('cacheSourceOf', () => {
     expect(cacheSourceOf(plan, `buildx/dist-x86_64-linux/feature/${'b'.repeat(64)}`)).toBe('branch')
     expect(cacheSourceOf(plan, `buildx/dist-x86_64-linux/release/${'b'.repeat(64)}`)).toBe('base-branch')
     expect(cacheSourceOf(plan, `buildx/dist-x86_64-linux/master/${'b'.repeat(64)}`)).toBe('default-branch')
+  })
+})
+
+describe('branchScope', () => {
+  it("is the restore key of the key's own image and branch, escapes and all", () => {
+    const plan = keyPlan(parts({ image: 'a/b', branch: 'feature/x', defaultBranch: 'master' }))
+    expect(branchScope(plan.primary)).toBe(plan.restoreKeys[0].key)
+    expect(branchScope(plan.primary)).toBe('buildx/a%2Fb/feature%2Fx/')
   })
 })
