@@ -42580,6 +42580,12 @@ async function removeDirs(dirs) {
         await fs.promises.rmdir(parent).catch(() => undefined);
     }
 }
+function isFile(p) {
+    return external_node_fs_namespaceObject.statSync(p, { throwIfNoEntry: false })?.isFile() ?? false;
+}
+function fsutil_isDirectory(p) {
+    return external_node_fs_namespaceObject.statSync(p, { throwIfNoEntry: false })?.isDirectory() ?? false;
+}
 async function fsutil_exists(p) {
     return (await external_node_fs_namespaceObject.promises.lstat(p).catch(() => undefined)) !== undefined;
 }
@@ -42588,10 +42594,6 @@ async function dirSize(dir) {
     const entries = await external_node_fs_namespaceObject.promises.readdir(dir, { recursive: true, withFileTypes: true }).catch(() => []);
     const sizes = await Promise.all(entries.filter(e => e.isFile()).map(e => external_node_fs_namespaceObject.promises.stat(external_node_path_namespaceObject.join(e.parentPath, e.name)).then(s => s.size)));
     return sizes.reduce((a, b) => a + b, 0);
-}
-/** Whether dir is a complete buildx local cache (see cacheProblem). */
-async function looksLikeBuildxCache(dir) {
-    return (await cacheProblem(dir)) === undefined;
 }
 // Manifests and indexes name further blobs; layers and buildkit's cache
 // config (whose layer list repeats the manifest's) do not need opening.
@@ -99371,6 +99373,10 @@ function keyPlan(parts) {
     }
     return { primary: scope(parts.branch) + parts.hash, restoreKeys };
 }
+/** The `<prefix>/<image>/<branch>/` part of a key: every entry of that image on that branch shares it. */
+function branchScope(key) {
+    return key.slice(0, key.lastIndexOf(SEPARATOR) + 1);
+}
 /** How a key the service returned relates to the plan. */
 function cacheSourceOf(plan, matchedKey) {
     if (matchedKey === undefined)
@@ -99432,11 +99438,13 @@ class GhaCacheStore {
         }
         // A failed download can leave a half-extracted directory behind, and an
         // archive can hold anything: import only a complete buildx cache.
-        const problem = matchedKey === undefined ? undefined : await cacheProblem(this.cacheDir);
-        if (matchedKey === undefined || problem !== undefined) {
-            if (matchedKey !== undefined) {
-                warning(`The entry ${matchedKey} is not a complete buildx cache (${problem}); building without it.`);
-            }
+        if (matchedKey === undefined) {
+            await removeDir(this.cacheDir);
+            return undefined;
+        }
+        const problem = await cacheProblem(this.cacheDir);
+        if (problem !== undefined) {
+            warning(`The entry ${matchedKey} is not a complete buildx cache (${problem}); building without it.`);
             await removeDir(this.cacheDir);
             return undefined;
         }
@@ -99668,22 +99676,21 @@ function runnerTemp() {
 /** A build that failed for its own reasons: the step fails with this message. */
 class BuildError extends Error {
 }
-/** The builder to name (undefined: the current one), or null when no builder can export. */
 async function pickBuilder(facts, exporting, create) {
     const choice = chooseBuilder(facts, exporting, create);
     if (choice.kind === 'current')
-        return undefined;
+        return { exportBlocked: false };
     if (choice.kind === 'no-export') {
         warning(choice.warning);
-        return null;
+        return { exportBlocked: true };
     }
     try {
         await group(`Create the docker-container builder ${choice.name}`, () => ensureBuilder(choice.name));
-        return choice.name;
+        return { name: choice.name, exportBlocked: false };
     }
     catch (error) {
         warning(`The current builder cannot export a local cache and ${error.message}; building without saving a cache.`);
-        return null;
+        return { exportBlocked: true };
     }
 }
 /** Where a build writes its image ID and metadata: a fixed path, so the post step removes it even after a cancelled build. */
@@ -105253,6 +105260,7 @@ class Found {
 
 
 
+
 // Bump when the hash's make-up changes, so old entries stop matching exactly.
 const HASH_VERSION = 'v1';
 /**
@@ -105345,9 +105353,6 @@ function fileDigest(p) {
 function sha256(data) {
     return (0,external_node_crypto_.createHash)('sha256').update(data).digest('hex');
 }
-function isFile(p) {
-    return external_node_fs_namespaceObject.statSync(p, { throwIfNoEntry: false })?.isFile() ?? false;
-}
 
 ;// CONCATENATED MODULE: ./src/inputs.ts
 
@@ -105371,12 +105376,12 @@ function parseInputs(read, workspace) {
     if (/[\r\n]/.test(image))
         throw new InputError('Input `image` must be a single line.');
     const context = insideWorkspace(Input.Context, read(Input.Context).trim() || '.', workspace);
-    if (!inputs_isDirectory(context)) {
+    if (!fsutil_isDirectory(context)) {
         throw new InputError(`Input \`context\` is not a directory: ${context}. Point it at the folder the image is built from.`);
     }
     const fileInput = read(Input.File).trim();
     const file = fileInput ? insideWorkspace(Input.File, fileInput, workspace) : external_node_path_namespaceObject.join(context, 'Dockerfile');
-    if (!inputs_isFile(file)) {
+    if (!isFile(file)) {
         throw new InputError(`No Dockerfile at ${file}. Set \`file\` to the Dockerfile's path (relative to the workspace).`);
     }
     const tags = list(read(Input.Tags), /[\n,]/);
@@ -105495,12 +105500,6 @@ function oneOf(name, value, allowed) {
     if (allowed.includes(value))
         return value;
     throw new InputError(`Input \`${name}\` must be one of ${allowed.join(', ')}, not "${value}".`);
-}
-function inputs_isDirectory(p) {
-    return external_node_fs_namespaceObject.statSync(p, { throwIfNoEntry: false })?.isDirectory() ?? false;
-}
-function inputs_isFile(p) {
-    return external_node_fs_namespaceObject.statSync(p, { throwIfNoEntry: false })?.isFile() ?? false;
 }
 
 ;// CONCATENATED MODULE: ./src/cache.ts
@@ -105713,8 +105712,8 @@ async function mainStep() {
     setOutput(Output.CacheSource, source);
     setOutput(Output.RestoreTime, restored.seconds.toFixed(1));
     let skipSave = saveSkipReason(writeDecision(ctx), source === 'exact', plan.primary, restored.timedOut);
-    const builderName = await pickBuilder(builder, skipSave === undefined, inputs.createBuilder);
-    if (builderName === null)
+    const picked = await pickBuilder(builder, skipSave === undefined, inputs.createBuilder);
+    if (picked.exportBlocked)
         skipSave = 'the builder cannot export a local cache (see the warning above).';
     // Exporting costs time; do it only when something will keep the result.
     let exportDir;
@@ -105744,7 +105743,7 @@ async function mainStep() {
     const started = Date.now();
     const seconds = () => (Date.now() - started) / 1000;
     try {
-        const built = await group(`Build ${inputs.image}`, () => build(inputs, { from: restored.restored?.dir, to: exportDir }, builderName ?? undefined));
+        const built = await group(`Build ${inputs.image}`, () => build(inputs, { from: restored.restored?.dir, to: exportDir }, picked.name));
         report.build = { seconds: seconds(), steps: built.steps, retriedWithoutCache: built.retriedWithoutCache, succeeded: true };
         info(`${built.steps.cached} of ${built.steps.total} steps were cached.`);
         setOutput(Output.ImageId, built.imageId);

@@ -42423,6 +42423,12 @@ async function removeDirs(dirs) {
         await external_node_fs_namespaceObject.promises.rmdir(parent).catch(() => undefined);
     }
 }
+function isFile(p) {
+    return fs.statSync(p, { throwIfNoEntry: false })?.isFile() ?? false;
+}
+function fsutil_isDirectory(p) {
+    return fs.statSync(p, { throwIfNoEntry: false })?.isDirectory() ?? false;
+}
 async function fsutil_exists(p) {
     return (await external_node_fs_namespaceObject.promises.lstat(p).catch(() => undefined)) !== undefined;
 }
@@ -42431,10 +42437,6 @@ async function dirSize(dir) {
     const entries = await external_node_fs_namespaceObject.promises.readdir(dir, { recursive: true, withFileTypes: true }).catch(() => []);
     const sizes = await Promise.all(entries.filter(e => e.isFile()).map(e => external_node_fs_namespaceObject.promises.stat(external_node_path_namespaceObject.join(e.parentPath, e.name)).then(s => s.size)));
     return sizes.reduce((a, b) => a + b, 0);
-}
-/** Whether dir is a complete buildx local cache (see cacheProblem). */
-async function looksLikeBuildxCache(dir) {
-    return (await cacheProblem(dir)) === undefined;
 }
 // Manifests and indexes name further blobs; layers and buildkit's cache
 // config (whose layer list repeats the manifest's) do not need opening.
@@ -42555,6 +42557,71 @@ const Output = {
     RestoreTime: 'restore-time',
     BuildTime: 'build-time'
 };
+
+// EXTERNAL MODULE: external "node:crypto"
+var external_node_crypto_ = __nccwpck_require__(7598);
+;// CONCATENATED MODULE: ./src/key.ts
+
+// Keys are `<prefix>/<image>/<branch>/<hash>`. Each component is escaped so it
+// never contains the separator; a restore key therefore ends in `/` and, as a
+// prefix, can only match entries whose components are equal to its own: image
+// `a-b` on branch `c` and image `a` on branch `b-c` stay apart. The same
+// escaping keeps commas (refused by the service) and path tricks (`.`, `..`)
+// out, so the local backend can use a key as a relative directory path.
+const SEPARATOR = '/';
+const MAX_COMPONENT = 100;
+const EMPTY = '~';
+function keyComponent(value) {
+    if (value === '')
+        return EMPTY;
+    const escaped = Array.from(Buffer.from(value, 'utf8'), (byte, index) => isPlain(byte, index) ? String.fromCharCode(byte) : `%${byte.toString(16).toUpperCase().padStart(2, '0')}`).join('');
+    return escaped.length <= MAX_COMPONENT ? escaped : shorten(escaped, value);
+}
+function isPlain(byte, index) {
+    const c = String.fromCharCode(byte);
+    if (c === '.')
+        return index > 0;
+    return /[A-Za-z0-9_-]/.test(c);
+}
+// `~` never appears in an escaped component, so a shortened one can't equal a
+// natural one, and the digest of the whole value keeps two long values apart.
+function shorten(escaped, value) {
+    const digest = (0,external_node_crypto_.createHash)('sha256').update(value).digest('hex').slice(0, 20);
+    let head = escaped.slice(0, MAX_COMPONENT - digest.length - 1);
+    const cut = head.lastIndexOf('%');
+    if (cut > head.length - 3)
+        head = head.slice(0, cut);
+    return `${head}${EMPTY}${digest}`;
+}
+function keyPlan(parts) {
+    const scope = (branch) => [parts.prefix, parts.image, branch].map(keyComponent).join(SEPARATOR) + SEPARATOR;
+    const candidates = [
+        [parts.branch, 'branch'],
+        [parts.baseBranch, 'base-branch'],
+        [parts.defaultBranch, 'default-branch']
+    ];
+    const restoreKeys = [];
+    for (const [branch, source] of candidates) {
+        if (branch === undefined)
+            continue;
+        const key = scope(branch);
+        if (!restoreKeys.some(r => r.key === key))
+            restoreKeys.push({ key, source });
+    }
+    return { primary: scope(parts.branch) + parts.hash, restoreKeys };
+}
+/** The `<prefix>/<image>/<branch>/` part of a key: every entry of that image on that branch shares it. */
+function branchScope(key) {
+    return key.slice(0, key.lastIndexOf(SEPARATOR) + 1);
+}
+/** How a key the service returned relates to the plan. */
+function cacheSourceOf(plan, matchedKey) {
+    if (matchedKey === undefined)
+        return 'none';
+    if (matchedKey === plan.primary)
+        return 'exact';
+    return plan.restoreKeys.find(r => matchedKey.startsWith(r.key))?.source ?? 'none';
+}
 
 ;// CONCATENATED MODULE: ./node_modules/@actions/glob/lib/internal-glob-options-helper.js
 
@@ -50213,8 +50280,6 @@ function policies_userAgentPolicy_userAgentPolicy(options = {}) {
     };
 }
 //# sourceMappingURL=userAgentPolicy.js.map
-// EXTERNAL MODULE: external "node:crypto"
-var external_node_crypto_ = __nccwpck_require__(7598);
 ;// CONCATENATED MODULE: ./node_modules/@typespec/ts-http-runtime/dist/esm/util/sha256.js
 // Copyright (c) Microsoft Corporation.
 // Licensed under the MIT License.
@@ -99224,65 +99289,6 @@ function saveCacheV2(paths_1, key_1, options_1) {
     });
 }
 //# sourceMappingURL=cache.js.map
-;// CONCATENATED MODULE: ./src/key.ts
-
-// Keys are `<prefix>/<image>/<branch>/<hash>`. Each component is escaped so it
-// never contains the separator; a restore key therefore ends in `/` and, as a
-// prefix, can only match entries whose components are equal to its own: image
-// `a-b` on branch `c` and image `a` on branch `b-c` stay apart. The same
-// escaping keeps commas (refused by the service) and path tricks (`.`, `..`)
-// out, so the local backend can use a key as a relative directory path.
-const SEPARATOR = '/';
-const MAX_COMPONENT = 100;
-const EMPTY = '~';
-function keyComponent(value) {
-    if (value === '')
-        return EMPTY;
-    const escaped = Array.from(Buffer.from(value, 'utf8'), (byte, index) => isPlain(byte, index) ? String.fromCharCode(byte) : `%${byte.toString(16).toUpperCase().padStart(2, '0')}`).join('');
-    return escaped.length <= MAX_COMPONENT ? escaped : shorten(escaped, value);
-}
-function isPlain(byte, index) {
-    const c = String.fromCharCode(byte);
-    if (c === '.')
-        return index > 0;
-    return /[A-Za-z0-9_-]/.test(c);
-}
-// `~` never appears in an escaped component, so a shortened one can't equal a
-// natural one, and the digest of the whole value keeps two long values apart.
-function shorten(escaped, value) {
-    const digest = (0,external_node_crypto_.createHash)('sha256').update(value).digest('hex').slice(0, 20);
-    let head = escaped.slice(0, MAX_COMPONENT - digest.length - 1);
-    const cut = head.lastIndexOf('%');
-    if (cut > head.length - 3)
-        head = head.slice(0, cut);
-    return `${head}${EMPTY}${digest}`;
-}
-function keyPlan(parts) {
-    const scope = (branch) => [parts.prefix, parts.image, branch].map(keyComponent).join(SEPARATOR) + SEPARATOR;
-    const candidates = [
-        [parts.branch, 'branch'],
-        [parts.baseBranch, 'base-branch'],
-        [parts.defaultBranch, 'default-branch']
-    ];
-    const restoreKeys = [];
-    for (const [branch, source] of candidates) {
-        if (branch === undefined)
-            continue;
-        const key = scope(branch);
-        if (!restoreKeys.some(r => r.key === key))
-            restoreKeys.push({ key, source });
-    }
-    return { primary: scope(parts.branch) + parts.hash, restoreKeys };
-}
-/** How a key the service returned relates to the plan. */
-function cacheSourceOf(plan, matchedKey) {
-    if (matchedKey === undefined)
-        return 'none';
-    if (matchedKey === plan.primary)
-        return 'exact';
-    return plan.restoreKeys.find(r => matchedKey.startsWith(r.key))?.source ?? 'none';
-}
-
 ;// CONCATENATED MODULE: ./src/gha-cache.ts
 
 
@@ -99335,11 +99341,13 @@ class GhaCacheStore {
         }
         // A failed download can leave a half-extracted directory behind, and an
         // archive can hold anything: import only a complete buildx cache.
-        const problem = matchedKey === undefined ? undefined : await cacheProblem(this.cacheDir);
-        if (matchedKey === undefined || problem !== undefined) {
-            if (matchedKey !== undefined) {
-                warning(`The entry ${matchedKey} is not a complete buildx cache (${problem}); building without it.`);
-            }
+        if (matchedKey === undefined) {
+            await removeDir(this.cacheDir);
+            return undefined;
+        }
+        const problem = await cacheProblem(this.cacheDir);
+        if (problem !== undefined) {
+            warning(`The entry ${matchedKey} is not a complete buildx cache (${problem}); building without it.`);
             await removeDir(this.cacheDir);
             return undefined;
         }
@@ -104846,6 +104854,7 @@ function summary_escape(text) {
 
 
 
+
 /** Saves the cache when the main step said it may, then removes every temporary directory. Never fails the job. */
 async function runPost() {
     try {
@@ -104900,7 +104909,7 @@ async function deleteOlder(report) {
         token: getInput(Input.GithubToken),
         repository: process.env.GITHUB_REPOSITORY ?? '',
         ref: process.env.GITHUB_REF ?? '',
-        scopePrefix: report.key.slice(0, report.key.lastIndexOf('/') + 1),
+        scopePrefix: branchScope(report.key),
         keep: report.key,
         apiUrl: process.env.GITHUB_API_URL
     });
