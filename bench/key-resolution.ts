@@ -5,9 +5,9 @@
 import { createHash } from 'node:crypto'
 import * as fs from 'node:fs'
 import * as path from 'node:path'
-import { imageHash } from '../src/hash.js'
+import { imageHash } from '../src/key/hash.js'
 import { parseInputs } from '../src/inputs.js'
-import { keyPlan } from '../src/key.js'
+import { keyPlan } from '../src/key/key.js'
 import { stopwatch } from './timing.js'
 
 export interface KeyResolution {

@@ -1,5 +1,5 @@
 // Every input and output name, so none is ever spelled twice (state names
-// live in state.ts, the only module that reads or writes state).
+// live in steps/report.ts, the only module that reads or writes state).
 
 export const Input = {
   Image: 'image',
@@ -8,6 +8,7 @@ export const Input = {
   HashFiles: 'hash-files',
   KeyPrefix: 'key-prefix',
   DefaultBranch: 'default-branch',
+  SaveBranches: 'save-branches',
   Tags: 'tags',
   BuildArgs: 'build-args',
   Secrets: 'secrets',
@@ -36,7 +37,9 @@ export const Output = {
   Digest: 'digest',
   CacheSize: 'cache-size',
   RestoreTime: 'restore-time',
-  BuildTime: 'build-time'
+  BuildTime: 'build-time',
+  CachedSteps: 'cached-steps',
+  CacheStale: 'cache-stale'
 } as const
 
 export type CacheSource = 'exact' | 'branch' | 'base-branch' | 'default-branch' | 'none'

@@ -10,6 +10,8 @@ export interface Inputs {
   hashFiles: string[]
   keyPrefix: string
   defaultBranch: string
+  /** Branch names or globs whose push-like runs write their own entries; empty: the default branch. */
+  saveBranches: string[]
   tags: string[]
   buildArgs: Array<{ name: string; value: string }>
   /** Build secrets, handed to buildx through the environment, never the command line. */
@@ -83,6 +85,7 @@ export function parseInputs(read: ReadInput, workspace: string): Inputs {
     hashFiles: list(read(Input.HashFiles), /\n/).filter(line => !line.startsWith('#')),
     keyPrefix: singleLine(Input.KeyPrefix, read(Input.KeyPrefix).trim() || 'buildx'),
     defaultBranch: singleLine(Input.DefaultBranch, read(Input.DefaultBranch).trim()),
+    saveBranches: list(read(Input.SaveBranches), /[\n,]/),
     tags,
     buildArgs: list(read(Input.BuildArgs), /\n/).map(buildArg),
     secrets: list(read(Input.Secrets), /\n/).map(secret),

@@ -1,4 +1,4 @@
-import { runMain } from './main-step.js'
+import { runMain } from './steps/main-step.js'
 
 // Exit explicitly: a cache request that never answered must not hold the job.
 await runMain()

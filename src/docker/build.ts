@@ -1,11 +1,9 @@
 import * as core from '@actions/core'
 import * as fs from 'node:fs'
 import * as path from 'node:path'
-import { chooseBuilder, ensureBuilder, type BuilderFacts } from './builder.js'
-import { buildxArgs, failedOnCacheImport, runBuildx, secretEnv, type BuildCache, type StepCounts } from './buildx.js'
-import { removeDir } from './fsutil.js'
-import type { Inputs } from './inputs.js'
-import { runnerTemp } from './store.js'
+import { removeDir } from '../fsutil.js'
+import type { Inputs } from '../inputs.js'
+import { buildxArgs, failedOnCacheImport, runBuildx, secretEnv, type BuildCache, type BuildRun, type StepCounts } from './buildx.js'
 
 /** A build that failed for its own reasons: the step fails with this message. */
 export class BuildError extends Error {}
@@ -18,32 +16,9 @@ export interface Built {
   digest: string
 }
 
-export interface PickedBuilder {
-  /** A builder to name; unset: the current one. */
-  name?: string
-  /** The run was to export a cache, but no builder can: nothing will be saved. */
-  exportBlocked: boolean
-}
-
-export async function pickBuilder(facts: BuilderFacts, exporting: boolean, create: boolean): Promise<PickedBuilder> {
-  const choice = chooseBuilder(facts, exporting, create)
-  if (choice.kind === 'current') return { exportBlocked: false }
-  if (choice.kind === 'no-export') {
-    core.warning(choice.warning)
-    return { exportBlocked: true }
-  }
-  try {
-    await core.group(`Create the docker-container builder ${choice.name}`, () => ensureBuilder(choice.name))
-    return { name: choice.name, exportBlocked: false }
-  } catch (error) {
-    core.warning(`The current builder cannot export a local cache and ${(error as Error).message}; building without saving a cache.`)
-    return { exportBlocked: true }
-  }
-}
-
 /** Where a build writes its image ID and metadata: a fixed path, so the post step removes it even after a cancelled build. */
-export function buildDir(): string {
-  return path.join(runnerTemp(), 'buildx-ci-cache', 'build')
+export function buildDir(runnerTemp: string): string {
+  return path.join(runnerTemp, 'buildx-ci-cache', 'build')
 }
 
 /**
@@ -51,22 +26,26 @@ export function buildDir(): string {
  * earlier import) is what broke the build, builds once more without any, so a
  * damaged cache costs time but never the job.
  */
-export async function build(inputs: Inputs, cache: BuildCache, builder: string | undefined): Promise<Built> {
-  const dir = buildDir()
+export async function build(
+  inputs: Inputs,
+  cache: BuildCache,
+  how: Pick<BuildRun, 'builder' | 'output'>,
+  dir: string
+): Promise<Built> {
   await fs.promises.mkdir(dir, { recursive: true })
-  const run = { iidFile: path.join(dir, 'iid'), metadataFile: path.join(dir, 'metadata.json'), builder }
+  const run: BuildRun = { iidFile: path.join(dir, 'iid'), metadataFile: path.join(dir, 'metadata.json'), ...how }
   const env = secretEnv(inputs.secrets)
   try {
     let result = await runBuildx(buildxArgs(inputs, cache, run), env)
     let retriedWithoutCache = false
     if (result.exitCode !== 0 && failedOnCacheImport(result.output)) {
       core.warning(
-        cache.from
+        cache.from.length > 0
           ? `The build failed while importing the restored cache (${result.error}); building once more without it.`
           : `The build failed on records a damaged cache left in the engine (${result.error}); building once more without the engine's cache.`
       )
-      if (cache.to) await removeDir(cache.to)
-      result = await runBuildx(buildxArgs(inputs, { to: cache.to, noCache: true }, run), env)
+      if (cache.to?.type === 'local') await removeDir(cache.to.dir)
+      result = await runBuildx(buildxArgs(inputs, { from: [], to: cache.to, noCache: true }, run), env)
       retriedWithoutCache = true
     }
     if (result.exitCode !== 0) {

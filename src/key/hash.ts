@@ -2,8 +2,8 @@ import { createHash } from 'node:crypto'
 import * as fs from 'node:fs'
 import * as path from 'node:path'
 import { contextSources } from './dockerfile.js'
-import { isFile } from './fsutil.js'
-import type { Inputs } from './inputs.js'
+import { isFile } from '../fsutil.js'
+import type { Inputs } from '../inputs.js'
 
 // Bump when the hash's make-up changes, so old entries stop matching exactly.
 const HASH_VERSION = 'v1'

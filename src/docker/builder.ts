@@ -1,3 +1,4 @@
+import * as core from '@actions/core'
 import * as exec from '@actions/exec'
 
 // Which builder the build runs on. The docker driver exports a local cache
@@ -69,4 +70,28 @@ export async function ensureBuilder(name: string): Promise<void> {
 
 async function quiet(args: string[]): Promise<exec.ExecOutput> {
   return exec.getExecOutput('docker', args, { ignoreReturnCode: true, silent: true })
+}
+
+export interface PickedBuilder {
+  /** A builder to name; unset: the current one. */
+  name?: string
+  /** The run was to export a cache, but no builder can: nothing will be saved. */
+  exportBlocked: boolean
+}
+
+/** Chooses and, when needed, creates the builder; a builder that cannot export is a warning, never a failure. */
+export async function pickBuilder(facts: BuilderFacts, exporting: boolean, create: boolean): Promise<PickedBuilder> {
+  const choice = chooseBuilder(facts, exporting, create)
+  if (choice.kind === 'current') return { exportBlocked: false }
+  if (choice.kind === 'no-export') {
+    core.warning(choice.warning)
+    return { exportBlocked: true }
+  }
+  try {
+    await core.group(`Create the docker-container builder ${choice.name}`, () => ensureBuilder(choice.name))
+    return { name: choice.name, exportBlocked: false }
+  } catch (error) {
+    core.warning(`The current builder cannot export a local cache and ${(error as Error).message}; building without saving a cache.`)
+    return { exportBlocked: true }
+  }
 }

@@ -1,11 +1,12 @@
 import * as exec from '@actions/exec'
-import type { Inputs } from './inputs.js'
+import type { CacheLocation } from '../cache/store.js'
+import type { Inputs } from '../inputs.js'
 
 export interface BuildCache {
-  /** A restored buildx local cache to import. */
-  from?: string
+  /** Restored caches to import. */
+  from: CacheLocation[]
   /** Where to export the new cache; only when this run may save it. */
-  to?: string
+  to?: CacheLocation
   /**
    * Ignore the engine's own build cache as well: the retry after a damaged
    * cache, whose failed import can leave records in the engine that break
@@ -19,6 +20,11 @@ export interface BuildRun {
   metadataFile: string
   /** A builder other than the current one. */
   builder?: string
+  /**
+   * `cache`: the build only exports its cache (the image is already where
+   * the first build put it), as when a stale entry is refreshed after it.
+   */
+  output: 'image' | 'cache'
 }
 
 export function buildxArgs(inputs: Inputs, cache: BuildCache, run: BuildRun): string[] {
@@ -29,11 +35,11 @@ export function buildxArgs(inputs: Inputs, cache: BuildCache, run: BuildRun): st
   inputs.secrets.forEach(({ id }, i) => args.push('--secret', `id=${id},env=${secretVariable(i)}`))
   if (inputs.target) args.push('--target', inputs.target)
   if (inputs.platforms.length > 0) args.push('--platform', inputs.platforms.join(','))
-  if (inputs.load) args.push('--load')
-  if (inputs.push) args.push('--push')
+  if (run.output === 'image' && inputs.load) args.push('--load')
+  if (run.output === 'image' && inputs.push) args.push('--push')
   if (cache.noCache) args.push('--no-cache')
-  if (cache.from) args.push('--cache-from', `type=local,src=${cache.from}`)
-  if (cache.to) args.push('--cache-to', `type=local,dest=${cache.to},mode=max${compression(inputs.cacheCompression)}`)
+  for (const location of cache.from) args.push('--cache-from', cacheFrom(location))
+  if (cache.to) args.push('--cache-to', `${cacheTo(cache.to)}${compression(inputs.cacheCompression)}`)
   args.push('--iidfile', run.iidFile, '--metadata-file', run.metadataFile)
   args.push(inputs.context)
   return args
@@ -46,6 +52,17 @@ export function secretVariable(i: number): string {
 
 export function secretEnv(secrets: Inputs['secrets']): Record<string, string> {
   return Object.fromEntries(secrets.map(({ value }, i) => [secretVariable(i), value]))
+}
+
+function cacheFrom(location: CacheLocation): string {
+  return location.type === 'local' ? `type=local,src=${location.dir}` : `type=registry,ref=${location.ref}`
+}
+
+// mode=max: every stage's layers, so that a builder stage is cached too.
+function cacheTo(location: CacheLocation): string {
+  return location.type === 'local'
+    ? `type=local,dest=${location.dir},mode=max`
+    : `type=registry,ref=${location.ref},mode=max,image-manifest=true,oci-mediatypes=true`
 }
 
 // Layers built here come out gzip-compressed; another choice must be forced

@@ -1,28 +1,38 @@
 import * as core from '@actions/core'
-import type { CacheBackendName, CacheSource } from './constants.js'
-import type { StepCounts } from './buildx.js'
-
-const REPORT = 'report'
-const CLEANUP = 'cleanup'
+import type { StoreConfig, SaveResult } from '../cache/store.js'
+import type { CacheSource } from '../constants.js'
+import type { StepCounts } from '../docker/buildx.js'
+import type { SaveDecision } from './save-decision.js'
 
 /** What the main step did, for the post step to save and summarise. */
 export interface Report {
   image: string
+  /** The content key (the `key` output). */
   key: string
   matchedKey: string
   source: CacheSource
-  backend: CacheBackendName
-  cacheRoot: string
-  restore?: { sizeBytes: number; seconds: number }
+  /** The restored entry was saved for this same content. */
+  cacheHit: boolean
+  /** The restored entry of this content was stale or broken. */
+  stale: boolean
+  store: StoreConfig
+  restore?: { sizeBytes: number; seconds: number; problem?: string }
   build?: { seconds: number; steps: StepCounts; retriedWithoutCache: boolean; succeeded: boolean }
-  /** The cache this run exported, to be saved under `key`. */
-  saveDir?: string
-  /** Why nothing will be saved, in one line; unset when saveDir is. */
-  skipSave?: string
+  /** Whether the post step saves what the build exported, and why. */
+  save: SaveDecision
   saveTimeoutSeconds: number
   deleteSuperseded: boolean
   summary: boolean
 }
+
+/** What the post step's save came to. */
+export interface SaveOutcome {
+  result: SaveResult
+  seconds: number
+}
+
+const REPORT = 'report'
+const CLEANUP = 'cleanup'
 
 export function saveReport(report: Report): void {
   core.saveState(REPORT, JSON.stringify(report))

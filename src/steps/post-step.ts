@@ -1,17 +1,15 @@
 import * as core from '@actions/core'
-import { TimeoutError, within, type SaveResult } from './cache.js'
-import { removeDirs } from './fsutil.js'
-import { readCleanup, readReport, type Report } from './state.js'
-import { Input } from './constants.js'
-import { branchScope } from './key.js'
-import { createStore } from './store.js'
-import { deleteSuperseded, deletionSummary } from './superseded.js'
-import { mb, writeSummary } from './summary.js'
-
-export interface SaveOutcome {
-  result: SaveResult
-  seconds: number
-}
+import { createStore } from '../cache/create.js'
+import { TimeoutError, within } from '../cache/deadline.js'
+import type { SaveResult } from '../cache/store.js'
+import { deleteSuperseded, deletionSummary } from '../cache/superseded.js'
+import { Input } from '../constants.js'
+import { removeDirs } from '../fsutil.js'
+import { currentRunner } from '../github/runner.js'
+import { branchScope } from '../key/key.js'
+import { readCleanup, readReport, type Report, type SaveOutcome } from './report.js'
+import { describeSave, mb } from './save-decision.js'
+import { writeSummary } from './summary.js'
 
 /** Saves the cache when the main step said it may, then removes every temporary directory. Never fails the job. */
 export async function runPost(): Promise<void> {
@@ -22,7 +20,10 @@ export async function runPost(): Promise<void> {
       return
     }
     const outcome = await core.group('Save the cache', () => saveStep(report))
-    if (outcome.result.saved && report.deleteSuperseded) await core.group('Delete superseded entries', () => deleteOlder(report))
+    if (outcome.result.saved && report.deleteSuperseded) {
+      const kept = outcome.result.key
+      await core.group('Delete superseded entries', () => deleteOlder(report, kept))
+    }
     if (report.summary) await writeSummary(report, outcome)
   } catch (error) {
     core.warning(`The cache could not be saved: ${(error as Error).message}`)
@@ -32,36 +33,38 @@ export async function runPost(): Promise<void> {
 }
 
 async function saveStep(report: Report): Promise<SaveOutcome> {
-  if (report.skipSave !== undefined || report.saveDir === undefined) {
-    const reason = report.skipSave ?? 'no new cache was exported.'
-    core.info(reason.startsWith('Cache hit') ? reason : `Not saving the cache: ${reason}`)
+  const decision = report.save
+  if (!decision.save) {
+    const reason = describeSave(decision)
+    core.info(decision.skip.kind === 'exact-hit' ? reason : `Not saving the cache: ${reason}`)
     return { result: { saved: false, reason }, seconds: 0 }
   }
-  const store = createStore(report.backend, report.image, report.cacheRoot)
+  core.info(`Saving the cache: ${describeSave(decision)}`)
+  const store = createStore(report.store, currentRunner().temp)
   const started = Date.now()
   let result: SaveResult
   try {
-    result = await within(report.saveTimeoutSeconds, 'The cache save', store.save(report.saveDir, report.key))
+    result = await within(report.saveTimeoutSeconds, 'The cache save', store.save({ content: report.key }))
   } catch (error) {
     if (!(error instanceof TimeoutError)) throw error
     result = { saved: false, reason: `${error.message} (save-timeout).` }
   }
   const seconds = (Date.now() - started) / 1000
-  if (result.saved) core.info(`Cache saved with key: ${report.key} (${mb(result.sizeBytes)} in ${seconds.toFixed(1)} s)`)
+  if (result.saved) core.info(`Cache saved with key: ${result.key} (${mb(result.sizeBytes)} in ${seconds.toFixed(1)} s)`)
   else core.warning(`Cache not saved with key ${report.key}: ${result.reason}`)
   return { result, seconds }
 }
 
 // A local cache root already keeps one entry per image and branch; the
 // service keeps every key until it is evicted, so old ones are deleted here.
-async function deleteOlder(report: Report): Promise<void> {
-  if (report.backend !== 'gha') return
+async function deleteOlder(report: Report, kept: string): Promise<void> {
+  if (report.store.backend !== 'gha') return
   const result = await deleteSuperseded({
     token: core.getInput(Input.GithubToken),
     repository: process.env.GITHUB_REPOSITORY ?? '',
     ref: process.env.GITHUB_REF ?? '',
     scopePrefix: branchScope(report.key),
-    keep: report.key,
+    keep: kept,
     apiUrl: process.env.GITHUB_API_URL
   })
   const line = deletionSummary(result)

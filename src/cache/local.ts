@@ -2,8 +2,10 @@ import * as core from '@actions/core'
 import { randomUUID } from 'node:crypto'
 import * as fs from 'node:fs'
 import * as path from 'node:path'
-import type { CacheStore, Restored, SaveResult } from './cache.js'
-import { cacheProblem, dirSize, exists, removeDir } from './fsutil.js'
+import { dirSize, exists, removeDir } from '../fsutil.js'
+import type { KeyPlan } from '../key/key.js'
+import { cacheProblem } from './integrity.js'
+import type { CacheLocation, CacheStore, Restored, SaveResult } from './store.js'
 
 /**
  * A directory that outlives the runner (a persisted volume on self-hosted or
@@ -15,72 +17,83 @@ import { cacheProblem, dirSize, exists, removeDir } from './fsutil.js'
 export class LocalCacheStore implements CacheStore {
   readonly backend = 'local'
   private readonly incoming: string
-  private readonly exported = new Set<string>()
+  private readonly exportDir: string
   // An exact key is also seen again under its branch's prefix: warn once.
   private readonly damaged = new Set<string>()
 
-  constructor(private readonly root: string) {
+  constructor(
+    private readonly root: string,
+    jobId: string
+  ) {
     // On the root's own file system, so that saving is an atomic rename.
     this.incoming = path.join(root, '.incoming')
+    this.exportDir = path.join(this.incoming, jobId)
   }
 
-  async restore(primaryKey: string, restoreKeys: string[]): Promise<Restored | undefined> {
+  async restore(plan: KeyPlan): Promise<Restored | undefined> {
     try {
-      for (const key of [primaryKey, ...restoreKeys]) {
-        const matchedKey = key === primaryKey ? await this.exact(key) : await this.newestUnder(key)
-        if (matchedKey !== undefined) {
-          const dir = path.join(this.root, matchedKey)
-          core.info(`Cache found in ${this.root} for key: ${matchedKey}`)
-          return { matchedKey, dir, sizeBytes: await dirSize(dir) }
-        }
+      const exact = path.join(this.root, plan.content)
+      if (await exists(exact)) {
+        const problem = await this.problemOf(exact, plan.content)
+        if (problem === undefined) return await this.found(plan.content)
+        // Another image's entry may still serve the build; the save then
+        // replaces the damaged one, as it would a stale one.
+        const fallback = await this.newestOf(plan.restoreKeys.map(r => r.key))
+        return fallback ? await this.found(fallback) : { matchedKey: plan.content, from: [], sizeBytes: 0, problem }
       }
+      const fallback = await this.newestOf(plan.restoreKeys.map(r => r.key))
+      if (fallback) return await this.found(fallback)
     } catch (error) {
       core.warning(`Could not read the cache root ${this.root}, building without a cache: ${(error as Error).message}`)
     }
     return undefined
   }
 
-  async exportDir(): Promise<string> {
+  async exportTo(): Promise<CacheLocation> {
     await fs.promises.mkdir(this.incoming, { recursive: true })
-    const dir = path.join(this.incoming, randomUUID())
-    this.exported.add(dir)
-    return dir
+    await removeDir(this.exportDir)
+    return { type: 'local', dir: this.exportDir }
   }
 
-  async adopt(exported: string): Promise<string> {
-    return exported
+  async exportedBytes(): Promise<number> {
+    return dirSize(this.exportDir)
   }
 
-  async save(dir: string, key: string): Promise<SaveResult> {
-    const target = path.join(this.root, key)
+  // The new entry takes the content key's place, whatever was there (a stale
+  // or damaged entry of the same content), and supersedes every older entry
+  // of this image on this branch.
+  async save(plan: Pick<KeyPlan, 'content'>): Promise<SaveResult> {
+    const target = path.join(this.root, plan.content)
     try {
-      if (await exists(target)) {
-        const problem = await cacheProblem(target)
-        if (problem === undefined) return { saved: false, reason: `an entry for ${key} already exists in ${this.root}` }
-        // A damaged entry under this very key would otherwise be skipped by
-        // every restore and never replaced.
-        core.info(`Replacing the damaged entry ${key} (${problem}).`)
-        await this.discard(target)
-      }
+      if (await exists(target)) await this.discard(target)
       const scope = path.dirname(target)
       await fs.promises.mkdir(scope, { recursive: true })
-      await fs.promises.rename(dir, target)
-      // The new entry supersedes every older one of this image on this branch.
+      await fs.promises.rename(this.exportDir, target)
       for (const sibling of await fs.promises.readdir(scope)) {
         if (sibling !== path.basename(target)) await removeDir(path.join(scope, sibling))
       }
-      return { saved: true, sizeBytes: await dirSize(target) }
+      return { saved: true, key: plan.content, sizeBytes: await dirSize(target) }
     } catch (error) {
       return { saved: false, reason: `could not write to ${this.root}: ${(error as Error).message}` }
     }
   }
 
   temporaryPaths(): string[] {
-    return [...this.exported]
+    return [this.exportDir]
   }
 
-  private async exact(key: string): Promise<string | undefined> {
-    return (await this.usable(path.join(this.root, key), key)) ? key : undefined
+  private async found(key: string): Promise<Restored> {
+    const dir = path.join(this.root, key)
+    core.info(`Cache found in ${this.root} for key: ${key}`)
+    return { matchedKey: key, from: [{ type: 'local', dir }], sizeBytes: await dirSize(dir) }
+  }
+
+  private async newestOf(prefixes: string[]): Promise<string | undefined> {
+    for (const prefix of prefixes) {
+      const key = await this.newestUnder(prefix)
+      if (key !== undefined) return key
+    }
+    return undefined
   }
 
   private async newestUnder(prefix: string): Promise<string | undefined> {
@@ -97,13 +110,16 @@ export class LocalCacheStore implements CacheStore {
 
   /** Whether an entry can be imported; a damaged one is named in a warning and passed over. */
   private async usable(dir: string, key: string): Promise<boolean> {
-    if (!(await exists(dir))) return false
+    return (await exists(dir)) && (await this.problemOf(dir, key)) === undefined
+  }
+
+  private async problemOf(dir: string, key: string): Promise<string | undefined> {
     const problem = await cacheProblem(dir)
     if (problem !== undefined && !this.damaged.has(dir)) {
       this.damaged.add(dir)
-      core.warning(`Skipping the damaged cache entry ${key} in ${this.root} (${problem}); it is replaced when the default branch next saves.`)
+      core.warning(`Skipping the damaged cache entry ${key} in ${this.root} (${problem}); the next run that may write replaces it.`)
     }
-    return problem === undefined
+    return problem
   }
 
   // Moved aside first, so a reader never sees half a directory.

@@ -2,9 +2,10 @@ import * as cache from '@actions/cache'
 import * as core from '@actions/core'
 import * as fs from 'node:fs'
 import * as path from 'node:path'
-import type { CacheStore, Restored, SaveResult } from './cache.js'
-import { cacheProblem, dirSize, removeDir } from './fsutil.js'
-import { keyComponent } from './key.js'
+import { dirSize, removeDir } from '../fsutil.js'
+import { generationKey, keyComponent, type KeyPlan } from '../key/key.js'
+import { cacheProblem } from './integrity.js'
+import type { CacheLocation, CacheStore, Restored, SaveResult } from './store.js'
 
 /**
  * The GitHub Actions cache service. The service's entry version hashes the
@@ -19,6 +20,7 @@ export class GhaCacheStore implements CacheStore {
   private readonly workRoot: string
   private readonly cacheName: string
   private readonly cacheDir: string
+  private readonly exportDir: string
   // The client leaves empty directories in its temp dir after every call;
   // giving it one of ours lets us remove them all.
   private readonly clientTemp: string
@@ -27,76 +29,75 @@ export class GhaCacheStore implements CacheStore {
     this.workRoot = path.join(runnerTemp, 'buildx-ci-cache')
     this.cacheName = keyComponent(image)
     this.cacheDir = path.join(this.workRoot, this.cacheName)
+    this.exportDir = `${this.cacheDir}.new`
     this.clientTemp = path.join(this.workRoot, `${this.cacheName}.client-tmp`)
   }
 
-  async restore(primaryKey: string, restoreKeys: string[]): Promise<Restored | undefined> {
+  async restore(plan: KeyPlan): Promise<Restored | undefined> {
     if (!cache.isFeatureAvailable()) {
       core.warning('The GitHub Actions cache service is not available to this job (ACTIONS_RESULTS_URL or ACTIONS_RUNTIME_TOKEN is unset); building without a cache.')
       return undefined
     }
     await removeDir(this.cacheDir)
+    const restoreKeys = plan.restoreKeys.map(r => r.key)
+    let found: string | undefined
     let matchedKey: string | undefined
     try {
       // Looked up first: the client answers a miss and a failed download
-      // alike, and only the lookup tells them apart for the warning below.
-      const found = await this.inWorkRoot(() => cache.restoreCache([this.cacheName], primaryKey, restoreKeys, { lookupOnly: true }))
+      // alike, and only the lookup tells them apart.
+      found = await this.inWorkRoot(() => cache.restoreCache([this.cacheName], plan.lookup, restoreKeys, { lookupOnly: true }))
       if (found === undefined) return undefined
-      matchedKey = await this.inWorkRoot(() => cache.restoreCache([this.cacheName], primaryKey, restoreKeys))
-      if (matchedKey === undefined) {
-        core.warning(`The cache entry ${found} was found but could not be downloaded or unpacked (see above); building without a cache.`)
-      }
+      matchedKey = await this.inWorkRoot(() => cache.restoreCache([this.cacheName], plan.lookup, restoreKeys))
     } catch (error) {
       core.warning(`Cache restore failed, building without a cache: ${(error as Error).message}`)
     }
+    if (found === undefined) return undefined
     // A failed download can leave a half-extracted directory behind, and an
-    // archive can hold anything: import only a complete buildx cache.
-    if (matchedKey === undefined) {
-      await removeDir(this.cacheDir)
-      return undefined
-    }
-    const problem = await cacheProblem(this.cacheDir)
+    // archive can hold anything: import only a complete buildx cache. The
+    // entry found is still reported, so that a broken one gets replaced.
+    const problem = matchedKey === undefined ? 'it could not be downloaded or unpacked (see above)' : await cacheProblem(this.cacheDir)
     if (problem !== undefined) {
-      core.warning(`The entry ${matchedKey} is not a complete buildx cache (${problem}); building without it.`)
+      core.warning(`The cache entry ${found} is not usable (${problem}); building without it.`)
       await removeDir(this.cacheDir)
-      return undefined
+      return { matchedKey: found, from: [], sizeBytes: 0, problem }
     }
-    return { matchedKey, dir: this.cacheDir, sizeBytes: await dirSize(this.cacheDir) }
+    return { matchedKey: found, from: [{ type: 'local', dir: this.cacheDir }], sizeBytes: await dirSize(this.cacheDir) }
   }
 
-  async exportDir(): Promise<string> {
-    const dir = `${this.cacheDir}.new`
-    await removeDir(dir)
-    return dir
+  async exportTo(): Promise<CacheLocation> {
+    await removeDir(this.exportDir)
+    return { type: 'local', dir: this.exportDir }
   }
 
-  // buildx adds to a local cache and never removes from it: writing a fresh
-  // directory and swapping it in is what keeps the entry from growing forever.
-  async adopt(exported: string): Promise<string> {
-    await removeDir(this.cacheDir)
-    await fs.promises.rename(exported, this.cacheDir)
-    return this.cacheDir
+  async exportedBytes(): Promise<number> {
+    return dirSize(this.exportDir)
   }
 
-  async save(dir: string, key: string): Promise<SaveResult> {
-    if (dir !== this.cacheDir) throw new Error(`Only ${this.cacheDir} can be saved, not ${dir}`)
+  async save(plan: Pick<KeyPlan, 'content'>): Promise<SaveResult> {
     // Said plainly and before the archive is made: the client reports a
     // denied write only as a warning of its own, and we would blame a race.
     const denied = writeDenied()
     if (denied) return { saved: false, reason: denied }
+    // The entry's version hashes the path the client is given, which must be
+    // the one restores ask for: the export takes the restored cache's place.
+    // buildx adds to a local cache and never removes from it; a fresh export
+    // swapped in is what keeps the entry from growing forever.
+    await removeDir(this.cacheDir)
+    await fs.promises.rename(this.exportDir, this.cacheDir)
+    const key = generationKey(plan.content)
     try {
       const id = await this.inWorkRoot(() => cache.saveCache([this.cacheName], key))
       if (id === -1) {
-        return { saved: false, reason: 'the cache service did not accept the entry (another job may have saved this key first, or the service failed; see above)' }
+        return { saved: false, reason: 'the cache service did not accept the entry (the service failed or refused it; see above)' }
       }
-      return { saved: true, sizeBytes: await dirSize(dir) }
+      return { saved: true, key, sizeBytes: await dirSize(this.cacheDir) }
     } catch (error) {
       return { saved: false, reason: `the cache service refused it: ${(error as Error).message}` }
     }
   }
 
   temporaryPaths(): string[] {
-    return [this.cacheDir, `${this.cacheDir}.new`, this.clientTemp]
+    return [this.cacheDir, this.exportDir, this.clientTemp]
   }
 
   // Settles with the call. A call that never settles (a hung service) leaves

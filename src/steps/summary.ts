@@ -1,7 +1,7 @@
 import * as core from '@actions/core'
 import * as fs from 'node:fs'
-import type { SaveOutcome } from './post-step.js'
-import type { Report } from './state.js'
+import type { Report, SaveOutcome } from './report.js'
+import { mb } from './save-decision.js'
 
 // Markdown, not HTML: the row of a second image in the same job can then join
 // the first image's table, so a job that builds several images shows one table.
@@ -21,7 +21,17 @@ export function summaryRow(report: Report, save: SaveOutcome): string {
 
 function restoredCell(report: Report): string {
   if (!report.matchedKey) return 'nothing: cold build'
-  return `${SOURCE_WORDS[report.source] ?? report.source}: ${code(report.matchedKey)}`
+  const found = `${SOURCE_WORDS[report.source] ?? report.source}: ${code(report.matchedKey)}`
+  return report.stale ? `${found}, **stale**: ${staleWords(report)}` : found
+}
+
+// What a reader needs to know about a stale entry: what went wrong, and who fixes it.
+function staleWords(report: Report): string {
+  const steps = report.build?.steps
+  const what = report.restore?.problem
+    ? `it could not be used (${cell(report.restore.problem)})`
+    : `${(steps?.total ?? 0) - (steps?.cached ?? 0)} of ${steps?.total ?? 0} steps were rebuilt (a base image may have moved)`
+  return report.save.save ? `${what}; replaced by this run` : `${what}; the next run that may write refreshes it`
 }
 
 const SOURCE_WORDS: Record<string, string> = {
@@ -58,10 +68,6 @@ function continuesTable(file: string | undefined): boolean {
   let i = lines.length - 1
   while (i >= 0 && lines[i].startsWith('| ') && lines[i] !== RULE) i--
   return i >= 0 && lines[i] === RULE
-}
-
-export function mb(bytes: number): string {
-  return `${(bytes / 1024 / 1024).toFixed(1)} MB`
 }
 
 function seconds(s: number): string {

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto'
-import type { CacheSource } from './constants.js'
+import type { CacheSource } from '../constants.js'
 
 // Keys are `<prefix>/<image>/<branch>/<hash>`. Each component is escaped so it
 // never contains the separator; a restore key therefore ends in `/` and, as a
@@ -38,7 +38,7 @@ function shorten(escaped: string, value: string): string {
 export interface KeyParts {
   prefix: string
   image: string
-  /** The branch this run builds: the head branch of a pull request. */
+  /** The branch this run builds; for a pull request, a name its author cannot choose (see github/context.ts). */
   branch: string
   /** The pull request's base branch, when there is one. */
   baseBranch?: string
@@ -53,7 +53,16 @@ export interface RestoreKey {
 }
 
 export interface KeyPlan {
-  primary: string
+  /** `<prefix>/<image>/<branch>/<hash>`: names the content, whatever entry holds it (the `key` output). */
+  content: string
+  hash: string
+  /**
+   * What the lookup asks for first. Entries of the service are immutable, so
+   * each save of a content key adds a generation (`<content>/<generation>`);
+   * asked as a prefix, the service answers with the newest, which is how a
+   * healed entry supersedes the stale one it replaces.
+   */
+  lookup: string
   /** Fallbacks, in the order the service tries them; never another image's. */
   restoreKeys: RestoreKey[]
 }
@@ -72,17 +81,36 @@ export function keyPlan(parts: KeyParts): KeyPlan {
     const key = scope(branch)
     if (!restoreKeys.some(r => r.key === key)) restoreKeys.push({ key, source })
   }
-  return { primary: scope(parts.branch) + parts.hash, restoreKeys }
+  const content = scope(parts.branch) + parts.hash
+  return { content, hash: parts.hash, lookup: content + SEPARATOR, restoreKeys }
+}
+
+/**
+ * A new entry's key for the content key: a generation that sorts after every
+ * earlier one (milliseconds, base 36, fixed width), so a listing by name is
+ * also a listing by age. The service picks the newest by creation anyway.
+ */
+export function generationKey(content: string, now: number = Date.now()): string {
+  return `${content}${SEPARATOR}${now.toString(36).padStart(9, '0')}`
 }
 
 /** The `<prefix>/<image>/<branch>/` part of a key: every entry of that image on that branch shares it. */
 export function branchScope(key: string): string {
-  return key.slice(0, key.lastIndexOf(SEPARATOR) + 1)
+  const parts = key.split(SEPARATOR)
+  return parts.slice(0, 3).join(SEPARATOR) + SEPARATOR
 }
 
 /** How a key the service returned relates to the plan. */
 export function cacheSourceOf(plan: KeyPlan, matchedKey: string | undefined): CacheSource {
   if (matchedKey === undefined) return 'none'
-  if (matchedKey === plan.primary) return 'exact'
+  if (matchedKey === plan.content || matchedKey.startsWith(plan.lookup)) return 'exact'
   return plan.restoreKeys.find(r => matchedKey.startsWith(r.key))?.source ?? 'none'
+}
+
+/**
+ * Whether an entry was saved for the same content as this run, on any branch
+ * and in any generation: the hash is the key's fourth component.
+ */
+export function sameContent(plan: KeyPlan, matchedKey: string | undefined): boolean {
+  return matchedKey?.split(SEPARATOR)[3] === plan.hash
 }

@@ -1,5 +1,5 @@
 import * as github from '@actions/github'
-import { printable } from './printable.js'
+import * as path from 'node:path'
 
 // What this run is (event, refs, default branch) and whether it may write the
 // cache. The write decision rests on the event and the ref only: a branch name
@@ -35,13 +35,15 @@ export interface RunContext {
   /** The branch a pull request or a merge queue merges into. */
   baseBranch?: string
   defaultBranch: string
+  /** Branch names or globs whose push-like runs write; empty: the default branch alone. */
+  saveBranches: string[]
 }
 
 const FALLBACK_DEFAULT_BRANCH = 'master'
 const WRITING_EVENTS = ['push', 'workflow_dispatch', 'schedule']
 const PULL_REQUEST_EVENTS = ['pull_request', 'pull_request_target']
 
-export function runContext(facts: EventFacts, defaultBranchInput: string): RunContext {
+export function runContext(facts: EventFacts, defaultBranchInput: string, saveBranches: string[] = []): RunContext {
   const repository = facts.payload.repository as { default_branch?: unknown } | undefined
   const payloadDefault = typeof repository?.default_branch === 'string' ? repository.default_branch : ''
   const defaultBranch = defaultBranchInput || payloadDefault || FALLBACK_DEFAULT_BRANCH
@@ -50,7 +52,8 @@ export function runContext(facts: EventFacts, defaultBranchInput: string): RunCo
     ref: facts.ref,
     branch: branchOf(facts),
     baseBranch: baseBranchOf(facts),
-    defaultBranch
+    defaultBranch,
+    saveBranches
   }
 }
 
@@ -69,41 +72,43 @@ function baseBranchOf(facts: EventFacts): string | undefined {
   return undefined
 }
 
-export interface WriteDecision {
-  allowed: boolean
-  /** One line a user reads in the log: why the cache is or is not written. */
-  reason: string
-}
+/** Why a run may not write, whatever its build does. */
+export type WriteDenial =
+  | { kind: 'pull-request'; event: string; defaultBranch: string }
+  | { kind: 'untrusted-trigger'; event: string }
+  | { kind: 'event'; event: string; writers: string[] }
+  | { kind: 'branch'; ref: string; writers: string[] }
 
-/** Why the post step won't save, whatever the build does; undefined if it may. */
-export function saveSkipReason(decision: WriteDecision, exactHit: boolean, primaryKey: string, restoreTimedOut: boolean): string | undefined {
-  if (!decision.allowed) return decision.reason
-  if (exactHit) return `Cache hit occurred on the primary key ${primaryKey}, not saving cache.`
-  if (restoreTimedOut) return 'the cache service did not answer the restore in time (restore-timeout), so a save would hang too.'
-  return undefined
+export type WriteDecision = { allowed: true; event: string; ref: string } | { allowed: false; denial: WriteDenial }
+
+/** The branches that write: the default branch unless save-branches names others. */
+export function writerBranches(ctx: RunContext): string[] {
+  return ctx.saveBranches.length > 0 ? ctx.saveBranches : [ctx.defaultBranch]
 }
 
 export function writeDecision(ctx: RunContext): WriteDecision {
-  const defaultRef = `refs/heads/${ctx.defaultBranch}`
+  const writers = writerBranches(ctx)
   if (PULL_REQUEST_EVENTS.includes(ctx.eventName)) {
-    return deny(
-      `${ctx.eventName} runs never write the cache: a pull request's entries are visible only to itself, and its code is not trusted to write for ${ctx.defaultBranch}.`
-    )
+    return deny({ kind: 'pull-request', event: ctx.eventName, defaultBranch: ctx.defaultBranch })
   }
-  if (ctx.eventName === 'workflow_run') {
-    return deny('workflow_run runs never write the cache: they may be triggered by a fork.')
+  if (ctx.eventName === 'workflow_run') return deny({ kind: 'untrusted-trigger', event: ctx.eventName })
+  if (!WRITING_EVENTS.includes(ctx.eventName)) return deny({ kind: 'event', event: ctx.eventName, writers })
+  // The ref, not a branch name from the payload: a fork chooses its branch
+  // names, never the ref a push or a dispatch runs on.
+  const branch = ctx.ref.startsWith('refs/heads/') ? ctx.ref.slice('refs/heads/'.length) : undefined
+  if (branch === undefined || !writers.some(pattern => branchMatches(branch, pattern))) {
+    return deny({ kind: 'branch', ref: ctx.ref, writers })
   }
-  if (!WRITING_EVENTS.includes(ctx.eventName)) {
-    return deny(
-      `${ctx.eventName} runs do not write the cache; only ${WRITING_EVENTS.join(', ')} on ${defaultRef} do.`
-    )
-  }
-  if (ctx.ref !== defaultRef) {
-    return deny(`${printable(ctx.ref)} is not the default branch (${printable(defaultRef)}); only the default branch writes the cache.`)
-  }
-  return { allowed: true, reason: `${ctx.eventName} on ${defaultRef} writes the cache.` }
+  return { allowed: true, event: ctx.eventName, ref: ctx.ref }
 }
 
-function deny(reason: string): WriteDecision {
-  return { allowed: false, reason }
+/** A name, or a glob whose `*` stays within a path segment and `**` crosses them (`release/*`). */
+export function branchMatches(branch: string, pattern: string): boolean {
+  return branch === pattern || (/[*?[]/.test(pattern) && path.posix.matchesGlob(branch, pattern))
 }
+
+function deny(denial: WriteDenial): WriteDecision {
+  return { allowed: false, denial }
+}
+
+export const WRITE_EVENTS: readonly string[] = WRITING_EVENTS

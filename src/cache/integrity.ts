@@ -1,0 +1,61 @@
+import * as fs from 'node:fs'
+import * as path from 'node:path'
+
+interface Descriptor {
+  mediaType?: unknown
+  digest?: unknown
+  size?: unknown
+}
+
+// Manifests and indexes name further blobs; layers and buildkit's cache
+// config (whose layer list repeats the manifest's) do not need opening.
+const NAMES_BLOBS = /(manifest|index)[^/]*\+json$/
+const DIGEST = /^sha256:([a-f0-9]{64})$/
+const MAX_BLOBS = 100_000
+
+/**
+ * Why dir is not a complete buildx local cache, or undefined when it is:
+ * index.json must parse, and every blob it names (through the manifests) must
+ * be present at its recorded size. Blobs are not hashed, which would read the
+ * whole cache; this catches the usual damage (a half-extracted archive, an
+ * interrupted copy, a truncated file), which otherwise either fails the build
+ * or makes buildx quietly ignore the cache.
+ */
+export async function cacheProblem(dir: string): Promise<string | undefined> {
+  let index: unknown
+  try {
+    index = JSON.parse(await fs.promises.readFile(path.join(dir, 'index.json'), 'utf8'))
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'ENOENT' ? 'no index.json' : 'index.json is not valid JSON'
+  }
+  const pending = children(index)
+  if (pending.length === 0) return 'index.json names no manifest'
+  const seen = new Set<string>()
+  while (pending.length > 0) {
+    const descriptor = pending.pop() as Descriptor
+    const digest = typeof descriptor.digest === 'string' ? DIGEST.exec(descriptor.digest) : null
+    // The digest becomes a path: anything but a plain sha256 is refused.
+    if (!digest || typeof descriptor.size !== 'number') return `a descriptor is malformed (${JSON.stringify(descriptor.digest)})`
+    if (seen.has(digest[1])) continue
+    if (seen.add(digest[1]).size > MAX_BLOBS) return `it names more than ${MAX_BLOBS} blobs`
+    const blob = path.join(dir, 'blobs', 'sha256', digest[1])
+    const stat = await fs.promises.stat(blob).catch(() => undefined)
+    if (!stat?.isFile()) return `blob ${descriptor.digest} is missing`
+    if (stat.size !== descriptor.size) return `blob ${descriptor.digest} has ${stat.size} bytes, not ${descriptor.size}`
+    if (typeof descriptor.mediaType === 'string' && NAMES_BLOBS.test(descriptor.mediaType)) {
+      try {
+        pending.push(...children(JSON.parse(await fs.promises.readFile(blob, 'utf8'))))
+      } catch {
+        return `manifest ${descriptor.digest} is not valid JSON`
+      }
+    }
+  }
+  return undefined
+}
+
+function children(document: unknown): Descriptor[] {
+  if (typeof document !== 'object' || document === null) return []
+  const { manifests, layers, config } = document as Record<string, unknown>
+  const list = [...(Array.isArray(manifests) ? manifests : []), ...(Array.isArray(layers) ? layers : []), ...(config ? [config] : [])]
+  return list.filter((d): d is Descriptor => typeof d === 'object' && d !== null)
+}

@@ -1,0 +1,47 @@
+import type { CacheBackendName } from '../constants.js'
+import type { KeyPlan } from '../key/key.js'
+
+/** Where buildx reads or writes a cache; docker/buildx.ts renders it as a --cache-from/--cache-to value. */
+export type CacheLocation = { type: 'local'; dir: string } | { type: 'registry'; ref: string }
+
+export interface Restored {
+  /** The key of the entry found. */
+  matchedKey: string
+  /** What buildx imports; empty when the entry is not whole. */
+  from: CacheLocation[]
+  sizeBytes: number
+  /** Why the entry found cannot be imported (a missing blob, a bad archive); unset when it is whole. */
+  problem?: string
+}
+
+export type SaveResult = { saved: true; key: string; sizeBytes: number } | { saved: false; reason: string }
+
+/** What the main step hands the post step so that it finds the same store. */
+export interface StoreConfig {
+  backend: CacheBackendName
+  image: string
+  /** With the local backend: the directory that outlives the runner. */
+  cacheRoot: string
+  /** Names what this job puts in places other jobs share. */
+  jobId: string
+}
+
+/**
+ * Where buildx caches live between runs. Each store owns its directories:
+ * the caller asks where the build exports, then to save what was exported.
+ * Restore and save never throw for a cache problem: they warn and report
+ * nothing restored or nothing saved.
+ */
+export interface CacheStore {
+  readonly backend: CacheBackendName
+  /** The newest entry for the lookup, else for the first restore key that has one. */
+  restore(plan: KeyPlan): Promise<Restored | undefined>
+  /** Where this run's build writes the cache it may save; throws when there is nowhere. */
+  exportTo(): Promise<CacheLocation>
+  /** Bytes the build exported; 0 before it did. */
+  exportedBytes(): Promise<number>
+  /** Makes the exported cache the newest entry for the content key, superseding older ones. */
+  save(plan: Pick<KeyPlan, 'content'>): Promise<SaveResult>
+  /** Everything the store made on the runner, removed whatever happened. */
+  temporaryPaths(): string[]
+}

@@ -1,0 +1,206 @@
+import * as core from '@actions/core'
+import { randomUUID } from 'node:crypto'
+import { createStore } from '../cache/create.js'
+import type { CacheLocation, CacheStore, Restored } from '../cache/store.js'
+import { Output } from '../constants.js'
+import { build, buildDir, BuildError, type Built } from '../docker/build.js'
+import { builderFacts, pickBuilder, type BuilderFacts } from '../docker/builder.js'
+import { currentEventFacts, runContext, writeDecision, writerBranches } from '../github/context.js'
+import { currentRunner } from '../github/runner.js'
+import { InputError, parseInputs, type Inputs } from '../inputs.js'
+import { logHashInputs } from '../key/hash-log.js'
+import { imageHash } from '../key/hash.js'
+import { cacheSourceOf, keyPlan, sameContent } from '../key/key.js'
+import { saveCleanup, saveReport, type Report } from './report.js'
+import { restore } from './restore.js'
+import { plannedSave, staleness, type Staleness } from './staleness.js'
+import { describeSave, save, skip, type SaveDecision } from './save-decision.js'
+
+export async function runMain(): Promise<void> {
+  try {
+    await mainStep()
+  } catch (error) {
+    if (error instanceof InputError || error instanceof BuildError) core.setFailed(error.message)
+    else core.setFailed(`Unexpected error: ${(error as Error).stack ?? error}`)
+  }
+}
+
+// Key → restore → build (exporting only what will be saved) → judge what the
+// build reused → refresh a stale entry. The post step saves; the report in
+// the state tells it what happened here.
+async function mainStep(): Promise<void> {
+  const runner = currentRunner()
+  const inputs = parseInputs(name => core.getInput(name), runner.workspace)
+  for (const { value } of inputs.secrets) core.setSecret(value)
+  const ctx = runContext(currentEventFacts(), inputs.defaultBranch, inputs.saveBranches)
+
+  // Asked while the key is hashed: the two docker calls cost a fifth of a second.
+  const builderAnswer = builderFacts()
+  const hashed = await core.group('Cache key', async () => {
+    const result = await imageHash(inputs, runner.workspace)
+    logHashInputs(result)
+    return result
+  })
+  const builder = await builderAnswer
+  if (builder.unavailable) {
+    throw new BuildError(
+      `docker buildx is not available (${builder.unavailable}). Install Docker with the buildx plugin, or add docker/setup-buildx-action before this step.`
+    )
+  }
+  const plan = keyPlan({ prefix: inputs.keyPrefix, image: inputs.image, ...ctx, hash: hashed.hash })
+  core.info(`Primary key: ${plan.content}`)
+  core.setOutput(Output.Key, plan.content)
+
+  const storeConfig = { backend: inputs.cacheBackend, image: inputs.image, cacheRoot: inputs.cacheRoot, jobId: randomUUID() }
+  const store = createStore(storeConfig, runner.temp)
+  const workDir = buildDir(runner.temp)
+  saveCleanup([...store.temporaryPaths(), workDir])
+  const restored = await core.group('Restore the cache', () => restore(store, plan, inputs.restoreTimeoutSeconds))
+  const entry = restored.restored
+  const source = cacheSourceOf(plan, entry?.matchedKey)
+  const cacheHit = sameContent(plan, entry?.matchedKey) && entry?.problem === undefined
+  core.setOutput(Output.MatchedKey, entry?.matchedKey ?? '')
+  core.setOutput(Output.CacheHit, String(cacheHit))
+  core.setOutput(Output.CacheSource, source)
+  core.setOutput(Output.RestoreTime, restored.seconds.toFixed(1))
+
+  const write = writeDecision(ctx)
+  const exporter = new Exporter(store, builder, inputs.createBuilder)
+  let decision = await exporter.prepare(plannedSave({ write, plan, source, entry, restoreTimedOut: restored.timedOut }))
+
+  const report: Report = {
+    image: inputs.image,
+    key: plan.content,
+    matchedKey: entry?.matchedKey ?? '',
+    source,
+    cacheHit,
+    stale: false,
+    store: storeConfig,
+    restore: entry ? { sizeBytes: entry.sizeBytes, seconds: restored.seconds, problem: entry.problem } : undefined,
+    save: decision,
+    saveTimeoutSeconds: inputs.saveTimeoutSeconds,
+    deleteSuperseded: inputs.deleteSuperseded,
+    summary: inputs.summary
+  }
+  const started = Date.now()
+  const seconds = (): number => (Date.now() - started) / 1000
+  try {
+    const built = await core.group(`Build ${inputs.image}`, () =>
+      build(inputs, { from: entry?.from ?? [], to: exporter.location }, { builder: exporter.builder, output: 'image' }, workDir)
+    )
+    report.build = { seconds: seconds(), steps: built.steps, retriedWithoutCache: built.retriedWithoutCache, succeeded: true }
+    core.info(`${built.steps.cached} of ${built.steps.total} steps were cached.`)
+    core.setOutput(Output.ImageId, built.imageId)
+    core.setOutput(Output.Digest, built.digest)
+    core.setOutput(Output.BuildTime, report.build.seconds.toFixed(1))
+
+    const judged = staleness(plan, entry, built)
+    report.stale = judged !== undefined
+    core.setOutput(Output.CachedSteps, `${built.steps.cached}/${built.steps.total}`)
+    core.setOutput(Output.CacheStale, String(report.stale))
+    if (judged) decision = await refreshIfDue(decision, judged, writerBranches(ctx), () => refresh(inputs, exporter, judged, entry, built, workDir))
+
+    const cacheSize = decision.save ? await store.exportedBytes() : (entry?.sizeBytes ?? 0)
+    core.setOutput(Output.CacheSize, String(cacheSize))
+    if (decision.save && inputs.maxCacheSizeBytes > 0 && cacheSize > inputs.maxCacheSizeBytes) {
+      decision = skip({ kind: 'too-large', sizeBytes: cacheSize, limitBytes: inputs.maxCacheSizeBytes })
+      core.warning(`Not saving the cache: ${describeSave(decision)}`)
+    }
+    report.save = decision
+  } catch (error) {
+    report.build = { seconds: seconds(), steps: { total: 0, cached: 0 }, retriedWithoutCache: false, succeeded: false }
+    report.save = skip({ kind: 'build-failed' })
+    throw error
+  } finally {
+    saveReport(report)
+  }
+}
+
+/**
+ * Where and with which builder the build exports. Exporting costs time: it is
+ * set up only for a run that will save, or later for one that must refresh a
+ * stale entry.
+ */
+class Exporter {
+  location?: CacheLocation
+  builder?: string
+
+  constructor(
+    private readonly store: CacheStore,
+    private readonly facts: BuilderFacts,
+    private readonly createBuilder: boolean
+  ) {}
+
+  /** The decision, unless exporting is impossible: then why nothing will be saved. */
+  async prepare(decision: SaveDecision): Promise<SaveDecision> {
+    const picked = await pickBuilder(this.facts, decision.save, this.createBuilder)
+    this.builder = picked.name
+    if (!decision.save) return decision
+    if (picked.exportBlocked) return skip({ kind: 'cannot-export' })
+    try {
+      this.location = await this.store.exportTo()
+      return decision
+    } catch (error) {
+      const nowhere = skip({ kind: 'nowhere-to-export', detail: (error as Error).message })
+      core.warning(`Building without saving a cache: ${describeSave(nowhere)}`)
+      return nowhere
+    }
+  }
+}
+
+/**
+ * A stale entry: said plainly, and replaced when this run may write and has
+ * not exported yet (an exact hit, which exports nothing in the common case).
+ */
+async function refreshIfDue(
+  decision: SaveDecision,
+  stale: Staleness,
+  writers: string[],
+  refreshNow: () => Promise<SaveDecision>
+): Promise<SaveDecision> {
+  const what =
+    stale.kind === 'broken'
+      ? `the restored entry could not be used (${stale.problem})`
+      : `the cache matched but ${stale.total - stale.cached} of ${stale.total} steps were rebuilt (a base image may have moved)`
+  if (decision.save) {
+    core.notice(`${capitalize(what)}; this run saves a fresh entry.`)
+    return decision
+  }
+  if (decision.skip.kind !== 'exact-hit') {
+    core.notice(`${capitalize(what)}; the next run that may write (push, schedule or workflow_dispatch on ${writers.join(', ')}) refreshes it.`)
+    return decision
+  }
+  core.notice(`${capitalize(what)}; refreshing the entry.`)
+  return refreshNow()
+}
+
+// Everything the build made is in the builder by now: exporting it is a
+// second build whose steps are all cached. A builder that cannot export
+// (the docker driver on the classic image store) gets a docker-container
+// builder, which has none of it and rebuilds what the cache does not hold.
+async function refresh(
+  inputs: Inputs,
+  exporter: Exporter,
+  stale: Staleness,
+  entry: Restored | undefined,
+  built: Built,
+  workDir: string
+): Promise<SaveDecision> {
+  const decision = await exporter.prepare(save(stale.kind === 'broken' ? stale : { kind: 'stale', cached: stale.cached, total: stale.total }))
+  if (!decision.save) return decision
+  const from = built.retriedWithoutCache ? [] : (entry?.from ?? [])
+  try {
+    await core.group('Export the refreshed cache', () =>
+      build(inputs, { from, to: exporter.location }, { builder: exporter.builder, output: 'cache' }, workDir)
+    )
+    return decision
+  } catch (error) {
+    core.warning(`Could not export the refreshed cache, so the stale entry stays: ${(error as Error).message}`)
+    return skip({ kind: 'build-failed' })
+  }
+}
+
+function capitalize(text: string): string {
+  return text.charAt(0).toUpperCase() + text.slice(1)
+}
+

@@ -1,0 +1,78 @@
+import type { WriteDenial } from '../github/context.js'
+import { printable } from '../printable.js'
+
+/** Why this run saves: a new content key, or an entry of this content that must be replaced. */
+export type SaveWhy =
+  | { kind: 'new-content' }
+  /** The entry of this content left steps to rebuild (a base image moved, say). */
+  | { kind: 'stale'; cached: number; total: number }
+  /** The entry of this content could not be imported. */
+  | { kind: 'broken'; problem: string }
+
+/** Why this run does not save. */
+export type SaveSkip =
+  | { kind: 'denied'; denial: WriteDenial }
+  | { kind: 'exact-hit'; key: string }
+  | { kind: 'restore-timed-out' }
+  | { kind: 'cannot-export' }
+  | { kind: 'nowhere-to-export'; detail: string }
+  | { kind: 'build-failed' }
+  | { kind: 'too-large'; sizeBytes: number; limitBytes: number }
+
+export type SaveDecision = { save: true; why: SaveWhy } | { save: false; skip: SaveSkip }
+
+export const save = (why: SaveWhy): SaveDecision => ({ save: true, why })
+export const skip = (reason: SaveSkip): SaveDecision => ({ save: false, skip: reason })
+
+/** The one line the log and the summary give for a decision. */
+export function describeSave(decision: SaveDecision): string {
+  return decision.save ? describeWhy(decision.why) : describeSkip(decision.skip)
+}
+
+function describeWhy(why: SaveWhy): string {
+  switch (why.kind) {
+    case 'new-content':
+      return 'no entry holds this content yet.'
+    case 'stale':
+      return `the entry of this content left ${why.total - why.cached} of ${why.total} steps to rebuild; the new cache replaces it.`
+    case 'broken':
+      return `the entry of this content could not be imported (${why.problem}); the new cache replaces it.`
+  }
+}
+
+function describeSkip(skip: SaveSkip): string {
+  switch (skip.kind) {
+    case 'denied':
+      return describeDenial(skip.denial)
+    case 'exact-hit':
+      return `Cache hit occurred on the primary key ${skip.key}, not saving cache.`
+    case 'restore-timed-out':
+      return 'the cache service did not answer the restore in time (restore-timeout), so a save would hang too.'
+    case 'cannot-export':
+      return 'the builder cannot export a local cache (see the warning above).'
+    case 'nowhere-to-export':
+      return `there is nowhere to export the new cache: ${skip.detail}`
+    case 'build-failed':
+      return 'the build failed.'
+    case 'too-large':
+      return `the new cache is ${mb(skip.sizeBytes)}, above max-cache-size (${mb(skip.limitBytes)}).`
+  }
+}
+
+export function describeDenial(denial: WriteDenial): string {
+  const writers = (names: string[]): string => names.map(n => `refs/heads/${printable(n)}`).join(', ')
+  switch (denial.kind) {
+    case 'pull-request':
+      return `${denial.event} runs never write the cache: a pull request's entries are visible only to itself, and its code is not trusted to write for ${printable(denial.defaultBranch)}.`
+    case 'untrusted-trigger':
+      return `${denial.event} runs never write the cache: they may be triggered by a fork.`
+    case 'event':
+      return `${printable(denial.event)} runs do not write the cache; only push, workflow_dispatch and schedule on ${writers(denial.writers)} do.`
+    case 'branch':
+      return `${printable(denial.ref)} is not a branch that writes the cache (${writers(denial.writers)}; see save-branches).`
+  }
+}
+
+export function mb(bytes: number): string {
+  return `${(bytes / 1024 / 1024).toFixed(1)} MB`
+}
