@@ -6,11 +6,12 @@ import { createHash } from 'node:crypto'
 import * as fs from 'node:fs'
 import * as os from 'node:os'
 import * as path from 'node:path'
-import { buildxArgs, failedOnCacheImport } from '../../src/buildx.js'
-import { cacheProblem } from '../../src/fsutil.js'
-import { tokenScopes, writeDenied } from '../../src/gha-cache.js'
+import { buildxArgs, failedOnCacheImport } from '../../src/docker/buildx.js'
+import { cacheProblem } from '../../src/cache/integrity.js'
+import { tokenScopes, writeDenied } from '../../src/cache/gha.js'
 import type { Inputs } from '../../src/inputs.js'
-import { LocalCacheStore } from '../../src/local-cache.js'
+import { LocalCacheStore } from '../../src/cache/local.js'
+import type { KeyPlan } from '../../src/key/key.js'
 
 const D = '66552503172b167973695d4793a2115d7dd12f8372534475260c35577a6472d0'
 const X = '7ef2e4752c1b05ea0098800eec2b5ff9415411f32707cdf25295e5f4a01b52e6'
@@ -68,19 +69,25 @@ describe('failedOnCacheImport', () => {
 
 describe('buildxArgs for the retry after a damaged cache', () => {
   const inputs = { image: 'ci', context: '/ws', file: '/ws/Dockerfile', tags: [], buildArgs: [], secrets: [], target: '', platforms: [], load: true, push: false, cacheCompression: 'gzip' } as unknown as Inputs
-  const run = { iidFile: '/t/iid', metadataFile: '/t/meta.json' }
+  const run = { iidFile: '/t/iid', metadataFile: '/t/meta.json', output: 'image' as const }
 
   it('ignores the engine cache too, and still exports', () => {
-    const args = buildxArgs(inputs, { to: '/c/new', noCache: true }, run)
+    const args = buildxArgs(inputs, { from: [], to: { type: 'local', dir: '/c/new' }, noCache: true }, run)
     expect(args).toContain('--no-cache')
     expect(args).not.toContain('--cache-from')
     expect(args).toContain('type=local,dest=/c/new,mode=max')
   })
 
   it('keeps the engine cache otherwise', () => {
-    expect(buildxArgs(inputs, { from: '/c/old' }, run)).not.toContain('--no-cache')
+    expect(buildxArgs(inputs, { from: [{ type: 'local', dir: '/c/old' }] }, run)).not.toContain('--no-cache')
   })
 })
+
+/** A plan whose content key is `key` and whose one fallback is its branch's scope. */
+function plan(key: string): KeyPlan {
+  const scope = key.slice(0, key.lastIndexOf('/') + 1)
+  return { content: key, hash: key.slice(scope.length), lookup: `${key}/`, restoreKeys: [{ key: scope, source: 'branch' }] }
+}
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'broken-cache-'))
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }))
@@ -204,34 +211,44 @@ describe('LocalCacheStore with damaged entries', () => {
     fs.utimesSync(path.join(root, 'p/img/main/old'), 1, 1)
     const broken = writeCache(path.join(root, 'p/img/main/new'))
     fs.rmSync(broken.layer)
-    const restored = await new LocalCacheStore(root).restore('p/img/main/new', ['p/img/main/'])
+    const restored = await new LocalCacheStore(root, 'job').restore(plan('p/img/main/new'))
     expect(restored?.matchedKey).toBe('p/img/main/old')
     expect(warnings()).toMatch(/Skipping the damaged cache entry p\/img\/main\/new in .* \(blob sha256:[a-f0-9]{64} is missing\)/)
+  })
+
+  it('reports a damaged entry under the exact key when nothing else serves, so that it gets replaced', async () => {
+    const broken = writeCache(path.join(root, 'p/img/solo/k'))
+    fs.truncateSync(broken.layer, 1)
+    const restored = await new LocalCacheStore(root, 'job').restore(plan('p/img/solo/k'))
+    expect(restored).toMatchObject({ matchedKey: 'p/img/solo/k', from: [], problem: expect.stringMatching(/has 1 bytes/) })
   })
 
   it('replaces a damaged entry under the same key on save', async () => {
     const broken = writeCache(path.join(root, 'p/img/main/k'))
     fs.truncateSync(broken.layer, 1)
-    const store = new LocalCacheStore(root)
-    const exported = await store.exportDir()
-    writeCache(exported)
-    expect(await store.save(exported, 'p/img/main/k')).toMatchObject({ saved: true })
+    const store = new LocalCacheStore(root, 'job')
+    const exported = await store.exportTo()
+    writeCache(exported.type === 'local' ? exported.dir : '')
+    expect(await store.save({ content: 'p/img/main/k' })).toMatchObject({ saved: true, key: 'p/img/main/k' })
     expect(await cacheProblem(path.join(root, 'p/img/main/k'))).toBeUndefined()
     expect(fs.readdirSync(path.join(root, '.incoming'))).toEqual([])
   })
 
-  it('keeps a complete entry under the same key', async () => {
+  it('replaces a complete but stale entry under the same key in place', async () => {
     writeCache(path.join(root, 'p/img/main/k'))
-    const store = new LocalCacheStore(root)
-    const exported = await store.exportDir()
-    writeCache(exported)
-    expect(await store.save(exported, 'p/img/main/k')).toMatchObject({ saved: false, reason: expect.stringContaining('already exists') })
+    fs.writeFileSync(path.join(root, 'p/img/main/k', 'stale-marker'), '')
+    const store = new LocalCacheStore(root, 'job')
+    const exported = await store.exportTo()
+    writeCache(exported.type === 'local' ? exported.dir : '')
+    expect(await store.save({ content: 'p/img/main/k' })).toMatchObject({ saved: true })
+    expect(fs.existsSync(path.join(root, 'p/img/main/k', 'stale-marker'))).toBe(false)
+    expect(await cacheProblem(path.join(root, 'p/img/main/k'))).toBeUndefined()
   })
 
   it('refuses to export into a root that cannot be written, so the main step can skip the save', async () => {
     const file = path.join(tmp, 'a-file')
     fs.writeFileSync(file, '')
-    await expect(new LocalCacheStore(file).exportDir()).rejects.toThrow(/ENOTDIR|EEXIST/)
-    expect(await new LocalCacheStore(file).restore('p/img/main/k', ['p/img/main/'])).toBeUndefined()
+    await expect(new LocalCacheStore(file, 'job').exportTo()).rejects.toThrow(/ENOTDIR|EEXIST/)
+    expect(await new LocalCacheStore(file, 'job').restore(plan('p/img/main/k'))).toBeUndefined()
   })
 })

@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals'
-import { chooseBuilder, parseDriver, usesContainerdStore, type BuilderFacts } from '../../src/builder.js'
+import { chooseBuilder, parseDriver, usesContainerdStore, type BuilderFacts } from '../../src/docker/builder.js'
 
 const dockerClassic: BuilderFacts = { driver: 'docker', containerdStore: false }
 const dockerContainerd: BuilderFacts = { driver: 'docker', containerdStore: true }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals'
-import { buildxArgs, errorLine, failedOnCacheImport, secretEnv, stepCounts } from '../../src/buildx.js'
+import { buildxArgs, errorLine, failedOnCacheImport, secretEnv, stepCounts } from '../../src/docker/buildx.js'
 import type { Inputs } from '../../src/inputs.js'
 
 const inputs: Inputs = {
@@ -9,6 +9,7 @@ const inputs: Inputs = {
   hashFiles: [],
   keyPrefix: 'buildx',
   defaultBranch: '',
+  saveBranches: [],
   tags: [],
   buildArgs: [{ name: 'A', value: 'x y; $(id)' }],
   secrets: [],
@@ -26,11 +27,12 @@ const inputs: Inputs = {
   saveTimeoutSeconds: 600,
   summary: true
 }
-const files = { iidFile: '/t/iid', metadataFile: '/t/meta.json' }
+const files = { iidFile: '/t/iid', metadataFile: '/t/meta.json', output: 'image' as const }
+const local = (dir: string) => ({ type: 'local' as const, dir })
 
 describe('buildxArgs', () => {
   it('imports a restored cache and exports a new one in max mode', () => {
-    expect(buildxArgs(inputs, { from: '/c/old', to: '/c/new' }, files)).toEqual([
+    expect(buildxArgs(inputs, { from: [local('/c/old')], to: local('/c/new') }, files)).toEqual([
       'buildx', 'build', '--progress=plain', '--file', '/ws/Dockerfile', '--tag', 'ci',
       '--build-arg', 'A=x y; $(id)', '--load',
       '--cache-from', 'type=local,src=/c/old', '--cache-to', 'type=local,dest=/c/new,mode=max',
@@ -39,16 +41,30 @@ describe('buildxArgs', () => {
   })
 
   it('forces another layer compression on the export when asked', () => {
-    const args = buildxArgs({ ...inputs, cacheCompression: 'zstd' }, { to: '/c/new' }, files)
+    const args = buildxArgs({ ...inputs, cacheCompression: 'zstd' }, { from: [], to: local('/c/new') }, files)
     expect(args).toContain('type=local,dest=/c/new,mode=max,compression=zstd,force-compression=true')
   })
 
   it('leaves out what is not asked for', () => {
-    const args = buildxArgs({ ...inputs, buildArgs: [], load: false, push: true, tags: ['a', 'b'], target: 't', platforms: ['linux/amd64', 'linux/arm64'] }, {}, files)
+    const args = buildxArgs({ ...inputs, buildArgs: [], load: false, push: true, tags: ['a', 'b'], target: 't', platforms: ['linux/amd64', 'linux/arm64'] }, { from: [] }, files)
     expect(args).not.toContain('--cache-from')
     expect(args).not.toContain('--cache-to')
     expect(args).not.toContain('--load')
     expect(args.join(' ')).toContain('--tag a --tag b --target t --platform linux/amd64,linux/arm64 --push')
+  })
+
+  it('neither loads nor pushes when the build only exports its cache', () => {
+    const args = buildxArgs({ ...inputs, push: true }, { from: [], to: local('/c/new') }, { ...files, output: 'cache' })
+    expect(args).not.toContain('--load')
+    expect(args).not.toContain('--push')
+    expect(args).toContain('type=local,dest=/c/new,mode=max')
+  })
+
+  it('reads and writes a registry cache with OCI media types', () => {
+    const ref = 'ghcr.io/acme/cache:img'
+    const args = buildxArgs(inputs, { from: [{ type: 'registry', ref }], to: { type: 'registry', ref } }, files)
+    expect(args).toContain(`type=registry,ref=${ref}`)
+    expect(args).toContain(`type=registry,ref=${ref},mode=max,image-manifest=true,oci-mediatypes=true`)
   })
 })
 
@@ -90,7 +106,7 @@ describe('failedOnCacheImport', () => {
 describe('secrets', () => {
   it('pass by variable name only: values never reach the argument list', () => {
     const withSecrets = { ...inputs, secrets: [{ id: 'token', value: 's3cr3t' }] }
-    const args = buildxArgs(withSecrets, {}, { ...files, builder: 'b' })
+    const args = buildxArgs(withSecrets, { from: [] }, { ...files, builder: 'b' })
     expect(args).toContain('id=token,env=BUILDX_CI_CACHE_SECRET_0')
     expect(args.join(' ')).not.toContain('s3cr3t')
     expect(args.slice(3, 7)).toEqual(['--file', '/ws/Dockerfile', '--builder', 'b'])

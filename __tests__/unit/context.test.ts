@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals'
-import { runContext, saveSkipReason, writeDecision, type EventFacts } from '../../src/context.js'
+import { runContext, writeDecision, type EventFacts } from '../../src/github/context.js'
 
 const repo = { repository: { default_branch: 'main' } }
 const facts = (over: Partial<EventFacts>): EventFacts => ({ eventName: 'push', ref: 'refs/heads/main', payload: repo, ...over })
@@ -52,23 +52,39 @@ describe('writeDecision', () => {
     expect(decide({ ref: 'refs/heads/trunk' }, 'trunk')).toBe(true)
   })
 
-  it('says why in one line', () => {
+  it('names why not as a typed denial', () => {
     const no = writeDecision(runContext(facts({ ref: 'refs/heads/feature' }), ''))
-    expect(no.reason).toBe('refs/heads/feature is not the default branch (refs/heads/main); only the default branch writes the cache.')
-    expect(no.reason).not.toContain('\n')
+    expect(no).toEqual({ allowed: false, denial: { kind: 'branch', ref: 'refs/heads/feature', writers: ['main'] } })
+    const pr = writeDecision(runContext(facts({ eventName: 'pull_request', ref: 'refs/pull/1/merge', headRef: 'main', baseRef: 'main' }), ''))
+    expect(pr).toMatchObject({ allowed: false, denial: { kind: 'pull-request' } })
   })
 })
 
-describe('saveSkipReason', () => {
-  const allowed = { allowed: true, reason: 'push on refs/heads/main writes the cache.' }
+describe('save-branches', () => {
+  const decideWith = (ref: string, saveBranches: string[], eventName = 'push'): boolean =>
+    writeDecision(runContext(facts({ eventName, ref }), '', saveBranches)).allowed
 
-  it('lets a default-branch run with a new key save', () => {
-    expect(saveSkipReason(allowed, false, 'k', false)).toBeUndefined()
+  it('lets push-like runs on the listed branches write, and only those', () => {
+    const branches = ['master', 'beta', 'release/*']
+    expect(decideWith('refs/heads/beta', branches)).toBe(true)
+    expect(decideWith('refs/heads/release/1.80', branches)).toBe(true)
+    expect(decideWith('refs/heads/schedule-me', branches, 'schedule')).toBe(false)
+    expect(decideWith('refs/heads/beta', branches, 'workflow_dispatch')).toBe(true)
+    expect(decideWith('refs/heads/feature', branches)).toBe(false)
+    expect(decideWith('refs/heads/release/1.80/x', branches)).toBe(false)
   })
 
-  it('says why not: the decision first, then an exact hit, then a restore that timed out', () => {
-    expect(saveSkipReason({ allowed: false, reason: 'no.' }, true, 'k', true)).toBe('no.')
-    expect(saveSkipReason(allowed, true, 'k', false)).toBe('Cache hit occurred on the primary key k, not saving cache.')
-    expect(saveSkipReason(allowed, false, 'k', true)).toMatch(/did not answer the restore in time/)
+  it('replaces the default branch as the writer when set', () => {
+    expect(decideWith('refs/heads/main', ['beta'])).toBe(false)
+    expect(decideWith('refs/heads/main', [])).toBe(true)
+  })
+
+  it('never lets a pull request write, whatever its branches are named', () => {
+    const pr = facts({ eventName: 'pull_request', ref: 'refs/pull/1/merge', headRef: 'beta', baseRef: 'beta' })
+    expect(writeDecision(runContext(pr, '', ['beta', '*'])).allowed).toBe(false)
+  })
+
+  it('never matches a tag ref', () => {
+    expect(decideWith('refs/tags/beta', ['beta', '*'])).toBe(false)
   })
 })

@@ -30,6 +30,7 @@ describe('parseInputs', () => {
       hashFiles: [],
       keyPrefix: 'buildx',
       defaultBranch: '',
+      saveBranches: [],
       tags: [],
       buildArgs: [],
       secrets: [],

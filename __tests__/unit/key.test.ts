@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals'
-import { branchScope, cacheSourceOf, keyComponent, keyPlan, type KeyParts } from '../../src/key.js'
+import { branchScope, cacheSourceOf, generationKey, keyComponent, keyPlan, sameContent, type KeyParts } from '../../src/key/key.js'
 
 const HASH = 'a'.repeat(64)
 const parts = (over: Partial<KeyParts> = {}): KeyParts => ({
@@ -49,7 +49,7 @@ describe('keyComponent', () => {
 
 describe('keyPlan', () => {
   it('puts prefix, image, branch and hash in the primary key', () => {
-    expect(keyPlan(parts()).primary).toBe(`buildx/dist-x86_64-linux/master/${HASH}`)
+    expect(keyPlan(parts()).content).toBe(`buildx/dist-x86_64-linux/master/${HASH}`)
   })
 
   it('falls back to this branch, then the base branch, then the default branch', () => {
@@ -77,22 +77,22 @@ describe('keyPlan', () => {
     for (const [image1, branch1, image2, branch2] of pairs) {
       const one = keyPlan(parts({ image: image1, branch: branch1, defaultBranch: branch1 }))
       const two = keyPlan(parts({ image: image2, branch: branch2, defaultBranch: branch2 }))
-      expect(one.primary).not.toBe(two.primary)
+      expect(one.content).not.toBe(two.content)
       // The service matches restore keys as prefixes: none may reach the other image.
-      for (const r of one.restoreKeys) expect(two.primary.startsWith(r.key)).toBe(false)
-      for (const r of two.restoreKeys) expect(one.primary.startsWith(r.key)).toBe(false)
+      for (const r of one.restoreKeys) expect(two.content.startsWith(r.key)).toBe(false)
+      for (const r of two.restoreKeys) expect(one.content.startsWith(r.key)).toBe(false)
     }
   })
 
   it('never lets one image prefix-match another whose name extends it', () => {
     const short = keyPlan(parts({ image: 'ci' }))
     const long = keyPlan(parts({ image: 'ci-image' }))
-    for (const r of short.restoreKeys) expect(long.primary.startsWith(r.key)).toBe(false)
+    for (const r of short.restoreKeys) expect(long.content.startsWith(r.key)).toBe(false)
   })
 
   it('stays under the service limit of 512 characters with no comma, whatever the inputs', () => {
     const plan = keyPlan(parts({ prefix: 'p,'.repeat(300), image: 'i\n'.repeat(500), branch: 'b,'.repeat(1000), baseBranch: 'é'.repeat(900) }))
-    for (const key of [plan.primary, ...plan.restoreKeys.map(r => r.key)]) {
+    for (const key of [plan.content, generationKey(plan.content), ...plan.restoreKeys.map(r => r.key)]) {
       expect(key.length).toBeLessThanOrEqual(512)
       expect(key).not.toMatch(/[,\s]/)
     }
@@ -104,17 +104,43 @@ describe('cacheSourceOf', () => {
 
   it('names where a matched key came from', () => {
     expect(cacheSourceOf(plan, undefined)).toBe('none')
-    expect(cacheSourceOf(plan, plan.primary)).toBe('exact')
+    expect(cacheSourceOf(plan, plan.content)).toBe('exact')
+    expect(cacheSourceOf(plan, generationKey(plan.content, 1))).toBe('exact')
     expect(cacheSourceOf(plan, `buildx/dist-x86_64-linux/feature/${'b'.repeat(64)}`)).toBe('branch')
     expect(cacheSourceOf(plan, `buildx/dist-x86_64-linux/release/${'b'.repeat(64)}`)).toBe('base-branch')
     expect(cacheSourceOf(plan, `buildx/dist-x86_64-linux/master/${'b'.repeat(64)}`)).toBe('default-branch')
   })
 })
 
+describe('generations', () => {
+  const plan = keyPlan(parts())
+
+  it('looks up every generation of the content key, and only those', () => {
+    const entry = generationKey(plan.content, Date.UTC(2026, 10, 28))
+    expect(entry.startsWith(plan.lookup)).toBe(true)
+    expect(keyPlan(parts({ hash: 'b'.repeat(64) })).lookup.startsWith(plan.content)).toBe(false)
+    expect(`${plan.content}0`.startsWith(plan.lookup)).toBe(false)
+  })
+
+  it('names later generations after earlier ones', () => {
+    const times = [1, 35, 36, 1_700_000_000_000, 1_800_000_000_000]
+    const keys = times.map(t => generationKey(plan.content, t))
+    expect([...keys].sort()).toEqual(keys)
+  })
+
+  it('tells entries of the same content from others, on any branch and in any generation', () => {
+    expect(sameContent(plan, generationKey(plan.content))).toBe(true)
+    expect(sameContent(plan, `buildx/dist-x86_64-linux/release/${HASH}/0abc`)).toBe(true)
+    expect(sameContent(plan, `buildx/dist-x86_64-linux/master/${'b'.repeat(64)}/0abc`)).toBe(false)
+    expect(sameContent(plan, undefined)).toBe(false)
+  })
+})
+
 describe('branchScope', () => {
   it("is the restore key of the key's own image and branch, escapes and all", () => {
     const plan = keyPlan(parts({ image: 'a/b', branch: 'feature/x', defaultBranch: 'master' }))
-    expect(branchScope(plan.primary)).toBe(plan.restoreKeys[0].key)
-    expect(branchScope(plan.primary)).toBe('buildx/a%2Fb/feature%2Fx/')
+    expect(branchScope(plan.content)).toBe(plan.restoreKeys[0].key)
+    expect(branchScope(plan.content)).toBe('buildx/a%2Fb/feature%2Fx/')
+    expect(branchScope(generationKey(plan.content))).toBe('buildx/a%2Fb/feature%2Fx/')
   })
 })

@@ -2,17 +2,18 @@ import { afterEach, describe, expect, it } from '@jest/globals'
 import * as fs from 'node:fs'
 import * as os from 'node:os'
 import * as path from 'node:path'
-import type { SaveOutcome } from '../../src/post-step.js'
-import type { Report } from '../../src/state.js'
-import { summaryRow, writeSummary } from '../../src/summary.js'
+import type { Report, SaveOutcome } from '../../src/steps/report.js'
+import { summaryRow, writeSummary } from '../../src/steps/summary.js'
 
 const report = (over: Partial<Report> = {}): Report => ({
   image: 'dist-x86_64-linux',
   key: 'buildx/dist-x86_64-linux/master/abc',
   matchedKey: 'buildx/dist-x86_64-linux/master/old',
   source: 'branch',
-  backend: 'gha',
-  cacheRoot: '',
+  cacheHit: false,
+  stale: false,
+  store: { backend: 'gha', image: 'dist-x86_64-linux', cacheRoot: '', jobId: 'j' },
+  save: { save: true, why: { kind: 'new-content' } },
   restore: { sizeBytes: 200 * 1024 * 1024, seconds: 2 },
   build: { seconds: 31.25, steps: { total: 12, cached: 9 }, retriedWithoutCache: false, succeeded: true },
   saveTimeoutSeconds: 600,
@@ -20,7 +21,7 @@ const report = (over: Partial<Report> = {}): Report => ({
   summary: true,
   ...over
 })
-const saved: SaveOutcome = { result: { saved: true, sizeBytes: 210 * 1024 * 1024 }, seconds: 3 }
+const saved: SaveOutcome = { result: { saved: true, key: 'buildx/dist-x86_64-linux/master/abc/0', sizeBytes: 210 * 1024 * 1024 }, seconds: 3 }
 
 describe('summaryRow', () => {
   it('says what was restored, how fast, what the build reused and what was saved', () => {
@@ -36,6 +37,14 @@ describe('summaryRow', () => {
     })
     expect(row).toContain('| nothing: cold build | – |')
     expect(row).toContain('| no: refs/heads/feature is not the default branch')
+  })
+
+  it('says that an entry of this content was stale, and who refreshes it', () => {
+    const stale = { matchedKey: 'buildx/dist-x86_64-linux/master/abc/0', source: 'exact' as const, cacheHit: true, stale: true }
+    const ours = summaryRow(report(stale), saved)
+    expect(ours).toContain('exact match: <code>buildx/dist-x86_64-linux/master/abc/0</code>, **stale**: 3 of 12 steps were rebuilt (a base image may have moved); replaced by this run')
+    const theirs = summaryRow(report({ ...stale, save: { save: false, skip: { kind: 'exact-hit', key: 'k' } } }), { result: { saved: false, reason: 'r' }, seconds: 0 })
+    expect(theirs).toContain('3 of 12 steps were rebuilt (a base image may have moved); the next run that may write refreshes it')
   })
 
   it('keeps hostile text from breaking the table or adding markup', () => {

@@ -39241,7 +39241,22 @@ module.exports = {
 
 /***/ }),
 
-/***/ 2950:
+/***/ 1730:
+/***/ ((module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
+
+__nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
+/* harmony import */ var _steps_main_step_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(9306);
+
+// Exit explicitly: a cache request that never answered must not hold the job.
+await (0,_steps_main_step_js__WEBPACK_IMPORTED_MODULE_0__/* .runMain */ .V)();
+process.exit();
+
+__webpack_async_result__();
+} catch(e) { __webpack_async_result__(e); } }, 1);
+
+/***/ }),
+
+/***/ 9306:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -39459,7 +39474,7 @@ function utils_toCommandValue(input) {
  * @returns The command properties to send with the actual annotation command
  * See IssueCommandProperties: https://github.com/actions/runner/blob/main/src/Runner.Worker/ActionCommandManager.cs#L646
  */
-function utils_toCommandProperties(annotationProperties) {
+function toCommandProperties(annotationProperties) {
     if (!Object.keys(annotationProperties).length) {
         return {};
     }
@@ -42272,7 +42287,7 @@ function core_debug(message) {
  * @param properties optional properties to add to the annotation.
  */
 function core_error(message, properties = {}) {
-    command_issueCommand('error', utils_toCommandProperties(properties), message instanceof Error ? message.toString() : message);
+    command_issueCommand('error', toCommandProperties(properties), message instanceof Error ? message.toString() : message);
 }
 /**
  * Adds a warning issue
@@ -42280,7 +42295,7 @@ function core_error(message, properties = {}) {
  * @param properties optional properties to add to the annotation.
  */
 function warning(message, properties = {}) {
-    command_issueCommand('warning', utils_toCommandProperties(properties), message instanceof Error ? message.toString() : message);
+    command_issueCommand('warning', toCommandProperties(properties), message instanceof Error ? message.toString() : message);
 }
 /**
  * Adds a notice issue
@@ -42288,7 +42303,7 @@ function warning(message, properties = {}) {
  * @param properties optional properties to add to the annotation.
  */
 function notice(message, properties = {}) {
-    issueCommand('notice', toCommandProperties(properties), message instanceof Error ? message.toString() : message);
+    command_issueCommand('notice', toCommandProperties(properties), message instanceof Error ? message.toString() : message);
 }
 /**
  * Writes info to log with console.log.
@@ -42382,279 +42397,8 @@ function getIDToken(aud) {
  */
 
 //# sourceMappingURL=core.js.map
-;// CONCATENATED MODULE: external "node:fs"
-const external_node_fs_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:fs");
-;// CONCATENATED MODULE: external "node:path"
-const external_node_path_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:path");
-;// CONCATENATED MODULE: ./src/builder.ts
-
-// Which builder the build runs on. The docker driver exports a local cache
-// only with the containerd image store; GitHub's hosted runners ship without
-// it, so a run that must export needs a docker-container builder there.
-const OWN_BUILDER = 'buildx-ci-cache';
-/** Pure: the builder for a build that does or does not export a cache. */
-function chooseBuilder(facts, exporting, createBuilder) {
-    if (!exporting || facts.driver !== 'docker' || facts.containerdStore)
-        return { kind: 'current' };
-    if (createBuilder)
-        return { kind: 'create', name: OWN_BUILDER };
-    return {
-        kind: 'no-export',
-        warning: 'The current builder uses the docker driver without the containerd image store, which cannot export a local cache, so nothing will be saved. ' +
-            'Fix: set `create-builder: true`, or add docker/setup-buildx-action before this step, or enable the containerd image store ' +
-            '("features": {"containerd-snapshotter": true} in /etc/docker/daemon.json).'
-    };
-}
-function parseDriver(inspect) {
-    return /^Driver:\s*(\S+)/m.exec(inspect)?.[1] ?? '';
-}
-function usesContainerdStore(driverStatusJson) {
-    try {
-        const status = JSON.parse(driverStatusJson);
-        return Array.isArray(status) && status.some(pair => Array.isArray(pair) && pair[1] === 'io.containerd.snapshotter.v1');
-    }
-    catch {
-        return false;
-    }
-}
-async function builderFacts() {
-    const inspect = await quiet(['buildx', 'inspect']);
-    if (inspect.exitCode !== 0) {
-        return { unavailable: inspect.stderr.trim().split('\n')[0] || 'no output', driver: '', containerdStore: false };
-    }
-    const driver = parseDriver(inspect.stdout);
-    if (driver !== 'docker')
-        return { driver, containerdStore: false };
-    const info = await quiet(['info', '--format', '{{json .DriverStatus}}']);
-    return { driver, containerdStore: info.exitCode === 0 && usesContainerdStore(info.stdout) };
-}
-/** Makes our docker-container builder, or reuses the one an earlier step made. */
-async function ensureBuilder(name) {
-    if ((await quiet(['buildx', 'inspect', name])).exitCode === 0)
-        return;
-    const created = await getExecOutput('docker', ['buildx', 'create', '--name', name, '--driver', 'docker-container', '--bootstrap'], {
-        ignoreReturnCode: true
-    });
-    if (created.exitCode !== 0) {
-        throw new Error(`could not create a docker-container builder: ${created.stderr.trim().split('\n').at(-1)}`);
-    }
-}
-async function quiet(args) {
-    return getExecOutput('docker', args, { ignoreReturnCode: true, silent: true });
-}
-
-;// CONCATENATED MODULE: ./src/buildx.ts
-
-function buildxArgs(inputs, cache, run) {
-    const args = ['buildx', 'build', '--progress=plain', '--file', inputs.file];
-    if (run.builder)
-        args.push('--builder', run.builder);
-    for (const tag of inputs.tags.length > 0 ? inputs.tags : [inputs.image])
-        args.push('--tag', tag);
-    for (const { name, value } of inputs.buildArgs)
-        args.push('--build-arg', `${name}=${value}`);
-    inputs.secrets.forEach(({ id }, i) => args.push('--secret', `id=${id},env=${secretVariable(i)}`));
-    if (inputs.target)
-        args.push('--target', inputs.target);
-    if (inputs.platforms.length > 0)
-        args.push('--platform', inputs.platforms.join(','));
-    if (inputs.load)
-        args.push('--load');
-    if (inputs.push)
-        args.push('--push');
-    if (cache.noCache)
-        args.push('--no-cache');
-    if (cache.from)
-        args.push('--cache-from', `type=local,src=${cache.from}`);
-    if (cache.to)
-        args.push('--cache-to', `type=local,dest=${cache.to},mode=max${compression(inputs.cacheCompression)}`);
-    args.push('--iidfile', run.iidFile, '--metadata-file', run.metadataFile);
-    args.push(inputs.context);
-    return args;
-}
-/** The variable that carries secret i to buildx: values never appear in the arguments, which are logged. */
-function secretVariable(i) {
-    return `BUILDX_CI_CACHE_SECRET_${i}`;
-}
-function secretEnv(secrets) {
-    return Object.fromEntries(secrets.map(({ value }, i) => [secretVariable(i), value]));
-}
-// Layers built here come out gzip-compressed; another choice must be forced
-// on the export, or the cache would mix both.
-function compression(choice) {
-    return choice === 'gzip' ? '' : `,compression=${choice},force-compression=true`;
-}
-/** Runs docker with the given arguments, its output streaming into the log. */
-async function runBuildx(args, env = {}) {
-    let output = '';
-    const collect = (data) => {
-        output += data.toString();
-    };
-    const exitCode = await exec_exec('docker', args, {
-        ignoreReturnCode: true,
-        env: { ...process.env, ...env },
-        listeners: { stdout: collect, stderr: collect }
-    });
-    return { exitCode, error: errorLine(output), steps: stepCounts(output), output };
-}
-/** Counts the Dockerfile's steps (`#5 [2/4] RUN ...`) and those reported CACHED. */
-function stepCounts(progress) {
-    const steps = new Set();
-    const cached = new Set();
-    for (const line of progress.split('\n')) {
-        const step = /^#(\d+) \[(?!internal\])[^\]]*\] /.exec(line);
-        if (step)
-            steps.add(step[1]);
-        const hit = /^#(\d+) CACHED\s*$/.exec(line);
-        if (hit)
-            cached.add(hit[1]);
-    }
-    return { total: steps.size, cached: [...cached].filter(id => steps.has(id)).length };
-}
-function errorLine(output) {
-    const lines = output.split('\n').map(l => l.trim()).filter(Boolean);
-    const errors = lines.filter(l => /^(ERROR|error):/.test(l));
-    return (errors.at(-1) ?? lines.at(-1) ?? '').replace(/^(ERROR|error):\s*/, '');
-}
-// What buildx 0.13 on Docker Engine 26 (containerd image store) prints last
-// when a blob of the imported local cache is missing or damaged, found by
-// breaking real caches. The blob is read either while the build computes
-// cache keys or, when the engine already holds the layer, while the new cache
-// is exported:
-//   failed to solve: failed to compute cache key: NotFound: rpc error: code = NotFound desc = content sha256:<d>: not found
-//   failed to solve: NotFound: rpc error: code = NotFound desc = content sha256:<d>: not found
-//   failed to solve: error writing layer blob: NotFound: rpc error: code = NotFound desc = content sha256:<d>: not found
-//   failed to solve: failed to compute cache key: failed commit on ref "layer-sha256:<d>": commit failed: unexpected commit digest sha256:<x>, expected sha256:<d>: failed precondition
-//   failed to solve: failed to compute cache key: failed commit on ref "layer-sha256:<d>": commit failed: "layer-sha256:<d>" failed size validation: <n> != <m>: failed precondition
-//   failed to solve: error writing layer blob: failed commit on ref "layer-sha256:<d>": commit failed: rpc error: code = FailedPrecondition desc = unexpected commit size <n>, expected <m>: failed precondition
-//   failed to solve: failed to read expected number of bytes: unexpected EOF
-// Such a failed import leaves records in the engine that outlive
-// `buildx prune -af`; on an engine that persists between jobs, every later
-// build of the same steps fails, with or without a cache, until one runs with
-// --no-cache:
-//   failed to solve: failed to prepare sha256:<chain> as <id>: parent snapshot sha256:<chain> does not exist: not found
-//   failed to solve: failed to compute cache key: parent snapshot sha256:<chain> does not exist: not found
-//   failed to solve: failed to extract layer sha256:<diff>: failed to get reader from content store: content digest sha256:<d>: not found
-// A damaged index.json, manifest or cache config fails nothing: buildx warns
-// ("local cache import at <dir> not found due to err: ...") or reports the
-// importer step as errored, and builds without the cache.
-// Each pattern is anchored right after "failed to solve: ", so the line of a
-// failing RUN (`failed to solve: process "<command>" did not complete
-// successfully`) never matches, whatever its command says.
-const STAGE = '^failed to solve: (?:failed to compute cache key: |error writing layer blob: )?';
-const SHA = 'sha256:[a-f0-9]{64}';
-const CACHE_IMPORT_FAILURES = [
-    new RegExp(`${STAGE}NotFound: rpc error: code = NotFound desc = content ${SHA}: not found$`),
-    new RegExp(`${STAGE}failed commit on ref "layer-${SHA}": commit failed: .*(?:unexpected commit (?:digest|size)|failed size validation)`),
-    new RegExp(`${STAGE}failed to read expected number of bytes: unexpected EOF$`),
-    new RegExp(`${STAGE}(?:failed to prepare ${SHA} as [a-z0-9]+: )?parent snapshot ${SHA} does not exist: not found$`),
-    new RegExp(`${STAGE}failed to extract layer ${SHA}: failed to get reader from content store: content digest ${SHA}: not found$`)
-];
-/**
- * Whether a failed build's output points at a damaged cache: the one imported,
- * or records an earlier damaged import left in the engine. Either way, one
- * more build with --no-cache and without --cache-from gets past it.
- */
-function failedOnCacheImport(output) {
-    const lastError = errorLine(output);
-    return CACHE_IMPORT_FAILURES.some(pattern => pattern.test(lastError));
-}
-
-;// CONCATENATED MODULE: ./src/fsutil.ts
-
-
-async function removeDir(dir) {
-    await external_node_fs_namespaceObject.promises.rm(dir, { recursive: true, force: true, maxRetries: 3 });
-}
-/**
- * Removes each directory, then its parent if that is left empty, unless the
- * parent is RUNNER_TEMP itself: later steps of the job still use it.
- */
-async function removeDirs(dirs) {
-    for (const dir of dirs)
-        await removeDir(dir);
-    const keep = process.env.RUNNER_TEMP ? path.resolve(process.env.RUNNER_TEMP) : undefined;
-    for (const parent of new Set(dirs.map(d => path.dirname(d)))) {
-        if (path.resolve(parent) === keep)
-            continue;
-        await fs.promises.rmdir(parent).catch(() => undefined);
-    }
-}
-function isFile(p) {
-    return external_node_fs_namespaceObject.statSync(p, { throwIfNoEntry: false })?.isFile() ?? false;
-}
-function fsutil_isDirectory(p) {
-    return external_node_fs_namespaceObject.statSync(p, { throwIfNoEntry: false })?.isDirectory() ?? false;
-}
-async function fsutil_exists(p) {
-    return (await external_node_fs_namespaceObject.promises.lstat(p).catch(() => undefined)) !== undefined;
-}
-/** Bytes held by the regular files below dir (0 when it does not exist). */
-async function dirSize(dir) {
-    const entries = await external_node_fs_namespaceObject.promises.readdir(dir, { recursive: true, withFileTypes: true }).catch(() => []);
-    const sizes = await Promise.all(entries.filter(e => e.isFile()).map(e => external_node_fs_namespaceObject.promises.stat(external_node_path_namespaceObject.join(e.parentPath, e.name)).then(s => s.size)));
-    return sizes.reduce((a, b) => a + b, 0);
-}
-// Manifests and indexes name further blobs; layers and buildkit's cache
-// config (whose layer list repeats the manifest's) do not need opening.
-const NAMES_BLOBS = /(manifest|index)[^/]*\+json$/;
-const DIGEST = /^sha256:([a-f0-9]{64})$/;
-const MAX_BLOBS = 100_000;
-/**
- * Why dir is not a complete buildx local cache, or undefined when it is:
- * index.json must parse, and every blob it names (through the manifests) must
- * be present at its recorded size. Blobs are not hashed, which would read the
- * whole cache; this catches the usual damage (a half-extracted archive, an
- * interrupted copy, a truncated file), which otherwise either fails the build
- * or makes buildx quietly ignore the cache.
- */
-async function cacheProblem(dir) {
-    let index;
-    try {
-        index = JSON.parse(await external_node_fs_namespaceObject.promises.readFile(external_node_path_namespaceObject.join(dir, 'index.json'), 'utf8'));
-    }
-    catch (error) {
-        return error.code === 'ENOENT' ? 'no index.json' : 'index.json is not valid JSON';
-    }
-    const pending = children(index);
-    if (pending.length === 0)
-        return 'index.json names no manifest';
-    const seen = new Set();
-    while (pending.length > 0) {
-        const descriptor = pending.pop();
-        const digest = typeof descriptor.digest === 'string' ? DIGEST.exec(descriptor.digest) : null;
-        // The digest becomes a path: anything but a plain sha256 is refused.
-        if (!digest || typeof descriptor.size !== 'number')
-            return `a descriptor is malformed (${JSON.stringify(descriptor.digest)})`;
-        if (seen.has(digest[1]))
-            continue;
-        if (seen.add(digest[1]).size > MAX_BLOBS)
-            return `it names more than ${MAX_BLOBS} blobs`;
-        const blob = external_node_path_namespaceObject.join(dir, 'blobs', 'sha256', digest[1]);
-        const stat = await external_node_fs_namespaceObject.promises.stat(blob).catch(() => undefined);
-        if (!stat?.isFile())
-            return `blob ${descriptor.digest} is missing`;
-        if (stat.size !== descriptor.size)
-            return `blob ${descriptor.digest} has ${stat.size} bytes, not ${descriptor.size}`;
-        if (typeof descriptor.mediaType === 'string' && NAMES_BLOBS.test(descriptor.mediaType)) {
-            try {
-                pending.push(...children(JSON.parse(await external_node_fs_namespaceObject.promises.readFile(blob, 'utf8'))));
-            }
-            catch {
-                return `manifest ${descriptor.digest} is not valid JSON`;
-            }
-        }
-    }
-    return undefined;
-}
-function children(document) {
-    if (typeof document !== 'object' || document === null)
-        return [];
-    const { manifests, layers, config } = document;
-    const list = [...(Array.isArray(manifests) ? manifests : []), ...(Array.isArray(layers) ? layers : []), ...(config ? [config] : [])];
-    return list.filter((d) => typeof d === 'object' && d !== null);
-}
-
+// EXTERNAL MODULE: external "node:crypto"
+var external_node_crypto_ = __nccwpck_require__(7598);
 ;// CONCATENATED MODULE: ./node_modules/@actions/glob/lib/internal-glob-options-helper.js
 
 /**
@@ -50312,8 +50056,6 @@ function policies_userAgentPolicy_userAgentPolicy(options = {}) {
     };
 }
 //# sourceMappingURL=userAgentPolicy.js.map
-// EXTERNAL MODULE: external "node:crypto"
-var external_node_crypto_ = __nccwpck_require__(7598);
 ;// CONCATENATED MODULE: ./node_modules/@typespec/ts-http-runtime/dist/esm/util/sha256.js
 // Copyright (c) Microsoft Corporation.
 // Licensed under the MIT License.
@@ -63889,6 +63631,8 @@ class BufferScheduler {
 //# sourceMappingURL=BufferScheduler.js.map
 ;// CONCATENATED MODULE: external "node:module"
 const external_node_module_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:module");
+;// CONCATENATED MODULE: external "node:path"
+const external_node_path_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:path");
 // EXTERNAL MODULE: external "node:url"
 var external_node_url_ = __nccwpck_require__(3136);
 ;// CONCATENATED MODULE: ./node_modules/@azure/storage-common/dist/esm/crc64.js
@@ -90409,6 +90153,8 @@ class Batch {
     }
 }
 //# sourceMappingURL=Batch.js.map
+;// CONCATENATED MODULE: external "node:fs"
+const external_node_fs_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:fs");
 ;// CONCATENATED MODULE: ./node_modules/@azure/storage-blob/dist/esm/utils/utils.js
 // Copyright (c) Microsoft Corporation.
 // Licensed under the MIT License.
@@ -99323,7 +99069,43 @@ function saveCacheV2(paths_1, key_1, options_1) {
     });
 }
 //# sourceMappingURL=cache.js.map
-;// CONCATENATED MODULE: ./src/key.ts
+;// CONCATENATED MODULE: ./src/fsutil.ts
+
+
+async function removeDir(dir) {
+    await external_node_fs_namespaceObject.promises.rm(dir, { recursive: true, force: true, maxRetries: 3 });
+}
+/**
+ * Removes each directory, then its parent if that is left empty, unless the
+ * parent is RUNNER_TEMP itself: later steps of the job still use it.
+ */
+async function removeDirs(dirs) {
+    for (const dir of dirs)
+        await removeDir(dir);
+    const keep = process.env.RUNNER_TEMP ? path.resolve(process.env.RUNNER_TEMP) : undefined;
+    for (const parent of new Set(dirs.map(d => path.dirname(d)))) {
+        if (path.resolve(parent) === keep)
+            continue;
+        await fs.promises.rmdir(parent).catch(() => undefined);
+    }
+}
+function isFile(p) {
+    return external_node_fs_namespaceObject.statSync(p, { throwIfNoEntry: false })?.isFile() ?? false;
+}
+function fsutil_isDirectory(p) {
+    return external_node_fs_namespaceObject.statSync(p, { throwIfNoEntry: false })?.isDirectory() ?? false;
+}
+async function fsutil_exists(p) {
+    return (await external_node_fs_namespaceObject.promises.lstat(p).catch(() => undefined)) !== undefined;
+}
+/** Bytes held by the regular files below dir (0 when it does not exist). */
+async function dirSize(dir) {
+    const entries = await external_node_fs_namespaceObject.promises.readdir(dir, { recursive: true, withFileTypes: true }).catch(() => []);
+    const sizes = await Promise.all(entries.filter(e => e.isFile()).map(e => external_node_fs_namespaceObject.promises.stat(external_node_path_namespaceObject.join(e.parentPath, e.name)).then(s => s.size)));
+    return sizes.reduce((a, b) => a + b, 0);
+}
+
+;// CONCATENATED MODULE: ./src/key/key.ts
 
 // Keys are `<prefix>/<image>/<branch>/<hash>`. Each component is escaped so it
 // never contains the separator; a restore key therefore ends in `/` and, as a
@@ -99371,22 +99153,103 @@ function keyPlan(parts) {
         if (!restoreKeys.some(r => r.key === key))
             restoreKeys.push({ key, source });
     }
-    return { primary: scope(parts.branch) + parts.hash, restoreKeys };
+    const content = scope(parts.branch) + parts.hash;
+    return { content, hash: parts.hash, lookup: content + SEPARATOR, restoreKeys };
+}
+/**
+ * A new entry's key for the content key: a generation that sorts after every
+ * earlier one (milliseconds, base 36, fixed width), so a listing by name is
+ * also a listing by age. The service picks the newest by creation anyway.
+ */
+function generationKey(content, now = Date.now()) {
+    return `${content}${SEPARATOR}${now.toString(36).padStart(9, '0')}`;
 }
 /** The `<prefix>/<image>/<branch>/` part of a key: every entry of that image on that branch shares it. */
 function branchScope(key) {
-    return key.slice(0, key.lastIndexOf(SEPARATOR) + 1);
+    const parts = key.split(SEPARATOR);
+    return parts.slice(0, 3).join(SEPARATOR) + SEPARATOR;
 }
 /** How a key the service returned relates to the plan. */
 function cacheSourceOf(plan, matchedKey) {
     if (matchedKey === undefined)
         return 'none';
-    if (matchedKey === plan.primary)
+    if (matchedKey === plan.content || matchedKey.startsWith(plan.lookup))
         return 'exact';
     return plan.restoreKeys.find(r => matchedKey.startsWith(r.key))?.source ?? 'none';
 }
+/**
+ * Whether an entry was saved for the same content as this run, on any branch
+ * and in any generation: the hash is the key's fourth component.
+ */
+function sameContent(plan, matchedKey) {
+    return matchedKey?.split(SEPARATOR)[3] === plan.hash;
+}
 
-;// CONCATENATED MODULE: ./src/gha-cache.ts
+;// CONCATENATED MODULE: ./src/cache/integrity.ts
+
+
+// Manifests and indexes name further blobs; layers and buildkit's cache
+// config (whose layer list repeats the manifest's) do not need opening.
+const NAMES_BLOBS = /(manifest|index)[^/]*\+json$/;
+const DIGEST = /^sha256:([a-f0-9]{64})$/;
+const MAX_BLOBS = 100_000;
+/**
+ * Why dir is not a complete buildx local cache, or undefined when it is:
+ * index.json must parse, and every blob it names (through the manifests) must
+ * be present at its recorded size. Blobs are not hashed, which would read the
+ * whole cache; this catches the usual damage (a half-extracted archive, an
+ * interrupted copy, a truncated file), which otherwise either fails the build
+ * or makes buildx quietly ignore the cache.
+ */
+async function cacheProblem(dir) {
+    let index;
+    try {
+        index = JSON.parse(await external_node_fs_namespaceObject.promises.readFile(external_node_path_namespaceObject.join(dir, 'index.json'), 'utf8'));
+    }
+    catch (error) {
+        return error.code === 'ENOENT' ? 'no index.json' : 'index.json is not valid JSON';
+    }
+    const pending = children(index);
+    if (pending.length === 0)
+        return 'index.json names no manifest';
+    const seen = new Set();
+    while (pending.length > 0) {
+        const descriptor = pending.pop();
+        const digest = typeof descriptor.digest === 'string' ? DIGEST.exec(descriptor.digest) : null;
+        // The digest becomes a path: anything but a plain sha256 is refused.
+        if (!digest || typeof descriptor.size !== 'number')
+            return `a descriptor is malformed (${JSON.stringify(descriptor.digest)})`;
+        if (seen.has(digest[1]))
+            continue;
+        if (seen.add(digest[1]).size > MAX_BLOBS)
+            return `it names more than ${MAX_BLOBS} blobs`;
+        const blob = external_node_path_namespaceObject.join(dir, 'blobs', 'sha256', digest[1]);
+        const stat = await external_node_fs_namespaceObject.promises.stat(blob).catch(() => undefined);
+        if (!stat?.isFile())
+            return `blob ${descriptor.digest} is missing`;
+        if (stat.size !== descriptor.size)
+            return `blob ${descriptor.digest} has ${stat.size} bytes, not ${descriptor.size}`;
+        if (typeof descriptor.mediaType === 'string' && NAMES_BLOBS.test(descriptor.mediaType)) {
+            try {
+                pending.push(...children(JSON.parse(await external_node_fs_namespaceObject.promises.readFile(blob, 'utf8'))));
+            }
+            catch {
+                return `manifest ${descriptor.digest} is not valid JSON`;
+            }
+        }
+    }
+    return undefined;
+}
+function children(document) {
+    if (typeof document !== 'object' || document === null)
+        return [];
+    const { manifests, layers, config } = document;
+    const list = [...(Array.isArray(manifests) ? manifests : []), ...(Array.isArray(layers) ? layers : []), ...(config ? [config] : [])];
+    return list.filter((d) => typeof d === 'object' && d !== null);
+}
+
+;// CONCATENATED MODULE: ./src/cache/gha.ts
+
 
 
 
@@ -99406,6 +99269,7 @@ class GhaCacheStore {
     workRoot;
     cacheName;
     cacheDir;
+    exportDir;
     // The client leaves empty directories in its temp dir after every call;
     // giving it one of ours lets us remove them all.
     clientTemp;
@@ -99413,76 +99277,75 @@ class GhaCacheStore {
         this.workRoot = external_node_path_namespaceObject.join(runnerTemp, 'buildx-ci-cache');
         this.cacheName = keyComponent(image);
         this.cacheDir = external_node_path_namespaceObject.join(this.workRoot, this.cacheName);
+        this.exportDir = `${this.cacheDir}.new`;
         this.clientTemp = external_node_path_namespaceObject.join(this.workRoot, `${this.cacheName}.client-tmp`);
     }
-    async restore(primaryKey, restoreKeys) {
+    async restore(plan) {
         if (!isFeatureAvailable()) {
             warning('The GitHub Actions cache service is not available to this job (ACTIONS_RESULTS_URL or ACTIONS_RUNTIME_TOKEN is unset); building without a cache.');
             return undefined;
         }
         await removeDir(this.cacheDir);
+        const restoreKeys = plan.restoreKeys.map(r => r.key);
+        let found;
         let matchedKey;
         try {
             // Looked up first: the client answers a miss and a failed download
-            // alike, and only the lookup tells them apart for the warning below.
-            const found = await this.inWorkRoot(() => restoreCache([this.cacheName], primaryKey, restoreKeys, { lookupOnly: true }));
+            // alike, and only the lookup tells them apart.
+            found = await this.inWorkRoot(() => restoreCache([this.cacheName], plan.lookup, restoreKeys, { lookupOnly: true }));
             if (found === undefined)
                 return undefined;
-            matchedKey = await this.inWorkRoot(() => restoreCache([this.cacheName], primaryKey, restoreKeys));
-            if (matchedKey === undefined) {
-                warning(`The cache entry ${found} was found but could not be downloaded or unpacked (see above); building without a cache.`);
-            }
+            matchedKey = await this.inWorkRoot(() => restoreCache([this.cacheName], plan.lookup, restoreKeys));
         }
         catch (error) {
             warning(`Cache restore failed, building without a cache: ${error.message}`);
         }
+        if (found === undefined)
+            return undefined;
         // A failed download can leave a half-extracted directory behind, and an
-        // archive can hold anything: import only a complete buildx cache.
-        if (matchedKey === undefined) {
-            await removeDir(this.cacheDir);
-            return undefined;
-        }
-        const problem = await cacheProblem(this.cacheDir);
+        // archive can hold anything: import only a complete buildx cache. The
+        // entry found is still reported, so that a broken one gets replaced.
+        const problem = matchedKey === undefined ? 'it could not be downloaded or unpacked (see above)' : await cacheProblem(this.cacheDir);
         if (problem !== undefined) {
-            warning(`The entry ${matchedKey} is not a complete buildx cache (${problem}); building without it.`);
+            warning(`The cache entry ${found} is not usable (${problem}); building without it.`);
             await removeDir(this.cacheDir);
-            return undefined;
+            return { matchedKey: found, from: [], sizeBytes: 0, problem };
         }
-        return { matchedKey, dir: this.cacheDir, sizeBytes: await dirSize(this.cacheDir) };
+        return { matchedKey: found, from: [{ type: 'local', dir: this.cacheDir }], sizeBytes: await dirSize(this.cacheDir) };
     }
-    async exportDir() {
-        const dir = `${this.cacheDir}.new`;
-        await removeDir(dir);
-        return dir;
+    async exportTo() {
+        await removeDir(this.exportDir);
+        return { type: 'local', dir: this.exportDir };
     }
-    // buildx adds to a local cache and never removes from it: writing a fresh
-    // directory and swapping it in is what keeps the entry from growing forever.
-    async adopt(exported) {
-        await removeDir(this.cacheDir);
-        await external_node_fs_namespaceObject.promises.rename(exported, this.cacheDir);
-        return this.cacheDir;
+    async exportedBytes() {
+        return dirSize(this.exportDir);
     }
-    async save(dir, key) {
-        if (dir !== this.cacheDir)
-            throw new Error(`Only ${this.cacheDir} can be saved, not ${dir}`);
+    async save(plan) {
         // Said plainly and before the archive is made: the client reports a
         // denied write only as a warning of its own, and we would blame a race.
         const denied = writeDenied();
         if (denied)
             return { saved: false, reason: denied };
+        // The entry's version hashes the path the client is given, which must be
+        // the one restores ask for: the export takes the restored cache's place.
+        // buildx adds to a local cache and never removes from it; a fresh export
+        // swapped in is what keeps the entry from growing forever.
+        await removeDir(this.cacheDir);
+        await external_node_fs_namespaceObject.promises.rename(this.exportDir, this.cacheDir);
+        const key = generationKey(plan.content);
         try {
             const id = await this.inWorkRoot(() => cache_saveCache([this.cacheName], key));
             if (id === -1) {
-                return { saved: false, reason: 'the cache service did not accept the entry (another job may have saved this key first, or the service failed; see above)' };
+                return { saved: false, reason: 'the cache service did not accept the entry (the service failed or refused it; see above)' };
             }
-            return { saved: true, sizeBytes: await dirSize(dir) };
+            return { saved: true, key, sizeBytes: await dirSize(this.cacheDir) };
         }
         catch (error) {
             return { saved: false, reason: `the cache service refused it: ${error.message}` };
         }
     }
     temporaryPaths() {
-        return [this.cacheDir, `${this.cacheDir}.new`, this.clientTemp];
+        return [this.cacheDir, this.exportDir, this.clientTemp];
     }
     // Settles with the call. A call that never settles (a hung service) leaves
     // the process pointed at our folder, so a late download can only land there.
@@ -99536,7 +99399,8 @@ function tokenScopes(token) {
     }
 }
 
-;// CONCATENATED MODULE: ./src/local-cache.ts
+;// CONCATENATED MODULE: ./src/cache/local.ts
+
 
 
 
@@ -99553,70 +99417,80 @@ class LocalCacheStore {
     root;
     backend = 'local';
     incoming;
-    exported = new Set();
+    exportDir;
     // An exact key is also seen again under its branch's prefix: warn once.
     damaged = new Set();
-    constructor(root) {
+    constructor(root, jobId) {
         this.root = root;
         // On the root's own file system, so that saving is an atomic rename.
         this.incoming = external_node_path_namespaceObject.join(root, '.incoming');
+        this.exportDir = external_node_path_namespaceObject.join(this.incoming, jobId);
     }
-    async restore(primaryKey, restoreKeys) {
+    async restore(plan) {
         try {
-            for (const key of [primaryKey, ...restoreKeys]) {
-                const matchedKey = key === primaryKey ? await this.exact(key) : await this.newestUnder(key);
-                if (matchedKey !== undefined) {
-                    const dir = external_node_path_namespaceObject.join(this.root, matchedKey);
-                    info(`Cache found in ${this.root} for key: ${matchedKey}`);
-                    return { matchedKey, dir, sizeBytes: await dirSize(dir) };
-                }
+            const exact = external_node_path_namespaceObject.join(this.root, plan.content);
+            if (await fsutil_exists(exact)) {
+                const problem = await this.problemOf(exact, plan.content);
+                if (problem === undefined)
+                    return await this.found(plan.content);
+                // Another image's entry may still serve the build; the save then
+                // replaces the damaged one, as it would a stale one.
+                const fallback = await this.newestOf(plan.restoreKeys.map(r => r.key));
+                return fallback ? await this.found(fallback) : { matchedKey: plan.content, from: [], sizeBytes: 0, problem };
             }
+            const fallback = await this.newestOf(plan.restoreKeys.map(r => r.key));
+            if (fallback)
+                return await this.found(fallback);
         }
         catch (error) {
             warning(`Could not read the cache root ${this.root}, building without a cache: ${error.message}`);
         }
         return undefined;
     }
-    async exportDir() {
+    async exportTo() {
         await external_node_fs_namespaceObject.promises.mkdir(this.incoming, { recursive: true });
-        const dir = external_node_path_namespaceObject.join(this.incoming, (0,external_node_crypto_.randomUUID)());
-        this.exported.add(dir);
-        return dir;
+        await removeDir(this.exportDir);
+        return { type: 'local', dir: this.exportDir };
     }
-    async adopt(exported) {
-        return exported;
+    async exportedBytes() {
+        return dirSize(this.exportDir);
     }
-    async save(dir, key) {
-        const target = external_node_path_namespaceObject.join(this.root, key);
+    // The new entry takes the content key's place, whatever was there (a stale
+    // or damaged entry of the same content), and supersedes every older entry
+    // of this image on this branch.
+    async save(plan) {
+        const target = external_node_path_namespaceObject.join(this.root, plan.content);
         try {
-            if (await fsutil_exists(target)) {
-                const problem = await cacheProblem(target);
-                if (problem === undefined)
-                    return { saved: false, reason: `an entry for ${key} already exists in ${this.root}` };
-                // A damaged entry under this very key would otherwise be skipped by
-                // every restore and never replaced.
-                info(`Replacing the damaged entry ${key} (${problem}).`);
+            if (await fsutil_exists(target))
                 await this.discard(target);
-            }
             const scope = external_node_path_namespaceObject.dirname(target);
             await external_node_fs_namespaceObject.promises.mkdir(scope, { recursive: true });
-            await external_node_fs_namespaceObject.promises.rename(dir, target);
-            // The new entry supersedes every older one of this image on this branch.
+            await external_node_fs_namespaceObject.promises.rename(this.exportDir, target);
             for (const sibling of await external_node_fs_namespaceObject.promises.readdir(scope)) {
                 if (sibling !== external_node_path_namespaceObject.basename(target))
                     await removeDir(external_node_path_namespaceObject.join(scope, sibling));
             }
-            return { saved: true, sizeBytes: await dirSize(target) };
+            return { saved: true, key: plan.content, sizeBytes: await dirSize(target) };
         }
         catch (error) {
             return { saved: false, reason: `could not write to ${this.root}: ${error.message}` };
         }
     }
     temporaryPaths() {
-        return [...this.exported];
+        return [this.exportDir];
     }
-    async exact(key) {
-        return (await this.usable(external_node_path_namespaceObject.join(this.root, key), key)) ? key : undefined;
+    async found(key) {
+        const dir = external_node_path_namespaceObject.join(this.root, key);
+        info(`Cache found in ${this.root} for key: ${key}`);
+        return { matchedKey: key, from: [{ type: 'local', dir }], sizeBytes: await dirSize(dir) };
+    }
+    async newestOf(prefixes) {
+        for (const prefix of prefixes) {
+            const key = await this.newestUnder(prefix);
+            if (key !== undefined)
+                return key;
+        }
+        return undefined;
     }
     async newestUnder(prefix) {
         const scope = external_node_path_namespaceObject.join(this.root, prefix);
@@ -99632,14 +99506,15 @@ class LocalCacheStore {
     }
     /** Whether an entry can be imported; a damaged one is named in a warning and passed over. */
     async usable(dir, key) {
-        if (!(await fsutil_exists(dir)))
-            return false;
+        return (await fsutil_exists(dir)) && (await this.problemOf(dir, key)) === undefined;
+    }
+    async problemOf(dir, key) {
         const problem = await cacheProblem(dir);
         if (problem !== undefined && !this.damaged.has(dir)) {
             this.damaged.add(dir);
-            warning(`Skipping the damaged cache entry ${key} in ${this.root} (${problem}); it is replaced when the default branch next saves.`);
+            warning(`Skipping the damaged cache entry ${key} in ${this.root} (${problem}); the next run that may write replaces it.`);
         }
-        return problem === undefined;
+        return problem;
     }
     // Moved aside first, so a reader never sees half a directory.
     async discard(dir) {
@@ -99650,101 +99525,18 @@ class LocalCacheStore {
     }
 }
 
-;// CONCATENATED MODULE: ./src/store.ts
+;// CONCATENATED MODULE: ./src/cache/create.ts
 
 
-function createStore(backend, image, cacheRoot) {
-    if (backend === 'local')
-        return new LocalCacheStore(cacheRoot);
-    return new GhaCacheStore(runnerTemp(), image);
-}
-function runnerTemp() {
-    const temp = process.env.RUNNER_TEMP;
-    if (!temp)
-        throw new Error('RUNNER_TEMP is not set; the action must run in a GitHub Actions job.');
-    return temp;
-}
-
-;// CONCATENATED MODULE: ./src/build-step.ts
-
-
-
-
-
-
-
-/** A build that failed for its own reasons: the step fails with this message. */
-class BuildError extends Error {
-}
-async function pickBuilder(facts, exporting, create) {
-    const choice = chooseBuilder(facts, exporting, create);
-    if (choice.kind === 'current')
-        return { exportBlocked: false };
-    if (choice.kind === 'no-export') {
-        warning(choice.warning);
-        return { exportBlocked: true };
-    }
-    try {
-        await group(`Create the docker-container builder ${choice.name}`, () => ensureBuilder(choice.name));
-        return { name: choice.name, exportBlocked: false };
-    }
-    catch (error) {
-        warning(`The current builder cannot export a local cache and ${error.message}; building without saving a cache.`);
-        return { exportBlocked: true };
-    }
-}
-/** Where a build writes its image ID and metadata: a fixed path, so the post step removes it even after a cancelled build. */
-function buildDir() {
-    return external_node_path_namespaceObject.join(runnerTemp(), 'buildx-ci-cache', 'build');
-}
-/**
- * Builds once; if a damaged cache (restored, or left in the engine by an
- * earlier import) is what broke the build, builds once more without any, so a
- * damaged cache costs time but never the job.
- */
-async function build(inputs, cache, builder) {
-    const dir = buildDir();
-    await external_node_fs_namespaceObject.promises.mkdir(dir, { recursive: true });
-    const run = { iidFile: external_node_path_namespaceObject.join(dir, 'iid'), metadataFile: external_node_path_namespaceObject.join(dir, 'metadata.json'), builder };
-    const env = secretEnv(inputs.secrets);
-    try {
-        let result = await runBuildx(buildxArgs(inputs, cache, run), env);
-        let retriedWithoutCache = false;
-        if (result.exitCode !== 0 && failedOnCacheImport(result.output)) {
-            warning(cache.from
-                ? `The build failed while importing the restored cache (${result.error}); building once more without it.`
-                : `The build failed on records a damaged cache left in the engine (${result.error}); building once more without the engine's cache.`);
-            if (cache.to)
-                await removeDir(cache.to);
-            result = await runBuildx(buildxArgs(inputs, { to: cache.to, noCache: true }, run), env);
-            retriedWithoutCache = true;
-        }
-        if (result.exitCode !== 0) {
-            throw new BuildError(`The image build failed (docker buildx exit code ${result.exitCode}): ${result.error}`);
-        }
-        return { steps: result.steps, retriedWithoutCache, ...(await imageFacts(run.iidFile, run.metadataFile)) };
-    }
-    finally {
-        await removeDir(dir);
-    }
-}
-async function imageFacts(iidFile, metadataFile) {
-    const imageId = (await external_node_fs_namespaceObject.promises.readFile(iidFile, 'utf8').catch(() => '')).trim();
-    let digest = '';
-    try {
-        const metadata = JSON.parse(await external_node_fs_namespaceObject.promises.readFile(metadataFile, 'utf8'));
-        if (typeof metadata['containerimage.digest'] === 'string')
-            digest = metadata['containerimage.digest'];
-    }
-    catch {
-        // No metadata file (nothing exported): the digest output stays empty.
-    }
-    return { imageId, digest };
+function createStore(config, runnerTemp) {
+    if (config.backend === 'local')
+        return new LocalCacheStore(config.cacheRoot, config.jobId);
+    return new GhaCacheStore(runnerTemp, config.image);
 }
 
 ;// CONCATENATED MODULE: ./src/constants.ts
 // Every input and output name, so none is ever spelled twice (state names
-// live in state.ts, the only module that reads or writes state).
+// live in steps/report.ts, the only module that reads or writes state).
 const Input = {
     Image: 'image',
     Context: 'context',
@@ -99752,6 +99544,7 @@ const Input = {
     HashFiles: 'hash-files',
     KeyPrefix: 'key-prefix',
     DefaultBranch: 'default-branch',
+    SaveBranches: 'save-branches',
     Tags: 'tags',
     BuildArgs: 'build-args',
     Secrets: 'secrets',
@@ -99779,8 +99572,269 @@ const Output = {
     Digest: 'digest',
     CacheSize: 'cache-size',
     RestoreTime: 'restore-time',
-    BuildTime: 'build-time'
+    BuildTime: 'build-time',
+    CachedSteps: 'cached-steps',
+    CacheStale: 'cache-stale'
 };
+
+;// CONCATENATED MODULE: ./src/docker/buildx.ts
+
+function buildxArgs(inputs, cache, run) {
+    const args = ['buildx', 'build', '--progress=plain', '--file', inputs.file];
+    if (run.builder)
+        args.push('--builder', run.builder);
+    for (const tag of inputs.tags.length > 0 ? inputs.tags : [inputs.image])
+        args.push('--tag', tag);
+    for (const { name, value } of inputs.buildArgs)
+        args.push('--build-arg', `${name}=${value}`);
+    inputs.secrets.forEach(({ id }, i) => args.push('--secret', `id=${id},env=${secretVariable(i)}`));
+    if (inputs.target)
+        args.push('--target', inputs.target);
+    if (inputs.platforms.length > 0)
+        args.push('--platform', inputs.platforms.join(','));
+    if (run.output === 'image' && inputs.load)
+        args.push('--load');
+    if (run.output === 'image' && inputs.push)
+        args.push('--push');
+    if (cache.noCache)
+        args.push('--no-cache');
+    for (const location of cache.from)
+        args.push('--cache-from', cacheFrom(location));
+    if (cache.to)
+        args.push('--cache-to', `${cacheTo(cache.to)}${compression(inputs.cacheCompression)}`);
+    args.push('--iidfile', run.iidFile, '--metadata-file', run.metadataFile);
+    args.push(inputs.context);
+    return args;
+}
+/** The variable that carries secret i to buildx: values never appear in the arguments, which are logged. */
+function secretVariable(i) {
+    return `BUILDX_CI_CACHE_SECRET_${i}`;
+}
+function secretEnv(secrets) {
+    return Object.fromEntries(secrets.map(({ value }, i) => [secretVariable(i), value]));
+}
+function cacheFrom(location) {
+    return location.type === 'local' ? `type=local,src=${location.dir}` : `type=registry,ref=${location.ref}`;
+}
+// mode=max: every stage's layers, so that a builder stage is cached too.
+function cacheTo(location) {
+    return location.type === 'local'
+        ? `type=local,dest=${location.dir},mode=max`
+        : `type=registry,ref=${location.ref},mode=max,image-manifest=true,oci-mediatypes=true`;
+}
+// Layers built here come out gzip-compressed; another choice must be forced
+// on the export, or the cache would mix both.
+function compression(choice) {
+    return choice === 'gzip' ? '' : `,compression=${choice},force-compression=true`;
+}
+/** Runs docker with the given arguments, its output streaming into the log. */
+async function runBuildx(args, env = {}) {
+    let output = '';
+    const collect = (data) => {
+        output += data.toString();
+    };
+    const exitCode = await exec_exec('docker', args, {
+        ignoreReturnCode: true,
+        env: { ...process.env, ...env },
+        listeners: { stdout: collect, stderr: collect }
+    });
+    return { exitCode, error: errorLine(output), steps: stepCounts(output), output };
+}
+/** Counts the Dockerfile's steps (`#5 [2/4] RUN ...`) and those reported CACHED. */
+function stepCounts(progress) {
+    const steps = new Set();
+    const cached = new Set();
+    for (const line of progress.split('\n')) {
+        const step = /^#(\d+) \[(?!internal\])[^\]]*\] /.exec(line);
+        if (step)
+            steps.add(step[1]);
+        const hit = /^#(\d+) CACHED\s*$/.exec(line);
+        if (hit)
+            cached.add(hit[1]);
+    }
+    return { total: steps.size, cached: [...cached].filter(id => steps.has(id)).length };
+}
+function errorLine(output) {
+    const lines = output.split('\n').map(l => l.trim()).filter(Boolean);
+    const errors = lines.filter(l => /^(ERROR|error):/.test(l));
+    return (errors.at(-1) ?? lines.at(-1) ?? '').replace(/^(ERROR|error):\s*/, '');
+}
+// What buildx 0.13 on Docker Engine 26 (containerd image store) prints last
+// when a blob of the imported local cache is missing or damaged, found by
+// breaking real caches. The blob is read either while the build computes
+// cache keys or, when the engine already holds the layer, while the new cache
+// is exported:
+//   failed to solve: failed to compute cache key: NotFound: rpc error: code = NotFound desc = content sha256:<d>: not found
+//   failed to solve: NotFound: rpc error: code = NotFound desc = content sha256:<d>: not found
+//   failed to solve: error writing layer blob: NotFound: rpc error: code = NotFound desc = content sha256:<d>: not found
+//   failed to solve: failed to compute cache key: failed commit on ref "layer-sha256:<d>": commit failed: unexpected commit digest sha256:<x>, expected sha256:<d>: failed precondition
+//   failed to solve: failed to compute cache key: failed commit on ref "layer-sha256:<d>": commit failed: "layer-sha256:<d>" failed size validation: <n> != <m>: failed precondition
+//   failed to solve: error writing layer blob: failed commit on ref "layer-sha256:<d>": commit failed: rpc error: code = FailedPrecondition desc = unexpected commit size <n>, expected <m>: failed precondition
+//   failed to solve: failed to read expected number of bytes: unexpected EOF
+// Such a failed import leaves records in the engine that outlive
+// `buildx prune -af`; on an engine that persists between jobs, every later
+// build of the same steps fails, with or without a cache, until one runs with
+// --no-cache:
+//   failed to solve: failed to prepare sha256:<chain> as <id>: parent snapshot sha256:<chain> does not exist: not found
+//   failed to solve: failed to compute cache key: parent snapshot sha256:<chain> does not exist: not found
+//   failed to solve: failed to extract layer sha256:<diff>: failed to get reader from content store: content digest sha256:<d>: not found
+// A damaged index.json, manifest or cache config fails nothing: buildx warns
+// ("local cache import at <dir> not found due to err: ...") or reports the
+// importer step as errored, and builds without the cache.
+// Each pattern is anchored right after "failed to solve: ", so the line of a
+// failing RUN (`failed to solve: process "<command>" did not complete
+// successfully`) never matches, whatever its command says.
+const STAGE = '^failed to solve: (?:failed to compute cache key: |error writing layer blob: )?';
+const SHA = 'sha256:[a-f0-9]{64}';
+const CACHE_IMPORT_FAILURES = [
+    new RegExp(`${STAGE}NotFound: rpc error: code = NotFound desc = content ${SHA}: not found$`),
+    new RegExp(`${STAGE}failed commit on ref "layer-${SHA}": commit failed: .*(?:unexpected commit (?:digest|size)|failed size validation)`),
+    new RegExp(`${STAGE}failed to read expected number of bytes: unexpected EOF$`),
+    new RegExp(`${STAGE}(?:failed to prepare ${SHA} as [a-z0-9]+: )?parent snapshot ${SHA} does not exist: not found$`),
+    new RegExp(`${STAGE}failed to extract layer ${SHA}: failed to get reader from content store: content digest ${SHA}: not found$`)
+];
+/**
+ * Whether a failed build's output points at a damaged cache: the one imported,
+ * or records an earlier damaged import left in the engine. Either way, one
+ * more build with --no-cache and without --cache-from gets past it.
+ */
+function failedOnCacheImport(output) {
+    const lastError = errorLine(output);
+    return CACHE_IMPORT_FAILURES.some(pattern => pattern.test(lastError));
+}
+
+;// CONCATENATED MODULE: ./src/docker/build.ts
+
+
+
+
+
+/** A build that failed for its own reasons: the step fails with this message. */
+class BuildError extends Error {
+}
+/** Where a build writes its image ID and metadata: a fixed path, so the post step removes it even after a cancelled build. */
+function buildDir(runnerTemp) {
+    return external_node_path_namespaceObject.join(runnerTemp, 'buildx-ci-cache', 'build');
+}
+/**
+ * Builds once; if a damaged cache (restored, or left in the engine by an
+ * earlier import) is what broke the build, builds once more without any, so a
+ * damaged cache costs time but never the job.
+ */
+async function build(inputs, cache, how, dir) {
+    await external_node_fs_namespaceObject.promises.mkdir(dir, { recursive: true });
+    const run = { iidFile: external_node_path_namespaceObject.join(dir, 'iid'), metadataFile: external_node_path_namespaceObject.join(dir, 'metadata.json'), ...how };
+    const env = secretEnv(inputs.secrets);
+    try {
+        let result = await runBuildx(buildxArgs(inputs, cache, run), env);
+        let retriedWithoutCache = false;
+        if (result.exitCode !== 0 && failedOnCacheImport(result.output)) {
+            warning(cache.from.length > 0
+                ? `The build failed while importing the restored cache (${result.error}); building once more without it.`
+                : `The build failed on records a damaged cache left in the engine (${result.error}); building once more without the engine's cache.`);
+            if (cache.to?.type === 'local')
+                await removeDir(cache.to.dir);
+            result = await runBuildx(buildxArgs(inputs, { from: [], to: cache.to, noCache: true }, run), env);
+            retriedWithoutCache = true;
+        }
+        if (result.exitCode !== 0) {
+            throw new BuildError(`The image build failed (docker buildx exit code ${result.exitCode}): ${result.error}`);
+        }
+        return { steps: result.steps, retriedWithoutCache, ...(await imageFacts(run.iidFile, run.metadataFile)) };
+    }
+    finally {
+        await removeDir(dir);
+    }
+}
+async function imageFacts(iidFile, metadataFile) {
+    const imageId = (await external_node_fs_namespaceObject.promises.readFile(iidFile, 'utf8').catch(() => '')).trim();
+    let digest = '';
+    try {
+        const metadata = JSON.parse(await external_node_fs_namespaceObject.promises.readFile(metadataFile, 'utf8'));
+        if (typeof metadata['containerimage.digest'] === 'string')
+            digest = metadata['containerimage.digest'];
+    }
+    catch {
+        // No metadata file (nothing exported): the digest output stays empty.
+    }
+    return { imageId, digest };
+}
+
+;// CONCATENATED MODULE: ./src/docker/builder.ts
+
+
+// Which builder the build runs on. The docker driver exports a local cache
+// only with the containerd image store; GitHub's hosted runners ship without
+// it, so a run that must export needs a docker-container builder there.
+const OWN_BUILDER = 'buildx-ci-cache';
+/** Pure: the builder for a build that does or does not export a cache. */
+function chooseBuilder(facts, exporting, createBuilder) {
+    if (!exporting || facts.driver !== 'docker' || facts.containerdStore)
+        return { kind: 'current' };
+    if (createBuilder)
+        return { kind: 'create', name: OWN_BUILDER };
+    return {
+        kind: 'no-export',
+        warning: 'The current builder uses the docker driver without the containerd image store, which cannot export a local cache, so nothing will be saved. ' +
+            'Fix: set `create-builder: true`, or add docker/setup-buildx-action before this step, or enable the containerd image store ' +
+            '("features": {"containerd-snapshotter": true} in /etc/docker/daemon.json).'
+    };
+}
+function parseDriver(inspect) {
+    return /^Driver:\s*(\S+)/m.exec(inspect)?.[1] ?? '';
+}
+function usesContainerdStore(driverStatusJson) {
+    try {
+        const status = JSON.parse(driverStatusJson);
+        return Array.isArray(status) && status.some(pair => Array.isArray(pair) && pair[1] === 'io.containerd.snapshotter.v1');
+    }
+    catch {
+        return false;
+    }
+}
+async function builderFacts() {
+    const inspect = await quiet(['buildx', 'inspect']);
+    if (inspect.exitCode !== 0) {
+        return { unavailable: inspect.stderr.trim().split('\n')[0] || 'no output', driver: '', containerdStore: false };
+    }
+    const driver = parseDriver(inspect.stdout);
+    if (driver !== 'docker')
+        return { driver, containerdStore: false };
+    const info = await quiet(['info', '--format', '{{json .DriverStatus}}']);
+    return { driver, containerdStore: info.exitCode === 0 && usesContainerdStore(info.stdout) };
+}
+/** Makes our docker-container builder, or reuses the one an earlier step made. */
+async function ensureBuilder(name) {
+    if ((await quiet(['buildx', 'inspect', name])).exitCode === 0)
+        return;
+    const created = await getExecOutput('docker', ['buildx', 'create', '--name', name, '--driver', 'docker-container', '--bootstrap'], {
+        ignoreReturnCode: true
+    });
+    if (created.exitCode !== 0) {
+        throw new Error(`could not create a docker-container builder: ${created.stderr.trim().split('\n').at(-1)}`);
+    }
+}
+async function quiet(args) {
+    return getExecOutput('docker', args, { ignoreReturnCode: true, silent: true });
+}
+/** Chooses and, when needed, creates the builder; a builder that cannot export is a warning, never a failure. */
+async function pickBuilder(facts, exporting, create) {
+    const choice = chooseBuilder(facts, exporting, create);
+    if (choice.kind === 'current')
+        return { exportBlocked: false };
+    if (choice.kind === 'no-export') {
+        warning(choice.warning);
+        return { exportBlocked: true };
+    }
+    try {
+        await group(`Create the docker-container builder ${choice.name}`, () => ensureBuilder(choice.name));
+        return { name: choice.name, exportBlocked: false };
+    }
+    catch (error) {
+        warning(`The current builder cannot export a local cache and ${error.message}; building without saving a cache.`);
+        return { exportBlocked: true };
+    }
+}
 
 ;// CONCATENATED MODULE: ./node_modules/@actions/github/lib/context.js
 
@@ -104780,16 +104834,7 @@ function getOctokit(token, options, ...additionalPlugins) {
     return new GitHubWithPlugins(getOctokitOptions(token, options));
 }
 //# sourceMappingURL=github.js.map
-;// CONCATENATED MODULE: ./src/printable.ts
-// Text from files and refs goes into the log. The runner reads a line that
-// starts with `::` as a workflow command, and git allows a newline in a file
-// name, so a pull request could add a file that issues one: control
-// characters are shown escaped instead.
-function printable(text) {
-    return text.replace(/[\u0000-\u001f\u007f]/g, c => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
-}
-
-;// CONCATENATED MODULE: ./src/context.ts
+;// CONCATENATED MODULE: ./src/github/context.ts
 
 
 /** The facts of the running job, as the runner sets them. */
@@ -104805,7 +104850,7 @@ function currentEventFacts() {
 const FALLBACK_DEFAULT_BRANCH = 'master';
 const WRITING_EVENTS = ['push', 'workflow_dispatch', 'schedule'];
 const PULL_REQUEST_EVENTS = ['pull_request', 'pull_request_target'];
-function runContext(facts, defaultBranchInput) {
+function runContext(facts, defaultBranchInput, saveBranches = []) {
     const repository = facts.payload.repository;
     const payloadDefault = typeof repository?.default_branch === 'string' ? repository.default_branch : '';
     const defaultBranch = defaultBranchInput || payloadDefault || FALLBACK_DEFAULT_BRANCH;
@@ -104814,7 +104859,8 @@ function runContext(facts, defaultBranchInput) {
         ref: facts.ref,
         branch: branchOf(facts),
         baseBranch: baseBranchOf(facts),
-        defaultBranch
+        defaultBranch,
+        saveBranches
     };
 }
 function branchOf(facts) {
@@ -104832,37 +104878,218 @@ function baseBranchOf(facts) {
     }
     return undefined;
 }
-/** Why the post step won't save, whatever the build does; undefined if it may. */
-function saveSkipReason(decision, exactHit, primaryKey, restoreTimedOut) {
-    if (!decision.allowed)
-        return decision.reason;
-    if (exactHit)
-        return `Cache hit occurred on the primary key ${primaryKey}, not saving cache.`;
-    if (restoreTimedOut)
-        return 'the cache service did not answer the restore in time (restore-timeout), so a save would hang too.';
-    return undefined;
+/** The branches that write: the default branch unless save-branches names others. */
+function writerBranches(ctx) {
+    return ctx.saveBranches.length > 0 ? ctx.saveBranches : [ctx.defaultBranch];
 }
 function writeDecision(ctx) {
-    const defaultRef = `refs/heads/${ctx.defaultBranch}`;
+    const writers = writerBranches(ctx);
     if (PULL_REQUEST_EVENTS.includes(ctx.eventName)) {
-        return deny(`${ctx.eventName} runs never write the cache: a pull request's entries are visible only to itself, and its code is not trusted to write for ${ctx.defaultBranch}.`);
+        return deny({ kind: 'pull-request', event: ctx.eventName, defaultBranch: ctx.defaultBranch });
     }
-    if (ctx.eventName === 'workflow_run') {
-        return deny('workflow_run runs never write the cache: they may be triggered by a fork.');
+    if (ctx.eventName === 'workflow_run')
+        return deny({ kind: 'untrusted-trigger', event: ctx.eventName });
+    if (!WRITING_EVENTS.includes(ctx.eventName))
+        return deny({ kind: 'event', event: ctx.eventName, writers });
+    // The ref, not a branch name from the payload: a fork chooses its branch
+    // names, never the ref a push or a dispatch runs on.
+    const branch = ctx.ref.startsWith('refs/heads/') ? ctx.ref.slice('refs/heads/'.length) : undefined;
+    if (branch === undefined || !writers.some(pattern => branchMatches(branch, pattern))) {
+        return deny({ kind: 'branch', ref: ctx.ref, writers });
     }
-    if (!WRITING_EVENTS.includes(ctx.eventName)) {
-        return deny(`${ctx.eventName} runs do not write the cache; only ${WRITING_EVENTS.join(', ')} on ${defaultRef} do.`);
-    }
-    if (ctx.ref !== defaultRef) {
-        return deny(`${printable(ctx.ref)} is not the default branch (${printable(defaultRef)}); only the default branch writes the cache.`);
-    }
-    return { allowed: true, reason: `${ctx.eventName} on ${defaultRef} writes the cache.` };
+    return { allowed: true, event: ctx.eventName, ref: ctx.ref };
 }
-function deny(reason) {
-    return { allowed: false, reason };
+/** A name, or a glob whose `*` stays within a path segment and `**` crosses them (`release/*`). */
+function branchMatches(branch, pattern) {
+    return branch === pattern || (/[*?[]/.test(pattern) && external_node_path_namespaceObject.posix.matchesGlob(branch, pattern));
+}
+function deny(denial) {
+    return { allowed: false, denial };
+}
+const WRITE_EVENTS = (/* unused pure expression or super */ null && (WRITING_EVENTS));
+
+;// CONCATENATED MODULE: ./src/github/runner.ts
+function currentRunner(env = process.env, cwd = process.cwd()) {
+    if (!env.RUNNER_TEMP)
+        throw new Error('RUNNER_TEMP is not set; the action must run in a GitHub Actions job.');
+    return { temp: env.RUNNER_TEMP, workspace: env.GITHUB_WORKSPACE || cwd };
 }
 
-;// CONCATENATED MODULE: ./src/dockerfile.ts
+;// CONCATENATED MODULE: ./src/inputs.ts
+
+
+
+/** A bad input: the message says which input and what to change. */
+class InputError extends Error {
+    constructor(message) {
+        super(message);
+        this.name = 'InputError';
+    }
+}
+/**
+ * Reads and checks every input. `workspace` anchors relative paths; nothing
+ * the build reads may resolve outside it.
+ */
+function parseInputs(read, workspace) {
+    const image = read(Input.Image).trim();
+    if (!image)
+        throw new InputError('Input `image` is required: name the CI image, e.g. `image: dist-x86_64-linux`.');
+    if (/[\r\n]/.test(image))
+        throw new InputError('Input `image` must be a single line.');
+    const context = insideWorkspace(Input.Context, read(Input.Context).trim() || '.', workspace);
+    if (!fsutil_isDirectory(context)) {
+        throw new InputError(`Input \`context\` is not a directory: ${context}. Point it at the folder the image is built from.`);
+    }
+    const fileInput = read(Input.File).trim();
+    const file = fileInput ? insideWorkspace(Input.File, fileInput, workspace) : external_node_path_namespaceObject.join(context, 'Dockerfile');
+    if (!isFile(file)) {
+        throw new InputError(`No Dockerfile at ${file}. Set \`file\` to the Dockerfile's path (relative to the workspace).`);
+    }
+    const tags = list(read(Input.Tags), /[\n,]/);
+    if (tags.length === 0)
+        requireReference(image);
+    for (const tag of tags)
+        requireReference(tag, Input.Tags);
+    const cacheBackend = oneOf(Input.CacheBackend, read(Input.CacheBackend).trim() || 'gha', ['gha', 'local']);
+    const cacheRootInput = read(Input.CacheRoot).trim();
+    if (cacheBackend === 'local' && !cacheRootInput) {
+        throw new InputError('`cache-backend: local` needs `cache-root`: an absolute directory that persists between runs.');
+    }
+    if (cacheRootInput && !external_node_path_namespaceObject.isAbsolute(cacheRootInput)) {
+        throw new InputError(`Input \`cache-root\` must be an absolute path (a directory that outlives the runner), not "${cacheRootInput}".`);
+    }
+    return {
+        image,
+        context,
+        file,
+        hashFiles: list(read(Input.HashFiles), /\n/).filter(line => !line.startsWith('#')),
+        keyPrefix: singleLine(Input.KeyPrefix, read(Input.KeyPrefix).trim() || 'buildx'),
+        defaultBranch: singleLine(Input.DefaultBranch, read(Input.DefaultBranch).trim()),
+        saveBranches: list(read(Input.SaveBranches), /[\n,]/),
+        tags,
+        buildArgs: list(read(Input.BuildArgs), /\n/).map(buildArg),
+        secrets: list(read(Input.Secrets), /\n/).map(secret),
+        target: singleLine(Input.Target, read(Input.Target).trim()),
+        platforms: list(read(Input.Platforms), /[\n,]/),
+        load: inputs_boolean(Input.Load, read(Input.Load), true),
+        push: inputs_boolean(Input.Push, read(Input.Push), false),
+        createBuilder: inputs_boolean(Input.CreateBuilder, read(Input.CreateBuilder), true),
+        cacheBackend,
+        cacheRoot: cacheBackend === 'local' ? external_node_path_namespaceObject.normalize(cacheRootInput) : '',
+        cacheCompression: oneOf(Input.CacheCompression, read(Input.CacheCompression).trim() || 'gzip', ['gzip', 'zstd', 'uncompressed']),
+        maxCacheSizeBytes: size(Input.MaxCacheSize, read(Input.MaxCacheSize)),
+        deleteSuperseded: inputs_boolean(Input.DeleteSuperseded, read(Input.DeleteSuperseded), false),
+        restoreTimeoutSeconds: seconds(Input.RestoreTimeout, read(Input.RestoreTimeout), 300),
+        saveTimeoutSeconds: seconds(Input.SaveTimeout, read(Input.SaveTimeout), 600),
+        summary: inputs_boolean(Input.Summary, read(Input.Summary), true)
+    };
+}
+function insideWorkspace(name, value, workspace) {
+    const resolved = external_node_path_namespaceObject.resolve(workspace, value);
+    const relative = external_node_path_namespaceObject.relative(workspace, resolved);
+    if (relative.startsWith('..') || external_node_path_namespaceObject.isAbsolute(relative)) {
+        throw new InputError(`Input \`${name}\` (${value}) resolves outside the workspace ${workspace}; use a path inside the repository.`);
+    }
+    return resolved;
+}
+// Docker's reference grammar, loosely: lowercase repository path, optional
+// registry port, tag or digest. Anything else would fail the build later with
+// a less helpful message.
+const REFERENCE = /^[a-z0-9]+(?:[._-][a-z0-9]+)*(?::[0-9]+)?(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*(?::[\w][\w.-]{0,127})?(?:@sha256:[a-f0-9]{64})?$/;
+function requireReference(value, input) {
+    if (REFERENCE.test(value))
+        return;
+    throw new InputError(input
+        ? `Tag "${value}" in \`${input}\` is not a valid image reference; use lowercase letters, digits and . _ - / : only.`
+        : `Input \`image\` ("${value}") is used as the image's tag but is not a valid image reference; set \`tags\`, or use a name of lowercase letters, digits and . _ - /.`);
+}
+function buildArg(line) {
+    const eq = line.indexOf('=');
+    const name = eq > 0 ? line.slice(0, eq) : '';
+    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) {
+        throw new InputError('Each line of `build-args` must be NAME=value with NAME made of letters, digits and _; one line does not.');
+    }
+    return { name, value: line.slice(eq + 1) };
+}
+// The message never repeats the line: it may hold the secret.
+function secret(line) {
+    const eq = line.indexOf('=');
+    const id = eq > 0 ? line.slice(0, eq) : '';
+    if (!/^[A-Za-z0-9_.-]+$/.test(id)) {
+        throw new InputError('Each line of `secrets` must be id=value with an id of letters, digits and . _ -; one line does not.');
+    }
+    return { id, value: line.slice(eq + 1) };
+}
+function list(value, separator) {
+    return value
+        .split(separator)
+        .map(item => item.trim())
+        .filter(item => item !== '');
+}
+function singleLine(name, value) {
+    if (/[\r\n]/.test(value))
+        throw new InputError(`Input \`${name}\` must be a single line.`);
+    return value;
+}
+function inputs_boolean(name, value, fallback) {
+    const v = value.trim().toLowerCase();
+    if (v === '')
+        return fallback;
+    if (v === 'true')
+        return true;
+    if (v === 'false')
+        return false;
+    throw new InputError(`Input \`${name}\` must be true or false, not "${value}".`);
+}
+const UNITS = { '': 1, K: 1024, M: 1024 ** 2, G: 1024 ** 3, T: 1024 ** 4 };
+function size(name, value) {
+    if (value.trim() === '')
+        return 0;
+    const m = /^(\d+(?:\.\d+)?)\s*([KMGT]?)(?:i?B)?$/i.exec(value.trim());
+    if (!m)
+        throw new InputError(`Input \`${name}\` must be a size such as 2GB, 500MB or 1073741824, not "${value}".`);
+    return Math.round(Number(m[1]) * UNITS[m[2].toUpperCase()]);
+}
+function seconds(name, value, fallback) {
+    if (value.trim() === '')
+        return fallback;
+    const n = Number(value);
+    if (!Number.isFinite(n) || n <= 0)
+        throw new InputError(`Input \`${name}\` must be a positive number of seconds, not "${value}".`);
+    return n;
+}
+function oneOf(name, value, allowed) {
+    if (allowed.includes(value))
+        return value;
+    throw new InputError(`Input \`${name}\` must be one of ${allowed.join(', ')}, not "${value}".`);
+}
+
+;// CONCATENATED MODULE: ./src/printable.ts
+// Text from files and refs goes into the log. The runner reads a line that
+// starts with `::` as a workflow command, and git allows a newline in a file
+// name, so a pull request could add a file that issues one: control
+// characters are shown escaped instead.
+function printable(text) {
+    return text.replace(/[\u0000-\u001f\u007f]/g, c => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
+;// CONCATENATED MODULE: ./src/key/hash-log.ts
+
+
+const FILES_SHOWN = 200;
+/** What went into the key, so a user can see why two runs got different keys. */
+function logHashInputs(hashed) {
+    info(`Hashing ${printable(hashed.origin)}`);
+    for (const file of hashed.files.slice(0, FILES_SHOWN))
+        info(`  ${file.digest.slice(0, 13)}  ${printable(file.path)}`);
+    if (hashed.files.length > FILES_SHOWN)
+        info(`  ... and ${hashed.files.length - FILES_SHOWN} more files`);
+    for (const setting of hashed.settings)
+        info(`  ${setting}`);
+    info(`Hash: ${hashed.hash}`);
+}
+
+;// CONCATENATED MODULE: ./src/key/dockerfile.ts
 /**
  * Static reading of a Dockerfile: which files of the build context can the
  * build read? The cache key hashes exactly those, so editing an unrelated
@@ -105255,7 +105482,7 @@ class Found {
     }
 }
 
-;// CONCATENATED MODULE: ./src/hash.ts
+;// CONCATENATED MODULE: ./src/key/hash.ts
 
 
 
@@ -105354,210 +105581,7 @@ function sha256(data) {
     return (0,external_node_crypto_.createHash)('sha256').update(data).digest('hex');
 }
 
-;// CONCATENATED MODULE: ./src/inputs.ts
-
-
-
-/** A bad input: the message says which input and what to change. */
-class InputError extends Error {
-    constructor(message) {
-        super(message);
-        this.name = 'InputError';
-    }
-}
-/**
- * Reads and checks every input. `workspace` anchors relative paths; nothing
- * the build reads may resolve outside it.
- */
-function parseInputs(read, workspace) {
-    const image = read(Input.Image).trim();
-    if (!image)
-        throw new InputError('Input `image` is required: name the CI image, e.g. `image: dist-x86_64-linux`.');
-    if (/[\r\n]/.test(image))
-        throw new InputError('Input `image` must be a single line.');
-    const context = insideWorkspace(Input.Context, read(Input.Context).trim() || '.', workspace);
-    if (!fsutil_isDirectory(context)) {
-        throw new InputError(`Input \`context\` is not a directory: ${context}. Point it at the folder the image is built from.`);
-    }
-    const fileInput = read(Input.File).trim();
-    const file = fileInput ? insideWorkspace(Input.File, fileInput, workspace) : external_node_path_namespaceObject.join(context, 'Dockerfile');
-    if (!isFile(file)) {
-        throw new InputError(`No Dockerfile at ${file}. Set \`file\` to the Dockerfile's path (relative to the workspace).`);
-    }
-    const tags = list(read(Input.Tags), /[\n,]/);
-    if (tags.length === 0)
-        requireReference(image);
-    for (const tag of tags)
-        requireReference(tag, Input.Tags);
-    const cacheBackend = oneOf(Input.CacheBackend, read(Input.CacheBackend).trim() || 'gha', ['gha', 'local']);
-    const cacheRootInput = read(Input.CacheRoot).trim();
-    if (cacheBackend === 'local' && !cacheRootInput) {
-        throw new InputError('`cache-backend: local` needs `cache-root`: an absolute directory that persists between runs.');
-    }
-    if (cacheRootInput && !external_node_path_namespaceObject.isAbsolute(cacheRootInput)) {
-        throw new InputError(`Input \`cache-root\` must be an absolute path (a directory that outlives the runner), not "${cacheRootInput}".`);
-    }
-    return {
-        image,
-        context,
-        file,
-        hashFiles: list(read(Input.HashFiles), /\n/).filter(line => !line.startsWith('#')),
-        keyPrefix: singleLine(Input.KeyPrefix, read(Input.KeyPrefix).trim() || 'buildx'),
-        defaultBranch: singleLine(Input.DefaultBranch, read(Input.DefaultBranch).trim()),
-        tags,
-        buildArgs: list(read(Input.BuildArgs), /\n/).map(buildArg),
-        secrets: list(read(Input.Secrets), /\n/).map(secret),
-        target: singleLine(Input.Target, read(Input.Target).trim()),
-        platforms: list(read(Input.Platforms), /[\n,]/),
-        load: inputs_boolean(Input.Load, read(Input.Load), true),
-        push: inputs_boolean(Input.Push, read(Input.Push), false),
-        createBuilder: inputs_boolean(Input.CreateBuilder, read(Input.CreateBuilder), true),
-        cacheBackend,
-        cacheRoot: cacheBackend === 'local' ? external_node_path_namespaceObject.normalize(cacheRootInput) : '',
-        cacheCompression: oneOf(Input.CacheCompression, read(Input.CacheCompression).trim() || 'gzip', ['gzip', 'zstd', 'uncompressed']),
-        maxCacheSizeBytes: size(Input.MaxCacheSize, read(Input.MaxCacheSize)),
-        deleteSuperseded: inputs_boolean(Input.DeleteSuperseded, read(Input.DeleteSuperseded), false),
-        restoreTimeoutSeconds: seconds(Input.RestoreTimeout, read(Input.RestoreTimeout), 300),
-        saveTimeoutSeconds: seconds(Input.SaveTimeout, read(Input.SaveTimeout), 600),
-        summary: inputs_boolean(Input.Summary, read(Input.Summary), true)
-    };
-}
-function insideWorkspace(name, value, workspace) {
-    const resolved = external_node_path_namespaceObject.resolve(workspace, value);
-    const relative = external_node_path_namespaceObject.relative(workspace, resolved);
-    if (relative.startsWith('..') || external_node_path_namespaceObject.isAbsolute(relative)) {
-        throw new InputError(`Input \`${name}\` (${value}) resolves outside the workspace ${workspace}; use a path inside the repository.`);
-    }
-    return resolved;
-}
-// Docker's reference grammar, loosely: lowercase repository path, optional
-// registry port, tag or digest. Anything else would fail the build later with
-// a less helpful message.
-const REFERENCE = /^[a-z0-9]+(?:[._-][a-z0-9]+)*(?::[0-9]+)?(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*(?::[\w][\w.-]{0,127})?(?:@sha256:[a-f0-9]{64})?$/;
-function requireReference(value, input) {
-    if (REFERENCE.test(value))
-        return;
-    throw new InputError(input
-        ? `Tag "${value}" in \`${input}\` is not a valid image reference; use lowercase letters, digits and . _ - / : only.`
-        : `Input \`image\` ("${value}") is used as the image's tag but is not a valid image reference; set \`tags\`, or use a name of lowercase letters, digits and . _ - /.`);
-}
-function buildArg(line) {
-    const eq = line.indexOf('=');
-    const name = eq > 0 ? line.slice(0, eq) : '';
-    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) {
-        throw new InputError('Each line of `build-args` must be NAME=value with NAME made of letters, digits and _; one line does not.');
-    }
-    return { name, value: line.slice(eq + 1) };
-}
-// The message never repeats the line: it may hold the secret.
-function secret(line) {
-    const eq = line.indexOf('=');
-    const id = eq > 0 ? line.slice(0, eq) : '';
-    if (!/^[A-Za-z0-9_.-]+$/.test(id)) {
-        throw new InputError('Each line of `secrets` must be id=value with an id of letters, digits and . _ -; one line does not.');
-    }
-    return { id, value: line.slice(eq + 1) };
-}
-function list(value, separator) {
-    return value
-        .split(separator)
-        .map(item => item.trim())
-        .filter(item => item !== '');
-}
-function singleLine(name, value) {
-    if (/[\r\n]/.test(value))
-        throw new InputError(`Input \`${name}\` must be a single line.`);
-    return value;
-}
-function inputs_boolean(name, value, fallback) {
-    const v = value.trim().toLowerCase();
-    if (v === '')
-        return fallback;
-    if (v === 'true')
-        return true;
-    if (v === 'false')
-        return false;
-    throw new InputError(`Input \`${name}\` must be true or false, not "${value}".`);
-}
-const UNITS = { '': 1, K: 1024, M: 1024 ** 2, G: 1024 ** 3, T: 1024 ** 4 };
-function size(name, value) {
-    if (value.trim() === '')
-        return 0;
-    const m = /^(\d+(?:\.\d+)?)\s*([KMGT]?)(?:i?B)?$/i.exec(value.trim());
-    if (!m)
-        throw new InputError(`Input \`${name}\` must be a size such as 2GB, 500MB or 1073741824, not "${value}".`);
-    return Math.round(Number(m[1]) * UNITS[m[2].toUpperCase()]);
-}
-function seconds(name, value, fallback) {
-    if (value.trim() === '')
-        return fallback;
-    const n = Number(value);
-    if (!Number.isFinite(n) || n <= 0)
-        throw new InputError(`Input \`${name}\` must be a positive number of seconds, not "${value}".`);
-    return n;
-}
-function oneOf(name, value, allowed) {
-    if (allowed.includes(value))
-        return value;
-    throw new InputError(`Input \`${name}\` must be one of ${allowed.join(', ')}, not "${value}".`);
-}
-
-;// CONCATENATED MODULE: ./src/cache.ts
-class TimeoutError extends Error {
-}
-/** Resolves as the promise does, or rejects with TimeoutError after `seconds`. */
-async function within(seconds, what, promise) {
-    let timer;
-    const timeout = new Promise((_, reject) => {
-        timer = setTimeout(() => reject(new TimeoutError(`${what} did not finish within ${seconds} s`)), seconds * 1000);
-    });
-    try {
-        return await Promise.race([promise, timeout]);
-    }
-    finally {
-        clearTimeout(timer);
-    }
-}
-
-;// CONCATENATED MODULE: ./src/restore-step.ts
-
-
-
-const FILES_SHOWN = 200;
-/** What went into the key, so a user can see why two runs got different keys. */
-function logHashInputs(hashed) {
-    info(`Hashing ${printable(hashed.origin)}`);
-    for (const file of hashed.files.slice(0, FILES_SHOWN))
-        info(`  ${file.digest.slice(0, 13)}  ${printable(file.path)}`);
-    if (hashed.files.length > FILES_SHOWN)
-        info(`  ... and ${hashed.files.length - FILES_SHOWN} more files`);
-    for (const setting of hashed.settings)
-        info(`  ${setting}`);
-    info(`Hash: ${hashed.hash}`);
-}
-/** Restores within the user's bound; past it the build goes on without a cache. */
-async function restore(store, plan, timeoutSeconds) {
-    const keys = [plan.primary, ...plan.restoreKeys.map(r => r.key)];
-    info(`Restore keys: ${plan.restoreKeys.map(r => `${r.key} (${r.source})`).join(', ')}`);
-    const started = Date.now();
-    const elapsed = () => (Date.now() - started) / 1000;
-    try {
-        const restored = await within(timeoutSeconds, 'The cache restore', store.restore(plan.primary, keys.slice(1)));
-        if (restored)
-            info(`Cache restored from key: ${restored.matchedKey}`);
-        else
-            info(`Cache not found for input keys: ${keys.join(', ')}`);
-        return { restored, seconds: elapsed(), timedOut: false };
-    }
-    catch (error) {
-        if (!(error instanceof TimeoutError))
-            throw error;
-        warning(`${error.message} (restore-timeout); building without a cache.`);
-        return { seconds: elapsed(), timedOut: true };
-    }
-}
-
-;// CONCATENATED MODULE: ./src/state.ts
+;// CONCATENATED MODULE: ./src/steps/report.ts
 
 const REPORT = 'report';
 const CLEANUP = 'cleanup';
@@ -105577,85 +105601,140 @@ function readCleanup() {
     return raw ? JSON.parse(raw) : [];
 }
 
-;// CONCATENATED MODULE: ./src/summary.ts
+;// CONCATENATED MODULE: ./src/cache/deadline.ts
+class TimeoutError extends Error {
+    constructor(message) {
+        super(message);
+        this.name = 'TimeoutError';
+    }
+}
+/** Resolves as the promise does, or rejects with TimeoutError after `seconds`. */
+async function within(seconds, what, promise) {
+    let timer;
+    const timeout = new Promise((_, reject) => {
+        timer = setTimeout(() => reject(new TimeoutError(`${what} did not finish within ${seconds} s`)), seconds * 1000);
+    });
+    try {
+        return await Promise.race([promise, timeout]);
+    }
+    finally {
+        clearTimeout(timer);
+    }
+}
+
+;// CONCATENATED MODULE: ./src/steps/restore.ts
 
 
-// Markdown, not HTML: the row of a second image in the same job can then join
-// the first image's table, so a job that builds several images shows one table.
-const HEADER = '| Image | Primary key | Restored from | Restore | Build | Saved |';
-const RULE = '| --- | --- | --- | --- | --- | --- |';
-async function writeSummary(report, save) {
-    const row = summaryRow(report, save);
-    await core.summary.addRaw(continuesTable(process.env.GITHUB_STEP_SUMMARY) ? `${row}\n` : `\n### Build cache\n\n${HEADER}\n${RULE}\n${row}\n`).write();
+/** Restores within the user's bound; past it the build goes on without a cache. */
+async function restore(store, plan, timeoutSeconds) {
+    info(`Restore keys: ${[`${plan.lookup} (exact)`, ...plan.restoreKeys.map(r => `${r.key} (${r.source})`)].join(', ')}`);
+    const started = Date.now();
+    const elapsed = () => (Date.now() - started) / 1000;
+    try {
+        const restored = await within(timeoutSeconds, 'The cache restore', store.restore(plan));
+        if (restored && !restored.problem)
+            info(`Cache restored from key: ${restored.matchedKey}`);
+        else if (!restored)
+            info(`Cache not found for input keys: ${[plan.lookup, ...plan.restoreKeys.map(r => r.key)].join(', ')}`);
+        return { restored, seconds: elapsed(), timedOut: false };
+    }
+    catch (error) {
+        if (!(error instanceof TimeoutError))
+            throw error;
+        warning(`${error.message} (restore-timeout); building without a cache.`);
+        return { seconds: elapsed(), timedOut: true };
+    }
 }
-/** One image's row; every cell says what happened and why. */
-function summaryRow(report, save) {
-    const cells = [cell(report.image), code(report.key), restoredCell(report), restoreCell(report), buildCell(report), savedCell(save)];
-    return `| ${cells.join(' | ')} |`;
+
+;// CONCATENATED MODULE: ./src/steps/save-decision.ts
+
+const save = (why) => ({ save: true, why });
+const skip = (reason) => ({ save: false, skip: reason });
+/** The one line the log and the summary give for a decision. */
+function describeSave(decision) {
+    return decision.save ? describeWhy(decision.why) : describeSkip(decision.skip);
 }
-function restoredCell(report) {
-    if (!report.matchedKey)
-        return 'nothing: cold build';
-    return `${SOURCE_WORDS[report.source] ?? report.source}: ${code(report.matchedKey)}`;
+function describeWhy(why) {
+    switch (why.kind) {
+        case 'new-content':
+            return 'no entry holds this content yet.';
+        case 'stale':
+            return `the entry of this content left ${why.total - why.cached} of ${why.total} steps to rebuild; the new cache replaces it.`;
+        case 'broken':
+            return `the entry of this content could not be imported (${why.problem}); the new cache replaces it.`;
+    }
 }
-const SOURCE_WORDS = {
-    exact: 'exact match',
-    branch: 'this branch',
-    'base-branch': 'the base branch',
-    'default-branch': 'the default branch'
-};
-function restoreCell(report) {
-    const r = report.restore;
-    if (!r)
-        return '–';
-    return `${mb(r.sizeBytes)} in ${summary_seconds(r.seconds)} (${rate(r.sizeBytes, r.seconds)})`;
+function describeSkip(skip) {
+    switch (skip.kind) {
+        case 'denied':
+            return describeDenial(skip.denial);
+        case 'exact-hit':
+            return `Cache hit occurred on the primary key ${skip.key}, not saving cache.`;
+        case 'restore-timed-out':
+            return 'the cache service did not answer the restore in time (restore-timeout), so a save would hang too.';
+        case 'cannot-export':
+            return 'the builder cannot export a local cache (see the warning above).';
+        case 'nowhere-to-export':
+            return `there is nowhere to export the new cache: ${skip.detail}`;
+        case 'build-failed':
+            return 'the build failed.';
+        case 'too-large':
+            return `the new cache is ${mb(skip.sizeBytes)}, above max-cache-size (${mb(skip.limitBytes)}).`;
+    }
 }
-function buildCell(report) {
-    const build = report.build;
-    if (!build)
-        return 'not run';
-    if (!build.succeeded)
-        return `failed after ${summary_seconds(build.seconds)}`;
-    const retry = build.retriedWithoutCache ? '; rebuilt without the broken cache' : '';
-    return `${summary_seconds(build.seconds)}, ${build.steps.cached}/${build.steps.total} steps cached${retry}`;
-}
-function savedCell(save) {
-    const r = save.result;
-    if (r.saved)
-        return `${mb(r.sizeBytes)} in ${summary_seconds(save.seconds)} (${rate(r.sizeBytes, save.seconds)})`;
-    return `no: ${cell(r.reason)}`;
-}
-// Our table continues only if nothing but its rows came after its rule.
-function continuesTable(file) {
-    if (!file || !fs.existsSync(file))
-        return false;
-    const lines = fs.readFileSync(file, 'utf8').trimEnd().split('\n');
-    let i = lines.length - 1;
-    while (i >= 0 && lines[i].startsWith('| ') && lines[i] !== RULE)
-        i--;
-    return i >= 0 && lines[i] === RULE;
+function describeDenial(denial) {
+    const writers = (names) => names.map(n => `refs/heads/${printable(n)}`).join(', ');
+    switch (denial.kind) {
+        case 'pull-request':
+            return `${denial.event} runs never write the cache: a pull request's entries are visible only to itself, and its code is not trusted to write for ${printable(denial.defaultBranch)}.`;
+        case 'untrusted-trigger':
+            return `${denial.event} runs never write the cache: they may be triggered by a fork.`;
+        case 'event':
+            return `${printable(denial.event)} runs do not write the cache; only push, workflow_dispatch and schedule on ${writers(denial.writers)} do.`;
+        case 'branch':
+            return `${printable(denial.ref)} is not a branch that writes the cache (${writers(denial.writers)}; see save-branches).`;
+    }
 }
 function mb(bytes) {
     return `${(bytes / 1024 / 1024).toFixed(1)} MB`;
 }
-function summary_seconds(s) {
-    return `${s.toFixed(1)} s`;
+
+;// CONCATENATED MODULE: ./src/steps/staleness.ts
+
+
+/** Whether the restored entry of this content served the build in full; undefined when it did, or was of other content. */
+function staleness(plan, entry, built) {
+    if (!entry || !sameContent(plan, entry.matchedKey))
+        return undefined;
+    if (entry.problem !== undefined)
+        return { kind: 'broken', problem: entry.problem };
+    if (built.retriedWithoutCache)
+        return { kind: 'broken', problem: 'the build could not import it' };
+    if (built.steps.cached < built.steps.total)
+        return { kind: 'rebuilt', cached: built.steps.cached, total: built.steps.total };
+    return undefined;
 }
-function rate(bytes, s) {
-    return s > 0 ? `${(bytes / 1024 / 1024 / s).toFixed(0)} MB/s` : '–';
-}
-function code(text) {
-    return `<code>${summary_escape(text)}</code>`;
-}
-// A cell must not break the table (|, newlines) or inject markup.
-function cell(text) {
-    return summary_escape(text).replace(/\|/g, '\\|').replace(/\r?\n/g, ' ');
-}
-function summary_escape(text) {
-    return text.replace(/[&<>"]/g, c => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]);
+/**
+ * Whether the build should export for a save, decided before it runs. An
+ * exact hit exports nothing: the common case stays free, and only a build
+ * that turns out to have rebuilt steps pays for a second, export-only call.
+ */
+function plannedSave({ write, plan, source, entry, restoreTimedOut }) {
+    if (!write.allowed)
+        return skip({ kind: 'denied', denial: write.denial });
+    if (restoreTimedOut)
+        return skip({ kind: 'restore-timed-out' });
+    if (entry?.problem !== undefined && sameContent(plan, entry.matchedKey))
+        return save({ kind: 'broken', problem: entry.problem });
+    if (source === 'exact')
+        return skip({ kind: 'exact-hit', key: plan.content });
+    return save({ kind: 'new-content' });
 }
 
-;// CONCATENATED MODULE: ./src/main-step.ts
+;// CONCATENATED MODULE: ./src/steps/main-step.ts
+
+
+
 
 
 
@@ -105680,18 +105759,19 @@ async function runMain() {
             setFailed(`Unexpected error: ${error.stack ?? error}`);
     }
 }
-// Key → restore → build (exporting only what will be saved) → rotate. The
-// post step saves; the report in the state tells it what happened here.
+// Key → restore → build (exporting only what will be saved) → judge what the
+// build reused → refresh a stale entry. The post step saves; the report in
+// the state tells it what happened here.
 async function mainStep() {
-    const workspace = process.env.GITHUB_WORKSPACE || process.cwd();
-    const inputs = parseInputs(name => getInput(name), workspace);
+    const runner = currentRunner();
+    const inputs = parseInputs(name => getInput(name), runner.workspace);
     for (const { value } of inputs.secrets)
         core_setSecret(value);
-    const ctx = runContext(currentEventFacts(), inputs.defaultBranch);
+    const ctx = runContext(currentEventFacts(), inputs.defaultBranch, inputs.saveBranches);
     // Asked while the key is hashed: the two docker calls cost a fifth of a second.
     const builderAnswer = builderFacts();
     const hashed = await group('Cache key', async () => {
-        const result = await imageHash(inputs, workspace);
+        const result = await imageHash(inputs, runner.workspace);
         logHashInputs(result);
         return result;
     });
@@ -105700,42 +105780,33 @@ async function mainStep() {
         throw new BuildError(`docker buildx is not available (${builder.unavailable}). Install Docker with the buildx plugin, or add docker/setup-buildx-action before this step.`);
     }
     const plan = keyPlan({ prefix: inputs.keyPrefix, image: inputs.image, ...ctx, hash: hashed.hash });
-    info(`Primary key: ${plan.primary}`);
-    setOutput(Output.Key, plan.primary);
-    const store = createStore(inputs.cacheBackend, inputs.image, inputs.cacheRoot);
-    saveCleanup([...store.temporaryPaths(), buildDir()]);
+    info(`Primary key: ${plan.content}`);
+    setOutput(Output.Key, plan.content);
+    const storeConfig = { backend: inputs.cacheBackend, image: inputs.image, cacheRoot: inputs.cacheRoot, jobId: (0,external_node_crypto_.randomUUID)() };
+    const store = createStore(storeConfig, runner.temp);
+    const workDir = buildDir(runner.temp);
+    saveCleanup([...store.temporaryPaths(), workDir]);
     const restored = await group('Restore the cache', () => restore(store, plan, inputs.restoreTimeoutSeconds));
-    const matchedKey = restored.restored?.matchedKey ?? '';
-    const source = cacheSourceOf(plan, restored.restored?.matchedKey);
-    setOutput(Output.MatchedKey, matchedKey);
-    setOutput(Output.CacheHit, String(source === 'exact'));
+    const entry = restored.restored;
+    const source = cacheSourceOf(plan, entry?.matchedKey);
+    const cacheHit = sameContent(plan, entry?.matchedKey) && entry?.problem === undefined;
+    setOutput(Output.MatchedKey, entry?.matchedKey ?? '');
+    setOutput(Output.CacheHit, String(cacheHit));
     setOutput(Output.CacheSource, source);
     setOutput(Output.RestoreTime, restored.seconds.toFixed(1));
-    let skipSave = saveSkipReason(writeDecision(ctx), source === 'exact', plan.primary, restored.timedOut);
-    const picked = await pickBuilder(builder, skipSave === undefined, inputs.createBuilder);
-    if (picked.exportBlocked)
-        skipSave = 'the builder cannot export a local cache (see the warning above).';
-    // Exporting costs time; do it only when something will keep the result.
-    let exportDir;
-    if (skipSave === undefined) {
-        try {
-            exportDir = await store.exportDir();
-            saveCleanup([...store.temporaryPaths(), buildDir()]);
-        }
-        catch (error) {
-            skipSave = `there is nowhere to export the new cache: ${error.message}`;
-            warning(`Building without saving a cache: ${skipSave}`);
-        }
-    }
+    const write = writeDecision(ctx);
+    const exporter = new Exporter(store, builder, inputs.createBuilder);
+    let decision = await exporter.prepare(plannedSave({ write, plan, source, entry, restoreTimedOut: restored.timedOut }));
     const report = {
         image: inputs.image,
-        key: plan.primary,
-        matchedKey,
+        key: plan.content,
+        matchedKey: entry?.matchedKey ?? '',
         source,
-        backend: inputs.cacheBackend,
-        cacheRoot: inputs.cacheRoot,
-        restore: restored.restored ? { sizeBytes: restored.restored.sizeBytes, seconds: restored.seconds } : undefined,
-        skipSave,
+        cacheHit,
+        stale: false,
+        store: storeConfig,
+        restore: entry ? { sizeBytes: entry.sizeBytes, seconds: restored.seconds, problem: entry.problem } : undefined,
+        save: decision,
         saveTimeoutSeconds: inputs.saveTimeoutSeconds,
         deleteSuperseded: inputs.deleteSuperseded,
         summary: inputs.summary
@@ -105743,50 +105814,111 @@ async function mainStep() {
     const started = Date.now();
     const seconds = () => (Date.now() - started) / 1000;
     try {
-        const built = await group(`Build ${inputs.image}`, () => build(inputs, { from: restored.restored?.dir, to: exportDir }, picked.name));
+        const built = await group(`Build ${inputs.image}`, () => build(inputs, { from: entry?.from ?? [], to: exporter.location }, { builder: exporter.builder, output: 'image' }, workDir));
         report.build = { seconds: seconds(), steps: built.steps, retriedWithoutCache: built.retriedWithoutCache, succeeded: true };
         info(`${built.steps.cached} of ${built.steps.total} steps were cached.`);
         setOutput(Output.ImageId, built.imageId);
         setOutput(Output.Digest, built.digest);
         setOutput(Output.BuildTime, report.build.seconds.toFixed(1));
-        const saveDir = exportDir ? await store.adopt(exportDir) : undefined;
-        const cacheSize = saveDir ? await dirSize(saveDir) : (restored.restored?.sizeBytes ?? 0);
+        const judged = staleness(plan, entry, built);
+        report.stale = judged !== undefined;
+        setOutput(Output.CachedSteps, `${built.steps.cached}/${built.steps.total}`);
+        setOutput(Output.CacheStale, String(report.stale));
+        if (judged)
+            decision = await refreshIfDue(decision, judged, writerBranches(ctx), () => refresh(inputs, exporter, judged, entry, built, workDir));
+        const cacheSize = decision.save ? await store.exportedBytes() : (entry?.sizeBytes ?? 0);
         setOutput(Output.CacheSize, String(cacheSize));
-        if (saveDir && inputs.maxCacheSizeBytes > 0 && cacheSize > inputs.maxCacheSizeBytes) {
-            report.skipSave = `the new cache is ${mb(cacheSize)}, above max-cache-size (${mb(inputs.maxCacheSizeBytes)}).`;
-            warning(`Not saving the cache: ${report.skipSave}`);
+        if (decision.save && inputs.maxCacheSizeBytes > 0 && cacheSize > inputs.maxCacheSizeBytes) {
+            decision = skip({ kind: 'too-large', sizeBytes: cacheSize, limitBytes: inputs.maxCacheSizeBytes });
+            warning(`Not saving the cache: ${describeSave(decision)}`);
         }
-        else {
-            report.saveDir = saveDir;
-        }
+        report.save = decision;
     }
     catch (error) {
         report.build = { seconds: seconds(), steps: { total: 0, cached: 0 }, retriedWithoutCache: false, succeeded: false };
-        report.skipSave = 'the build failed.';
-        if (exportDir)
-            await removeDir(exportDir);
+        report.save = skip({ kind: 'build-failed' });
         throw error;
     }
     finally {
         saveReport(report);
     }
 }
+/**
+ * Where and with which builder the build exports. Exporting costs time: it is
+ * set up only for a run that will save, or later for one that must refresh a
+ * stale entry.
+ */
+class Exporter {
+    store;
+    facts;
+    createBuilder;
+    location;
+    builder;
+    constructor(store, facts, createBuilder) {
+        this.store = store;
+        this.facts = facts;
+        this.createBuilder = createBuilder;
+    }
+    /** The decision, unless exporting is impossible: then why nothing will be saved. */
+    async prepare(decision) {
+        const picked = await pickBuilder(this.facts, decision.save, this.createBuilder);
+        this.builder = picked.name;
+        if (!decision.save)
+            return decision;
+        if (picked.exportBlocked)
+            return skip({ kind: 'cannot-export' });
+        try {
+            this.location = await this.store.exportTo();
+            return decision;
+        }
+        catch (error) {
+            const nowhere = skip({ kind: 'nowhere-to-export', detail: error.message });
+            warning(`Building without saving a cache: ${describeSave(nowhere)}`);
+            return nowhere;
+        }
+    }
+}
+/**
+ * A stale entry: said plainly, and replaced when this run may write and has
+ * not exported yet (an exact hit, which exports nothing in the common case).
+ */
+async function refreshIfDue(decision, stale, writers, refreshNow) {
+    const what = stale.kind === 'broken'
+        ? `the restored entry could not be used (${stale.problem})`
+        : `the cache matched but ${stale.total - stale.cached} of ${stale.total} steps were rebuilt (a base image may have moved)`;
+    if (decision.save) {
+        notice(`${capitalize(what)}; this run saves a fresh entry.`);
+        return decision;
+    }
+    if (decision.skip.kind !== 'exact-hit') {
+        notice(`${capitalize(what)}; the next run that may write (push, schedule or workflow_dispatch on ${writers.join(', ')}) refreshes it.`);
+        return decision;
+    }
+    notice(`${capitalize(what)}; refreshing the entry.`);
+    return refreshNow();
+}
+// Everything the build made is in the builder by now: exporting it is a
+// second build whose steps are all cached. A builder that cannot export
+// (the docker driver on the classic image store) gets a docker-container
+// builder, which has none of it and rebuilds what the cache does not hold.
+async function refresh(inputs, exporter, stale, entry, built, workDir) {
+    const decision = await exporter.prepare(save(stale.kind === 'broken' ? stale : { kind: 'stale', cached: stale.cached, total: stale.total }));
+    if (!decision.save)
+        return decision;
+    const from = built.retriedWithoutCache ? [] : (entry?.from ?? []);
+    try {
+        await group('Export the refreshed cache', () => build(inputs, { from, to: exporter.location }, { builder: exporter.builder, output: 'cache' }, workDir));
+        return decision;
+    }
+    catch (error) {
+        warning(`Could not export the refreshed cache, so the stale entry stays: ${error.message}`);
+        return skip({ kind: 'build-failed' });
+    }
+}
+function capitalize(text) {
+    return text.charAt(0).toUpperCase() + text.slice(1);
+}
 
-
-/***/ }),
-
-/***/ 1730:
-/***/ ((module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
-
-__nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _main_step_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(2950);
-
-// Exit explicitly: a cache request that never answered must not hold the job.
-await (0,_main_step_js__WEBPACK_IMPORTED_MODULE_0__/* .runMain */ .V)();
-process.exit();
-
-__webpack_async_result__();
-} catch(e) { __webpack_async_result__(e); } }, 1);
 
 /***/ }),
 

@@ -39241,7 +39241,22 @@ module.exports = {
 
 /***/ }),
 
-/***/ 1735:
+/***/ 6661:
+/***/ ((module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
+
+__nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
+/* harmony import */ var _steps_post_step_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(7850);
+
+// Exit explicitly: a cache request that never answered must not hold the job.
+await (0,_steps_post_step_js__WEBPACK_IMPORTED_MODULE_0__/* .runPost */ .a)();
+process.exit();
+
+__webpack_async_result__();
+} catch(e) { __webpack_async_result__(e); } }, 1);
+
+/***/ }),
+
+/***/ 7850:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -42382,247 +42397,6 @@ function getIDToken(aud) {
  */
 
 //# sourceMappingURL=core.js.map
-;// CONCATENATED MODULE: ./src/cache.ts
-class TimeoutError extends Error {
-}
-/** Resolves as the promise does, or rejects with TimeoutError after `seconds`. */
-async function within(seconds, what, promise) {
-    let timer;
-    const timeout = new Promise((_, reject) => {
-        timer = setTimeout(() => reject(new TimeoutError(`${what} did not finish within ${seconds} s`)), seconds * 1000);
-    });
-    try {
-        return await Promise.race([promise, timeout]);
-    }
-    finally {
-        clearTimeout(timer);
-    }
-}
-
-;// CONCATENATED MODULE: external "node:fs"
-const external_node_fs_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:fs");
-;// CONCATENATED MODULE: external "node:path"
-const external_node_path_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:path");
-;// CONCATENATED MODULE: ./src/fsutil.ts
-
-
-async function removeDir(dir) {
-    await external_node_fs_namespaceObject.promises.rm(dir, { recursive: true, force: true, maxRetries: 3 });
-}
-/**
- * Removes each directory, then its parent if that is left empty, unless the
- * parent is RUNNER_TEMP itself: later steps of the job still use it.
- */
-async function removeDirs(dirs) {
-    for (const dir of dirs)
-        await removeDir(dir);
-    const keep = process.env.RUNNER_TEMP ? external_node_path_namespaceObject.resolve(process.env.RUNNER_TEMP) : undefined;
-    for (const parent of new Set(dirs.map(d => external_node_path_namespaceObject.dirname(d)))) {
-        if (external_node_path_namespaceObject.resolve(parent) === keep)
-            continue;
-        await external_node_fs_namespaceObject.promises.rmdir(parent).catch(() => undefined);
-    }
-}
-function isFile(p) {
-    return fs.statSync(p, { throwIfNoEntry: false })?.isFile() ?? false;
-}
-function fsutil_isDirectory(p) {
-    return fs.statSync(p, { throwIfNoEntry: false })?.isDirectory() ?? false;
-}
-async function fsutil_exists(p) {
-    return (await external_node_fs_namespaceObject.promises.lstat(p).catch(() => undefined)) !== undefined;
-}
-/** Bytes held by the regular files below dir (0 when it does not exist). */
-async function dirSize(dir) {
-    const entries = await external_node_fs_namespaceObject.promises.readdir(dir, { recursive: true, withFileTypes: true }).catch(() => []);
-    const sizes = await Promise.all(entries.filter(e => e.isFile()).map(e => external_node_fs_namespaceObject.promises.stat(external_node_path_namespaceObject.join(e.parentPath, e.name)).then(s => s.size)));
-    return sizes.reduce((a, b) => a + b, 0);
-}
-// Manifests and indexes name further blobs; layers and buildkit's cache
-// config (whose layer list repeats the manifest's) do not need opening.
-const NAMES_BLOBS = /(manifest|index)[^/]*\+json$/;
-const DIGEST = /^sha256:([a-f0-9]{64})$/;
-const MAX_BLOBS = 100_000;
-/**
- * Why dir is not a complete buildx local cache, or undefined when it is:
- * index.json must parse, and every blob it names (through the manifests) must
- * be present at its recorded size. Blobs are not hashed, which would read the
- * whole cache; this catches the usual damage (a half-extracted archive, an
- * interrupted copy, a truncated file), which otherwise either fails the build
- * or makes buildx quietly ignore the cache.
- */
-async function cacheProblem(dir) {
-    let index;
-    try {
-        index = JSON.parse(await external_node_fs_namespaceObject.promises.readFile(external_node_path_namespaceObject.join(dir, 'index.json'), 'utf8'));
-    }
-    catch (error) {
-        return error.code === 'ENOENT' ? 'no index.json' : 'index.json is not valid JSON';
-    }
-    const pending = children(index);
-    if (pending.length === 0)
-        return 'index.json names no manifest';
-    const seen = new Set();
-    while (pending.length > 0) {
-        const descriptor = pending.pop();
-        const digest = typeof descriptor.digest === 'string' ? DIGEST.exec(descriptor.digest) : null;
-        // The digest becomes a path: anything but a plain sha256 is refused.
-        if (!digest || typeof descriptor.size !== 'number')
-            return `a descriptor is malformed (${JSON.stringify(descriptor.digest)})`;
-        if (seen.has(digest[1]))
-            continue;
-        if (seen.add(digest[1]).size > MAX_BLOBS)
-            return `it names more than ${MAX_BLOBS} blobs`;
-        const blob = external_node_path_namespaceObject.join(dir, 'blobs', 'sha256', digest[1]);
-        const stat = await external_node_fs_namespaceObject.promises.stat(blob).catch(() => undefined);
-        if (!stat?.isFile())
-            return `blob ${descriptor.digest} is missing`;
-        if (stat.size !== descriptor.size)
-            return `blob ${descriptor.digest} has ${stat.size} bytes, not ${descriptor.size}`;
-        if (typeof descriptor.mediaType === 'string' && NAMES_BLOBS.test(descriptor.mediaType)) {
-            try {
-                pending.push(...children(JSON.parse(await external_node_fs_namespaceObject.promises.readFile(blob, 'utf8'))));
-            }
-            catch {
-                return `manifest ${descriptor.digest} is not valid JSON`;
-            }
-        }
-    }
-    return undefined;
-}
-function children(document) {
-    if (typeof document !== 'object' || document === null)
-        return [];
-    const { manifests, layers, config } = document;
-    const list = [...(Array.isArray(manifests) ? manifests : []), ...(Array.isArray(layers) ? layers : []), ...(config ? [config] : [])];
-    return list.filter((d) => typeof d === 'object' && d !== null);
-}
-
-;// CONCATENATED MODULE: ./src/state.ts
-
-const REPORT = 'report';
-const CLEANUP = 'cleanup';
-function saveReport(report) {
-    core.saveState(REPORT, JSON.stringify(report));
-}
-function readReport() {
-    const raw = getState(REPORT);
-    return raw ? JSON.parse(raw) : undefined;
-}
-/** Directories to remove in the post step, whatever happened before it. */
-function saveCleanup(paths) {
-    core.saveState(CLEANUP, JSON.stringify(paths));
-}
-function readCleanup() {
-    const raw = getState(CLEANUP);
-    return raw ? JSON.parse(raw) : [];
-}
-
-;// CONCATENATED MODULE: ./src/constants.ts
-// Every input and output name, so none is ever spelled twice (state names
-// live in state.ts, the only module that reads or writes state).
-const Input = {
-    Image: 'image',
-    Context: 'context',
-    File: 'file',
-    HashFiles: 'hash-files',
-    KeyPrefix: 'key-prefix',
-    DefaultBranch: 'default-branch',
-    Tags: 'tags',
-    BuildArgs: 'build-args',
-    Secrets: 'secrets',
-    Target: 'target',
-    Platforms: 'platforms',
-    Load: 'load',
-    Push: 'push',
-    CreateBuilder: 'create-builder',
-    CacheBackend: 'cache-backend',
-    CacheRoot: 'cache-root',
-    CacheCompression: 'cache-compression',
-    MaxCacheSize: 'max-cache-size',
-    DeleteSuperseded: 'delete-superseded',
-    GithubToken: 'github-token',
-    RestoreTimeout: 'restore-timeout',
-    SaveTimeout: 'save-timeout',
-    Summary: 'summary'
-};
-const Output = {
-    Key: 'key',
-    MatchedKey: 'matched-key',
-    CacheHit: 'cache-hit',
-    CacheSource: 'cache-source',
-    ImageId: 'imageid',
-    Digest: 'digest',
-    CacheSize: 'cache-size',
-    RestoreTime: 'restore-time',
-    BuildTime: 'build-time'
-};
-
-// EXTERNAL MODULE: external "node:crypto"
-var external_node_crypto_ = __nccwpck_require__(7598);
-;// CONCATENATED MODULE: ./src/key.ts
-
-// Keys are `<prefix>/<image>/<branch>/<hash>`. Each component is escaped so it
-// never contains the separator; a restore key therefore ends in `/` and, as a
-// prefix, can only match entries whose components are equal to its own: image
-// `a-b` on branch `c` and image `a` on branch `b-c` stay apart. The same
-// escaping keeps commas (refused by the service) and path tricks (`.`, `..`)
-// out, so the local backend can use a key as a relative directory path.
-const SEPARATOR = '/';
-const MAX_COMPONENT = 100;
-const EMPTY = '~';
-function keyComponent(value) {
-    if (value === '')
-        return EMPTY;
-    const escaped = Array.from(Buffer.from(value, 'utf8'), (byte, index) => isPlain(byte, index) ? String.fromCharCode(byte) : `%${byte.toString(16).toUpperCase().padStart(2, '0')}`).join('');
-    return escaped.length <= MAX_COMPONENT ? escaped : shorten(escaped, value);
-}
-function isPlain(byte, index) {
-    const c = String.fromCharCode(byte);
-    if (c === '.')
-        return index > 0;
-    return /[A-Za-z0-9_-]/.test(c);
-}
-// `~` never appears in an escaped component, so a shortened one can't equal a
-// natural one, and the digest of the whole value keeps two long values apart.
-function shorten(escaped, value) {
-    const digest = (0,external_node_crypto_.createHash)('sha256').update(value).digest('hex').slice(0, 20);
-    let head = escaped.slice(0, MAX_COMPONENT - digest.length - 1);
-    const cut = head.lastIndexOf('%');
-    if (cut > head.length - 3)
-        head = head.slice(0, cut);
-    return `${head}${EMPTY}${digest}`;
-}
-function keyPlan(parts) {
-    const scope = (branch) => [parts.prefix, parts.image, branch].map(keyComponent).join(SEPARATOR) + SEPARATOR;
-    const candidates = [
-        [parts.branch, 'branch'],
-        [parts.baseBranch, 'base-branch'],
-        [parts.defaultBranch, 'default-branch']
-    ];
-    const restoreKeys = [];
-    for (const [branch, source] of candidates) {
-        if (branch === undefined)
-            continue;
-        const key = scope(branch);
-        if (!restoreKeys.some(r => r.key === key))
-            restoreKeys.push({ key, source });
-    }
-    return { primary: scope(parts.branch) + parts.hash, restoreKeys };
-}
-/** The `<prefix>/<image>/<branch>/` part of a key: every entry of that image on that branch shares it. */
-function branchScope(key) {
-    return key.slice(0, key.lastIndexOf(SEPARATOR) + 1);
-}
-/** How a key the service returned relates to the plan. */
-function cacheSourceOf(plan, matchedKey) {
-    if (matchedKey === undefined)
-        return 'none';
-    if (matchedKey === plan.primary)
-        return 'exact';
-    return plan.restoreKeys.find(r => matchedKey.startsWith(r.key))?.source ?? 'none';
-}
-
 ;// CONCATENATED MODULE: ./node_modules/@actions/glob/lib/internal-glob-options-helper.js
 
 /**
@@ -50280,6 +50054,8 @@ function policies_userAgentPolicy_userAgentPolicy(options = {}) {
     };
 }
 //# sourceMappingURL=userAgentPolicy.js.map
+// EXTERNAL MODULE: external "node:crypto"
+var external_node_crypto_ = __nccwpck_require__(7598);
 ;// CONCATENATED MODULE: ./node_modules/@typespec/ts-http-runtime/dist/esm/util/sha256.js
 // Copyright (c) Microsoft Corporation.
 // Licensed under the MIT License.
@@ -63855,6 +63631,8 @@ class BufferScheduler {
 //# sourceMappingURL=BufferScheduler.js.map
 ;// CONCATENATED MODULE: external "node:module"
 const external_node_module_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:module");
+;// CONCATENATED MODULE: external "node:path"
+const external_node_path_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:path");
 // EXTERNAL MODULE: external "node:url"
 var external_node_url_ = __nccwpck_require__(3136);
 ;// CONCATENATED MODULE: ./node_modules/@azure/storage-common/dist/esm/crc64.js
@@ -90375,6 +90153,8 @@ class Batch {
     }
 }
 //# sourceMappingURL=Batch.js.map
+;// CONCATENATED MODULE: external "node:fs"
+const external_node_fs_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:fs");
 ;// CONCATENATED MODULE: ./node_modules/@azure/storage-blob/dist/esm/utils/utils.js
 // Copyright (c) Microsoft Corporation.
 // Licensed under the MIT License.
@@ -99289,7 +99069,187 @@ function saveCacheV2(paths_1, key_1, options_1) {
     });
 }
 //# sourceMappingURL=cache.js.map
-;// CONCATENATED MODULE: ./src/gha-cache.ts
+;// CONCATENATED MODULE: ./src/fsutil.ts
+
+
+async function removeDir(dir) {
+    await external_node_fs_namespaceObject.promises.rm(dir, { recursive: true, force: true, maxRetries: 3 });
+}
+/**
+ * Removes each directory, then its parent if that is left empty, unless the
+ * parent is RUNNER_TEMP itself: later steps of the job still use it.
+ */
+async function removeDirs(dirs) {
+    for (const dir of dirs)
+        await removeDir(dir);
+    const keep = process.env.RUNNER_TEMP ? external_node_path_namespaceObject.resolve(process.env.RUNNER_TEMP) : undefined;
+    for (const parent of new Set(dirs.map(d => external_node_path_namespaceObject.dirname(d)))) {
+        if (external_node_path_namespaceObject.resolve(parent) === keep)
+            continue;
+        await external_node_fs_namespaceObject.promises.rmdir(parent).catch(() => undefined);
+    }
+}
+function isFile(p) {
+    return fs.statSync(p, { throwIfNoEntry: false })?.isFile() ?? false;
+}
+function fsutil_isDirectory(p) {
+    return fs.statSync(p, { throwIfNoEntry: false })?.isDirectory() ?? false;
+}
+async function fsutil_exists(p) {
+    return (await external_node_fs_namespaceObject.promises.lstat(p).catch(() => undefined)) !== undefined;
+}
+/** Bytes held by the regular files below dir (0 when it does not exist). */
+async function dirSize(dir) {
+    const entries = await external_node_fs_namespaceObject.promises.readdir(dir, { recursive: true, withFileTypes: true }).catch(() => []);
+    const sizes = await Promise.all(entries.filter(e => e.isFile()).map(e => external_node_fs_namespaceObject.promises.stat(external_node_path_namespaceObject.join(e.parentPath, e.name)).then(s => s.size)));
+    return sizes.reduce((a, b) => a + b, 0);
+}
+
+;// CONCATENATED MODULE: ./src/key/key.ts
+
+// Keys are `<prefix>/<image>/<branch>/<hash>`. Each component is escaped so it
+// never contains the separator; a restore key therefore ends in `/` and, as a
+// prefix, can only match entries whose components are equal to its own: image
+// `a-b` on branch `c` and image `a` on branch `b-c` stay apart. The same
+// escaping keeps commas (refused by the service) and path tricks (`.`, `..`)
+// out, so the local backend can use a key as a relative directory path.
+const SEPARATOR = '/';
+const MAX_COMPONENT = 100;
+const EMPTY = '~';
+function keyComponent(value) {
+    if (value === '')
+        return EMPTY;
+    const escaped = Array.from(Buffer.from(value, 'utf8'), (byte, index) => isPlain(byte, index) ? String.fromCharCode(byte) : `%${byte.toString(16).toUpperCase().padStart(2, '0')}`).join('');
+    return escaped.length <= MAX_COMPONENT ? escaped : shorten(escaped, value);
+}
+function isPlain(byte, index) {
+    const c = String.fromCharCode(byte);
+    if (c === '.')
+        return index > 0;
+    return /[A-Za-z0-9_-]/.test(c);
+}
+// `~` never appears in an escaped component, so a shortened one can't equal a
+// natural one, and the digest of the whole value keeps two long values apart.
+function shorten(escaped, value) {
+    const digest = (0,external_node_crypto_.createHash)('sha256').update(value).digest('hex').slice(0, 20);
+    let head = escaped.slice(0, MAX_COMPONENT - digest.length - 1);
+    const cut = head.lastIndexOf('%');
+    if (cut > head.length - 3)
+        head = head.slice(0, cut);
+    return `${head}${EMPTY}${digest}`;
+}
+function keyPlan(parts) {
+    const scope = (branch) => [parts.prefix, parts.image, branch].map(keyComponent).join(SEPARATOR) + SEPARATOR;
+    const candidates = [
+        [parts.branch, 'branch'],
+        [parts.baseBranch, 'base-branch'],
+        [parts.defaultBranch, 'default-branch']
+    ];
+    const restoreKeys = [];
+    for (const [branch, source] of candidates) {
+        if (branch === undefined)
+            continue;
+        const key = scope(branch);
+        if (!restoreKeys.some(r => r.key === key))
+            restoreKeys.push({ key, source });
+    }
+    const content = scope(parts.branch) + parts.hash;
+    return { content, hash: parts.hash, lookup: content + SEPARATOR, restoreKeys };
+}
+/**
+ * A new entry's key for the content key: a generation that sorts after every
+ * earlier one (milliseconds, base 36, fixed width), so a listing by name is
+ * also a listing by age. The service picks the newest by creation anyway.
+ */
+function generationKey(content, now = Date.now()) {
+    return `${content}${SEPARATOR}${now.toString(36).padStart(9, '0')}`;
+}
+/** The `<prefix>/<image>/<branch>/` part of a key: every entry of that image on that branch shares it. */
+function branchScope(key) {
+    const parts = key.split(SEPARATOR);
+    return parts.slice(0, 3).join(SEPARATOR) + SEPARATOR;
+}
+/** How a key the service returned relates to the plan. */
+function cacheSourceOf(plan, matchedKey) {
+    if (matchedKey === undefined)
+        return 'none';
+    if (matchedKey === plan.content || matchedKey.startsWith(plan.lookup))
+        return 'exact';
+    return plan.restoreKeys.find(r => matchedKey.startsWith(r.key))?.source ?? 'none';
+}
+/**
+ * Whether an entry was saved for the same content as this run, on any branch
+ * and in any generation: the hash is the key's fourth component.
+ */
+function sameContent(plan, matchedKey) {
+    return matchedKey?.split(SEPARATOR)[3] === plan.hash;
+}
+
+;// CONCATENATED MODULE: ./src/cache/integrity.ts
+
+
+// Manifests and indexes name further blobs; layers and buildkit's cache
+// config (whose layer list repeats the manifest's) do not need opening.
+const NAMES_BLOBS = /(manifest|index)[^/]*\+json$/;
+const DIGEST = /^sha256:([a-f0-9]{64})$/;
+const MAX_BLOBS = 100_000;
+/**
+ * Why dir is not a complete buildx local cache, or undefined when it is:
+ * index.json must parse, and every blob it names (through the manifests) must
+ * be present at its recorded size. Blobs are not hashed, which would read the
+ * whole cache; this catches the usual damage (a half-extracted archive, an
+ * interrupted copy, a truncated file), which otherwise either fails the build
+ * or makes buildx quietly ignore the cache.
+ */
+async function cacheProblem(dir) {
+    let index;
+    try {
+        index = JSON.parse(await external_node_fs_namespaceObject.promises.readFile(external_node_path_namespaceObject.join(dir, 'index.json'), 'utf8'));
+    }
+    catch (error) {
+        return error.code === 'ENOENT' ? 'no index.json' : 'index.json is not valid JSON';
+    }
+    const pending = children(index);
+    if (pending.length === 0)
+        return 'index.json names no manifest';
+    const seen = new Set();
+    while (pending.length > 0) {
+        const descriptor = pending.pop();
+        const digest = typeof descriptor.digest === 'string' ? DIGEST.exec(descriptor.digest) : null;
+        // The digest becomes a path: anything but a plain sha256 is refused.
+        if (!digest || typeof descriptor.size !== 'number')
+            return `a descriptor is malformed (${JSON.stringify(descriptor.digest)})`;
+        if (seen.has(digest[1]))
+            continue;
+        if (seen.add(digest[1]).size > MAX_BLOBS)
+            return `it names more than ${MAX_BLOBS} blobs`;
+        const blob = external_node_path_namespaceObject.join(dir, 'blobs', 'sha256', digest[1]);
+        const stat = await external_node_fs_namespaceObject.promises.stat(blob).catch(() => undefined);
+        if (!stat?.isFile())
+            return `blob ${descriptor.digest} is missing`;
+        if (stat.size !== descriptor.size)
+            return `blob ${descriptor.digest} has ${stat.size} bytes, not ${descriptor.size}`;
+        if (typeof descriptor.mediaType === 'string' && NAMES_BLOBS.test(descriptor.mediaType)) {
+            try {
+                pending.push(...children(JSON.parse(await external_node_fs_namespaceObject.promises.readFile(blob, 'utf8'))));
+            }
+            catch {
+                return `manifest ${descriptor.digest} is not valid JSON`;
+            }
+        }
+    }
+    return undefined;
+}
+function children(document) {
+    if (typeof document !== 'object' || document === null)
+        return [];
+    const { manifests, layers, config } = document;
+    const list = [...(Array.isArray(manifests) ? manifests : []), ...(Array.isArray(layers) ? layers : []), ...(config ? [config] : [])];
+    return list.filter((d) => typeof d === 'object' && d !== null);
+}
+
+;// CONCATENATED MODULE: ./src/cache/gha.ts
+
 
 
 
@@ -99309,6 +99269,7 @@ class GhaCacheStore {
     workRoot;
     cacheName;
     cacheDir;
+    exportDir;
     // The client leaves empty directories in its temp dir after every call;
     // giving it one of ours lets us remove them all.
     clientTemp;
@@ -99316,76 +99277,75 @@ class GhaCacheStore {
         this.workRoot = external_node_path_namespaceObject.join(runnerTemp, 'buildx-ci-cache');
         this.cacheName = keyComponent(image);
         this.cacheDir = external_node_path_namespaceObject.join(this.workRoot, this.cacheName);
+        this.exportDir = `${this.cacheDir}.new`;
         this.clientTemp = external_node_path_namespaceObject.join(this.workRoot, `${this.cacheName}.client-tmp`);
     }
-    async restore(primaryKey, restoreKeys) {
+    async restore(plan) {
         if (!isFeatureAvailable()) {
             warning('The GitHub Actions cache service is not available to this job (ACTIONS_RESULTS_URL or ACTIONS_RUNTIME_TOKEN is unset); building without a cache.');
             return undefined;
         }
         await removeDir(this.cacheDir);
+        const restoreKeys = plan.restoreKeys.map(r => r.key);
+        let found;
         let matchedKey;
         try {
             // Looked up first: the client answers a miss and a failed download
-            // alike, and only the lookup tells them apart for the warning below.
-            const found = await this.inWorkRoot(() => restoreCache([this.cacheName], primaryKey, restoreKeys, { lookupOnly: true }));
+            // alike, and only the lookup tells them apart.
+            found = await this.inWorkRoot(() => restoreCache([this.cacheName], plan.lookup, restoreKeys, { lookupOnly: true }));
             if (found === undefined)
                 return undefined;
-            matchedKey = await this.inWorkRoot(() => restoreCache([this.cacheName], primaryKey, restoreKeys));
-            if (matchedKey === undefined) {
-                warning(`The cache entry ${found} was found but could not be downloaded or unpacked (see above); building without a cache.`);
-            }
+            matchedKey = await this.inWorkRoot(() => restoreCache([this.cacheName], plan.lookup, restoreKeys));
         }
         catch (error) {
             warning(`Cache restore failed, building without a cache: ${error.message}`);
         }
+        if (found === undefined)
+            return undefined;
         // A failed download can leave a half-extracted directory behind, and an
-        // archive can hold anything: import only a complete buildx cache.
-        if (matchedKey === undefined) {
-            await removeDir(this.cacheDir);
-            return undefined;
-        }
-        const problem = await cacheProblem(this.cacheDir);
+        // archive can hold anything: import only a complete buildx cache. The
+        // entry found is still reported, so that a broken one gets replaced.
+        const problem = matchedKey === undefined ? 'it could not be downloaded or unpacked (see above)' : await cacheProblem(this.cacheDir);
         if (problem !== undefined) {
-            warning(`The entry ${matchedKey} is not a complete buildx cache (${problem}); building without it.`);
+            warning(`The cache entry ${found} is not usable (${problem}); building without it.`);
             await removeDir(this.cacheDir);
-            return undefined;
+            return { matchedKey: found, from: [], sizeBytes: 0, problem };
         }
-        return { matchedKey, dir: this.cacheDir, sizeBytes: await dirSize(this.cacheDir) };
+        return { matchedKey: found, from: [{ type: 'local', dir: this.cacheDir }], sizeBytes: await dirSize(this.cacheDir) };
     }
-    async exportDir() {
-        const dir = `${this.cacheDir}.new`;
-        await removeDir(dir);
-        return dir;
+    async exportTo() {
+        await removeDir(this.exportDir);
+        return { type: 'local', dir: this.exportDir };
     }
-    // buildx adds to a local cache and never removes from it: writing a fresh
-    // directory and swapping it in is what keeps the entry from growing forever.
-    async adopt(exported) {
-        await removeDir(this.cacheDir);
-        await external_node_fs_namespaceObject.promises.rename(exported, this.cacheDir);
-        return this.cacheDir;
+    async exportedBytes() {
+        return dirSize(this.exportDir);
     }
-    async save(dir, key) {
-        if (dir !== this.cacheDir)
-            throw new Error(`Only ${this.cacheDir} can be saved, not ${dir}`);
+    async save(plan) {
         // Said plainly and before the archive is made: the client reports a
         // denied write only as a warning of its own, and we would blame a race.
         const denied = writeDenied();
         if (denied)
             return { saved: false, reason: denied };
+        // The entry's version hashes the path the client is given, which must be
+        // the one restores ask for: the export takes the restored cache's place.
+        // buildx adds to a local cache and never removes from it; a fresh export
+        // swapped in is what keeps the entry from growing forever.
+        await removeDir(this.cacheDir);
+        await external_node_fs_namespaceObject.promises.rename(this.exportDir, this.cacheDir);
+        const key = generationKey(plan.content);
         try {
             const id = await this.inWorkRoot(() => cache_saveCache([this.cacheName], key));
             if (id === -1) {
-                return { saved: false, reason: 'the cache service did not accept the entry (another job may have saved this key first, or the service failed; see above)' };
+                return { saved: false, reason: 'the cache service did not accept the entry (the service failed or refused it; see above)' };
             }
-            return { saved: true, sizeBytes: await dirSize(dir) };
+            return { saved: true, key, sizeBytes: await dirSize(this.cacheDir) };
         }
         catch (error) {
             return { saved: false, reason: `the cache service refused it: ${error.message}` };
         }
     }
     temporaryPaths() {
-        return [this.cacheDir, `${this.cacheDir}.new`, this.clientTemp];
+        return [this.cacheDir, this.exportDir, this.clientTemp];
     }
     // Settles with the call. A call that never settles (a hung service) leaves
     // the process pointed at our folder, so a late download can only land there.
@@ -99439,7 +99399,8 @@ function tokenScopes(token) {
     }
 }
 
-;// CONCATENATED MODULE: ./src/local-cache.ts
+;// CONCATENATED MODULE: ./src/cache/local.ts
+
 
 
 
@@ -99456,70 +99417,80 @@ class LocalCacheStore {
     root;
     backend = 'local';
     incoming;
-    exported = new Set();
+    exportDir;
     // An exact key is also seen again under its branch's prefix: warn once.
     damaged = new Set();
-    constructor(root) {
+    constructor(root, jobId) {
         this.root = root;
         // On the root's own file system, so that saving is an atomic rename.
         this.incoming = external_node_path_namespaceObject.join(root, '.incoming');
+        this.exportDir = external_node_path_namespaceObject.join(this.incoming, jobId);
     }
-    async restore(primaryKey, restoreKeys) {
+    async restore(plan) {
         try {
-            for (const key of [primaryKey, ...restoreKeys]) {
-                const matchedKey = key === primaryKey ? await this.exact(key) : await this.newestUnder(key);
-                if (matchedKey !== undefined) {
-                    const dir = external_node_path_namespaceObject.join(this.root, matchedKey);
-                    info(`Cache found in ${this.root} for key: ${matchedKey}`);
-                    return { matchedKey, dir, sizeBytes: await dirSize(dir) };
-                }
+            const exact = external_node_path_namespaceObject.join(this.root, plan.content);
+            if (await fsutil_exists(exact)) {
+                const problem = await this.problemOf(exact, plan.content);
+                if (problem === undefined)
+                    return await this.found(plan.content);
+                // Another image's entry may still serve the build; the save then
+                // replaces the damaged one, as it would a stale one.
+                const fallback = await this.newestOf(plan.restoreKeys.map(r => r.key));
+                return fallback ? await this.found(fallback) : { matchedKey: plan.content, from: [], sizeBytes: 0, problem };
             }
+            const fallback = await this.newestOf(plan.restoreKeys.map(r => r.key));
+            if (fallback)
+                return await this.found(fallback);
         }
         catch (error) {
             warning(`Could not read the cache root ${this.root}, building without a cache: ${error.message}`);
         }
         return undefined;
     }
-    async exportDir() {
+    async exportTo() {
         await external_node_fs_namespaceObject.promises.mkdir(this.incoming, { recursive: true });
-        const dir = external_node_path_namespaceObject.join(this.incoming, (0,external_node_crypto_.randomUUID)());
-        this.exported.add(dir);
-        return dir;
+        await removeDir(this.exportDir);
+        return { type: 'local', dir: this.exportDir };
     }
-    async adopt(exported) {
-        return exported;
+    async exportedBytes() {
+        return dirSize(this.exportDir);
     }
-    async save(dir, key) {
-        const target = external_node_path_namespaceObject.join(this.root, key);
+    // The new entry takes the content key's place, whatever was there (a stale
+    // or damaged entry of the same content), and supersedes every older entry
+    // of this image on this branch.
+    async save(plan) {
+        const target = external_node_path_namespaceObject.join(this.root, plan.content);
         try {
-            if (await fsutil_exists(target)) {
-                const problem = await cacheProblem(target);
-                if (problem === undefined)
-                    return { saved: false, reason: `an entry for ${key} already exists in ${this.root}` };
-                // A damaged entry under this very key would otherwise be skipped by
-                // every restore and never replaced.
-                info(`Replacing the damaged entry ${key} (${problem}).`);
+            if (await fsutil_exists(target))
                 await this.discard(target);
-            }
             const scope = external_node_path_namespaceObject.dirname(target);
             await external_node_fs_namespaceObject.promises.mkdir(scope, { recursive: true });
-            await external_node_fs_namespaceObject.promises.rename(dir, target);
-            // The new entry supersedes every older one of this image on this branch.
+            await external_node_fs_namespaceObject.promises.rename(this.exportDir, target);
             for (const sibling of await external_node_fs_namespaceObject.promises.readdir(scope)) {
                 if (sibling !== external_node_path_namespaceObject.basename(target))
                     await removeDir(external_node_path_namespaceObject.join(scope, sibling));
             }
-            return { saved: true, sizeBytes: await dirSize(target) };
+            return { saved: true, key: plan.content, sizeBytes: await dirSize(target) };
         }
         catch (error) {
             return { saved: false, reason: `could not write to ${this.root}: ${error.message}` };
         }
     }
     temporaryPaths() {
-        return [...this.exported];
+        return [this.exportDir];
     }
-    async exact(key) {
-        return (await this.usable(external_node_path_namespaceObject.join(this.root, key), key)) ? key : undefined;
+    async found(key) {
+        const dir = external_node_path_namespaceObject.join(this.root, key);
+        info(`Cache found in ${this.root} for key: ${key}`);
+        return { matchedKey: key, from: [{ type: 'local', dir }], sizeBytes: await dirSize(dir) };
+    }
+    async newestOf(prefixes) {
+        for (const prefix of prefixes) {
+            const key = await this.newestUnder(prefix);
+            if (key !== undefined)
+                return key;
+        }
+        return undefined;
     }
     async newestUnder(prefix) {
         const scope = external_node_path_namespaceObject.join(this.root, prefix);
@@ -99535,14 +99506,15 @@ class LocalCacheStore {
     }
     /** Whether an entry can be imported; a damaged one is named in a warning and passed over. */
     async usable(dir, key) {
-        if (!(await fsutil_exists(dir)))
-            return false;
+        return (await fsutil_exists(dir)) && (await this.problemOf(dir, key)) === undefined;
+    }
+    async problemOf(dir, key) {
         const problem = await cacheProblem(dir);
         if (problem !== undefined && !this.damaged.has(dir)) {
             this.damaged.add(dir);
-            warning(`Skipping the damaged cache entry ${key} in ${this.root} (${problem}); it is replaced when the default branch next saves.`);
+            warning(`Skipping the damaged cache entry ${key} in ${this.root} (${problem}); the next run that may write replaces it.`);
         }
-        return problem === undefined;
+        return problem;
     }
     // Moved aside first, so a reader never sees half a directory.
     async discard(dir) {
@@ -99553,19 +99525,34 @@ class LocalCacheStore {
     }
 }
 
-;// CONCATENATED MODULE: ./src/store.ts
+;// CONCATENATED MODULE: ./src/cache/create.ts
 
 
-function createStore(backend, image, cacheRoot) {
-    if (backend === 'local')
-        return new LocalCacheStore(cacheRoot);
-    return new GhaCacheStore(runnerTemp(), image);
+function createStore(config, runnerTemp) {
+    if (config.backend === 'local')
+        return new LocalCacheStore(config.cacheRoot, config.jobId);
+    return new GhaCacheStore(runnerTemp, config.image);
 }
-function runnerTemp() {
-    const temp = process.env.RUNNER_TEMP;
-    if (!temp)
-        throw new Error('RUNNER_TEMP is not set; the action must run in a GitHub Actions job.');
-    return temp;
+
+;// CONCATENATED MODULE: ./src/cache/deadline.ts
+class TimeoutError extends Error {
+    constructor(message) {
+        super(message);
+        this.name = 'TimeoutError';
+    }
+}
+/** Resolves as the promise does, or rejects with TimeoutError after `seconds`. */
+async function within(seconds, what, promise) {
+    let timer;
+    const timeout = new Promise((_, reject) => {
+        timer = setTimeout(() => reject(new TimeoutError(`${what} did not finish within ${seconds} s`)), seconds * 1000);
+    });
+    try {
+        return await Promise.race([promise, timeout]);
+    }
+    finally {
+        clearTimeout(timer);
+    }
 }
 
 ;// CONCATENATED MODULE: ./node_modules/@actions/github/lib/context.js
@@ -104566,7 +104553,7 @@ function getOctokit(token, options, ...additionalPlugins) {
     return new GitHubWithPlugins(getOctokitOptions(token, options));
 }
 //# sourceMappingURL=github.js.map
-;// CONCATENATED MODULE: ./src/superseded.ts
+;// CONCATENATED MODULE: ./src/cache/superseded.ts
 
 const DEFAULT_TIMEOUT_SECONDS = 60;
 const DEFAULT_MAX_DELETIONS = 100;
@@ -104767,7 +104754,140 @@ function firstLine(text) {
     return text.split('\n')[0].replace(/ - https:\/\/docs\.github\.com\S*$/, '').slice(0, 200);
 }
 
-;// CONCATENATED MODULE: ./src/summary.ts
+;// CONCATENATED MODULE: ./src/constants.ts
+// Every input and output name, so none is ever spelled twice (state names
+// live in steps/report.ts, the only module that reads or writes state).
+const Input = {
+    Image: 'image',
+    Context: 'context',
+    File: 'file',
+    HashFiles: 'hash-files',
+    KeyPrefix: 'key-prefix',
+    DefaultBranch: 'default-branch',
+    SaveBranches: 'save-branches',
+    Tags: 'tags',
+    BuildArgs: 'build-args',
+    Secrets: 'secrets',
+    Target: 'target',
+    Platforms: 'platforms',
+    Load: 'load',
+    Push: 'push',
+    CreateBuilder: 'create-builder',
+    CacheBackend: 'cache-backend',
+    CacheRoot: 'cache-root',
+    CacheCompression: 'cache-compression',
+    MaxCacheSize: 'max-cache-size',
+    DeleteSuperseded: 'delete-superseded',
+    GithubToken: 'github-token',
+    RestoreTimeout: 'restore-timeout',
+    SaveTimeout: 'save-timeout',
+    Summary: 'summary'
+};
+const Output = {
+    Key: 'key',
+    MatchedKey: 'matched-key',
+    CacheHit: 'cache-hit',
+    CacheSource: 'cache-source',
+    ImageId: 'imageid',
+    Digest: 'digest',
+    CacheSize: 'cache-size',
+    RestoreTime: 'restore-time',
+    BuildTime: 'build-time',
+    CachedSteps: 'cached-steps',
+    CacheStale: 'cache-stale'
+};
+
+;// CONCATENATED MODULE: ./src/github/runner.ts
+function currentRunner(env = process.env, cwd = process.cwd()) {
+    if (!env.RUNNER_TEMP)
+        throw new Error('RUNNER_TEMP is not set; the action must run in a GitHub Actions job.');
+    return { temp: env.RUNNER_TEMP, workspace: env.GITHUB_WORKSPACE || cwd };
+}
+
+;// CONCATENATED MODULE: ./src/steps/report.ts
+
+const REPORT = 'report';
+const CLEANUP = 'cleanup';
+function saveReport(report) {
+    core.saveState(REPORT, JSON.stringify(report));
+}
+function readReport() {
+    const raw = getState(REPORT);
+    return raw ? JSON.parse(raw) : undefined;
+}
+/** Directories to remove in the post step, whatever happened before it. */
+function saveCleanup(paths) {
+    core.saveState(CLEANUP, JSON.stringify(paths));
+}
+function readCleanup() {
+    const raw = getState(CLEANUP);
+    return raw ? JSON.parse(raw) : [];
+}
+
+;// CONCATENATED MODULE: ./src/printable.ts
+// Text from files and refs goes into the log. The runner reads a line that
+// starts with `::` as a workflow command, and git allows a newline in a file
+// name, so a pull request could add a file that issues one: control
+// characters are shown escaped instead.
+function printable(text) {
+    return text.replace(/[\u0000-\u001f\u007f]/g, c => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
+;// CONCATENATED MODULE: ./src/steps/save-decision.ts
+
+const save = (why) => ({ save: true, why });
+const skip = (reason) => ({ save: false, skip: reason });
+/** The one line the log and the summary give for a decision. */
+function describeSave(decision) {
+    return decision.save ? describeWhy(decision.why) : describeSkip(decision.skip);
+}
+function describeWhy(why) {
+    switch (why.kind) {
+        case 'new-content':
+            return 'no entry holds this content yet.';
+        case 'stale':
+            return `the entry of this content left ${why.total - why.cached} of ${why.total} steps to rebuild; the new cache replaces it.`;
+        case 'broken':
+            return `the entry of this content could not be imported (${why.problem}); the new cache replaces it.`;
+    }
+}
+function describeSkip(skip) {
+    switch (skip.kind) {
+        case 'denied':
+            return describeDenial(skip.denial);
+        case 'exact-hit':
+            return `Cache hit occurred on the primary key ${skip.key}, not saving cache.`;
+        case 'restore-timed-out':
+            return 'the cache service did not answer the restore in time (restore-timeout), so a save would hang too.';
+        case 'cannot-export':
+            return 'the builder cannot export a local cache (see the warning above).';
+        case 'nowhere-to-export':
+            return `there is nowhere to export the new cache: ${skip.detail}`;
+        case 'build-failed':
+            return 'the build failed.';
+        case 'too-large':
+            return `the new cache is ${mb(skip.sizeBytes)}, above max-cache-size (${mb(skip.limitBytes)}).`;
+    }
+}
+function describeDenial(denial) {
+    const writers = (names) => names.map(n => `refs/heads/${printable(n)}`).join(', ');
+    switch (denial.kind) {
+        case 'pull-request':
+            return `${denial.event} runs never write the cache: a pull request's entries are visible only to itself, and its code is not trusted to write for ${printable(denial.defaultBranch)}.`;
+        case 'untrusted-trigger':
+            return `${denial.event} runs never write the cache: they may be triggered by a fork.`;
+        case 'event':
+            return `${printable(denial.event)} runs do not write the cache; only push, workflow_dispatch and schedule on ${writers(denial.writers)} do.`;
+        case 'branch':
+            return `${printable(denial.ref)} is not a branch that writes the cache (${writers(denial.writers)}; see save-branches).`;
+    }
+}
+function mb(bytes) {
+    return `${(bytes / 1024 / 1024).toFixed(1)} MB`;
+}
+
+;// CONCATENATED MODULE: ./src/steps/summary.ts
+
 
 
 // Markdown, not HTML: the row of a second image in the same job can then join
@@ -104786,7 +104906,16 @@ function summaryRow(report, save) {
 function restoredCell(report) {
     if (!report.matchedKey)
         return 'nothing: cold build';
-    return `${SOURCE_WORDS[report.source] ?? report.source}: ${code(report.matchedKey)}`;
+    const found = `${SOURCE_WORDS[report.source] ?? report.source}: ${code(report.matchedKey)}`;
+    return report.stale ? `${found}, **stale**: ${staleWords(report)}` : found;
+}
+// What a reader needs to know about a stale entry: what went wrong, and who fixes it.
+function staleWords(report) {
+    const steps = report.build?.steps;
+    const what = report.restore?.problem
+        ? `it could not be used (${cell(report.restore.problem)})`
+        : `${(steps?.total ?? 0) - (steps?.cached ?? 0)} of ${steps?.total ?? 0} steps were rebuilt (a base image may have moved)`;
+    return report.save.save ? `${what}; replaced by this run` : `${what}; the next run that may write refreshes it`;
 }
 const SOURCE_WORDS = {
     exact: 'exact match',
@@ -104825,9 +104954,6 @@ function continuesTable(file) {
         i--;
     return i >= 0 && lines[i] === RULE;
 }
-function mb(bytes) {
-    return `${(bytes / 1024 / 1024).toFixed(1)} MB`;
-}
 function seconds(s) {
     return `${s.toFixed(1)} s`;
 }
@@ -104845,7 +104971,9 @@ function summary_escape(text) {
     return text.replace(/[&<>"]/g, c => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]);
 }
 
-;// CONCATENATED MODULE: ./src/post-step.ts
+;// CONCATENATED MODULE: ./src/steps/post-step.ts
+
+
 
 
 
@@ -104864,8 +104992,10 @@ async function runPost() {
             return;
         }
         const outcome = await group('Save the cache', () => saveStep(report));
-        if (outcome.result.saved && report.deleteSuperseded)
-            await group('Delete superseded entries', () => deleteOlder(report));
+        if (outcome.result.saved && report.deleteSuperseded) {
+            const kept = outcome.result.key;
+            await group('Delete superseded entries', () => deleteOlder(report, kept));
+        }
         if (report.summary)
             await writeSummary(report, outcome);
     }
@@ -104877,16 +105007,18 @@ async function runPost() {
     }
 }
 async function saveStep(report) {
-    if (report.skipSave !== undefined || report.saveDir === undefined) {
-        const reason = report.skipSave ?? 'no new cache was exported.';
-        info(reason.startsWith('Cache hit') ? reason : `Not saving the cache: ${reason}`);
+    const decision = report.save;
+    if (!decision.save) {
+        const reason = describeSave(decision);
+        info(decision.skip.kind === 'exact-hit' ? reason : `Not saving the cache: ${reason}`);
         return { result: { saved: false, reason }, seconds: 0 };
     }
-    const store = createStore(report.backend, report.image, report.cacheRoot);
+    info(`Saving the cache: ${describeSave(decision)}`);
+    const store = createStore(report.store, currentRunner().temp);
     const started = Date.now();
     let result;
     try {
-        result = await within(report.saveTimeoutSeconds, 'The cache save', store.save(report.saveDir, report.key));
+        result = await within(report.saveTimeoutSeconds, 'The cache save', store.save({ content: report.key }));
     }
     catch (error) {
         if (!(error instanceof TimeoutError))
@@ -104895,22 +105027,22 @@ async function saveStep(report) {
     }
     const seconds = (Date.now() - started) / 1000;
     if (result.saved)
-        info(`Cache saved with key: ${report.key} (${mb(result.sizeBytes)} in ${seconds.toFixed(1)} s)`);
+        info(`Cache saved with key: ${result.key} (${mb(result.sizeBytes)} in ${seconds.toFixed(1)} s)`);
     else
         warning(`Cache not saved with key ${report.key}: ${result.reason}`);
     return { result, seconds };
 }
 // A local cache root already keeps one entry per image and branch; the
 // service keeps every key until it is evicted, so old ones are deleted here.
-async function deleteOlder(report) {
-    if (report.backend !== 'gha')
+async function deleteOlder(report, kept) {
+    if (report.store.backend !== 'gha')
         return;
     const result = await deleteSuperseded({
         token: getInput(Input.GithubToken),
         repository: process.env.GITHUB_REPOSITORY ?? '',
         ref: process.env.GITHUB_REF ?? '',
         scopePrefix: branchScope(report.key),
-        keep: report.key,
+        keep: kept,
         apiUrl: process.env.GITHUB_API_URL
     });
     const line = deletionSummary(result);
@@ -104920,21 +105052,6 @@ async function deleteOlder(report) {
         info(line);
 }
 
-
-/***/ }),
-
-/***/ 6661:
-/***/ ((module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
-
-__nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _post_step_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(1735);
-
-// Exit explicitly: a cache request that never answered must not hold the job.
-await (0,_post_step_js__WEBPACK_IMPORTED_MODULE_0__/* .runPost */ .a)();
-process.exit();
-
-__webpack_async_result__();
-} catch(e) { __webpack_async_result__(e); } }, 1);
 
 /***/ }),
 
