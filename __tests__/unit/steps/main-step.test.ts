@@ -1,0 +1,142 @@
+// The main step's decisions with the toolkit, the engine and the store
+// replaced by typed stand-ins: which builds run, with which cache, and what
+// the post step is told to save. The end-to-end suites run the same paths for real.
+import { beforeEach, describe, expect, it, jest } from '@jest/globals'
+import * as fs from 'node:fs'
+import * as os from 'node:os'
+import * as path from 'node:path'
+import { coreMock, freshRecord, type CoreRecord } from '../../support/core-mock.js'
+import type { CacheLocation, CacheStore, Restored, SaveResult } from '../../../src/cache/store.js'
+import type { Built } from '../../../src/docker/build.js'
+import type { BuildCache, BuildRun } from '../../../src/docker/buildx.js'
+import type { Report } from '../../../src/steps/report.js'
+
+const HASH = 'c'.repeat(64)
+const CONTENT = `buildx/ci/master/${HASH}`
+const EXPORT: CacheLocation = { type: 'local', dir: '/tmp/export' }
+const RESTORED: CacheLocation = { type: 'local', dir: '/tmp/restored' }
+
+let record: CoreRecord
+let event: { eventName: string; ref: string; payload: Record<string, unknown> }
+let entry: Restored | undefined
+let steps: { cached: number; total: number }
+const builds: Array<{ cache: BuildCache; how: Pick<BuildRun, 'builder' | 'output'> }> = []
+const exports: number[] = []
+
+const store: CacheStore = {
+  backend: 'gha',
+  restore: async () => entry,
+  exportTo: async () => {
+    exports.push(1)
+    return EXPORT
+  },
+  exportedBytes: async () => 1234,
+  save: async (): Promise<SaveResult> => ({ saved: false, reason: 'not in the main step' }),
+  temporaryPaths: () => []
+}
+
+jest.unstable_mockModule('@actions/core', () => coreMock(new Proxy({} as CoreRecord, { get: (_t, p) => record[p as keyof CoreRecord] })))
+jest.unstable_mockModule('@actions/github', () => ({
+  context: new Proxy({}, { get: (_t, p) => event[p as keyof typeof event] })
+}))
+jest.unstable_mockModule('../../../src/cache/create.js', () => ({ createStore: () => store }))
+jest.unstable_mockModule('../../../src/key/hash.js', () => ({
+  imageHash: async () => ({ hash: HASH, origin: 'test', files: [], settings: [] })
+}))
+jest.unstable_mockModule('../../../src/docker/builder.js', () => ({
+  builderFacts: async () => ({ driver: 'docker', containerdStore: true }),
+  pickBuilder: async () => ({ exportBlocked: false })
+}))
+jest.unstable_mockModule('../../../src/docker/build.js', () => ({
+  BuildError: class BuildError extends Error {},
+  buildDir: (temp: string) => path.join(temp, 'build'),
+  build: async (_inputs: unknown, cache: BuildCache, how: Pick<BuildRun, 'builder' | 'output'>): Promise<Built> => {
+    builds.push({ cache, how })
+    // The export-only call finds everything in the builder.
+    const counts = how.output === 'cache' ? { cached: steps.total, total: steps.total } : steps
+    return { steps: counts, retriedWithoutCache: false, imageId: 'sha256:1', digest: '' }
+  }
+}))
+
+const { runMain } = await import('../../../src/steps/main-step.js')
+
+const workspace = fs.mkdtempSync(path.join(os.tmpdir(), 'main-step-'))
+fs.writeFileSync(path.join(workspace, 'Dockerfile'), 'FROM scratch\n')
+process.env.GITHUB_WORKSPACE = workspace
+process.env.RUNNER_TEMP = workspace
+
+const push = { eventName: 'push', ref: 'refs/heads/master', payload: { repository: { default_branch: 'master' } } }
+const pullRequest = { eventName: 'pull_request', ref: 'refs/pull/7/merge', payload: { repository: { default_branch: 'master' } } }
+const exact = (over: Partial<Restored> = {}): Restored => ({ matchedKey: `${CONTENT}/00000001`, from: [RESTORED], sizeBytes: 10, ...over })
+
+function report(): Report {
+  return JSON.parse(record.state.report) as Report
+}
+
+async function run(scenario: { event: typeof push; entry?: Restored; steps: { cached: number; total: number } }): Promise<void> {
+  record = freshRecord({ image: 'ci' })
+  event = scenario.event
+  entry = scenario.entry
+  steps = scenario.steps
+  builds.length = 0
+  exports.length = 0
+  await runMain()
+  expect(record.failed).toBeUndefined()
+}
+
+describe('the main step', () => {
+  beforeEach(() => {
+    delete process.env.GITHUB_HEAD_REF
+    delete process.env.GITHUB_BASE_REF
+  })
+
+  it('builds once and exports nothing on an exact hit with every step cached', async () => {
+    await run({ event: push, entry: exact(), steps: { cached: 6, total: 6 } })
+    expect(builds).toHaveLength(1)
+    expect(builds[0].cache).toEqual({ from: [RESTORED], to: undefined })
+    expect(exports).toHaveLength(0)
+    expect(record.outputs).toMatchObject({ key: CONTENT, 'cache-hit': 'true', 'cache-source': 'exact', 'cached-steps': '6/6', 'cache-stale': 'false' })
+    expect(report().save).toEqual({ save: false, skip: { kind: 'exact-hit', key: CONTENT } })
+  })
+
+  it('refreshes an exact hit that rebuilt steps with an export-only second build, on a run that may write', async () => {
+    await run({ event: push, entry: exact(), steps: { cached: 2, total: 6 } })
+    expect(builds.map(b => b.how.output)).toEqual(['image', 'cache'])
+    expect(builds[1].cache).toEqual({ from: [RESTORED], to: EXPORT })
+    expect(record.outputs).toMatchObject({ 'cache-hit': 'true', 'cached-steps': '2/6', 'cache-stale': 'true' })
+    expect(report()).toMatchObject({ stale: true, save: { save: true, why: { kind: 'stale', cached: 2, total: 6 } } })
+    expect(record.log).toContain('::notice::The cache matched but 4 of 6 steps were rebuilt (a base image may have moved); refreshing the entry.')
+  })
+
+  it('says who refreshes a stale entry on a run that may not write, and exports nothing', async () => {
+    await run({ event: pullRequest, entry: exact({ matchedKey: `${CONTENT}/00000001` }), steps: { cached: 2, total: 6 } })
+    expect(builds).toHaveLength(1)
+    expect(exports).toHaveLength(0)
+    expect(record.outputs['cache-stale']).toBe('true')
+    expect(report().save).toMatchObject({ save: false, skip: { kind: 'denied', denial: { kind: 'pull-request' } } })
+    expect(record.log.join('\n')).toMatch(
+      /::notice::The cache matched but 4 of 6 steps were rebuilt \(a base image may have moved\); the next run that may write \(push, schedule or workflow_dispatch on master\) refreshes it\./
+    )
+  })
+
+  it('exports during the build when the entry of this content is broken, and saves to replace it', async () => {
+    await run({ event: push, entry: exact({ from: [], problem: 'blob sha256:0 is missing' }), steps: { cached: 0, total: 6 } })
+    expect(builds).toHaveLength(1)
+    expect(builds[0].cache).toEqual({ from: [], to: EXPORT })
+    expect(record.outputs['cache-hit']).toBe('false')
+    expect(report()).toMatchObject({ stale: true, save: { save: true, why: { kind: 'broken', problem: 'blob sha256:0 is missing' } } })
+  })
+
+  it("exports during the build after a fallback to another content's entry", async () => {
+    await run({ event: push, entry: exact({ matchedKey: `buildx/ci/master/${'d'.repeat(64)}/00000001` }), steps: { cached: 4, total: 6 } })
+    expect(builds[0].cache.to).toEqual(EXPORT)
+    expect(record.outputs).toMatchObject({ 'cache-hit': 'false', 'cache-source': 'branch', 'cache-stale': 'false' })
+    expect(report().save).toEqual({ save: true, why: { kind: 'new-content' } })
+  })
+
+  it('builds cold and saves on a miss', async () => {
+    await run({ event: push, steps: { cached: 0, total: 6 } })
+    expect(builds[0].cache).toEqual({ from: [], to: EXPORT })
+    expect(record.outputs).toMatchObject({ 'matched-key': '', 'cache-source': 'none', 'cache-hit': 'false' })
+  })
+})
