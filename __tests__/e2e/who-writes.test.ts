@@ -56,7 +56,7 @@ const CASES: Case[] = [
     scopes: [readWrite('refs/heads/feature'), read(MASTER)],
     saves: false,
     source: 'default-branch',
-    reason: /refs\/heads\/feature is not the default branch/
+    reason: /refs\/heads\/feature is not a branch that writes the cache/
   },
   {
     name: 'tag push',
@@ -64,7 +64,7 @@ const CASES: Case[] = [
     scopes: [readWrite('refs/tags/v1.2.3'), read(MASTER)],
     saves: false,
     source: 'default-branch',
-    reason: /refs\/tags\/v1\.2\.3 is not the default branch/
+    reason: /refs\/tags\/v1\.2\.3 is not a branch that writes the cache/
   },
   {
     name: 'pull_request',
@@ -131,7 +131,7 @@ const CASES: Case[] = [
     scopes: [readWrite('refs/heads/release'), read(MASTER)],
     saves: false,
     source: 'default-branch',
-    reason: /refs\/heads\/release is not the default branch/
+    reason: /refs\/heads\/release is not a branch that writes the cache/
   },
   {
     name: 'workflow_dispatch on the default branch',
@@ -146,7 +146,7 @@ const CASES: Case[] = [
     scopes: [readWrite('refs/heads/feature'), read(MASTER)],
     saves: false,
     source: 'default-branch',
-    reason: /refs\/heads\/feature is not the default branch/
+    reason: /refs\/heads\/feature is not a branch that writes the cache/
   }
 ]
 

@@ -87,6 +87,18 @@ describe('stepCounts', () => {
   it('counts the Dockerfile steps and those reported CACHED, not internal ones', () => {
     expect(stepCounts(progress)).toEqual({ total: 4, cached: 2 })
   })
+
+  it('leaves out FROM steps, which resolve a base image and are never reported CACHED', () => {
+    const warm = [
+      '#4 [1/3] FROM docker.io/library/base:latest@sha256:117ad54118df0497334dd8bc9c76ae826d44512b4a9854e24520d5a034f33dc3',
+      '#4 DONE 0.0s',
+      '#5 [2/3] RUN echo a > /a',
+      '#5 CACHED',
+      '#6 [builder 3/3] RUN echo b > /b',
+      '#6 CACHED'
+    ].join('\n')
+    expect(stepCounts(warm)).toEqual({ total: 2, cached: 2 })
+  })
 })
 
 describe('errorLine', () => {

@@ -99305,13 +99305,20 @@ class GhaCacheStore {
         // A failed download can leave a half-extracted directory behind, and an
         // archive can hold anything: import only a complete buildx cache. The
         // entry found is still reported, so that a broken one gets replaced.
-        const problem = matchedKey === undefined ? 'it could not be downloaded or unpacked (see above)' : await cacheProblem(this.cacheDir);
+        if (matchedKey === undefined) {
+            warning(`The cache entry ${found} was found but could not be downloaded or unpacked (see above); building without a cache.`);
+            return await this.unusable(found, 'it could not be downloaded or unpacked');
+        }
+        const problem = await cacheProblem(this.cacheDir);
         if (problem !== undefined) {
-            warning(`The cache entry ${found} is not usable (${problem}); building without it.`);
-            await removeDir(this.cacheDir);
-            return { matchedKey: found, from: [], sizeBytes: 0, problem };
+            warning(`The entry ${found} is not a complete buildx cache (${problem}); building without it.`);
+            return await this.unusable(found, problem);
         }
         return { matchedKey: found, from: [{ type: 'local', dir: this.cacheDir }], sizeBytes: await dirSize(this.cacheDir) };
+    }
+    async unusable(matchedKey, problem) {
+        await removeDir(this.cacheDir);
+        return { matchedKey, from: [], sizeBytes: 0, problem };
     }
     async exportTo() {
         await removeDir(this.exportDir);
@@ -99640,12 +99647,16 @@ async function runBuildx(args, env = {}) {
     });
     return { exitCode, error: errorLine(output), steps: stepCounts(output), output };
 }
-/** Counts the Dockerfile's steps (`#5 [2/4] RUN ...`) and those reported CACHED. */
+/**
+ * Counts the Dockerfile's steps (`#5 [2/4] RUN ...`) and those reported
+ * CACHED. A `FROM` step resolves a base image and is never reported CACHED,
+ * warm or not: it is not a step the cache can serve, so it is not counted.
+ */
 function stepCounts(progress) {
     const steps = new Set();
     const cached = new Set();
     for (const line of progress.split('\n')) {
-        const step = /^#(\d+) \[(?!internal\])[^\]]*\] /.exec(line);
+        const step = /^#(\d+) \[(?!internal\])[^\]]*\] (?!FROM )/.exec(line);
         if (step)
             steps.add(step[1]);
         const hit = /^#(\d+) CACHED\s*$/.exec(line);
@@ -105788,9 +105799,12 @@ async function mainStep() {
     saveCleanup([...store.temporaryPaths(), workDir]);
     const restored = await group('Restore the cache', () => restore(store, plan, inputs.restoreTimeoutSeconds));
     const entry = restored.restored;
-    const source = cacheSourceOf(plan, entry?.matchedKey);
-    const cacheHit = sameContent(plan, entry?.matchedKey) && entry?.problem === undefined;
-    setOutput(Output.MatchedKey, entry?.matchedKey ?? '');
+    // An entry that could not be imported restored nothing; it is still
+    // judged below, so that one of this content gets replaced.
+    const usedKey = entry?.problem === undefined ? entry?.matchedKey : undefined;
+    const source = cacheSourceOf(plan, usedKey);
+    const cacheHit = sameContent(plan, usedKey);
+    setOutput(Output.MatchedKey, usedKey ?? '');
     setOutput(Output.CacheHit, String(cacheHit));
     setOutput(Output.CacheSource, source);
     setOutput(Output.RestoreTime, restored.seconds.toFixed(1));
@@ -105800,12 +105814,13 @@ async function mainStep() {
     const report = {
         image: inputs.image,
         key: plan.content,
-        matchedKey: entry?.matchedKey ?? '',
+        matchedKey: usedKey ?? '',
         source,
         cacheHit,
         stale: false,
         store: storeConfig,
-        restore: entry ? { sizeBytes: entry.sizeBytes, seconds: restored.seconds, problem: entry.problem } : undefined,
+        restore: entry ? { sizeBytes: entry.sizeBytes, seconds: restored.seconds } : undefined,
+        unusable: entry?.problem !== undefined ? { key: entry.matchedKey, problem: entry.problem } : undefined,
         save: decision,
         saveTimeoutSeconds: inputs.saveTimeoutSeconds,
         deleteSuperseded: inputs.deleteSuperseded,

@@ -99305,13 +99305,20 @@ class GhaCacheStore {
         // A failed download can leave a half-extracted directory behind, and an
         // archive can hold anything: import only a complete buildx cache. The
         // entry found is still reported, so that a broken one gets replaced.
-        const problem = matchedKey === undefined ? 'it could not be downloaded or unpacked (see above)' : await cacheProblem(this.cacheDir);
+        if (matchedKey === undefined) {
+            warning(`The cache entry ${found} was found but could not be downloaded or unpacked (see above); building without a cache.`);
+            return await this.unusable(found, 'it could not be downloaded or unpacked');
+        }
+        const problem = await cacheProblem(this.cacheDir);
         if (problem !== undefined) {
-            warning(`The cache entry ${found} is not usable (${problem}); building without it.`);
-            await removeDir(this.cacheDir);
-            return { matchedKey: found, from: [], sizeBytes: 0, problem };
+            warning(`The entry ${found} is not a complete buildx cache (${problem}); building without it.`);
+            return await this.unusable(found, problem);
         }
         return { matchedKey: found, from: [{ type: 'local', dir: this.cacheDir }], sizeBytes: await dirSize(this.cacheDir) };
+    }
+    async unusable(matchedKey, problem) {
+        await removeDir(this.cacheDir);
+        return { matchedKey, from: [], sizeBytes: 0, problem };
     }
     async exportTo() {
         await removeDir(this.exportDir);
@@ -104904,17 +104911,19 @@ function summaryRow(report, save) {
     return `| ${cells.join(' | ')} |`;
 }
 function restoredCell(report) {
-    if (!report.matchedKey)
-        return 'nothing: cold build';
-    const found = `${SOURCE_WORDS[report.source] ?? report.source}: ${code(report.matchedKey)}`;
+    const found = report.matchedKey
+        ? `${SOURCE_WORDS[report.source] ?? report.source}: ${code(report.matchedKey)}`
+        : report.unusable
+            ? `nothing: ${code(report.unusable.key)} could not be used (${cell(report.unusable.problem)})`
+            : 'nothing: cold build';
     return report.stale ? `${found}, **stale**: ${staleWords(report)}` : found;
 }
 // What a reader needs to know about a stale entry: what went wrong, and who fixes it.
 function staleWords(report) {
-    const steps = report.build?.steps;
-    const what = report.restore?.problem
-        ? `it could not be used (${cell(report.restore.problem)})`
-        : `${(steps?.total ?? 0) - (steps?.cached ?? 0)} of ${steps?.total ?? 0} steps were rebuilt (a base image may have moved)`;
+    const steps = report.build?.steps ?? { total: 0, cached: 0 };
+    const what = report.unusable
+        ? 'the entry of this content is broken'
+        : `${steps.total - steps.cached} of ${steps.total} steps were rebuilt (a base image may have moved)`;
     return report.save.save ? `${what}; replaced by this run` : `${what}; the next run that may write refreshes it`;
 }
 const SOURCE_WORDS = {

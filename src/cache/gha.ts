@@ -55,13 +55,21 @@ export class GhaCacheStore implements CacheStore {
     // A failed download can leave a half-extracted directory behind, and an
     // archive can hold anything: import only a complete buildx cache. The
     // entry found is still reported, so that a broken one gets replaced.
-    const problem = matchedKey === undefined ? 'it could not be downloaded or unpacked (see above)' : await cacheProblem(this.cacheDir)
+    if (matchedKey === undefined) {
+      core.warning(`The cache entry ${found} was found but could not be downloaded or unpacked (see above); building without a cache.`)
+      return await this.unusable(found, 'it could not be downloaded or unpacked')
+    }
+    const problem = await cacheProblem(this.cacheDir)
     if (problem !== undefined) {
-      core.warning(`The cache entry ${found} is not usable (${problem}); building without it.`)
-      await removeDir(this.cacheDir)
-      return { matchedKey: found, from: [], sizeBytes: 0, problem }
+      core.warning(`The entry ${found} is not a complete buildx cache (${problem}); building without it.`)
+      return await this.unusable(found, problem)
     }
     return { matchedKey: found, from: [{ type: 'local', dir: this.cacheDir }], sizeBytes: await dirSize(this.cacheDir) }
+  }
+
+  private async unusable(matchedKey: string, problem: string): Promise<Restored> {
+    await removeDir(this.cacheDir)
+    return { matchedKey, from: [], sizeBytes: 0, problem }
   }
 
   async exportTo(): Promise<CacheLocation> {

@@ -99,12 +99,16 @@ export async function runBuildx(args: string[], env: Record<string, string> = {}
   return { exitCode, error: errorLine(output), steps: stepCounts(output), output }
 }
 
-/** Counts the Dockerfile's steps (`#5 [2/4] RUN ...`) and those reported CACHED. */
+/**
+ * Counts the Dockerfile's steps (`#5 [2/4] RUN ...`) and those reported
+ * CACHED. A `FROM` step resolves a base image and is never reported CACHED,
+ * warm or not: it is not a step the cache can serve, so it is not counted.
+ */
 export function stepCounts(progress: string): StepCounts {
   const steps = new Set<string>()
   const cached = new Set<string>()
   for (const line of progress.split('\n')) {
-    const step = /^#(\d+) \[(?!internal\])[^\]]*\] /.exec(line)
+    const step = /^#(\d+) \[(?!internal\])[^\]]*\] (?!FROM )/.exec(line)
     if (step) steps.add(step[1])
     const hit = /^#(\d+) CACHED\s*$/.exec(line)
     if (hit) cached.add(hit[1])

@@ -57,9 +57,12 @@ async function mainStep(): Promise<void> {
   saveCleanup([...store.temporaryPaths(), workDir])
   const restored = await core.group('Restore the cache', () => restore(store, plan, inputs.restoreTimeoutSeconds))
   const entry = restored.restored
-  const source = cacheSourceOf(plan, entry?.matchedKey)
-  const cacheHit = sameContent(plan, entry?.matchedKey) && entry?.problem === undefined
-  core.setOutput(Output.MatchedKey, entry?.matchedKey ?? '')
+  // An entry that could not be imported restored nothing; it is still
+  // judged below, so that one of this content gets replaced.
+  const usedKey = entry?.problem === undefined ? entry?.matchedKey : undefined
+  const source = cacheSourceOf(plan, usedKey)
+  const cacheHit = sameContent(plan, usedKey)
+  core.setOutput(Output.MatchedKey, usedKey ?? '')
   core.setOutput(Output.CacheHit, String(cacheHit))
   core.setOutput(Output.CacheSource, source)
   core.setOutput(Output.RestoreTime, restored.seconds.toFixed(1))
@@ -71,12 +74,13 @@ async function mainStep(): Promise<void> {
   const report: Report = {
     image: inputs.image,
     key: plan.content,
-    matchedKey: entry?.matchedKey ?? '',
+    matchedKey: usedKey ?? '',
     source,
     cacheHit,
     stale: false,
     store: storeConfig,
-    restore: entry ? { sizeBytes: entry.sizeBytes, seconds: restored.seconds, problem: entry.problem } : undefined,
+    restore: entry ? { sizeBytes: entry.sizeBytes, seconds: restored.seconds } : undefined,
+    unusable: entry?.problem !== undefined ? { key: entry.matchedKey, problem: entry.problem } : undefined,
     save: decision,
     saveTimeoutSeconds: inputs.saveTimeoutSeconds,
     deleteSuperseded: inputs.deleteSuperseded,

@@ -16,7 +16,9 @@ export interface Report {
   /** The restored entry of this content was stale or broken. */
   stale: boolean
   store: StoreConfig
-  restore?: { sizeBytes: number; seconds: number; problem?: string }
+  restore?: { sizeBytes: number; seconds: number }
+  /** An entry found but not imported, and why. */
+  unusable?: { key: string; problem: string }
   build?: { seconds: number; steps: StepCounts; retriedWithoutCache: boolean; succeeded: boolean }
   /** Whether the post step saves what the build exported, and why. */
   save: SaveDecision

@@ -20,17 +20,20 @@ export function summaryRow(report: Report, save: SaveOutcome): string {
 }
 
 function restoredCell(report: Report): string {
-  if (!report.matchedKey) return 'nothing: cold build'
-  const found = `${SOURCE_WORDS[report.source] ?? report.source}: ${code(report.matchedKey)}`
+  const found = report.matchedKey
+    ? `${SOURCE_WORDS[report.source] ?? report.source}: ${code(report.matchedKey)}`
+    : report.unusable
+      ? `nothing: ${code(report.unusable.key)} could not be used (${cell(report.unusable.problem)})`
+      : 'nothing: cold build'
   return report.stale ? `${found}, **stale**: ${staleWords(report)}` : found
 }
 
 // What a reader needs to know about a stale entry: what went wrong, and who fixes it.
 function staleWords(report: Report): string {
-  const steps = report.build?.steps
-  const what = report.restore?.problem
-    ? `it could not be used (${cell(report.restore.problem)})`
-    : `${(steps?.total ?? 0) - (steps?.cached ?? 0)} of ${steps?.total ?? 0} steps were rebuilt (a base image may have moved)`
+  const steps = report.build?.steps ?? { total: 0, cached: 0 }
+  const what = report.unusable
+    ? 'the entry of this content is broken'
+    : `${steps.total - steps.cached} of ${steps.total} steps were rebuilt (a base image may have moved)`
   return report.save.save ? `${what}; replaced by this run` : `${what}; the next run that may write refreshes it`
 }
 
