@@ -9,7 +9,7 @@ import * as fs from 'node:fs'
 import * as os from 'node:os'
 import * as path from 'node:path'
 import { runtimeToken, startCacheService, type CacheService, type Fault, type TokenScope } from '../support/cache-service.js'
-import { freshRunner, workspaceFrom } from '../support/engine.js'
+import { freshRunner, uniqueWorkspaceFrom, workspaceFrom } from '../support/engine.js'
 import { freshJob, leftovers, type JobOutcome } from '../support/fresh-job.js'
 import { runJob, type EventSpec } from '../support/run-action.js'
 import { layerBlobs, withClient } from '../support/client.js'
@@ -143,7 +143,7 @@ describe('a cache service that fails', () => {
     expect(r.calls.map(q => q.outcome)).toContain(`fault:${fault.kind}`)
     expect(r.main.outputs['cache-source']).toBe('none')
     warned(r, clientWarning)
-    warned(r, new RegExp(`The cache entry ${escape(warmKey)} was found but could not be downloaded or unpacked \\(see above\\); building without a cache\\.`))
+    warned(r, new RegExp(`The cache entry ${escape(warmKey)}/[0-9a-z]+ was found but could not be downloaded or unpacked \\(see above\\); building without a cache\\.`))
     expect(r.writes).toBe(0)
   })
 
@@ -166,13 +166,14 @@ describe('a cache service that fails', () => {
       expect(leftovers(j.runnerTemp)).toEqual([])
     }
     // Generations are milliseconds apart: both usually save, and the lookup
-    // takes the newer. Should they collide, the service refuses the second
-    // and that job says so in a warning; neither fails.
+    // takes the newer. Should the service refuse one (a collision), or one
+    // engine export fail while the other writes the same layers, that job
+    // says why in a warning; neither fails.
     const posts = jobs.map(j => j.post?.log ?? '')
     const saved = posts.flatMap(log => [...log.matchAll(/^Cache saved with key: (\S+)/gm)].map(m => m[1]))
     expect(saved.length).toBeGreaterThanOrEqual(1)
     for (const key of saved) expect(key.startsWith(`${jobs[0].main.outputs.key}/`)).toBe(true)
-    expect(posts.filter(log => /::warning::Cache not saved with key /.test(log))).toHaveLength(2 - saved.length)
+    for (const j of jobs) expect(j.post?.log).toMatch(/Cache saved with key: |::warning::Cache not saved with key |Not saving the cache: the build could not export/)
     const creates = service.requests.slice(before).filter(q => q.method === 'CreateCacheEntry').map(q => q.outcome)
     expect(creates.filter(o => o === 'created')).toHaveLength(saved.length)
   })
@@ -215,7 +216,7 @@ describe('a restored cache directory that is broken', () => {
   // Steps unique to this run: a damaged import leaves records in the engine
   // that break later builds of the same steps (see src/buildx.ts), and these
   // steps must be no other test's, nor the other engine users'.
-  const workspace = uniqueWorkspace()
+  const workspace = uniqueWorkspaceFrom('ci-image')
   const cacheRoot = fs.mkdtempSync(path.join(os.tmpdir(), 'cache-root-'))
   const pristine = fs.mkdtempSync(path.join(os.tmpdir(), 'pristine-'))
   const inputs = { image: 'broken-cache', 'cache-backend': 'local', 'cache-root': cacheRoot }
@@ -273,7 +274,7 @@ describe('a restored cache directory that is broken', () => {
 })
 
 describe('a gha entry whose archive holds a damaged cache', () => {
-  const workspace = uniqueWorkspace()
+  const workspace = uniqueWorkspaceFrom('ci-image')
   const image = 'planted-image'
 
   it('is refused after the download with a warning naming the entry and the damage', async () => {
@@ -294,15 +295,6 @@ describe('a gha entry whose archive holds a damaged cache', () => {
     expect(r.post?.log).toContain(`Cache saved with key: ${r.main.outputs.key}/`)
   })
 })
-
-/** The ci-image fixture with a first step of its own, so that no other build shares its cache keys. */
-function uniqueWorkspace(): string {
-  const dir = workspaceFrom('ci-image')
-  fs.writeFileSync(path.join(dir, 'nonce'), `${process.pid}-${Date.now()}-${Math.random()}\n`)
-  const dockerfile = path.join(dir, 'Dockerfile')
-  fs.writeFileSync(dockerfile, fs.readFileSync(dockerfile, 'utf8').replace(/^FROM scratch$/m, 'FROM scratch\nCOPY nonce /nonce'))
-  return dir
-}
 
 function flipByte(file: string): void {
   const fd = fs.openSync(file, 'r+')

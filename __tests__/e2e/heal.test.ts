@@ -9,7 +9,7 @@ import * as path from 'node:path'
 import * as cache from '@actions/cache'
 import { startCacheService, type CacheService, type TokenScope } from '../support/cache-service.js'
 import { layerBlobs, withClient } from '../support/client.js'
-import { docker, workspaceFrom } from '../support/engine.js'
+import { docker, uniqueWorkspaceFrom } from '../support/engine.js'
 import { freshJob, leftovers, type JobOutcome } from '../support/fresh-job.js'
 import type { EventSpec } from '../support/run-action.js'
 
@@ -68,7 +68,7 @@ function expectBuilt(r: JobOutcome): void {
  * image republished while nothing in the repository changed.
  */
 function movingBaseWorkspace(base: string): { workspace: string; republish: (version: string) => void } {
-  const workspace = workspaceFrom('ci-image')
+  const workspace = uniqueWorkspaceFrom('ci-image')
   const baseDir = fs.mkdtempSync(path.join(os.tmpdir(), 'base-'))
   fs.copyFileSync(path.join(workspace, 'busybox'), path.join(baseDir, 'busybox'))
   const republish = (version: string): void => {
@@ -107,14 +107,14 @@ describe.each(['gha', 'local'] as const)('a base image that moved upstream (%s b
     const r = await job({ workspace, image, inputs })
     expectBuilt(r)
     expect(r.main.outputs).toMatchObject({ key, 'cache-hit': 'true', 'cache-source': 'exact', 'cache-stale': 'true' })
-    // The COPY steps still come from the cache; both RUN steps sit on the new base.
-    expect(r.main.outputs['cached-steps']).toBe('2/4')
-    expect(r.main.log).toContain('::notice::The cache matched but 2 of 4 steps were rebuilt (a base image may have moved); refreshing the entry.')
+    // Every step sits on the base, so every one is rebuilt.
+    expect(r.main.outputs['cached-steps']).toBe('0/4')
+    expect(r.main.log).toContain('::notice::The cache matched but 4 of 4 steps were rebuilt (a base image may have moved); refreshing the entry.')
     expect(r.main.log).toContain('Export the refreshed cache')
-    expect(r.post?.log).toContain('Saving the cache: the entry of this content left 2 of 4 steps to rebuild; the new cache replaces it.')
+    expect(r.post?.log).toContain('Saving the cache: the entry of this content left 4 of 4 steps to rebuild; the new cache replaces it.')
     expect(savedKeys(r)).toHaveLength(1)
     expect(savedKeys(r)[0].startsWith(key)).toBe(true)
-    expect(r.summary).toContain('**stale**: 2 of 4 steps were rebuilt (a base image may have moved); replaced by this run')
+    expect(r.summary).toContain('**stale**: 4 of 4 steps were rebuilt (a base image may have moved); replaced by this run')
   })
 
   it('then gives the next fresh runner every step cached, and it saves nothing', async () => {
@@ -140,9 +140,9 @@ describe.each(['gha', 'local'] as const)('a base image that moved upstream (%s b
     const pr = pullRequestInto('master', 12)
     const r = await job({ workspace, image, inputs, ...pr })
     expectBuilt(r)
-    expect(r.main.outputs).toMatchObject({ 'cache-stale': 'true', 'cached-steps': '2/4' })
+    expect(r.main.outputs).toMatchObject({ 'cache-stale': 'true', 'cached-steps': '0/4' })
     expect(r.main.log).toContain(
-      '::notice::The cache matched but 2 of 4 steps were rebuilt (a base image may have moved); the next run that may write (push, schedule or workflow_dispatch on master) refreshes it.'
+      '::notice::The cache matched but 4 of 4 steps were rebuilt (a base image may have moved); the next run that may write (push, schedule or workflow_dispatch on master) refreshes it.'
     )
     expect(r.writes).toBe(0)
     expect(r.summary).toContain('the next run that may write refreshes it')
@@ -151,7 +151,7 @@ describe.each(['gha', 'local'] as const)('a base image that moved upstream (%s b
 
 describe('a broken entry under the exact key', () => {
   const image = 'heal-broken'
-  const workspace = workspaceFrom('ci-image')
+  const workspace = uniqueWorkspaceFrom('ci-image')
 
   it('is replaced by the next master run, and the fresh runner after it has every step cached', async () => {
     const first = await job({ workspace, image })
@@ -184,7 +184,7 @@ describe('a broken entry under the exact key', () => {
 
 describe('save-branches', () => {
   const image = 'heal-channels'
-  const workspace = workspaceFrom('ci-image')
+  const workspace = uniqueWorkspaceFrom('ci-image')
   const inputs = { 'save-branches': 'master\nbeta' }
 
   it('lets a push to a listed branch write in its own scope', async () => {

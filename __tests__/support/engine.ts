@@ -36,3 +36,17 @@ export function workspaceFrom(fixture: string): string {
   fs.chmodSync(path.join(dir, 'busybox'), 0o755)
   return dir
 }
+
+/**
+ * A workspace of the fixture whose image starts with a step of its own, so
+ * that no other suite's images or cache share its layers: with the
+ * containerd image store, layers of images left by earlier tests can serve a
+ * build even after the build cache is pruned.
+ */
+export function uniqueWorkspaceFrom(fixture: string): string {
+  const dir = workspaceFrom(fixture)
+  fs.writeFileSync(path.join(dir, 'nonce'), `${process.pid}-${Date.now()}-${Math.random()}\n`)
+  const dockerfile = path.join(dir, 'Dockerfile')
+  fs.writeFileSync(dockerfile, fs.readFileSync(dockerfile, 'utf8').replace(/^FROM scratch$/m, 'FROM scratch\nCOPY nonce /nonce'))
+  return dir
+}

@@ -99324,8 +99324,9 @@ class GhaCacheStore {
         await removeDir(this.exportDir);
         return { type: 'local', dir: this.exportDir };
     }
-    async exportedBytes() {
-        return dirSize(this.exportDir);
+    async exported() {
+        const problem = await cacheProblem(this.exportDir);
+        return { sizeBytes: await dirSize(this.exportDir), problem };
     }
     async save(plan) {
         // Said plainly and before the archive is made: the client reports a
@@ -99459,8 +99460,9 @@ class LocalCacheStore {
         await removeDir(this.exportDir);
         return { type: 'local', dir: this.exportDir };
     }
-    async exportedBytes() {
-        return dirSize(this.exportDir);
+    async exported() {
+        const problem = await cacheProblem(this.exportDir);
+        return { sizeBytes: await dirSize(this.exportDir), problem };
     }
     // The new entry takes the content key's place, whatever was there (a stale
     // or damaged entry of the same content), and supersedes every older entry
@@ -99624,10 +99626,12 @@ function cacheFrom(location) {
     return location.type === 'local' ? `type=local,src=${location.dir}` : `type=registry,ref=${location.ref}`;
 }
 // mode=max: every stage's layers, so that a builder stage is cached too.
+// ignore-error: a failed export must not fail the build; the store checks
+// what was exported before anything is saved.
 function cacheTo(location) {
     return location.type === 'local'
-        ? `type=local,dest=${location.dir},mode=max`
-        : `type=registry,ref=${location.ref},mode=max,image-manifest=true,oci-mediatypes=true`;
+        ? `type=local,dest=${location.dir},mode=max,ignore-error=true`
+        : `type=registry,ref=${location.ref},mode=max,image-manifest=true,oci-mediatypes=true,ignore-error=true`;
 }
 // Layers built here come out gzip-compressed; another choice must be forced
 // on the export, or the cache would mix both.
@@ -105691,6 +105695,8 @@ function describeSkip(skip) {
             return 'the build failed.';
         case 'too-large':
             return `the new cache is ${mb(skip.sizeBytes)}, above max-cache-size (${mb(skip.limitBytes)}).`;
+        case 'export-failed':
+            return `the build could not export a complete cache (${skip.problem}).`;
     }
 }
 function describeDenial(denial) {
@@ -105841,12 +105847,10 @@ async function mainStep() {
         setOutput(Output.CacheStale, String(report.stale));
         if (judged)
             decision = await refreshIfDue(decision, judged, writerBranches(ctx), () => refresh(inputs, exporter, judged, entry, built, workDir));
-        const cacheSize = decision.save ? await store.exportedBytes() : (entry?.sizeBytes ?? 0);
-        setOutput(Output.CacheSize, String(cacheSize));
-        if (decision.save && inputs.maxCacheSizeBytes > 0 && cacheSize > inputs.maxCacheSizeBytes) {
-            decision = skip({ kind: 'too-large', sizeBytes: cacheSize, limitBytes: inputs.maxCacheSizeBytes });
-            warning(`Not saving the cache: ${describeSave(decision)}`);
-        }
+        const exported = decision.save ? await store.exported() : undefined;
+        setOutput(Output.CacheSize, String(exported?.sizeBytes ?? entry?.sizeBytes ?? 0));
+        if (exported)
+            decision = checkedExport(decision, exported, inputs.maxCacheSizeBytes);
         report.save = decision;
     }
     catch (error) {
@@ -105857,6 +105861,17 @@ async function mainStep() {
     finally {
         saveReport(report);
     }
+}
+/** The decision to save, unless what was exported can't or shouldn't be: then why not, in a warning. */
+function checkedExport(decision, exported, limitBytes) {
+    let checked = decision;
+    if (exported.problem !== undefined)
+        checked = skip({ kind: 'export-failed', problem: exported.problem });
+    else if (limitBytes > 0 && exported.sizeBytes > limitBytes)
+        checked = skip({ kind: 'too-large', sizeBytes: exported.sizeBytes, limitBytes });
+    if (checked !== decision)
+        warning(`Not saving the cache: ${describeSave(checked)}`);
+    return checked;
 }
 /**
  * Where and with which builder the build exports. Exporting costs time: it is

@@ -99324,8 +99324,9 @@ class GhaCacheStore {
         await removeDir(this.exportDir);
         return { type: 'local', dir: this.exportDir };
     }
-    async exportedBytes() {
-        return dirSize(this.exportDir);
+    async exported() {
+        const problem = await cacheProblem(this.exportDir);
+        return { sizeBytes: await dirSize(this.exportDir), problem };
     }
     async save(plan) {
         // Said plainly and before the archive is made: the client reports a
@@ -99459,8 +99460,9 @@ class LocalCacheStore {
         await removeDir(this.exportDir);
         return { type: 'local', dir: this.exportDir };
     }
-    async exportedBytes() {
-        return dirSize(this.exportDir);
+    async exported() {
+        const problem = await cacheProblem(this.exportDir);
+        return { sizeBytes: await dirSize(this.exportDir), problem };
     }
     // The new entry takes the content key's place, whatever was there (a stale
     // or damaged entry of the same content), and supersedes every older entry
@@ -104874,6 +104876,8 @@ function describeSkip(skip) {
             return 'the build failed.';
         case 'too-large':
             return `the new cache is ${mb(skip.sizeBytes)}, above max-cache-size (${mb(skip.limitBytes)}).`;
+        case 'export-failed':
+            return `the build could not export a complete cache (${skip.problem}).`;
     }
 }
 function describeDenial(denial) {

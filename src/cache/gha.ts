@@ -5,7 +5,7 @@ import * as path from 'node:path'
 import { dirSize, removeDir } from '../fsutil.js'
 import { generationKey, keyComponent, type KeyPlan } from '../key/key.js'
 import { cacheProblem } from './integrity.js'
-import type { CacheLocation, CacheStore, Restored, SaveResult } from './store.js'
+import type { CacheLocation, CacheStore, Exported, Restored, SaveResult } from './store.js'
 
 /**
  * The GitHub Actions cache service. The service's entry version hashes the
@@ -77,8 +77,9 @@ export class GhaCacheStore implements CacheStore {
     return { type: 'local', dir: this.exportDir }
   }
 
-  async exportedBytes(): Promise<number> {
-    return dirSize(this.exportDir)
+  async exported(): Promise<Exported> {
+    const problem = await cacheProblem(this.exportDir)
+    return { sizeBytes: await dirSize(this.exportDir), problem }
   }
 
   async save(plan: Pick<KeyPlan, 'content'>): Promise<SaveResult> {

@@ -5,7 +5,7 @@ import * as path from 'node:path'
 import { dirSize, exists, removeDir } from '../fsutil.js'
 import type { KeyPlan } from '../key/key.js'
 import { cacheProblem } from './integrity.js'
-import type { CacheLocation, CacheStore, Restored, SaveResult } from './store.js'
+import type { CacheLocation, CacheStore, Exported, Restored, SaveResult } from './store.js'
 
 /**
  * A directory that outlives the runner (a persisted volume on self-hosted or
@@ -55,8 +55,9 @@ export class LocalCacheStore implements CacheStore {
     return { type: 'local', dir: this.exportDir }
   }
 
-  async exportedBytes(): Promise<number> {
-    return dirSize(this.exportDir)
+  async exported(): Promise<Exported> {
+    const problem = await cacheProblem(this.exportDir)
+    return { sizeBytes: await dirSize(this.exportDir), problem }
   }
 
   // The new entry takes the content key's place, whatever was there (a stale

@@ -14,6 +14,11 @@ export interface Restored {
   problem?: string
 }
 
+export interface Exported {
+  sizeBytes: number
+  problem?: string
+}
+
 export type SaveResult = { saved: true; key: string; sizeBytes: number } | { saved: false; reason: string }
 
 /** What the main step hands the post step so that it finds the same store. */
@@ -38,8 +43,12 @@ export interface CacheStore {
   restore(plan: KeyPlan): Promise<Restored | undefined>
   /** Where this run's build writes the cache it may save; throws when there is nowhere. */
   exportTo(): Promise<CacheLocation>
-  /** Bytes the build exported; 0 before it did. */
-  exportedBytes(): Promise<number>
+  /**
+   * What the build exported: its size, and why it cannot be saved when the
+   * export failed part-way (buildx is told to ignore export errors, so that a
+   * cache problem never fails the build).
+   */
+  exported(): Promise<Exported>
   /** Makes the exported cache the newest entry for the content key, superseding older ones. */
   save(plan: Pick<KeyPlan, 'content'>): Promise<SaveResult>
   /** Everything the store made on the runner, removed whatever happened. */

@@ -59,10 +59,12 @@ function cacheFrom(location: CacheLocation): string {
 }
 
 // mode=max: every stage's layers, so that a builder stage is cached too.
+// ignore-error: a failed export must not fail the build; the store checks
+// what was exported before anything is saved.
 function cacheTo(location: CacheLocation): string {
   return location.type === 'local'
-    ? `type=local,dest=${location.dir},mode=max`
-    : `type=registry,ref=${location.ref},mode=max,image-manifest=true,oci-mediatypes=true`
+    ? `type=local,dest=${location.dir},mode=max,ignore-error=true`
+    : `type=registry,ref=${location.ref},mode=max,image-manifest=true,oci-mediatypes=true,ignore-error=true`
 }
 
 // Layers built here come out gzip-compressed; another choice must be forced

@@ -1,7 +1,7 @@
 import * as core from '@actions/core'
 import { randomUUID } from 'node:crypto'
 import { createStore } from '../cache/create.js'
-import type { CacheLocation, CacheStore, Restored } from '../cache/store.js'
+import type { CacheLocation, CacheStore, Exported, Restored } from '../cache/store.js'
 import { Output } from '../constants.js'
 import { build, buildDir, BuildError, type Built } from '../docker/build.js'
 import { builderFacts, pickBuilder, type BuilderFacts } from '../docker/builder.js'
@@ -104,12 +104,9 @@ async function mainStep(): Promise<void> {
     core.setOutput(Output.CacheStale, String(report.stale))
     if (judged) decision = await refreshIfDue(decision, judged, writerBranches(ctx), () => refresh(inputs, exporter, judged, entry, built, workDir))
 
-    const cacheSize = decision.save ? await store.exportedBytes() : (entry?.sizeBytes ?? 0)
-    core.setOutput(Output.CacheSize, String(cacheSize))
-    if (decision.save && inputs.maxCacheSizeBytes > 0 && cacheSize > inputs.maxCacheSizeBytes) {
-      decision = skip({ kind: 'too-large', sizeBytes: cacheSize, limitBytes: inputs.maxCacheSizeBytes })
-      core.warning(`Not saving the cache: ${describeSave(decision)}`)
-    }
+    const exported = decision.save ? await store.exported() : undefined
+    core.setOutput(Output.CacheSize, String(exported?.sizeBytes ?? entry?.sizeBytes ?? 0))
+    if (exported) decision = checkedExport(decision, exported, inputs.maxCacheSizeBytes)
     report.save = decision
   } catch (error) {
     report.build = { seconds: seconds(), steps: { total: 0, cached: 0 }, retriedWithoutCache: false, succeeded: false }
@@ -118,6 +115,15 @@ async function mainStep(): Promise<void> {
   } finally {
     saveReport(report)
   }
+}
+
+/** The decision to save, unless what was exported can't or shouldn't be: then why not, in a warning. */
+function checkedExport(decision: SaveDecision, exported: Exported, limitBytes: number): SaveDecision {
+  let checked = decision
+  if (exported.problem !== undefined) checked = skip({ kind: 'export-failed', problem: exported.problem })
+  else if (limitBytes > 0 && exported.sizeBytes > limitBytes) checked = skip({ kind: 'too-large', sizeBytes: exported.sizeBytes, limitBytes })
+  if (checked !== decision) core.warning(`Not saving the cache: ${describeSave(checked)}`)
+  return checked
 }
 
 /**

@@ -18,6 +18,7 @@ export type SaveSkip =
   | { kind: 'nowhere-to-export'; detail: string }
   | { kind: 'build-failed' }
   | { kind: 'too-large'; sizeBytes: number; limitBytes: number }
+  | { kind: 'export-failed'; problem: string }
 
 export type SaveDecision = { save: true; why: SaveWhy } | { save: false; skip: SaveSkip }
 
@@ -56,6 +57,8 @@ function describeSkip(skip: SaveSkip): string {
       return 'the build failed.'
     case 'too-large':
       return `the new cache is ${mb(skip.sizeBytes)}, above max-cache-size (${mb(skip.limitBytes)}).`
+    case 'export-failed':
+      return `the build could not export a complete cache (${skip.problem}).`
   }
 }
 

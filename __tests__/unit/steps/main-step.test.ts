@@ -6,7 +6,7 @@ import * as fs from 'node:fs'
 import * as os from 'node:os'
 import * as path from 'node:path'
 import { coreMock, freshRecord, type CoreRecord } from '../../support/core-mock.js'
-import type { CacheLocation, CacheStore, Restored, SaveResult } from '../../../src/cache/store.js'
+import type { CacheLocation, CacheStore, Exported, Restored, SaveResult } from '../../../src/cache/store.js'
 import type { Built } from '../../../src/docker/build.js'
 import type { BuildCache, BuildRun } from '../../../src/docker/buildx.js'
 import type { Report } from '../../../src/steps/report.js'
@@ -20,6 +20,7 @@ let record: CoreRecord
 let event: { eventName: string; ref: string; payload: Record<string, unknown> }
 let entry: Restored | undefined
 let steps: { cached: number; total: number }
+let exportCheck: Exported = { sizeBytes: 1234 }
 const builds: Array<{ cache: BuildCache; how: Pick<BuildRun, 'builder' | 'output'> }> = []
 const exports: number[] = []
 
@@ -30,7 +31,7 @@ const store: CacheStore = {
     exports.push(1)
     return EXPORT
   },
-  exportedBytes: async () => 1234,
+  exported: async () => exportCheck,
   save: async (): Promise<SaveResult> => ({ saved: false, reason: 'not in the main step' }),
   temporaryPaths: () => []
 }
@@ -73,13 +74,14 @@ function report(): Report {
   return JSON.parse(record.state.report) as Report
 }
 
-async function run(scenario: { event: typeof push; entry?: Restored; steps: { cached: number; total: number } }): Promise<void> {
+async function run(scenario: { event: typeof push; entry?: Restored; steps: { cached: number; total: number }; exported?: Exported }): Promise<void> {
   record = freshRecord({ image: 'ci' })
   event = scenario.event
   entry = scenario.entry
   steps = scenario.steps
   builds.length = 0
   exports.length = 0
+  exportCheck = scenario.exported ?? { sizeBytes: 1234 }
   await runMain()
   expect(record.failed).toBeUndefined()
 }
@@ -132,6 +134,12 @@ describe('the main step', () => {
     expect(builds[0].cache.to).toEqual(EXPORT)
     expect(record.outputs).toMatchObject({ 'cache-hit': 'false', 'cache-source': 'branch', 'cache-stale': 'false' })
     expect(report().save).toEqual({ save: true, why: { kind: 'new-content' } })
+  })
+
+  it('saves nothing when the export came out incomplete, and says so without failing the build', async () => {
+    await run({ event: push, steps: { cached: 0, total: 6 }, exported: { sizeBytes: 10, problem: 'blob sha256:0 is missing' } })
+    expect(report().save).toEqual({ save: false, skip: { kind: 'export-failed', problem: 'blob sha256:0 is missing' } })
+    expect(record.log).toContain('::warning::Not saving the cache: the build could not export a complete cache (blob sha256:0 is missing).')
   })
 
   it('builds cold and saves on a miss', async () => {

@@ -17,7 +17,7 @@ const store: CacheStore = {
   backend: 'gha',
   restore: async () => undefined,
   exportTo: async () => ({ type: 'local', dir: '/x' }),
-  exportedBytes: async () => 0,
+  exported: async () => ({ sizeBytes: 0 }),
   save: async plan => {
     saves.push(plan.content)
     if (saveResult instanceof Error) throw saveResult
