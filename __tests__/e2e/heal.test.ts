@@ -9,7 +9,7 @@ import * as path from 'node:path'
 import * as cache from '@actions/cache'
 import { startCacheService, type CacheService, type TokenScope } from '../support/cache-service.js'
 import { layerBlobs, withClient } from '../support/client.js'
-import { docker, uniqueWorkspaceFrom } from '../support/engine.js'
+import { docker, keepAcrossRunners, uniqueWorkspaceFrom } from '../support/engine.js'
 import { freshJob, leftovers, type JobOutcome } from '../support/fresh-job.js'
 import type { EventSpec } from '../support/run-action.js'
 
@@ -71,6 +71,7 @@ function movingBaseWorkspace(base: string): { workspace: string; republish: (ver
   const workspace = uniqueWorkspaceFrom('ci-image')
   const baseDir = fs.mkdtempSync(path.join(os.tmpdir(), 'base-'))
   fs.copyFileSync(path.join(workspace, 'busybox'), path.join(baseDir, 'busybox'))
+  keepAcrossRunners(base)
   const republish = (version: string): void => {
     fs.writeFileSync(
       path.join(baseDir, 'Dockerfile'),

@@ -11,16 +11,33 @@ export function docker(...args: string[]): string {
   return execFileSync('docker', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] })
 }
 
-/** What an ephemeral runner starts with: no build cache and none of our images. */
+// Images a test keeps across fresh runners: local base images, which stand
+// for what a real runner pulls from a registry.
+const kept = new Set<string>()
+
+export function keepAcrossRunners(image: string): void {
+  kept.add(image.includes(':') ? image : `${image}:latest`)
+}
+
+/**
+ * What an ephemeral runner starts with: no build cache and no images but the
+ * kept bases. Every other image goes, not only the job's own: with the
+ * containerd image store, layers of images other tests left behind can serve
+ * a build even after the build cache is pruned.
+ */
 export function freshRunner(...images: string[]): void {
-  docker('buildx', 'prune', '-af')
-  for (const image of images) {
+  const present = docker('image', 'ls', '--format', '{{.Repository}}:{{.Tag}}')
+    .split('\n')
+    .filter(ref => ref !== '' && !kept.has(ref))
+  const dangling = docker('image', 'ls', '--quiet', '--filter', 'dangling=true').split('\n').filter(Boolean)
+  for (const ref of [...new Set([...images, ...present, ...dangling])]) {
     try {
-      docker('image', 'rm', '-f', image)
+      docker('image', 'rm', '-f', ref)
     } catch {
       // Not there: already fresh.
     }
   }
+  docker('buildx', 'prune', '-af')
 }
 
 /**
