@@ -7,7 +7,7 @@ import type { AddressInfo } from 'node:net'
 import * as os from 'node:os'
 import * as path from 'node:path'
 import { startCacheService, type CacheService, type TokenScope } from '../support/cache-service.js'
-import { workspaceFrom } from '../support/engine.js'
+import { uniqueWorkspaceFrom } from '../support/engine.js'
 import { freshJob, leftovers, type JobOutcome } from '../support/fresh-job.js'
 import type { EventSpec } from '../support/run-action.js'
 
@@ -47,7 +47,7 @@ function cachedSteps(log: string): number {
 }
 
 describe('the gha backend', () => {
-  const workspace = workspaceFrom('ci-image')
+  const workspace = uniqueWorkspaceFrom('ci-image')
   let firstKey = ''
   // The first entry's key: the content key and a generation.
   let firstEntry = ''
@@ -66,7 +66,7 @@ describe('the gha backend', () => {
     expect(leftovers(r.runnerTemp)).toEqual([])
     expect(r.main.outputs.imageid).toMatch(/^sha256:[0-9a-f]{64}$/)
     expect(Number(r.main.outputs['cache-size'])).toBeGreaterThan(2 * 1024 * 1024)
-    expect(r.summary).toMatch(/\| ci-image \| <code>buildx\/ci-image\/master\/[0-9a-f]{64}<\/code> \| nothing: cold build \| – \| [\d.]+ s, 0\/6 steps cached \| [\d.]+ MB in [\d.]+ s/)
+    expect(r.summary).toMatch(/\| ci-image \| <code>buildx\/ci-image\/master\/[0-9a-f]{64}<\/code> \| nothing: cold build \| – \| [\d.]+ s, 0\/7 steps cached \| [\d.]+ MB in [\d.]+ s/)
     firstKey = r.main.outputs.key
     firstEntry = entries[0].key
     firstSize = entries[0].sizeBytes
@@ -76,13 +76,13 @@ describe('the gha backend', () => {
     const r = await job({ workspace })
     expect(r.main.exitCode).toBe(0)
     expect(r.main.outputs).toMatchObject({ key: firstKey, 'cache-hit': 'true', 'cache-source': 'exact', 'matched-key': firstEntry })
-    expect(r.main.log).toContain('6 of 6 steps were cached.')
+    expect(r.main.log).toContain('7 of 7 steps were cached.')
     expect(r.main.log).not.toContain('--cache-to')
     expect(r.post?.log).toContain(`Cache hit occurred on the primary key ${firstKey}, not saving cache.`)
     expect(r.writes).toBe(0)
     expect(leftovers(r.runnerTemp)).toEqual([])
     expect(r.summary).toContain('| exact match: <code>')
-    expect(r.summary).toContain('6/6 steps cached | no: Cache hit occurred on the primary key')
+    expect(r.summary).toContain('7/7 steps cached | no: Cache hit occurred on the primary key')
   })
 
   it("lets a feature branch restore master's cache and save nothing", async () => {
@@ -97,7 +97,7 @@ describe('the gha backend', () => {
     expect(r.main.exitCode).toBe(0)
     // Saved for the same content: a hit, though from another branch.
     expect(r.main.outputs).toMatchObject({ 'cache-hit': 'true', 'cache-source': 'default-branch', 'matched-key': firstEntry })
-    expect(cachedSteps(r.main.log)).toBe(6)
+    expect(cachedSteps(r.main.log)).toBe(7)
     expect(r.post?.log).toContain('Not saving the cache: refs/heads/feature is not a branch that writes the cache')
     expect(r.writes).toBe(0)
   })
@@ -119,7 +119,7 @@ describe('the gha backend', () => {
     })
     expect(r.main.exitCode).toBe(0)
     expect(r.main.outputs).toMatchObject({ 'cache-source': 'base-branch', 'matched-key': firstEntry })
-    expect(cachedSteps(r.main.log)).toBe(6)
+    expect(cachedSteps(r.main.log)).toBe(7)
     expect(r.post?.log).toContain('Not saving the cache: pull_request runs never write the cache')
     expect(r.writes).toBe(0)
   })
@@ -130,8 +130,8 @@ describe('the gha backend', () => {
     expect(r.main.exitCode).toBe(0)
     expect(r.main.outputs.key).not.toBe(firstKey)
     expect(r.main.outputs).toMatchObject({ 'cache-source': 'branch', 'cache-hit': 'false', 'matched-key': firstEntry })
-    // busybox, its install, the setup script and its run come from the cache.
-    expect(r.main.log).toContain('4 of 6 steps were cached.')
+    // The nonce, busybox, its install, the setup script and its run come from the cache.
+    expect(r.main.log).toContain('5 of 7 steps were cached.')
     expect(r.post?.log).toContain(`Cache saved with key: ${r.main.outputs.key}`)
     const saved = service.entries().find(e => e.key.startsWith(`${r.main.outputs.key}/`))
     // The old 2 MiB data layer is not carried along: the new entry replaces, not adds.
@@ -205,7 +205,7 @@ describe('the gha backend', () => {
 })
 
 describe('the local backend', () => {
-  const workspace = workspaceFrom('ci-image')
+  const workspace = uniqueWorkspaceFrom('ci-image')
   const cacheRoot = fs.mkdtempSync(path.join(os.tmpdir(), 'cache-root-'))
   const inputs = { 'cache-backend': 'local', 'cache-root': cacheRoot }
   const masterEntries = (): string[] => fs.readdirSync(path.join(cacheRoot, 'buildx', 'ci-image', 'master'))
@@ -223,7 +223,7 @@ describe('the local backend', () => {
   it('gives a fresh runner on master an exact hit with every step cached', async () => {
     const r = await job({ workspace, inputs })
     expect(r.main.outputs).toMatchObject({ 'cache-hit': 'true', 'cache-source': 'exact' })
-    expect(r.main.log).toContain('6 of 6 steps were cached.')
+    expect(r.main.log).toContain('7 of 7 steps were cached.')
     expect(r.post?.log).toContain('Cache hit occurred on the primary key')
   })
 
@@ -252,7 +252,7 @@ describe('the local backend', () => {
     fs.writeFileSync(path.join(workspace, 'data', 'version.txt'), 'second version\n')
     const r = await job({ workspace, inputs })
     expect(r.main.outputs).toMatchObject({ 'cache-source': 'branch', 'matched-key': firstKey })
-    expect(r.main.log).toContain('4 of 6 steps were cached.')
+    expect(r.main.log).toContain('5 of 7 steps were cached.')
     expect(masterEntries()).toEqual([path.basename(r.main.outputs.key)])
     expect(fs.readdirSync(cacheRoot)).toEqual(['buildx'])
     expect(leftovers(r.runnerTemp)).toEqual([])

@@ -102,7 +102,7 @@ async function mainStep(): Promise<void> {
     report.stale = judged !== undefined
     core.setOutput(Output.CachedSteps, `${built.steps.cached}/${built.steps.total}`)
     core.setOutput(Output.CacheStale, String(report.stale))
-    if (judged) decision = await refreshIfDue(decision, judged, writerBranches(ctx), () => refresh(inputs, exporter, judged, entry, built, workDir))
+    if (judged) decision = await refreshIfDue(decision, judged, writerBranches(ctx), what => refresh(inputs, exporter, judged, what, entry, built, workDir))
 
     const exported = decision.save ? await store.exported() : undefined
     core.setOutput(Output.CacheSize, String(exported?.sizeBytes ?? entry?.sizeBytes ?? 0))
@@ -166,7 +166,7 @@ async function refreshIfDue(
   decision: SaveDecision,
   stale: Staleness,
   writers: string[],
-  refreshNow: () => Promise<SaveDecision>
+  refreshNow: (what: string) => Promise<SaveDecision>
 ): Promise<SaveDecision> {
   const what =
     stale.kind === 'broken'
@@ -180,8 +180,7 @@ async function refreshIfDue(
     core.notice(`${capitalize(what)}; the next run that may write (push, schedule or workflow_dispatch on ${writers.join(', ')}) refreshes it.`)
     return decision
   }
-  core.notice(`${capitalize(what)}; refreshing the entry.`)
-  return refreshNow()
+  return refreshNow(capitalize(what))
 }
 
 // Everything the build made is in the builder by now: exporting it is a
@@ -192,12 +191,17 @@ async function refresh(
   inputs: Inputs,
   exporter: Exporter,
   stale: Staleness,
+  what: string,
   entry: Restored | undefined,
   built: Built,
   workDir: string
 ): Promise<SaveDecision> {
   const decision = await exporter.prepare(save(stale.kind === 'broken' ? stale : { kind: 'stale', cached: stale.cached, total: stale.total }))
-  if (!decision.save) return decision
+  if (!decision.save) {
+    core.notice(`${what}; this run cannot refresh it (see the warning above).`)
+    return decision
+  }
+  core.notice(`${what}; refreshing the entry.`)
   const from = built.retriedWithoutCache ? [] : (entry?.from ?? [])
   try {
     await core.group('Export the refreshed cache', () =>
