@@ -210,6 +210,12 @@ describe('imageHash and symlinks', () => {
     expect((await hashOf(ws)).hash).not.toBe(before.hash)
   })
 
+  it('hashes a link in a hash-files folder as a link, without walking the disk behind it', async () => {
+    const ws = workspace()
+    fs.symlinkSync('/', path.join(ws, 'conf', 'root'))
+    expect(await pathsOf(ws, { 'hash-files': 'conf' })).toEqual(['Dockerfile', 'conf/a.conf', 'conf/nested/b.conf', 'conf/root'])
+  })
+
   it('keeps a source that climbs above the context inside it', async () => {
     const out = outside()
     const context = path.join(out, 'ctx')

@@ -198,6 +198,13 @@ function wildcardMatches(context: string, base: string, pattern: string): string
   return found
 }
 
+/** Absolute paths of the regular files and links below a directory, without following links. */
+export function entriesBelow(dir: string): string[] {
+  const found: string[] = []
+  for (const entry of walk(dir, '.', Infinity, () => true)) if (entry.kind !== 'directory') found.push(path.join(dir, entry.relative))
+  return found
+}
+
 interface Entry {
   relative: string
   kind: 'file' | 'link' | 'directory'
@@ -205,7 +212,9 @@ interface Entry {
 
 /**
  * The entries below a context-relative directory, down to `depth` levels,
- * without following links; a directory is entered when `descend` says so.
+ * without following links (Node's recursive readdir enters linked
+ * directories, so a link to `/` would walk the disk); a directory is entered
+ * when `descend` says so.
  * Sockets, pipes and devices are left out: reading a pipe would block.
  */
 function* walk(context: string, dir: string, depth: number, descend: (relative: string) => boolean): Generator<Entry> {

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto'
 import * as fs from 'node:fs'
 import * as path from 'node:path'
-import { contextEntries, readIgnoreRules, type IgnoreFile } from './context-files.js'
+import { contextEntries, entriesBelow, readIgnoreRules, type IgnoreFile } from './context-files.js'
 import { contextSources } from './dockerfile.js'
 import type { Inputs } from '../inputs.js'
 
@@ -93,14 +93,14 @@ async function globFiles(patterns: string[], cwd: string): Promise<string[]> {
   return files.filter(file => !excluded(file)).sort()
 }
 
-// A directory stands for every file below it; a missing path for nothing
-// (the build will say that it is missing).
+// A directory stands for every file and link below it; a missing path for
+// nothing (the build will say that it is missing).
 async function filesUnder(p: string): Promise<string[]> {
   const stat = await fs.promises.lstat(p).catch(() => undefined)
   if (!stat) return []
-  if (!stat.isDirectory()) return [p]
-  const entries = await fs.promises.readdir(p, { recursive: true, withFileTypes: true })
-  return entries.filter(e => !e.isDirectory()).map(e => path.join(e.parentPath, e.name))
+  if (stat.isDirectory()) return entriesBelow(p)
+  // A pipe or a device is never read: reading a pipe would block.
+  return stat.isFile() || stat.isSymbolicLink() ? [p] : []
 }
 
 // Synchronous on purpose: the step has nothing else to do meanwhile, and for
