@@ -92,7 +92,7 @@ describe('key precision', () => {
     expect(r.post?.log).toContain(`Cache saved with key: ${r.main.outputs.key}`)
     expect(hashedPaths(r.main.log)).toEqual(['.dockerignore', 'Dockerfile', 'busybox', 'data', 'src/main.c', mirrored])
     expect(hashLine(r.main.log, 'data')).toMatch(/^ {2}link:/)
-    for (const path of hashedPaths(r.main.log)) expect(path.startsWith('/') || path.startsWith('..')).toBe(false)
+    for (const hashed of hashedPaths(r.main.log)) expect(hashed.startsWith('/') || hashed.startsWith('..')).toBe(false)
     expect(r.main.log).toContain('less what .dockerignore excludes')
     const engine = docker('version', '--format', '{{.Server.Os}}/{{.Server.Arch}}').trim()
     expect(r.main.log).toContain(`  platforms (engine default: ${engine})`)
