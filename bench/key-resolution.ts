@@ -49,7 +49,7 @@ export async function resolveKey(workspace: string, files: number): Promise<numb
   const values: Record<string, string> = { image: 'ci-app', context: 'app' }
   const elapsed = stopwatch()
   const inputs = parseInputs(name => values[name] ?? '', workspace)
-  const hashed = await imageHash(inputs, workspace)
+  const hashed = await imageHash(inputs, workspace, () => 'linux/amd64')
   keyPlan({ prefix: inputs.keyPrefix, image: inputs.image, branch: 'master', defaultBranch: 'master', hash: hashed.hash })
   const seconds = elapsed()
   // The Dockerfile and every context file: anything less measured less work.

@@ -13,6 +13,8 @@ export interface BuilderFacts {
   driver: string
   /** The engine stores images in containerd (docker driver only). */
   containerdStore: boolean
+  /** What a build without `--platform` is for, e.g. `linux/arm64`. */
+  defaultPlatform?: string
 }
 
 export type BuilderChoice =
@@ -46,15 +48,30 @@ export function usesContainerdStore(driverStatusJson: string): boolean {
   }
 }
 
+/** The builder's first platform is its native one: `linux/amd64*` (a `*` marks one set by hand) → `linux/amd64`. */
+export function parseDefaultPlatform(inspect: string): string | undefined {
+  const first = /^Platforms:[ \t]*([^,\n]+)/m.exec(inspect)?.[1]?.trim().replace(/\*$/, '')
+  return first || undefined
+}
+
 export async function builderFacts(): Promise<BuilderFacts> {
   const inspect = await quiet(['buildx', 'inspect'])
   if (inspect.exitCode !== 0) {
     return { unavailable: inspect.stderr.trim().split('\n')[0] || 'no output', driver: '', containerdStore: false }
   }
   const driver = parseDriver(inspect.stdout)
-  if (driver !== 'docker') return { driver, containerdStore: false }
+  const defaultPlatform = parseDefaultPlatform(inspect.stdout) ?? (await serverPlatform())
+  if (driver !== 'docker') return { driver, containerdStore: false, defaultPlatform }
   const info = await quiet(['info', '--format', '{{json .DriverStatus}}'])
-  return { driver, containerdStore: info.exitCode === 0 && usesContainerdStore(info.stdout) }
+  return { driver, containerdStore: info.exitCode === 0 && usesContainerdStore(info.stdout), defaultPlatform }
+}
+
+// A docker-container builder that has not started yet lists no platforms: it
+// will run on this engine, so the engine's own platform is the one.
+async function serverPlatform(): Promise<string | undefined> {
+  const version = await quiet(['version', '--format', '{{.Server.Os}}/{{.Server.Arch}}'])
+  const platform = version.stdout.trim()
+  return version.exitCode === 0 && /^[^/\s]+\/[^/\s]+$/.test(platform) ? platform : undefined
 }
 
 /** Makes our docker-container builder, or reuses the one an earlier step made. */

@@ -1,12 +1,13 @@
 import { createHash } from 'node:crypto'
 import * as fs from 'node:fs'
 import * as path from 'node:path'
+import { contextEntries, entriesBelow, readIgnoreRules, type IgnoreFile } from './context-files.js'
 import { contextSources } from './dockerfile.js'
-import { isFile } from '../fsutil.js'
 import type { Inputs } from '../inputs.js'
 
 // Bump when the hash's make-up changes, so old entries stop matching exactly.
-const HASH_VERSION = 'v1'
+// v2: .dockerignore applied, links resolved inside the context, the engine's platform.
+const HASH_VERSION = 'v2'
 
 export interface HashedFile {
   /** Workspace-relative, with forward slashes. */
@@ -26,48 +27,56 @@ export interface ImageHash {
 /**
  * Hashes everything that shapes the image: the Dockerfile, the files its
  * COPY/ADD lines read (or the user's `hash-files`), build args, target and
- * platforms. The same inputs always give the same hash, on any runner.
+ * platforms. The same inputs always give the same hash, on any runner of the
+ * same platform.
+ *
+ * With no `platforms`, the image is built for the engine's own platform, so
+ * that goes in: an x64 and an arm64 runner never share an entry. The engine
+ * is asked while the files are hashed; its answer is awaited only when needed.
  */
-export async function imageHash(inputs: Inputs, workspace: string): Promise<ImageHash> {
-  const { origin, paths } = await filesToHash(inputs, workspace)
-  const files = hashFiles([inputs.file, ...paths], workspace)
+export async function imageHash(inputs: Inputs, workspace: string, enginePlatform: () => string | Promise<string>): Promise<ImageHash> {
+  const { origin, paths, ignoreFile } = await filesToHash(inputs, workspace)
+  const files = hashFiles([inputs.file, ...(ignoreFile ? [ignoreFile.path] : []), ...paths], workspace)
+  const engine = inputs.platforms.length === 0 ? await enginePlatform() : undefined
   const settings = [
     ...inputs.buildArgs.map(a => `build-arg ${a.name}=sha256:${sha256(a.value).slice(0, 12)}`),
     `target ${inputs.target || '(last stage)'}`,
-    `platforms ${inputs.platforms.join(',') || '(engine default)'}`
+    engine === undefined ? `platforms ${inputs.platforms.join(',')}` : `platforms (engine default: ${engine})`
   ]
   const digest = createHash('sha256').update(`${HASH_VERSION}\n`)
   for (const f of files) digest.update(`file ${JSON.stringify(f.path)} ${f.digest}\n`)
   // Values, not their logged digests, go into the key: two values never share a hash.
   for (const a of inputs.buildArgs) digest.update(`build-arg ${JSON.stringify([a.name, a.value])}\n`)
   digest.update(`target ${JSON.stringify(inputs.target)}\nplatforms ${JSON.stringify(inputs.platforms)}\n`)
+  // A linked ignore file is hashed as a link above; the rules it leads to count too.
+  if (ignoreFile) digest.update(`ignore-rules ${sha256(ignoreFile.text)}\n`)
+  if (engine !== undefined) digest.update(`engine-platform ${JSON.stringify(engine)}\n`)
   return { hash: digest.digest('hex'), origin, files, settings }
 }
 
-async function filesToHash(inputs: Inputs, workspace: string): Promise<{ origin: string; paths: string[] }> {
+interface FilesToHash {
+  origin: string
+  /** Absolute paths. */
+  paths: string[]
+  /** Hashed whether or not the context sends it: it decides what is sent. */
+  ignoreFile?: IgnoreFile
+}
+
+async function filesToHash(inputs: Inputs, workspace: string): Promise<FilesToHash> {
   if (inputs.hashFiles.length > 0) {
     return { origin: `hash-files: ${inputs.hashFiles.join(', ')}`, paths: await globFiles(inputs.hashFiles, workspace) }
   }
   const { sources, dynamic } = contextSources(await fs.promises.readFile(inputs.file, 'utf8'))
-  const ignoreFiles = [path.join(inputs.context, '.dockerignore'), `${inputs.file}.dockerignore`]
+  const rules = readIgnoreRules(inputs.context, inputs.file)
   // A source we can't resolve statically could be any file: hash them all.
   const patterns = dynamic.length > 0 ? ['.'] : sources
-  const origin =
+  const what =
     dynamic.length > 0
       ? `the whole context, because ${dynamic.join(', ')} cannot be resolved without the build`
       : `the Dockerfile's context sources: ${sources.join(', ') || '(none)'}`
-  const paths = await expandSources(patterns, inputs.context)
-  return { origin, paths: [...paths, ...ignoreFiles.filter(isFile)] }
-}
-
-/** Context-relative sources (COPY/ADD syntax, globs allowed) to absolute file paths. */
-export async function expandSources(sources: string[], context: string): Promise<string[]> {
-  const found = new Set<string>()
-  for (const source of sources) {
-    const matches = /[*?[]/.test(source) ? await globFiles([source], context) : [path.join(context, source)]
-    for (const match of matches) for (const file of await filesUnder(match)) found.add(file)
-  }
-  return [...found].sort()
+  const origin = rules.file ? `${what}, less what ${workspaceRelative(rules.file.path, workspace)} excludes` : what
+  const paths = contextEntries(patterns, inputs.context, rules).map(relative => path.join(inputs.context, relative))
+  return { origin, paths, ignoreFile: rules.file }
 }
 
 // Patterns starting with `!` exclude, as in the workflow `hashFiles()` function.
@@ -84,22 +93,26 @@ async function globFiles(patterns: string[], cwd: string): Promise<string[]> {
   return files.filter(file => !excluded(file)).sort()
 }
 
-// A directory stands for every file below it; a missing path for nothing
-// (the build will say that it is missing).
+// A directory stands for every file and link below it; a missing path for
+// nothing (the build will say that it is missing).
 async function filesUnder(p: string): Promise<string[]> {
   const stat = await fs.promises.lstat(p).catch(() => undefined)
   if (!stat) return []
-  if (!stat.isDirectory()) return [p]
-  const entries = await fs.promises.readdir(p, { recursive: true, withFileTypes: true })
-  return entries.filter(e => !e.isDirectory()).map(e => path.join(e.parentPath, e.name))
+  if (stat.isDirectory()) return entriesBelow(p)
+  // A pipe or a device is never read: reading a pipe would block.
+  return stat.isFile() || stat.isSymbolicLink() ? [p] : []
 }
 
 // Synchronous on purpose: the step has nothing else to do meanwhile, and for
 // thousands of small files a read is cheaper than the promise around it.
 function hashFiles(paths: string[], workspace: string): HashedFile[] {
   return [...new Set(paths)]
-    .map(p => ({ path: path.relative(workspace, p).split(path.sep).join('/'), digest: fileDigest(p) }))
+    .map(p => ({ path: workspaceRelative(p, workspace), digest: fileDigest(p) }))
     .sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0))
+}
+
+function workspaceRelative(p: string, workspace: string): string {
+  return path.relative(workspace, p).split(path.sep).join('/')
 }
 
 // COPY keeps a file's executable bit and a symlink's target, so both count.

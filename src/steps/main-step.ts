@@ -37,7 +37,7 @@ async function mainStep(): Promise<void> {
   // Asked while the key is hashed: the two docker calls cost a fifth of a second.
   const builderAnswer = builderFacts()
   const hashed = await core.group('Cache key', async () => {
-    const result = await imageHash(inputs, runner.workspace)
+    const result = await imageHash(inputs, runner.workspace, () => builderAnswer.then(b => b.defaultPlatform ?? 'unknown'))
     logHashInputs(result)
     return result
   })
