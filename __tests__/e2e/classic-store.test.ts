@@ -12,7 +12,7 @@ import * as fs from 'node:fs'
 import * as os from 'node:os'
 import * as path from 'node:path'
 import { startCacheService, type CacheService, type TokenScope } from '../support/cache-service.js'
-import { classicEngine, dockerAt, workspaceFrom } from '../support/engine.js'
+import { classicEngine, dockerAt, keepAcrossRunners, uniqueWorkspaceFrom } from '../support/engine.js'
 import { freshJob, leftovers, type JobOutcome } from '../support/fresh-job.js'
 import type { EventSpec } from '../support/run-action.js'
 
@@ -92,13 +92,13 @@ const entriesOf = (image: string): string[] => service.entries().filter(e => e.k
 
 describe('one cache for both image stores', () => {
   const image = 'classic-store'
-  const workspace = workspaceFrom('ci-image')
+  const workspace = uniqueWorkspaceFrom('ci-image')
   let saved: string[] = []
 
   it('is saved by a master run on the containerd store', async () => {
     const r = await job({ workspace, image })
     expectBuilt(r)
-    expect(r.main.outputs).toMatchObject({ 'cache-source': 'none', 'cached-steps': '0/6' })
+    expect(r.main.outputs).toMatchObject({ 'cache-source': 'none', 'cached-steps': '0/7' })
     expect(r.writes).toBe(1)
     saved = entriesOf(image)
     expect(saved).toHaveLength(1)
@@ -107,8 +107,8 @@ describe('one cache for both image stores', () => {
   it('gives a pull request on the classic store every step cached, and it writes nothing', async () => {
     const r = await job({ workspace, image, classic: {}, ...pullRequest })
     expectBuilt(r)
-    expect(r.main.outputs).toMatchObject({ 'cache-hit': 'true', 'cache-source': 'base-branch', 'cache-stale': 'false', 'cached-steps': '6/6' })
-    expect(cachedSteps(r.main.log)).toBe(6)
+    expect(r.main.outputs).toMatchObject({ 'cache-hit': 'true', 'cache-source': 'base-branch', 'cache-stale': 'false', 'cached-steps': '7/7' })
+    expect(cachedSteps(r.main.log)).toBe(7)
     expect(r.warnings).toEqual([])
     expect(r.post?.log).toContain('Not saving the cache: pull_request runs never write the cache')
     expect(r.writes).toBe(0)
@@ -161,7 +161,8 @@ describe('one cache for both image stores', () => {
 describe('a stale entry met on the classic store', () => {
   const image = 'classic-stale'
   const base = 'classic-stale-base:latest'
-  const workspace = workspaceFrom('ci-image')
+  keepAcrossRunners(base)
+  const workspace = uniqueWorkspaceFrom('ci-image')
   const baseDir = fs.mkdtempSync(path.join(os.tmpdir(), 'base-'))
   fs.copyFileSync(path.join(workspace, 'busybox'), path.join(baseDir, 'busybox'))
   fs.writeFileSync(
