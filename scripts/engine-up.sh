@@ -9,6 +9,9 @@
 # A second, independent engine (for benchmarks beside the tests) takes its own
 # root and network namespace, so that its bridge does not clash with the first:
 #        ENGINE_ROOT=/opt/engine-bench ENGINE_NETNS=bench scripts/engine-up.sh
+# The same root also runs an engine with Docker's classic image store, as
+# GitHub's ubuntu-24.04 runners have it (prints its own DOCKER_HOST):
+#        ENGINE_STORE=classic scripts/engine-up.sh
 set -euo pipefail
 
 ROOT=${ENGINE_ROOT:-/opt/engine-root}
@@ -17,6 +20,7 @@ READY="$ROOT/.engine-ready"
 SOCK="$ROOT/run/docker.sock"
 LOG=${ENGINE_LOG:-/tmp/engine.log}
 PLUGIN_DIR="$HOME/.docker/cli-plugins"
+STORE=${ENGINE_STORE:-containerd}
 
 say() { echo "engine-up: $*" >&2; }
 
@@ -89,24 +93,33 @@ configure() {
   fi
 }
 
+# By its file, not `ip netns list`: a word match would take "x" for "x-classic".
+ensure_netns() {
+  [ -e "/run/netns/$1" ] || as_root ip netns add "$1"
+  as_root ip netns exec "$1" ip link set lo up
+}
+
 # Runs a daemon in the root, inside the engine's network namespace if it has one.
 in_engine() {
   if [ -n "$NETNS" ]; then
-    as_root ip netns list | grep -qw "$NETNS" || as_root ip netns add "$NETNS"
-    as_root ip netns exec "$NETNS" ip link set lo up
+    ensure_netns "$NETNS"
     as_root setsid ip netns exec "$NETNS" chroot "$ROOT" "$@"
   else
     as_root setsid chroot "$ROOT" "$@"
   fi
 }
 
-start() {
+start_containerd() {
   if ! timeout 5 chroot "$ROOT" ctr version >/dev/null 2>&1; then
     say "starting containerd"
     as_root rm -f "$ROOT/run/containerd/containerd.sock"
     in_engine containerd >>"$LOG" 2>&1 </dev/null &
     for _ in $(seq 1 60); do [ -S "$ROOT/run/containerd/containerd.sock" ] && break; sleep 0.5; done
   fi
+}
+
+start() {
+  start_containerd
   say "starting dockerd"
   as_root rm -f "$ROOT/run/docker.pid"
   in_engine dockerd --containerd=/run/containerd/containerd.sock >>"$LOG" 2>&1 </dev/null &
@@ -115,6 +128,64 @@ start() {
   tail -n 40 "$LOG" >&2
   exit 1
 }
+
+# The classic image store ---------------------------------------------------
+# With it the docker driver imports a local cache but cannot export one. Its
+# dockerd shares the root and its containerd, with state, socket and
+# containerd namespace of its own, and runs in a network namespace of its own:
+# a second dockerd beside the first tears down the first one's docker0 bridge.
+CLASSIC_SOCK="$ROOT/run/docker-classic.sock"
+CLASSIC_NETNS=${ENGINE_CLASSIC_NETNS:-${NETNS:-engine}-classic}
+
+classic_answers() {
+  DOCKER_HOST="unix://$CLASSIC_SOCK" timeout 10 docker version --format '{{.Server.Version}}' >/dev/null 2>&1
+}
+
+start_classic() {
+  # Without the containerd-snapshotter feature: the classic store.
+  echo '{ "iptables": false }' | as_root tee "$ROOT/etc/docker/daemon-classic.json" >/dev/null
+  start_containerd
+  say "starting the classic-store dockerd in network namespace $CLASSIC_NETNS"
+  as_root rm -f "$ROOT/run/docker-classic.pid"
+  ensure_netns "$CLASSIC_NETNS"
+  as_root setsid ip netns exec "$CLASSIC_NETNS" chroot "$ROOT" dockerd \
+    --config-file=/etc/docker/daemon-classic.json \
+    --containerd=/run/containerd/containerd.sock \
+    --containerd-namespace=moby-classic --containerd-plugins-namespace=plugins.moby-classic \
+    --data-root=/var/lib/docker-classic --exec-root=/run/docker-classic \
+    --pidfile=/run/docker-classic.pid -H unix:///run/docker-classic.sock >>"$LOG" 2>&1 </dev/null &
+  for _ in $(seq 1 120); do classic_answers && return; sleep 0.5; done
+  say "the classic-store dockerd did not answer within 60 s; its log follows"
+  tail -n 40 "$LOG" >&2
+  exit 1
+}
+
+classic_up() {
+  if ! classic_answers; then
+    install_host_packages
+    make_root
+    mount_root
+    configure
+    start_classic
+  else
+    configure
+  fi
+  say "classic-store engine $(DOCKER_HOST="unix://$CLASSIC_SOCK" docker version --format '{{.Server.Version}}') ready"
+  echo "export DOCKER_HOST=unix://$CLASSIC_SOCK"
+  echo "export BUSYBOX=$ROOT/bin/busybox"
+}
+
+case "$STORE" in
+  containerd) ;;
+  classic)
+    classic_up
+    exit 0
+    ;;
+  *)
+    say "ENGINE_STORE is containerd (the default) or classic, not '$STORE'"
+    exit 2
+    ;;
+esac
 
 if ! engine_answers; then
   install_host_packages

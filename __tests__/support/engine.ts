@@ -8,7 +8,20 @@ import { fileURLToPath } from 'node:url'
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..')
 
 export function docker(...args: string[]): string {
-  return execFileSync('docker', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] })
+  return dockerAt(undefined, ...args)
+}
+
+/** docker on the engine at `host` (a DOCKER_HOST), or on the default engine. */
+export function dockerAt(host: string | undefined, ...args: string[]): string {
+  const env = host === undefined ? undefined : { ...process.env, DOCKER_HOST: host }
+  return execFileSync('docker', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], env })
+}
+
+/** The DOCKER_HOST of the engine with Docker's classic image store, as GitHub's ubuntu-24.04 runners have it. */
+export function classicEngine(): string {
+  const host = process.env.CLASSIC_DOCKER_HOST
+  if (!host) throw new Error('CLASSIC_DOCKER_HOST is not set: run the tests through `npm test`, whose setup starts the engines.')
+  return host
 }
 
 // Images a test keeps across fresh runners: local base images, which stand
@@ -20,24 +33,25 @@ export function keepAcrossRunners(image: string): void {
 }
 
 /**
- * What an ephemeral runner starts with: no build cache and no images but the
- * kept bases. Every other image goes, not only the job's own: with the
- * containerd image store, layers of images other tests left behind can serve
- * a build even after the build cache is pruned.
+ * What an ephemeral runner starts with, on the engine at `host` (else the
+ * default one): no build cache and no images but the kept bases. Every other
+ * image goes, not only the job's own: with the containerd image store, layers
+ * of images other tests left behind can serve a build even after the build
+ * cache is pruned.
  */
-export function freshRunner(...images: string[]): void {
-  const present = docker('image', 'ls', '--format', '{{.Repository}}:{{.Tag}}')
+export function freshRunner(image: string, host?: string): void {
+  const present = dockerAt(host, 'image', 'ls', '--format', '{{.Repository}}:{{.Tag}}')
     .split('\n')
     .filter(ref => ref !== '' && !kept.has(ref))
-  const dangling = docker('image', 'ls', '--quiet', '--filter', 'dangling=true').split('\n').filter(Boolean)
-  for (const ref of [...new Set([...images, ...present, ...dangling])]) {
+  const dangling = dockerAt(host, 'image', 'ls', '--quiet', '--filter', 'dangling=true').split('\n').filter(Boolean)
+  for (const ref of [...new Set([image, ...present, ...dangling])]) {
     try {
-      docker('image', 'rm', '-f', ref)
+      dockerAt(host, 'image', 'rm', '-f', ref)
     } catch {
       // Not there: already fresh.
     }
   }
-  docker('buildx', 'prune', '-af')
+  dockerAt(host, 'buildx', 'prune', '-af')
 }
 
 /**

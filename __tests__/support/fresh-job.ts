@@ -31,7 +31,7 @@ export interface JobOutcome extends JobResult {
 }
 
 export async function freshJob(service: CacheService, spec: FreshJob): Promise<JobOutcome> {
-  freshRunner(spec.image)
+  freshRunner(spec.image, spec.env?.DOCKER_HOST)
   const runnerTemp = fs.mkdtempSync(path.join(os.tmpdir(), 'runner-temp-'))
   const before = service.requests.length
   const started = Date.now()

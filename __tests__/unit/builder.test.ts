@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals'
-import { chooseBuilder, parseDriver, usesContainerdStore, type BuilderFacts } from '../../src/docker/builder.js'
+import { chooseBuilder, createFailedWarning, parseDriver, usesContainerdStore, type BuilderFacts } from '../../src/docker/builder.js'
 
 const dockerClassic: BuilderFacts = { driver: 'docker', containerdStore: false }
 const dockerContainerd: BuilderFacts = { driver: 'docker', containerdStore: true }
@@ -23,6 +23,15 @@ describe('chooseBuilder', () => {
       expect(choice.warning).toContain('set `create-builder: true`')
       expect(choice.warning).toContain('"containerd-snapshotter": true')
     }
+  })
+})
+
+describe('createFailedWarning', () => {
+  it('gives the reason and how to fix it', () => {
+    const warning = createFailedWarning('could not create a docker-container builder (ERROR: network is unreachable)')
+    expect(warning).toContain('and could not create a docker-container builder (ERROR: network is unreachable), so nothing will be saved.')
+    expect(warning).toContain('Fix: let the runner pull the moby/buildkit image')
+    expect(warning).toContain('"containerd-snapshotter": true')
   })
 })
 

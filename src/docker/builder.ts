@@ -22,17 +22,26 @@ export type BuilderChoice =
   | { kind: 'create'; name: string }
   | { kind: 'no-export'; warning: string }
 
+const CANNOT_EXPORT = 'The current builder uses the docker driver without the containerd image store, which cannot export a local cache'
+const CONTAINERD_STORE_FIX = 'enable the containerd image store ("features": {"containerd-snapshotter": true} in /etc/docker/daemon.json)'
+
 /** Pure: the builder for a build that does or does not export a cache. */
 export function chooseBuilder(facts: BuilderFacts, exporting: boolean, createBuilder: boolean): BuilderChoice {
   if (!exporting || facts.driver !== 'docker' || facts.containerdStore) return { kind: 'current' }
   if (createBuilder) return { kind: 'create', name: OWN_BUILDER }
   return {
     kind: 'no-export',
-    warning:
-      'The current builder uses the docker driver without the containerd image store, which cannot export a local cache, so nothing will be saved. ' +
-      'Fix: set `create-builder: true`, or add docker/setup-buildx-action before this step, or enable the containerd image store ' +
-      '("features": {"containerd-snapshotter": true} in /etc/docker/daemon.json).'
+    warning: `${CANNOT_EXPORT}, so nothing will be saved. Fix: set \`create-builder: true\`, or add docker/setup-buildx-action before this step, or ${CONTAINERD_STORE_FIX}.`
   }
+}
+
+/** Pure: the warning when the docker-container builder could not be made, e.g. its image could not be pulled. */
+export function createFailedWarning(reason: string): string {
+  return (
+    `${CANNOT_EXPORT}, and ${reason}, so nothing will be saved. ` +
+    'Fix: let the runner pull the moby/buildkit image that builder runs (or add docker/setup-buildx-action before this step, ' +
+    `with driver-opts naming a copy of that image it can pull), or ${CONTAINERD_STORE_FIX}.`
+  )
 }
 
 export function parseDriver(inspect: string): string {
@@ -74,14 +83,21 @@ async function serverPlatform(): Promise<string | undefined> {
   return version.exitCode === 0 && /^[^/\s]+\/[^/\s]+$/.test(platform) ? platform : undefined
 }
 
-/** Makes our docker-container builder, or reuses the one an earlier step made. */
+/**
+ * Makes our docker-container builder, or reuses the one an earlier step made
+ * if it runs. A create whose bootstrap failed (its image could not be pulled)
+ * still leaves the builder defined, and a build on it fails: such a builder
+ * is removed, never reused.
+ */
 export async function ensureBuilder(name: string): Promise<void> {
-  if ((await quiet(['buildx', 'inspect', name])).exitCode === 0) return
+  if ((await quiet(['buildx', 'inspect', '--bootstrap', name])).exitCode === 0) return
+  await quiet(['buildx', 'rm', name])
   const created = await exec.getExecOutput('docker', ['buildx', 'create', '--name', name, '--driver', 'docker-container', '--bootstrap'], {
     ignoreReturnCode: true
   })
   if (created.exitCode !== 0) {
-    throw new Error(`could not create a docker-container builder: ${created.stderr.trim().split('\n').at(-1)}`)
+    await quiet(['buildx', 'rm', name])
+    throw new Error(`could not create a docker-container builder (${created.stderr.trim().split('\n').at(-1)})`)
   }
 }
 
@@ -108,7 +124,7 @@ export async function pickBuilder(facts: BuilderFacts, exporting: boolean, creat
     await core.group(`Create the docker-container builder ${choice.name}`, () => ensureBuilder(choice.name))
     return { name: choice.name, exportBlocked: false }
   } catch (error) {
-    core.warning(`The current builder cannot export a local cache and ${(error as Error).message}; building without saving a cache.`)
+    core.warning(createFailedWarning((error as Error).message))
     return { exportBlocked: true }
   }
 }
