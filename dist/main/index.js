@@ -844,6 +844,376 @@ class DecodedURL extends URL {
 
 /***/ }),
 
+/***/ 4158:
+/***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
+
+
+/**
+ * @license
+ * Copyright 2020 Balena Ltd.
+ *
+ * Licensed under the Apache License, Version 2.0 (the "License");
+ * you may not use this file except in compliance with the License.
+ * You may obtain a copy of the License at
+ *
+ *    http://www.apache.org/licenses/LICENSE-2.0
+ *
+ * Unless required by applicable law or agreed to in writing, software
+ * distributed under the License is distributed on an "AS IS" BASIS,
+ * WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+ * See the License for the specific language governing permissions and
+ * limitations under the License.
+ *
+ * ------------------------------------------------------------------------
+ *
+ * Copyright 2018 Zeit, Inc.
+ * Licensed under the MIT License. See file LICENSE.md for a full copy.
+ *
+ * ------------------------------------------------------------------------
+ */
+
+/**
+ * This module implements the [dockerignore
+ * spec](https://docs.docker.com/engine/reference/builder/#dockerignore-file),
+ * closely following Docker's (Moby) Golang implementation:
+ * https://github.com/moby/moby/blob/v19.03.8/builder/dockerignore/dockerignore.go
+ * https://github.com/moby/moby/blob/v19.03.8/pkg/fileutils/fileutils.go
+ * https://github.com/moby/moby/blob/v19.03.8/pkg/archive/archive.go#L825
+ *
+ * Something the spec is not clear about, but we discovered by reading source code
+ * and testing against the "docker build" command, is the handling of backslashes and
+ * forward slashes as path separators and escape characters in the .dockerignore file
+ * across platforms including Windows, Linux and macOS:
+ *
+ * * On Linux and macOS, only forward slashes can be used as path separators in the
+ *   .dockerignore file, and the backslash works as an escape character.
+ * * On Windows, both forward slashes and backslashes are allowed as path separators
+ *   in the .dockerignore file, and the backslash is not used as an escape character.
+ *
+ * This is consistent with how Windows works generally: both forward slashes and
+ * backslashes are accepted as path separators by the cmd.exe Command Prompt or
+ * PowerShell, and by library functions like the Golang filepath.Clean or the
+ * Node.js path.normalize.
+ *
+ * Similarly, path strings provided to the IgnoreBase.ignores() and IgnoreBase.filter()
+ * methods can use either forward slashes or backslashes as path separators on Windows,
+ * but only forward slashes are accepted as path separators on Linux and macOS.
+ */
+
+const path = __nccwpck_require__(6928);
+
+const factory = options => new IgnoreBase(options); // https://github.com/kaelzhang/node-ignore/blob/5.1.4/index.js#L538-L539
+// Fixes typescript module import
+
+
+factory.default = factory;
+module.exports = factory;
+
+function make_array(subject) {
+  return Array.isArray(subject) ? subject : [subject];
+}
+
+const REGEX_TRAILING_SLASH = /(?<=.)\/$/;
+const REGEX_TRAILING_BACKSLASH = /(?<=.)\\$/;
+const REGEX_TRAILING_PATH_SEP = path.sep === '\\' ? REGEX_TRAILING_BACKSLASH : REGEX_TRAILING_SLASH;
+const KEY_IGNORE = typeof Symbol !== 'undefined' ? Symbol.for('dockerignore') : 'dockerignore'; // An implementation of Go's filepath.Clean
+// https://golang.org/pkg/path/filepath/#Clean
+// https://github.com/golang/go/blob/master/src/path/filepath/path.go
+// Note that, like Go, on Windows this function converts forward slashes
+// to backslashes.
+
+function cleanPath(file) {
+  return path.normalize(file).replace(REGEX_TRAILING_PATH_SEP, '');
+} // Javascript port of Golang's filepath.ToSlash
+// https://golang.org/pkg/path/filepath/#ToSlash
+// https://github.com/golang/go/blob/master/src/path/filepath/path.go
+// Convert any OS-specific path separator to '/'. Backslash is converted
+// to forward slash on Windows, but not on Linux/macOS.
+// Note that both forward slashes and backslashes are valid path separators on
+// Windows. As a result, code such as `pattern.split(path.sep).join('/')` fails
+// on Windows when forward slashes are used as path separators.
+
+
+function toSlash(file) {
+  if (path.sep === '/') {
+    return file;
+  }
+
+  return file.replace(/\\/g, '/');
+} // Javascript port of Golang's filepath.FromSlash
+// https://github.com/golang/go/blob/master/src/path/filepath/path.go
+
+
+function fromSlash(file) {
+  if (path.sep === '/') {
+    return file;
+  }
+
+  return file.replace(/\//g, path.sep);
+}
+
+class IgnoreBase {
+  constructor({
+    // https://github.com/kaelzhang/node-ignore/blob/5.1.4/index.js#L372
+    ignorecase = true
+  } = {}) {
+    this._rules = [];
+    this._ignorecase = ignorecase;
+    this[KEY_IGNORE] = true;
+
+    this._initCache();
+  }
+
+  _initCache() {
+    this._cache = {};
+  } // @param {Array.<string>|string|Ignore} pattern
+
+
+  add(pattern) {
+    this._added = false;
+
+    if (typeof pattern === 'string') {
+      pattern = pattern.split(/\r?\n/g);
+    }
+
+    make_array(pattern).forEach(this._addPattern, this); // Some rules have just added to the ignore,
+    // making the behavior changed.
+
+    if (this._added) {
+      this._initCache();
+    }
+
+    return this;
+  } // legacy
+
+
+  addPattern(pattern) {
+    return this.add(pattern);
+  }
+
+  _addPattern(pattern) {
+    // https://github.com/kaelzhang/node-ignore/issues/32
+    if (pattern && pattern[KEY_IGNORE]) {
+      this._rules = this._rules.concat(pattern._rules);
+      this._added = true;
+      return;
+    }
+
+    if (this._checkPattern(pattern)) {
+      const rule = this._createRule(pattern.trim());
+
+      if (rule !== null) {
+        this._added = true;
+
+        this._rules.push(rule);
+      }
+    }
+  }
+
+  _checkPattern(pattern) {
+    // https://github.com/moby/moby/blob/v19.03.8/builder/dockerignore/dockerignore.go#L34-L40
+    return pattern && typeof pattern === 'string' && pattern.indexOf('#') !== 0 && pattern.trim() !== "";
+  }
+
+  filter(paths) {
+    return make_array(paths).filter(path => this._filter(path));
+  }
+
+  createFilter() {
+    return path => this._filter(path);
+  }
+
+  ignores(path) {
+    return !this._filter(path);
+  } // https://github.com/moby/moby/blob/v19.03.8/builder/dockerignore/dockerignore.go#L41-L53
+  // https://github.com/moby/moby/blob/v19.03.8/pkg/fileutils/fileutils.go#L29-L55
+
+
+  _createRule(pattern) {
+    const origin = pattern;
+    let negative = false; // > An optional prefix "!" which negates the pattern;
+    // https://github.com/moby/moby/blob/v19.03.8/builder/dockerignore/dockerignore.go#L43-L46
+
+    if (pattern[0] === '!') {
+      negative = true;
+      pattern = pattern.substring(1).trim();
+    } // https://github.com/moby/moby/blob/v19.03.8/builder/dockerignore/dockerignore.go#L47-L53
+
+
+    if (pattern.length > 0) {
+      pattern = cleanPath(pattern);
+      pattern = toSlash(pattern);
+
+      if (pattern.length > 1 && pattern[0] === '/') {
+        pattern = pattern.slice(1);
+      }
+    } // https://github.com/moby/moby/blob/v19.03.8/builder/dockerignore/dockerignore.go#L54-L55
+
+
+    if (negative) {
+      pattern = '!' + pattern;
+    } // https://github.com/moby/moby/blob/v19.03.8/pkg/fileutils/fileutils.go#L30
+
+
+    pattern = pattern.trim();
+
+    if (pattern === "") {
+      return null;
+    } // https://github.com/moby/moby/blob/v19.03.8/pkg/fileutils/fileutils.go#L34
+    // convert forward slashes to backslashes on Windows
+
+
+    pattern = cleanPath(pattern); // https://github.com/moby/moby/blob/v19.03.8/pkg/fileutils/fileutils.go#L36-L42
+
+    if (pattern[0] === '!') {
+      if (pattern.length === 1) {
+        return null;
+      }
+
+      negative = true;
+      pattern = pattern.substring(1);
+    } else {
+      negative = false;
+    }
+
+    return {
+      origin,
+      pattern,
+      // https://github.com/moby/moby/blob/v19.03.8/pkg/fileutils/fileutils.go#L54
+      dirs: pattern.split(path.sep),
+      negative
+    };
+  } // @returns `Boolean` true if the `path` is NOT ignored
+
+
+  _filter(path) {
+    if (!path) {
+      return false;
+    }
+
+    if (path in this._cache) {
+      return this._cache[path];
+    }
+
+    return this._cache[path] = this._test(path);
+  } // @returns {Boolean} true if a file is NOT ignored
+  // https://github.com/moby/moby/blob/v19.03.8/pkg/fileutils/fileutils.go#L62
+
+
+  _test(file) {
+    file = fromSlash(file); // equivalent to golang filepath.Dir() https://golang.org/src/path/filepath/path.go
+
+    const parentPath = cleanPath(path.dirname(file));
+    const parentPathDirs = parentPath.split(path.sep);
+    let matched = false;
+
+    this._rules.forEach(rule => {
+      let match = this._match(file, rule); // https://github.com/moby/moby/blob/v19.03.8/pkg/fileutils/fileutils.go#L80
+
+
+      if (!match && parentPath !== ".") {
+        // Check to see if the pattern matches one of our parent dirs.
+        if (rule.dirs.includes('**')) {
+          // Ah shucks! We have to test every possible parent path that has 
+          // a number of dirs _n_ where 
+          // `rule.dirs.filter(doubleStar).length <= _n_ <= parentPathDirs.length`
+          // since the ** can imply any number of directories including 0
+          for (let i = rule.dirs.filter(x => x !== '**').length; i <= parentPathDirs.length; i++) {
+            match = match || this._match(parentPathDirs.slice(0, i).join(path.sep), rule);
+          }
+        } else if (rule.dirs.length <= parentPathDirs.length) {
+          // https://github.com/moby/moby/blob/v19.03.8/pkg/fileutils/fileutils.go#L83
+          match = this._match(parentPathDirs.slice(0, rule.dirs.length).join(path.sep), rule);
+        }
+      }
+
+      if (match) {
+        matched = !rule.negative;
+      }
+    });
+
+    return !matched;
+  } // @returns {Boolean} true if a file is matched by a rule
+
+
+  _match(file, rule) {
+    return this._compile(rule).regexp.test(file);
+  } // https://github.com/moby/moby/blob/v19.03.8/pkg/fileutils/fileutils.go#L139
+
+
+  _compile(rule) {
+    if (rule.regexp) {
+      return rule;
+    }
+
+    let regStr = '^'; // Go through the pattern and convert it to a regexp.
+
+    let escapedSlash = path.sep === '\\' ? '\\\\' : path.sep;
+
+    for (let i = 0; i < rule.pattern.length; i++) {
+      const ch = rule.pattern[i];
+
+      if (ch === '*') {
+        if (rule.pattern[i + 1] === '*') {
+          // is some flavor of "**"
+          i++; // Treat **/ as ** so eat the "/"
+
+          if (rule.pattern[i + 1] === path.sep) {
+            i++;
+          }
+
+          if (rule.pattern[i + 1] === undefined) {
+            // is "**EOF" - to align with .gitignore just accept all
+            regStr += ".*";
+          } else {
+            // is "**"
+            // Note that this allows for any # of /'s (even 0) because
+            // the .* will eat everything, even /'s
+            regStr += `(.*${escapedSlash})?`;
+          }
+        } else {
+          // is "*" so map it to anything but "/"
+          regStr += `[^${escapedSlash}]*`;
+        }
+      } else if (ch === '?') {
+        // "?" is any char except "/"
+        regStr += `[^${escapedSlash}]`;
+      } else if (ch === '.' || ch === '$') {
+        // Escape some regexp special chars that have no meaning
+        // in golang's filepath.Match
+        regStr += `\\${ch}`;
+      } else if (ch === '\\') {
+        // escape next char. Note that a trailing \ in the pattern
+        // will be left alone (but need to escape it)
+        if (path.sep === '\\') {
+          // On windows map "\" to "\\", meaning an escaped backslash,
+          // and then just continue because filepath.Match on
+          // Windows doesn't allow escaping at all
+          regStr += escapedSlash;
+          continue;
+        }
+
+        if (rule.pattern[i + 1] !== undefined) {
+          regStr += '\\' + rule.pattern[i + 1];
+          i++;
+        } else {
+          regStr += '\\';
+        }
+      } else {
+        regStr += ch;
+      }
+    }
+
+    regStr += "$";
+    rule.regexp = new RegExp(regStr, this._ignorecase ? 'i' : '');
+    return rule;
+  }
+
+}
+
+
+/***/ }),
+
 /***/ 7889:
 /***/ (function(__unused_webpack_module, exports) {
 
@@ -39245,7 +39615,7 @@ module.exports = {
 /***/ ((module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _steps_main_step_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(9306);
+/* harmony import */ var _steps_main_step_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(3736);
 
 // Exit explicitly: a cache request that never answered must not hold the job.
 await (0,_steps_main_step_js__WEBPACK_IMPORTED_MODULE_0__/* .runMain */ .V)();
@@ -39256,7 +39626,7 @@ __webpack_async_result__();
 
 /***/ }),
 
-/***/ 9306:
+/***/ 3736:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -39619,8 +39989,8 @@ function file_command_prepareKeyValueMessage(key, value) {
     return `${key}<<${delimiter}${external_os_.EOL}${convertedValue}${external_os_.EOL}${delimiter}`;
 }
 //# sourceMappingURL=file-command.js.map
-;// CONCATENATED MODULE: external "path"
-const external_path_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("path");
+// EXTERNAL MODULE: external "path"
+var external_path_ = __nccwpck_require__(6928);
 // EXTERNAL MODULE: external "http"
 var external_http_ = __nccwpck_require__(8611);
 var external_http_namespaceObject = /*#__PURE__*/__nccwpck_require__.t(external_http_, 2);
@@ -40989,7 +41359,7 @@ function tryGetExecutablePath(filePath, extensions) {
         if (stats && stats.isFile()) {
             if (IS_WINDOWS) {
                 // on Windows, test for valid extension
-                const upperExt = external_path_namespaceObject.extname(filePath).toUpperCase();
+                const upperExt = external_path_.extname(filePath).toUpperCase();
                 if (extensions.some(validExt => validExt.toUpperCase() === upperExt)) {
                     return filePath;
                 }
@@ -41018,11 +41388,11 @@ function tryGetExecutablePath(filePath, extensions) {
                 if (IS_WINDOWS) {
                     // preserve the case of the actual file (since an extension was appended)
                     try {
-                        const directory = external_path_namespaceObject.dirname(filePath);
-                        const upperName = external_path_namespaceObject.basename(filePath).toUpperCase();
+                        const directory = external_path_.dirname(filePath);
+                        const upperName = external_path_.basename(filePath).toUpperCase();
                         for (const actualName of yield readdir(directory)) {
                             if (upperName === actualName.toUpperCase()) {
-                                filePath = external_path_namespaceObject.join(directory, actualName);
+                                filePath = external_path_.join(directory, actualName);
                                 break;
                             }
                         }
@@ -41242,7 +41612,7 @@ function findInPath(tool) {
         // build the list of extensions to try
         const extensions = [];
         if (IS_WINDOWS && process.env['PATHEXT']) {
-            for (const extension of process.env['PATHEXT'].split(external_path_namespaceObject.delimiter)) {
+            for (const extension of process.env['PATHEXT'].split(external_path_.delimiter)) {
                 if (extension) {
                     extensions.push(extension);
                 }
@@ -41257,7 +41627,7 @@ function findInPath(tool) {
             return [];
         }
         // if any path separators, return empty
-        if (tool.includes(external_path_namespaceObject.sep)) {
+        if (tool.includes(external_path_.sep)) {
             return [];
         }
         // build the list of directories
@@ -41268,7 +41638,7 @@ function findInPath(tool) {
         // across platforms.
         const directories = [];
         if (process.env.PATH) {
-            for (const p of process.env.PATH.split(external_path_namespaceObject.delimiter)) {
+            for (const p of process.env.PATH.split(external_path_.delimiter)) {
                 if (p) {
                     directories.push(p);
                 }
@@ -41277,7 +41647,7 @@ function findInPath(tool) {
         // find all matches
         const matches = [];
         for (const directory of directories) {
-            const filePath = yield tryGetExecutablePath(external_path_namespaceObject.join(directory, tool), extensions);
+            const filePath = yield tryGetExecutablePath(external_path_.join(directory, tool), extensions);
             if (filePath) {
                 matches.push(filePath);
             }
@@ -41708,7 +42078,7 @@ class ToolRunner extends external_events_.EventEmitter {
                 (this.toolPath.includes('/') ||
                     (toolrunner_IS_WINDOWS && this.toolPath.includes('\\')))) {
                 // prefer options.cwd if it is specified, however options.cwd may also need to be rooted
-                this.toolPath = external_path_namespaceObject.resolve(process.cwd(), this.options.cwd || process.cwd(), this.toolPath);
+                this.toolPath = external_path_.resolve(process.cwd(), this.options.cwd || process.cwd(), this.toolPath);
             }
             // if the tool is only a file name, then resolve it from the PATH
             // otherwise verify it exists (add extension on Windows if necessary)
@@ -42466,7 +42836,7 @@ function dirname(p) {
         return p;
     }
     // Get dirname
-    let result = external_path_namespaceObject.dirname(p);
+    let result = external_path_.dirname(p);
     // Trim trailing slash for Windows UNC root, e.g. \\hello\world\
     if (internal_path_helper_IS_WINDOWS && /^\\\\[^\\]+\\[^\\]+\\$/.test(result)) {
         result = safeTrimTrailingSeparator(result);
@@ -42525,7 +42895,7 @@ function ensureAbsoluteRoot(root, itemPath) {
     }
     else {
         // Append separator
-        root += external_path_namespaceObject.sep;
+        root += external_path_.sep;
     }
     return root + itemPath;
 }
@@ -42590,11 +42960,11 @@ function safeTrimTrailingSeparator(p) {
     // Normalize separators
     p = internal_path_helper_normalizeSeparators(p);
     // No trailing slash
-    if (!p.endsWith(external_path_namespaceObject.sep)) {
+    if (!p.endsWith(external_path_.sep)) {
         return p;
     }
     // Check '/' on Linux/macOS and '\' on Windows
-    if (p === external_path_namespaceObject.sep) {
+    if (p === external_path_.sep) {
         return p;
     }
     // On Windows check if drive root. E.g. C:\
@@ -45461,7 +45831,7 @@ class Path {
             itemPath = safeTrimTrailingSeparator(itemPath);
             // Not rooted
             if (!hasRoot(itemPath)) {
-                this.segments = itemPath.split(external_path_namespaceObject.sep);
+                this.segments = itemPath.split(external_path_.sep);
             }
             // Rooted
             else {
@@ -45470,7 +45840,7 @@ class Path {
                 let dir = dirname(remaining);
                 while (dir !== remaining) {
                     // Add the segment
-                    const basename = external_path_namespaceObject.basename(remaining);
+                    const basename = external_path_.basename(remaining);
                     this.segments.unshift(basename);
                     // Truncate the last segment
                     remaining = dir;
@@ -45500,7 +45870,7 @@ class Path {
                 // All other segments
                 else {
                     // Must not contain slash
-                    external_assert_(!segment.includes(external_path_namespaceObject.sep), `Parameter 'itemPath' contains unexpected path separators`);
+                    external_assert_(!segment.includes(external_path_.sep), `Parameter 'itemPath' contains unexpected path separators`);
                     this.segments.push(segment);
                 }
             }
@@ -45513,13 +45883,13 @@ class Path {
         // First segment
         let result = this.segments[0];
         // All others
-        let skipSlash = result.endsWith(external_path_namespaceObject.sep) || (internal_path_IS_WINDOWS && /^[A-Z]:$/i.test(result));
+        let skipSlash = result.endsWith(external_path_.sep) || (internal_path_IS_WINDOWS && /^[A-Z]:$/i.test(result));
         for (let i = 1; i < this.segments.length; i++) {
             if (skipSlash) {
                 skipSlash = false;
             }
             else {
-                result += external_path_namespaceObject.sep;
+                result += external_path_.sep;
             }
             result += this.segments[i];
         }
@@ -45570,7 +45940,7 @@ class Pattern {
         this.segments = new Path(pattern).segments;
         // Trailing slash indicates the pattern should only match directories, not regular files
         this.trailingSeparator = internal_path_helper_normalizeSeparators(pattern)
-            .endsWith(external_path_namespaceObject.sep);
+            .endsWith(external_path_.sep);
         pattern = safeTrimTrailingSeparator(pattern);
         // Search path (literal path prior to the first glob segment)
         let foundGlob = false;
@@ -45604,10 +45974,10 @@ class Pattern {
             // Append a trailing slash. Otherwise Minimatch will not match the directory immediately
             // preceding the globstar. For example, given the pattern `/foo/**`, Minimatch returns
             // false for `/foo` but returns true for `/foo/`. Append a trailing slash to handle that quirk.
-            if (!itemPath.endsWith(external_path_namespaceObject.sep) && this.isImplicitPattern === false) {
+            if (!itemPath.endsWith(external_path_.sep) && this.isImplicitPattern === false) {
                 // Note, this is safe because the constructor ensures the pattern has an absolute root.
                 // For example, formats like C: and C:foo on Windows are resolved to an absolute root.
-                itemPath = `${itemPath}${external_path_namespaceObject.sep}`;
+                itemPath = `${itemPath}${external_path_.sep}`;
             }
         }
         else {
@@ -45656,11 +46026,11 @@ class Pattern {
         // Normalize slashes
         pattern = internal_path_helper_normalizeSeparators(pattern);
         // Replace leading `.` segment
-        if (pattern === '.' || pattern.startsWith(`.${external_path_namespaceObject.sep}`)) {
+        if (pattern === '.' || pattern.startsWith(`.${external_path_.sep}`)) {
             pattern = Pattern.globEscape(process.cwd()) + pattern.substr(1);
         }
         // Replace leading `~` segment
-        else if (pattern === '~' || pattern.startsWith(`~${external_path_namespaceObject.sep}`)) {
+        else if (pattern === '~' || pattern.startsWith(`~${external_path_.sep}`)) {
             homedir = homedir || external_os_.homedir();
             external_assert_(homedir, 'Unable to determine HOME directory');
             external_assert_(hasAbsoluteRoot(homedir), `Expected HOME directory to be a rooted path. Actual '${homedir}'`);
@@ -45887,7 +46257,7 @@ class DefaultGlobber {
                     continue;
                 }
                 // Hidden file or directory?
-                if (options.excludeHiddenFiles && external_path_namespaceObject.basename(item.path).match(/^\./)) {
+                if (options.excludeHiddenFiles && external_path_.basename(item.path).match(/^\./)) {
                     continue;
                 }
                 // Directory
@@ -45902,7 +46272,7 @@ class DefaultGlobber {
                     }
                     // Push the child items in reverse
                     const childLevel = item.level + 1;
-                    const childItems = (yield __await(external_fs_namespaceObject.promises.readdir(item.path))).map(x => new SearchState(external_path_namespaceObject.join(item.path, x), childLevel));
+                    const childItems = (yield __await(external_fs_namespaceObject.promises.readdir(item.path))).map(x => new SearchState(external_path_.join(item.path, x), childLevel));
                     stack.push(...childItems.reverse());
                 }
                 // File
@@ -46195,9 +46565,9 @@ function createTempDirectory() {
                     baseLocation = '/home';
                 }
             }
-            tempDirectory = external_path_namespaceObject.join(baseLocation, 'actions', 'temp');
+            tempDirectory = external_path_.join(baseLocation, 'actions', 'temp');
         }
-        const dest = external_path_namespaceObject.join(tempDirectory, external_crypto_namespaceObject.randomUUID());
+        const dest = external_path_.join(tempDirectory, external_crypto_namespaceObject.randomUUID());
         yield mkdirP(dest);
         return dest;
     });
@@ -46219,8 +46589,8 @@ function resolvePaths(patterns) {
                 _c = _g.value;
                 _e = false;
                 const file = _c;
-                const relativeFile = external_path_namespaceObject.relative(workspace, file)
-                    .replace(new RegExp(`\\${external_path_namespaceObject.sep}`, 'g'), '/');
+                const relativeFile = external_path_.relative(workspace, file)
+                    .replace(new RegExp(`\\${external_path_.sep}`, 'g'), '/');
                 core_debug(`Matched: ${relativeFile}`);
                 // Paths are made relative so the tar entries are all relative to the root of the workspace.
                 if (relativeFile === '') {
@@ -98270,21 +98640,21 @@ function getTarArgs(tarPath_1, compressionMethod_1, type_1) {
             case 'create':
                 args.push('--posix', '-cf', BSD_TAR_ZSTD
                     ? tarFile
-                    : cacheFileName.replace(new RegExp(`\\${external_path_namespaceObject.sep}`, 'g'), '/'), '--exclude', BSD_TAR_ZSTD
+                    : cacheFileName.replace(new RegExp(`\\${external_path_.sep}`, 'g'), '/'), '--exclude', BSD_TAR_ZSTD
                     ? tarFile
-                    : cacheFileName.replace(new RegExp(`\\${external_path_namespaceObject.sep}`, 'g'), '/'), '-P', '-C', workingDirectory.replace(new RegExp(`\\${external_path_namespaceObject.sep}`, 'g'), '/'), '--files-from', ManifestFilename);
+                    : cacheFileName.replace(new RegExp(`\\${external_path_.sep}`, 'g'), '/'), '-P', '-C', workingDirectory.replace(new RegExp(`\\${external_path_.sep}`, 'g'), '/'), '--files-from', ManifestFilename);
                 break;
             case 'extract':
                 args.push('-xf', BSD_TAR_ZSTD
                     ? tarFile
-                    : archivePath.replace(new RegExp(`\\${external_path_namespaceObject.sep}`, 'g'), '/'), '-P', '-C', BSD_TAR_ZSTD
+                    : archivePath.replace(new RegExp(`\\${external_path_.sep}`, 'g'), '/'), '-P', '-C', BSD_TAR_ZSTD
                     ? quoteAbsolutePath(workingDirectory)
-                    : workingDirectory.replace(new RegExp(`\\${external_path_namespaceObject.sep}`, 'g'), '/'));
+                    : workingDirectory.replace(new RegExp(`\\${external_path_.sep}`, 'g'), '/'));
                 break;
             case 'list':
                 args.push('-tf', BSD_TAR_ZSTD
                     ? tarFile
-                    : archivePath.replace(new RegExp(`\\${external_path_namespaceObject.sep}`, 'g'), '/'), '-P');
+                    : archivePath.replace(new RegExp(`\\${external_path_.sep}`, 'g'), '/'), '-P');
                 break;
         }
         // Platform specific args
@@ -98330,7 +98700,7 @@ function getWorkingDirectory() {
     return (_a = process.env['GITHUB_WORKSPACE']) !== null && _a !== void 0 ? _a : process.cwd();
 }
 function quoteAbsolutePath(filePath) {
-    return `"${external_path_namespaceObject.resolve(filePath).replace(new RegExp(`\\${external_path_namespaceObject.sep}`, 'g'), '/')}"`;
+    return `"${external_path_.resolve(filePath).replace(new RegExp(`\\${external_path_.sep}`, 'g'), '/')}"`;
 }
 // Common function for extractTar and listTar to get the compression method
 function getDecompressionProgram(tarPath, compressionMethod, archivePath) {
@@ -98380,7 +98750,7 @@ function getCompressionProgram(tarPath, compressionMethod) {
                 return BSD_TAR_ZSTD
                     ? [
                         'zstd -T0 --long=30 --force -o',
-                        cacheFileName.replace(new RegExp(`\\${external_path_namespaceObject.sep}`, 'g'), '/'),
+                        cacheFileName.replace(new RegExp(`\\${external_path_.sep}`, 'g'), '/'),
                         TarFilename
                     ]
                     : [
@@ -98391,7 +98761,7 @@ function getCompressionProgram(tarPath, compressionMethod) {
                 return BSD_TAR_ZSTD
                     ? [
                         'zstd -T0 --force -o',
-                        cacheFileName.replace(new RegExp(`\\${external_path_namespaceObject.sep}`, 'g'), '/'),
+                        cacheFileName.replace(new RegExp(`\\${external_path_.sep}`, 'g'), '/'),
                         TarFilename
                     ]
                     : ['--use-compress-program', tar_IS_WINDOWS ? '"zstd -T0"' : 'zstdmt'];
@@ -98459,7 +98829,7 @@ function extractTar(archivePath, compressionMethod) {
 function createTar(archiveFolder, sourceDirectories, compressionMethod) {
     return tar_awaiter(this, void 0, void 0, function* () {
         // Write source directories to manifest.txt to avoid command length limits
-        (0,external_fs_namespaceObject.writeFileSync)(external_path_namespaceObject.join(archiveFolder, ManifestFilename), sourceDirectories.join('\n'));
+        (0,external_fs_namespaceObject.writeFileSync)(external_path_.join(archiveFolder, ManifestFilename), sourceDirectories.join('\n'));
         const { commands } = yield getCommands(compressionMethod, 'create');
         yield execCommands(commands, archiveFolder);
     });
@@ -98665,7 +99035,7 @@ function restoreCacheV1(paths_1, primaryKey_1, restoreKeys_1, options_1) {
                 info('Lookup only - skipping download');
                 return cacheEntry.cacheKey;
             }
-            archivePath = external_path_namespaceObject.join(yield createTempDirectory(), getCacheFileName(compressionMethod));
+            archivePath = external_path_.join(yield createTempDirectory(), getCacheFileName(compressionMethod));
             core_debug(`Archive Path: ${archivePath}`);
             // Download the cache from the cache entry
             yield downloadCache(cacheEntry.archiveLocation, archivePath, options);
@@ -98773,7 +99143,7 @@ function restoreCacheV2(paths_1, primaryKey_1, restoreKeys_1, options_1) {
                 info('Lookup only - skipping download');
                 return response.matchedKey;
             }
-            archivePath = external_path_namespaceObject.join(yield createTempDirectory(), getCacheFileName(compressionMethod));
+            archivePath = external_path_.join(yield createTempDirectory(), getCacheFileName(compressionMethod));
             core_debug(`Archive path: ${archivePath}`);
             core_debug(`Starting download of archive to: ${archivePath}`);
             yield downloadCache(response.signedDownloadUrl, archivePath, options);
@@ -98870,7 +99240,7 @@ function saveCacheV1(paths_1, key_1, options_1) {
             throw new Error(`Path Validation Error: Path(s) specified in the action for caching do(es) not exist, hence no cache is being saved.`);
         }
         const archiveFolder = yield createTempDirectory();
-        const archivePath = external_path_namespaceObject.join(archiveFolder, getCacheFileName(compressionMethod));
+        const archivePath = external_path_.join(archiveFolder, getCacheFileName(compressionMethod));
         core_debug(`Archive Path: ${archivePath}`);
         try {
             yield createTar(archiveFolder, cachePaths, compressionMethod);
@@ -98973,7 +99343,7 @@ function saveCacheV2(paths_1, key_1, options_1) {
             throw new Error(`Path Validation Error: Path(s) specified in the action for caching do(es) not exist, hence no cache is being saved.`);
         }
         const archiveFolder = yield createTempDirectory();
-        const archivePath = external_path_namespaceObject.join(archiveFolder, getCacheFileName(compressionMethod));
+        const archivePath = external_path_.join(archiveFolder, getCacheFileName(compressionMethod));
         core_debug(`Archive Path: ${archivePath}`);
         try {
             yield createTar(archiveFolder, cachePaths, compressionMethod);
@@ -99782,6 +100152,8 @@ async function imageFacts(iidFile, metadataFile) {
 // only with the containerd image store; GitHub's hosted runners ship without
 // it, so a run that must export needs a docker-container builder there.
 const OWN_BUILDER = 'buildx-ci-cache';
+const CANNOT_EXPORT = 'The current builder uses the docker driver without the containerd image store, which cannot export a local cache';
+const CONTAINERD_STORE_FIX = 'enable the containerd image store ("features": {"containerd-snapshotter": true} in /etc/docker/daemon.json)';
 /** Pure: the builder for a build that does or does not export a cache. */
 function chooseBuilder(facts, exporting, createBuilder) {
     if (!exporting || facts.driver !== 'docker' || facts.containerdStore)
@@ -99790,10 +100162,14 @@ function chooseBuilder(facts, exporting, createBuilder) {
         return { kind: 'create', name: OWN_BUILDER };
     return {
         kind: 'no-export',
-        warning: 'The current builder uses the docker driver without the containerd image store, which cannot export a local cache, so nothing will be saved. ' +
-            'Fix: set `create-builder: true`, or add docker/setup-buildx-action before this step, or enable the containerd image store ' +
-            '("features": {"containerd-snapshotter": true} in /etc/docker/daemon.json).'
+        warning: `${CANNOT_EXPORT}, so nothing will be saved. Fix: set \`create-builder: true\`, or add docker/setup-buildx-action before this step, or ${CONTAINERD_STORE_FIX}.`
     };
+}
+/** Pure: the warning when the docker-container builder could not be made, e.g. its image could not be pulled. */
+function createFailedWarning(reason) {
+    return (`${CANNOT_EXPORT}, and ${reason}, so nothing will be saved. ` +
+        'Fix: let the runner pull the moby/buildkit image that builder runs (or add docker/setup-buildx-action before this step, ' +
+        `with driver-opts naming a copy of that image it can pull), or ${CONTAINERD_STORE_FIX}.`);
 }
 function parseDriver(inspect) {
     return /^Driver:\s*(\S+)/m.exec(inspect)?.[1] ?? '';
@@ -99807,26 +100183,46 @@ function usesContainerdStore(driverStatusJson) {
         return false;
     }
 }
+/** The builder's first platform is its native one: `linux/amd64*` (a `*` marks one set by hand) → `linux/amd64`. */
+function parseDefaultPlatform(inspect) {
+    const first = /^Platforms:[ \t]*([^,\n]+)/m.exec(inspect)?.[1]?.trim().replace(/\*$/, '');
+    return first || undefined;
+}
 async function builderFacts() {
     const inspect = await quiet(['buildx', 'inspect']);
     if (inspect.exitCode !== 0) {
         return { unavailable: inspect.stderr.trim().split('\n')[0] || 'no output', driver: '', containerdStore: false };
     }
     const driver = parseDriver(inspect.stdout);
+    const defaultPlatform = parseDefaultPlatform(inspect.stdout) ?? (await serverPlatform());
     if (driver !== 'docker')
-        return { driver, containerdStore: false };
+        return { driver, containerdStore: false, defaultPlatform };
     const info = await quiet(['info', '--format', '{{json .DriverStatus}}']);
-    return { driver, containerdStore: info.exitCode === 0 && usesContainerdStore(info.stdout) };
+    return { driver, containerdStore: info.exitCode === 0 && usesContainerdStore(info.stdout), defaultPlatform };
 }
-/** Makes our docker-container builder, or reuses the one an earlier step made. */
+// A docker-container builder that has not started yet lists no platforms: it
+// will run on this engine, so the engine's own platform is the one.
+async function serverPlatform() {
+    const version = await quiet(['version', '--format', '{{.Server.Os}}/{{.Server.Arch}}']);
+    const platform = version.stdout.trim();
+    return version.exitCode === 0 && /^[^/\s]+\/[^/\s]+$/.test(platform) ? platform : undefined;
+}
+/**
+ * Makes our docker-container builder, or reuses the one an earlier step made
+ * if it runs. A create whose bootstrap failed (its image could not be pulled)
+ * still leaves the builder defined, and a build on it fails: such a builder
+ * is removed, never reused.
+ */
 async function ensureBuilder(name) {
-    if ((await quiet(['buildx', 'inspect', name])).exitCode === 0)
+    if ((await quiet(['buildx', 'inspect', '--bootstrap', name])).exitCode === 0)
         return;
+    await quiet(['buildx', 'rm', name]);
     const created = await getExecOutput('docker', ['buildx', 'create', '--name', name, '--driver', 'docker-container', '--bootstrap'], {
         ignoreReturnCode: true
     });
     if (created.exitCode !== 0) {
-        throw new Error(`could not create a docker-container builder: ${created.stderr.trim().split('\n').at(-1)}`);
+        await quiet(['buildx', 'rm', name]);
+        throw new Error(`could not create a docker-container builder (${created.stderr.trim().split('\n').at(-1)})`);
     }
 }
 async function quiet(args) {
@@ -99846,7 +100242,7 @@ async function pickBuilder(facts, exporting, create) {
         return { name: choice.name, exportBlocked: false };
     }
     catch (error) {
-        warning(`The current builder cannot export a local cache and ${error.message}; building without saving a cache.`);
+        warning(createFailedWarning(error.message));
         return { exportBlocked: true };
     }
 }
@@ -105104,6 +105500,231 @@ function logHashInputs(hashed) {
     info(`Hash: ${hashed.hash}`);
 }
 
+// EXTERNAL MODULE: ./node_modules/@balena/dockerignore/ignore.js
+var ignore = __nccwpck_require__(4158);
+var ignore_default = /*#__PURE__*/__nccwpck_require__.n(ignore);
+;// CONCATENATED MODULE: ./src/key/context-files.ts
+
+
+
+
+/**
+ * What BuildKit sends of a build context for a set of COPY/ADD sources, so
+ * the key covers exactly that: the ignore file's exclusions applied with
+ * Docker's own pattern semantics, and symlinks resolved the way BuildKit
+ * resolves them, inside the context. An absolute link target starts at the
+ * context root and `..` stops there, so nothing outside the context is ever
+ * read, whatever the links in it say.
+ */
+// BuildKit's bound on links followed while resolving one path (continuity's RootPath).
+const MAX_LINK_HOPS = 255;
+const NO_RULES = { excludes: () => false, hasExceptions: false };
+/**
+ * The ignore file BuildKit applies: `<Dockerfile>.dockerignore` beside the
+ * Dockerfile when there is one, else `.dockerignore` at the context root.
+ */
+function readIgnoreRules(context, dockerfile) {
+    const file = readIgnoreFile(external_node_path_namespaceObject.dirname(dockerfile), `${external_node_path_namespaceObject.basename(dockerfile)}.dockerignore`) ?? readIgnoreFile(context, '.dockerignore');
+    if (!file)
+        return NO_RULES;
+    const lines = file.text.replace(/^\uFEFF/, '').split(/\r?\n/).map(asDockerMeansIt).filter(isValidRule);
+    const matcher = newMatcher().add(lines);
+    return {
+        file,
+        excludes: relative => matcher.ignores(relative),
+        hasExceptions: lines.some(line => line.trim().startsWith('!'))
+    };
+}
+// Docker matches case-sensitively on Linux; the library's default is not to.
+// (The package is CommonJS typed as an ES default export: its `default` is the factory itself.)
+const newMatcher = () => ignore_default()["default"]({ ignorecase: false });
+/**
+ * The library follows an older Docker's matcher; two rules read differently
+ * by today's are rewritten to mean what Docker means.
+ */
+function asDockerMeansIt(line) {
+    // A rule that starts with `**` and has no other wildcard matches by suffix: `**foo` matches `barfoo`.
+    const suffix = /^(\s*!?\s*\/?)\*\*([^/*?[\\][^*?[\\]*)$/.exec(line.trimEnd());
+    const rule = suffix ? `${suffix[1]}**/*${suffix[2]}` : line;
+    // These are literal characters for Docker; the library passed them into a
+    // regular expression, where `c++` or an unbalanced `(` even throws.
+    let out = '';
+    for (let i = 0; i < rule.length; i++) {
+        const ch = rule.charAt(i);
+        if (ch === '\\' && i + 1 < rule.length)
+            out += ch + rule.charAt(++i);
+        else
+            out += '+()|{}'.includes(ch) ? `\\${ch}` : ch;
+    }
+    return out;
+}
+// A rule Docker cannot parse (`[a-`) fails the build there; here it is left
+// out, so the key covers more, rather than failing before the build can say so.
+function isValidRule(rule) {
+    try {
+        newMatcher().add(rule).ignores('probe');
+        return true;
+    }
+    catch {
+        return false;
+    }
+}
+function readIgnoreFile(root, name) {
+    if (!external_node_fs_namespaceObject.lstatSync(external_node_path_namespaceObject.join(root, name), { throwIfNoEntry: false }))
+        return undefined;
+    // A linked ignore file is read only where the link leads inside the same directory tree.
+    const resolved = resolveInside(root, name);
+    if (resolved.kind !== 'file')
+        return { path: external_node_path_namespaceObject.join(root, name), text: '' };
+    return { path: external_node_path_namespaceObject.join(root, name), text: external_node_fs_namespaceObject.readFileSync(external_node_path_namespaceObject.join(root, resolved.relative), 'utf8') };
+}
+/**
+ * Resolves a root-relative path one component at a time, following links as
+ * BuildKit does within its root. The links crossed are returned: their
+ * targets decide what is read, so they are hashed too.
+ */
+function resolveInside(root, relative) {
+    const pending = relative.split('/');
+    const resolved = [];
+    const links = [];
+    let hops = 0;
+    // Every component below the root is checked not to be a link, so lstat is stat there.
+    const statOf = (parts) => parts.length === 0 ? external_node_fs_namespaceObject.statSync(root, { throwIfNoEntry: false }) : external_node_fs_namespaceObject.lstatSync(external_node_path_namespaceObject.join(root, ...parts), { throwIfNoEntry: false });
+    let last = statOf(resolved);
+    while (pending.length > 0) {
+        const part = pending.shift();
+        if (part === '' || part === '.')
+            continue;
+        if (part === '..') {
+            resolved.pop();
+            last = statOf(resolved);
+            continue;
+        }
+        if (!last?.isDirectory())
+            return { kind: 'missing', links };
+        const candidate = [...resolved, part];
+        const stat = external_node_fs_namespaceObject.lstatSync(external_node_path_namespaceObject.join(root, ...candidate), { throwIfNoEntry: false });
+        if (!stat)
+            return { kind: 'missing', links };
+        if (stat.isSymbolicLink()) {
+            if (++hops > MAX_LINK_HOPS)
+                return { kind: 'missing', links };
+            links.push(candidate.join('/'));
+            const target = external_node_fs_namespaceObject.readlinkSync(external_node_path_namespaceObject.join(root, ...candidate));
+            // An absolute target starts again at the root, as if the root were `/`.
+            if (target.startsWith('/')) {
+                resolved.length = 0;
+                last = statOf(resolved);
+            }
+            pending.unshift(...target.split('/'));
+            continue;
+        }
+        resolved.push(part);
+        last = stat;
+    }
+    const kind = last?.isDirectory() ? 'directory' : last?.isFile() ? 'file' : 'missing';
+    return kind === 'missing' ? { kind, links } : { kind, relative: resolved.join('/') || '.', links };
+}
+/**
+ * Context-relative paths (forward slashes) of the regular files and symlinks
+ * that the sources bring into the build, less what the ignore rules exclude,
+ * sorted. Sources are context-relative without `..` (see dockerfile.ts); `.`
+ * is the whole context.
+ */
+function contextEntries(sources, context, rules) {
+    const found = new Set();
+    const add = (relative) => {
+        if (!rules.excludes(relative))
+            found.add(relative);
+    };
+    // Excluded directories are skipped unless a `!` rule may bring back something below them.
+    const descend = (relative) => rules.hasExceptions || !rules.excludes(relative);
+    const take = (relative) => {
+        const resolved = resolveInside(context, relative);
+        resolved.links.forEach(add);
+        if (resolved.kind === 'file')
+            add(resolved.relative);
+        if (resolved.kind !== 'directory')
+            return;
+        for (const entry of walk(context, resolved.relative, Infinity, descend))
+            if (entry.kind !== 'directory')
+                add(entry.relative);
+    };
+    for (const source of sources) {
+        const { base, pattern } = splitWildcards(source);
+        if (pattern === undefined)
+            take(base);
+        else
+            for (const match of wildcardMatches(context, base, pattern))
+                take(match);
+    }
+    return [...found].sort();
+}
+const WILDCARD = /[*?[]/;
+/** The path up to its first component with a wildcard, and the rest, as BuildKit splits a COPY source. */
+function splitWildcards(source) {
+    const parts = source.split('/');
+    const first = parts.findIndex(part => WILDCARD.test(part));
+    if (first < 0)
+        return { base: source };
+    return { base: parts.slice(0, first).join('/') || '.', pattern: parts.slice(first).join('/') };
+}
+/**
+ * Context-relative paths below `base` that the pattern matches, with Go's
+ * filepath.Match rules (a `*` matches dot files, never a `/`). Like BuildKit,
+ * the walk below the base does not follow links: a matched link is resolved
+ * afterwards, inside the context, and a matched directory is not searched.
+ */
+function wildcardMatches(context, base, pattern) {
+    const resolved = resolveInside(context, base);
+    if (resolved.kind !== 'directory')
+        return [];
+    const matcher = new Minimatch(pattern, { dot: true, noglobstar: true, nobrace: true, noext: true, nocomment: true, nonegate: true });
+    const prefix = resolved.relative === '.' ? '' : `${resolved.relative}/`;
+    const matches = (relative) => matcher.match(relative.slice(prefix.length));
+    // No match lies deeper than the pattern has components.
+    const depth = pattern.split('/').length;
+    const found = [];
+    for (const entry of walk(context, resolved.relative, depth, relative => !matches(relative))) {
+        if (matches(entry.relative))
+            found.push(entry.relative);
+    }
+    return found;
+}
+/** Absolute paths of the regular files and links below a directory, without following links. */
+function entriesBelow(dir) {
+    const found = [];
+    for (const entry of walk(dir, '.', Infinity, () => true))
+        if (entry.kind !== 'directory')
+            found.push(external_node_path_namespaceObject.join(dir, entry.relative));
+    return found;
+}
+/**
+ * The entries below a context-relative directory, down to `depth` levels,
+ * without following links (Node's recursive readdir enters linked
+ * directories, so a link to `/` would walk the disk); a directory is entered
+ * when `descend` says so.
+ * Sockets, pipes and devices are left out: reading a pipe would block.
+ */
+function* walk(context, dir, depth, descend) {
+    if (depth <= 0)
+        return;
+    for (const entry of external_node_fs_namespaceObject.readdirSync(external_node_path_namespaceObject.join(context, dir), { withFileTypes: true })) {
+        const relative = dir === '.' ? entry.name : `${dir}/${entry.name}`;
+        if (entry.isDirectory()) {
+            yield { relative, kind: 'directory' };
+            if (descend(relative))
+                yield* walk(context, relative, depth - 1, descend);
+        }
+        else if (entry.isSymbolicLink()) {
+            yield { relative, kind: 'link' };
+        }
+        else if (entry.isFile()) {
+            yield { relative, kind: 'file' };
+        }
+    }
+}
+
 ;// CONCATENATED MODULE: ./src/key/dockerfile.ts
 /**
  * Static reading of a Dockerfile: which files of the build context can the
@@ -105504,19 +106125,26 @@ class Found {
 
 
 // Bump when the hash's make-up changes, so old entries stop matching exactly.
-const HASH_VERSION = 'v1';
+// v2: .dockerignore applied, links resolved inside the context, the engine's platform.
+const HASH_VERSION = 'v2';
 /**
  * Hashes everything that shapes the image: the Dockerfile, the files its
  * COPY/ADD lines read (or the user's `hash-files`), build args, target and
- * platforms. The same inputs always give the same hash, on any runner.
+ * platforms. The same inputs always give the same hash, on any runner of the
+ * same platform.
+ *
+ * With no `platforms`, the image is built for the engine's own platform, so
+ * that goes in: an x64 and an arm64 runner never share an entry. The engine
+ * is asked while the files are hashed; its answer is awaited only when needed.
  */
-async function imageHash(inputs, workspace) {
-    const { origin, paths } = await filesToHash(inputs, workspace);
-    const files = hash_hashFiles([inputs.file, ...paths], workspace);
+async function imageHash(inputs, workspace, enginePlatform) {
+    const { origin, paths, ignoreFile } = await filesToHash(inputs, workspace);
+    const files = hash_hashFiles([inputs.file, ...(ignoreFile ? [ignoreFile.path] : []), ...paths], workspace);
+    const engine = inputs.platforms.length === 0 ? await enginePlatform() : undefined;
     const settings = [
         ...inputs.buildArgs.map(a => `build-arg ${a.name}=sha256:${sha256(a.value).slice(0, 12)}`),
         `target ${inputs.target || '(last stage)'}`,
-        `platforms ${inputs.platforms.join(',') || '(engine default)'}`
+        engine === undefined ? `platforms ${inputs.platforms.join(',')}` : `platforms (engine default: ${engine})`
     ];
     const digest = (0,external_node_crypto_.createHash)('sha256').update(`${HASH_VERSION}\n`);
     for (const f of files)
@@ -105525,6 +106153,11 @@ async function imageHash(inputs, workspace) {
     for (const a of inputs.buildArgs)
         digest.update(`build-arg ${JSON.stringify([a.name, a.value])}\n`);
     digest.update(`target ${JSON.stringify(inputs.target)}\nplatforms ${JSON.stringify(inputs.platforms)}\n`);
+    // A linked ignore file is hashed as a link above; the rules it leads to count too.
+    if (ignoreFile)
+        digest.update(`ignore-rules ${sha256(ignoreFile.text)}\n`);
+    if (engine !== undefined)
+        digest.update(`engine-platform ${JSON.stringify(engine)}\n`);
     return { hash: digest.digest('hex'), origin, files, settings };
 }
 async function filesToHash(inputs, workspace) {
@@ -105532,25 +106165,15 @@ async function filesToHash(inputs, workspace) {
         return { origin: `hash-files: ${inputs.hashFiles.join(', ')}`, paths: await globFiles(inputs.hashFiles, workspace) };
     }
     const { sources, dynamic } = contextSources(await external_node_fs_namespaceObject.promises.readFile(inputs.file, 'utf8'));
-    const ignoreFiles = [external_node_path_namespaceObject.join(inputs.context, '.dockerignore'), `${inputs.file}.dockerignore`];
+    const rules = readIgnoreRules(inputs.context, inputs.file);
     // A source we can't resolve statically could be any file: hash them all.
     const patterns = dynamic.length > 0 ? ['.'] : sources;
-    const origin = dynamic.length > 0
+    const what = dynamic.length > 0
         ? `the whole context, because ${dynamic.join(', ')} cannot be resolved without the build`
         : `the Dockerfile's context sources: ${sources.join(', ') || '(none)'}`;
-    const paths = await expandSources(patterns, inputs.context);
-    return { origin, paths: [...paths, ...ignoreFiles.filter(isFile)] };
-}
-/** Context-relative sources (COPY/ADD syntax, globs allowed) to absolute file paths. */
-async function expandSources(sources, context) {
-    const found = new Set();
-    for (const source of sources) {
-        const matches = /[*?[]/.test(source) ? await globFiles([source], context) : [external_node_path_namespaceObject.join(context, source)];
-        for (const match of matches)
-            for (const file of await filesUnder(match))
-                found.add(file);
-    }
-    return [...found].sort();
+    const origin = rules.file ? `${what}, less what ${workspaceRelative(rules.file.path, workspace)} excludes` : what;
+    const paths = contextEntries(patterns, inputs.context, rules).map(relative => external_node_path_namespaceObject.join(inputs.context, relative));
+    return { origin, paths, ignoreFile: rules.file };
 }
 // Patterns starting with `!` exclude, as in the workflow `hashFiles()` function.
 async function globFiles(patterns, cwd) {
@@ -105566,23 +106189,26 @@ async function globFiles(patterns, cwd) {
     };
     return files.filter(file => !excluded(file)).sort();
 }
-// A directory stands for every file below it; a missing path for nothing
-// (the build will say that it is missing).
+// A directory stands for every file and link below it; a missing path for
+// nothing (the build will say that it is missing).
 async function filesUnder(p) {
     const stat = await external_node_fs_namespaceObject.promises.lstat(p).catch(() => undefined);
     if (!stat)
         return [];
-    if (!stat.isDirectory())
-        return [p];
-    const entries = await external_node_fs_namespaceObject.promises.readdir(p, { recursive: true, withFileTypes: true });
-    return entries.filter(e => !e.isDirectory()).map(e => external_node_path_namespaceObject.join(e.parentPath, e.name));
+    if (stat.isDirectory())
+        return entriesBelow(p);
+    // A pipe or a device is never read: reading a pipe would block.
+    return stat.isFile() || stat.isSymbolicLink() ? [p] : [];
 }
 // Synchronous on purpose: the step has nothing else to do meanwhile, and for
 // thousands of small files a read is cheaper than the promise around it.
 function hash_hashFiles(paths, workspace) {
     return [...new Set(paths)]
-        .map(p => ({ path: external_node_path_namespaceObject.relative(workspace, p).split(external_node_path_namespaceObject.sep).join('/'), digest: fileDigest(p) }))
+        .map(p => ({ path: workspaceRelative(p, workspace), digest: fileDigest(p) }))
         .sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+}
+function workspaceRelative(p, workspace) {
+    return external_node_path_namespaceObject.relative(workspace, p).split(external_node_path_namespaceObject.sep).join('/');
 }
 // COPY keeps a file's executable bit and a symlink's target, so both count.
 function fileDigest(p) {
@@ -105788,7 +106414,7 @@ async function mainStep() {
     // Asked while the key is hashed: the two docker calls cost a fifth of a second.
     const builderAnswer = builderFacts();
     const hashed = await group('Cache key', async () => {
-        const result = await imageHash(inputs, runner.workspace);
+        const result = await imageHash(inputs, runner.workspace, () => builderAnswer.then(b => b.defaultPlatform ?? 'unknown'));
         logHashInputs(result);
         return result;
     });
@@ -105846,7 +106472,7 @@ async function mainStep() {
         setOutput(Output.CachedSteps, `${built.steps.cached}/${built.steps.total}`);
         setOutput(Output.CacheStale, String(report.stale));
         if (judged)
-            decision = await refreshIfDue(decision, judged, writerBranches(ctx), () => refresh(inputs, exporter, judged, entry, built, workDir));
+            decision = await refreshIfDue(decision, judged, writerBranches(ctx), what => refresh(inputs, exporter, judged, what, entry, built, workDir));
         const exported = decision.save ? await store.exported() : undefined;
         setOutput(Output.CacheSize, String(exported?.sizeBytes ?? entry?.sizeBytes ?? 0));
         if (exported)
@@ -105924,17 +106550,19 @@ async function refreshIfDue(decision, stale, writers, refreshNow) {
         notice(`${capitalize(what)}; the next run that may write (push, schedule or workflow_dispatch on ${writers.join(', ')}) refreshes it.`);
         return decision;
     }
-    notice(`${capitalize(what)}; refreshing the entry.`);
-    return refreshNow();
+    return refreshNow(capitalize(what));
 }
 // Everything the build made is in the builder by now: exporting it is a
 // second build whose steps are all cached. A builder that cannot export
 // (the docker driver on the classic image store) gets a docker-container
 // builder, which has none of it and rebuilds what the cache does not hold.
-async function refresh(inputs, exporter, stale, entry, built, workDir) {
+async function refresh(inputs, exporter, stale, what, entry, built, workDir) {
     const decision = await exporter.prepare(save(stale.kind === 'broken' ? stale : { kind: 'stale', cached: stale.cached, total: stale.total }));
-    if (!decision.save)
+    if (!decision.save) {
+        notice(`${what}; this run cannot refresh it (see the warning above).`);
         return decision;
+    }
+    notice(`${what}; refreshing the entry.`);
     const from = built.retriedWithoutCache ? [] : (entry?.from ?? []);
     try {
         await group('Export the refreshed cache', () => build(inputs, { from, to: exporter.location }, { builder: exporter.builder, output: 'cache' }, workDir));
@@ -106131,6 +106759,13 @@ module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:zlib");
 /***/ ((module) => {
 
 module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("os");
+
+/***/ }),
+
+/***/ 6928:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("path");
 
 /***/ }),
 
@@ -106332,6 +106967,18 @@ module.exports = /*#__PURE__*/JSON.parse('{"name":"@actions/cache","version":"6.
 /******/ 			return fn.r ? promise : getResult();
 /******/ 		}, (err) => ((err ? reject(promise[webpackError] = err) : outerResolve(exports)), resolveQueue(queue)));
 /******/ 		queue && queue.d < 0 && (queue.d = 0);
+/******/ 	};
+/******/ })();
+/******/ 
+/******/ /* webpack/runtime/compat get default export */
+/******/ (() => {
+/******/ 	// getDefaultExport function for compatibility with non-harmony modules
+/******/ 	__nccwpck_require__.n = (module) => {
+/******/ 		var getter = module && module.__esModule ?
+/******/ 			() => (module['default']) :
+/******/ 			() => (module);
+/******/ 		__nccwpck_require__.d(getter, { a: getter });
+/******/ 		return getter;
 /******/ 	};
 /******/ })();
 /******/ 
