@@ -197,7 +197,7 @@ describe('a stale entry met on the classic store', () => {
     expectBuilt(r)
     expect(r.main.outputs).toMatchObject({ key, 'cache-hit': 'true', 'cache-source': 'exact', 'cache-stale': 'true' })
     expect(r.main.outputs['cached-steps']).toMatch(/^[0-3]\/4$/)
-    expect(r.main.log).toMatch(/^::notice::The cache matched but \d of 4 steps were rebuilt \(a base image may have moved\); refreshing the entry\.$/m)
+    expect(r.main.log).toMatch(/^::notice::The cache matched but \d of 4 steps were rebuilt \(a base image may have moved\); this run cannot refresh it \(see the warning above\)\.$/m)
     expect(r.main.log).not.toContain('Export the refreshed cache')
     expect(r.warnings).toHaveLength(1)
     expect(r.warnings[0]).toMatch(CREATE_FAILED)
