@@ -2,10 +2,10 @@ import * as core from '@actions/core'
 import { randomUUID } from 'node:crypto'
 import { createStore } from '../cache/create.js'
 import type { CacheLocation, CacheStore, Exported, Restored } from '../cache/store.js'
-import { Output } from '../constants.js'
+import { Input, Output } from '../constants.js'
 import { build, buildDir, BuildError, type Built } from '../docker/build.js'
 import { builderFacts, pickBuilder, type BuilderFacts } from '../docker/builder.js'
-import { currentEventFacts, runContext, writeDecision, writerBranches } from '../github/context.js'
+import { currentEventFacts, resolveDefaultBranch, runContext, writeDecision, writerBranches } from '../github/context.js'
 import { currentRunner } from '../github/runner.js'
 import { InputError, parseInputs, type Inputs } from '../inputs.js'
 import { logHashInputs } from '../key/hash-log.js'
@@ -32,7 +32,9 @@ async function mainStep(): Promise<void> {
   const runner = currentRunner()
   const inputs = parseInputs(name => core.getInput(name), runner.workspace)
   for (const { value } of inputs.secrets) core.setSecret(value)
-  const ctx = runContext(currentEventFacts(), inputs.defaultBranch, inputs.saveBranches)
+  const facts = currentEventFacts()
+  const defaultBranch = await resolveDefaultBranch(facts, inputs.defaultBranch, core.getInput(Input.GithubToken))
+  const ctx = runContext(facts, defaultBranch.name, inputs.saveBranches)
 
   // Asked while the key is hashed: the two docker calls cost a fifth of a second.
   const builderAnswer = builderFacts()
