@@ -37,7 +37,7 @@ describe('buildxArgs', () => {
     expect(args.join(' ')).toContain('--cache-from type=local,src=/t/restored')
   })
 
-  it('with no-cache, imports nothing and ignores the engine's cache, but still exports for a save', () => {
+  it("with no-cache, imports nothing and ignores the engine's cache, but still exports for a save", () => {
     const args = buildxArgs(parse({ image: 'ci', 'no-cache': 'true' }), { from: restored, to: exportTo }, run)
     expect(args).toContain('--no-cache')
     expect(args).not.toContain('--cache-from')
