@@ -78,14 +78,13 @@ export async function resolveDefaultBranch(
   ask: AskDefaultBranch = askDefaultBranch
 ): Promise<DefaultBranch> {
   const found = knownDefaultBranch(facts, input) ?? (await fromApi(facts, token, ask))
-  const where = describeSource(found.source)
   if (found.source.kind === 'fallback') {
     core.warning(
       `Could not learn the repository's default branch (${found.source.why}); assuming ${found.name}. ` +
         'Set `default-branch`, or give `github-token` read access to the repository.'
     )
   } else {
-    core.info(`Default branch: ${printable(found.name)} (${where})`)
+    core.info(`Default branch: ${printable(found.name)} (${describeSource(found.source)})`)
   }
   return found
 }
