@@ -16,6 +16,8 @@ export const Input = {
   Platforms: 'platforms',
   Load: 'load',
   Push: 'push',
+  Pull: 'pull',
+  NoCache: 'no-cache',
   CreateBuilder: 'create-builder',
   CacheBackend: 'cache-backend',
   CacheRoot: 'cache-root',

@@ -20,6 +20,10 @@ export interface Inputs {
   platforms: string[]
   load: boolean
   push: boolean
+  /** Always pull the images the Dockerfile references (`--pull`). */
+  pull: boolean
+  /** Build without any cache, restored or the engine's (`--no-cache`); a run that may write still saves the result. */
+  noCache: boolean
   /** Make a docker-container builder when the current one cannot export a cache. */
   createBuilder: boolean
   cacheBackend: CacheBackendName
@@ -93,6 +97,8 @@ export function parseInputs(read: ReadInput, workspace: string): Inputs {
     platforms: list(read(Input.Platforms), /[\n,]/),
     load: boolean(Input.Load, read(Input.Load), true),
     push: boolean(Input.Push, read(Input.Push), false),
+    pull: boolean(Input.Pull, read(Input.Pull), false),
+    noCache: boolean(Input.NoCache, read(Input.NoCache), false),
     createBuilder: boolean(Input.CreateBuilder, read(Input.CreateBuilder), true),
     cacheBackend,
     cacheRoot: cacheBackend === 'local' ? path.normalize(cacheRootInput) : '',

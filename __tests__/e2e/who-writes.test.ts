@@ -1,10 +1,13 @@
 // Who may write the cache, the poisoning question: every event a workflow can
-// run on, each with the token GitHub would give it, against the bundled action
-// on a real engine. Only the default branch's own runs may write; every other
-// run reads the default branch's cache and leaves no write behind, not even a
-// reservation the service would refuse.
+// run on, each with the token GitHub would give it and the payload GitHub
+// writes, against the bundled action on a real engine. Only the default
+// branch's own runs may write; every other run reads the default branch's
+// cache and leaves no write behind, not even a reservation the service would
+// refuse. A fork's branch names count for nothing, not even for the outputs.
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals'
 import * as fs from 'node:fs'
+import * as http from 'node:http'
+import type { AddressInfo } from 'node:net'
 import * as os from 'node:os'
 import * as path from 'node:path'
 import { runtimeToken, startCacheService, type CacheService, type TokenScope } from '../support/cache-service.js'
@@ -16,6 +19,8 @@ jest.setTimeout(120_000)
 const MASTER = 'refs/heads/master'
 const repository = { default_branch: 'master', full_name: 'example/ci' }
 const QUEUE = 'refs/heads/gh-readonly-queue/master/pr-7-0123456789abcdef0123456789abcdef01234567'
+// What GitHub writes to GITHUB_EVENT_PATH for a scheduled run: the cron line and nothing else.
+const SCHEDULE_PAYLOAD = { schedule: '0 3 * * *' }
 
 interface Case {
   name: string
@@ -27,6 +32,8 @@ interface Case {
   source: string
   /** Part of the line saying why nothing is saved. */
   reason?: RegExp
+  /** The key's branch part, when it is not the ref's branch. */
+  keyBranch?: string
 }
 
 const read = (scope: string): TokenScope => ({ scope, permission: 1 })
@@ -72,7 +79,8 @@ const CASES: Case[] = [
     scopes: [readWrite('refs/pull/7/merge'), read(MASTER)],
     saves: false,
     source: 'base-branch',
-    reason: /pull_request runs never write the cache/
+    reason: /pull_request runs never write the cache/,
+    keyBranch: 'pull%2F7'
   },
   {
     // The head branch's name is the fork's choice: it must count for nothing.
@@ -80,8 +88,9 @@ const CASES: Case[] = [
     event: { name: 'pull_request', ref: 'refs/pull/8/merge', headRef: 'master', baseRef: 'master', payload: pullRequest(8, 'master', true) },
     scopes: [readWrite('refs/pull/8/merge'), read(MASTER)],
     saves: false,
-    source: 'branch',
-    reason: /pull_request runs never write the cache/
+    source: 'base-branch',
+    reason: /pull_request runs never write the cache/,
+    keyBranch: 'pull%2F8'
   },
   {
     // Runs in the base repository's context, on the default branch, with the
@@ -91,7 +100,8 @@ const CASES: Case[] = [
     scopes: [read(MASTER)],
     saves: false,
     source: 'base-branch',
-    reason: /pull_request_target runs never write the cache/
+    reason: /pull_request_target runs never write the cache/,
+    keyBranch: 'pull%2F9'
   },
   {
     name: 'workflow_run after a fork pull request (read-only token)',
@@ -119,19 +129,12 @@ const CASES: Case[] = [
     reason: /merge_group runs do not write the cache/
   },
   {
+    // GitHub runs schedules on the default branch only, with no repository in the payload.
     name: 'schedule on the default branch',
-    event: { name: 'schedule', ref: MASTER, payload: { repository, schedule: '0 3 * * *' } },
+    event: { name: 'schedule', ref: MASTER, payload: SCHEDULE_PAYLOAD },
     scopes: [readWrite(MASTER)],
     saves: true,
     source: 'branch'
-  },
-  {
-    name: 'schedule off the default branch',
-    event: { name: 'schedule', ref: 'refs/heads/release', payload: { repository, schedule: '0 3 * * *' } },
-    scopes: [readWrite('refs/heads/release'), read(MASTER)],
-    saves: false,
-    source: 'default-branch',
-    reason: /refs\/heads\/release is not a branch that writes the cache/
   },
   {
     name: 'workflow_dispatch on the default branch',
@@ -168,18 +171,22 @@ interface Run extends JobResult {
   calls: CacheService['requests']
 }
 
-async function run(workspace: string, c: Case, inputs: Record<string, string>): Promise<Run> {
+async function run(workspace: string, c: Pick<Case, 'event' | 'scopes'>, inputs: Record<string, string>, env: Record<string, string> = {}): Promise<Run> {
   freshRunner(IMAGE)
   const runnerTemp = fs.mkdtempSync(path.join(os.tmpdir(), 'runner-temp-'))
   const before = service.requests.length
-  const result = await runJob({ inputs, event: c.event, workspace, runnerTemp, env: service.env(runtimeToken(c.scopes)) })
+  const result = await runJob({ inputs, event: c.event, workspace, runnerTemp, env: { ...service.env(runtimeToken(c.scopes)), ...env } })
   return { ...result, runnerTemp, calls: service.requests.slice(before) }
 }
+
+const warningsOf = (r: Run): string[] => `${r.main.log}\n${r.post?.log ?? ''}`.split('\n').filter(line => line.startsWith('::warning::'))
 
 function expectDecision(r: Run, c: Case): void {
   expect(r.main.exitCode).toBe(0)
   expect(r.post?.exitCode).toBe(0)
   expect(r.main.outputs['cache-source']).toBe(c.source)
+  // A pull request's key names its number, which no fork can choose.
+  if (c.keyBranch) expect(r.main.outputs.key.split('/')[2]).toBe(c.keyBranch)
   expect(fs.readdirSync(r.runnerTemp)).toEqual([])
   if (c.saves) {
     expect(r.post?.log).toContain(`Cache saved with key: ${r.main.outputs.key}`)
@@ -216,6 +223,19 @@ describe('the gha backend', () => {
   it('leaves entries only in the default branch scope', () => {
     expect(new Set(service.entries().map(e => e.scope))).toEqual(new Set([MASTER]))
     expect(service.entries()).toHaveLength(1 + CASES.filter(c => c.saves).length)
+  })
+
+  it("reports a fork pull request named master that builds master's newest content as a hit from its base branch, never an exact one", async () => {
+    const inputs = { image: IMAGE, 'build-args': 'CASE=same-as-master' }
+    const onMaster = await run(workspace, CASES[0], inputs)
+    expect(onMaster.post?.log).toContain('Cache saved with key:')
+    const fork = CASES.find(c => c.keyBranch === 'pull%2F8') as Case
+    const r = await run(workspace, fork, inputs)
+    expect(r.main.exitCode).toBe(0)
+    expect(r.main.outputs).toMatchObject({ 'cache-hit': 'true', 'cache-source': 'base-branch', 'cache-stale': 'false' })
+    expect(r.main.outputs['matched-key'].startsWith(`${onMaster.main.outputs.key}/`)).toBe(true)
+    expect(r.main.outputs.key).toBe(onMaster.main.outputs.key.replace('/master/', '/pull%2F8/'))
+    expect(r.calls.filter(q => q.method === 'CreateCacheEntry')).toEqual([])
   })
 })
 
@@ -257,5 +277,100 @@ describe('the local backend', () => {
     } else {
       expect(tree()).toEqual(before)
     }
+  })
+})
+
+describe("the local backend's directory", () => {
+  const workspace = workspaceFrom('ci-image')
+  const onMaster = CASES[0]
+
+  it.each([
+    ['a file', (p: string) => fs.writeFileSync(p, ''), /it is not a directory/],
+    ['a symbolic link to itself', (p: string) => fs.symlinkSync(p, p), /ELOOP/]
+  ] as const)('warns, builds and saves nothing when cache-root is %s', async (_, make, why) => {
+    const cacheRoot = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'cache-root-')), 'root')
+    make(cacheRoot)
+    const r = await run(workspace, onMaster, { image: IMAGE, 'cache-backend': 'local', 'cache-root': cacheRoot })
+    expect(r.main.exitCode).toBe(0)
+    expect(r.post?.exitCode).toBe(0)
+    const warnings = warningsOf(r)
+    expect(warnings).toContainEqual(expect.stringMatching(new RegExp(`Could not read the cache root ${cacheRoot}, building without a cache: .*${why.source}`)))
+    expect(warnings).toContainEqual(expect.stringContaining('Building without saving a cache: there is nowhere to export the new cache'))
+    expect(r.main.outputs['cache-source']).toBe('none')
+    expect(r.post?.log).toContain('Not saving the cache: there is nowhere to export')
+  })
+
+  it('removes, on the next save, what killed jobs left in .incoming a day ago, and keeps what running jobs are exporting', async () => {
+    const cacheRoot = fs.mkdtempSync(path.join(os.tmpdir(), 'cache-root-'))
+    const incoming = path.join(cacheRoot, '.incoming')
+    for (const job of ['killed-job', 'running-job']) {
+      fs.mkdirSync(path.join(incoming, job, 'blobs', 'sha256'), { recursive: true })
+      fs.writeFileSync(path.join(incoming, job, 'index.json'), '{}')
+    }
+    const twoDaysAgo = new Date(Date.now() - 2 * 24 * 60 * 60 * 1000)
+    for (const p of [path.join(incoming, 'killed-job', 'index.json'), path.join(incoming, 'killed-job')]) fs.utimesSync(p, twoDaysAgo, twoDaysAgo)
+
+    const r = await run(workspace, onMaster, { image: IMAGE, 'cache-backend': 'local', 'cache-root': cacheRoot })
+    expect(r.post?.log).toContain(`Cache saved with key: ${r.main.outputs.key}`)
+    expect(r.post?.log).toContain(`Removed 1 leftover directory of jobs that ended before their save from ${incoming}.`)
+    expect(fs.readdirSync(incoming)).toEqual(['running-job'])
+    expect(warningsOf(r)).toEqual([])
+  })
+})
+
+describe('a repository whose default branch is not master', () => {
+  const MAIN = 'refs/heads/main'
+  const workspace = workspaceFrom('ci-image')
+  // The REST API's repository route, as the action asks it when the payload is silent.
+  let api: http.Server
+  let apiUrl: string
+  let knows = true
+  const asked: Array<{ url?: string; authorization?: string }> = []
+  beforeAll(async () => {
+    api = http.createServer((req, res) => {
+      asked.push({ url: req.url, authorization: req.headers.authorization })
+      if (knows && req.url === '/repos/example/ci') {
+        res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ full_name: 'example/ci', default_branch: 'main' }))
+      } else {
+        res.writeHead(404, { 'content-type': 'application/json' }).end(JSON.stringify({ message: 'Not Found' }))
+      }
+    })
+    await new Promise<void>(resolve => api.listen(0, '127.0.0.1', resolve))
+    apiUrl = `http://127.0.0.1:${(api.address() as AddressInfo).port}`
+  })
+  afterAll(async () => {
+    await new Promise(resolve => api.close(resolve))
+  })
+  const mainEntries = (): number => service.entries().filter(e => e.scope === MAIN).length
+
+  it('saves from a nightly schedule, whose payload is only the cron line', async () => {
+    const before = mainEntries()
+    const r = await run(workspace, { event: { name: 'schedule', ref: MAIN, payload: SCHEDULE_PAYLOAD }, scopes: [readWrite(MAIN)] }, { image: IMAGE, 'build-args': 'CASE=schedule-on-main' })
+    expect(r.main.log).toContain('Default branch: main (a schedule runs on the default branch: from GITHUB_REF)')
+    expect(r.post?.log).toContain(`Cache saved with key: ${r.main.outputs.key}`)
+    expect(r.main.outputs.key).toMatch(new RegExp(`^buildx/${IMAGE}/main/`))
+    expect(mainEntries()).toBe(before + 1)
+    expect(warningsOf(r)).toEqual([])
+  })
+
+  it('asks the REST API with github-token when the payload names no repository, and says so', async () => {
+    const before = mainEntries()
+    const event = { name: 'workflow_dispatch', ref: MAIN, payload: { inputs: {} } }
+    const inputs = { image: IMAGE, 'build-args': 'CASE=dispatch-on-main', 'github-token': 'ghs_example' }
+    const r = await run(workspace, { event, scopes: [readWrite(MAIN)] }, inputs, { GITHUB_API_URL: apiUrl })
+    expect(asked).toContainEqual({ url: '/repos/example/ci', authorization: 'token ghs_example' })
+    expect(r.main.log).toContain('Default branch: main (from the REST API: the event payload does not name it)')
+    expect(r.post?.log).toContain(`Cache saved with key: ${r.main.outputs.key}`)
+    expect(mainEntries()).toBe(before + 1)
+  })
+
+  it('assumes master with a warning when the API cannot tell, and the job still succeeds', async () => {
+    knows = false
+    const event = { name: 'workflow_dispatch', ref: MAIN, payload: { inputs: {} } }
+    const inputs = { image: IMAGE, 'build-args': 'CASE=dispatch-unknown', 'github-token': 'ghs_example' }
+    const r = await run(workspace, { event, scopes: [readWrite(MAIN)] }, inputs, { GITHUB_API_URL: apiUrl })
+    expect(r.main.exitCode).toBe(0)
+    expect(warningsOf(r)).toContainEqual(expect.stringMatching(/Could not learn the repository's default branch \(.*Not Found\); assuming master/))
+    expect(r.post?.log).toContain('Not saving the cache: refs/heads/main is not a branch that writes the cache')
   })
 })

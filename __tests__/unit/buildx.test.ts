@@ -17,6 +17,8 @@ const inputs: Inputs = {
   platforms: [],
   load: true,
   push: false,
+  pull: false,
+  noCache: false,
   createBuilder: true,
   cacheBackend: 'gha',
   cacheRoot: '',

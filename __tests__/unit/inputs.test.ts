@@ -38,6 +38,8 @@ describe('parseInputs', () => {
       platforms: [],
       load: true,
       push: false,
+      pull: false,
+      noCache: false,
       createBuilder: true,
       cacheBackend: 'gha',
       cacheRoot: '',

@@ -32,8 +32,14 @@ export class LocalCacheStore implements CacheStore {
 
   async restore(plan: KeyPlan): Promise<Restored | undefined> {
     try {
+      const root = await fs.promises.stat(this.root).catch(missingAsUndefined)
+      if (root === undefined) {
+        core.info(`The cache root ${this.root} does not exist yet: nothing to restore.`)
+        return undefined
+      }
+      if (!root.isDirectory()) throw new Error('it is not a directory')
       const exact = path.join(this.root, plan.content)
-      if (await exists(exact)) {
+      if (await present(exact)) {
         const problem = await this.problemOf(exact, plan.content)
         if (problem === undefined) return await this.found(plan.content)
         // Another image's entry may still serve the build; the save then
@@ -64,7 +70,15 @@ export class LocalCacheStore implements CacheStore {
   // or damaged entry of the same content), and supersedes every older entry
   // of this image on this branch.
   async save(plan: Pick<KeyPlan, 'content'>): Promise<SaveResult> {
-    const target = path.join(this.root, plan.content)
+    try {
+      return await this.moveIntoPlace(plan.content)
+    } finally {
+      await this.removeLeftovers()
+    }
+  }
+
+  private async moveIntoPlace(content: string): Promise<SaveResult> {
+    const target = path.join(this.root, content)
     try {
       if (await exists(target)) await this.discard(target)
       const scope = path.dirname(target)
@@ -73,9 +87,36 @@ export class LocalCacheStore implements CacheStore {
       for (const sibling of await fs.promises.readdir(scope)) {
         if (sibling !== path.basename(target)) await removeDir(path.join(scope, sibling))
       }
-      return { saved: true, key: plan.content, sizeBytes: await dirSize(target) }
+      return { saved: true, key: content, sizeBytes: await dirSize(target) }
     } catch (error) {
       return { saved: false, reason: `could not write to ${this.root}: ${(error as Error).message}` }
+    }
+  }
+
+  /**
+   * Removes what killed jobs left in .incoming: exports whose post step never
+   * ran, and entries a save was discarding. An export sits there from the
+   * build to the post step, so only one untouched for a day goes (a job may
+   * run 6 hours by default); never this job's own.
+   */
+  private async removeLeftovers(now: number = Date.now()): Promise<void> {
+    const names = await fs.promises.readdir(this.incoming).catch(() => [] as string[])
+    const removed: string[] = []
+    for (const name of names) {
+      const dir = path.join(this.incoming, name)
+      if (dir === this.exportDir) continue
+      const touched = await lastTouched(dir)
+      if (touched === undefined) continue
+      if (!name.startsWith(DISCARDED) && now - touched < LEFTOVER_AGE_MS) continue
+      try {
+        await removeDir(dir)
+        removed.push(name)
+      } catch (error) {
+        core.warning(`Could not remove the leftover ${dir}: ${(error as Error).message}`)
+      }
+    }
+    if (removed.length > 0) {
+      core.info(`Removed ${removed.length} leftover director${removed.length === 1 ? 'y' : 'ies'} of jobs that ended before their save from ${this.incoming}.`)
     }
   }
 
@@ -99,7 +140,7 @@ export class LocalCacheStore implements CacheStore {
 
   private async newestUnder(prefix: string): Promise<string | undefined> {
     const scope = path.join(this.root, prefix)
-    const names = await fs.promises.readdir(scope).catch(() => [] as string[])
+    const names = (await fs.promises.readdir(scope).catch(missingAsUndefined)) ?? []
     const complete: Array<{ key: string; mtime: number }> = []
     for (const name of names) {
       const dir = path.join(scope, name)
@@ -111,7 +152,7 @@ export class LocalCacheStore implements CacheStore {
 
   /** Whether an entry can be imported; a damaged one is named in a warning and passed over. */
   private async usable(dir: string, key: string): Promise<boolean> {
-    return (await exists(dir)) && (await this.problemOf(dir, key)) === undefined
+    return (await present(dir)) && (await this.problemOf(dir, key)) === undefined
   }
 
   private async problemOf(dir: string, key: string): Promise<string | undefined> {
@@ -125,9 +166,35 @@ export class LocalCacheStore implements CacheStore {
 
   // Moved aside first, so a reader never sees half a directory.
   private async discard(dir: string): Promise<void> {
-    const trash = path.join(this.incoming, `discarded-${randomUUID()}`)
+    const trash = path.join(this.incoming, `${DISCARDED}${randomUUID()}`)
     await fs.promises.mkdir(this.incoming, { recursive: true })
     await fs.promises.rename(dir, trash)
     await removeDir(trash)
   }
+}
+
+const DISCARDED = 'discarded-'
+const LEFTOVER_AGE_MS = 24 * 60 * 60 * 1000
+
+/**
+ * Only a missing path means "no cache yet": any other error (EACCES, ENOTDIR,
+ * ELOOP, EIO) is a cache root that cannot be read, which the restore must say
+ * rather than pass for an empty one.
+ */
+function missingAsUndefined(error: unknown): undefined {
+  if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined
+  throw error
+}
+
+async function present(p: string): Promise<boolean> {
+  return (await fs.promises.lstat(p).catch(missingAsUndefined)) !== undefined
+}
+
+// A directory's own time changes when an entry is added to it; an export's
+// index.json is written last. The later of the two is when a job last wrote there.
+async function lastTouched(dir: string): Promise<number | undefined> {
+  const own = await fs.promises.lstat(dir).catch(() => undefined)
+  if (own === undefined) return undefined
+  const index = await fs.promises.lstat(path.join(dir, 'index.json')).catch(() => undefined)
+  return Math.max(own.mtimeMs, index?.mtimeMs ?? 0)
 }

@@ -37,8 +37,11 @@ export function buildxArgs(inputs: Inputs, cache: BuildCache, run: BuildRun): st
   if (inputs.platforms.length > 0) args.push('--platform', inputs.platforms.join(','))
   if (run.output === 'image' && inputs.load) args.push('--load')
   if (run.output === 'image' && inputs.push) args.push('--push')
-  if (cache.noCache) args.push('--no-cache')
-  for (const location of cache.from) args.push('--cache-from', cacheFrom(location))
+  if (inputs.pull) args.push('--pull')
+  // no-cache: neither the engine's cache nor an imported one.
+  const noCache = cache.noCache || inputs.noCache
+  if (noCache) args.push('--no-cache')
+  if (!noCache) for (const location of cache.from) args.push('--cache-from', cacheFrom(location))
   if (cache.to) args.push('--cache-to', `${cacheTo(cache.to)}${compression(inputs.cacheCompression)}`)
   args.push('--iidfile', run.iidFile, '--metadata-file', run.metadataFile)
   args.push(inputs.context)

@@ -2,17 +2,17 @@ import * as core from '@actions/core'
 import { randomUUID } from 'node:crypto'
 import { createStore } from '../cache/create.js'
 import type { CacheLocation, CacheStore, Exported, Restored } from '../cache/store.js'
-import { Output } from '../constants.js'
+import { Input, Output } from '../constants.js'
 import { build, buildDir, BuildError, type Built } from '../docker/build.js'
 import { builderFacts, pickBuilder, type BuilderFacts } from '../docker/builder.js'
-import { currentEventFacts, runContext, writeDecision, writerBranches } from '../github/context.js'
+import { currentEventFacts, resolveDefaultBranch, runContext, writeDecision, writerBranches } from '../github/context.js'
 import { currentRunner } from '../github/runner.js'
 import { InputError, parseInputs, type Inputs } from '../inputs.js'
 import { logHashInputs } from '../key/hash-log.js'
 import { imageHash } from '../key/hash.js'
 import { cacheSourceOf, keyPlan, sameContent } from '../key/key.js'
 import { saveCleanup, saveReport, type Report } from './report.js'
-import { restore } from './restore.js'
+import { restore, type RestoreOutcome } from './restore.js'
 import { plannedSave, staleness, type Staleness } from './staleness.js'
 import { describeSave, save, skip, type SaveDecision } from './save-decision.js'
 
@@ -32,7 +32,9 @@ async function mainStep(): Promise<void> {
   const runner = currentRunner()
   const inputs = parseInputs(name => core.getInput(name), runner.workspace)
   for (const { value } of inputs.secrets) core.setSecret(value)
-  const ctx = runContext(currentEventFacts(), inputs.defaultBranch, inputs.saveBranches)
+  const facts = currentEventFacts()
+  const defaultBranch = await resolveDefaultBranch(facts, inputs.defaultBranch, core.getInput(Input.GithubToken))
+  const ctx = runContext(facts, defaultBranch.name, inputs.saveBranches)
 
   // Asked while the key is hashed: the two docker calls cost a fifth of a second.
   const builderAnswer = builderFacts()
@@ -55,7 +57,9 @@ async function mainStep(): Promise<void> {
   const store = createStore(storeConfig, runner.temp)
   const workDir = buildDir(runner.temp)
   saveCleanup([...store.temporaryPaths(), workDir])
-  const restored = await core.group('Restore the cache', () => restore(store, plan, inputs.restoreTimeoutSeconds))
+  const restored = inputs.noCache
+    ? notRestored()
+    : await core.group('Restore the cache', () => restore(store, plan, inputs.restoreTimeoutSeconds))
   const entry = restored.restored
   // An entry that could not be imported restored nothing; it is still
   // judged below, so that one of this content gets replaced.
@@ -69,7 +73,11 @@ async function mainStep(): Promise<void> {
 
   const write = writeDecision(ctx)
   const exporter = new Exporter(store, builder, inputs.createBuilder)
-  let decision = await exporter.prepare(plannedSave({ write, plan, source, entry, restoreTimedOut: restored.timedOut }))
+  // no-cache builds everything afresh: a run that may write saves it whatever the store holds.
+  const freshSave = write.allowed ? save({ kind: 'no-cache' }) : skip({ kind: 'denied', denial: write.denial })
+  let decision = await exporter.prepare(
+    inputs.noCache ? freshSave : plannedSave({ write, plan, source, entry, restoreTimedOut: restored.timedOut })
+  )
 
   const report: Report = {
     image: inputs.image,
@@ -212,6 +220,12 @@ async function refresh(
     core.warning(`Could not export the refreshed cache, so the stale entry stays: ${(error as Error).message}`)
     return skip({ kind: 'build-failed' })
   }
+}
+
+// no-cache: a cache the build would ignore is not worth its download.
+function notRestored(): RestoreOutcome {
+  core.info('no-cache is set: nothing is restored, and the image is built without any cache.')
+  return { seconds: 0, timedOut: false }
 }
 
 function capitalize(text: string): string {

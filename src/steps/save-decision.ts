@@ -8,6 +8,8 @@ export type SaveWhy =
   | { kind: 'stale'; cached: number; total: number }
   /** The entry of this content could not be imported. */
   | { kind: 'broken'; problem: string }
+  /** `no-cache`: nothing was restored, and what was built from scratch replaces any entry of this content. */
+  | { kind: 'no-cache' }
 
 /** Why this run does not save. */
 export type SaveSkip =
@@ -38,6 +40,8 @@ function describeWhy(why: SaveWhy): string {
       return `the entry of this content left ${why.total - why.cached} of ${why.total} steps to rebuild; the new cache replaces it.`
     case 'broken':
       return `the entry of this content could not be imported (${why.problem}); the new cache replaces it.`
+    case 'no-cache':
+      return 'no-cache is set: the cache of this fresh build replaces any entry of this content.'
   }
 }
 
