@@ -211,3 +211,24 @@ describe('save-branches', () => {
     expect(r.writes).toBe(0)
   })
 })
+
+describe("a pull request whose content master saved before its newest entry", () => {
+  const image = 'heal-older-content'
+  const workspace = uniqueWorkspaceFrom('ci-image')
+  const version = path.join(workspace, 'data', 'version.txt')
+
+  it("restores master's entry of that very content, not master's newest", async () => {
+    const original = fs.readFileSync(version, 'utf8')
+    const first = await job({ workspace, image })
+    expectBuilt(first)
+    fs.writeFileSync(version, 'newer on master\n')
+    expectBuilt(await job({ workspace, image }))
+    // The pull request still has the first content.
+    fs.writeFileSync(version, original)
+    const r = await job({ workspace, image, ...pullRequestInto('master', 31) })
+    expectBuilt(r)
+    expect(r.main.outputs['matched-key'].startsWith(`${first.main.outputs.key}/`)).toBe(true)
+    expect(r.main.outputs).toMatchObject({ 'cache-source': 'base-branch', 'cache-hit': 'true', 'cached-steps': '7/7' })
+    expect(r.writes).toBe(0)
+  })
+})

@@ -86,7 +86,7 @@ describe('buildxArgs for the retry after a damaged cache', () => {
 /** A plan whose content key is `key` and whose one fallback is its branch's scope. */
 function plan(key: string): KeyPlan {
   const scope = key.slice(0, key.lastIndexOf('/') + 1)
-  return { content: key, hash: key.slice(scope.length), lookup: `${key}/`, restoreKeys: [{ key: scope, source: 'branch' }] }
+  return { content: key, hash: key.slice(scope.length), lookup: `${key}/`, restoreKeys: [{ key: scope, source: 'branch', sameContent: false }] }
 }
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'broken-cache-'))

@@ -52,18 +52,21 @@ describe('keyPlan', () => {
     expect(keyPlan(parts()).content).toBe(`buildx/dist-x86_64-linux/master/${HASH}`)
   })
 
-  it('falls back to this branch, then the base branch, then the default branch', () => {
+  it("asks for this content on the base and default branches, then each branch's newest entry", () => {
     const plan = keyPlan(parts({ branch: 'feature/x', baseBranch: 'release', defaultBranch: 'master' }))
     expect(plan.restoreKeys).toEqual([
-      { key: 'buildx/dist-x86_64-linux/feature%2Fx/', source: 'branch' },
-      { key: 'buildx/dist-x86_64-linux/release/', source: 'base-branch' },
-      { key: 'buildx/dist-x86_64-linux/master/', source: 'default-branch' }
+      { key: `buildx/dist-x86_64-linux/release/${HASH}/`, source: 'base-branch', sameContent: true },
+      { key: `buildx/dist-x86_64-linux/master/${HASH}/`, source: 'default-branch', sameContent: true },
+      { key: 'buildx/dist-x86_64-linux/feature%2Fx/', source: 'branch', sameContent: false },
+      { key: 'buildx/dist-x86_64-linux/release/', source: 'base-branch', sameContent: false },
+      { key: 'buildx/dist-x86_64-linux/master/', source: 'default-branch', sameContent: false }
     ])
+    expect(plan.restoreKeys.length + 1).toBeLessThanOrEqual(10)
   })
 
   it('lists a branch once when roles coincide', () => {
-    expect(keyPlan(parts()).restoreKeys).toEqual([{ key: 'buildx/dist-x86_64-linux/master/', source: 'branch' }])
-    expect(keyPlan(parts({ branch: 'f', baseBranch: 'master' })).restoreKeys.map(r => r.source)).toEqual(['branch', 'base-branch'])
+    expect(keyPlan(parts()).restoreKeys).toEqual([{ key: 'buildx/dist-x86_64-linux/master/', source: 'branch', sameContent: false }])
+    expect(keyPlan(parts({ branch: 'f', baseBranch: 'master' })).restoreKeys.map(r => r.source)).toEqual(['base-branch', 'branch', 'base-branch'])
   })
 
   it('keeps image a-b on branch c apart from image a on branch b-c, whatever the separators', () => {
@@ -139,7 +142,7 @@ describe('generations', () => {
 describe('branchScope', () => {
   it("is the restore key of the key's own image and branch, escapes and all", () => {
     const plan = keyPlan(parts({ image: 'a/b', branch: 'feature/x', defaultBranch: 'master' }))
-    expect(branchScope(plan.content)).toBe(plan.restoreKeys[0].key)
+    expect(branchScope(plan.content)).toBe(plan.restoreKeys.find(r => r.source === 'branch')?.key)
     expect(branchScope(plan.content)).toBe('buildx/a%2Fb/feature%2Fx/')
     expect(branchScope(generationKey(plan.content))).toBe('buildx/a%2Fb/feature%2Fx/')
   })

@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto'
 import * as fs from 'node:fs'
 import * as path from 'node:path'
 import { dirSize, exists, removeDir } from '../fsutil.js'
-import type { KeyPlan } from '../key/key.js'
+import type { KeyPlan, RestoreKey } from '../key/key.js'
 import { cacheProblem } from './integrity.js'
 import type { CacheLocation, CacheStore, Exported, Restored, SaveResult } from './store.js'
 
@@ -44,10 +44,10 @@ export class LocalCacheStore implements CacheStore {
         if (problem === undefined) return await this.found(plan.content)
         // Another image's entry may still serve the build; the save then
         // replaces the damaged one, as it would a stale one.
-        const fallback = await this.newestOf(plan.restoreKeys.map(r => r.key))
+        const fallback = await this.firstOf(plan.restoreKeys)
         return fallback ? await this.found(fallback) : { matchedKey: plan.content, from: [], sizeBytes: 0, problem }
       }
-      const fallback = await this.newestOf(plan.restoreKeys.map(r => r.key))
+      const fallback = await this.firstOf(plan.restoreKeys)
       if (fallback) return await this.found(fallback)
     } catch (error) {
       core.warning(`Could not read the cache root ${this.root}, building without a cache: ${(error as Error).message}`)
@@ -130,12 +130,18 @@ export class LocalCacheStore implements CacheStore {
     return { matchedKey: key, from: [{ type: 'local', dir }], sizeBytes: await dirSize(dir) }
   }
 
-  private async newestOf(prefixes: string[]): Promise<string | undefined> {
-    for (const prefix of prefixes) {
-      const key = await this.newestUnder(prefix)
-      if (key !== undefined) return key
+  // An entry of the same content is a directory named by the key itself; a
+  // branch's scope holds one directory per content, the newest wins.
+  private async firstOf(restoreKeys: RestoreKey[]): Promise<string | undefined> {
+    for (const { key, sameContent } of restoreKeys) {
+      const found = sameContent ? await this.exactEntry(key.slice(0, -1)) : await this.newestUnder(key)
+      if (found !== undefined) return found
     }
     return undefined
+  }
+
+  private async exactEntry(key: string): Promise<string | undefined> {
+    return (await this.usable(path.join(this.root, key), key)) ? key : undefined
   }
 
   private async newestUnder(prefix: string): Promise<string | undefined> {

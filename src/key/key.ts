@@ -50,6 +50,8 @@ export interface KeyParts {
 export interface RestoreKey {
   key: string
   source: Exclude<CacheSource, 'exact' | 'none'>
+  /** Names this very content on another branch (`<scope><hash>/`), rather than a branch's newest entry of any content. */
+  sameContent: boolean
 }
 
 export interface KeyPlan {
@@ -75,11 +77,18 @@ export function keyPlan(parts: KeyParts): KeyPlan {
     [parts.baseBranch, 'base-branch'],
     [parts.defaultBranch, 'default-branch']
   ]
+  // This very content on the base and default branches first, so that a
+  // pull request finds master's entry of its content even when master has
+  // saved newer content since; then each branch's newest entry of any content.
   const restoreKeys: RestoreKey[] = []
+  const add = (key: string, source: RestoreKey['source'], sameContent: boolean): void => {
+    if (!restoreKeys.some(r => r.key === key)) restoreKeys.push({ key, source, sameContent })
+  }
   for (const [branch, source] of candidates) {
-    if (branch === undefined) continue
-    const key = scope(branch)
-    if (!restoreKeys.some(r => r.key === key)) restoreKeys.push({ key, source })
+    if (branch !== undefined && branch !== parts.branch) add(scope(branch) + parts.hash + SEPARATOR, source, true)
+  }
+  for (const [branch, source] of candidates) {
+    if (branch !== undefined) add(scope(branch), source, false)
   }
   const content = scope(parts.branch) + parts.hash
   return { content, hash: parts.hash, lookup: content + SEPARATOR, restoreKeys }
