@@ -99515,13 +99515,21 @@ function keyPlan(parts) {
         [parts.baseBranch, 'base-branch'],
         [parts.defaultBranch, 'default-branch']
     ];
+    // This very content on the base and default branches first, so that a
+    // pull request finds master's entry of its content even when master has
+    // saved newer content since; then each branch's newest entry of any content.
     const restoreKeys = [];
-    for (const [branch, source] of candidates) {
-        if (branch === undefined)
-            continue;
-        const key = scope(branch);
+    const add = (key, source, sameContent) => {
         if (!restoreKeys.some(r => r.key === key))
-            restoreKeys.push({ key, source });
+            restoreKeys.push({ key, source, sameContent });
+    };
+    for (const [branch, source] of candidates) {
+        if (branch !== undefined && branch !== parts.branch)
+            add(scope(branch) + parts.hash + SEPARATOR, source, true);
+    }
+    for (const [branch, source] of candidates) {
+        if (branch !== undefined)
+            add(scope(branch), source, false);
     }
     const content = scope(parts.branch) + parts.hash;
     return { content, hash: parts.hash, lookup: content + SEPARATOR, restoreKeys };
@@ -99806,17 +99814,24 @@ class LocalCacheStore {
     }
     async restore(plan) {
         try {
+            const root = await external_node_fs_namespaceObject.promises.stat(this.root).catch(missingAsUndefined);
+            if (root === undefined) {
+                info(`The cache root ${this.root} does not exist yet: nothing to restore.`);
+                return undefined;
+            }
+            if (!root.isDirectory())
+                throw new Error('it is not a directory');
             const exact = external_node_path_namespaceObject.join(this.root, plan.content);
-            if (await fsutil_exists(exact)) {
+            if (await present(exact)) {
                 const problem = await this.problemOf(exact, plan.content);
                 if (problem === undefined)
                     return await this.found(plan.content);
                 // Another image's entry may still serve the build; the save then
                 // replaces the damaged one, as it would a stale one.
-                const fallback = await this.newestOf(plan.restoreKeys.map(r => r.key));
+                const fallback = await this.firstOf(plan.restoreKeys);
                 return fallback ? await this.found(fallback) : { matchedKey: plan.content, from: [], sizeBytes: 0, problem };
             }
-            const fallback = await this.newestOf(plan.restoreKeys.map(r => r.key));
+            const fallback = await this.firstOf(plan.restoreKeys);
             if (fallback)
                 return await this.found(fallback);
         }
@@ -99838,7 +99853,15 @@ class LocalCacheStore {
     // or damaged entry of the same content), and supersedes every older entry
     // of this image on this branch.
     async save(plan) {
-        const target = external_node_path_namespaceObject.join(this.root, plan.content);
+        try {
+            return await this.moveIntoPlace(plan.content);
+        }
+        finally {
+            await this.removeLeftovers();
+        }
+    }
+    async moveIntoPlace(content) {
+        const target = external_node_path_namespaceObject.join(this.root, content);
         try {
             if (await fsutil_exists(target))
                 await this.discard(target);
@@ -99849,10 +99872,40 @@ class LocalCacheStore {
                 if (sibling !== external_node_path_namespaceObject.basename(target))
                     await removeDir(external_node_path_namespaceObject.join(scope, sibling));
             }
-            return { saved: true, key: plan.content, sizeBytes: await dirSize(target) };
+            return { saved: true, key: content, sizeBytes: await dirSize(target) };
         }
         catch (error) {
             return { saved: false, reason: `could not write to ${this.root}: ${error.message}` };
+        }
+    }
+    /**
+     * Removes what killed jobs left in .incoming: exports whose post step never
+     * ran, and entries a save was discarding. An export sits there from the
+     * build to the post step, so only one untouched for a day goes (a job may
+     * run 6 hours by default); never this job's own.
+     */
+    async removeLeftovers(now = Date.now()) {
+        const names = await external_node_fs_namespaceObject.promises.readdir(this.incoming).catch(() => []);
+        const removed = [];
+        for (const name of names) {
+            const dir = external_node_path_namespaceObject.join(this.incoming, name);
+            if (dir === this.exportDir)
+                continue;
+            const touched = await lastTouched(dir);
+            if (touched === undefined)
+                continue;
+            if (!name.startsWith(DISCARDED) && now - touched < LEFTOVER_AGE_MS)
+                continue;
+            try {
+                await removeDir(dir);
+                removed.push(name);
+            }
+            catch (error) {
+                warning(`Could not remove the leftover ${dir}: ${error.message}`);
+            }
+        }
+        if (removed.length > 0) {
+            info(`Removed ${removed.length} leftover director${removed.length === 1 ? 'y' : 'ies'} of jobs that ended before their save from ${this.incoming}.`);
         }
     }
     temporaryPaths() {
@@ -99863,17 +99916,22 @@ class LocalCacheStore {
         info(`Cache found in ${this.root} for key: ${key}`);
         return { matchedKey: key, from: [{ type: 'local', dir }], sizeBytes: await dirSize(dir) };
     }
-    async newestOf(prefixes) {
-        for (const prefix of prefixes) {
-            const key = await this.newestUnder(prefix);
-            if (key !== undefined)
-                return key;
+    // An entry of the same content is a directory named by the key itself; a
+    // branch's scope holds one directory per content, the newest wins.
+    async firstOf(restoreKeys) {
+        for (const { key, sameContent } of restoreKeys) {
+            const found = sameContent ? await this.exactEntry(key.slice(0, -1)) : await this.newestUnder(key);
+            if (found !== undefined)
+                return found;
         }
         return undefined;
     }
+    async exactEntry(key) {
+        return (await this.usable(external_node_path_namespaceObject.join(this.root, key), key)) ? key : undefined;
+    }
     async newestUnder(prefix) {
         const scope = external_node_path_namespaceObject.join(this.root, prefix);
-        const names = await external_node_fs_namespaceObject.promises.readdir(scope).catch(() => []);
+        const names = (await external_node_fs_namespaceObject.promises.readdir(scope).catch(missingAsUndefined)) ?? [];
         const complete = [];
         for (const name of names) {
             const dir = external_node_path_namespaceObject.join(scope, name);
@@ -99885,7 +99943,7 @@ class LocalCacheStore {
     }
     /** Whether an entry can be imported; a damaged one is named in a warning and passed over. */
     async usable(dir, key) {
-        return (await fsutil_exists(dir)) && (await this.problemOf(dir, key)) === undefined;
+        return (await present(dir)) && (await this.problemOf(dir, key)) === undefined;
     }
     async problemOf(dir, key) {
         const problem = await cacheProblem(dir);
@@ -99897,11 +99955,35 @@ class LocalCacheStore {
     }
     // Moved aside first, so a reader never sees half a directory.
     async discard(dir) {
-        const trash = external_node_path_namespaceObject.join(this.incoming, `discarded-${(0,external_node_crypto_.randomUUID)()}`);
+        const trash = external_node_path_namespaceObject.join(this.incoming, `${DISCARDED}${(0,external_node_crypto_.randomUUID)()}`);
         await external_node_fs_namespaceObject.promises.mkdir(this.incoming, { recursive: true });
         await external_node_fs_namespaceObject.promises.rename(dir, trash);
         await removeDir(trash);
     }
+}
+const DISCARDED = 'discarded-';
+const LEFTOVER_AGE_MS = 24 * 60 * 60 * 1000;
+/**
+ * Only a missing path means "no cache yet": any other error (EACCES, ENOTDIR,
+ * ELOOP, EIO) is a cache root that cannot be read, which the restore must say
+ * rather than pass for an empty one.
+ */
+function missingAsUndefined(error) {
+    if (error.code === 'ENOENT')
+        return undefined;
+    throw error;
+}
+async function present(p) {
+    return (await external_node_fs_namespaceObject.promises.lstat(p).catch(missingAsUndefined)) !== undefined;
+}
+// A directory's own time changes when an entry is added to it; an export's
+// index.json is written last. The later of the two is when a job last wrote there.
+async function lastTouched(dir) {
+    const own = await external_node_fs_namespaceObject.promises.lstat(dir).catch(() => undefined);
+    if (own === undefined)
+        return undefined;
+    const index = await external_node_fs_namespaceObject.promises.lstat(external_node_path_namespaceObject.join(dir, 'index.json')).catch(() => undefined);
+    return Math.max(own.mtimeMs, index?.mtimeMs ?? 0);
 }
 
 ;// CONCATENATED MODULE: ./src/cache/create.ts
@@ -99931,6 +100013,8 @@ const Input = {
     Platforms: 'platforms',
     Load: 'load',
     Push: 'push',
+    Pull: 'pull',
+    NoCache: 'no-cache',
     CreateBuilder: 'create-builder',
     CacheBackend: 'cache-backend',
     CacheRoot: 'cache-root',
@@ -99975,10 +100059,15 @@ function buildxArgs(inputs, cache, run) {
         args.push('--load');
     if (run.output === 'image' && inputs.push)
         args.push('--push');
-    if (cache.noCache)
+    if (inputs.pull)
+        args.push('--pull');
+    // no-cache: neither the engine's cache nor an imported one.
+    const noCache = cache.noCache || inputs.noCache;
+    if (noCache)
         args.push('--no-cache');
-    for (const location of cache.from)
-        args.push('--cache-from', cacheFrom(location));
+    if (!noCache)
+        for (const location of cache.from)
+            args.push('--cache-from', cacheFrom(location));
     if (cache.to)
         args.push('--cache-to', `${cacheTo(cache.to)}${compression(inputs.cacheCompression)}`);
     args.push('--iidfile', run.iidFile, '--metadata-file', run.metadataFile);
@@ -105207,7 +105296,7 @@ const utils_defaults = {
         fetch: getProxyFetch(baseUrl)
     }
 };
-const utils_GitHub = Octokit.plugin(restEndpointMethods, paginateRest).defaults(utils_defaults);
+const GitHub = Octokit.plugin(restEndpointMethods, paginateRest).defaults(utils_defaults);
 
 /**
  * Convience function to correctly format Octokit Options to pass into the constructor.
@@ -105215,15 +105304,15 @@ const utils_GitHub = Octokit.plugin(restEndpointMethods, paginateRest).defaults(
  * @param     token    the repo PAT or GITHUB_TOKEN
  * @param     options  other options to set
  */
-function utils_getOctokitOptions(token, options) {
+function getOctokitOptions(token, options) {
     const opts = Object.assign({}, options || {}); // Shallow clone - don't mutate the object provided by the caller
     // Auth
-    const auth = Utils.getAuthString(token, opts);
+    const auth = getAuthString(token, opts);
     if (auth) {
         opts.auth = auth;
     }
     // Orchestration ID
-    const userAgent = Utils.getUserAgentWithOrchestrationId(opts.userAgent);
+    const userAgent = getUserAgentWithOrchestrationId(opts.userAgent);
     if (userAgent) {
         opts.userAgent = userAgent;
     }
@@ -105245,7 +105334,18 @@ function getOctokit(token, options, ...additionalPlugins) {
     return new GitHubWithPlugins(getOctokitOptions(token, options));
 }
 //# sourceMappingURL=github.js.map
+;// CONCATENATED MODULE: ./src/printable.ts
+// Text from files and refs goes into the log. The runner reads a line that
+// starts with `::` as a workflow command, and git allows a newline in a file
+// name, so a pull request could add a file that issues one: control
+// characters are shown escaped instead.
+function printable(text) {
+    return text.replace(/[\u0000-\u001f\u007f]/g, c => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
 ;// CONCATENATED MODULE: ./src/github/context.ts
+
+
 
 
 /** The facts of the running job, as the runner sets them. */
@@ -105255,16 +105355,94 @@ function currentEventFacts() {
         ref: github_context.ref,
         payload: github_context.payload,
         headRef: process.env.GITHUB_HEAD_REF,
-        baseRef: process.env.GITHUB_BASE_REF
+        baseRef: process.env.GITHUB_BASE_REF,
+        repository: process.env.GITHUB_REPOSITORY,
+        apiUrl: process.env.GITHUB_API_URL
     };
 }
 const FALLBACK_DEFAULT_BRANCH = 'master';
+const LOOKUP_TIMEOUT_SECONDS = 10;
+/** The default branch as the run itself tells it, without asking anyone; undefined when it does not. */
+function knownDefaultBranch(facts, input) {
+    if (input)
+        return { name: input, source: { kind: 'input' } };
+    const repository = facts.payload.repository;
+    if (typeof repository?.default_branch === 'string' && repository.default_branch !== '') {
+        return { name: repository.default_branch, source: { kind: 'payload' } };
+    }
+    if (facts.eventName === 'schedule' && facts.ref.startsWith('refs/heads/')) {
+        return { name: facts.ref.slice('refs/heads/'.length), source: { kind: 'schedule-ref' } };
+    }
+    return undefined;
+}
+/**
+ * The default branch: from the input, the payload or a schedule's ref, else
+ * from the REST API, else master with a warning. Never throws: a wrong guess
+ * costs saves, never the job.
+ */
+async function resolveDefaultBranch(facts, input, token, ask = askDefaultBranch) {
+    const found = knownDefaultBranch(facts, input) ?? (await fromApi(facts, token, ask));
+    if (found.source.kind === 'fallback') {
+        warning(`Could not learn the repository's default branch (${found.source.why}); assuming ${found.name}. ` +
+            'Set `default-branch`, or give `github-token` read access to the repository.');
+    }
+    else {
+        info(`Default branch: ${printable(found.name)} (${describeSource(found.source)})`);
+    }
+    return found;
+}
+async function fromApi(facts, token, ask) {
+    const fallback = (why) => ({ name: FALLBACK_DEFAULT_BRANCH, source: { kind: 'fallback', why } });
+    if (!token)
+        return fallback('the event does not name it and there is no github-token to ask the REST API with');
+    try {
+        return { name: await ask(facts, token), source: { kind: 'rest-api' } };
+    }
+    catch (error) {
+        return fallback(`the event does not name it and the REST API did not answer: ${firstLine(error.message)}`);
+    }
+}
+function describeSource(source) {
+    switch (source.kind) {
+        case 'input':
+            return 'from the default-branch input';
+        case 'payload':
+            return 'from the event payload';
+        case 'schedule-ref':
+            return 'a schedule runs on the default branch: from GITHUB_REF';
+        case 'rest-api':
+            return 'from the REST API: the event payload does not name it';
+        case 'fallback':
+            return `assumed: ${source.why}`;
+    }
+}
+/** GET /repos/{owner}/{repo} with the token, within a few seconds; throws when there is no answer. */
+async function askDefaultBranch(facts, token) {
+    const [owner, repo, extra] = (facts.repository ?? '').split('/');
+    if (!owner || !repo || extra !== undefined)
+        throw new Error(`GITHUB_REPOSITORY is not owner/name ("${facts.repository ?? ''}")`);
+    const deadline = AbortSignal.timeout(LOOKUP_TIMEOUT_SECONDS * 1000);
+    const octokit = getOctokit(token, facts.apiUrl ? { baseUrl: facts.apiUrl } : {});
+    try {
+        const response = await octokit.request('GET /repos/{owner}/{repo}', { owner, repo, request: { signal: deadline } });
+        const name = response.data.default_branch;
+        if (typeof name !== 'string' || name === '')
+            throw new Error('the answer has no default_branch');
+        return name;
+    }
+    catch (error) {
+        if (deadline.aborted)
+            throw new Error(`no answer within ${LOOKUP_TIMEOUT_SECONDS} s`);
+        throw error;
+    }
+}
+function firstLine(text) {
+    return text.split('\n')[0] ?? '';
+}
 const WRITING_EVENTS = ['push', 'workflow_dispatch', 'schedule'];
 const PULL_REQUEST_EVENTS = ['pull_request', 'pull_request_target'];
-function runContext(facts, defaultBranchInput, saveBranches = []) {
-    const repository = facts.payload.repository;
-    const payloadDefault = typeof repository?.default_branch === 'string' ? repository.default_branch : '';
-    const defaultBranch = defaultBranchInput || payloadDefault || FALLBACK_DEFAULT_BRANCH;
+/** Pure: the run, given the default branch's name (see resolveDefaultBranch). */
+function runContext(facts, defaultBranch, saveBranches = []) {
     return {
         eventName: facts.eventName,
         ref: facts.ref,
@@ -105275,10 +105453,25 @@ function runContext(facts, defaultBranchInput, saveBranches = []) {
     };
 }
 function branchOf(facts) {
-    if (PULL_REQUEST_EVENTS.includes(facts.eventName) && facts.headRef)
-        return facts.headRef;
+    if (PULL_REQUEST_EVENTS.includes(facts.eventName))
+        return pullRequestScope(facts);
     // Tags and other refs keep their full name so they can't pass for a branch.
     return facts.ref.startsWith('refs/heads/') ? facts.ref.slice('refs/heads/'.length) : facts.ref;
+}
+/**
+ * A pull request's part of the key: `pull/<number>`, never its head branch,
+ * whose name the author chooses (a fork's `master` would otherwise build the
+ * default branch's own key and report an exact hit). The number comes from
+ * the merge ref, or for pull_request_target (which runs on the base branch's
+ * ref) from the payload GitHub writes.
+ */
+function pullRequestScope(facts) {
+    const fromRef = /^refs\/pull\/(\d+)\//.exec(facts.ref)?.[1];
+    const pr = facts.payload.pull_request;
+    const fromPayload = [pr?.number, facts.payload.number].find(n => typeof n === 'number' && Number.isSafeInteger(n) && n > 0);
+    const number = fromRef ?? (fromPayload === undefined ? undefined : String(fromPayload));
+    // Without a number the ref stays whole, as a tag's does: no branch's part of a key looks like it.
+    return number === undefined ? facts.ref : `pull/${number}`;
 }
 function baseBranchOf(facts) {
     if (PULL_REQUEST_EVENTS.includes(facts.eventName) && facts.baseRef)
@@ -105384,6 +105577,8 @@ function parseInputs(read, workspace) {
         platforms: list(read(Input.Platforms), /[\n,]/),
         load: inputs_boolean(Input.Load, read(Input.Load), true),
         push: inputs_boolean(Input.Push, read(Input.Push), false),
+        pull: inputs_boolean(Input.Pull, read(Input.Pull), false),
+        noCache: inputs_boolean(Input.NoCache, read(Input.NoCache), false),
         createBuilder: inputs_boolean(Input.CreateBuilder, read(Input.CreateBuilder), true),
         cacheBackend,
         cacheRoot: cacheBackend === 'local' ? external_node_path_namespaceObject.normalize(cacheRootInput) : '',
@@ -105473,15 +105668,6 @@ function oneOf(name, value, allowed) {
     if (allowed.includes(value))
         return value;
     throw new InputError(`Input \`${name}\` must be one of ${allowed.join(', ')}, not "${value}".`);
-}
-
-;// CONCATENATED MODULE: ./src/printable.ts
-// Text from files and refs goes into the log. The runner reads a line that
-// starts with `::` as a workflow command, and git allows a newline in a file
-// name, so a pull request could add a file that issues one: control
-// characters are shown escaped instead.
-function printable(text) {
-    return text.replace(/[\u0000-\u001f\u007f]/g, c => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
 ;// CONCATENATED MODULE: ./src/key/hash-log.ts
@@ -106303,6 +106489,8 @@ function describeWhy(why) {
             return `the entry of this content left ${why.total - why.cached} of ${why.total} steps to rebuild; the new cache replaces it.`;
         case 'broken':
             return `the entry of this content could not be imported (${why.problem}); the new cache replaces it.`;
+        case 'no-cache':
+            return 'no-cache is set: the cache of this fresh build replaces any entry of this content.';
     }
 }
 function describeSkip(skip) {
@@ -106410,7 +106598,9 @@ async function mainStep() {
     const inputs = parseInputs(name => getInput(name), runner.workspace);
     for (const { value } of inputs.secrets)
         core_setSecret(value);
-    const ctx = runContext(currentEventFacts(), inputs.defaultBranch, inputs.saveBranches);
+    const facts = currentEventFacts();
+    const defaultBranch = await resolveDefaultBranch(facts, inputs.defaultBranch, getInput(Input.GithubToken));
+    const ctx = runContext(facts, defaultBranch.name, inputs.saveBranches);
     // Asked while the key is hashed: the two docker calls cost a fifth of a second.
     const builderAnswer = builderFacts();
     const hashed = await group('Cache key', async () => {
@@ -106429,7 +106619,9 @@ async function mainStep() {
     const store = createStore(storeConfig, runner.temp);
     const workDir = buildDir(runner.temp);
     saveCleanup([...store.temporaryPaths(), workDir]);
-    const restored = await group('Restore the cache', () => restore(store, plan, inputs.restoreTimeoutSeconds));
+    const restored = inputs.noCache
+        ? notRestored()
+        : await group('Restore the cache', () => restore(store, plan, inputs.restoreTimeoutSeconds));
     const entry = restored.restored;
     // An entry that could not be imported restored nothing; it is still
     // judged below, so that one of this content gets replaced.
@@ -106442,7 +106634,9 @@ async function mainStep() {
     setOutput(Output.RestoreTime, restored.seconds.toFixed(1));
     const write = writeDecision(ctx);
     const exporter = new Exporter(store, builder, inputs.createBuilder);
-    let decision = await exporter.prepare(plannedSave({ write, plan, source, entry, restoreTimedOut: restored.timedOut }));
+    // no-cache builds everything afresh: a run that may write saves it whatever the store holds.
+    const freshSave = write.allowed ? save({ kind: 'no-cache' }) : skip({ kind: 'denied', denial: write.denial });
+    let decision = await exporter.prepare(inputs.noCache ? freshSave : plannedSave({ write, plan, source, entry, restoreTimedOut: restored.timedOut }));
     const report = {
         image: inputs.image,
         key: plan.content,
@@ -106572,6 +106766,11 @@ async function refresh(inputs, exporter, stale, what, entry, built, workDir) {
         warning(`Could not export the refreshed cache, so the stale entry stays: ${error.message}`);
         return skip({ kind: 'build-failed' });
     }
+}
+// no-cache: a cache the build would ignore is not worth its download.
+function notRestored() {
+    info('no-cache is set: nothing is restored, and the image is built without any cache.');
+    return { seconds: 0, timedOut: false };
 }
 function capitalize(text) {
     return text.charAt(0).toUpperCase() + text.slice(1);

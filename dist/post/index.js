@@ -99145,13 +99145,21 @@ function keyPlan(parts) {
         [parts.baseBranch, 'base-branch'],
         [parts.defaultBranch, 'default-branch']
     ];
+    // This very content on the base and default branches first, so that a
+    // pull request finds master's entry of its content even when master has
+    // saved newer content since; then each branch's newest entry of any content.
     const restoreKeys = [];
-    for (const [branch, source] of candidates) {
-        if (branch === undefined)
-            continue;
-        const key = scope(branch);
+    const add = (key, source, sameContent) => {
         if (!restoreKeys.some(r => r.key === key))
-            restoreKeys.push({ key, source });
+            restoreKeys.push({ key, source, sameContent });
+    };
+    for (const [branch, source] of candidates) {
+        if (branch !== undefined && branch !== parts.branch)
+            add(scope(branch) + parts.hash + SEPARATOR, source, true);
+    }
+    for (const [branch, source] of candidates) {
+        if (branch !== undefined)
+            add(scope(branch), source, false);
     }
     const content = scope(parts.branch) + parts.hash;
     return { content, hash: parts.hash, lookup: content + SEPARATOR, restoreKeys };
@@ -99436,17 +99444,24 @@ class LocalCacheStore {
     }
     async restore(plan) {
         try {
+            const root = await external_node_fs_namespaceObject.promises.stat(this.root).catch(missingAsUndefined);
+            if (root === undefined) {
+                info(`The cache root ${this.root} does not exist yet: nothing to restore.`);
+                return undefined;
+            }
+            if (!root.isDirectory())
+                throw new Error('it is not a directory');
             const exact = external_node_path_namespaceObject.join(this.root, plan.content);
-            if (await fsutil_exists(exact)) {
+            if (await present(exact)) {
                 const problem = await this.problemOf(exact, plan.content);
                 if (problem === undefined)
                     return await this.found(plan.content);
                 // Another image's entry may still serve the build; the save then
                 // replaces the damaged one, as it would a stale one.
-                const fallback = await this.newestOf(plan.restoreKeys.map(r => r.key));
+                const fallback = await this.firstOf(plan.restoreKeys);
                 return fallback ? await this.found(fallback) : { matchedKey: plan.content, from: [], sizeBytes: 0, problem };
             }
-            const fallback = await this.newestOf(plan.restoreKeys.map(r => r.key));
+            const fallback = await this.firstOf(plan.restoreKeys);
             if (fallback)
                 return await this.found(fallback);
         }
@@ -99468,7 +99483,15 @@ class LocalCacheStore {
     // or damaged entry of the same content), and supersedes every older entry
     // of this image on this branch.
     async save(plan) {
-        const target = external_node_path_namespaceObject.join(this.root, plan.content);
+        try {
+            return await this.moveIntoPlace(plan.content);
+        }
+        finally {
+            await this.removeLeftovers();
+        }
+    }
+    async moveIntoPlace(content) {
+        const target = external_node_path_namespaceObject.join(this.root, content);
         try {
             if (await fsutil_exists(target))
                 await this.discard(target);
@@ -99479,10 +99502,40 @@ class LocalCacheStore {
                 if (sibling !== external_node_path_namespaceObject.basename(target))
                     await removeDir(external_node_path_namespaceObject.join(scope, sibling));
             }
-            return { saved: true, key: plan.content, sizeBytes: await dirSize(target) };
+            return { saved: true, key: content, sizeBytes: await dirSize(target) };
         }
         catch (error) {
             return { saved: false, reason: `could not write to ${this.root}: ${error.message}` };
+        }
+    }
+    /**
+     * Removes what killed jobs left in .incoming: exports whose post step never
+     * ran, and entries a save was discarding. An export sits there from the
+     * build to the post step, so only one untouched for a day goes (a job may
+     * run 6 hours by default); never this job's own.
+     */
+    async removeLeftovers(now = Date.now()) {
+        const names = await external_node_fs_namespaceObject.promises.readdir(this.incoming).catch(() => []);
+        const removed = [];
+        for (const name of names) {
+            const dir = external_node_path_namespaceObject.join(this.incoming, name);
+            if (dir === this.exportDir)
+                continue;
+            const touched = await lastTouched(dir);
+            if (touched === undefined)
+                continue;
+            if (!name.startsWith(DISCARDED) && now - touched < LEFTOVER_AGE_MS)
+                continue;
+            try {
+                await removeDir(dir);
+                removed.push(name);
+            }
+            catch (error) {
+                warning(`Could not remove the leftover ${dir}: ${error.message}`);
+            }
+        }
+        if (removed.length > 0) {
+            info(`Removed ${removed.length} leftover director${removed.length === 1 ? 'y' : 'ies'} of jobs that ended before their save from ${this.incoming}.`);
         }
     }
     temporaryPaths() {
@@ -99493,17 +99546,22 @@ class LocalCacheStore {
         info(`Cache found in ${this.root} for key: ${key}`);
         return { matchedKey: key, from: [{ type: 'local', dir }], sizeBytes: await dirSize(dir) };
     }
-    async newestOf(prefixes) {
-        for (const prefix of prefixes) {
-            const key = await this.newestUnder(prefix);
-            if (key !== undefined)
-                return key;
+    // An entry of the same content is a directory named by the key itself; a
+    // branch's scope holds one directory per content, the newest wins.
+    async firstOf(restoreKeys) {
+        for (const { key, sameContent } of restoreKeys) {
+            const found = sameContent ? await this.exactEntry(key.slice(0, -1)) : await this.newestUnder(key);
+            if (found !== undefined)
+                return found;
         }
         return undefined;
     }
+    async exactEntry(key) {
+        return (await this.usable(external_node_path_namespaceObject.join(this.root, key), key)) ? key : undefined;
+    }
     async newestUnder(prefix) {
         const scope = external_node_path_namespaceObject.join(this.root, prefix);
-        const names = await external_node_fs_namespaceObject.promises.readdir(scope).catch(() => []);
+        const names = (await external_node_fs_namespaceObject.promises.readdir(scope).catch(missingAsUndefined)) ?? [];
         const complete = [];
         for (const name of names) {
             const dir = external_node_path_namespaceObject.join(scope, name);
@@ -99515,7 +99573,7 @@ class LocalCacheStore {
     }
     /** Whether an entry can be imported; a damaged one is named in a warning and passed over. */
     async usable(dir, key) {
-        return (await fsutil_exists(dir)) && (await this.problemOf(dir, key)) === undefined;
+        return (await present(dir)) && (await this.problemOf(dir, key)) === undefined;
     }
     async problemOf(dir, key) {
         const problem = await cacheProblem(dir);
@@ -99527,11 +99585,35 @@ class LocalCacheStore {
     }
     // Moved aside first, so a reader never sees half a directory.
     async discard(dir) {
-        const trash = external_node_path_namespaceObject.join(this.incoming, `discarded-${(0,external_node_crypto_.randomUUID)()}`);
+        const trash = external_node_path_namespaceObject.join(this.incoming, `${DISCARDED}${(0,external_node_crypto_.randomUUID)()}`);
         await external_node_fs_namespaceObject.promises.mkdir(this.incoming, { recursive: true });
         await external_node_fs_namespaceObject.promises.rename(dir, trash);
         await removeDir(trash);
     }
+}
+const DISCARDED = 'discarded-';
+const LEFTOVER_AGE_MS = 24 * 60 * 60 * 1000;
+/**
+ * Only a missing path means "no cache yet": any other error (EACCES, ENOTDIR,
+ * ELOOP, EIO) is a cache root that cannot be read, which the restore must say
+ * rather than pass for an empty one.
+ */
+function missingAsUndefined(error) {
+    if (error.code === 'ENOENT')
+        return undefined;
+    throw error;
+}
+async function present(p) {
+    return (await external_node_fs_namespaceObject.promises.lstat(p).catch(missingAsUndefined)) !== undefined;
+}
+// A directory's own time changes when an entry is added to it; an export's
+// index.json is written last. The later of the two is when a job last wrote there.
+async function lastTouched(dir) {
+    const own = await external_node_fs_namespaceObject.promises.lstat(dir).catch(() => undefined);
+    if (own === undefined)
+        return undefined;
+    const index = await external_node_fs_namespaceObject.promises.lstat(external_node_path_namespaceObject.join(dir, 'index.json')).catch(() => undefined);
+    return Math.max(own.mtimeMs, index?.mtimeMs ?? 0);
 }
 
 ;// CONCATENATED MODULE: ./src/cache/create.ts
@@ -104781,6 +104863,8 @@ const Input = {
     Platforms: 'platforms',
     Load: 'load',
     Push: 'push',
+    Pull: 'pull',
+    NoCache: 'no-cache',
     CreateBuilder: 'create-builder',
     CacheBackend: 'cache-backend',
     CacheRoot: 'cache-root',
@@ -104858,6 +104942,8 @@ function describeWhy(why) {
             return `the entry of this content left ${why.total - why.cached} of ${why.total} steps to rebuild; the new cache replaces it.`;
         case 'broken':
             return `the entry of this content could not be imported (${why.problem}); the new cache replaces it.`;
+        case 'no-cache':
+            return 'no-cache is set: the cache of this fresh build replaces any entry of this content.';
     }
 }
 function describeSkip(skip) {
