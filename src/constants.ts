@@ -27,6 +27,7 @@ export const Input = {
   GithubToken: 'github-token',
   RestoreTimeout: 'restore-timeout',
   SaveTimeout: 'save-timeout',
+  StallTimeout: 'stall-timeout',
   Summary: 'summary'
 } as const
 

@@ -1,4 +1,5 @@
 import * as path from 'node:path'
+import { DEFAULT_STALL_SECONDS } from './cache/deadline.js'
 import { Input, type CacheBackendName, type CacheCompression } from './constants.js'
 import { isDirectory, isFile } from './fsutil.js'
 
@@ -35,8 +36,11 @@ export interface Inputs {
   maxCacheSizeBytes: number
   /** After a save, delete this image's older entries on the branch (REST API, actions: write). */
   deleteSuperseded: boolean
-  restoreTimeoutSeconds: number
-  saveTimeoutSeconds: number
+  /** Hard limits on the restore and the save; unset: none beyond stallTimeoutSeconds. */
+  restoreTimeoutSeconds?: number
+  saveTimeoutSeconds?: number
+  /** Seconds a cache transfer may go without moving a byte; a call to the service gets half as long to be answered. */
+  stallTimeoutSeconds: number
   summary: boolean
 }
 
@@ -105,8 +109,9 @@ export function parseInputs(read: ReadInput, workspace: string): Inputs {
     cacheCompression: oneOf(Input.CacheCompression, read(Input.CacheCompression).trim() || 'gzip', ['gzip', 'zstd', 'uncompressed'] as const),
     maxCacheSizeBytes: size(Input.MaxCacheSize, read(Input.MaxCacheSize)),
     deleteSuperseded: boolean(Input.DeleteSuperseded, read(Input.DeleteSuperseded), false),
-    restoreTimeoutSeconds: seconds(Input.RestoreTimeout, read(Input.RestoreTimeout), 300),
-    saveTimeoutSeconds: seconds(Input.SaveTimeout, read(Input.SaveTimeout), 600),
+    restoreTimeoutSeconds: seconds(Input.RestoreTimeout, read(Input.RestoreTimeout), undefined),
+    saveTimeoutSeconds: seconds(Input.SaveTimeout, read(Input.SaveTimeout), undefined),
+    stallTimeoutSeconds: seconds(Input.StallTimeout, read(Input.StallTimeout), DEFAULT_STALL_SECONDS),
     summary: boolean(Input.Summary, read(Input.Summary), true)
   }
 }
@@ -182,7 +187,7 @@ function size(name: string, value: string): number {
   return Math.round(Number(m[1]) * UNITS[m[2].toUpperCase()])
 }
 
-function seconds(name: string, value: string, fallback: number): number {
+function seconds<T extends number | undefined>(name: string, value: string, fallback: T): number | T {
   if (value.trim() === '') return fallback
   const n = Number(value)
   if (!Number.isFinite(n) || n <= 0) throw new InputError(`Input \`${name}\` must be a positive number of seconds, not "${value}".`)

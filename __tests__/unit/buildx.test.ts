@@ -25,8 +25,7 @@ const inputs: Inputs = {
   cacheCompression: 'gzip',
   maxCacheSizeBytes: 0,
   deleteSuperseded: false,
-  restoreTimeoutSeconds: 300,
-  saveTimeoutSeconds: 600,
+  stallTimeoutSeconds: 60,
   summary: true
 }
 const files = { iidFile: '/t/iid', metadataFile: '/t/meta.json', output: 'image' as const }

@@ -46,8 +46,9 @@ describe('parseInputs', () => {
       cacheCompression: 'gzip',
       maxCacheSizeBytes: 0,
       deleteSuperseded: false,
-      restoreTimeoutSeconds: 300,
-      saveTimeoutSeconds: 600,
+      restoreTimeoutSeconds: undefined,
+      saveTimeoutSeconds: undefined,
+      stallTimeoutSeconds: 60,
       summary: true
     })
   })

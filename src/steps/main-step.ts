@@ -53,7 +53,7 @@ async function mainStep(): Promise<void> {
   core.info(`Primary key: ${plan.content}`)
   core.setOutput(Output.Key, plan.content)
 
-  const storeConfig = { backend: inputs.cacheBackend, image: inputs.image, cacheRoot: inputs.cacheRoot, jobId: randomUUID() }
+  const storeConfig = { backend: inputs.cacheBackend, image: inputs.image, cacheRoot: inputs.cacheRoot, jobId: randomUUID(), stallSeconds: inputs.stallTimeoutSeconds }
   const store = createStore(storeConfig, runner.temp)
   const workDir = buildDir(runner.temp)
   saveCleanup([...store.temporaryPaths(), workDir])
