@@ -12,6 +12,8 @@ export const Input = {
   Tags: 'tags',
   BuildArgs: 'build-args',
   Secrets: 'secrets',
+  SecretEnvs: 'secret-envs',
+  SecretFiles: 'secret-files',
   Target: 'target',
   Platforms: 'platforms',
   Load: 'load',

@@ -13,6 +13,8 @@ const inputs: Inputs = {
   tags: [],
   buildArgs: [{ name: 'A', value: 'x y; $(id)' }],
   secrets: [],
+  secretEnvs: [],
+  secretFiles: [],
   target: '',
   platforms: [],
   load: true,

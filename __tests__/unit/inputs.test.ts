@@ -34,6 +34,8 @@ describe('parseInputs', () => {
       tags: [],
       buildArgs: [],
       secrets: [],
+      secretEnvs: [],
+      secretFiles: [],
       target: '',
       platforms: [],
       load: true,

@@ -4,6 +4,7 @@ import { createStore } from '../cache/create.js'
 import type { CacheLocation, CacheStore, Exported, Restored } from '../cache/store.js'
 import { Input, Output } from '../constants.js'
 import { build, buildDir, BuildError, type Built } from '../docker/build.js'
+import { secretMasks } from '../docker/buildx.js'
 import { builderFacts, pickBuilder, type BuilderFacts } from '../docker/builder.js'
 import { currentEventFacts, resolveDefaultBranch, runContext, writeDecision, writerBranches } from '../github/context.js'
 import { currentRunner } from '../github/runner.js'
@@ -31,7 +32,7 @@ export async function runMain(): Promise<void> {
 async function mainStep(): Promise<void> {
   const runner = currentRunner()
   const inputs = parseInputs(name => core.getInput(name), runner.workspace)
-  for (const { value } of inputs.secrets) core.setSecret(value)
+  for (const mask of secretMasks(inputs.secrets)) core.setSecret(mask)
   const facts = currentEventFacts()
   const defaultBranch = await resolveDefaultBranch(facts, inputs.defaultBranch, core.getInput(Input.GithubToken))
   const ctx = runContext(facts, defaultBranch.name, inputs.saveBranches)
