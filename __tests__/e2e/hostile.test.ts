@@ -17,7 +17,7 @@ jest.setTimeout(120_000)
 // Any command smuggled in below would create a file named after this.
 const NONCE = randomBytes(6).toString('hex')
 const PWNED = `/tmp/pwned-${NONCE}`
-const ENGINE_TMP = '/opt/engine-root/tmp'
+const ENGINE_TMP = path.join(process.env.ENGINE_ROOT ?? '/opt/engine-root', 'tmp')
 const subst = (tag: string): string => `$(touch ${PWNED}-${tag})`
 const backticks = (tag: string): string => `\`touch ${PWNED}-${tag}\``
 
@@ -196,8 +196,14 @@ describe('values refused with an error naming the input', () => {
   })
 
   it('says buildx is missing when the docker CLI has no buildx plugin', async () => {
-    const empty = fs.mkdtempSync(path.join(os.tmpdir(), 'no-plugins-'))
-    const r = await run(workspace, { image: 'hostile' }, { env: { DOCKER_CONFIG: empty, HOME: empty } })
+    // The CLI runs the first docker-buildx it finds, in DOCKER_CONFIG/cli-plugins
+    // before the system's plugin directories (/usr/libexec/docker/cli-plugins
+    // and the like, where GitHub's runners have one), and takes a first one
+    // that is not a plugin for none at all: a plain file there hides them all.
+    const config = fs.mkdtempSync(path.join(os.tmpdir(), 'no-plugins-'))
+    fs.mkdirSync(path.join(config, 'cli-plugins'))
+    fs.writeFileSync(path.join(config, 'cli-plugins', 'docker-buildx'), '')
+    const r = await run(workspace, { image: 'hostile' }, { env: { DOCKER_CONFIG: config, HOME: config } })
     expect(r.main.exitCode).toBe(1)
     expect(r.main.log).toMatch(/::error::docker buildx is not available \(.*\)\. Install Docker with the buildx plugin/)
     expect(r.post?.exitCode).toBe(0)
