@@ -12,6 +12,8 @@ export const Input = {
   Tags: 'tags',
   BuildArgs: 'build-args',
   Secrets: 'secrets',
+  SecretEnvs: 'secret-envs',
+  SecretFiles: 'secret-files',
   Target: 'target',
   Platforms: 'platforms',
   Load: 'load',
@@ -27,6 +29,7 @@ export const Input = {
   GithubToken: 'github-token',
   RestoreTimeout: 'restore-timeout',
   SaveTimeout: 'save-timeout',
+  StallTimeout: 'stall-timeout',
   Summary: 'summary'
 } as const
 

@@ -1,4 +1,5 @@
 import * as path from 'node:path'
+import { DEFAULT_STALL_SECONDS } from './cache/deadline.js'
 import { Input, type CacheBackendName, type CacheCompression } from './constants.js'
 import { isDirectory, isFile } from './fsutil.js'
 
@@ -14,8 +15,12 @@ export interface Inputs {
   saveBranches: string[]
   tags: string[]
   buildArgs: Array<{ name: string; value: string }>
-  /** Build secrets, handed to buildx through the environment, never the command line. */
+  /** Build secrets given by value, handed to buildx through the environment, never the command line. */
   secrets: Array<{ id: string; value: string }>
+  /** Build secrets buildx reads from a variable of the step's environment. */
+  secretEnvs: Array<{ id: string; env: string }>
+  /** Build secrets buildx reads from a file (absolute path). */
+  secretFiles: Array<{ id: string; path: string }>
   target: string
   platforms: string[]
   load: boolean
@@ -35,8 +40,11 @@ export interface Inputs {
   maxCacheSizeBytes: number
   /** After a save, delete this image's older entries on the branch (REST API, actions: write). */
   deleteSuperseded: boolean
-  restoreTimeoutSeconds: number
-  saveTimeoutSeconds: number
+  /** Hard limits on the restore and the save; unset: none beyond stallTimeoutSeconds. */
+  restoreTimeoutSeconds?: number
+  saveTimeoutSeconds?: number
+  /** Seconds a cache transfer may go without moving a byte; a call to the service gets half as long to be answered. */
+  stallTimeoutSeconds: number
   summary: boolean
 }
 
@@ -54,7 +62,7 @@ export type ReadInput = (name: string) => string
  * Reads and checks every input. `workspace` anchors relative paths; nothing
  * the build reads may resolve outside it.
  */
-export function parseInputs(read: ReadInput, workspace: string): Inputs {
+export function parseInputs(read: ReadInput, workspace: string, env: NodeJS.ProcessEnv = process.env): Inputs {
   const image = read(Input.Image).trim()
   if (!image) throw new InputError('Input `image` is required: name the CI image, e.g. `image: dist-x86_64-linux`.')
   if (/[\r\n]/.test(image)) throw new InputError('Input `image` must be a single line.')
@@ -81,6 +89,10 @@ export function parseInputs(read: ReadInput, workspace: string): Inputs {
   if (cacheRootInput && !path.isAbsolute(cacheRootInput)) {
     throw new InputError(`Input \`cache-root\` must be an absolute path (a directory that outlives the runner), not "${cacheRootInput}".`)
   }
+  // buildx takes the directory inside an attribute list, where a comma or a
+  // quote is quoted (docker/buildx.ts); a line break could not be.
+  if (/[\r\n]/.test(cacheRootInput)) throw new InputError('Input `cache-root` must be a single line.')
+  const secrets = readSecrets(read, workspace, env)
 
   return {
     image,
@@ -92,7 +104,7 @@ export function parseInputs(read: ReadInput, workspace: string): Inputs {
     saveBranches: list(read(Input.SaveBranches), /[\n,]/),
     tags,
     buildArgs: list(read(Input.BuildArgs), /\n/).map(buildArg),
-    secrets: list(read(Input.Secrets), /\n/).map(secret),
+    ...secrets,
     target: singleLine(Input.Target, read(Input.Target).trim()),
     platforms: list(read(Input.Platforms), /[\n,]/),
     load: boolean(Input.Load, read(Input.Load), true),
@@ -105,8 +117,9 @@ export function parseInputs(read: ReadInput, workspace: string): Inputs {
     cacheCompression: oneOf(Input.CacheCompression, read(Input.CacheCompression).trim() || 'gzip', ['gzip', 'zstd', 'uncompressed'] as const),
     maxCacheSizeBytes: size(Input.MaxCacheSize, read(Input.MaxCacheSize)),
     deleteSuperseded: boolean(Input.DeleteSuperseded, read(Input.DeleteSuperseded), false),
-    restoreTimeoutSeconds: seconds(Input.RestoreTimeout, read(Input.RestoreTimeout), 300),
-    saveTimeoutSeconds: seconds(Input.SaveTimeout, read(Input.SaveTimeout), 600),
+    restoreTimeoutSeconds: seconds(Input.RestoreTimeout, read(Input.RestoreTimeout), undefined),
+    saveTimeoutSeconds: seconds(Input.SaveTimeout, read(Input.SaveTimeout), undefined),
+    stallTimeoutSeconds: seconds(Input.StallTimeout, read(Input.StallTimeout), DEFAULT_STALL_SECONDS),
     summary: boolean(Input.Summary, read(Input.Summary), true)
   }
 }
@@ -143,14 +156,95 @@ function buildArg(line: string): { name: string; value: string } {
   return { name, value: line.slice(eq + 1) }
 }
 
-// The message never repeats the line: it may hold the secret.
-function secret(line: string): { id: string; value: string } {
-  const eq = line.indexOf('=')
-  const id = eq > 0 ? line.slice(0, eq) : ''
-  if (!/^[A-Za-z0-9_.-]+$/.test(id)) {
-    throw new InputError('Each line of `secrets` must be id=value with an id of letters, digits and . _ -; one line does not.')
+type Secrets = Pick<Inputs, 'secrets' | 'secretEnvs' | 'secretFiles'>
+
+// No message repeats a secret's value: a refused entry is named by its
+// position, and its id only once the id is known to be one.
+function readSecrets(read: ReadInput, workspace: string, env: NodeJS.ProcessEnv): Secrets {
+  const seen = new Map<string, string>()
+  const idOf = (input: string, entry: string, n: number, what: string): { id: string; rest: string } => {
+    const eq = entry.indexOf('=')
+    const id = eq > 0 ? entry.slice(0, eq) : ''
+    if (!SECRET_ID.test(id)) {
+      throw new InputError(`Entry ${n} of \`${input}\` must be id=${what}, with an id of letters, digits and . _ -; it is not.`)
+    }
+    const first = seen.get(id)
+    if (first !== undefined) {
+      throw new InputError(`Secret id "${id}" is given twice (in \`${first}\`${first === input ? '' : ` and \`${input}\``}); each id names one secret.`)
+    }
+    seen.set(id, input)
+    return { id, rest: entry.slice(eq + 1) }
   }
-  return { id, value: line.slice(eq + 1) }
+  const secrets = secretEntries(read(Input.Secrets), Input.Secrets).map((entry, i) => {
+    const { id, rest } = idOf(Input.Secrets, entry, i + 1, 'value')
+    return { id, value: rest }
+  })
+  const secretEnvs = secretEntries(read(Input.SecretEnvs), Input.SecretEnvs).map((entry, i) => {
+    const { id, rest } = idOf(Input.SecretEnvs, entry, i + 1, 'ENV_NAME')
+    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(rest)) {
+      throw new InputError(`Input \`${Input.SecretEnvs}\`: secret "${id}" must name an environment variable (letters, digits and _), e.g. ${id}=MY_TOKEN.`)
+    }
+    // buildx would quietly mount nothing for a variable that is not set.
+    if (env[rest] === undefined) {
+      throw new InputError(`Input \`${Input.SecretEnvs}\`: the variable ${rest} for secret "${id}" is not set in this step's environment; set it with \`env:\`.`)
+    }
+    return { id, env: rest }
+  })
+  const secretFiles = secretEntries(read(Input.SecretFiles), Input.SecretFiles).map((entry, i) => {
+    const { id, rest } = idOf(Input.SecretFiles, entry, i + 1, 'path')
+    if (rest === '' || /[\r\n]/.test(rest)) throw new InputError(`Input \`${Input.SecretFiles}\`: secret "${id}" must name a file, on one line.`)
+    const file = path.resolve(workspace, rest)
+    if (!isFile(file)) throw new InputError(`Input \`${Input.SecretFiles}\`: there is no file at ${file} for secret "${id}".`)
+    return { id, path: file }
+  })
+  return { secrets, secretEnvs, secretFiles }
+}
+
+const SECRET_ID = /^[A-Za-z0-9_.-]+$/
+
+/**
+ * The entries of a secrets input, as build-push-action reads them: one a
+ * line, or a double-quoted field that may span lines (a PEM key, JSON), with
+ * "" inside it standing for one quote. A line is trimmed, as YAML leaves
+ * spaces around it; a quoted field is kept exactly as written. Blank lines
+ * are skipped.
+ */
+export function secretEntries(text: string, input: string): string[] {
+  const entries: string[] = []
+  let i = 0
+  let n = 0
+  while (i < text.length) {
+    const lineEnd = text.indexOf('\n', i) === -1 ? text.length : text.indexOf('\n', i)
+    const start = i + (/^[ \t]*/.exec(text.slice(i, lineEnd))?.[0].length ?? 0)
+    if (text[start] !== '"') {
+      const line = text.slice(i, lineEnd).trim()
+      if (line !== '') entries.push(line)
+      i = lineEnd + 1
+      continue
+    }
+    n = entries.length + 1
+    let value = ''
+    let j = start + 1
+    for (;;) {
+      const quote = text.indexOf('"', j)
+      if (quote === -1) throw new InputError(`Entry ${n} of \`${input}\` opens a quote it never closes.`)
+      value += text.slice(j, quote)
+      if (text[quote + 1] === '"') {
+        value += '"'
+        j = quote + 2
+        continue
+      }
+      j = quote + 1
+      break
+    }
+    const after = text.indexOf('\n', j) === -1 ? text.length : text.indexOf('\n', j)
+    if (text.slice(j, after).trim() !== '') {
+      throw new InputError(`Entry ${n} of \`${input}\` has text after its closing quote; write a quote inside a quoted entry as "".`)
+    }
+    entries.push(value)
+    i = after + 1
+  }
+  return entries
 }
 
 function list(value: string, separator: RegExp): string[] {
@@ -182,7 +276,7 @@ function size(name: string, value: string): number {
   return Math.round(Number(m[1]) * UNITS[m[2].toUpperCase()])
 }
 
-function seconds(name: string, value: string, fallback: number): number {
+function seconds<T extends number | undefined>(name: string, value: string, fallback: T): number | T {
   if (value.trim() === '') return fallback
   const n = Number(value)
   if (!Number.isFinite(n) || n <= 0) throw new InputError(`Input \`${name}\` must be a positive number of seconds, not "${value}".`)

@@ -17,7 +17,7 @@ jest.setTimeout(120_000)
 // Any command smuggled in below would create a file named after this.
 const NONCE = randomBytes(6).toString('hex')
 const PWNED = `/tmp/pwned-${NONCE}`
-const ENGINE_TMP = '/opt/engine-root/tmp'
+const ENGINE_TMP = path.join(process.env.ENGINE_ROOT ?? '/opt/engine-root', 'tmp')
 const subst = (tag: string): string => `$(touch ${PWNED}-${tag})`
 const backticks = (tag: string): string => `\`touch ${PWNED}-${tag}\``
 
@@ -140,6 +140,19 @@ describe('values used literally', () => {
     expect(fs.existsSync(path.join(base, 'b', r.main.outputs.key, 'index.json'))).toBe(true)
   })
 
+  it('keeps a cache-root holding a comma and a quote one directory for buildx', async () => {
+    const base = fs.mkdtempSync(path.join(os.tmpdir(), 'cache-root-'))
+    const root = path.join(base, 'ci, "cache"')
+    const inputs = { image: 'hostile', 'cache-backend': 'local', 'cache-root': root }
+    const cold = await run(workspace, inputs)
+    expect(cold.main.exitCode).toBe(0)
+    expect(cold.post?.log).toContain('Cache saved with key:')
+    expect(fs.readdirSync(base)).toEqual(['ci, "cache"'])
+    const warm = await run(workspace, inputs)
+    expect(warm.main.exitCode).toBe(0)
+    expect(warm.main.outputs).toMatchObject({ 'cache-hit': 'true', 'cache-source': 'exact' })
+  })
+
   it('runs a hostile target only as a stage name: the build fails for its own reason', async () => {
     const r = await run(workspace, { image: 'hostile', target: subst('target') })
     expect(r.main.exitCode).toBe(1)
@@ -159,7 +172,7 @@ describe('values refused with an error naming the input', () => {
     ['a tag of 1,000 characters', { image: 'hostile', tags: `ok:${'a'.repeat(997)}` }, /in `tags` is not a valid image reference/],
     ['a build arg line without a name', { image: 'hostile', 'build-args': `A=1\n${subst('argline')}` }, /Each line of `build-args` must be NAME=value/],
     ['a build arg name with shell syntax', { image: 'hostile', 'build-args': `A${subst('argname')}=1` }, /Each line of `build-args` must be NAME=value/],
-    ['a secret id with shell syntax', { image: 'hostile', secrets: `id${subst('secretid')}=value-${NONCE}` }, /Each line of `secrets` must be id=value/],
+    ['a secret id with shell syntax', { image: 'hostile', secrets: `id${subst('secretid')}=value-${NONCE}` }, /Entry 1 of `secrets` must be id=value/],
     ['a file outside the workspace', { image: 'hostile', file: '../../../etc/passwd' }, /Input `file` \(.*\) resolves outside the workspace/],
     ['a context outside the workspace', { image: 'hostile', context: '../..' }, /Input `context` \(.*\) resolves outside the workspace/],
     ['a Dockerfile that does not exist', { image: 'hostile', file: 'no/such/Dockerfile' }, /No Dockerfile at .*no\/such\/Dockerfile\. Set `file`/],
@@ -183,8 +196,14 @@ describe('values refused with an error naming the input', () => {
   })
 
   it('says buildx is missing when the docker CLI has no buildx plugin', async () => {
-    const empty = fs.mkdtempSync(path.join(os.tmpdir(), 'no-plugins-'))
-    const r = await run(workspace, { image: 'hostile' }, { env: { DOCKER_CONFIG: empty, HOME: empty } })
+    // The CLI runs the first docker-buildx it finds, in DOCKER_CONFIG/cli-plugins
+    // before the system's plugin directories (/usr/libexec/docker/cli-plugins
+    // and the like, where GitHub's runners have one), and takes a first one
+    // that is not a plugin for none at all: a plain file there hides them all.
+    const config = fs.mkdtempSync(path.join(os.tmpdir(), 'no-plugins-'))
+    fs.mkdirSync(path.join(config, 'cli-plugins'))
+    fs.writeFileSync(path.join(config, 'cli-plugins', 'docker-buildx'), '')
+    const r = await run(workspace, { image: 'hostile' }, { env: { DOCKER_CONFIG: config, HOME: config } })
     expect(r.main.exitCode).toBe(1)
     expect(r.main.log).toMatch(/::error::docker buildx is not available \(.*\)\. Install Docker with the buildx plugin/)
     expect(r.post?.exitCode).toBe(0)
@@ -254,6 +273,45 @@ describe('secrets', () => {
       expect(filesContaining(cacheRoot, value)).toEqual([])
     }
     expect(r.summary).toContain(r.main.outputs.key)
+  })
+})
+
+describe('secrets that span lines or keep their spaces', () => {
+  const workspace = workspaceFrom('ci-image')
+  const pem = `-----BEGIN OPENSSH PRIVATE KEY-----\n${NONCE}AAAAB3NzaC1yc2EAAAADAQABAAABAQ\n-----END OPENSSH PRIVATE KEY-----\n`
+  const spaced = `  padded ${NONCE}  `
+  const fromEnv = `  {"token": "${NONCE}",\n "list": [1, 2]}\n`
+  const fromFile = `\t${NONCE} file secret, "quoted"\n\n`
+  const keyDir = path.join(workspace, 'keys, "old"')
+  const digest = (value: string): string => createHash('sha256').update(value).digest('hex')
+
+  beforeAll(() => {
+    fs.mkdirSync(keyDir)
+    fs.writeFileSync(path.join(keyDir, 'id.pem'), fromFile)
+    const check = (id: string, value: string): string =>
+      `RUN --mount=type=secret,id=${id} test "$(sha256sum < /run/secrets/${id} | cut -d' ' -f1)" = ${digest(value)} || { echo "secret ${id} is not as given"; exit 1; }`
+    fs.writeFileSync(
+      path.join(workspace, 'Dockerfile.secrets'),
+      ['FROM scratch', 'COPY busybox /bin/busybox', 'RUN ["/bin/busybox", "--install", "-s", "/bin"]', check('pem', pem), check('spaced', spaced), check('env', fromEnv), check('file', fromFile), 'RUN echo "every secret as given"'].join('\n') + '\n'
+    )
+  })
+
+  it('reach the build byte for byte, by value, from the environment and from a file', async () => {
+    const r = await run(
+      workspace,
+      {
+        image: 'hostile',
+        file: 'Dockerfile.secrets',
+        secrets: `"pem=${pem}"\n"spaced=${spaced}"`,
+        'secret-envs': 'env=DEPLOY_JSON',
+        'secret-files': `file=${path.relative(workspace, path.join(keyDir, 'id.pem'))}`
+      },
+      { env: { DEPLOY_JSON: fromEnv } }
+    )
+    expect(r.main.exitCode).toBe(0)
+    expect(r.main.log).toContain('every secret as given')
+    const shown = r.log.split('\n').filter(l => !l.startsWith('::add-mask::'))
+    expect(shown.join('\n')).not.toContain(NONCE)
   })
 })
 

@@ -15,10 +15,11 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { Socket } from 'node:net'
 import { createHmac, randomBytes } from 'node:crypto'
 import { createReadStream, createWriteStream, realpathSync } from 'node:fs'
-import { mkdir, mkdtemp, readFile, rename, rm, stat, writeFile } from 'node:fs/promises'
+import { mkdir, mkdtemp, open, readFile, rename, rm, stat, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { pipeline } from 'node:stream/promises'
+import { setTimeout as sleep } from 'node:timers/promises'
 import { pathToFileURL } from 'node:url'
 import { parseArgs } from 'node:util'
 
@@ -47,6 +48,12 @@ type FaultKind =
   | { kind: 'truncate-download' }
   | { kind: 'garbage-download' }
   | { kind: 'random-download' }
+  /** Sends the headers and the first `afterBytes` of the archive, then nothing more, keeping the connection open. */
+  | { kind: 'stall-download'; afterBytes: number }
+  /** Sends the archive at this pace, in four pieces a second. */
+  | { kind: 'throttle-download'; bytesPerSecond: number }
+  /** Reads the first `afterBytes` of an upload, then stops reading and never answers. */
+  | { kind: 'stall-upload'; afterBytes: number }
 
 // Without `methods` a fault hits every call it can apply to.
 export type Fault = FaultKind & { methods?: MethodName[] }
@@ -101,10 +108,12 @@ export interface CacheServiceOptions {
 const BLOB_METHODS: MethodName[] = ['PutBlob', 'PutBlock', 'PutBlockList', 'GetBlob']
 
 // Faults that shape a download's body rather than the answer to a call.
-type DownloadFault = Extract<FaultKind, { kind: 'truncate-download' | 'garbage-download' | 'random-download' }>
+const DOWNLOAD_FAULTS = ['truncate-download', 'garbage-download', 'random-download', 'stall-download', 'throttle-download'] as const
+type DownloadFault = Extract<FaultKind, { kind: (typeof DOWNLOAD_FAULTS)[number] }>
 function isDownloadFault(fault: Fault): fault is DownloadFault & Fault {
-  return fault.kind === 'truncate-download' || fault.kind === 'garbage-download' || fault.kind === 'random-download'
+  return (DOWNLOAD_FAULTS as readonly string[]).includes(fault.kind)
 }
+const UPLOAD_METHODS: MethodName[] = ['PutBlob', 'PutBlock']
 const HOST = '127.0.0.1'
 const TWIRP_PREFIX = '/twirp/github.actions.results.api.v1.CacheService/'
 const ACCOUNT = 'devstoreaccount1'
@@ -303,7 +312,8 @@ export async function startCacheService(options: CacheServiceOptions = {}): Prom
 
   function faultFor(method: MethodName): Fault | undefined {
     if (!fault || (fault.methods && !fault.methods.includes(method))) return undefined
-    return isDownloadFault(fault) && method !== 'GetBlob' ? undefined : fault
+    if (isDownloadFault(fault) && method !== 'GetBlob') return undefined
+    return fault.kind === 'stall-upload' && !UPLOAD_METHODS.includes(method) ? undefined : fault
   }
 
   function log(method: RequestLog['method'], outcome: Outcome, status: number, context: { key?: string; scope?: string } = {}): void {
@@ -353,6 +363,19 @@ export async function startCacheService(options: CacheServiceOptions = {}): Prom
       case 'hang':
         log(method, outcome, 0, context)
         return true
+      case 'stall-upload': {
+        log(method, outcome, 0, context)
+        let taken = 0
+        const take = (chunk: Buffer): void => {
+          taken += chunk.length
+          if (taken >= active.afterBytes) {
+            req.off('data', take)
+            req.pause()
+          }
+        }
+        req.on('data', take)
+        return true
+      }
       case 'status': {
         log(method, outcome, active.status, context)
         req.resume()
@@ -563,8 +586,35 @@ export async function startCacheService(options: CacheServiceOptions = {}): Prom
       log('GetBlob', 'fault:random-download', 200, context)
       return void res.end(randomBytes(size))
     }
+    if (active?.kind === 'stall-download') {
+      log('GetBlob', 'fault:stall-download', 200, context)
+      const sent = Math.min(active.afterBytes, size)
+      if (sent > 0) await pipeline(createReadStream(file, { end: sent - 1 }), res, { end: false })
+      return
+    }
+    if (active?.kind === 'throttle-download') {
+      log('GetBlob', 'fault:throttle-download', 200, context)
+      return throttled(file, res, active.bytesPerSecond)
+    }
     log('GetBlob', 'downloaded', 200, context)
     await pipeline(createReadStream(file), res)
+  }
+
+  async function throttled(file: string, res: ServerResponse, bytesPerSecond: number): Promise<void> {
+    const piece = Math.max(1, Math.floor(bytesPerSecond / 4))
+    const handle = await open(file)
+    try {
+      const buffer = Buffer.alloc(piece)
+      for (;;) {
+        const { bytesRead } = await handle.read(buffer, 0, piece, null)
+        if (bytesRead === 0 || res.destroyed) break
+        res.write(buffer.subarray(0, bytesRead))
+        await sleep(250)
+      }
+    } finally {
+      await handle.close()
+    }
+    res.end()
   }
 
   async function close(): Promise<void> {

@@ -68,7 +68,7 @@ describe('failedOnCacheImport', () => {
 })
 
 describe('buildxArgs for the retry after a damaged cache', () => {
-  const inputs = { image: 'ci', context: '/ws', file: '/ws/Dockerfile', tags: [], buildArgs: [], secrets: [], target: '', platforms: [], load: true, push: false, cacheCompression: 'gzip' } as unknown as Inputs
+  const inputs = { image: 'ci', context: '/ws', file: '/ws/Dockerfile', tags: [], buildArgs: [], secrets: [], secretEnvs: [], secretFiles: [], target: '', platforms: [], load: true, push: false, cacheCompression: 'gzip' } as unknown as Inputs
   const run = { iidFile: '/t/iid', metadataFile: '/t/meta.json', output: 'image' as const }
 
   it('ignores the engine cache too, and still exports', () => {

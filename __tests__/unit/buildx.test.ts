@@ -13,6 +13,8 @@ const inputs: Inputs = {
   tags: [],
   buildArgs: [{ name: 'A', value: 'x y; $(id)' }],
   secrets: [],
+  secretEnvs: [],
+  secretFiles: [],
   target: '',
   platforms: [],
   load: true,
@@ -25,8 +27,7 @@ const inputs: Inputs = {
   cacheCompression: 'gzip',
   maxCacheSizeBytes: 0,
   deleteSuperseded: false,
-  restoreTimeoutSeconds: 300,
-  saveTimeoutSeconds: 600,
+  stallTimeoutSeconds: 60,
   summary: true
 }
 const files = { iidFile: '/t/iid', metadataFile: '/t/meta.json', output: 'image' as const }

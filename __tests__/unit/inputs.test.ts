@@ -34,6 +34,8 @@ describe('parseInputs', () => {
       tags: [],
       buildArgs: [],
       secrets: [],
+      secretEnvs: [],
+      secretFiles: [],
       target: '',
       platforms: [],
       load: true,
@@ -46,8 +48,9 @@ describe('parseInputs', () => {
       cacheCompression: 'gzip',
       maxCacheSizeBytes: 0,
       deleteSuperseded: false,
-      restoreTimeoutSeconds: 300,
-      saveTimeoutSeconds: 600,
+      restoreTimeoutSeconds: undefined,
+      saveTimeoutSeconds: undefined,
+      stallTimeoutSeconds: 60,
       summary: true
     })
   })

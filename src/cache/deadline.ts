@@ -1,3 +1,9 @@
+// How long the cache may keep a job waiting. A call to the service (a lookup,
+// a reservation) is a small request: it is answered within seconds or not at
+// all. A transfer is judged by its progress: a download of several gigabytes
+// that keeps moving is never cut, one that stops moving is given up on.
+
+/** The cache was given up on; the message says why in plain words. */
 export class TimeoutError extends Error {
   constructor(message: string) {
     super(message)
@@ -5,15 +11,79 @@ export class TimeoutError extends Error {
   }
 }
 
-/** Resolves as the promise does, or rejects with TimeoutError after `seconds`. */
-export async function within<T>(seconds: number, what: string, promise: Promise<T>): Promise<T> {
-  let timer: NodeJS.Timeout | undefined
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new TimeoutError(`${what} did not finish within ${seconds} s`)), seconds * 1000)
-  })
-  try {
-    return await Promise.race([promise, timeout])
-  } finally {
-    clearTimeout(timer)
+export interface Bounds {
+  /** Seconds a call to the service may go unanswered. */
+  callSeconds: number
+  /** Seconds a download or an upload may go without moving a byte. */
+  stallSeconds: number
+}
+
+export const DEFAULT_STALL_SECONDS = 60
+
+/** A call gets half the stall bound to be answered: 30 s by default. */
+export function boundsFor(stallSeconds: number = DEFAULT_STALL_SECONDS): Bounds {
+  return { callSeconds: stallSeconds / 2, stallSeconds }
+}
+
+/** What the cache client is waiting for: one HTTP request still open. */
+export interface Pending {
+  kind: 'call' | 'download' | 'upload'
+  /** The service method for a call (GetCacheEntryDownloadURL, ...); empty for a transfer. */
+  method: string
+  /** Seconds since a byte last moved on the request's connection (or since it started). */
+  idleSeconds: number
+  /** Bytes moved on the request's connection so far. */
+  bytes: number
+}
+
+/**
+ * Why the wait should end now, or undefined while it may go on. `silentSeconds`
+ * is how long the client has not reported at all: a client that stopped
+ * reporting is treated as a stalled transfer.
+ */
+export function overdue(pending: readonly Pending[], silentSeconds: number, bounds: Bounds): string | undefined {
+  for (const p of pending) {
+    if (p.kind === 'call' && p.idleSeconds >= bounds.callSeconds) {
+      return `The cache service did not answer ${callWords(p.method)} within ${seconds(bounds.callSeconds)}`
+    }
+    if (p.kind !== 'call' && p.idleSeconds >= bounds.stallSeconds) {
+      // Below a kilobyte, only the request and its headers went through.
+      const moved = p.bytes >= 1024 ? ` after ${size(p.bytes)}` : ''
+      return p.kind === 'download'
+        ? `The cache download stopped: nothing arrived for ${seconds(bounds.stallSeconds)}${moved}`
+        : `The cache upload stopped: the service took nothing for ${seconds(bounds.stallSeconds)}${moved}`
+    }
   }
+  if (silentSeconds >= bounds.stallSeconds) return `The cache client stopped responding for ${seconds(bounds.stallSeconds)}`
+  return undefined
+}
+
+function callWords(method: string): string {
+  switch (method) {
+    case 'GetCacheEntryDownloadURL':
+      return 'the lookup of the cache entry'
+    case 'CreateCacheEntry':
+      return 'the request to reserve the new entry'
+    case 'FinalizeCacheEntryUpload':
+      return 'the request to complete the new entry'
+    default:
+      return 'a request'
+  }
+}
+
+function seconds(n: number): string {
+  return `${Number.isInteger(n) ? n : n.toFixed(1)} s`
+}
+
+function size(bytes: number): string {
+  return bytes < 1024 * 1024 ? `${Math.round(bytes / 1024)} KB` : `${(bytes / 1024 / 1024).toFixed(1)} MB`
+}
+
+/** A signal that aborts after `seconds` with a TimeoutError carrying `message`; none without a limit. */
+export function hardLimit(seconds: number | undefined, message: string): AbortSignal | undefined {
+  if (seconds === undefined) return undefined
+  const controller = new AbortController()
+  // Unreferenced: a limit must never be what keeps the step's process alive.
+  setTimeout(() => controller.abort(new TimeoutError(message)), seconds * 1000).unref()
+  return controller.signal
 }

@@ -1,19 +1,22 @@
-import * as cache from '@actions/cache'
 import * as core from '@actions/core'
 import * as fs from 'node:fs'
 import * as path from 'node:path'
 import { dirSize, removeDir } from '../fsutil.js'
 import { generationKey, keyComponent, type KeyPlan } from '../key/key.js'
+import { runClient, type ClientOutcome } from './client-process.js'
+import type { ClientRequest } from './client-protocol.js'
+import type { Bounds } from './deadline.js'
 import { cacheProblem } from './integrity.js'
 import type { CacheLocation, CacheStore, Exported, Restored, SaveResult } from './store.js'
 
 /**
  * The GitHub Actions cache service. The service's entry version hashes the
  * path strings the client is given, and the client archives paths relative to
- * GITHUB_WORKSPACE. Each call therefore runs with the workspace and the
- * working directory set to our own folder under RUNNER_TEMP and names the
- * cache by a relative path: the version is the same on every runner, however
- * its directories are laid out, and the archive extracts where we look.
+ * GITHUB_WORKSPACE. Each call therefore runs in a client process whose
+ * workspace and working directory are our own folder under RUNNER_TEMP, and
+ * names the cache by a relative path: the version is the same on every
+ * runner, however its directories are laid out, and the archive extracts
+ * where we look. This process's environment and directory never change.
  */
 export class GhaCacheStore implements CacheStore {
   readonly backend = 'gha'
@@ -25,7 +28,11 @@ export class GhaCacheStore implements CacheStore {
   // giving it one of ours lets us remove them all.
   private readonly clientTemp: string
 
-  constructor(runnerTemp: string, image: string) {
+  constructor(
+    runnerTemp: string,
+    image: string,
+    private readonly bounds: Bounds
+  ) {
     this.workRoot = path.join(runnerTemp, 'buildx-ci-cache')
     this.cacheName = keyComponent(image)
     this.cacheDir = path.join(this.workRoot, this.cacheName)
@@ -33,30 +40,37 @@ export class GhaCacheStore implements CacheStore {
     this.clientTemp = path.join(this.workRoot, `${this.cacheName}.client-tmp`)
   }
 
-  async restore(plan: KeyPlan): Promise<Restored | undefined> {
-    if (!cache.isFeatureAvailable()) {
+  async restore(plan: KeyPlan, signal?: AbortSignal): Promise<Restored | undefined> {
+    await removeDir(this.cacheDir)
+    const request: ClientRequest = { op: 'restore', paths: [this.cacheName], key: plan.lookup, restoreKeys: plan.restoreKeys.map(r => r.key) }
+    let outcome: ClientOutcome
+    try {
+      outcome = await this.call(request, signal)
+    } catch (error) {
+      // Given up on: whatever the client had unpacked is not a cache.
+      await removeDir(this.cacheDir)
+      throw error
+    }
+    const { reply, warnings } = outcome
+    const said = warnings.length > 0 ? `: ${warnings.join('; ')}` : ''
+    if (reply.kind === 'unavailable') {
       core.warning('The GitHub Actions cache service is not available to this job (ACTIONS_RESULTS_URL or ACTIONS_RUNTIME_TOKEN is unset); building without a cache.')
       return undefined
     }
-    await removeDir(this.cacheDir)
-    const restoreKeys = plan.restoreKeys.map(r => r.key)
-    let found: string | undefined
-    let matchedKey: string | undefined
-    try {
-      // Looked up first: the client answers a miss and a failed download
-      // alike, and only the lookup tells them apart.
-      found = await this.inWorkRoot(() => cache.restoreCache([this.cacheName], plan.lookup, restoreKeys, { lookupOnly: true }))
-      if (found === undefined) return undefined
-      matchedKey = await this.inWorkRoot(() => cache.restoreCache([this.cacheName], plan.lookup, restoreKeys))
-    } catch (error) {
-      core.warning(`Cache restore failed, building without a cache: ${(error as Error).message}`)
+    if (reply.kind !== 'restored') {
+      core.warning(`Cache restore failed, building without a cache: ${reply.kind === 'refused' ? reply.message : 'the cache client gave no answer to the restore'}`)
+      return undefined
     }
-    if (found === undefined) return undefined
+    const { found, matchedKey } = reply
+    if (found === undefined) {
+      if (warnings.length > 0) core.warning(`The cache lookup failed, building without a cache${said}`)
+      return undefined
+    }
     // A failed download can leave a half-extracted directory behind, and an
     // archive can hold anything: import only a complete buildx cache. The
     // entry found is still reported, so that a broken one gets replaced.
     if (matchedKey === undefined) {
-      core.warning(`The cache entry ${found} was found but could not be downloaded or unpacked (see above); building without a cache.`)
+      core.warning(`The cache entry ${found} was found but could not be downloaded or unpacked${said}; building without a cache.`)
       return await this.unusable(found, 'it could not be downloaded or unpacked')
     }
     const problem = await cacheProblem(this.cacheDir)
@@ -82,7 +96,7 @@ export class GhaCacheStore implements CacheStore {
     return { sizeBytes: await dirSize(this.exportDir), problem }
   }
 
-  async save(plan: Pick<KeyPlan, 'content'>): Promise<SaveResult> {
+  async save(plan: Pick<KeyPlan, 'content'>, signal?: AbortSignal): Promise<SaveResult> {
     // Said plainly and before the archive is made: the client reports a
     // denied write only as a warning of its own, and we would blame a race.
     const denied = writeDenied()
@@ -94,35 +108,25 @@ export class GhaCacheStore implements CacheStore {
     await removeDir(this.cacheDir)
     await fs.promises.rename(this.exportDir, this.cacheDir)
     const key = generationKey(plan.content)
-    try {
-      const id = await this.inWorkRoot(() => cache.saveCache([this.cacheName], key))
-      if (id === -1) {
-        return { saved: false, reason: 'the cache service did not accept the entry (the service failed or refused it; see above)' }
-      }
-      return { saved: true, key, sizeBytes: await dirSize(this.cacheDir) }
-    } catch (error) {
-      return { saved: false, reason: `the cache service refused it: ${(error as Error).message}` }
+    const { reply, warnings } = await this.call({ op: 'save', paths: [this.cacheName], key }, signal)
+    if (reply.kind === 'unavailable') return { saved: false, reason: 'the GitHub Actions cache service is not available to this job.' }
+    if (reply.kind === 'refused') return { saved: false, reason: `the cache service refused it: ${reply.message}` }
+    if (reply.kind !== 'saved' || reply.id === -1) {
+      const why = warnings.length > 0 ? warnings.join('; ') : 'another job may have saved this generation first, or the service failed; see above'
+      return { saved: false, reason: `the cache service did not accept the entry (${why})` }
     }
+    return { saved: true, key, sizeBytes: await dirSize(this.cacheDir) }
   }
 
   temporaryPaths(): string[] {
     return [this.cacheDir, this.exportDir, this.clientTemp]
   }
 
-  // Settles with the call. A call that never settles (a hung service) leaves
-  // the process pointed at our folder, so a late download can only land there.
-  private async inWorkRoot<T>(call: () => Promise<T>): Promise<T> {
-    const saved = { cwd: process.cwd(), temp: process.env.RUNNER_TEMP, workspace: process.env.GITHUB_WORKSPACE }
+  private async call(request: ClientRequest, signal?: AbortSignal): Promise<ClientOutcome> {
     await fs.promises.mkdir(this.clientTemp, { recursive: true })
-    process.env.RUNNER_TEMP = this.clientTemp
-    process.env.GITHUB_WORKSPACE = this.workRoot
-    process.chdir(this.workRoot)
     try {
-      return await call()
+      return await runClient(request, { workRoot: this.workRoot, temp: this.clientTemp, env: process.env }, this.bounds, signal)
     } finally {
-      process.chdir(saved.cwd)
-      process.env.RUNNER_TEMP = saved.temp
-      process.env.GITHUB_WORKSPACE = saved.workspace
       await removeDir(this.clientTemp)
     }
   }

@@ -29,6 +29,8 @@ export interface StoreConfig {
   cacheRoot: string
   /** Names what this job puts in places other jobs share. */
   jobId: string
+  /** With the gha backend: seconds a transfer may go without moving a byte (half of it for a call to be answered); unset: the default. */
+  stallSeconds?: number
 }
 
 /**
@@ -39,8 +41,12 @@ export interface StoreConfig {
  */
 export interface CacheStore {
   readonly backend: CacheBackendName
-  /** The newest entry for the lookup, else for the first restore key that has one. */
-  restore(plan: KeyPlan): Promise<Restored | undefined>
+  /**
+   * The newest entry for the lookup, else for the first restore key that has
+   * one. Rejects with a TimeoutError when the service stops answering or
+   * `signal` aborts, having left nothing behind.
+   */
+  restore(plan: KeyPlan, signal?: AbortSignal): Promise<Restored | undefined>
   /** Where this run's build writes the cache it may save; throws when there is nowhere. */
   exportTo(): Promise<CacheLocation>
   /**
@@ -49,8 +55,8 @@ export interface CacheStore {
    * cache problem never fails the build).
    */
   exported(): Promise<Exported>
-  /** Makes the exported cache the newest entry for the content key, superseding older ones. */
-  save(plan: Pick<KeyPlan, 'content'>): Promise<SaveResult>
+  /** Makes the exported cache the newest entry for the content key, superseding older ones; rejects as restore does. */
+  save(plan: Pick<KeyPlan, 'content'>, signal?: AbortSignal): Promise<SaveResult>
   /** Everything the store made on the runner, removed whatever happened. */
   temporaryPaths(): string[]
 }

@@ -32,7 +32,9 @@ export function buildxArgs(inputs: Inputs, cache: BuildCache, run: BuildRun): st
   if (run.builder) args.push('--builder', run.builder)
   for (const tag of inputs.tags.length > 0 ? inputs.tags : [inputs.image]) args.push('--tag', tag)
   for (const { name, value } of inputs.buildArgs) args.push('--build-arg', `${name}=${value}`)
-  inputs.secrets.forEach(({ id }, i) => args.push('--secret', `id=${id},env=${secretVariable(i)}`))
+  inputs.secrets.forEach(({ id }, i) => args.push('--secret', attributes(['id', id], ['env', secretVariable(i)])))
+  for (const { id, env } of inputs.secretEnvs) args.push('--secret', attributes(['id', id], ['env', env]))
+  for (const { id, path } of inputs.secretFiles) args.push('--secret', attributes(['id', id], ['src', path]))
   if (inputs.target) args.push('--target', inputs.target)
   if (inputs.platforms.length > 0) args.push('--platform', inputs.platforms.join(','))
   if (run.output === 'image' && inputs.load) args.push('--load')
@@ -57,8 +59,36 @@ export function secretEnv(secrets: Inputs['secrets']): Record<string, string> {
   return Object.fromEntries(secrets.map(({ value }, i) => [secretVariable(i), value]))
 }
 
+/**
+ * What to mask in the log for secrets given by value: each whole value and,
+ * since the log is read line by line, each line of a value that spans lines.
+ */
+export function secretMasks(secrets: Inputs['secrets']): string[] {
+  const masks = new Set<string>()
+  for (const { value } of secrets) {
+    if (value !== '') masks.add(value)
+    if (!value.includes('\n')) continue
+    for (const line of value.split('\n')) if (line.trim() !== '') masks.add(line.trim())
+  }
+  return [...masks]
+}
+
+/**
+ * An attribute list as buildx reads it (--cache-to, --cache-from, --secret):
+ * one CSV record of key=value fields. A field holding a comma, a quote or a
+ * line break is quoted, its quotes doubled, so that a directory named
+ * `/a,b` stays one value instead of becoming an attribute `b`.
+ */
+export function attributes(...fields: Array<[string, string]>): string {
+  return fields.map(([key, value]) => csvField(`${key}=${value}`)).join(',')
+}
+
+function csvField(field: string): string {
+  return /[",\r\n]/.test(field) ? `"${field.replace(/"/g, '""')}"` : field
+}
+
 function cacheFrom(location: CacheLocation): string {
-  return location.type === 'local' ? `type=local,src=${location.dir}` : `type=registry,ref=${location.ref}`
+  return location.type === 'local' ? attributes(['type', 'local'], ['src', location.dir]) : attributes(['type', 'registry'], ['ref', location.ref])
 }
 
 // mode=max: every stage's layers, so that a builder stage is cached too.
@@ -66,8 +96,8 @@ function cacheFrom(location: CacheLocation): string {
 // what was exported before anything is saved.
 function cacheTo(location: CacheLocation): string {
   return location.type === 'local'
-    ? `type=local,dest=${location.dir},mode=max,ignore-error=true`
-    : `type=registry,ref=${location.ref},mode=max,image-manifest=true,oci-mediatypes=true,ignore-error=true`
+    ? attributes(['type', 'local'], ['dest', location.dir], ['mode', 'max'], ['ignore-error', 'true'])
+    : attributes(['type', 'registry'], ['ref', location.ref], ['mode', 'max'], ['image-manifest', 'true'], ['oci-mediatypes', 'true'], ['ignore-error', 'true'])
 }
 
 // Layers built here come out gzip-compressed; another choice must be forced

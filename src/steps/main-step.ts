@@ -4,6 +4,7 @@ import { createStore } from '../cache/create.js'
 import type { CacheLocation, CacheStore, Exported, Restored } from '../cache/store.js'
 import { Input, Output } from '../constants.js'
 import { build, buildDir, BuildError, type Built } from '../docker/build.js'
+import { secretMasks } from '../docker/buildx.js'
 import { builderFacts, pickBuilder, type BuilderFacts } from '../docker/builder.js'
 import { currentEventFacts, resolveDefaultBranch, runContext, writeDecision, writerBranches } from '../github/context.js'
 import { currentRunner } from '../github/runner.js'
@@ -31,7 +32,7 @@ export async function runMain(): Promise<void> {
 async function mainStep(): Promise<void> {
   const runner = currentRunner()
   const inputs = parseInputs(name => core.getInput(name), runner.workspace)
-  for (const { value } of inputs.secrets) core.setSecret(value)
+  for (const mask of secretMasks(inputs.secrets)) core.setSecret(mask)
   const facts = currentEventFacts()
   const defaultBranch = await resolveDefaultBranch(facts, inputs.defaultBranch, core.getInput(Input.GithubToken))
   const ctx = runContext(facts, defaultBranch.name, inputs.saveBranches)
@@ -53,7 +54,7 @@ async function mainStep(): Promise<void> {
   core.info(`Primary key: ${plan.content}`)
   core.setOutput(Output.Key, plan.content)
 
-  const storeConfig = { backend: inputs.cacheBackend, image: inputs.image, cacheRoot: inputs.cacheRoot, jobId: randomUUID() }
+  const storeConfig = { backend: inputs.cacheBackend, image: inputs.image, cacheRoot: inputs.cacheRoot, jobId: randomUUID(), stallSeconds: inputs.stallTimeoutSeconds }
   const store = createStore(storeConfig, runner.temp)
   const workDir = buildDir(runner.temp)
   saveCleanup([...store.temporaryPaths(), workDir])

@@ -1,6 +1,6 @@
 import * as core from '@actions/core'
 import { createStore } from '../cache/create.js'
-import { TimeoutError, within } from '../cache/deadline.js'
+import { hardLimit, TimeoutError } from '../cache/deadline.js'
 import type { SaveResult } from '../cache/store.js'
 import { deleteSuperseded, deletionSummary } from '../cache/superseded.js'
 import { Input } from '../constants.js'
@@ -44,10 +44,11 @@ async function saveStep(report: Report): Promise<SaveOutcome> {
   const started = Date.now()
   let result: SaveResult
   try {
-    result = await within(report.saveTimeoutSeconds, 'The cache save', store.save({ content: report.key }))
+    const cap = hardLimit(report.saveTimeoutSeconds, `The cache save did not finish within ${report.saveTimeoutSeconds} s (save-timeout)`)
+    result = await store.save({ content: report.key }, cap)
   } catch (error) {
     if (!(error instanceof TimeoutError)) throw error
-    result = { saved: false, reason: `${error.message} (save-timeout).` }
+    result = { saved: false, reason: `${error.message}.` }
   }
   const seconds = (Date.now() - started) / 1000
   if (result.saved) core.info(`Cache saved with key: ${result.key} (${mb(result.sizeBytes)} in ${seconds.toFixed(1)} s)`)

@@ -22,7 +22,8 @@ export interface Report {
   build?: { seconds: number; steps: StepCounts; retriedWithoutCache: boolean; succeeded: boolean }
   /** Whether the post step saves what the build exported, and why. */
   save: SaveDecision
-  saveTimeoutSeconds: number
+  /** save-timeout; unset: no limit beyond the stall bound. */
+  saveTimeoutSeconds?: number
   deleteSuperseded: boolean
   summary: boolean
 }

@@ -52,7 +52,7 @@ function describeSkip(skip: SaveSkip): string {
     case 'exact-hit':
       return `Cache hit occurred on the primary key ${skip.key}, not saving cache.`
     case 'restore-timed-out':
-      return 'the cache service did not answer the restore in time (restore-timeout), so a save would hang too.'
+      return 'the restore was given up on (see the warning above), and a save would likely be too.'
     case 'cannot-export':
       return 'the builder cannot export a local cache (see the warning above).'
     case 'nowhere-to-export':

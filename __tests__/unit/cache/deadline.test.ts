@@ -1,0 +1,69 @@
+import { describe, expect, it } from '@jest/globals'
+import { boundsFor, hardLimit, overdue, TimeoutError, type Pending } from '../../../src/cache/deadline.js'
+import { classify } from '../../../src/cache/network-activity.js'
+
+const bounds = boundsFor(60)
+const call = (method: string, idleSeconds: number): Pending => ({ kind: 'call', method, idleSeconds, bytes: 500 })
+const transfer = (kind: 'download' | 'upload', idleSeconds: number, bytes: number): Pending => ({ kind, method: '', idleSeconds, bytes })
+
+describe('boundsFor', () => {
+  it('gives a call half the stall bound: 30 s and 60 s by default', () => {
+    expect(boundsFor()).toEqual({ callSeconds: 30, stallSeconds: 60 })
+    expect(boundsFor(4)).toEqual({ callSeconds: 2, stallSeconds: 4 })
+  })
+})
+
+describe('overdue', () => {
+  it('lets a call wait up to its bound, then names it in plain words', () => {
+    expect(overdue([call('GetCacheEntryDownloadURL', 29.9)], 0, bounds)).toBeUndefined()
+    expect(overdue([call('GetCacheEntryDownloadURL', 30)], 0, bounds)).toBe('The cache service did not answer the lookup of the cache entry within 30 s')
+    expect(overdue([call('CreateCacheEntry', 31)], 0, bounds)).toBe('The cache service did not answer the request to reserve the new entry within 30 s')
+    expect(overdue([call('FinalizeCacheEntryUpload', 31)], 0, bounds)).toBe('The cache service did not answer the request to complete the new entry within 30 s')
+    expect(overdue([call('', 31)], 0, bounds)).toBe('The cache service did not answer a request within 30 s')
+  })
+
+  it('never cuts a transfer that keeps moving, however long it has run', () => {
+    expect(overdue([transfer('download', 59, 8 * 1024 ** 3)], 0, bounds)).toBeUndefined()
+  })
+
+  it('gives up on a transfer that moved nothing for the stall bound, saying how far it got', () => {
+    expect(overdue([transfer('download', 60, 5 * 1024 * 1024)], 0, bounds)).toBe('The cache download stopped: nothing arrived for 60 s after 5.0 MB')
+    expect(overdue([transfer('download', 60, 66 * 1024)], 0, bounds)).toBe('The cache download stopped: nothing arrived for 60 s after 66 KB')
+    // A request's own headers are no progress worth naming.
+    expect(overdue([transfer('upload', 61, 700)], 0, bounds)).toBe('The cache upload stopped: the service took nothing for 60 s')
+  })
+
+  it('treats a client that stopped reporting as stalled', () => {
+    expect(overdue([], 59, bounds)).toBeUndefined()
+    expect(overdue([], 60, bounds)).toBe('The cache client stopped responding for 60 s')
+  })
+
+  it('writes a fraction of a second as such', () => {
+    expect(overdue([call('GetCacheEntryDownloadURL', 2)], 0, boundsFor(3))).toBe('The cache service did not answer the lookup of the cache entry within 1.5 s')
+  })
+})
+
+describe('hardLimit', () => {
+  it('is no signal without a limit, and aborts with the TimeoutError it was given', async () => {
+    expect(hardLimit(undefined, 'x')).toBeUndefined()
+    const signal = hardLimit(0.01, 'The cache restore did not finish within 0.01 s (restore-timeout)')
+    await new Promise(resolve => setTimeout(resolve, 50))
+    expect(signal?.aborted).toBe(true)
+    expect(signal?.reason).toBeInstanceOf(TimeoutError)
+    expect((signal?.reason as Error).message).toBe('The cache restore did not finish within 0.01 s (restore-timeout)')
+  })
+})
+
+describe('classify', () => {
+  it('tells calls to the service from transfers to and from storage', () => {
+    expect(classify('POST', '/twirp/github.actions.results.api.v1.CacheService/GetCacheEntryDownloadURL')).toEqual({
+      kind: 'call',
+      method: 'GetCacheEntryDownloadURL'
+    })
+    expect(classify('GET', '/devstoreaccount1/actions-cache/1-ab?sv=1&sig=x')).toEqual({ kind: 'download', method: '' })
+    expect(classify('PUT', '/devstoreaccount1/actions-cache/1-ab?comp=block&blockid=AA')).toEqual({ kind: 'upload', method: '' })
+    // The v1 protocol (GitHub Enterprise Server): its chunks are uploads, the rest calls.
+    expect(classify('GET', '/abc/_apis/artifactcache/cache?keys=k')).toEqual({ kind: 'call', method: '' })
+    expect(classify('PATCH', '/abc/_apis/artifactcache/caches/7')).toEqual({ kind: 'upload', method: '' })
+  })
+})

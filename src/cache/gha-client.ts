@@ -1,0 +1,54 @@
+// The cache client process: runs @actions/cache for one restore or save and
+// reports to the action over the IPC channel. The action starts it with the
+// working directory and environment the client needs (its own temp dir, the
+// workspace it archives from) and ends it, with everything it started, when
+// the service stops answering. Bundled apart (dist/cache-client), so that the
+// steps do not load the client unless they talk to the service.
+import * as cache from '@actions/cache'
+import type { ClientMessage, ClientReply, ClientRequest } from './client-protocol.js'
+import { NetworkActivity } from './network-activity.js'
+
+const REPORT_EVERY_MS = 250
+
+function send(message: ClientMessage): Promise<void> {
+  return new Promise(resolve => {
+    if (!process.send) return resolve()
+    process.send(message, undefined, {}, () => resolve())
+  })
+}
+
+async function serve(request: ClientRequest): Promise<ClientReply> {
+  if (!cache.isFeatureAvailable()) return { kind: 'unavailable' }
+  try {
+    if (request.op === 'save') return { kind: 'saved', id: await cache.saveCache(request.paths, request.key) }
+    // Looked up first: the client answers a miss and a failed download
+    // alike, and only the lookup tells them apart.
+    const found = await cache.restoreCache(request.paths, request.key, request.restoreKeys, { lookupOnly: true })
+    if (found === undefined) return { kind: 'restored' }
+    return { kind: 'restored', found, matchedKey: await cache.restoreCache(request.paths, request.key, request.restoreKeys) }
+  } catch (error) {
+    return { kind: 'refused', message: (error as Error).message }
+  }
+}
+
+const activity = new NetworkActivity()
+const reporting = setInterval(() => void send({ type: 'activity', pending: activity.pending() }), REPORT_EVERY_MS)
+
+// Without the action there is nobody to report to: end, with the archiver
+// this process started (it leads its own process group).
+process.once('disconnect', () => {
+  try {
+    process.kill(-process.pid, 'SIGKILL')
+  } catch {
+    process.exit(1)
+  }
+})
+
+process.once('message', request => {
+  void serve(request as ClientRequest).then(async reply => {
+    clearInterval(reporting)
+    await send({ type: 'done', reply })
+    // A request the client left open must not keep this process alive.
+    process.exit(0)
+  })
+})
