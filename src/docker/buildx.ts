@@ -63,7 +63,9 @@ function cacheFrom(location: CacheLocation): string {
 
 // mode=max: every stage's layers, so that a builder stage is cached too.
 // ignore-error: a failed export must not fail the build; the store checks
-// what was exported before anything is saved.
+// what was exported before anything is saved. buildx still prints the error
+// (see cacheExportError). image-manifest=true stores a registry cache as an
+// OCI image manifest, which registries such as ghcr.io accept.
 function cacheTo(location: CacheLocation): string {
   return location.type === 'local'
     ? `type=local,dest=${location.dir},mode=max,ignore-error=true`
@@ -119,6 +121,24 @@ export function stepCounts(progress: string): StepCounts {
     if (hit) cached.add(hit[1])
   }
   return { total: steps.size, cached: [...cached].filter(id => steps.has(id)).length }
+}
+
+/**
+ * Why the cache export failed in a build that went on regardless
+ * (ignore-error), as buildx 0.13 prints it under the export's own step:
+ *   #11 exporting cache to registry
+ *   #11 ERROR: error writing layer blob: ... 401 Unauthorized
+ */
+export function cacheExportError(progress: string): string | undefined {
+  const exports = new Set<string>()
+  let error: string | undefined
+  for (const line of progress.split('\n')) {
+    const step = /^#(\d+) exporting cache to /.exec(line)
+    if (step) exports.add(step[1])
+    const failed = /^#(\d+) ERROR: (.*)$/.exec(line)
+    if (failed && exports.has(failed[1])) error = failed[2].trim()
+  }
+  return error
 }
 
 export function errorLine(output: string): string {
