@@ -110,12 +110,14 @@ export async function runBuildx(args: string[], env: Record<string, string> = {}
  * Counts the Dockerfile's steps (`#5 [2/4] RUN ...`) and those reported
  * CACHED. A `FROM` step resolves a base image and is never reported CACHED,
  * warm or not: it is not a step the cache can serve, so it is not counted.
+ * Nor is `#3 [auth] sharing credentials for ghcr.io`, which a build prints
+ * after a `docker login` to a registry it reads.
  */
 export function stepCounts(progress: string): StepCounts {
   const steps = new Set<string>()
   const cached = new Set<string>()
   for (const line of progress.split('\n')) {
-    const step = /^#(\d+) \[(?!internal\])[^\]]*\] (?!FROM )/.exec(line)
+    const step = /^#(\d+) \[(?!internal\]|auth\])[^\]]*\] (?!FROM )/.exec(line)
     if (step) steps.add(step[1])
     const hit = /^#(\d+) CACHED\s*$/.exec(line)
     if (hit) cached.add(hit[1])
