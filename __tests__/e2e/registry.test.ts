@@ -11,7 +11,7 @@ import { KEY_ANNOTATION } from '../../src/cache/registry-manifest.js'
 import { startCacheService, type CacheService } from '../support/cache-service.js'
 import { docker, workspaceFrom } from '../support/engine.js'
 import { freshJob, leftovers, type JobOutcome } from '../support/fresh-job.js'
-import { dockerConfig, engineRegistries, inNetns, login, registryTags, silentRegistry, type TagInfo } from '../support/registry.js'
+import { deleteBlob, dockerConfig, engineRegistries, inNetns, login, registryTags, silentRegistry, type TagInfo } from '../support/registry.js'
 import type { EventSpec } from '../support/run-action.js'
 
 jest.setTimeout(300_000)
@@ -220,6 +220,32 @@ describe('a stale registry entry', () => {
     expectBuilt(healed)
     expect(healed.main.outputs).toMatchObject({ 'cache-hit': 'true', 'cache-stale': 'false' })
     expect(healed.post?.log).toContain('Cache hit occurred on the primary key')
+  })
+})
+
+describe('a registry entry that lost a layer', () => {
+  const workspace = workspaceFrom('ci-image')
+  const cacheRef = `${registries.open}/lost-layer-${run}`
+
+  it('costs one build without the cache, and the next run that may write pushes it whole again', async () => {
+    const cold = await job({ workspace, cacheRef, image: 'gap' })
+    expectBuilt(cold)
+    const key = cold.main.outputs.key
+    const layers = registryTags(registries, cacheRef)[contentTag(key)].manifest.layers ?? []
+    // The last step's layer: BuildKit fetches it only when it exports the image.
+    deleteBlob(registries, cacheRef, layers.at(-1)?.digest ?? '')
+
+    const broken = await job({ workspace, cacheRef, image: 'gap' })
+    expectBuilt(broken)
+    expect(broken.warnings.join('\n')).toMatch(/The build failed while importing the restored cache \(.*from remote: not found\); building once more without it\./)
+    expect(broken.main.outputs['cache-stale']).toBe('true')
+    expect(broken.post?.log).toContain(`Cache saved with key: ${key}`)
+
+    const whole = await job({ workspace, cacheRef, image: 'gap' })
+    expectBuilt(whole)
+    expect(whole.warnings).toEqual([])
+    expect(whole.main.outputs).toMatchObject({ 'cache-hit': 'true', 'cache-stale': 'false' })
+    expect(cachedLine(whole)).toBe('6 of 6 steps were cached.')
   })
 })
 

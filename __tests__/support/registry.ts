@@ -90,6 +90,18 @@ export function registryTags(registries: EngineRegistries, repository: string): 
   return JSON.parse(out) as Record<string, TagInfo>
 }
 
+const DELETE_BLOB = `
+const [registry, repository, digest] = process.argv.slice(1)
+const r = await fetch('http://' + registry + '/v2/' + repository + '/blobs/' + digest, { method: 'DELETE' })
+if (r.status !== 202) throw new Error('DELETE answered ' + r.status)
+`
+
+/** Deletes a layer from an open registry's repository, as a registry's clean-up might. */
+export function deleteBlob(registries: EngineRegistries, repository: string, digest: string): void {
+  const slash = repository.indexOf('/')
+  inNetns(registries.netns, process.execPath, ['--input-type=module', '-e', DELETE_BLOB, repository.slice(0, slash), repository.slice(slash + 1), digest])
+}
+
 /** A registry that accepts connections and never answers, in the namespace, until stopped. */
 export async function silentRegistry(registries: EngineRegistries, port: number): Promise<{ stop(): void }> {
   const script = `require('node:net').createServer(() => {}).listen(${port}, '127.0.0.1', () => console.log('listening'))`

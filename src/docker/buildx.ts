@@ -161,6 +161,10 @@ export function errorLine(output: string): string {
 //   failed to solve: failed to compute cache key: failed commit on ref "layer-sha256:<d>": commit failed: "layer-sha256:<d>" failed size validation: <n> != <m>: failed precondition
 //   failed to solve: error writing layer blob: failed commit on ref "layer-sha256:<d>": commit failed: rpc error: code = FailedPrecondition desc = unexpected commit size <n>, expected <m>: failed precondition
 //   failed to solve: failed to read expected number of bytes: unexpected EOF
+// A registry cache is pulled lazily, layer by layer, while the image is
+// exported; a layer its manifest names but the registry no longer has
+// (deleted, garbage-collected) fails that export:
+//   failed to solve: failed to copy: httpReadSeeker: failed open: could not fetch content descriptor sha256:<d> (application/vnd.oci.image.layer.v1.tar+gzip) from remote: not found
 // Such a failed import leaves records in the engine that outlive
 // `buildx prune -af`; on an engine that persists between jobs, every later
 // build of the same steps fails, with or without a cache, until one runs with
@@ -180,6 +184,7 @@ const CACHE_IMPORT_FAILURES = [
   new RegExp(`${STAGE}NotFound: rpc error: code = NotFound desc = content ${SHA}: not found$`),
   new RegExp(`${STAGE}failed commit on ref "layer-${SHA}": commit failed: .*(?:unexpected commit (?:digest|size)|failed size validation)`),
   new RegExp(`${STAGE}failed to read expected number of bytes: unexpected EOF$`),
+  new RegExp(`${STAGE}failed to copy: httpReadSeeker: failed open: could not fetch content descriptor ${SHA} \\([^)]*\\) from remote: not found$`),
   new RegExp(`${STAGE}(?:failed to prepare ${SHA} as [a-z0-9]+: )?parent snapshot ${SHA} does not exist: not found$`),
   new RegExp(`${STAGE}failed to extract layer ${SHA}: failed to get reader from content store: content digest ${SHA}: not found$`)
 ]

@@ -1,6 +1,6 @@
 // What the registry backend needs from the buildx command line and its output.
 import { describe, expect, it } from '@jest/globals'
-import { buildxArgs, cacheExportError, stepCounts } from '../../../src/docker/buildx.js'
+import { buildxArgs, cacheExportError, failedOnCacheImport, stepCounts } from '../../../src/docker/buildx.js'
 import type { Inputs } from '../../../src/inputs.js'
 
 const inputs = {
@@ -64,6 +64,14 @@ describe('cacheExportError', () => {
   it('ignores the errors of other steps and a clean export', () => {
     expect(cacheExportError('#5 [2/3] RUN false\n#5 ERROR: process "/bin/sh -c false" did not complete successfully\n')).toBeUndefined()
     expect(cacheExportError('#11 exporting cache to registry\n#11 writing cache image manifest sha256:4ddc 0.0s done\n#11 DONE 0.8s\n')).toBeUndefined()
+  })
+})
+
+describe('failedOnCacheImport with a registry cache', () => {
+  it('knows a layer the registry no longer has, fetched while the image is exported', () => {
+    const d = '7ecf8f01addff76d27feaad5f42bae2c1b33a45cc00fa3659c09736c177e4dad'
+    const output = `#11 exporting to image\nERROR: failed to solve: failed to copy: httpReadSeeker: failed open: could not fetch content descriptor sha256:${d} (application/vnd.oci.image.layer.v1.tar+gzip) from remote: not found\n`
+    expect(failedOnCacheImport(output)).toBe(true)
   })
 })
 
