@@ -160,12 +160,25 @@ describe('RegistryCacheStore.save', () => {
     if (!result.saved) expect(result.reason).toMatch(/could not be moved to it: the registry refused the push .*`permissions: packages: write`/)
   })
 
-  it('measures what the build exported from the registry', async () => {
+  it('measures what the build pushed, in the registry', async () => {
     const registry = new FakeRegistry({ [source]: found(manifest(500)) })
     const store = new RegistryCacheStore(REPO, registry)
-    expect(await store.exportedBytes()).toBe(0)
     await store.restore(onMaster)
-    expect(await store.exportedBytes()).toBe(510)
+    expect(await store.exported()).toEqual({ sizeBytes: 510 })
     expect(store.temporaryPaths()).toEqual([])
+  })
+
+  it('explains a push buildx reported as failed, naming the permission', async () => {
+    const store = new RegistryCacheStore(REPO, new FakeRegistry({ [source]: found(manifest()) }))
+    await store.restore(onMaster)
+    const exported = await store.exported('error writing layer blob: unexpected status from HEAD request to https://ghcr.io/v2/x: 403 Forbidden')
+    expect(exported.sizeBytes).toBe(0)
+    expect(exported.problem).toMatch(new RegExp(`^the registry refused the push to ${source.replace(/[.]/g, '\\.')} .*\`permissions: packages: write\``))
+  })
+
+  it('finds a push that left nothing, even when buildx said nothing', async () => {
+    const store = new RegistryCacheStore(REPO, new FakeRegistry())
+    await store.restore(onMaster)
+    expect(await store.exported()).toEqual({ sizeBytes: 0, problem: `the build left nothing at ${source} (not found)` })
   })
 })

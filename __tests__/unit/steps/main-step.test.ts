@@ -151,19 +151,21 @@ describe('the main step', () => {
   })
 
   it('hands the store what buildx said about an export that failed without failing the build, and saves nothing', async () => {
-    exportError = 'error writing layer blob: unexpected status from HEAD request to https://ghcr.io/v2/acme/c/blobs/sha256:0: 403 Forbidden'
+    const refused = 'error writing layer blob: unexpected status from HEAD request to https://ghcr.io/v2/acme/c/blobs/sha256:0: 403 Forbidden'
+    exportError = refused
     await run({ event: push, steps: { cached: 0, total: 6 } })
     expect(builds).toHaveLength(1)
-    expect(exportedWith).toEqual([exportError])
-    expect(report().save).toEqual({ save: false, skip: { kind: 'export-failed', problem: `the store explains: ${exportError}` } })
+    expect(exportedWith).toEqual([refused])
+    expect(report().save).toEqual({ save: false, skip: { kind: 'export-failed', problem: `the store explains: ${refused}` } })
     expect(record.log.join('\n')).toContain('::warning::Not saving the cache: the build could not export a complete cache (the store explains: error writing layer blob')
   })
 
   it("hands the store the refresh's own export failure, and keeps the stale entry", async () => {
-    exportError = 'unexpected status from POST request to https://r/v2/c/blobs/uploads/: 405 Method Not Allowed'
+    const refused = 'unexpected status from POST request to https://r/v2/c/blobs/uploads/: 405 Method Not Allowed'
+    exportError = refused
     await run({ event: push, entry: exact(), steps: { cached: 2, total: 6 } })
     expect(builds.map(b => b.how.output)).toEqual(['image', 'cache'])
-    expect(exportedWith).toEqual([exportError])
+    expect(exportedWith).toEqual([refused])
     expect(report()).toMatchObject({ stale: true, save: { save: false, skip: { kind: 'export-failed' } } })
   })
 
