@@ -57,7 +57,8 @@ export class RegistryCacheStore implements CacheStore {
         core.info(`Cache found at ${candidate.ref} for key: ${entry.matchedKey}`)
         return entry
       }
-      core.warning(`Skipping the damaged cache entry ${candidate.ref} (${entry.problem}); the next run that may write replaces it.`)
+      const fix = candidate.kind === 'content' ? 'the next run that may write replaces it' : 'the next save on that branch replaces it'
+      core.warning(`Skipping the damaged cache entry ${candidate.ref} (${entry.problem}); ${fix}.`)
       if (candidate.kind === 'content') damagedExact = entry
     }
     // Reported, so that this run replaces it when it may write.

@@ -91,7 +91,7 @@ describe('RegistryCacheStore.restore', () => {
     const restored = await new RegistryCacheStore(REPO, registry).restore(feature)
     expect(restored?.matchedKey).toBe(`buildx/ci/master/${OLD}`)
     expect(warnings()).toEqual([
-      `::warning::Skipping the damaged cache entry ${tagged(branchTag('buildx/ci/feature/'))} (it names a key outside buildx/ci/feature/); the next run that may write replaces it.`
+      `::warning::Skipping the damaged cache entry ${tagged(branchTag('buildx/ci/feature/'))} (it names a key outside buildx/ci/feature/); the next save on that branch replaces it.`
     ])
   })
 
