@@ -9,7 +9,8 @@ interface Candidate {
   /** The content key, or for a branch tag the restore key it stands for. */
   key: string
   ref: string
-  kind: 'content' | 'branch'
+  /** `exact`: this run's content key; `content`: the same content on another branch; `branch`: a branch's newest entry. */
+  kind: 'exact' | 'content' | 'branch'
 }
 
 /**
@@ -36,10 +37,12 @@ export class RegistryCacheStore implements CacheStore {
 
   async restore(plan: KeyPlan): Promise<Restored | undefined> {
     this.plan = plan
-    const candidates: Candidate[] = [
-      { key: plan.content, ref: this.tagged(contentTag(plan.content)), kind: 'content' },
-      ...plan.restoreKeys.map(r => ({ key: r.key, ref: this.tagged(branchTag(r.key)), kind: 'branch' as const }))
-    ]
+    const candidates: Candidate[] = [{ key: plan.content, ref: this.tagged(contentTag(plan.content)), kind: 'exact' }]
+    for (const r of plan.restoreKeys) {
+      // A restore key of the same content names it as a prefix (`<content>/`).
+      const key = r.sameContent ? r.key.slice(0, -1) : r.key
+      candidates.push({ key, ref: this.tagged(r.sameContent ? contentTag(key) : branchTag(key)), kind: r.sameContent ? 'content' : 'branch' })
+    }
     core.info(`Looking up ${candidates.map(c => c.ref).join(', ')}`)
     // All at once: each lookup is a registry round trip, and most are misses.
     const lookups = await Promise.all(candidates.map(c => this.client.inspect(c.ref)))
@@ -52,14 +55,14 @@ export class RegistryCacheStore implements CacheStore {
     for (const [i, candidate] of candidates.entries()) {
       const lookup = lookups[i]
       if (lookup.kind !== 'found') continue
-      const entry = candidate.kind === 'content' ? this.contentEntry(candidate, lookup.raw) : await this.branchEntry(candidate, lookup.raw)
+      const entry = candidate.kind === 'branch' ? await this.branchEntry(candidate, lookup.raw) : this.contentEntry(candidate, lookup.raw)
       if (entry.problem === undefined) {
         core.info(`Cache found at ${candidate.ref} for key: ${entry.matchedKey}`)
         return entry
       }
-      const fix = candidate.kind === 'content' ? 'the next run that may write replaces it' : 'the next save on that branch replaces it'
+      const fix = candidate.kind === 'exact' ? 'the next run that may write replaces it' : 'the next save on that branch replaces it'
       core.warning(`Skipping the damaged cache entry ${candidate.ref} (${entry.problem}); ${fix}.`)
-      if (candidate.kind === 'content') damagedExact = entry
+      if (candidate.kind === 'exact') damagedExact = entry
     }
     // Reported, so that this run replaces it when it may write.
     return damagedExact

@@ -52,11 +52,12 @@ beforeEach(() => {
 })
 
 describe('RegistryCacheStore.restore', () => {
-  it('looks up the exact tag, then the branch tags of this branch, the base and the default branch', async () => {
+  it('looks up the exact tag, the same content on the base branch, then the branch tags of this branch and the base', async () => {
     const registry = new FakeRegistry()
     expect(await new RegistryCacheStore(REPO, registry).restore(feature)).toBeUndefined()
     expect(registry.asked).toEqual([
       tagged(contentTag(feature.content)),
+      tagged(contentTag(`buildx/ci/master/${HASH}`)),
       tagged(branchTag('buildx/ci/feature/')),
       tagged(branchTag('buildx/ci/master/'))
     ])
@@ -102,6 +103,20 @@ describe('RegistryCacheStore.restore', () => {
       from: [],
       sizeBytes: 0,
       problem: 'it is an image index, not a cache manifest'
+    })
+  })
+
+  it("hands buildx the base branch's entry of the same content before any branch's newest", async () => {
+    const masterContent = `buildx/ci/master/${HASH}`
+    const registry = new FakeRegistry({
+      [tagged(contentTag(masterContent))]: found(manifest()),
+      [tagged(branchTag('buildx/ci/master/'))]: found(pointer(`buildx/ci/master/${OLD}`)),
+      [`${REPO}@${DIGEST}`]: found(manifest())
+    })
+    expect(await new RegistryCacheStore(REPO, registry).restore(feature)).toEqual({
+      matchedKey: masterContent,
+      from: [{ type: 'registry', ref: tagged(contentTag(masterContent)) }],
+      sizeBytes: 110
     })
   })
 
