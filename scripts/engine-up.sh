@@ -12,6 +12,12 @@
 # The same root also runs an engine with Docker's classic image store, as
 # GitHub's ubuntu-24.04 runners have it (prints its own DOCKER_HOST):
 #        ENGINE_STORE=classic scripts/engine-up.sh
+# Beside the (containerd-store) engine, in its network namespace, three OCI
+# registries (the CNCF distribution registry Debian packages) for the registry
+# backend's tests: 127.0.0.1:5000 open; 127.0.0.1:5001 behind an htpasswd
+# login; 127.0.0.1:5002 the same storage and login, read-only (every push
+# refused). BuildKit pushes from the engine's namespace, so that is where they
+# listen; a client that reaches them runs there too (`ip netns exec $ENGINE_NETNS ...`).
 set -euo pipefail
 
 ROOT=${ENGINE_ROOT:-/opt/engine-root}
@@ -21,6 +27,9 @@ SOCK="$ROOT/run/docker.sock"
 LOG=${ENGINE_LOG:-/tmp/engine.log}
 PLUGIN_DIR="$HOME/.docker/cli-plugins"
 STORE=${ENGINE_STORE:-containerd}
+REGISTRY_CONF=/etc/engine-registry
+REGISTRY_DATA=/var/lib/engine-registry
+REGISTRY_USER=ci
 
 say() { echo "engine-up: $*" >&2; }
 
@@ -63,8 +72,18 @@ make_root() {
   as_root cp /etc/resolv.conf "$ROOT/etc/resolv.conf"
   as_root chroot "$ROOT" apt-get update -qq >>"$LOG" 2>&1
   DEBIAN_FRONTEND=noninteractive as_root chroot "$ROOT" apt-get install -y -qq --no-install-recommends \
-    docker.io docker-cli docker-buildx containerd runc iptables ca-certificates busybox-static >>"$LOG" 2>&1
+    docker.io docker-cli docker-buildx containerd runc iptables ca-certificates busybox-static \
+    docker-registry apache2-utils >>"$LOG" 2>&1
   as_root touch "$READY"
+}
+
+# Roots made before the registries were part of the engine.
+install_registry() {
+  if [ -x "$ROOT/usr/bin/docker-registry" ] && [ -x "$ROOT/usr/bin/htpasswd" ]; then return; fi
+  say "installing docker-registry in the engine root"
+  as_root chroot "$ROOT" apt-get update -qq >>"$LOG" 2>&1
+  DEBIAN_FRONTEND=noninteractive as_root chroot "$ROOT" apt-get install -y -qq --no-install-recommends \
+    docker-registry apache2-utils >>"$LOG" 2>&1
 }
 
 # runc needs the root to be a mount point of its own.
@@ -107,6 +126,77 @@ in_engine() {
   else
     as_root setsid chroot "$ROOT" "$@"
   fi
+}
+
+# Runs a host command in the engine's network namespace.
+in_netns() {
+  if [ -n "$NETNS" ]; then
+    ensure_netns "$NETNS"
+    as_root ip netns exec "$NETNS" "$@"
+  else
+    "$@"
+  fi
+}
+
+port_answers() {
+  in_netns timeout 2 bash -c "exec 3<>/dev/tcp/127.0.0.1/$1" 2>/dev/null
+}
+
+registry_config() { # name port storage readonly auth
+  local auth=''
+  if [ "$5" = auth ]; then
+    auth="auth:
+  htpasswd:
+    realm: engine-registry
+    path: $REGISTRY_CONF/htpasswd"
+  fi
+  cat <<EOF
+version: 0.1
+log:
+  level: error
+  accesslog:
+    disabled: true
+storage:
+  filesystem:
+    rootdirectory: $REGISTRY_DATA/$3
+  delete:
+    enabled: true
+  maintenance:
+    readonly:
+      enabled: $4
+$auth
+http:
+  addr: 127.0.0.1:$2
+  secret: engine-registry-$1
+EOF
+}
+
+start_registries() {
+  local conf="$ROOT$REGISTRY_CONF"
+  as_root mkdir -p "$conf" "$ROOT$REGISTRY_DATA"
+  if [ ! -s "$conf/password" ]; then
+    head -c 18 /dev/urandom | base64 | tr -d '/+=' | as_root tee "$conf/password" >/dev/null
+    as_root chmod 600 "$conf/password"
+  fi
+  if [ ! -s "$conf/htpasswd" ]; then
+    as_root chroot "$ROOT" htpasswd -Bbn "$REGISTRY_USER" "$(as_root cat "$conf/password")" | as_root tee "$conf/htpasswd" >/dev/null
+  fi
+  local spec name port
+  for spec in "open 5000 open false none" "auth 5001 auth false auth" "readonly 5002 auth true auth"; do
+    # shellcheck disable=SC2086
+    set -- $spec
+    name=$1 port=$2
+    registry_config "$@" | as_root tee "$conf/$name.yml" >/dev/null
+    if port_answers "$port"; then continue; fi
+    say "starting the $name registry on 127.0.0.1:$port"
+    in_engine docker-registry serve "$REGISTRY_CONF/$name.yml" >>"$LOG" 2>&1 </dev/null &
+    for _ in $(seq 1 40); do port_answers "$port" && break; sleep 0.25; done
+    if ! port_answers "$port"; then
+      say "the $name registry did not start; the engine log follows"
+      tail -n 20 "$LOG" >&2
+      exit 1
+    fi
+  done
 }
 
 start_containerd() {
@@ -196,6 +286,14 @@ if ! engine_answers; then
 else
   configure
 fi
+install_registry
+start_registries
 say "engine $(DOCKER_HOST="unix://$SOCK" docker version --format '{{.Server.Version}}') ready, buildx $(DOCKER_HOST="unix://$SOCK" docker buildx version | awk '{print $2}')"
 echo "export DOCKER_HOST=unix://$SOCK"
 echo "export BUSYBOX=$ROOT/bin/busybox"
+echo "export ENGINE_NETNS=$NETNS"
+echo "export ENGINE_REGISTRY=127.0.0.1:5000"
+echo "export ENGINE_REGISTRY_AUTH=127.0.0.1:5001"
+echo "export ENGINE_REGISTRY_READONLY=127.0.0.1:5002"
+echo "export ENGINE_REGISTRY_USER=$REGISTRY_USER"
+echo "export ENGINE_REGISTRY_PASSWORD=$(as_root cat "$ROOT$REGISTRY_CONF/password")"

@@ -23,6 +23,7 @@ export const Input = {
   CreateBuilder: 'create-builder',
   CacheBackend: 'cache-backend',
   CacheRoot: 'cache-root',
+  CacheRef: 'cache-ref',
   CacheCompression: 'cache-compression',
   MaxCacheSize: 'max-cache-size',
   DeleteSuperseded: 'delete-superseded',
@@ -48,5 +49,5 @@ export const Output = {
 } as const
 
 export type CacheSource = 'exact' | 'branch' | 'base-branch' | 'default-branch' | 'none'
-export type CacheBackendName = 'gha' | 'local'
+export type CacheBackendName = 'gha' | 'local' | 'registry'
 export type CacheCompression = 'gzip' | 'zstd' | 'uncompressed'

@@ -34,6 +34,8 @@ export interface Inputs {
   cacheBackend: CacheBackendName
   /** Absolute; set only for the local backend. */
   cacheRoot: string
+  /** `<registry>/<repository>`; set only for the registry backend. */
+  cacheRef: string
   /** How the exported cache's layers are compressed. */
   cacheCompression: CacheCompression
   /** Bytes above which a new cache is not saved; 0: no limit. */
@@ -81,7 +83,7 @@ export function parseInputs(read: ReadInput, workspace: string, env: NodeJS.Proc
   if (tags.length === 0) requireReference(image)
   for (const tag of tags) requireReference(tag, Input.Tags)
 
-  const cacheBackend = oneOf(Input.CacheBackend, read(Input.CacheBackend).trim() || 'gha', ['gha', 'local'] as const)
+  const cacheBackend = oneOf(Input.CacheBackend, read(Input.CacheBackend).trim() || 'gha', ['gha', 'local', 'registry'] as const)
   const cacheRootInput = read(Input.CacheRoot).trim()
   if (cacheBackend === 'local' && !cacheRootInput) {
     throw new InputError('`cache-backend: local` needs `cache-root`: an absolute directory that persists between runs.')
@@ -93,6 +95,10 @@ export function parseInputs(read: ReadInput, workspace: string, env: NodeJS.Proc
   // quote is quoted (docker/buildx.ts); a line break could not be.
   if (/[\r\n]/.test(cacheRootInput)) throw new InputError('Input `cache-root` must be a single line.')
   const secrets = readSecrets(read, workspace, env)
+
+  const maxCacheSizeBytes = size(Input.MaxCacheSize, read(Input.MaxCacheSize))
+  const deleteSuperseded = boolean(Input.DeleteSuperseded, read(Input.DeleteSuperseded), false)
+  const cacheRef = cacheBackend === 'registry' ? registryInputs(read(Input.CacheRef).trim(), maxCacheSizeBytes, deleteSuperseded) : ''
 
   return {
     image,
@@ -114,9 +120,10 @@ export function parseInputs(read: ReadInput, workspace: string, env: NodeJS.Proc
     createBuilder: boolean(Input.CreateBuilder, read(Input.CreateBuilder), true),
     cacheBackend,
     cacheRoot: cacheBackend === 'local' ? path.normalize(cacheRootInput) : '',
+    cacheRef,
     cacheCompression: oneOf(Input.CacheCompression, read(Input.CacheCompression).trim() || 'gzip', ['gzip', 'zstd', 'uncompressed'] as const),
-    maxCacheSizeBytes: size(Input.MaxCacheSize, read(Input.MaxCacheSize)),
-    deleteSuperseded: boolean(Input.DeleteSuperseded, read(Input.DeleteSuperseded), false),
+    maxCacheSizeBytes,
+    deleteSuperseded,
     restoreTimeoutSeconds: seconds(Input.RestoreTimeout, read(Input.RestoreTimeout), undefined),
     saveTimeoutSeconds: seconds(Input.SaveTimeout, read(Input.SaveTimeout), undefined),
     stallTimeoutSeconds: seconds(Input.StallTimeout, read(Input.StallTimeout), DEFAULT_STALL_SECONDS),
@@ -145,6 +152,38 @@ function requireReference(value: string, input?: string): void {
       ? `Tag "${value}" in \`${input}\` is not a valid image reference; use lowercase letters, digits and . _ - / : only.`
       : `Input \`image\` ("${value}") is used as the image's tag but is not a valid image reference; set \`tags\`, or use a name of lowercase letters, digits and . _ - /.`
   )
+}
+
+// A repository, never a tag: the action names each entry's tag itself.
+const REPOSITORY = /^[a-z0-9]+(?:[._-][a-z0-9]+)*(?::[0-9]+)?(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)+$/
+
+/** `cache-ref`, and the inputs that cannot apply to a registry. */
+function registryInputs(cacheRef: string, maxCacheSizeBytes: number, deleteSuperseded: boolean): string {
+  if (!cacheRef) {
+    throw new InputError(
+      '`cache-backend: registry` needs `cache-ref`: the repository that holds the cache, e.g. `cache-ref: ghcr.io/acme/ci-cache` (log in to its registry before this step).'
+    )
+  }
+  if (/[\r\n]/.test(cacheRef)) throw new InputError(`Input \`${Input.CacheRef}\` must be a single line.`)
+  if (/@|:[^/]*$/.test(cacheRef.replace(/^[^/]*\//, ''))) {
+    throw new InputError(`Input \`${Input.CacheRef}\` ("${cacheRef}") names a tag or digest; give the repository alone, e.g. ghcr.io/acme/ci-cache: the action names the tags.`)
+  }
+  if (!REPOSITORY.test(cacheRef)) {
+    throw new InputError(
+      `Input \`${Input.CacheRef}\` ("${cacheRef}") is not a repository of the form <registry>/<name>; use lowercase letters, digits and . _ - / only (GitHub owner names may need lowercasing).`
+    )
+  }
+  if (maxCacheSizeBytes > 0) {
+    throw new InputError(
+      `\`${Input.MaxCacheSize}\` does not apply to \`cache-backend: registry\`: the build pushes its cache as it goes, before its size is known. Remove it; the registry's own quota bounds the cache.`
+    )
+  }
+  if (deleteSuperseded) {
+    throw new InputError(
+      `\`${Input.DeleteSuperseded}\` deletes Actions cache entries and does not apply to \`cache-backend: registry\`. Remove it; old tags are cleaned by the registry's retention (see the README).`
+    )
+  }
+  return cacheRef
 }
 
 function buildArg(line: string): { name: string; value: string } {

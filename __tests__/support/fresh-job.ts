@@ -16,6 +16,8 @@ export interface FreshJob {
   scopes: TokenScope[]
   env?: Record<string, string>
   skipPost?: boolean
+  /** Run the steps in the engine's network namespace (see run-action.ts). */
+  netns?: string
   /** Called once the main step is running, e.g. to cancel it. */
   during?: (runnerTemp: string) => Promise<void>
 }
@@ -41,7 +43,8 @@ export async function freshJob(service: CacheService, spec: FreshJob): Promise<J
     workspace: spec.workspace,
     runnerTemp,
     env: { ...service.env(runtimeToken(spec.scopes)), ...spec.env },
-    skipPost: spec.skipPost
+    skipPost: spec.skipPost,
+    netns: spec.netns
   })
   await spec.during?.(runnerTemp)
   const result = await running

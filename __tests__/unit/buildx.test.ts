@@ -24,6 +24,7 @@ const inputs: Inputs = {
   createBuilder: true,
   cacheBackend: 'gha',
   cacheRoot: '',
+  cacheRef: '',
   cacheCompression: 'gzip',
   maxCacheSizeBytes: 0,
   deleteSuperseded: false,

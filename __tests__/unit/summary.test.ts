@@ -12,7 +12,7 @@ const report = (over: Partial<Report> = {}): Report => ({
   source: 'branch',
   cacheHit: false,
   stale: false,
-  store: { backend: 'gha', image: 'dist-x86_64-linux', cacheRoot: '', jobId: 'j' },
+  store: { backend: 'gha', image: 'dist-x86_64-linux', cacheRoot: '', cacheRef: '', jobId: 'j' },
   save: { save: true, why: { kind: 'new-content' } },
   restore: { sizeBytes: 200 * 1024 * 1024, seconds: 2 },
   build: { seconds: 31.25, steps: { total: 12, cached: 9 }, retriedWithoutCache: false, succeeded: true },

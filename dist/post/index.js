@@ -29215,7 +29215,7 @@ module.exports = {
 /***/ ((module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _steps_post_step_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(1351);
+/* harmony import */ var _steps_post_step_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(3496);
 
 // Exit explicitly: a cache request that never answered must not hold the job.
 await (0,_steps_post_step_js__WEBPACK_IMPORTED_MODULE_0__/* .runPost */ .a)();
@@ -29226,7 +29226,7 @@ __webpack_async_result__();
 
 /***/ }),
 
-/***/ 1351:
+/***/ 3496:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -32939,14 +32939,384 @@ async function lastTouched(dir) {
     return Math.max(own.mtimeMs, index?.mtimeMs ?? 0);
 }
 
+;// CONCATENATED MODULE: ./src/cache/registry-manifest.ts
+// What the registry answers, read without I/O: the manifests the registry
+// backend keeps, and the errors docker prints when the registry says no.
+/** The media type of the config that makes an image manifest a BuildKit cache (`image-manifest=true`). */
+const CACHE_CONFIG_MEDIA_TYPE = 'application/vnd.buildkit.cacheconfig.v0';
+/** The annotation of a branch tag's index that names the content key it points at. */
+const KEY_ANNOTATION = 'io.github.buildx-ci-cache.key';
+const IMAGE_MANIFESTS = ['application/vnd.oci.image.manifest.v1+json', 'application/vnd.docker.distribution.manifest.v2+json'];
+const INDEXES = ['application/vnd.oci.image.index.v1+json', 'application/vnd.docker.distribution.manifest.list.v2+json'];
+const registry_manifest_DIGEST = /^sha256:[a-f0-9]{64}$/;
+/** A cache manifest as BuildKit pushes it; its size is what the entry holds in the registry. */
+function parseCacheManifest(raw) {
+    const manifest = json(raw);
+    if (manifest === undefined)
+        return { ok: false, problem: 'its manifest is not JSON' };
+    const mediaType = manifest.mediaType;
+    if (typeof mediaType === 'string' && INDEXES.includes(mediaType))
+        return { ok: false, problem: 'it is an image index, not a cache manifest' };
+    if (typeof mediaType === 'string' && !IMAGE_MANIFESTS.includes(mediaType))
+        return { ok: false, problem: `its manifest has the media type ${clip(mediaType)}` };
+    const config = object(manifest.config);
+    if (config?.mediaType !== CACHE_CONFIG_MEDIA_TYPE) {
+        return { ok: false, problem: `it is not a BuildKit cache (its config is ${clip(String(config?.mediaType ?? 'missing'))})` };
+    }
+    if (!Array.isArray(manifest.layers))
+        return { ok: false, problem: 'its manifest lists no layers' };
+    let sizeBytes = registry_manifest_size(config.size);
+    for (const layer of manifest.layers) {
+        const descriptor = object(layer);
+        if (typeof descriptor?.digest !== 'string' || !registry_manifest_DIGEST.test(descriptor.digest))
+            return { ok: false, problem: 'a layer of its manifest has no sha256 digest' };
+        sizeBytes += registry_manifest_size(descriptor.size);
+    }
+    return { ok: true, sizeBytes };
+}
+/**
+ * A branch tag: an index of one manifest, annotated with the content key it
+ * holds, which must lie in the branch's own scope.
+ */
+function parseBranchPointer(raw, scopeKey) {
+    const index = json(raw);
+    if (index === undefined)
+        return { ok: false, problem: 'its index is not JSON' };
+    const key = object(index.annotations)?.[KEY_ANNOTATION];
+    if (typeof key !== 'string')
+        return { ok: false, problem: `its index has no ${KEY_ANNOTATION} annotation` };
+    const rest = key.startsWith(scopeKey) ? key.slice(scopeKey.length) : '';
+    if (rest === '' || rest.includes('/'))
+        return { ok: false, problem: `it names a key outside ${scopeKey}` };
+    const manifests = Array.isArray(index.manifests) ? index.manifests : [];
+    const digest = object(manifests[0])?.digest;
+    if (manifests.length !== 1 || typeof digest !== 'string' || !registry_manifest_DIGEST.test(digest)) {
+        return { ok: false, problem: 'its index does not point at exactly one manifest' };
+    }
+    return { ok: true, key, digest };
+}
+function classifyError(stderr) {
+    const message = errorMessage(stderr);
+    // URLs and quoted names carry tags and image names, which may contain any
+    // of the words looked for.
+    const words = message.replace(/"[^"]*"/g, '""').replace(/https?:\/\/\S+/g, 'URL');
+    // Asked first: the answer to a missing tag starts with the reference.
+    if (/: not found$/.test(message) || /manifest unknown|name unknown/i.test(words))
+        return { kind: 'missing' };
+    if (/\b(401|403)\b|unauthori[sz]ed|forbidden|denied|authorization failed|no basic auth credentials|insufficient_scope/i.test(words)) {
+        return { kind: 'denied', message };
+    }
+    if (/\b405\b|method not allowed|read-only mode/i.test(words))
+        return { kind: 'read-only', message };
+    if (/\b404\b/.test(words))
+        return { kind: 'missing' };
+    return { kind: 'broken', message };
+}
+/** Why a push to `repository` failed, and what to change when it was refused. */
+function explainPushFailure(error, repository) {
+    const fault = classifyError(error);
+    switch (fault.kind) {
+        case 'denied':
+            return (`the registry refused the push to ${repository} (${fault.message}). Log in before this step with credentials that may push ` +
+                '(docker/login-action); for ghcr.io give the job `permissions: packages: write`, and give this repository write access in the package\'s settings if another repository created it.');
+        case 'read-only':
+            return `the registry does not take pushes to ${repository} (${fault.message}): it is read-only or a mirror; point cache-ref at a registry that takes pushes.`;
+        case 'missing':
+        case 'broken':
+            return `the push to ${repository} failed: ${errorMessage(error)}`;
+    }
+}
+/** The line that says what went wrong: docker's last `ERROR:` line, else its last line. */
+function errorMessage(stderr) {
+    const lines = stderr.split('\n').map(l => l.trim()).filter(Boolean);
+    const error = lines.filter(l => /^(ERROR|error):/.test(l)).at(-1) ?? lines.at(-1) ?? 'no output';
+    return clip(error.replace(/^(ERROR|error):\s*/, ''));
+}
+function json(raw) {
+    try {
+        return object(JSON.parse(raw));
+    }
+    catch {
+        return undefined;
+    }
+}
+function object(value) {
+    return typeof value === 'object' && value !== null && !Array.isArray(value) ? value : undefined;
+}
+function registry_manifest_size(value) {
+    return typeof value === 'number' && Number.isFinite(value) && value > 0 ? value : 0;
+}
+function clip(text) {
+    return text.length > 300 ? `${text.slice(0, 300)}…` : text;
+}
+
+;// CONCATENATED MODULE: ./src/cache/registry-client.ts
+
+
+const LOOKUP_SECONDS = 30;
+const PUSH_SECONDS = 120;
+// A manifest of a few thousand layers is well under this.
+const MAX_OUTPUT = 32 * 1024 * 1024;
+class ImagetoolsClient {
+    lookupSeconds;
+    pushSeconds;
+    constructor(lookupSeconds = LOOKUP_SECONDS, pushSeconds = PUSH_SECONDS) {
+        this.lookupSeconds = lookupSeconds;
+        this.pushSeconds = pushSeconds;
+    }
+    async inspect(ref) {
+        const run = await docker(['buildx', 'imagetools', 'inspect', '--raw', ref], this.lookupSeconds);
+        if (run.timedOut)
+            return { kind: 'broken', message: `the registry did not answer within ${this.lookupSeconds} s` };
+        if (run.code === 0)
+            return { kind: 'found', raw: run.stdout };
+        return classifyError(run.stderr);
+    }
+    async point(target, source, annotations) {
+        const args = ['buildx', 'imagetools', 'create', '--tag', target];
+        for (const [name, value] of Object.entries(annotations))
+            args.push('--annotation', `index:${name}=${value}`);
+        args.push(source);
+        const run = await docker(args, this.pushSeconds);
+        if (run.timedOut)
+            return { ok: false, error: `the registry did not answer within ${this.pushSeconds} s` };
+        return run.code === 0 ? { ok: true } : { ok: false, error: errorMessage(run.stderr) };
+    }
+}
+function docker(args, seconds) {
+    return new Promise(resolve => {
+        (0,external_node_child_process_namespaceObject.execFile)('docker', args, { timeout: seconds * 1000, killSignal: 'SIGKILL', maxBuffer: MAX_OUTPUT, encoding: 'utf8' }, (error, stdout, stderr) => {
+            if (!error)
+                return resolve({ code: 0, stdout, stderr, timedOut: false });
+            const failure = error;
+            // No docker at all: said as a fault of its own, not a registry's.
+            if (failure.code === 'ENOENT')
+                return resolve({ code: 127, stdout, stderr: 'ERROR: the docker CLI is not on PATH', timedOut: false });
+            if (failure.code === 'ERR_CHILD_PROCESS_STDIO_MAXBUFFER') {
+                return resolve({ code: 1, stdout: '', stderr: `ERROR: the registry answered with more than ${MAX_OUTPUT} bytes`, timedOut: false });
+            }
+            resolve({ code: typeof failure.code === 'number' ? failure.code : 1, stdout, stderr, timedOut: failure.killed === true });
+        });
+    });
+}
+
+;// CONCATENATED MODULE: ./src/cache/registry-tags.ts
+
+// A registry names an entry by its tag: at most 128 characters of
+// [A-Za-z0-9_.-], not starting with `.` or `-`. Keys are longer than that
+// (four escaped components of up to 100 characters each) and use `%`, `~` and
+// `/`, so a tag cannot spell its key out. Each tag therefore ends in a digest
+// of the whole key, which is what keeps tags apart exactly as their keys are
+// apart (image `a-b` on branch `c` and image `a` on branch `b-c` have different
+// keys, hence different digests); the readable part before it only helps a
+// person browsing the registry, and may be the same for two keys.
+const MAX_TAG = 128;
+const TAG = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
+const registry_tags_SEPARATOR = '/';
+const DIGEST_CHARS = 32;
+const MAX_IMAGE_HINT = 40;
+const MAX_BRANCH_HINT = 30;
+const HASH_HINT = 12;
+/** Marks the tag that follows an image's newest entry on a branch. */
+const NEWEST = 'newest';
+/** The tag of one content key (`<prefix>/<image>/<branch>/<hash>`): rewritten only for the same content. */
+function contentTag(contentKey) {
+    const [, image, branch, hash] = components(contentKey);
+    return join([hint(image, MAX_IMAGE_HINT), hint(branch, MAX_BRANCH_HINT), hint(hash, HASH_HINT), digest(contentKey)]);
+}
+/**
+ * The tag that follows the newest entry of an image on a branch, named by the
+ * restore key `<prefix>/<image>/<branch>/`: what the fallbacks read.
+ */
+function branchTag(scopeKey) {
+    const [, image, branch] = components(scopeKey);
+    return join([hint(image, MAX_IMAGE_HINT), hint(branch, MAX_BRANCH_HINT), NEWEST, digest(scopeKey)]);
+}
+function isValidTag(tag) {
+    return TAG.test(tag);
+}
+function components(key) {
+    const parts = key.split(registry_tags_SEPARATOR);
+    if (parts.length !== 4)
+        throw new Error(`not a cache key of four components: ${key}`);
+    return parts;
+}
+function join(parts) {
+    const tag = parts.join('.');
+    // Never reached with the bounds above; a guard against a future change.
+    if (!isValidTag(tag))
+        throw new Error(`derived an invalid registry tag: ${tag}`);
+    return tag;
+}
+// Escapes (`%2F`) and the shortening mark (`~`) become `_`; a leading `.` or
+// `-` would make the tag invalid, and an empty component says nothing.
+function hint(component, max) {
+    const plain = component.replace(/%[0-9A-Fa-f]{2}/g, '_').replace(/[^A-Za-z0-9_.-]/g, '_').slice(0, max);
+    return plain === '' ? '_' : plain.replace(/^[.-]/, '_');
+}
+function digest(key) {
+    return (0,external_node_crypto_.createHash)('sha256').update(key).digest('hex').slice(0, DIGEST_CHARS);
+}
+
+;// CONCATENATED MODULE: ./src/cache/registry.ts
+
+
+
+
+
+/**
+ * A repository in an OCI registry (`cache-ref`). BuildKit moves the data
+ * itself: it pushes an entry during the build (`--cache-to type=registry`,
+ * under the content key's tag, rewritten when a stale entry is refreshed) and
+ * pulls only the layers a build needs (`--cache-from`), so nothing passes
+ * through the runner's disk. This store finds out which entry exists before
+ * the build, and on save moves the image's branch tag, which the fallbacks
+ * read, to the entry the build pushed.
+ */
+class RegistryCacheStore {
+    repository;
+    client;
+    backend = 'registry';
+    // The build pushes under the content key's tag; the restore that precedes
+    // every export is where the store learns the key.
+    plan;
+    // Set when the registry could not be used at all: a push would fail or hang too.
+    unusable;
+    constructor(repository, client = new ImagetoolsClient()) {
+        this.repository = repository;
+        this.client = client;
+    }
+    async restore(plan) {
+        this.plan = plan;
+        const candidates = [{ key: plan.content, ref: this.tagged(contentTag(plan.content)), kind: 'exact' }];
+        for (const r of plan.restoreKeys) {
+            // A restore key of the same content names it as a prefix (`<content>/`).
+            const key = r.sameContent ? r.key.slice(0, -1) : r.key;
+            candidates.push({ key, ref: this.tagged(r.sameContent ? contentTag(key) : branchTag(key)), kind: r.sameContent ? 'content' : 'branch' });
+        }
+        info(`Looking up ${candidates.map(c => c.ref).join(', ')}`);
+        // All at once: each lookup is a registry round trip, and most are misses.
+        const lookups = await Promise.all(candidates.map(c => this.client.inspect(c.ref)));
+        const fault = lookups.find(l => l.kind !== 'found' && l.kind !== 'missing');
+        if (fault) {
+            this.warnAbout(fault);
+            return undefined;
+        }
+        let damagedExact;
+        for (const [i, candidate] of candidates.entries()) {
+            const lookup = lookups[i];
+            if (lookup.kind !== 'found')
+                continue;
+            const entry = candidate.kind === 'branch' ? await this.branchEntry(candidate, lookup.raw) : this.contentEntry(candidate, lookup.raw);
+            if (entry.problem === undefined) {
+                info(`Cache found at ${candidate.ref} for key: ${entry.matchedKey}`);
+                return entry;
+            }
+            const fix = candidate.kind === 'exact' ? 'the next run that may write replaces it' : 'the next save on that branch replaces it';
+            warning(`Skipping the damaged cache entry ${candidate.ref} (${entry.problem}); ${fix}.`);
+            if (candidate.kind === 'exact')
+                damagedExact = entry;
+        }
+        // Reported, so that this run replaces it when it may write.
+        return damagedExact;
+    }
+    async exportTo() {
+        if (this.unusable !== undefined)
+            throw new Error(this.unusable);
+        if (this.plan === undefined)
+            throw new Error('the registry was not looked up before the build');
+        return { type: 'registry', ref: this.tagged(contentTag(this.plan.content)) };
+    }
+    // What the registry holds under the content tag now: the build pushed it,
+    // unless buildx said the push failed.
+    async exported(buildError) {
+        if (this.plan === undefined)
+            return { sizeBytes: 0, problem: 'the registry was not looked up before the build' };
+        const ref = this.tagged(contentTag(this.plan.content));
+        if (buildError !== undefined)
+            return { sizeBytes: 0, problem: explainPushFailure(buildError, ref) };
+        const lookup = await this.client.inspect(ref);
+        if (lookup.kind !== 'found')
+            return { sizeBytes: 0, problem: `the build left nothing at ${ref} (${lookup.kind === 'missing' ? 'not found' : lookup.message})` };
+        const manifest = parseCacheManifest(lookup.raw);
+        return manifest.ok ? { sizeBytes: manifest.sizeBytes } : { sizeBytes: 0, problem: `${ref} does not hold the build's cache: ${manifest.problem}` };
+    }
+    // The entry is already in the registry: the build pushed it. What is left
+    // is to make it the one the fallbacks find.
+    async save(plan) {
+        const source = this.tagged(contentTag(plan.content));
+        const lookup = await this.client.inspect(source);
+        if (lookup.kind !== 'found') {
+            return { saved: false, reason: `the build left no cache at ${source} (${lookup.kind === 'missing' ? 'not found' : lookup.message}).` };
+        }
+        const manifest = parseCacheManifest(lookup.raw);
+        if (!manifest.ok)
+            return { saved: false, reason: `${source} does not hold the build's cache: ${manifest.problem}.` };
+        const target = this.tagged(branchTag(branchScope(plan.content)));
+        const pointed = await this.client.point(target, source, { [KEY_ANNOTATION]: plan.content });
+        if (!pointed.ok) {
+            return { saved: false, reason: `the build pushed ${source}, but ${target} could not be moved to it: ${explainPushFailure(pointed.error, this.repository)}` };
+        }
+        info(`The build pushed the cache to ${source}; ${target} now points at it.`);
+        return { saved: true, key: plan.content, sizeBytes: manifest.sizeBytes };
+    }
+    temporaryPaths() {
+        return [];
+    }
+    contentEntry(candidate, raw) {
+        const manifest = parseCacheManifest(raw);
+        if (!manifest.ok)
+            return { matchedKey: candidate.key, from: [], sizeBytes: 0, problem: manifest.problem };
+        return { matchedKey: candidate.key, from: [{ type: 'registry', ref: candidate.ref }], sizeBytes: manifest.sizeBytes };
+    }
+    // A branch tag is an index that names the content key it follows; BuildKit
+    // imports only a cache manifest, so it is given the manifest by digest.
+    async branchEntry(candidate, raw) {
+        const pointer = parseBranchPointer(raw, candidate.key);
+        if (!pointer.ok)
+            return { matchedKey: candidate.key, from: [], sizeBytes: 0, problem: pointer.problem };
+        const ref = `${this.repository}@${pointer.digest}`;
+        const lookup = await this.client.inspect(ref);
+        if (lookup.kind !== 'found') {
+            const why = lookup.kind === 'missing' ? 'the entry it points at is gone' : `the entry it points at could not be read: ${lookup.message}`;
+            return { matchedKey: pointer.key, from: [], sizeBytes: 0, problem: why };
+        }
+        const manifest = parseCacheManifest(lookup.raw);
+        if (!manifest.ok)
+            return { matchedKey: pointer.key, from: [], sizeBytes: 0, problem: manifest.problem };
+        return { matchedKey: pointer.key, from: [{ type: 'registry', ref }], sizeBytes: manifest.sizeBytes };
+    }
+    warnAbout(fault) {
+        if (fault.kind === 'denied') {
+            // The push is still tried: a registry may deny reading a repository
+            // that does not exist yet, and the first push creates it.
+            warning(`The registry refused to read ${this.repository} (${fault.message}); building without its cache. ` +
+                'Log in before this step (docker/login-action; for ghcr.io the job needs `permissions: packages: read`, or `write` where it saves). ' +
+                'A repository that does not exist yet is created by the first save.');
+            return;
+        }
+        this.unusable = `the registry could not be used when the cache was looked up (${fault.message})`;
+        warning(`The registry of ${this.repository} could not be used (${fault.message}); building without its cache.`);
+    }
+    tagged(tag) {
+        return `${this.repository}:${tag}`;
+    }
+}
+
 ;// CONCATENATED MODULE: ./src/cache/create.ts
 
 
 
+
 function createStore(config, runnerTemp) {
-    if (config.backend === 'local')
-        return new LocalCacheStore(config.cacheRoot, config.jobId);
-    return new GhaCacheStore(runnerTemp, config.image, boundsFor(config.stallSeconds));
+    switch (config.backend) {
+        case 'local':
+            return new LocalCacheStore(config.cacheRoot, config.jobId);
+        case 'registry':
+            return new RegistryCacheStore(config.cacheRef);
+        case 'gha':
+            return new GhaCacheStore(runnerTemp, config.image, boundsFor(config.stallSeconds));
+    }
 }
 
 ;// CONCATENATED MODULE: ./node_modules/@actions/github/lib/context.js
@@ -38173,6 +38543,7 @@ const Input = {
     CreateBuilder: 'create-builder',
     CacheBackend: 'cache-backend',
     CacheRoot: 'cache-root',
+    CacheRef: 'cache-ref',
     CacheCompression: 'cache-compression',
     MaxCacheSize: 'max-cache-size',
     DeleteSuperseded: 'delete-superseded',

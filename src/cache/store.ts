@@ -27,6 +27,8 @@ export interface StoreConfig {
   image: string
   /** With the local backend: the directory that outlives the runner. */
   cacheRoot: string
+  /** With the registry backend: the repository that holds the entries (`cache-ref`). */
+  cacheRef: string
   /** Names what this job puts in places other jobs share. */
   jobId: string
   /** With the gha backend: seconds a transfer may go without moving a byte (half of it for a call to be answered); unset: the default. */
@@ -52,9 +54,10 @@ export interface CacheStore {
   /**
    * What the build exported: its size, and why it cannot be saved when the
    * export failed part-way (buildx is told to ignore export errors, so that a
-   * cache problem never fails the build).
+   * cache problem never fails the build). `buildError` is what buildx printed
+   * about the export when it failed, for the store to explain.
    */
-  exported(): Promise<Exported>
+  exported(buildError?: string): Promise<Exported>
   /** Makes the exported cache the newest entry for the content key, superseding older ones; rejects as restore does. */
   save(plan: Pick<KeyPlan, 'content'>, signal?: AbortSignal): Promise<SaveResult>
   /** Everything the store made on the runner, removed whatever happened. */

@@ -3,7 +3,7 @@ import * as fs from 'node:fs'
 import * as path from 'node:path'
 import { removeDir } from '../fsutil.js'
 import type { Inputs } from '../inputs.js'
-import { buildxArgs, failedOnCacheImport, runBuildx, secretEnv, type BuildCache, type BuildRun, type StepCounts } from './buildx.js'
+import { buildxArgs, cacheExportError, failedOnCacheImport, runBuildx, secretEnv, type BuildCache, type BuildRun, type StepCounts } from './buildx.js'
 
 /** A build that failed for its own reasons: the step fails with this message. */
 export class BuildError extends Error {}
@@ -12,6 +12,8 @@ export interface Built {
   steps: StepCounts
   /** The restored cache broke the build, which then ran again without it. */
   retriedWithoutCache: boolean
+  /** Why the cache export failed in a build that succeeded (a registry push that was refused, say). */
+  cacheExportError?: string
   imageId: string
   digest: string
 }
@@ -51,7 +53,8 @@ export async function build(
     if (result.exitCode !== 0) {
       throw new BuildError(`The image build failed (docker buildx exit code ${result.exitCode}): ${result.error}`)
     }
-    return { steps: result.steps, retriedWithoutCache, ...(await imageFacts(run.iidFile, run.metadataFile)) }
+    const exportError = cache.to ? cacheExportError(result.output) : undefined
+    return { steps: result.steps, retriedWithoutCache, cacheExportError: exportError, ...(await imageFacts(run.iidFile, run.metadataFile)) }
   } finally {
     await removeDir(dir)
   }

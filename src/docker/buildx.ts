@@ -93,7 +93,9 @@ function cacheFrom(location: CacheLocation): string {
 
 // mode=max: every stage's layers, so that a builder stage is cached too.
 // ignore-error: a failed export must not fail the build; the store checks
-// what was exported before anything is saved.
+// what was exported before anything is saved. buildx still prints the error
+// (see cacheExportError). image-manifest=true stores a registry cache as an
+// OCI image manifest, which registries such as ghcr.io accept.
 function cacheTo(location: CacheLocation): string {
   return location.type === 'local'
     ? attributes(['type', 'local'], ['dest', location.dir], ['mode', 'max'], ['ignore-error', 'true'])
@@ -138,17 +140,37 @@ export async function runBuildx(args: string[], env: Record<string, string> = {}
  * Counts the Dockerfile's steps (`#5 [2/4] RUN ...`) and those reported
  * CACHED. A `FROM` step resolves a base image and is never reported CACHED,
  * warm or not: it is not a step the cache can serve, so it is not counted.
+ * Nor is `#3 [auth] sharing credentials for ghcr.io`, which a build prints
+ * after a `docker login` to a registry it reads.
  */
 export function stepCounts(progress: string): StepCounts {
   const steps = new Set<string>()
   const cached = new Set<string>()
   for (const line of progress.split('\n')) {
-    const step = /^#(\d+) \[(?!internal\])[^\]]*\] (?!FROM )/.exec(line)
+    const step = /^#(\d+) \[(?!internal\]|auth\])[^\]]*\] (?!FROM )/.exec(line)
     if (step) steps.add(step[1])
     const hit = /^#(\d+) CACHED\s*$/.exec(line)
     if (hit) cached.add(hit[1])
   }
   return { total: steps.size, cached: [...cached].filter(id => steps.has(id)).length }
+}
+
+/**
+ * Why the cache export failed in a build that went on regardless
+ * (ignore-error), as buildx 0.13 prints it under the export's own step:
+ *   #11 exporting cache to registry
+ *   #11 ERROR: error writing layer blob: ... 401 Unauthorized
+ */
+export function cacheExportError(progress: string): string | undefined {
+  const exports = new Set<string>()
+  let error: string | undefined
+  for (const line of progress.split('\n')) {
+    const step = /^#(\d+) exporting cache to /.exec(line)
+    if (step) exports.add(step[1])
+    const failed = /^#(\d+) ERROR: (.*)$/.exec(line)
+    if (failed && exports.has(failed[1])) error = failed[2].trim()
+  }
+  return error
 }
 
 export function errorLine(output: string): string {
@@ -169,6 +191,10 @@ export function errorLine(output: string): string {
 //   failed to solve: failed to compute cache key: failed commit on ref "layer-sha256:<d>": commit failed: "layer-sha256:<d>" failed size validation: <n> != <m>: failed precondition
 //   failed to solve: error writing layer blob: failed commit on ref "layer-sha256:<d>": commit failed: rpc error: code = FailedPrecondition desc = unexpected commit size <n>, expected <m>: failed precondition
 //   failed to solve: failed to read expected number of bytes: unexpected EOF
+// A registry cache is pulled lazily, layer by layer, while the image is
+// exported; a layer its manifest names but the registry no longer has
+// (deleted, garbage-collected) fails that export:
+//   failed to solve: failed to copy: httpReadSeeker: failed open: could not fetch content descriptor sha256:<d> (application/vnd.oci.image.layer.v1.tar+gzip) from remote: not found
 // Such a failed import leaves records in the engine that outlive
 // `buildx prune -af`; on an engine that persists between jobs, every later
 // build of the same steps fails, with or without a cache, until one runs with
@@ -188,6 +214,7 @@ const CACHE_IMPORT_FAILURES = [
   new RegExp(`${STAGE}NotFound: rpc error: code = NotFound desc = content ${SHA}: not found$`),
   new RegExp(`${STAGE}failed commit on ref "layer-${SHA}": commit failed: .*(?:unexpected commit (?:digest|size)|failed size validation)`),
   new RegExp(`${STAGE}failed to read expected number of bytes: unexpected EOF$`),
+  new RegExp(`${STAGE}failed to copy: httpReadSeeker: failed open: could not fetch content descriptor ${SHA} \\([^)]*\\) from remote: not found$`),
   new RegExp(`${STAGE}(?:failed to prepare ${SHA} as [a-z0-9]+: )?parent snapshot ${SHA} does not exist: not found$`),
   new RegExp(`${STAGE}failed to extract layer ${SHA}: failed to get reader from content store: content digest ${SHA}: not found$`)
 ]

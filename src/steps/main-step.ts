@@ -54,7 +54,14 @@ async function mainStep(): Promise<void> {
   core.info(`Primary key: ${plan.content}`)
   core.setOutput(Output.Key, plan.content)
 
-  const storeConfig = { backend: inputs.cacheBackend, image: inputs.image, cacheRoot: inputs.cacheRoot, jobId: randomUUID(), stallSeconds: inputs.stallTimeoutSeconds }
+  const storeConfig = {
+    backend: inputs.cacheBackend,
+    image: inputs.image,
+    cacheRoot: inputs.cacheRoot,
+    cacheRef: inputs.cacheRef,
+    jobId: randomUUID(),
+    stallSeconds: inputs.stallTimeoutSeconds
+  }
   const store = createStore(storeConfig, runner.temp)
   const workDir = buildDir(runner.temp)
   saveCleanup([...store.temporaryPaths(), workDir])
@@ -102,6 +109,7 @@ async function mainStep(): Promise<void> {
       build(inputs, { from: entry?.from ?? [], to: exporter.location }, { builder: exporter.builder, output: 'image' }, workDir)
     )
     report.build = { seconds: seconds(), steps: built.steps, retriedWithoutCache: built.retriedWithoutCache, succeeded: true }
+    exporter.failure = built.cacheExportError
     core.info(`${built.steps.cached} of ${built.steps.total} steps were cached.`)
     core.setOutput(Output.ImageId, built.imageId)
     core.setOutput(Output.Digest, built.digest)
@@ -113,7 +121,7 @@ async function mainStep(): Promise<void> {
     core.setOutput(Output.CacheStale, String(report.stale))
     if (judged) decision = await refreshIfDue(decision, judged, writerBranches(ctx), what => refresh(inputs, exporter, judged, what, entry, built, workDir))
 
-    const exported = decision.save ? await store.exported() : undefined
+    const exported = decision.save ? await store.exported(exporter.failure) : undefined
     core.setOutput(Output.CacheSize, String(exported?.sizeBytes ?? entry?.sizeBytes ?? 0))
     if (exported) decision = checkedExport(decision, exported, inputs.maxCacheSizeBytes)
     report.save = decision
@@ -143,6 +151,8 @@ function checkedExport(decision: SaveDecision, exported: Exported, limitBytes: n
 class Exporter {
   location?: CacheLocation
   builder?: string
+  /** What buildx printed when the last export to `location` failed (it is told to ignore export errors). */
+  failure?: string
 
   constructor(
     private readonly store: CacheStore,
@@ -213,9 +223,10 @@ async function refresh(
   core.notice(`${what}; refreshing the entry.`)
   const from = built.retriedWithoutCache ? [] : (entry?.from ?? [])
   try {
-    await core.group('Export the refreshed cache', () =>
+    const exportBuild = await core.group('Export the refreshed cache', () =>
       build(inputs, { from, to: exporter.location }, { builder: exporter.builder, output: 'cache' }, workDir)
     )
+    exporter.failure = exportBuild.cacheExportError
     return decision
   } catch (error) {
     core.warning(`Could not export the refreshed cache, so the stale entry stays: ${(error as Error).message}`)

@@ -21,6 +21,9 @@ let event: { eventName: string; ref: string; payload: Record<string, unknown> }
 let entry: Restored | undefined
 let steps: { cached: number; total: number }
 let exportCheck: Exported = { sizeBytes: 1234 }
+// What buildx prints about a failed export, and what the store was told of it.
+let exportError: string | undefined
+const exportedWith: Array<string | undefined> = []
 const builds: Array<{ cache: BuildCache; how: Pick<BuildRun, 'builder' | 'output'> }> = []
 const exports: number[] = []
 
@@ -31,7 +34,10 @@ const store: CacheStore = {
     exports.push(1)
     return EXPORT
   },
-  exported: async () => exportCheck,
+  exported: async (buildError?: string) => {
+    exportedWith.push(buildError)
+    return buildError === undefined ? exportCheck : { sizeBytes: 0, problem: `the store explains: ${buildError}` }
+  },
   save: async (): Promise<SaveResult> => ({ saved: false, reason: 'not in the main step' }),
   temporaryPaths: () => []
 }
@@ -55,7 +61,7 @@ jest.unstable_mockModule('../../../src/docker/build.js', () => ({
     builds.push({ cache, how })
     // The export-only call finds everything in the builder.
     const counts = how.output === 'cache' ? { cached: steps.total, total: steps.total } : steps
-    return { steps: counts, retriedWithoutCache: false, imageId: 'sha256:1', digest: '' }
+    return { steps: counts, retriedWithoutCache: false, imageId: 'sha256:1', digest: '', cacheExportError: cache.to ? exportError : undefined }
   }
 }))
 
@@ -82,7 +88,9 @@ async function run(scenario: { event: typeof push; entry?: Restored; steps: { ca
   builds.length = 0
   exports.length = 0
   exportCheck = scenario.exported ?? { sizeBytes: 1234 }
+  exportedWith.length = 0
   await runMain()
+  exportError = undefined
   expect(record.failed).toBeUndefined()
 }
 
@@ -140,6 +148,25 @@ describe('the main step', () => {
     await run({ event: push, steps: { cached: 0, total: 6 }, exported: { sizeBytes: 10, problem: 'blob sha256:0 is missing' } })
     expect(report().save).toEqual({ save: false, skip: { kind: 'export-failed', problem: 'blob sha256:0 is missing' } })
     expect(record.log).toContain('::warning::Not saving the cache: the build could not export a complete cache (blob sha256:0 is missing).')
+  })
+
+  it('hands the store what buildx said about an export that failed without failing the build, and saves nothing', async () => {
+    const refused = 'error writing layer blob: unexpected status from HEAD request to https://ghcr.io/v2/acme/c/blobs/sha256:0: 403 Forbidden'
+    exportError = refused
+    await run({ event: push, steps: { cached: 0, total: 6 } })
+    expect(builds).toHaveLength(1)
+    expect(exportedWith).toEqual([refused])
+    expect(report().save).toEqual({ save: false, skip: { kind: 'export-failed', problem: `the store explains: ${refused}` } })
+    expect(record.log.join('\n')).toContain('::warning::Not saving the cache: the build could not export a complete cache (the store explains: error writing layer blob')
+  })
+
+  it("hands the store the refresh's own export failure, and keeps the stale entry", async () => {
+    const refused = 'unexpected status from POST request to https://r/v2/c/blobs/uploads/: 405 Method Not Allowed'
+    exportError = refused
+    await run({ event: push, entry: exact(), steps: { cached: 2, total: 6 } })
+    expect(builds.map(b => b.how.output)).toEqual(['image', 'cache'])
+    expect(exportedWith).toEqual([refused])
+    expect(report()).toMatchObject({ stale: true, save: { save: false, skip: { kind: 'export-failed' } } })
   })
 
   it('builds cold and saves on a miss', async () => {

@@ -43,7 +43,7 @@ const base: Report = {
   source: 'none',
   cacheHit: false,
   stale: false,
-  store: { backend: 'gha', image: 'ci', cacheRoot: '', jobId: 'j' },
+  store: { backend: 'gha', image: 'ci', cacheRoot: '', cacheRef: '', jobId: 'j' },
   save: { save: true, why: { kind: 'new-content' } },
   saveTimeoutSeconds: 5,
   deleteSuperseded: false,
