@@ -32618,6 +32618,25 @@ function hardLimit(seconds, message) {
     setTimeout(() => controller.abort(new TimeoutError(message)), seconds * 1000).unref();
     return controller.signal;
 }
+/** Settles as the promise does, or rejects with the signal's reason once it aborts: a bound that holds whatever the work does with the signal. */
+async function untilAborted(promise, signal) {
+    if (!signal)
+        return promise;
+    if (signal.aborted)
+        throw signal.reason;
+    let onAbort;
+    const aborted = new Promise((_, reject) => {
+        onAbort = () => reject(signal.reason);
+        signal.addEventListener('abort', onAbort, { once: true });
+    });
+    try {
+        return await Promise.race([promise, aborted]);
+    }
+    finally {
+        if (onAbort)
+            signal.removeEventListener('abort', onAbort);
+    }
+}
 
 ;// CONCATENATED MODULE: external "node:fs"
 const external_node_fs_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:fs");
@@ -43065,7 +43084,7 @@ async function restore(store, plan, capSeconds) {
     const elapsed = () => (Date.now() - started) / 1000;
     try {
         const cap = hardLimit(capSeconds, `The cache restore did not finish within ${capSeconds} s (restore-timeout)`);
-        const restored = await store.restore(plan, cap);
+        const restored = await untilAborted(store.restore(plan, cap), cap);
         if (restored && !restored.problem)
             info(`Cache restored from key: ${restored.matchedKey}`);
         else if (!restored)

@@ -1,5 +1,5 @@
 import * as core from '@actions/core'
-import { hardLimit, TimeoutError } from '../cache/deadline.js'
+import { hardLimit, TimeoutError, untilAborted } from '../cache/deadline.js'
 import type { CacheStore, Restored } from '../cache/store.js'
 import type { KeyPlan } from '../key/key.js'
 
@@ -21,7 +21,7 @@ export async function restore(store: CacheStore, plan: KeyPlan, capSeconds: numb
   const elapsed = (): number => (Date.now() - started) / 1000
   try {
     const cap = hardLimit(capSeconds, `The cache restore did not finish within ${capSeconds} s (restore-timeout)`)
-    const restored = await store.restore(plan, cap)
+    const restored = await untilAborted(store.restore(plan, cap), cap)
     if (restored && !restored.problem) core.info(`Cache restored from key: ${restored.matchedKey}`)
     else if (!restored) core.info(`Cache not found for input keys: ${[plan.lookup, ...plan.restoreKeys.map(r => r.key)].join(', ')}`)
     return { restored, seconds: elapsed(), timedOut: false }
