@@ -92,6 +92,20 @@ describe('stepCounts', () => {
     expect(stepCounts(progress)).toEqual({ total: 4, cached: 2 })
   })
 
+  it('counts a step a registry cache served by downloading its layer', () => {
+    const remote = [
+      '#7 [2/3] COPY scripts/setup.sh /tmp/setup.sh',
+      '#7 CACHED',
+      '#9 [3/3] RUN sh /tmp/setup.sh',
+      '#9 sha256:2f0a5fd7b0edc6a87f172b21e1a1dcae09f62b17e3262d0a2ee6a5881be13032 1.05MB / 1.05MB 0.0s done',
+      '#9 DONE 0.1s',
+      '#10 [4/4] RUN make',
+      '#10 0.512 cc -o x x.c',
+      '#10 DONE 2.0s'
+    ].join('\n')
+    expect(stepCounts(remote)).toEqual({ total: 3, cached: 2 })
+  })
+
   it('leaves out FROM steps, which resolve a base image and are never reported CACHED', () => {
     const warm = [
       '#4 [1/3] FROM docker.io/library/base:latest@sha256:117ad54118df0497334dd8bc9c76ae826d44512b4a9854e24520d5a034f33dc3',

@@ -33876,7 +33876,10 @@ function stepCounts(progress) {
         const step = /^#(\d+) \[(?!internal\]|auth\])[^\]]*\] (?!FROM )/.exec(line);
         if (step)
             steps.add(step[1]);
-        const hit = /^#(\d+) CACHED\s*$/.exec(line);
+        // A step a registry cache serves without its layer being local yet is
+        // reported as the layer's download, not as CACHED; a step that runs
+        // never downloads a layer.
+        const hit = /^#(\d+) (?:CACHED\s*$|sha256:[a-f0-9]{64} )/.exec(line);
         if (hit)
             cached.add(hit[1]);
     }
