@@ -38,6 +38,8 @@ export interface StepResult {
   exitCode: number
   log: string
   outputs: Record<string, string>
+  /** Wall time of the step's process, start-up included. */
+  seconds: number
 }
 
 export interface JobResult {
@@ -97,13 +99,15 @@ async function runStep(step: 'main' | 'post', env: Record<string, string>, cwd: 
   // ACTION_DIST points at another bundle, e.g. a frozen copy for benchmarks.
   const entry = path.join(process.env.ACTION_DIST ?? path.join(ROOT, 'dist'), step, 'index.js')
   const [command, args] = netns ? ['ip', ['netns', 'exec', netns, process.execPath, entry]] : [process.execPath, [entry]]
+  const started = process.hrtime.bigint()
   const child = spawn(command, args, { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] })
   let log = ''
   child.stdout.on('data', (d: Buffer) => (log += d.toString()))
   child.stderr.on('data', (d: Buffer) => (log += d.toString()))
   const exitCode = await new Promise<number>(resolve => child.on('close', code => resolve(code ?? 1)))
+  const seconds = Number(process.hrtime.bigint() - started) / 1e9
   if (process.env.SHOW_ACTION_LOG) process.stdout.write(`----- ${step} step -----\n${log}`)
-  return { exitCode, log, outputs: readFileCommands(env.GITHUB_OUTPUT) }
+  return { exitCode, log, outputs: readFileCommands(env.GITHUB_OUTPUT), seconds }
 }
 
 /** Parses a GITHUB_STATE or GITHUB_OUTPUT file; the last value of a name wins, as on the runner. */
