@@ -5,7 +5,9 @@ import * as fs from 'node:fs'
 import * as path from 'node:path'
 import { startCacheService, type CacheService } from '../__tests__/support/cache-service.js'
 import { ROOT } from '../__tests__/support/engine.js'
+import { debianContent } from './debian-content.js'
 import { benchEngine, type Engine } from './engine.js'
+import { run } from './proc.js'
 import type { Fixture, Settings } from './settings.js'
 
 export interface Lab {
@@ -16,8 +18,8 @@ export interface Lab {
   storageDir: string
   /** A fresh, empty directory under the work root. */
   tempDir(prefix: string): string
-  /** A copy of the fixture plus the busybox its Dockerfile starts from. */
-  workspace(fixture: Fixture): string
+  /** A copy of the fixture plus the busybox its Dockerfile starts from, and its Debian packages if it has any. */
+  workspace(fixture: Fixture): Promise<string>
   /** What the service holds for a key; blob is the archive's path: @actions/cache's tar + zstd. */
   entry(key: string): { blob: string; sizeBytes: number; version: string }
   entryBytes(key: string): number
@@ -32,6 +34,18 @@ export async function openLab(settings: Settings): Promise<Lab> {
   const service = await startCacheService({ storageDir })
 
   const tempDir = (prefix: string): string => fs.mkdtempSync(path.join(runDir, prefix))
+  // One unpacked copy per fixture folder for the whole run; workspaces hard-link
+  // it, since nothing edits those files (the change file is the fixture's own).
+  const contents = new Map<string, Promise<string>>()
+  const content = (fixture: Fixture): Promise<string> => {
+    let made = contents.get(fixture.name)
+    if (!made) {
+      const dir = tempDir(`content-${fixture.name}-`)
+      made = debianContent(path.join(ROOT, '__fixtures__', fixture.name), dir, path.join(settings.workRoot, 'debs')).then(() => dir)
+      contents.set(fixture.name, made)
+    }
+    return made
+  }
   const entry = (key: string): { blob: string; sizeBytes: number; version: string } => {
     const entries = JSON.parse(fs.readFileSync(path.join(storageDir, 'entries.json'), 'utf8')) as Array<{ key: string; blob: string; sizeBytes: number; version: string }>
     const found = entries.find(e => e.key === key)
@@ -45,9 +59,10 @@ export async function openLab(settings: Settings): Promise<Lab> {
     service,
     storageDir,
     tempDir,
-    workspace(fixture) {
+    async workspace(fixture) {
       const dir = tempDir(`ws-${fixture.name}-`)
       fs.cpSync(path.join(ROOT, '__fixtures__', fixture.name), dir, { recursive: true })
+      if (fixture.debianPackages) await run('cp', ['-al', `${await content(fixture)}/.`, dir])
       fs.copyFileSync(engine.busybox, path.join(dir, 'busybox'))
       fs.chmodSync(path.join(dir, 'busybox'), 0o755)
       return dir

@@ -1,6 +1,7 @@
 // What a benchmark run does, from the environment:
 //   BENCH_RUNS=n     repetitions of every timed figure (default 3; 1 when quick)
-//   BENCH_QUICK=1    a smoke run: the small fixture, fewer builds and files
+//   BENCH_QUICK=1    a smoke run: the small fixture, fewer builds and files,
+//                    no incompressible table
 //   BENCH_OUTPUT=f   where the report goes (default docs/benchmarks.md; a quick
 //                    run writes .bench-work/benchmarks-quick.md so that it never
 //                    replaces real figures)
@@ -16,14 +17,31 @@ export interface Fixture {
   /** Folder under __fixtures__/. */
   name: string
   image: string
+  /** The Dockerfile, relative to the folder. */
+  dockerfile: string
   /** A COPY source that the benchmarks edit to stand for a commit that changes the image. */
   changeFile: string
+  /** Whether the context gets real Debian packages from the folder's packages.txt at bench time (bench/debian-content.ts). */
+  debianPackages: boolean
+  /**
+   * The action's `hash-files`, when the key should not hash every file the
+   * Dockerfile reads: a real image installs its packages with apt-get, and its
+   * key hashes the Dockerfile that names them, not hundreds of MB of files.
+   */
+  hashFiles?: string
 }
 
 export interface Settings {
   quick: boolean
   runs: number
+  /** The image the targets are measured on. */
   fixture: Fixture
+  /** The same content built in two stages. */
+  multiStage: Fixture
+  /** Random bytes, the extreme where layer compression can only cost; none in a quick run, whose fixture is already that. */
+  incompressible?: Fixture
+  /** Runs of the docker save / load approach: it rebuilds every step, so one run says what it costs. */
+  saveLoadRuns: number
   /** Master builds in the growth figure. */
   growthBuilds: number
   /** Files in the key-resolution context. */
@@ -32,8 +50,18 @@ export interface Settings {
   output: string
 }
 
-export const HEAVY: Fixture = { name: 'ci-image-heavy', image: 'ci-image-heavy', changeFile: 'config/ci.env' }
-export const SMALL: Fixture = { name: 'ci-image', image: 'ci-image', changeFile: 'data/version.txt' }
+export const TOOLCHAIN: Fixture = {
+  name: 'ci-image-toolchain',
+  image: 'ci-toolchain',
+  dockerfile: 'Dockerfile',
+  changeFile: 'config/ci.env',
+  debianPackages: true,
+  hashFiles: 'packages.lock\nscripts/\nconfig/'
+}
+export const TOOLCHAIN_MULTISTAGE: Fixture = { ...TOOLCHAIN, image: 'ci-toolchain-multistage', dockerfile: 'multistage.Dockerfile' }
+export const HEAVY: Fixture = { name: 'ci-image-heavy', image: 'ci-image-heavy', dockerfile: 'Dockerfile', changeFile: 'config/ci.env', debianPackages: false }
+export const SMALL: Fixture = { name: 'ci-image', image: 'ci-image', dockerfile: 'Dockerfile', changeFile: 'data/version.txt', debianPackages: false }
+export const SMALL_MULTISTAGE: Fixture = { ...SMALL, image: 'ci-image-multistage', dockerfile: 'multistage.Dockerfile' }
 
 export function readSettings(env: NodeJS.ProcessEnv = process.env): Settings {
   const quick = env.BENCH_QUICK === '1' || env.BENCH_QUICK === 'true'
@@ -42,8 +70,11 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env): Settings {
   return {
     quick,
     runs,
-    fixture: quick ? SMALL : HEAVY,
-    growthBuilds: quick ? 3 : 10,
+    fixture: quick ? SMALL : TOOLCHAIN,
+    multiStage: quick ? SMALL_MULTISTAGE : TOOLCHAIN_MULTISTAGE,
+    incompressible: quick ? undefined : HEAVY,
+    saveLoadRuns: 1,
+    growthBuilds: quick ? 3 : 6,
     keyFiles: quick ? 2_000 : 20_000,
     workRoot,
     output: path.resolve(ROOT, env.BENCH_OUTPUT || (quick ? path.join(workRoot, 'benchmarks-quick.md') : path.join('docs', 'benchmarks.md')))
