@@ -6,7 +6,8 @@ import { runtimeToken, type TokenScope } from '../__tests__/support/cache-servic
 import { runJob, type EventSpec, type JobResult } from '../__tests__/support/run-action.js'
 import { freshRunner, retryingEngineFlakes } from './engine.js'
 import type { Lab } from './lab.js'
-import { buildFromSummary, cacheExportSeconds, saveSeconds, stopwatch } from './timing.js'
+import type { Fixture } from './settings.js'
+import { buildFromSummary, cacheExportSeconds, contextSeconds, saveSeconds, stopwatch } from './timing.js'
 
 /** Seconds. `build` leaves out the cache export, which has its own column; `other` is what remains of the total (Node start-up of both steps, the key, bookkeeping). */
 export interface Phases {
@@ -25,6 +26,11 @@ export interface ActionRun extends Phases {
   steps: number
   /** Bytes of the cache directory imported or exported. */
   cacheBytes: number
+  /** Of the build, buildx's "load build context". */
+  contextSeconds: number
+  /** Wall time of each step's process: `other` split between them. */
+  mainSeconds: number
+  postSeconds: number
 }
 
 export type Trigger = 'push-master' | 'pull-request'
@@ -46,7 +52,13 @@ const EVENTS: Record<Trigger, { event: EventSpec; scopes: TokenScope[] }> = {
   }
 }
 
+/** The cache service token GitHub would give a run of this trigger. */
+export function cacheToken(trigger: Trigger): string {
+  return runtimeToken(EVENTS[trigger].scopes)
+}
+
 export interface ActionJob {
+  fixture: Fixture
   workspace: string
   trigger: Trigger
   keyPrefix: string
@@ -58,13 +70,14 @@ export async function actionJob(lab: Lab, job: ActionJob): Promise<ActionRun> {
 }
 
 async function actionJobOnce(lab: Lab, job: ActionJob): Promise<ActionRun> {
-  const image = lab.settings.fixture.image
+  const { image, dockerfile, hashFiles } = job.fixture
   freshRunner(lab.engine, image)
   const runnerTemp = lab.tempDir('runner-temp-')
   const { event, scopes } = EVENTS[job.trigger]
+  const fixtureInputs = { ...(dockerfile === 'Dockerfile' ? {} : { file: dockerfile }), ...(hashFiles ? { 'hash-files': hashFiles } : {}) }
   const elapsed = stopwatch()
   const result = await runJob({
-    inputs: { image, 'key-prefix': job.keyPrefix, ...job.inputs },
+    inputs: { image, 'key-prefix': job.keyPrefix, ...fixtureInputs, ...job.inputs },
     event,
     workspace: job.workspace,
     runnerTemp,
@@ -89,7 +102,10 @@ async function actionJobOnce(lab: Lab, job: ActionJob): Promise<ActionRun> {
     source: result.main.outputs['cache-source'],
     cached: build.cached,
     steps: build.steps,
-    cacheBytes: Number(result.main.outputs['cache-size'])
+    cacheBytes: Number(result.main.outputs['cache-size']),
+    contextSeconds: contextSeconds(result.main.log),
+    mainSeconds: result.main.seconds,
+    postSeconds: result.post?.seconds ?? 0
   }
 }
 
@@ -103,4 +119,8 @@ function requireClean(result: JobResult): void {
       throw new Error(`The action's ${name} step ${step.exitCode !== 0 ? `exited with ${step.exitCode}` : 'warned'}: ${warning ?? ''}\n${step.log.split('\n').slice(-30).join('\n')}`)
     }
   }
+}
+
+export function expectSource(r: ActionRun, source: string): void {
+  if (r.source !== source) throw new Error(`Expected the restore to come from "${source}", got "${r.source}" (key ${r.key}).`)
 }

@@ -9,18 +9,22 @@
 import * as fs from 'node:fs'
 import * as path from 'node:path'
 import { packDir, unpackInto } from './archive.js'
+import { plainBuild } from './buildx-build.js'
 import { freshRunner, retryingEngineFlakes } from './engine.js'
 import type { Phases } from './jobs.js'
 import type { Lab } from './lab.js'
-import { run } from './proc.js'
-import { cacheExportSeconds, stopwatch, timed } from './timing.js'
+import type { Fixture } from './settings.js'
+import { stopwatch, timed } from './timing.js'
 
 export interface RecipeRun extends Phases {
   swap: number
   archiveBytes: number
+  cached: number
+  steps: number
 }
 
 export interface RecipeJob {
+  fixture: Fixture
   workspace: string
   /** The tarball a previous run saved. */
   restoreFrom: string
@@ -32,28 +36,14 @@ export async function recipeJob(lab: Lab, job: RecipeJob): Promise<RecipeRun> {
 }
 
 async function recipeJobOnce(lab: Lab, job: RecipeJob): Promise<RecipeRun> {
-  const image = lab.settings.fixture.image
-  freshRunner(lab.engine, image)
+  freshRunner(lab.engine, job.fixture.image)
   const dir = lab.tempDir('recipe-')
   const oldDir = path.join(dir, 'old')
   const newDir = path.join(dir, 'new')
   const total = stopwatch()
 
   const restore = await timed(() => unpackInto(job.restoreFrom, oldDir))
-  const build = await timed(() =>
-    run(
-      'docker',
-      [
-        'buildx', 'build', '--progress=plain',
-        '--file', path.join(job.workspace, 'Dockerfile'),
-        '--tag', image, '--load',
-        '--cache-from', `type=local,src=${oldDir}`,
-        '--cache-to', `type=local,dest=${newDir},mode=max`,
-        job.workspace
-      ],
-      { env: { ...process.env, DOCKER_HOST: lab.engine.dockerHost } }
-    )
-  )
+  const build = await plainBuild(lab, { fixture: job.fixture, workspace: job.workspace, cacheFrom: oldDir, cacheTo: newDir })
   const swap = await timed(async () => {
     await fs.promises.rm(oldDir, { recursive: true, force: true })
     await fs.promises.rename(newDir, oldDir)
@@ -62,16 +52,17 @@ async function recipeJobOnce(lab: Lab, job: RecipeJob): Promise<RecipeRun> {
   const seconds = total()
   await fs.promises.rm(dir, { recursive: true, force: true })
 
-  const exported = cacheExportSeconds(build.value.stderr)
   return {
     total: seconds,
     restore: restore.seconds,
-    build: build.seconds - exported,
-    export: exported,
+    build: build.seconds - build.exportSeconds,
+    export: build.exportSeconds,
     save: save.seconds,
     swap: swap.seconds,
     // The swap is the recipe's bookkeeping, as the key and start-up are ours.
     other: seconds - restore.seconds - build.seconds - save.seconds,
-    archiveBytes: save.value
+    archiveBytes: save.value,
+    cached: build.cached,
+    steps: build.steps
   }
 }

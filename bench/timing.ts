@@ -25,10 +25,20 @@ export function median(values: number[]): number {
  * build exported no cache.
  */
 export function cacheExportSeconds(progress: string): number {
-  const vertex = /^#(\d+) exporting cache to client directory\s*$/m.exec(progress)?.[1]
+  return vertexSeconds(progress, 'exporting cache to client directory')
+}
+
+/** Seconds buildx spent reading the build context (`[internal] load build context`); 0 when it read none. */
+export function contextSeconds(progress: string): number {
+  return vertexSeconds(progress, '[internal] load build context')
+}
+
+function vertexSeconds(progress: string, title: string): number {
+  const escaped = title.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
+  const vertex = new RegExp(`^#(\\d+) ${escaped}\\s*$`, 'm').exec(progress)?.[1]
   if (vertex === undefined) return 0
   const done = new RegExp(`^#${vertex} DONE ([\\d.]+)s\\s*$`, 'm').exec(progress)
-  if (!done) throw new Error(`buildx started exporting the cache (#${vertex}) but never reported it done.`)
+  if (!done) throw new Error(`buildx started "${title}" (#${vertex}) but never reported it done.`)
   return Number(done[1])
 }
 
