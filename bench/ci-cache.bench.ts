@@ -1,17 +1,22 @@
-// `npm run bench`: the action's figures on the machine it runs on, beside the
-// documented recipe and plain tar + zstd. Prints the report and writes it to
-// docs/benchmarks.md. Fails only on real errors, never on slowness.
+// `npm run bench`: the action's figures on the machine it runs on, beside its
+// limits (BuildKit's import, the disk, the transfer, Node's start) and beside
+// what users pick instead (the documented recipe, docker save / load). Prints
+// the report and writes it to docs/benchmarks.md. Fails only on real errors,
+// never on slowness.
 import { afterAll, beforeAll, describe, it, jest } from '@jest/globals'
 import * as fs from 'node:fs'
 import * as os from 'node:os'
 import * as path from 'node:path'
+import { compression, type CompressionResult } from './compression.js'
+import { cycleRun, type CycleRun } from './cycle.js'
+import { growth, startChain, type Chain } from './growth.js'
 import { keyResolution, type KeyResolution } from './key-resolution.js'
 import { openLab, type Lab } from './lab.js'
 import { describeMachine, type Machine } from './machine.js'
-import { compression, type CompressionResult } from './compression.js'
-import { cycleRun, growth, type Chain, type CycleRun } from './scenarios.js'
-import { readSettings } from './settings.js'
+import { multiStage, type MultiStageRun } from './multistage.js'
 import { renderReport } from './report.js'
+import type { Results } from './results.js'
+import { readSettings } from './settings.js'
 import { stopwatch } from './timing.js'
 
 // Hours, not minutes: a busy machine makes everything slower, and a timeout
@@ -26,6 +31,8 @@ const cycles: CycleRun[] = []
 let firstChain: Chain | undefined
 let grown: Chain | undefined
 let compressed: CompressionResult[] | undefined
+let incompressible: CompressionResult[] | undefined
+let multi: MultiStageRun | undefined
 let key: KeyResolution | undefined
 
 function say(line: string): void {
@@ -56,7 +63,7 @@ describe('buildx-ci-cache benchmarks', () => {
   })
 
   for (let i = 1; i <= settings.runs; i++) {
-    it(`run ${i}/${settings.runs}: cold build, exact hit, pull request and changed source, beside the recipe`, async () => {
+    it(`run ${i}/${settings.runs}: cold build, exact hit beside its limits, pull request and changed source beside the alternatives`, async () => {
       const { run, chain } = await cycleRun(opened(), i, line => say(`run ${i}: ${line}`))
       cycles.push(run)
       firstChain ??= chain
@@ -69,16 +76,33 @@ describe('buildx-ci-cache benchmarks', () => {
   })
 
   it('compares the layer compressions on warm hits', async () => {
-    if (!grown) throw new Error('The growth sequence did not finish, so there is no gzip entry to start from.')
+    if (!grown) throw new Error('The growth sequence did not finish, so there is no entry to start from.')
     compressed = await compression(opened(), grown, settings.runs, line => say(`compression: ${line}`))
   })
 
+  it('measures the multi-stage variant', async () => {
+    multi = await multiStage(opened(), settings.runs, line => say(`multi-stage: ${line}`))
+  })
+
+  const extreme = settings.incompressible
+  if (extreme) {
+    it('compares the layer compressions on incompressible content', async () => {
+      const chain = await startChain(opened(), extreme, 'incompressible', line => say(`incompressible: ${line}`))
+      incompressible = await compression(opened(), chain, Math.min(settings.runs, 2), line => say(`incompressible: ${line}`))
+    })
+  }
+
   it('writes the report', async () => {
-    if (!machine || cycles.length < settings.runs || !grown || !compressed || !key) {
+    if (!machine || cycles.length < settings.runs || !grown || !compressed || !multi || !key || (extreme && !incompressible)) {
       throw new Error('A scenario failed (see above): the report is not written, so the last complete one stays.')
     }
     machine.load.end = os.loadavg()[0]
-    const report = renderReport({ settings, machine, cycles, growth: grown, compression: compressed, key, minutes: elapsed() / 60 })
+    const results: Results = {
+      settings, machine, cycles, growth: grown, compression: compressed, incompressible, multiStage: multi, key, minutes: elapsed() / 60
+    }
+    // The raw figures too, to render the report again without measuring again.
+    await fs.promises.writeFile(path.join(settings.workRoot, 'results.json'), JSON.stringify(results, null, 1))
+    const report = renderReport(results)
     await fs.promises.mkdir(path.dirname(settings.output), { recursive: true })
     await fs.promises.writeFile(settings.output, report)
     process.stdout.write(`\n${report}\nWritten to ${settings.output}\n`)

@@ -21,6 +21,8 @@ export interface Machine {
   zstd: string
   /** Which bundle ran, since dist/ changes under the benchmarks' feet. */
   bundle: string
+  /** Its two entry files' sizes: what each step's Node loads before it does anything. */
+  bundleBytes: { main: number; post: number }
   /** 1-minute load average when the run started and ended: others may share the machine. */
   load: { start: number; end?: number }
 }
@@ -40,6 +42,7 @@ export function describeMachine(engine: Engine): Machine {
     tar: firstLine('tar', ['--version']),
     zstd: firstLine('zstd', ['--version']).replace(/^\*+\s*|\s*\*+$/g, ''),
     bundle: bundleId(),
+    bundleBytes: { main: bundleFile('main').length, post: bundleFile('post').length },
     load: { start: os.loadavg()[0] }
   }
 }
@@ -57,9 +60,17 @@ function firstLine(command: string, args: string[]): string {
   }
 }
 
+function bundleDir(): string {
+  return process.env.ACTION_DIST ?? path.join(ROOT, 'dist')
+}
+
+function bundleFile(step: 'main' | 'post'): Buffer {
+  return fs.readFileSync(path.join(bundleDir(), step, 'index.js'))
+}
+
 function bundleId(): string {
-  const dist = process.env.ACTION_DIST ?? path.join(ROOT, 'dist')
+  const dist = bundleDir()
   const digest = createHash('sha256')
-  for (const step of ['main', 'post']) digest.update(fs.readFileSync(path.join(dist, step, 'index.js')))
+  for (const step of ['main', 'post'] as const) digest.update(bundleFile(step))
   return `${path.relative(ROOT, dist).startsWith('..') ? dist : path.relative(ROOT, dist)} (sha256 ${digest.digest('hex').slice(0, 12)})`
 }
