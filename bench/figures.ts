@@ -1,11 +1,13 @@
-// The figures the issue sets targets for, each with its runs and its
+// The figures the issues set targets for, each with its runs and its
 // baseline, and the same comparisons with the transport made equal.
+import type { CycleRun } from './cycle.js'
+import { med, mib, rate, sec, table, times } from './format.js'
 import type { Results } from './results.js'
-import type { CycleRun } from './scenarios.js'
-import { med, mib, rate, sec, table } from './table.js'
 import { median } from './timing.js'
 
 export interface Figure {
+  /** Short name, for the prose that follows the table. */
+  id: string
   figure: string
   samples: number[]
   /** How to show the median and each sample. */
@@ -15,30 +17,58 @@ export interface Figure {
   met: (v: number) => boolean
 }
 
-const times = (v: number): string => `${v.toFixed(2)}×`
 const atMost = (limit: number) => (v: number) => v <= limit
+const seconds = (v: number): string => `${v.toFixed(2)} s`
+
+/** The cold build's entry downloaded by curl alone. */
+export const download = (run: CycleRun): number => run.transport.downloadSeconds
+/** Both ways: the recipe's tarball would go down and up. */
+export const transfer = (run: CycleRun): number => run.transport.downloadSeconds + run.transport.uploadSeconds
+/** What a JavaScript action cannot avoid: Node starting, once per step. */
+export const twoNodeStarts = (run: CycleRun): number => 2 * run.nodeStart
 
 export function targets(r: Results): Figure[] {
   const c = r.cycles
   const sizes = r.growth.entryBytes
   return [
     {
+      id: 'warm',
+      figure: 'Warm exact hit, ours / (bare buildx import + transfer)',
+      samples: c.map(run => run.exact.total / (run.bareImport.seconds + download(run))),
+      show: times,
+      detail: `${sec(med(c, run => run.exact.total))} vs ${sec(med(c, run => run.bareImport.seconds))} + ${sec(med(c, download))}`,
+      target: '≤ 1.10×',
+      met: atMost(1.1)
+    },
+    {
+      id: 'pr',
       figure: 'Pull request run, ours / recipe (total step time)',
       samples: c.map(run => run.prOurs.total / run.prRecipe.total),
       show: times,
       detail: `${sec(med(c, run => run.prOurs.total))} vs ${sec(med(c, run => run.prRecipe.total))}`,
-      target: '≤ 0.6×',
-      met: atMost(0.6)
+      target: '≤ 0.75×',
+      met: atMost(0.75)
     },
     {
-      figure: 'Master run after a changed COPY source, ours / recipe',
-      samples: c.map(run => run.masterOurs.total / run.masterRecipe.total),
+      id: 'master',
+      figure: 'Master run after a changed COPY source, ours / (recipe + the same transfer)',
+      samples: c.map(run => run.masterOurs.total / (run.masterRecipe.total + transfer(run))),
       show: times,
-      detail: `${sec(med(c, run => run.masterOurs.total))} vs ${sec(med(c, run => run.masterRecipe.total))}`,
-      target: '≤ 0.9×',
-      met: atMost(0.9)
+      detail: `${sec(med(c, run => run.masterOurs.total))} vs ${sec(med(c, run => run.masterRecipe.total))} + ${sec(med(c, transfer))}`,
+      target: '≤ 1.0×',
+      met: atMost(1)
     },
     {
+      id: 'fixed',
+      figure: 'Fixed cost: "other" of a warm exact hit (saves nothing) above two bare Node starts',
+      samples: c.map(run => run.exact.other - twoNodeStarts(run)),
+      show: seconds,
+      detail: `${seconds(med(c, run => run.exact.other))} vs 2 × ${seconds(med(c, run => run.nodeStart))}`,
+      target: '≤ 0.40 s',
+      met: atMost(0.4)
+    },
+    {
+      id: 'restore-throughput',
       figure: 'Restore throughput, ours / plain tar + zstd',
       samples: c.map(run => run.plainRestore.seconds / run.exact.restore),
       show: times,
@@ -47,6 +77,7 @@ export function targets(r: Results): Figure[] {
       met: v => v >= 0.85
     },
     {
+      id: 'save-throughput',
       figure: 'Save throughput, ours / plain tar + zstd',
       samples: c.map(run => run.plainSave.seconds / run.cold.save),
       show: times,
@@ -55,6 +86,7 @@ export function targets(r: Results): Figure[] {
       met: v => v >= 0.85
     },
     {
+      id: 'growth',
       figure: `Entry size after ${sizes.length} master builds / after the first`,
       samples: [sizes[sizes.length - 1] / sizes[0]],
       show: times,
@@ -63,13 +95,15 @@ export function targets(r: Results): Figure[] {
       met: atMost(1.05)
     },
     {
+      id: 'key',
       figure: `Key resolution, ${r.key.files.toLocaleString('en-US')} files (${mib(r.key.bytes)})`,
       samples: r.key.seconds,
-      show: v => `${v.toFixed(2)} s`,
+      show: seconds,
       target: '≤ 1 s',
       met: atMost(1)
     },
     {
+      id: 'warm-cold',
       figure: 'Warm exact hit / cold build (total step time)',
       samples: c.map(run => run.exact.total / run.cold.total),
       show: v => `${(v * 100).toFixed(1)} %`,
@@ -82,14 +116,13 @@ export function targets(r: Results): Figure[] {
 
 export function fairerComparisons(r: Results): Figure[] {
   const c = r.cycles
-  const transfer = (run: CycleRun): number => run.transport.downloadSeconds + run.transport.uploadSeconds
-  const pairs: Array<[string, (run: CycleRun) => number, (run: CycleRun) => number, string, number]> = [
-    ['Pull request, ours with `cache-backend: local` / recipe', run => run.prLocal.total, run => run.prRecipe.total, '≤ 0.6×', 0.6],
-    ['Master after a change, ours with `cache-backend: local` / recipe', run => run.masterLocal.total, run => run.masterRecipe.total, '≤ 0.9×', 0.9],
-    ['Pull request, ours / recipe plus the bare transfer', run => run.prOurs.total, run => run.prRecipe.total + transfer(run), '≤ 0.6×', 0.6],
-    ['Master after a change, ours / recipe plus the bare transfer', run => run.masterOurs.total, run => run.masterRecipe.total + transfer(run), '≤ 0.9×', 0.9]
+  const pairs: Array<[string, string, (run: CycleRun) => number, (run: CycleRun) => number, string, number]> = [
+    ['pr-local', 'Pull request, ours with `cache-backend: local` / recipe', run => run.prLocal.total, run => run.prRecipe.total, '≤ 0.75×', 0.75],
+    ['master-local', 'Master after a change, ours with `cache-backend: local` / recipe', run => run.masterLocal.total, run => run.masterRecipe.total, '≤ 1.0×', 1],
+    ['pr-transfer', 'Pull request, ours / recipe plus the bare transfer', run => run.prOurs.total, run => run.prRecipe.total + transfer(run), '≤ 0.75×', 0.75]
   ]
-  return pairs.map(([figure, ours, theirs, target, limit]) => ({
+  return pairs.map(([id, figure, ours, theirs, target, limit]) => ({
+    id,
     figure,
     samples: c.map(run => ours(run) / theirs(run)),
     show: times,
@@ -105,4 +138,8 @@ export function figureTable(list: Figure[]): string {
     return [f.figure, `**${f.show(m)}**`, f.samples.map(f.show).join(', '), f.detail ?? '', f.target, f.met(m) ? 'met' : '**missed**']
   })
   return table(['Figure', 'Median', 'Runs', 'Ours vs baseline', 'Target', ''], rows)
+}
+
+export function missed(list: Figure[]): Set<string> {
+  return new Set(list.filter(f => !f.met(median(f.samples))).map(f => f.id))
 }

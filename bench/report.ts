@@ -1,11 +1,19 @@
 // The report: Markdown, printed and written to docs/benchmarks.md. Every
 // timing is a median; every ratio is the median of the ratios taken inside
 // each run.
-import { fairerComparisons, figureTable, targets } from './figures.js'
+import { fairerComparisons, figureTable, missed, targets } from './figures.js'
+import { med, mib, table } from './format.js'
+import { alternativesProse, alternativesTable } from './report-alternatives.js'
+import { COMPRESSION_METHOD, compressionTable } from './report-compression.js'
+import { fixedCostTable, limitsTable } from './report-limits.js'
+import { multiStageTable } from './report-multistage.js'
+import { phaseTable, transferTable } from './report-phases.js'
 import type { Results } from './results.js'
-import { compressionTable, phaseTable, table, transferTable } from './table.js'
 
 export function renderReport(r: Results): string {
+  const list = targets(r)
+  const missedTargets = missed(list)
+  const steadyBuild = med(r.cycles, run => run.masterOurs.build + run.masterOurs.export)
   return [
     '# Benchmarks',
     '',
@@ -14,22 +22,65 @@ export function renderReport(r: Results): string {
     `Timings are medians of ${r.settings.runs} run${r.settings.runs === 1 ? '' : 's'} (BENCH_RUNS); a ratio is the median of the ratios ` +
       'taken within each run, its two sides run back to back. The targets are for reference: benchmarks report, they never fail on slowness.',
     '',
+    `The image is \`__fixtures__/${r.settings.fixture.name}\`: ${fixtureLine(r)}.`,
+    '',
     '## Machine',
     '',
     machineTable(r),
     '',
     '## Targets',
     '',
-    figureTable(targets(r)),
+    figureTable(list),
+    '',
+    missedTargets.size === 0 ? 'Every target is met.' : `Missed: ${list.filter(f => missedTargets.has(f.id)).map(f => f.figure).join('; ')}. Where the time goes is in the sections below.`,
     '',
     '### The same comparisons with the transport made equal',
     '',
-    'The recipe above keeps its tarball on the runner\'s own disk, which costs it nothing to move; ours goes through the cache service. ' +
+    'The recipe keeps its tarball on the runner\'s own disk, which costs it nothing to move; ours goes through the cache service. ' +
       'Two fairer pairings: ours with `cache-backend: local` (a persisted directory, like the recipe\'s disk), and the recipe charged ' +
       'the bare transfer of its tarball to and from the same cache service (its measured time plus curl\'s download and upload of an ' +
-      'entry of the same size, measured in the same run: a lower bound, since no client is that fast).',
+      'entry of the same size, measured in the same run: a lower bound, since no client is that fast). The master run\'s target above ' +
+      'is already taken this way.',
     '',
     figureTable(fairerComparisons(r)),
+    '',
+    '## The warm exact hit beside its limits',
+    '',
+    'What every pull request and every unchanged image pays. Each limit is measured in the same run, on the same content: BuildKit ' +
+      'importing the cache directory our entry holds, already on disk; curl moving the entry; tar writing the image\'s files; Node starting.',
+    '',
+    limitsTable(r),
+    '',
+    '## Ours beside what users pick instead',
+    '',
+    alternativesTable(r),
+    '',
+    alternativesProse(r, missedTargets, list),
+    '',
+    '## The action\'s fixed cost',
+    '',
+    fixedCostTable(r),
+    '',
+    '## Layer compression (`cache-compression`)',
+    '',
+    compressionTable(r.compression, { content: 'the toolchain image', steadyBuild }),
+    '',
+    ...(r.incompressible
+      ? [
+          `### The incompressible extreme: \`__fixtures__/${r.settings.incompressible?.name}\``,
+          '',
+          'Random bytes and already-compressed archives, where layer compression can only cost time. A smaller comparison ' +
+            `(${r.incompressible[0]?.warmSeconds.length ?? 0} warm hit${r.incompressible[0]?.warmSeconds.length === 1 ? '' : 's'} each).`,
+          '',
+          compressionTable(r.incompressible, { content: 'random bytes' }),
+          ''
+        ]
+      : []),
+    COMPRESSION_METHOD,
+    '',
+    `## Multi-stage variant: \`${r.settings.multiStage.dockerfile}\``,
+    '',
+    multiStageTable(r.multiStage),
     '',
     '## Step time by phase',
     '',
@@ -38,10 +89,6 @@ export function renderReport(r: Results): string {
     '## Where the restore and save time goes',
     '',
     transferTable(r),
-    '',
-    '## Layer compression (`cache-compression`)',
-    '',
-    compressionTable(r.compression),
     '',
     '## Method',
     '',
@@ -54,6 +101,16 @@ export function renderReport(r: Results): string {
   ].join('\n')
 }
 
+function fixtureLine(r: Results): string {
+  const f = r.settings.fixture
+  if (!f.debianPackages) return 'random bytes, a smoke-test stand-in for an image'
+  return (
+    'a C/C++ toolchain (gcc 12, binutils), LLVM 15 and Perl from real Debian packages, fetched with `apt-get download` and ' +
+    `unpacked at bench time (cache directory ${mib(med(r.cycles, run => run.cold.cacheBytes))}, image files ` +
+    `${mib(med(r.cycles, run => run.imageFiles.bytes))})`
+  )
+}
+
 function machineTable(r: Results): string {
   const m = r.machine
   const rows: Array<[string, string]> = [
@@ -64,9 +121,9 @@ function machineTable(r: Results): string {
     ['Engine', `Docker Engine ${m.engine} (containerd image store), buildx ${m.buildx}`],
     ['Node', m.node],
     ['tar, zstd', `${m.tar}; ${m.zstd}`],
-    ['Action bundle', m.bundle],
+    ['Action bundle', `${m.bundle}: main ${mib(m.bundleBytes.main)}, post ${mib(m.bundleBytes.post)}`],
     ['Load average (1 min)', `${m.load.start.toFixed(1)} at the start, ${m.load.end?.toFixed(1) ?? '?'} at the end`],
-    ['Fixture', `\`__fixtures__/${r.settings.fixture.name}\``],
+    ['Fixtures', [r.settings.fixture, r.settings.multiStage, r.settings.incompressible].filter(f => f !== undefined).map(f => `\`__fixtures__/${f.name}/${f.dockerfile}\``).join(', ')],
     ['Bench wall time', `${r.minutes.toFixed(1)} min`]
   ]
   return table(['', ''], rows)
@@ -75,10 +132,18 @@ function machineTable(r: Results): string {
 function method(r: Results): string {
   const f = r.settings.fixture
   return [
-    `- Fixture \`__fixtures__/${f.name}\`, image \`${f.image}\`; a "changed COPY source" edits \`${f.changeFile}\`, which only the last two steps depend on.`,
+    `- Fixture \`__fixtures__/${f.name}\`, image \`${f.image}\`; a "changed COPY source" edits \`${f.changeFile}\`, which only the last two steps depend on.` +
+      (f.debianPackages
+        ? ' Its packages (`packages.txt`) are downloaded once into `.bench-work/debs` and kept; some are unpacked into the context for COPY, ' +
+          'others are installed by RUN steps from .deb files, as apt-get would. The key hashes `packages.lock` (the exact .deb files), the ' +
+          'scripts and the configuration through `hash-files`, as the key of an image that installs with apt-get hashes the Dockerfile that ' +
+          'names its packages, not the packages.'
+        : ''),
     '- Each job runs the bundled action (main, then post) with `__tests__/support/run-action.ts` on a fresh runner: the engine\'s build cache pruned and the image removed, an empty RUNNER_TEMP. The cache service is `__tests__/support/cache-service.ts` on loopback, its blobs on the same disk, driven by the real @actions/cache client from the action\'s process.',
-    '- Each run starts from a cold build under its own key prefix. The recipe and the local backend start from the same directory the cold build saved, so all sides start from the same cache.',
+    '- Each run starts from a cold build under its own key prefix, made with the bundle\'s default `cache-compression`. The recipe, the local backend and the bare import start from the same directory the cold build saved, so all sides start from the same cache (and the same layer compression).',
     '- The pull request restores master\'s entry through the base-branch fallback and builds with every step cached; ours imports only, the recipe also exports and saves, as it does on every event.',
+    `- docker save / load: after the cold build, \`docker save | zstd -T0\` of the image, saved with @actions/cache; each of its jobs restores that with @actions/cache (\`bench/cache-step.ts\`, a process of its own as an actions/cache step), \`zstd -d | docker load\`, then a plain \`docker buildx build --load\`; after a changed source (a new key) it saves again. It runs in the first ${r.settings.saveLoadRuns} run${r.settings.saveLoadRuns === 1 ? '' : 's'} only: it rebuilds every step, so more samples would say nothing new. BuildKit cannot take a loaded image as its cache with the docker driver: \`--cache-from IMAGE\` looks the name up in a registry (checked on this engine).`,
+    '- The limits: the bare import is `docker buildx build --cache-from type=local,src=DIR --load` on a fresh runner, DIR the cold build\'s cache directory on disk; the image\'s files are `docker export` of a container made from the image, extracted with `tar -x` from the page cache; Node is `node -e 0` with the Node the steps run on, median of five.',
     '- The local service\'s URLs are not `*.blob.core.windows.net`, so @actions/cache downloads with one plain GET here; on GitHub it uses the Azure SDK\'s parallel ranged downloads. Uploads take the same path (Azure SDK block upload) in both places. GitHub\'s service has been measured elsewhere at about 90-120 MB/s.',
     `- Growth: the first run's chain of master builds (the cold build, then one commit per build that changes \`${f.changeFile}\`), each on a fresh runner; sizes are the archives the service stores.`,
     '- Key resolution is measured in process with the action\'s own `parseInputs`, `imageHash` and `keyPlan` (from src/, as the tree stands) on a generated context that the Dockerfile copies whole (`COPY . /app/`); its files are in the page cache, as after a checkout.',
@@ -89,8 +154,9 @@ function method(r: Results): string {
 function running(r: Results): string {
   return [
     `\`npm run bench\` (${r.minutes < 1.5 ? 'about a minute' : `${r.minutes.toFixed(0)} minutes`} for this report). \`BENCH_RUNS=n\` changes the repetitions (default 3); ` +
-      '`BENCH_QUICK=1` is a smoke run of about a minute on the small fixture, written to `.bench-work/benchmarks-quick.md` rather than here; ' +
-      '`BENCH_OUTPUT=file` writes elsewhere; `ACTION_DIST=dir` measures another bundle than `dist/` (a frozen copy, say, while dist/ is being rebuilt).',
+      '`BENCH_QUICK=1` is a smoke run of a few minutes on the small fixture, written to `.bench-work/benchmarks-quick.md` rather than here; ' +
+      '`BENCH_OUTPUT=file` writes elsewhere; `ACTION_DIST=dir` measures another bundle than `dist/` (a frozen copy, say, while dist/ is being rebuilt). ' +
+      'The raw figures go to `.bench-work/results.json`.',
     '',
     'The benchmarks build on an engine of their own (`/opt/engine-bench`, network namespace `bench`; `BENCH_ENGINE_ROOT` and ' +
       '`BENCH_ENGINE_NETNS` change them), started with `scripts/engine-up.sh` when it does not answer: every job prunes the ' +

@@ -1,0 +1,33 @@
+// How the report writes numbers and tables.
+import { median } from './timing.js'
+
+const MIB = 1024 * 1024
+
+export function med<T>(runs: T[], f: (run: T) => number): number {
+  return median(runs.map(f))
+}
+
+export function sec(seconds: number): string {
+  return `${seconds.toFixed(1)} s`
+}
+
+export function times(ratio: number): string {
+  return `${ratio.toFixed(2)}×`
+}
+
+export function pct(fraction: number): string {
+  return `${(fraction * 100).toFixed(0)} %`
+}
+
+export function rate(bytesPerSecond: number): string {
+  return `${(bytesPerSecond / MIB).toFixed(0)} MB/s`
+}
+
+export function mib(bytes: number): string {
+  return `${(bytes / MIB).toFixed(1)} MB`
+}
+
+export function table(header: string[], rows: string[][]): string {
+  const line = (cells: string[]): string => `| ${cells.join(' | ')} |`
+  return [line(header), line(header.map(() => '---')), ...rows.map(line)].join('\n')
+}

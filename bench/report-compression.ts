@@ -1,0 +1,77 @@
+// The layer compression tables (`cache-compression`) and what they say: which
+// choice gives the quickest warm hit and the smallest entry, when another one
+// would be better, and what switching costs once.
+import type { CompressionResult } from './compression.js'
+import { mib, pct, sec, table } from './format.js'
+import { median } from './timing.js'
+
+export interface CompressionContext {
+  /** What the entries hold, for the prose: "the toolchain image". */
+  content: string
+  /** A master build that changes one late step, cache export included: the build a switch's first save replaces. */
+  steadyBuild?: number
+}
+
+export function compressionTable(results: CompressionResult[], context: CompressionContext): string {
+  const rows = results.map(c => [
+    `\`${c.compression}\`${c.isDefault ? ' (default)' : ''}`,
+    `**${median(c.warmSeconds).toFixed(1)}**`,
+    c.warmSeconds.map(v => v.toFixed(1)).join(', '),
+    median(c.warmTotals).toFixed(1),
+    (c.entryBytes / 1024 ** 2).toFixed(1),
+    (c.cacheBytes / 1024 ** 2).toFixed(1),
+    c.exportRun ? (c.exportRun.build + c.exportRun.export).toFixed(1) : '—'
+  ])
+  return [
+    table(['Compression', 'Restore start → image ready (s)', 'Runs', 'Whole job (s)', 'Entry (MB)', 'Cache directory (MB)', 'First export build (s, one run)'], rows),
+    '',
+    compressionVerdict(results, context)
+  ].join('\n')
+}
+
+export const COMPRESSION_METHOD =
+  'Each entry was exported by a master commit restoring the previous one (the default first, then the other two; every layer ' +
+  'checked to have the compression asked for); fresh runners then took exact hits on them in rotating order. "First export ' +
+  'build" is that commit\'s build including the cache export, in which buildx recompresses every layer (`force-compression`); ' +
+  'later exports only compress new layers. The entry is @actions/cache\'s tar + zstd of the cache directory, so uncompressed ' +
+  'layers are compressed there instead.'
+
+// Within this margin two compressions count as even: the machine's noise is larger.
+const EVEN = 0.03
+
+function compressionVerdict(results: CompressionResult[], context: CompressionContext): string {
+  const time = (c: CompressionResult): number => median(c.warmSeconds)
+  const byTime = [...results].sort((a, b) => time(a) - time(b))
+  const bySize = [...results].sort((a, b) => a.entryBytes - b.entryBytes)
+  const fastest = byTime[0]
+  const smallest = bySize[0]
+  const current = results.find(c => c.isDefault)
+  const sentences: string[] = []
+
+  const others = byTime.slice(1).map(c => `${pct((time(c) - time(fastest)) / time(c))} sooner than \`${c.compression}\` (${sec(time(c))})`)
+  sentences.push(`On ${context.content}, \`${fastest.compression}\` gives the quickest warm exact hit, ${sec(time(fastest))}: ${others.join(', ')}.`)
+  const sizeGap = (bySize[1].entryBytes - smallest.entryBytes) / bySize[1].entryBytes
+  sentences.push(
+    sizeGap < EVEN
+      ? `The entries are within ${pct(EVEN)} of each other in size (${results.map(c => `\`${c.compression}\` ${mib(c.entryBytes)}`).join(', ')}).`
+      : `\`${smallest.compression}\` gives the smallest entry, ${mib(smallest.entryBytes)} (${results.filter(c => c !== smallest).map(c => `\`${c.compression}\` ${mib(c.entryBytes)}`).join(', ')}).`
+  )
+  if (current) {
+    const behind = (time(current) - time(fastest)) / time(current)
+    sentences.push(
+      current === fastest || behind < EVEN
+        ? `The default, \`${current.compression}\`, ${current === fastest ? 'is the quickest' : 'is even with the quickest'} on these figures.`
+        : `These figures favour \`${fastest.compression}\` over the default, \`${current.compression}\`, by ${pct(behind)} of every warm hit.`
+    )
+  }
+  const switches = results.filter(c => c.exportRun)
+  if (switches.length > 0) {
+    const steady = context.steadyBuild === undefined ? '' : `, against ${sec(context.steadyBuild)} for a master build that changes one late step`
+    sentences.push(
+      'Switching costs once: the first save after the switch recompresses every layer (' +
+        switches.map(c => `to \`${c.compression}\`: ${sec((c.exportRun?.build ?? 0) + (c.exportRun?.export ?? 0))}`).join(', ') +
+        `${steady}).`
+    )
+  }
+  return sentences.join(' ')
+}
