@@ -10,6 +10,14 @@ import { benchEngine, type Engine } from './engine.js'
 import { run } from './proc.js'
 import type { Fixture, Settings } from './settings.js'
 
+export interface StoredEntry {
+  /** The key the service holds it under. */
+  key: string
+  blob: string
+  sizeBytes: number
+  version: string
+}
+
 export interface Lab {
   settings: Settings
   engine: Engine
@@ -20,8 +28,8 @@ export interface Lab {
   tempDir(prefix: string): string
   /** A copy of the fixture plus the busybox its Dockerfile starts from, and its Debian packages if it has any. */
   workspace(fixture: Fixture): Promise<string>
-  /** What the service holds for a key; blob is the archive's path: @actions/cache's tar + zstd. */
-  entry(key: string): { blob: string; sizeBytes: number; version: string }
+  /** The newest entry the service holds for a content key; blob is the archive's path: @actions/cache's tar + zstd. */
+  entry(key: string): StoredEntry
   entryBytes(key: string): number
   close(): Promise<void>
 }
@@ -46,11 +54,17 @@ export async function openLab(settings: Settings): Promise<Lab> {
     }
     return made
   }
-  const entry = (key: string): { blob: string; sizeBytes: number; version: string } => {
-    const entries = JSON.parse(fs.readFileSync(path.join(storageDir, 'entries.json'), 'utf8')) as Array<{ key: string; blob: string; sizeBytes: number; version: string }>
-    const found = entries.find(e => e.key === key)
+  // The action names an entry by its content key; the service holds it under
+  // that key plus a generation (`<content>/<generation>`), the newest of which
+  // a restore finds. A key the action stored as it is (no generation) matches too.
+  const entry = (key: string): StoredEntry => {
+    const entries = JSON.parse(fs.readFileSync(path.join(storageDir, 'entries.json'), 'utf8')) as Array<StoredEntry & { seq: number }>
+    const found = entries
+      .filter(e => e.key === key || e.key.startsWith(`${key}/`))
+      .sort((a, b) => a.seq - b.seq)
+      .at(-1)
     if (!found) throw new Error(`The cache service holds no entry ${key}.`)
-    return { ...found, blob: path.join(storageDir, 'blobs', found.blob) }
+    return { key: found.key, sizeBytes: found.sizeBytes, version: found.version, blob: path.join(storageDir, 'blobs', found.blob) }
   }
 
   return {

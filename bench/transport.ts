@@ -20,16 +20,16 @@ const TWIRP = '/twirp/github.actions.results.api.v1.CacheService/'
 const token = runtimeToken([{ scope: 'refs/heads/master', permission: 3 }])
 
 export async function probeTransport(lab: Lab, key: string): Promise<TransportProbe> {
-  const { version } = lab.entry(key)
+  const { key: stored, version } = lab.entry(key)
   const dir = lab.tempDir('transport-')
   const file = path.join(dir, 'entry.tzst')
-  const found = await twirp(lab, 'GetCacheEntryDownloadURL', { key, restore_keys: [], version })
+  const found = await twirp(lab, 'GetCacheEntryDownloadURL', { key: stored, restore_keys: [], version })
   const url = String(found.signed_download_url ?? '')
   if (!url) throw new Error(`The cache service did not find ${key} for the transport probe.`)
   const download = await timed(() => run('curl', ['-sS', '--fail', '-o', file, url]))
 
   // A reservation under a key of its own, never finalized: the probe leaves no entry.
-  const reserved = await twirp(lab, 'CreateCacheEntry', { key: `${key}-probe-${randomBytes(4).toString('hex')}`, version })
+  const reserved = await twirp(lab, 'CreateCacheEntry', { key: `${stored}-probe-${randomBytes(4).toString('hex')}`, version })
   const uploadUrl = String(reserved.signed_upload_url ?? '')
   if (!uploadUrl) throw new Error(`The cache service refused the transport probe's reservation: ${JSON.stringify(reserved)}`)
   const upload = await timed(() => run('curl', ['-sS', '--fail', '-T', file, '-H', 'x-ms-blob-type: BlockBlob', uploadUrl]))
