@@ -58,14 +58,21 @@ export function docker(engine: Engine, args: string[]): string {
   })
 }
 
-/** What an ephemeral runner starts with: no build cache and none of our images. */
-export function freshRunner(engine: Engine, image: string): void {
+/**
+ * What an ephemeral runner starts with: no build cache and no images. Every
+ * image goes, not only the job's: with the containerd image store, the
+ * layers of an image another scenario left behind (the multi-stage variant
+ * shares its first layers with the single-stage image) could serve a build
+ * that should have come from the cache.
+ */
+export function freshRunner(engine: Engine): void {
+  const images = docker(engine, ['image', 'ls', '--all', '--quiet']).split('\n').filter(Boolean)
+  if (images.length > 0) docker(engine, ['image', 'rm', '--force', ...new Set(images)])
   docker(engine, ['buildx', 'prune', '-af'])
-  try {
-    docker(engine, ['image', 'rm', '-f', image])
-  } catch {
-    // Not there: already fresh.
-  }
+  // The last job wrote hundreds of MB (snapshots, cache directories); flushed
+  // now, before the next job's clock starts, none of it is written back on
+  // the next job's time.
+  execFileSync('sync')
 }
 
 export function engineVersions(engine: Engine): { engine: string; buildx: string } {

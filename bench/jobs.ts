@@ -71,7 +71,7 @@ export async function actionJob(lab: Lab, job: ActionJob): Promise<ActionRun> {
 
 async function actionJobOnce(lab: Lab, job: ActionJob): Promise<ActionRun> {
   const { image, dockerfile, hashFiles } = job.fixture
-  freshRunner(lab.engine, image)
+  freshRunner(lab.engine)
   const runnerTemp = lab.tempDir('runner-temp-')
   const { event, scopes } = EVENTS[job.trigger]
   const fixtureInputs = { ...(dockerfile === 'Dockerfile' ? {} : { file: dockerfile }), ...(hashFiles ? { 'hash-files': hashFiles } : {}) }

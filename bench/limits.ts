@@ -17,7 +17,7 @@ import { median, timed } from './timing.js'
  */
 export async function bareImport(lab: Lab, fixture: Fixture, workspace: string, cacheDir: string): Promise<PlainBuildResult> {
   return retryingEngineFlakes(async () => {
-    freshRunner(lab.engine, fixture.image)
+    freshRunner(lab.engine)
     return plainBuild(lab, { fixture, workspace, cacheFrom: cacheDir })
   })
 }

@@ -36,7 +36,7 @@ export async function recipeJob(lab: Lab, job: RecipeJob): Promise<RecipeRun> {
 }
 
 async function recipeJobOnce(lab: Lab, job: RecipeJob): Promise<RecipeRun> {
-  freshRunner(lab.engine, job.fixture.image)
+  freshRunner(lab.engine)
   const dir = lab.tempDir('recipe-')
   const oldDir = path.join(dir, 'old')
   const newDir = path.join(dir, 'new')

@@ -60,7 +60,7 @@ export async function saveLoadJob(lab: Lab, job: SaveLoadJob): Promise<SaveLoadR
 
 async function saveLoadJobOnce(lab: Lab, job: SaveLoadJob): Promise<SaveLoadRun> {
   const { archive, fixture } = job
-  freshRunner(lab.engine, fixture.image)
+  freshRunner(lab.engine)
   await fs.promises.rm(archive.file, { force: true })
   const total = stopwatch()
 
