@@ -1,25 +1,26 @@
 // One run of the main scenario, every comparison inside it with its sides
 // back to back, so that the load others put on the machine hits both alike:
-// a cold build on master; a fresh runner's exact hit beside its limits; a pull
-// request; a commit that changes a COPY source, built on master. The pull
-// request and the commit each run ours, the recipe, the docker save / load
-// approach (in the first runs only) and ours with the local backend, all from
-// the same cache the cold build saved.
+// a fresh runner's exact hit beside its limits; a pull request; a commit that
+// changes a COPY source, built on master. The pull request and the commit run
+// ours, the recipe and ours with the local backend, all from the entry the
+// run starts from. The first run starts with the cold build that makes that
+// entry, and measures the docker save / load approach beside it; each later
+// run starts from the entry the previous one saved, one master commit on.
 import * as fs from 'node:fs'
 import * as path from 'node:path'
 import { packDir, unpackInto } from './archive.js'
 import type { PlainBuildResult } from './buildx-build.js'
 import { dirBytes, unpackEntry } from './entries.js'
-import type { Chain } from './growth.js'
+import { startChain, type Chain } from './growth.js'
 import { actionJob, expectSource, type ActionRun } from './jobs.js'
 import { setRelease, type Lab } from './lab.js'
 import { bareImport, bareNodeStart, imageFilesExtraction } from './limits.js'
-import { mb, type Progress } from './progress.js'
+import type { Progress } from './progress.js'
 import { recipeJob, type RecipeRun } from './recipe.js'
 import { imageArchive, saveImage, saveLoadJob, type SaveLoadRun } from './save-load.js'
 import { timed } from './timing.js'
-import { inTurn } from './turns.js'
 import { probeTransport, type TransportProbe } from './transport.js'
+import { inTurn } from './turns.js'
 
 /** A plain tar + zstd of a directory, or its extraction. */
 export interface PlainTransfer {
@@ -28,9 +29,12 @@ export interface PlainTransfer {
 }
 
 export interface CycleRun {
-  cold: ActionRun
+  /** The run's starting entry, by the master job that saved it: the cold build in the first run. */
+  cold?: ActionRun
+  /** The save of the job that made the entry this run starts from (the cold build, or the previous run's master commit). */
+  headSave: { seconds: number; cacheBytes: number }
   exact: ActionRun
-  /** BuildKit alone importing the directory the cold build saved, on a fresh runner. */
+  /** BuildKit alone importing the directory the run starts from, on a fresh runner. */
   bareImport: PlainBuildResult
   /** A plain `tar -x` of the image's files. */
   imageFiles: PlainTransfer
@@ -41,41 +45,45 @@ export interface CycleRun {
   /** Also the "warm fallback hit after a changed COPY source". */
   masterOurs: ActionRun
   masterRecipe: RecipeRun
-  /** The same two jobs with `cache-backend: local`, the recipe's own kind of transport. */
-  prLocal: ActionRun
+  /** The same commit with `cache-backend: local`, the recipe's own kind of transport. */
   masterLocal: ActionRun
-  /** The docker save / load approach, in the runs that measure it: its save after the cold build, then its two jobs. */
-  saveLoad?: { seed: PlainTransfer; pr: SaveLoadRun; master: SaveLoadRun }
-  /** Beside the cold run's save: packing the same directory. */
+  /** The docker save / load approach, in the first run: its save after the cold build, then its pull request. */
+  saveLoad?: { seed: PlainTransfer; pr: SaveLoadRun }
+  /** Beside the save that made the run's entry: packing the same directory. */
   plainSave: PlainTransfer
   /** Beside the exact hit's restore: extracting the same directory. */
   plainRestore: PlainTransfer
-  /** The cold build's entry moved by curl alone. */
+  /** The run's entry moved by curl alone. */
   transport: TransportProbe
-  /** The archive the cold build saved. */
-  coldEntryBytes: number
+  /** The archive the run starts from. */
+  entryBytes: number
 }
 
-export async function cycleRun(lab: Lab, index: number, say: Progress): Promise<{ run: CycleRun; chain: Chain }> {
+export async function cycleRun(lab: Lab, previous: { chain: Chain; run: CycleRun } | undefined, index: number, say: Progress): Promise<{ run: CycleRun; chain: Chain }> {
   const { fixture } = lab.settings
-  const keyPrefix = `bench-${index}`
-  const workspace = await lab.workspace(fixture)
-  setRelease(workspace, fixture, 1)
-  const master = { fixture, workspace, trigger: 'push-master', keyPrefix } as const
   const turn = <T extends unknown[]>(jobs: { [K in keyof T]: () => Promise<T[K]> }): Promise<T> => inTurn(index - 1, jobs)
 
-  const cold = await actionJob(lab, master)
-  expectSource(cold, 'none')
-  say(`cold build ${cold.total.toFixed(1)} s (${mb(cold.cacheBytes)} MB cache)`)
-  // The save / load approach's own cold run builds the same image: its save
-  // is all that differs, taken while the cold build's image is loaded.
-  const archive = index <= lab.settings.saveLoadRuns ? imageArchive(lab, keyPrefix) : undefined
-  const saveLoadSeed = archive && (await saveImage(lab, archive, fixture.image, 1))
+  let chain: Chain
+  let cold: ActionRun | undefined
+  let saveLoadSeed: PlainTransfer | undefined
+  const archive = previous ? undefined : imageArchive(lab, 'bench')
+  if (previous) {
+    chain = previous.chain
+  } else {
+    ;({ chain, cold } = await startChain(lab, fixture, 'bench', say))
+    // The save / load approach's own cold run builds the same image: its save
+    // is all that differs, taken while the cold build's image is loaded.
+    saveLoadSeed = archive && (await saveImage(lab, archive, fixture.image, chain.release))
+  }
+  const { workspace, keyPrefix, release } = chain
+  const headSave = cold ? { seconds: cold.save, cacheBytes: cold.cacheBytes } : { seconds: previous?.run.masterOurs.save ?? 0, cacheBytes: previous?.run.masterOurs.cacheBytes ?? 0 }
+  setRelease(workspace, fixture, release)
+  const master = { fixture, workspace, trigger: 'push-master', keyPrefix } as const
 
-  // The directory our entry holds, as a plain tarball: the plain-save baseline
+  // The directory the entry holds, as a plain tarball: the plain-save baseline
   // and the recipe's starting point.
   const seed = lab.tempDir('seed-')
-  const seedDir = await unpackEntry(lab, cold.key, seed)
+  const seedDir = await unpackEntry(lab, chain.head, seed)
   const tarball = path.join(seed, 'recipe-cache.tar.zst')
   const packed = await timed(() => packDir(seedDir, tarball))
   const plainSave = { seconds: packed.seconds, bytes: await dirBytes(seedDir) }
@@ -90,53 +98,49 @@ export async function cycleRun(lab: Lab, index: number, say: Progress): Promise<
   const extracted = await timed(() => unpackInto(tarball, extractTo))
   const plainRestore = { seconds: extracted.seconds, bytes: await dirBytes(extractTo) }
   await fs.promises.rm(extractTo, { recursive: true, force: true })
-  const transport = await probeTransport(lab, cold.key)
+  const transport = await probeTransport(lab, chain.head)
   const nodeStart = await bareNodeStart()
   say(
     `exact hit ${exact.total.toFixed(1)} s (restore ${exact.restore} s, build ${exact.build.toFixed(1)} s); bare import ` +
       `${bare.seconds.toFixed(1)} s, image files ${imageFiles.seconds.toFixed(1)} s, curl download ${transport.downloadSeconds.toFixed(1)} s, node ${nodeStart.toFixed(2)} s`
   )
 
-  // The local backend's root, holding the same first entry.
-  const cacheRoot = lab.tempDir('cache-root-')
-  await fs.promises.cp(seedDir, path.join(cacheRoot, cold.key), { recursive: true })
-  const local = { ...master, inputs: { 'cache-backend': 'local', 'cache-root': cacheRoot } }
   const recipeSave = path.join(seed, 'recipe-saved.tar.zst')
   const recipe = (): Promise<RecipeRun> => recipeJob(lab, { fixture, workspace, restoreFrom: tarball, saveTo: recipeSave })
-  const saveLoad = (trigger: 'push-master' | 'pull-request', release: number) => (): Promise<SaveLoadRun | undefined> =>
-    archive ? saveLoadJob(lab, { fixture, workspace, trigger, archive, release }) : Promise.resolve(undefined)
-
+  const saveLoad = (): Promise<SaveLoadRun | undefined> =>
+    archive ? saveLoadJob(lab, { fixture, workspace, trigger: 'pull-request', archive, release }) : Promise.resolve(undefined)
   const [prOurs, prRecipe, prSaveLoad] = await turn<[ActionRun, RecipeRun, SaveLoadRun | undefined]>([
     () => actionJob(lab, { ...master, trigger: 'pull-request' }),
     recipe,
-    saveLoad('pull-request', 1)
+    saveLoad
   ])
-  const prLocal = await actionJob(lab, { ...local, trigger: 'pull-request' })
   expectSource(prOurs, 'base-branch')
-  expectSource(prLocal, 'base-branch')
-  say(`pull request: ours ${prOurs.total.toFixed(1)} s, recipe ${prRecipe.total.toFixed(1)} s, local backend ${prLocal.total.toFixed(1)} s${others(prSaveLoad)}`)
+  say(`pull request: ours ${prOurs.total.toFixed(1)} s, recipe ${prRecipe.total.toFixed(1)} s${others(prSaveLoad)}`)
 
-  setRelease(workspace, fixture, 2)
-  const [masterOurs, masterRecipe, masterSaveLoad] = await turn<[ActionRun, RecipeRun, SaveLoadRun | undefined]>([
+  // The local backend's root, holding the same entry.
+  const cacheRoot = lab.tempDir('cache-root-')
+  await fs.promises.cp(seedDir, path.join(cacheRoot, chain.head), { recursive: true })
+  const local = { ...master, inputs: { 'cache-backend': 'local', 'cache-root': cacheRoot } }
+  setRelease(workspace, fixture, release + 1)
+  const [masterOurs, masterRecipe, masterLocal] = await turn<[ActionRun, RecipeRun, ActionRun]>([
     () => actionJob(lab, master),
     recipe,
-    saveLoad('push-master', 2)
+    () => actionJob(lab, local)
   ])
-  const masterLocal = await actionJob(lab, local)
   expectSource(masterOurs, 'branch')
   expectSource(masterLocal, 'branch')
-  say(`changed source on master: ours ${masterOurs.total.toFixed(1)} s, recipe ${masterRecipe.total.toFixed(1)} s, local backend ${masterLocal.total.toFixed(1)} s${others(masterSaveLoad)}`)
+  say(`changed source on master: ours ${masterOurs.total.toFixed(1)} s, recipe ${masterRecipe.total.toFixed(1)} s, local backend ${masterLocal.total.toFixed(1)} s`)
   await fs.promises.rm(seed, { recursive: true, force: true })
   await fs.promises.rm(cacheRoot, { recursive: true, force: true })
   if (archive) await fs.promises.rm(archive.dir, { recursive: true, force: true })
 
   return {
     run: {
-      cold, exact, bareImport: bare, imageFiles, nodeStart, prOurs, prRecipe, masterOurs, masterRecipe, prLocal, masterLocal,
-      saveLoad: saveLoadSeed && prSaveLoad && masterSaveLoad ? { seed: saveLoadSeed, pr: prSaveLoad, master: masterSaveLoad } : undefined,
-      plainSave, plainRestore, transport, coldEntryBytes: lab.entryBytes(cold.key)
+      cold, headSave, exact, bareImport: bare, imageFiles, nodeStart, prOurs, prRecipe, masterOurs, masterRecipe, masterLocal,
+      saveLoad: saveLoadSeed && prSaveLoad ? { seed: saveLoadSeed, pr: prSaveLoad } : undefined,
+      plainSave, plainRestore, transport, entryBytes: lab.entryBytes(chain.head)
     },
-    chain: { fixture, keyPrefix, workspace, release: 2, head: masterOurs.key, entryBytes: [lab.entryBytes(cold.key), lab.entryBytes(masterOurs.key)] }
+    chain: { ...chain, release: release + 1, head: masterOurs.key, entryBytes: [...chain.entryBytes, lab.entryBytes(masterOurs.key)] }
   }
 }
 

@@ -1,6 +1,7 @@
 // The figures the issues set targets for, each with its runs and its
 // baseline, and the same comparisons with the transport made equal.
 import type { CycleRun } from './cycle.js'
+import type { ActionRun } from './jobs.js'
 import { med, mib, rate, sec, table, times } from './format.js'
 import type { Results } from './results.js'
 import { median } from './timing.js'
@@ -27,8 +28,16 @@ export const transfer = (run: CycleRun): number => run.transport.downloadSeconds
 /** What a JavaScript action cannot avoid: Node starting, once per step. */
 export const twoNodeStarts = (run: CycleRun): number => 2 * run.nodeStart
 
+/** The cold build: the first run's, which every later run continues from. */
+export function coldBuild(r: Results): ActionRun {
+  const cold = r.cycles.find(run => run.cold)?.cold
+  if (!cold) throw new Error('No run holds the cold build.')
+  return cold
+}
+
 export function targets(r: Results): Figure[] {
   const c = r.cycles
+  const cold = coldBuild(r)
   const sizes = r.growth.entryBytes
   return [
     {
@@ -79,9 +88,9 @@ export function targets(r: Results): Figure[] {
     {
       id: 'save-throughput',
       figure: 'Save throughput, ours / plain tar + zstd',
-      samples: c.map(run => run.plainSave.seconds / run.cold.save),
+      samples: c.map(run => run.plainSave.seconds / run.headSave.seconds),
       show: times,
-      detail: `${rate(med(c, run => run.cold.cacheBytes / run.cold.save))} vs ${rate(med(c, run => run.plainSave.bytes / run.plainSave.seconds))}`,
+      detail: `${rate(med(c, run => run.headSave.cacheBytes / run.headSave.seconds))} vs ${rate(med(c, run => run.plainSave.bytes / run.plainSave.seconds))}`,
       target: '≥ 0.85×',
       met: v => v >= 0.85
     },
@@ -105,9 +114,9 @@ export function targets(r: Results): Figure[] {
     {
       id: 'warm-cold',
       figure: 'Warm exact hit / cold build (total step time)',
-      samples: c.map(run => run.exact.total / run.cold.total),
+      samples: c.map(run => run.exact.total / cold.total),
       show: v => `${(v * 100).toFixed(1)} %`,
-      detail: `${sec(med(c, run => run.exact.total))} vs ${sec(med(c, run => run.cold.total))}`,
+      detail: `${sec(med(c, run => run.exact.total))} vs ${sec(cold.total)} (one cold build)`,
       target: '≤ 10 %',
       met: atMost(0.1)
     }
@@ -117,7 +126,6 @@ export function targets(r: Results): Figure[] {
 export function fairerComparisons(r: Results): Figure[] {
   const c = r.cycles
   const pairs: Array<[string, string, (run: CycleRun) => number, (run: CycleRun) => number, string, number]> = [
-    ['pr-local', 'Pull request, ours with `cache-backend: local` / recipe', run => run.prLocal.total, run => run.prRecipe.total, '≤ 0.75×', 0.75],
     ['master-local', 'Master after a change, ours with `cache-backend: local` / recipe', run => run.masterLocal.total, run => run.masterRecipe.total, '≤ 1.0×', 1],
     ['pr-transfer', 'Pull request, ours / recipe plus the bare transfer', run => run.prOurs.total, run => run.prRecipe.total + transfer(run), '≤ 0.75×', 0.75]
   ]

@@ -1,6 +1,6 @@
 // Chains of master builds of one image under one key prefix: the growth
 // figure, and the start of the scenarios that continue a chain.
-import { actionJob, expectSource } from './jobs.js'
+import { actionJob, expectSource, type ActionRun } from './jobs.js'
 import { setRelease, type Lab } from './lab.js'
 import { mb, type Progress } from './progress.js'
 import type { Fixture } from './settings.js'
@@ -17,13 +17,13 @@ export interface Chain {
 }
 
 /** A new chain: a fresh workspace at release 1 and its cold build on master. */
-export async function startChain(lab: Lab, fixture: Fixture, keyPrefix: string, say: Progress): Promise<Chain> {
+export async function startChain(lab: Lab, fixture: Fixture, keyPrefix: string, say: Progress): Promise<{ chain: Chain; cold: ActionRun }> {
   const workspace = await lab.workspace(fixture)
   setRelease(workspace, fixture, 1)
   const cold = await actionJob(lab, { fixture, workspace, trigger: 'push-master', keyPrefix })
   expectSource(cold, 'none')
   say(`cold build ${cold.total.toFixed(1)} s, entry ${mb(lab.entryBytes(cold.key))} MB`)
-  return { fixture, keyPrefix, workspace, release: 1, head: cold.key, entryBytes: [lab.entryBytes(cold.key)] }
+  return { chain: { fixture, keyPrefix, workspace, release: 1, head: cold.key, entryBytes: [lab.entryBytes(cold.key)] }, cold }
 }
 
 /** Master builds that each change a COPY source, until the chain has `builds` entries. */

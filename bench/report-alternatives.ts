@@ -19,15 +19,16 @@ interface Row {
 }
 
 export function alternativesTable(r: Results): string {
-  const rows = (event: string, ours: Row['ours'], local: Row['pick'], recipe: Row['pick'], saveLoad: Row['pick']): Row[] => [
-    { name: `${event}: **ours**`, pick: ours, ours },
-    { name: `${event}: ours, \`cache-backend: local\``, pick: local, ours },
-    { name: `${event}: the recipe, its tarball on the runner's disk`, pick: recipe, ours },
-    { name: `${event}: docker save / load through actions/cache`, pick: saveLoad, ours }
-  ]
+  const pr = (run: CycleRun): Side => run.prOurs
+  const master = (run: CycleRun): Side => run.masterOurs
   const body = [
-    ...rows('Pull request', run => run.prOurs, run => run.prLocal, run => run.prRecipe, run => run.saveLoad?.pr),
-    ...rows('Master after a change', run => run.masterOurs, run => run.masterLocal, run => run.masterRecipe, run => run.saveLoad?.master)
+    { name: 'Pull request: **ours**', pick: pr, ours: pr },
+    { name: 'Pull request: the recipe, its tarball on the runner\'s disk', pick: (run: CycleRun) => run.prRecipe, ours: pr },
+    { name: 'Pull request: docker save / load through actions/cache', pick: (run: CycleRun) => run.saveLoad?.pr, ours: pr },
+    { name: 'Master after a change: **ours**', pick: master, ours: master },
+    { name: 'Master after a change: ours, `cache-backend: local`', pick: (run: CycleRun) => run.masterLocal, ours: master },
+    { name: 'Master after a change: the recipe, its tarball on the runner\'s disk', pick: (run: CycleRun) => run.masterRecipe, ours: master },
+    { name: 'Master after a change: docker save / load (its pull request\'s run, plus the save it made after the cold build)', pick: saveLoadMaster, ours: master }
   ].map(row => phaseRow(r.cycles, row))
   return [
     table(['Job', 'Total (s)', 'Restore', 'Load', 'Build', 'Cache export', 'Save', 'Other', 'Steps cached', 'Ours / this', 'Runs'], body),
@@ -39,6 +40,15 @@ export function alternativesTable(r: Results): string {
     '',
     saveLoadProse(r)
   ].join('\n')
+}
+
+// It rebuilds every step whether the key changed or not, so its run after a
+// change is its pull request's run plus a save, which it made once already,
+// after the cold build: composed from those rather than rebuilt once more.
+function saveLoadMaster(run: CycleRun): Side | undefined {
+  if (!run.saveLoad) return undefined
+  const { pr, seed } = run.saveLoad
+  return { ...pr, save: seed.seconds, total: pr.total + seed.seconds }
 }
 
 function phaseRow(c: CycleRun[], row: Row): string[] {
@@ -76,7 +86,7 @@ function saveLoadProse(r: Results): string {
     `${sec(med(runs, run => run.prOurs.total))}. Its restore and \`docker load\` alone took ` +
     `${sec(med(runs, run => pr(run).restore + pr(run).load))}: that is what a workflow would pay that skips the build whenever its exact key ` +
     'was restored, giving up the build on every other run and any check that the image still matches its Dockerfile. ' +
-    `Its archive (\`docker save | zstd\`) is ${mib(med(runs, run => pr(run).archiveBytes))}, our entry ${mib(med(runs, run => run.coldEntryBytes))}.`
+    `Its archive (\`docker save | zstd\`) is ${mib(med(runs, run => pr(run).archiveBytes))}, our entry ${mib(med(runs, run => run.entryBytes))}.`
   )
 }
 

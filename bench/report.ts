@@ -13,7 +13,7 @@ import type { Results } from './results.js'
 export function renderReport(r: Results): string {
   const list = targets(r)
   const missedTargets = missed(list)
-  const steadyBuild = med(r.cycles, run => run.masterOurs.build + run.masterOurs.export)
+  const steadyExport = med(r.cycles, run => run.masterOurs.export)
   return [
     '# Benchmarks',
     '',
@@ -63,7 +63,7 @@ export function renderReport(r: Results): string {
     '',
     '## Layer compression (`cache-compression`)',
     '',
-    compressionTable(r.compression, { content: 'the toolchain image', steadyBuild }),
+    compressionTable(r.compression, { content: 'the toolchain image', steadyExport }),
     '',
     ...(r.incompressible
       ? [
@@ -106,7 +106,7 @@ function fixtureLine(r: Results): string {
   if (!f.debianPackages) return 'random bytes, a smoke-test stand-in for an image'
   return (
     'a C/C++ toolchain (gcc 12, binutils), LLVM 15 and Perl from real Debian packages, fetched with `apt-get download` and ' +
-    `unpacked at bench time (cache directory ${mib(med(r.cycles, run => run.cold.cacheBytes))}, image files ` +
+    `unpacked at bench time (cache directory ${mib(med(r.cycles, run => run.exact.cacheBytes))}, image files ` +
     `${mib(med(r.cycles, run => run.imageFiles.bytes))})`
   )
 }
@@ -140,12 +140,12 @@ function method(r: Results): string {
           'names its packages, not the packages.'
         : ''),
     '- Each job runs the bundled action (main, then post) with `__tests__/support/run-action.ts` on a fresh runner: the engine\'s build cache pruned and the image removed, an empty RUNNER_TEMP. The cache service is `__tests__/support/cache-service.ts` on loopback, its blobs on the same disk, driven by the real @actions/cache client from the action\'s process.',
-    '- Each run starts from a cold build under its own key prefix, made with the bundle\'s default `cache-compression`. The recipe, the local backend and the bare import start from the same directory the cold build saved, so all sides start from the same cache (and the same layer compression).',
+    '- The first run starts with a cold build, made with the bundle\'s default `cache-compression`; each later run starts from the entry the previous run\'s master commit saved. In each run, the recipe, the local backend and the bare import start from the same directory that entry holds, so all sides start from the same cache (and the same layer compression).',
     '- The pull request restores master\'s entry through the base-branch fallback and builds with every step cached; ours imports only, the recipe also exports and saves, as it does on every event.',
-    `- docker save / load: after the cold build, \`docker save | zstd -T0\` of the image, saved with @actions/cache; each of its jobs restores that with @actions/cache (\`bench/cache-step.ts\`, a process of its own as an actions/cache step), \`zstd -d | docker load\`, then a plain \`docker buildx build --load\`; after a changed source (a new key) it saves again. It runs in the first ${r.settings.saveLoadRuns} run${r.settings.saveLoadRuns === 1 ? '' : 's'} only: it rebuilds every step, so more samples would say nothing new. BuildKit cannot take a loaded image as its cache with the docker driver: \`--cache-from IMAGE\` looks the name up in a registry (checked on this engine).`,
+    `- docker save / load: after the cold build, \`docker save | zstd -T0\` of the image, saved with @actions/cache; each of its jobs restores that with @actions/cache (\`bench/cache-step.ts\`, a process of its own as an actions/cache step), \`zstd -d | docker load\`, then a plain \`docker buildx build --load\`. It runs in the first run only, for the pull request: it rebuilds every step, so more samples would say nothing new, and its master run after a change is the same run plus the save it made after the cold build. BuildKit cannot take a loaded image as its cache with the docker driver: \`--cache-from IMAGE\` looks the name up in a registry (checked on this engine).`,
     '- The limits: the bare import is `docker buildx build --cache-from type=local,src=DIR --load` on a fresh runner, DIR the cold build\'s cache directory on disk; the image\'s files are `docker export` of a container made from the image, extracted with `tar -x` from the page cache; Node is `node -e 0` with the Node the steps run on, median of five.',
     '- The local service\'s URLs are not `*.blob.core.windows.net`, so @actions/cache downloads with one plain GET here; on GitHub it uses the Azure SDK\'s parallel ranged downloads. Uploads take the same path (Azure SDK block upload) in both places. GitHub\'s service has been measured elsewhere at about 90-120 MB/s.',
-    `- Growth: the first run's chain of master builds (the cold build, then one commit per build that changes \`${f.changeFile}\`), each on a fresh runner; sizes are the archives the service stores.`,
+    `- Growth: the chain of master builds the runs made (the cold build, then one commit per run that changes \`${f.changeFile}\`), continued with more such commits, each on a fresh runner; sizes are the archives the service stores.`,
     '- Key resolution is measured in process with the action\'s own `parseInputs`, `imageHash` and `keyPlan` (from src/, as the tree stands) on a generated context that the Dockerfile copies whole (`COPY . /app/`); its files are in the page cache, as after a checkout.',
     '- The machine may be shared: the load average above says how busy it was.'
   ].join('\n')

@@ -40,8 +40,6 @@ export interface Settings {
   multiStage: Fixture
   /** Random bytes, the extreme where layer compression can only cost; none in a quick run, whose fixture is already that. */
   incompressible?: Fixture
-  /** Runs of the docker save / load approach: it rebuilds every step, so one run says what it costs. */
-  saveLoadRuns: number
   /** Master builds in the growth figure. */
   growthBuilds: number
   /** Files in the key-resolution context. */
@@ -73,8 +71,7 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env): Settings {
     fixture: quick ? SMALL : TOOLCHAIN,
     multiStage: quick ? SMALL_MULTISTAGE : TOOLCHAIN_MULTISTAGE,
     incompressible: quick ? undefined : HEAVY,
-    saveLoadRuns: 1,
-    growthBuilds: quick ? 3 : 6,
+    growthBuilds: quick ? 3 : 5,
     keyFiles: quick ? 2_000 : 20_000,
     workRoot,
     output: path.resolve(ROOT, env.BENCH_OUTPUT || (quick ? path.join(workRoot, 'benchmarks-quick.md') : path.join('docs', 'benchmarks.md')))
