@@ -8,8 +8,8 @@ import { median } from './timing.js'
 export interface CompressionContext {
   /** What the entries hold, for the prose: "the toolchain image". */
   content: string
-  /** A master build that changes one late step, cache export included: the build a switch's first save replaces. */
-  steadyBuild?: number
+  /** The cache export of a master build that changes one late step: what a save costs when no switch recompresses. */
+  steadyExport?: number
 }
 
 export function compressionTable(results: CompressionResult[], context: CompressionContext): string {
@@ -20,10 +20,10 @@ export function compressionTable(results: CompressionResult[], context: Compress
     median(c.warmTotals).toFixed(1),
     (c.entryBytes / 1024 ** 2).toFixed(1),
     (c.cacheBytes / 1024 ** 2).toFixed(1),
-    c.exportRun ? (c.exportRun.build + c.exportRun.export).toFixed(1) : '—'
+    c.exportRun ? c.exportRun.export.toFixed(1) : '—'
   ])
   return [
-    table(['Compression', 'Restore start → image ready (s)', 'Runs', 'Whole job (s)', 'Entry (MB)', 'Cache directory (MB)', 'First export build (s, one run)'], rows),
+    table(['Compression', 'Restore start → image ready (s)', 'Runs', 'Whole job (s)', 'Entry (MB)', 'Cache directory (MB)', 'First cache export after switching (s, one run)'], rows),
     '',
     compressionVerdict(results, context)
   ].join('\n')
@@ -31,9 +31,9 @@ export function compressionTable(results: CompressionResult[], context: Compress
 
 export const COMPRESSION_METHOD =
   'Each entry was exported by a master commit restoring the previous one (the default first, then the other two; every layer ' +
-  'checked to have the compression asked for); fresh runners then took exact hits on them in rotating order. "First export ' +
-  'build" is that commit\'s build including the cache export, in which buildx recompresses every layer (`force-compression`); ' +
-  'later exports only compress new layers. The entry is @actions/cache\'s tar + zstd of the cache directory, so uncompressed ' +
+  'checked to have the compression asked for); fresh runners then took exact hits on them in rotating order. "First cache ' +
+  'export after switching" is that commit\'s "exporting cache to client directory", in which buildx recompresses every layer ' +
+  '(`force-compression`); later exports only compress new layers. The entry is @actions/cache\'s tar + zstd of the cache directory, so uncompressed ' +
   'layers are compressed there instead.'
 
 // Within this margin two compressions count as even: the machine's noise is larger.
@@ -50,11 +50,13 @@ function compressionVerdict(results: CompressionResult[], context: CompressionCo
 
   const others = byTime.slice(1).map(c => `${pct((time(c) - time(fastest)) / time(c))} sooner than \`${c.compression}\` (${sec(time(c))})`)
   sentences.push(`On ${context.content}, \`${fastest.compression}\` gives the quickest warm exact hit, ${sec(time(fastest))}: ${others.join(', ')}.`)
-  const sizeGap = (bySize[1].entryBytes - smallest.entryBytes) / bySize[1].entryBytes
+  const largest = bySize[bySize.length - 1]
+  const nearSmallest = bySize.filter(c => (c.entryBytes - smallest.entryBytes) / smallest.entryBytes < EVEN)
+  const sizes = (list: CompressionResult[]): string => list.map(c => `\`${c.compression}\` ${mib(c.entryBytes)}`).join(', ')
   sentences.push(
-    sizeGap < EVEN
-      ? `The entries are within ${pct(EVEN)} of each other in size (${results.map(c => `\`${c.compression}\` ${mib(c.entryBytes)}`).join(', ')}).`
-      : `\`${smallest.compression}\` gives the smallest entry, ${mib(smallest.entryBytes)} (${results.filter(c => c !== smallest).map(c => `\`${c.compression}\` ${mib(c.entryBytes)}`).join(', ')}).`
+    (largest.entryBytes - smallest.entryBytes) / largest.entryBytes < EVEN
+      ? `The entries are within ${pct(EVEN)} of each other in size (${sizes(results)}).`
+      : `The smallest entr${nearSmallest.length > 1 ? 'ies' : 'y'}: ${sizes(nearSmallest)}; ${sizes(bySize.filter(c => !nearSmallest.includes(c)))}.`
   )
   if (current) {
     const behind = (time(current) - time(fastest)) / time(current)
@@ -66,11 +68,11 @@ function compressionVerdict(results: CompressionResult[], context: CompressionCo
   }
   const switches = results.filter(c => c.exportRun)
   if (switches.length > 0) {
-    const steady = context.steadyBuild === undefined ? '' : `, against ${sec(context.steadyBuild)} for a master build that changes one late step`
+    const steady = context.steadyExport === undefined ? '' : `, against ${sec(context.steadyExport)} for the export of a master build that changes one late step`
     sentences.push(
-      'Switching costs once: the first save after the switch recompresses every layer (' +
-        switches.map(c => `to \`${c.compression}\`: ${sec((c.exportRun?.build ?? 0) + (c.exportRun?.export ?? 0))}`).join(', ') +
-        `${steady}).`
+      'Switching costs once: the first save after the switch recompresses every layer, and its cache export took ' +
+        switches.map(c => `${sec(c.exportRun?.export ?? 0)} to \`${c.compression}\``).join(', ') +
+        `${steady}.`
     )
   }
   return sentences.join(' ')
