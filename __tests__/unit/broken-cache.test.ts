@@ -75,7 +75,7 @@ describe('buildxArgs for the retry after a damaged cache', () => {
     const args = buildxArgs(inputs, { from: [], to: { type: 'local', dir: '/c/new' }, noCache: true }, run)
     expect(args).toContain('--no-cache')
     expect(args).not.toContain('--cache-from')
-    expect(args).toContain('type=local,dest=/c/new,mode=max,ignore-error=true')
+    expect(args).toContain('type=local,dest=/c/new,mode=max,ignore-error=true,compression=gzip,force-compression=true')
   })
 
   it('keeps the engine cache otherwise', () => {

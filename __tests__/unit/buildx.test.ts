@@ -39,14 +39,16 @@ describe('buildxArgs', () => {
     expect(buildxArgs(inputs, { from: [local('/c/old')], to: local('/c/new') }, files)).toEqual([
       'buildx', 'build', '--progress=plain', '--file', '/ws/Dockerfile', '--tag', 'ci',
       '--build-arg', 'A=x y; $(id)', '--load',
-      '--cache-from', 'type=local,src=/c/old', '--cache-to', 'type=local,dest=/c/new,mode=max,ignore-error=true',
+      '--cache-from', 'type=local,src=/c/old', '--cache-to', 'type=local,dest=/c/new,mode=max,ignore-error=true,compression=gzip,force-compression=true',
       '--iidfile', '/t/iid', '--metadata-file', '/t/meta.json', '/ws'
     ])
   })
 
-  it('forces another layer compression on the export when asked', () => {
-    const args = buildxArgs({ ...inputs, cacheCompression: 'zstd' }, { from: [], to: local('/c/new') }, files)
-    expect(args).toContain('type=local,dest=/c/new,mode=max,ignore-error=true,compression=zstd,force-compression=true')
+  it('forces the layer compression asked for on the export, gzip too: a restored entry may have another', () => {
+    for (const choice of ['zstd', 'gzip', 'uncompressed'] as const) {
+      const args = buildxArgs({ ...inputs, cacheCompression: choice }, { from: [], to: local('/c/new') }, files)
+      expect(args).toContain(`type=local,dest=/c/new,mode=max,ignore-error=true,compression=${choice},force-compression=true`)
+    }
   })
 
   it('leaves out what is not asked for', () => {
@@ -61,14 +63,14 @@ describe('buildxArgs', () => {
     const args = buildxArgs({ ...inputs, push: true }, { from: [], to: local('/c/new') }, { ...files, output: 'cache' })
     expect(args).not.toContain('--load')
     expect(args).not.toContain('--push')
-    expect(args).toContain('type=local,dest=/c/new,mode=max,ignore-error=true')
+    expect(args).toContain('type=local,dest=/c/new,mode=max,ignore-error=true,compression=gzip,force-compression=true')
   })
 
   it('reads and writes a registry cache with OCI media types', () => {
     const ref = 'ghcr.io/acme/cache:img'
     const args = buildxArgs(inputs, { from: [{ type: 'registry', ref }], to: { type: 'registry', ref } }, files)
     expect(args).toContain(`type=registry,ref=${ref}`)
-    expect(args).toContain(`type=registry,ref=${ref},mode=max,image-manifest=true,oci-mediatypes=true,ignore-error=true`)
+    expect(args).toContain(`type=registry,ref=${ref},mode=max,image-manifest=true,oci-mediatypes=true,ignore-error=true,compression=gzip,force-compression=true`)
   })
 })
 

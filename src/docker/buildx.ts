@@ -102,10 +102,13 @@ function cacheTo(location: CacheLocation): string {
     : attributes(['type', 'registry'], ['ref', location.ref], ['mode', 'max'], ['image-manifest', 'true'], ['oci-mediatypes', 'true'], ['ignore-error', 'true'])
 }
 
-// Layers built here come out gzip-compressed; another choice must be forced
-// on the export, or the cache would mix both.
+// Layers keep the compression they were built or imported with: layers
+// built here come out gzip-compressed, those of a restored entry keep its
+// compression. Forced, the export gives every layer the one asked for
+// (recompressing only the layers that have another), so a cache never mixes
+// two, even after the input changes.
 function compression(choice: Inputs['cacheCompression']): string {
-  return choice === 'gzip' ? '' : `,compression=${choice},force-compression=true`
+  return `,compression=${choice},force-compression=true`
 }
 
 export interface BuildResult {
