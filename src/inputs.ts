@@ -121,7 +121,7 @@ export function parseInputs(read: ReadInput, workspace: string, env: NodeJS.Proc
     cacheBackend,
     cacheRoot: cacheBackend === 'local' ? path.normalize(cacheRootInput) : '',
     cacheRef,
-    cacheCompression: oneOf(Input.CacheCompression, read(Input.CacheCompression).trim() || 'gzip', ['gzip', 'zstd', 'uncompressed'] as const),
+    cacheCompression: oneOf(Input.CacheCompression, read(Input.CacheCompression).trim() || 'zstd', ['gzip', 'zstd', 'uncompressed'] as const),
     maxCacheSizeBytes,
     deleteSuperseded,
     restoreTimeoutSeconds: seconds(Input.RestoreTimeout, read(Input.RestoreTimeout), undefined),

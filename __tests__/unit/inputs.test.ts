@@ -46,7 +46,7 @@ describe('parseInputs', () => {
       cacheBackend: 'gha',
       cacheRoot: '',
       cacheRef: '',
-      cacheCompression: 'gzip',
+      cacheCompression: 'zstd',
       maxCacheSizeBytes: 0,
       deleteSuperseded: false,
       restoreTimeoutSeconds: undefined,
