@@ -63,7 +63,7 @@ export function renderReport(r: Results): string {
     '',
     '## Layer compression (`cache-compression`)',
     '',
-    compressionTable(r.compression, { content: 'the toolchain image', steadyExport }),
+    compressionTable(r.compression, { content: r.settings.fixture.debianPackages ? 'the toolchain image' : 'the small image (random bytes)', steadyExport }),
     '',
     ...(r.incompressible
       ? [
