@@ -78,6 +78,10 @@ export function renderReport(r: Results): string {
       : []),
     COMPRESSION_METHOD,
     '',
+    'Figures aside: an image pushed with `push: true` keeps the compression of the layers it takes from the cache, and Docker ' +
+      'pulls zstd layers from version 23 on; where older engines pull the image, `gzip` is the choice ' +
+      '([FAQ](faq.md#which-cache-compression)).',
+    '',
     `## Multi-stage variant: \`${r.settings.multiStage.dockerfile}\``,
     '',
     multiStageTable(r.multiStage),
