@@ -21,8 +21,8 @@ export interface Machine {
   zstd: string
   /** Which bundle ran, since dist/ changes under the benchmarks' feet. */
   bundle: string
-  /** Its two entry files' sizes: what each step's Node loads before it does anything. */
-  bundleBytes: { main: number; post: number }
+  /** Its entry files' sizes: what each step's Node loads before it does anything, and the cache client's, loaded in a process of its own when a step talks to the service (0 for a bundle without one). */
+  bundleBytes: { main: number; post: number; cacheClient: number }
   /** 1-minute load average when the run started and ended: others may share the machine. */
   load: { start: number; end?: number }
 }
@@ -42,7 +42,7 @@ export function describeMachine(engine: Engine): Machine {
     tar: firstLine('tar', ['--version']),
     zstd: firstLine('zstd', ['--version']).replace(/^\*+\s*|\s*\*+$/g, ''),
     bundle: bundleId(),
-    bundleBytes: { main: bundleFile('main').length, post: bundleFile('post').length },
+    bundleBytes: { main: bundleFile('main').length, post: bundleFile('post').length, cacheClient: bundleFile('cache-client')?.length ?? 0 },
     load: { start: os.loadavg()[0] }
   }
 }
@@ -64,13 +64,18 @@ function bundleDir(): string {
   return process.env.ACTION_DIST ?? path.join(ROOT, 'dist')
 }
 
-function bundleFile(step: 'main' | 'post'): Buffer {
-  return fs.readFileSync(path.join(bundleDir(), step, 'index.js'))
+function bundleFile(part: 'main' | 'post'): Buffer
+function bundleFile(part: 'cache-client'): Buffer | undefined
+function bundleFile(part: string): Buffer | undefined {
+  const file = path.join(bundleDir(), part, 'index.js')
+  if (part === 'cache-client' && !fs.existsSync(file)) return undefined
+  return fs.readFileSync(file)
 }
 
 function bundleId(): string {
   const dist = bundleDir()
   const digest = createHash('sha256')
-  for (const step of ['main', 'post'] as const) digest.update(bundleFile(step))
+  for (const part of ['main', 'post'] as const) digest.update(bundleFile(part))
+  digest.update(bundleFile('cache-client') ?? '')
   return `${path.relative(ROOT, dist).startsWith('..') ? dist : path.relative(ROOT, dist)} (sha256 ${digest.digest('hex').slice(0, 12)})`
 }

@@ -125,7 +125,7 @@ function machineTable(r: Results): string {
     ['Engine', `Docker Engine ${m.engine} (containerd image store), buildx ${m.buildx}`],
     ['Node', m.node],
     ['tar, zstd', `${m.tar}; ${m.zstd}`],
-    ['Action bundle', `${m.bundle}: main ${mib(m.bundleBytes.main)}, post ${mib(m.bundleBytes.post)}`],
+    ['Action bundle', `${m.bundle}: main ${mib(m.bundleBytes.main)}, post ${mib(m.bundleBytes.post)}${m.bundleBytes.cacheClient ? `, cache client ${mib(m.bundleBytes.cacheClient)}` : ''}`],
     ['Load average (1 min)', `${m.load.start.toFixed(1)} at the start, ${m.load.end?.toFixed(1) ?? '?'} at the end`],
     ['Fixtures', [r.settings.fixture, r.settings.multiStage, r.settings.incompressible].filter(f => f !== undefined).map(f => `\`__fixtures__/${f.name}/${f.dockerfile}\``).join(', ')],
     ['Bench wall time', `${r.minutes.toFixed(1)} min`]
