@@ -5,7 +5,9 @@
 //   BENCH_OUTPUT=f   where the report goes (default docs/benchmarks.md; a quick
 //                    run writes .bench-work/benchmarks-quick.md so that it never
 //                    replaces real figures)
-//   BENCH_WORK=dir   scratch space (default .bench-work/ in the repository)
+//   BENCH_WORK=dir   scratch space (default .bench-work/ in the repository);
+//                    its debs/ keeps the fixture's Debian packages between
+//                    runs, its results.json the last run's raw figures
 //   BENCH_ENGINE_ROOT, BENCH_ENGINE_NETNS, BENCH_ENGINE_LOG: the engine's
 //                    root (default /opt/engine-bench), network namespace
 //                    (bench) and log, see engine.ts
