@@ -11,6 +11,11 @@ export function sec(seconds: number): string {
   return `${seconds.toFixed(1)} s`
 }
 
+/** Seconds with two decimals: for the fractions of a second start-up and bookkeeping come to. */
+export function fine(seconds: number): string {
+  return `${seconds.toFixed(2)} s`
+}
+
 export function times(ratio: number): string {
   return `${ratio.toFixed(2)}×`
 }

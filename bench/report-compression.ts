@@ -20,7 +20,7 @@ export function compressionTable(results: CompressionResult[], context: Compress
     median(c.warmTotals).toFixed(1),
     (c.entryBytes / 1024 ** 2).toFixed(1),
     (c.cacheBytes / 1024 ** 2).toFixed(1),
-    c.exportRun ? c.exportRun.export.toFixed(1) : '—'
+    `${c.exportRun.export.toFixed(1)} (from \`${c.exportedFrom}\`)`
   ])
   return [
     table(['Compression', 'Restore start → image ready (s)', 'Runs', 'Whole job (s)', 'Entry (MB)', 'Cache directory (MB)', 'First cache export after switching (s, one run)'], rows),
@@ -30,10 +30,11 @@ export function compressionTable(results: CompressionResult[], context: Compress
 }
 
 export const COMPRESSION_METHOD =
-  'Each entry was exported by a master commit restoring the previous one (the default first, then the other two; every layer ' +
-  'checked to have the compression asked for); fresh runners then took exact hits on them in rotating order. "First cache ' +
-  'export after switching" is that commit\'s "exporting cache to client directory", in which buildx recompresses every layer ' +
-  '(`force-compression`); later exports only compress new layers. The entry is @actions/cache\'s tar + zstd of the cache directory, so uncompressed ' +
+  'The default\'s entry is the chain\'s own; master commits then exported the other two and the default again, each restoring ' +
+  'the previous entry (every layer checked to have the compression asked for); fresh runners then took exact hits on the three ' +
+  'in rotating order. "First cache export after switching" is the "exporting cache to client directory" of the commit that ' +
+  'switched to that compression, in which buildx recompresses every layer (`force-compression`); later exports only compress ' +
+  'new layers. The entry is @actions/cache\'s tar + zstd of the cache directory, so uncompressed ' +
   'layers are compressed there instead.'
 
 // Within this margin two compressions count as even: the machine's noise is larger.
@@ -66,14 +67,12 @@ function compressionVerdict(results: CompressionResult[], context: CompressionCo
         : `These figures favour \`${fastest.compression}\` over the default, \`${current.compression}\`, by ${pct(behind)} of every warm hit.`
     )
   }
-  const switches = results.filter(c => c.exportRun)
-  if (switches.length > 0) {
-    const steady = context.steadyExport === undefined ? '' : `, against ${sec(context.steadyExport)} for the export of a master build that changes one late step`
-    sentences.push(
-      'Switching costs once: the first save after the switch recompresses every layer, and its cache export took ' +
-        switches.map(c => `${sec(c.exportRun?.export ?? 0)} to \`${c.compression}\``).join(', ') +
-        `${steady}.`
-    )
-  }
+  const steady = context.steadyExport === undefined ? '' : `, against ${sec(context.steadyExport)} for the export of a master build that changes one late step`
+  const switches = [...results].sort((a, b) => Number(a.isDefault) - Number(b.isDefault))
+  sentences.push(
+    'Switching costs once: the first save after the switch recompresses every layer, and its cache export took ' +
+      switches.map(c => `${sec(c.exportRun.export)} from \`${c.exportedFrom}\` to \`${c.compression}\``).join(', ') +
+      `${steady}.`
+  )
   return sentences.join(' ')
 }
