@@ -133,7 +133,7 @@ describe('attributes', () => {
     expect(inputs.cacheRoot).toBe('/mnt/cache,2024')
     const args = buildxArgs(inputs, { from: [{ type: 'local', dir: '/mnt/cache,2024/k' }], to: { type: 'local', dir: '/mnt/cache,2024/.incoming/j' } }, { iidFile: '/t/iid', metadataFile: '/t/m.json', output: 'image' })
     expect(args).toContain('type=local,"src=/mnt/cache,2024/k"')
-    expect(args).toContain('type=local,"dest=/mnt/cache,2024/.incoming/j",mode=max,ignore-error=true')
+    expect(args).toContain('type=local,"dest=/mnt/cache,2024/.incoming/j",mode=max,ignore-error=true,compression=zstd,force-compression=true')
   })
 
   it('refuses a cache-root on two lines', () => {

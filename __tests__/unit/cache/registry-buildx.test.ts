@@ -24,7 +24,7 @@ const to = { type: 'registry' as const, ref: 'ghcr.io/acme/c:ci.master.abc.0123'
 describe('buildxArgs with a registry', () => {
   it('pushes in max mode as an OCI image manifest, and never fails the build on the push', () => {
     expect(buildxArgs(inputs, { from: [], to }, files)).toContain(
-      'type=registry,ref=ghcr.io/acme/c:ci.master.abc.0123,mode=max,image-manifest=true,oci-mediatypes=true,ignore-error=true'
+      'type=registry,ref=ghcr.io/acme/c:ci.master.abc.0123,mode=max,image-manifest=true,oci-mediatypes=true,ignore-error=true,compression=gzip,force-compression=true'
     )
   })
 
