@@ -33844,10 +33844,13 @@ function cacheTo(location) {
         ? attributes(['type', 'local'], ['dest', location.dir], ['mode', 'max'], ['ignore-error', 'true'])
         : attributes(['type', 'registry'], ['ref', location.ref], ['mode', 'max'], ['image-manifest', 'true'], ['oci-mediatypes', 'true'], ['ignore-error', 'true']);
 }
-// Layers built here come out gzip-compressed; another choice must be forced
-// on the export, or the cache would mix both.
+// Layers keep the compression they were built or imported with: layers
+// built here come out gzip-compressed, those of a restored entry keep its
+// compression. Forced, the export gives every layer the one asked for
+// (recompressing only the layers that have another), so a cache never mixes
+// two, even after the input changes.
 function compression(choice) {
-    return choice === 'gzip' ? '' : `,compression=${choice},force-compression=true`;
+    return `,compression=${choice},force-compression=true`;
 }
 /** Runs docker with the given arguments, its output streaming into the log. */
 async function runBuildx(args, env = {}) {
@@ -39374,7 +39377,7 @@ function parseInputs(read, workspace, env = process.env) {
         cacheBackend,
         cacheRoot: cacheBackend === 'local' ? external_node_path_namespaceObject.normalize(cacheRootInput) : '',
         cacheRef,
-        cacheCompression: oneOf(Input.CacheCompression, read(Input.CacheCompression).trim() || 'gzip', ['gzip', 'zstd', 'uncompressed']),
+        cacheCompression: oneOf(Input.CacheCompression, read(Input.CacheCompression).trim() || 'zstd', ['gzip', 'zstd', 'uncompressed']),
         maxCacheSizeBytes,
         deleteSuperseded,
         restoreTimeoutSeconds: inputs_seconds(Input.RestoreTimeout, read(Input.RestoreTimeout), undefined),
