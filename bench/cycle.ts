@@ -12,7 +12,7 @@ import { packDir, unpackInto } from './archive.js'
 import type { PlainBuildResult } from './buildx-build.js'
 import { dirBytes, unpackEntry } from './entries.js'
 import { startChain, type Chain } from './growth.js'
-import { actionJob, expectSource, type ActionRun } from './jobs.js'
+import { actionJob, expectSource, type ActionJob, type ActionRun } from './jobs.js'
 import { setRelease, type Lab } from './lab.js'
 import { bareImport, bareNodeStart, imageFilesExtraction } from './limits.js'
 import type { Progress } from './progress.js'
@@ -53,6 +53,8 @@ export interface CycleRun {
   plainSave: PlainTransfer
   /** Beside the exact hit's restore: extracting the same directory. */
   plainRestore: PlainTransfer
+  /** The same exact hit, pull request and commit with `cache-backend: registry`, on the engine's own registry. */
+  registry: { exact: ActionRun; pr: ActionRun; master: ActionRun }
   /** The run's entry moved by curl alone. */
   transport: TransportProbe
   /** The archive the run starts from. */
@@ -74,11 +76,13 @@ export async function cycleRun(lab: Lab, previous: { chain: Chain; run: CycleRun
     // The save / load approach's own cold run builds the same image: its save
     // is all that differs, taken while the cold build's image is loaded.
     saveLoadSeed = archive && (await saveImage(lab, archive, fixture.image, chain.release))
+    await seedRegistry(lab, { fixture, workspace: chain.workspace, trigger: 'push-master', keyPrefix: chain.keyPrefix, cacheRef: lab.cacheRef(fixture) }, say)
   }
   const { workspace, keyPrefix, release } = chain
   const headSave = cold ? { seconds: cold.save, cacheBytes: cold.cacheBytes } : { seconds: previous?.run.masterOurs.save ?? 0, cacheBytes: previous?.run.masterOurs.cacheBytes ?? 0 }
   setRelease(workspace, fixture, release)
   const master = { fixture, workspace, trigger: 'push-master', keyPrefix } as const
+  const registry = { ...master, cacheRef: lab.cacheRef(fixture) }
 
   // The directory the entry holds, as a plain tarball: the plain-save baseline
   // and the recipe's starting point.
@@ -88,11 +92,13 @@ export async function cycleRun(lab: Lab, previous: { chain: Chain; run: CycleRun
   const packed = await timed(() => packDir(seedDir, tarball))
   const plainSave = { seconds: packed.seconds, bytes: await dirBytes(seedDir) }
 
-  const [exact, bare] = await turn<[ActionRun, PlainBuildResult]>([
+  const [exact, bare, registryExact] = await turn<[ActionRun, PlainBuildResult, ActionRun]>([
     () => actionJob(lab, master),
-    () => bareImport(lab, fixture, workspace, seedDir)
+    () => bareImport(lab, fixture, workspace, seedDir),
+    () => actionJob(lab, registry)
   ])
   expectSource(exact, 'exact')
+  expectSource(registryExact, 'exact')
   const imageFiles = await imageFilesExtraction(lab, fixture.image)
   const extractTo = lab.tempDir('plain-restore-')
   const extracted = await timed(() => unpackInto(tarball, extractTo))
@@ -109,27 +115,35 @@ export async function cycleRun(lab: Lab, previous: { chain: Chain; run: CycleRun
   const recipe = (): Promise<RecipeRun> => recipeJob(lab, { fixture, workspace, restoreFrom: tarball, saveTo: recipeSave })
   const saveLoad = (): Promise<SaveLoadRun | undefined> =>
     archive ? saveLoadJob(lab, { fixture, workspace, trigger: 'pull-request', archive, release }) : Promise.resolve(undefined)
-  const [prOurs, prRecipe, prSaveLoad] = await turn<[ActionRun, RecipeRun, SaveLoadRun | undefined]>([
+  const [prOurs, prRecipe, prSaveLoad, registryPr] = await turn<[ActionRun, RecipeRun, SaveLoadRun | undefined, ActionRun]>([
     () => actionJob(lab, { ...master, trigger: 'pull-request' }),
     recipe,
-    saveLoad
+    saveLoad,
+    () => actionJob(lab, { ...registry, trigger: 'pull-request' })
   ])
   expectSource(prOurs, 'base-branch')
-  say(`pull request: ours ${prOurs.total.toFixed(1)} s, recipe ${prRecipe.total.toFixed(1)} s${others(prSaveLoad)}`)
+  expectSource(registryPr, 'base-branch')
+  say(`pull request: ours ${prOurs.total.toFixed(1)} s, recipe ${prRecipe.total.toFixed(1)} s${others(prSaveLoad)}, registry backend ${registryPr.total.toFixed(1)} s`)
 
   // The local backend's root, holding the same entry.
   const cacheRoot = lab.tempDir('cache-root-')
   await fs.promises.cp(seedDir, path.join(cacheRoot, chain.head), { recursive: true })
   const local = { ...master, inputs: { 'cache-backend': 'local', 'cache-root': cacheRoot } }
   setRelease(workspace, fixture, release + 1)
-  const [masterOurs, masterRecipe, masterLocal] = await turn<[ActionRun, RecipeRun, ActionRun]>([
+  // The registry's job pushes the entry the next run's registry jobs start from.
+  const [masterOurs, masterRecipe, masterLocal, registryMaster] = await turn<[ActionRun, RecipeRun, ActionRun, ActionRun]>([
     () => actionJob(lab, master),
     recipe,
-    () => actionJob(lab, local)
+    () => actionJob(lab, local),
+    () => actionJob(lab, registry)
   ])
   expectSource(masterOurs, 'branch')
   expectSource(masterLocal, 'branch')
-  say(`changed source on master: ours ${masterOurs.total.toFixed(1)} s, recipe ${masterRecipe.total.toFixed(1)} s, local backend ${masterLocal.total.toFixed(1)} s`)
+  expectSource(registryMaster, 'branch')
+  say(
+    `changed source on master: ours ${masterOurs.total.toFixed(1)} s, recipe ${masterRecipe.total.toFixed(1)} s, local backend ` +
+      `${masterLocal.total.toFixed(1)} s, registry backend ${registryMaster.total.toFixed(1)} s`
+  )
   await fs.promises.rm(seed, { recursive: true, force: true })
   await fs.promises.rm(cacheRoot, { recursive: true, force: true })
   if (archive) await fs.promises.rm(archive.dir, { recursive: true, force: true })
@@ -138,10 +152,23 @@ export async function cycleRun(lab: Lab, previous: { chain: Chain; run: CycleRun
     run: {
       cold, headSave, exact, bareImport: bare, imageFiles, nodeStart, prOurs, prRecipe, masterOurs, masterRecipe, masterLocal,
       saveLoad: saveLoadSeed && prSaveLoad ? { seed: saveLoadSeed, pr: prSaveLoad } : undefined,
-      plainSave, plainRestore, transport, entryBytes: lab.entryBytes(chain.head)
+      plainSave, plainRestore, registry: { exact: registryExact, pr: registryPr, master: registryMaster }, transport, entryBytes: lab.entryBytes(chain.head)
     },
     chain: { ...chain, release: release + 1, head: masterOurs.key, entryBytes: [...chain.entryBytes, lab.entryBytes(masterOurs.key)] }
   }
+}
+
+/**
+ * The registry's first entry, pushed by the action's own master job right
+ * after the cold build, on the same engine: every step is cached there, so
+ * the job only exports, as a master run that moves a project to the
+ * registry backend would.
+ */
+async function seedRegistry(lab: Lab, job: ActionJob, say: Progress): Promise<void> {
+  const seeded = await actionJob(lab, { ...job, warmRunner: true })
+  expectSource(seeded, 'none')
+  if (seeded.cached !== seeded.steps) throw new Error(`Seeding the registry rebuilt ${seeded.steps - seeded.cached} of ${seeded.steps} steps: the engine lost its build cache.`)
+  say(`registry seeded in ${seeded.total.toFixed(1)} s (cache export ${seeded.export.toFixed(1)} s)`)
 }
 
 function others(saveLoad: SaveLoadRun | undefined): string {

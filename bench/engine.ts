@@ -10,10 +10,16 @@ export interface Engine {
   dockerHost: string
   /** The static busybox the fixture Dockerfiles start from. */
   busybox: string
+  /** The engine's network namespace, where its registries listen. */
+  netns: string
+  /** host:port of the open registry engine-up.sh starts beside the engine. */
+  registry: string
 }
 
 const DEFAULT_ROOT = '/opt/engine-bench'
 const DEFAULT_NETNS = 'bench'
+// Where engine-up.sh always starts the open registry, inside the namespace.
+const DEFAULT_REGISTRY = '127.0.0.1:5000'
 
 /**
  * Finds the benchmark engine, starting it when it does not answer. An engine
@@ -22,7 +28,8 @@ const DEFAULT_NETNS = 'bench'
  */
 export function benchEngine(): Engine {
   const root = process.env.BENCH_ENGINE_ROOT || DEFAULT_ROOT
-  const engine = { dockerHost: `unix://${path.join(root, 'run', 'docker.sock')}`, busybox: path.join(root, 'bin', 'busybox') }
+  const netns = process.env.BENCH_ENGINE_NETNS || DEFAULT_NETNS
+  const engine = { dockerHost: `unix://${path.join(root, 'run', 'docker.sock')}`, busybox: path.join(root, 'bin', 'busybox'), netns, registry: DEFAULT_REGISTRY }
   if (answers(engine)) return engine
   const out = execFileSync('bash', [path.join(ROOT, 'scripts', 'engine-up.sh')], {
     encoding: 'utf8',
@@ -30,12 +37,17 @@ export function benchEngine(): Engine {
     env: {
       ...process.env,
       ENGINE_ROOT: root,
-      ENGINE_NETNS: process.env.BENCH_ENGINE_NETNS || DEFAULT_NETNS,
+      ENGINE_NETNS: netns,
       ENGINE_LOG: process.env.BENCH_ENGINE_LOG || '/tmp/engine-bench.log'
     }
   })
   const exported = Object.fromEntries([...out.matchAll(/^export (\w+)=(.*)$/gm)].map(m => [m[1], m[2]]))
-  return { dockerHost: exported.DOCKER_HOST ?? engine.dockerHost, busybox: exported.BUSYBOX ?? engine.busybox }
+  return {
+    dockerHost: exported.DOCKER_HOST ?? engine.dockerHost,
+    busybox: exported.BUSYBOX ?? engine.busybox,
+    netns,
+    registry: exported.ENGINE_REGISTRY ?? engine.registry
+  }
 }
 
 function answers(engine: Engine): boolean {

@@ -63,6 +63,17 @@ export interface ActionJob {
   trigger: Trigger
   keyPrefix: string
   inputs?: Record<string, string>
+  /**
+   * `cache-backend: registry` with this `cache-ref`. The job's steps then run
+   * in the engine's network namespace, where its registries listen, as a
+   * runner's steps share its engine's network.
+   */
+  cacheRef?: string
+  /**
+   * Keep the engine's build cache from the job before instead of starting
+   * from an empty one: only to seed a backend with what was just built.
+   */
+  warmRunner?: boolean
 }
 
 export async function actionJob(lab: Lab, job: ActionJob): Promise<ActionRun> {
@@ -71,17 +82,19 @@ export async function actionJob(lab: Lab, job: ActionJob): Promise<ActionRun> {
 
 async function actionJobOnce(lab: Lab, job: ActionJob): Promise<ActionRun> {
   const { image, dockerfile, hashFiles } = job.fixture
-  freshRunner(lab.engine)
+  if (!job.warmRunner) freshRunner(lab.engine)
   const runnerTemp = lab.tempDir('runner-temp-')
   const { event, scopes } = EVENTS[job.trigger]
   const fixtureInputs = { ...(dockerfile === 'Dockerfile' ? {} : { file: dockerfile }), ...(hashFiles ? { 'hash-files': hashFiles } : {}) }
+  const backendInputs: Record<string, string> = job.cacheRef ? { 'cache-backend': 'registry', 'cache-ref': job.cacheRef } : {}
   const elapsed = stopwatch()
   const result = await runJob({
-    inputs: { image, 'key-prefix': job.keyPrefix, ...fixtureInputs, ...job.inputs },
+    inputs: { image, 'key-prefix': job.keyPrefix, ...fixtureInputs, ...backendInputs, ...job.inputs },
     event,
     workspace: job.workspace,
     runnerTemp,
-    env: { ...lab.service.env(runtimeToken(scopes)), DOCKER_HOST: lab.engine.dockerHost }
+    env: { ...lab.service.env(runtimeToken(scopes)), DOCKER_HOST: lab.engine.dockerHost },
+    netns: job.cacheRef ? lab.engine.netns : undefined
   })
   const total = elapsed()
   await fs.promises.rm(runnerTemp, { recursive: true, force: true })

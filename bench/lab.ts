@@ -31,12 +31,18 @@ export interface Lab {
   /** The newest entry the service holds for a content key; blob is the archive's path: @actions/cache's tar + zstd. */
   entry(key: string): StoredEntry
   entryBytes(key: string): number
+  /**
+   * A `cache-ref` on the engine's registry for the fixture, new with every
+   * benchmark run: the registry keeps what earlier runs pushed.
+   */
+  cacheRef(fixture: Fixture): string
   close(): Promise<void>
 }
 
 export async function openLab(settings: Settings): Promise<Lab> {
   const engine = benchEngine()
-  const runDir = path.join(settings.workRoot, `run-${new Date().toISOString().replace(/[:.]/g, '-')}`)
+  const started = new Date()
+  const runDir = path.join(settings.workRoot, `run-${started.toISOString().replace(/[:.]/g, '-')}`)
   const storageDir = path.join(runDir, 'cache-service')
   fs.mkdirSync(storageDir, { recursive: true })
   const service = await startCacheService({ storageDir })
@@ -83,6 +89,7 @@ export async function openLab(settings: Settings): Promise<Lab> {
     },
     entry,
     entryBytes: key => entry(key).sizeBytes,
+    cacheRef: fixture => `${engine.registry}/bench-${started.getTime().toString(36)}/${fixture.image}`,
     async close() {
       await service.close()
       await fs.promises.rm(runDir, { recursive: true, force: true, maxRetries: 3 })

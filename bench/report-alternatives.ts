@@ -25,8 +25,10 @@ export function alternativesTable(r: Results): string {
     { name: 'Pull request: **ours**', pick: pr, ours: pr },
     { name: 'Pull request: the recipe, its tarball on the runner\'s disk', pick: (run: CycleRun) => run.prRecipe, ours: pr },
     { name: 'Pull request: docker save / load through actions/cache', pick: (run: CycleRun) => run.saveLoad?.pr, ours: pr },
+    { name: 'Pull request: ours, `cache-backend: registry`', pick: (run: CycleRun) => run.registry.pr, ours: pr },
     { name: 'Master after a change: **ours**', pick: master, ours: master },
     { name: 'Master after a change: ours, `cache-backend: local`', pick: (run: CycleRun) => run.masterLocal, ours: master },
+    { name: 'Master after a change: ours, `cache-backend: registry` (pushes during the build)', pick: (run: CycleRun) => run.registry.master, ours: master },
     { name: 'Master after a change: the recipe, its tarball on the runner\'s disk', pick: (run: CycleRun) => run.masterRecipe, ours: master },
     { name: 'Master after a change: docker save / load (its pull request\'s run, plus the save it made after the cold build)', pick: saveLoadMaster, ours: master }
   ].map(row => phaseRow(r.cycles, row))
@@ -36,7 +38,9 @@ export function alternativesTable(r: Results): string {
     'Ours / this is the median of the ratios within each run. The recipe\'s transfer costs nothing here (a file on the same disk); ' +
       `through the cache service it would add about ${sec(med(r.cycles, download))} down and ${sec(med(r.cycles, transfer) - med(r.cycles, download))} up ` +
       '(curl, same entry). docker save / load moves its archive through the same service with the real actions/cache client, ' +
-      'in a process of its own as the actions/cache step runs; its restore and save include that process\'s start.',
+      'in a process of its own as the actions/cache step runs; its restore and save include that process\'s start. ' +
+      'The registry backend talks to a registry on the same machine (the engine\'s own network namespace): no network cost, where ' +
+      'ghcr.io would add the transfer; its restore is the tag lookup, and BuildKit pulls the layers during the build.',
     '',
     saveLoadProse(r)
   ].join('\n')

@@ -20,6 +20,7 @@ export function limitsTable(r: Results): string {
   return [
     table(['', 'Seconds', 'Runs', 'Ours / this'], [
       row('**Ours**: warm exact hit, main + post on a fresh runner', ours),
+      row('Ours with `cache-backend: registry`, a registry on the same machine', run => run.registry.exact.total),
       row('BuildKit alone: `docker buildx build --cache-from type=local,src=DIR --load`, DIR already on disk', run => run.bareImport.seconds),
       row('Transfer alone: curl downloads the same entry from the same service', download),
       row('BuildKit alone + transfer (the target\'s baseline)', run => run.bareImport.seconds + download(run)),

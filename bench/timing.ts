@@ -20,12 +20,12 @@ export function median(values: number[]): number {
 }
 
 /**
- * Seconds buildx spent writing the local cache, from its plain progress:
- * `#16 exporting cache to client directory` ... `#16 DONE 5.5s`. 0 when the
- * build exported no cache.
+ * Seconds buildx spent writing the cache, from its plain progress:
+ * `#16 exporting cache to client directory` (or `to registry`, a push) ...
+ * `#16 DONE 5.5s`. 0 when the build exported no cache.
  */
 export function cacheExportSeconds(progress: string): number {
-  return vertexSeconds(progress, 'exporting cache to client directory')
+  return vertexSeconds(progress, 'exporting cache to client directory') + vertexSeconds(progress, 'exporting cache to registry')
 }
 
 /** Seconds buildx spent reading the build context (`[internal] load build context`); 0 when it read none. */

@@ -35,6 +35,11 @@ describe('buildx progress', () => {
     expect(cacheExportSeconds(progress)).toBe(1.3)
   })
 
+  it('times a registry cache export, the push the registry backend makes during the build', () => {
+    const push = ['#8 exporting cache to registry', '#8 preparing build cache for export', '#8 writing layer sha256:0123 2.1s done', '#8 DONE 2.4s'].join('\n')
+    expect(cacheExportSeconds(push)).toBe(2.4)
+  })
+
   it('gives 0 for a vertex the build never started', () => {
     expect(cacheExportSeconds('#1 [internal] load build definition from Dockerfile\n#1 DONE 0.0s')).toBe(0)
   })
