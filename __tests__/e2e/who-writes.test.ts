@@ -236,6 +236,8 @@ describe('the gha backend', () => {
     expect(r.main.outputs['matched-key'].startsWith(`${onMaster.main.outputs.key}/`)).toBe(true)
     expect(r.main.outputs.key).toBe(onMaster.main.outputs.key.replace('/master/', '/pull%2F8/'))
     expect(r.calls.filter(q => q.method === 'CreateCacheEntry')).toEqual([])
+    // A hit costs the service one lookup: every pull request pays its round trip.
+    expect(r.calls.filter(q => q.method === 'GetCacheEntryDownloadURL')).toHaveLength(1)
   })
 })
 

@@ -21,11 +21,13 @@ async function serve(request: ClientRequest): Promise<ClientReply> {
   if (!cache.isFeatureAvailable()) return { kind: 'unavailable' }
   try {
     if (request.op === 'save') return { kind: 'saved', id: await cache.saveCache(request.paths, request.key) }
-    // Looked up first: the client answers a miss and a failed download
-    // alike, and only the lookup tells them apart.
+    // One lookup on a hit, the common case. The client answers a miss and a
+    // failed download alike; only then does a second, lookup-only call tell
+    // them apart.
+    const matchedKey = await cache.restoreCache(request.paths, request.key, request.restoreKeys)
+    if (matchedKey !== undefined) return { kind: 'restored', found: matchedKey, matchedKey }
     const found = await cache.restoreCache(request.paths, request.key, request.restoreKeys, { lookupOnly: true })
-    if (found === undefined) return { kind: 'restored' }
-    return { kind: 'restored', found, matchedKey: await cache.restoreCache(request.paths, request.key, request.restoreKeys) }
+    return found === undefined ? { kind: 'restored' } : { kind: 'restored', found }
   } catch (error) {
     return { kind: 'refused', message: (error as Error).message }
   }
