@@ -210,6 +210,16 @@ describe('values refused with an error naming the input', () => {
     expect(fs.readdirSync(r.runnerTemp)).toEqual([])
   })
 
+  it('says docker is missing when no docker CLI is on PATH, and fails the job clearly', async () => {
+    const empty = fs.mkdtempSync(path.join(os.tmpdir(), 'no-docker-'))
+    const r = await run(workspace, { image: 'hostile' }, { env: { PATH: empty } })
+    expect(r.main.exitCode).toBe(1)
+    expect(r.main.log).toMatch(/::error::docker buildx is not available \(Unable to locate executable file: docker\b.*\)\. Install Docker/)
+    expect(r.main.log).not.toContain('Unexpected error')
+    expect(r.post?.exitCode).toBe(0)
+    expect(fs.readdirSync(r.runnerTemp)).toEqual([])
+  })
+
   it('does not let a file name carrying a newline issue a workflow command', async () => {
     // Git allows such a name, so a pull request can bring one; the key hashes
     // it and the log lists it.

@@ -63,15 +63,25 @@ export function parseDefaultPlatform(inspect: string): string | undefined {
   return first || undefined
 }
 
+/** Never rejects: a docker CLI that cannot even be started is `unavailable` too. */
 export async function builderFacts(): Promise<BuilderFacts> {
-  const inspect = await quiet(['buildx', 'inspect'])
+  try {
+    return await askBuilder()
+  } catch (error) {
+    return { unavailable: (error as Error).message, driver: '', containerdStore: false }
+  }
+}
+
+async function askBuilder(): Promise<BuilderFacts> {
+  // Both asked at once: the image store matters only with the docker driver,
+  // but asking costs less than waiting for inspect to say which driver it is.
+  const [inspect, info] = await Promise.all([quiet(['buildx', 'inspect']), quiet(['info', '--format', '{{json .DriverStatus}}'])])
   if (inspect.exitCode !== 0) {
     return { unavailable: inspect.stderr.trim().split('\n')[0] || 'no output', driver: '', containerdStore: false }
   }
   const driver = parseDriver(inspect.stdout)
   const defaultPlatform = parseDefaultPlatform(inspect.stdout) ?? (await serverPlatform())
   if (driver !== 'docker') return { driver, containerdStore: false, defaultPlatform }
-  const info = await quiet(['info', '--format', '{{json .DriverStatus}}'])
   return { driver, containerdStore: info.exitCode === 0 && usesContainerdStore(info.stdout), defaultPlatform }
 }
 

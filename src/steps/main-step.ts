@@ -33,12 +33,13 @@ async function mainStep(): Promise<void> {
   const runner = currentRunner()
   const inputs = parseInputs(name => core.getInput(name), runner.workspace)
   for (const mask of secretMasks(inputs.secrets)) core.setSecret(mask)
+  // Asked while the branch is resolved and the key hashed: the docker calls
+  // cost about a tenth of a second.
+  const builderAnswer = builderFacts()
   const facts = currentEventFacts()
   const defaultBranch = await resolveDefaultBranch(facts, inputs.defaultBranch, core.getInput(Input.GithubToken))
   const ctx = runContext(facts, defaultBranch.name, inputs.saveBranches)
 
-  // Asked while the key is hashed: the two docker calls cost a fifth of a second.
-  const builderAnswer = builderFacts()
   const hashed = await core.group('Cache key', async () => {
     const result = await imageHash(inputs, runner.workspace, () => builderAnswer.then(b => b.defaultPlatform ?? 'unknown'))
     logHashInputs(result)
