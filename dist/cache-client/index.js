@@ -98673,12 +98673,14 @@ async function serve(request) {
     try {
         if (request.op === 'save')
             return { kind: 'saved', id: await cache_saveCache(request.paths, request.key) };
-        // Looked up first: the client answers a miss and a failed download
-        // alike, and only the lookup tells them apart.
+        // One lookup on a hit, the common case. The client answers a miss and a
+        // failed download alike; only then does a second, lookup-only call tell
+        // them apart.
+        const matchedKey = await restoreCache(request.paths, request.key, request.restoreKeys);
+        if (matchedKey !== undefined)
+            return { kind: 'restored', found: matchedKey, matchedKey };
         const found = await restoreCache(request.paths, request.key, request.restoreKeys, { lookupOnly: true });
-        if (found === undefined)
-            return { kind: 'restored' };
-        return { kind: 'restored', found, matchedKey: await restoreCache(request.paths, request.key, request.restoreKeys) };
+        return found === undefined ? { kind: 'restored' } : { kind: 'restored', found };
     }
     catch (error) {
         return { kind: 'refused', message: error.message };

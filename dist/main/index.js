@@ -34062,8 +34062,19 @@ function parseDefaultPlatform(inspect) {
     const first = /^Platforms:[ \t]*([^,\n]+)/m.exec(inspect)?.[1]?.trim().replace(/\*$/, '');
     return first || undefined;
 }
+/** Never rejects: a docker CLI that cannot even be started is `unavailable` too. */
 async function builderFacts() {
-    const inspect = await quiet(['buildx', 'inspect']);
+    try {
+        return await askBuilder();
+    }
+    catch (error) {
+        return { unavailable: error.message, driver: '', containerdStore: false };
+    }
+}
+async function askBuilder() {
+    // Both asked at once: the image store matters only with the docker driver,
+    // but asking costs less than waiting for inspect to say which driver it is.
+    const [inspect, info] = await Promise.all([quiet(['buildx', 'inspect']), quiet(['info', '--format', '{{json .DriverStatus}}'])]);
     if (inspect.exitCode !== 0) {
         return { unavailable: inspect.stderr.trim().split('\n')[0] || 'no output', driver: '', containerdStore: false };
     }
@@ -34071,7 +34082,6 @@ async function builderFacts() {
     const defaultPlatform = parseDefaultPlatform(inspect.stdout) ?? (await serverPlatform());
     if (driver !== 'docker')
         return { driver, containerdStore: false, defaultPlatform };
-    const info = await quiet(['info', '--format', '{{json .DriverStatus}}']);
     return { driver, containerdStore: info.exitCode === 0 && usesContainerdStore(info.stdout), defaultPlatform };
 }
 // A docker-container builder that has not started yet lists no platforms: it
@@ -43231,11 +43241,12 @@ async function mainStep() {
     const inputs = parseInputs(name => getInput(name), runner.workspace);
     for (const mask of secretMasks(inputs.secrets))
         core_setSecret(mask);
+    // Asked while the branch is resolved and the key hashed: the docker calls
+    // cost about a tenth of a second.
+    const builderAnswer = builderFacts();
     const facts = currentEventFacts();
     const defaultBranch = await resolveDefaultBranch(facts, inputs.defaultBranch, getInput(Input.GithubToken));
     const ctx = runContext(facts, defaultBranch.name, inputs.saveBranches);
-    // Asked while the key is hashed: the two docker calls cost a fifth of a second.
-    const builderAnswer = builderFacts();
     const hashed = await group('Cache key', async () => {
         const result = await imageHash(inputs, runner.workspace, () => builderAnswer.then(b => b.defaultPlatform ?? 'unknown'));
         logHashInputs(result);
