@@ -127,7 +127,9 @@ export function fairerComparisons(r: Results): Figure[] {
   const c = r.cycles
   const pairs: Array<[string, string, (run: CycleRun) => number, (run: CycleRun) => number, string, number]> = [
     ['master-local', 'Master after a change, ours with `cache-backend: local` / recipe', run => run.masterLocal.total, run => run.masterRecipe.total, '≤ 1.0×', 1],
-    ['pr-transfer', 'Pull request, ours / recipe plus the bare transfer', run => run.prOurs.total, run => run.prRecipe.total + transfer(run), '≤ 0.75×', 0.75]
+    ['pr-transfer', 'Pull request, ours / recipe plus the bare transfer', run => run.prOurs.total, run => run.prRecipe.total + transfer(run), '≤ 0.75×', 0.75],
+    ['pr-registry', 'Pull request, ours with `cache-backend: registry` / recipe', run => run.registry.pr.total, run => run.prRecipe.total, '≤ 0.75×', 0.75],
+    ['master-registry', 'Master after a change, ours with `cache-backend: registry` / recipe', run => run.registry.master.total, run => run.masterRecipe.total, '≤ 1.0×', 1]
   ]
   return pairs.map(([id, figure, ours, theirs, target, limit]) => ({
     id,

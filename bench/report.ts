@@ -37,10 +37,11 @@ export function renderReport(r: Results): string {
     '### The same comparisons with the transport made equal',
     '',
     'The recipe keeps its tarball on the runner\'s own disk, which costs it nothing to move; ours goes through the cache service. ' +
-      'Two fairer pairings: ours with `cache-backend: local` (a persisted directory, like the recipe\'s disk), and the recipe charged ' +
+      'Fairer pairings: ours with `cache-backend: local` (a persisted directory, like the recipe\'s disk); the recipe charged ' +
       'the bare transfer of its tarball to and from the same cache service (its measured time plus curl\'s download and upload of an ' +
-      'entry of the same size, measured in the same run: a lower bound, since no client is that fast). The master run\'s target above ' +
-      'is already taken this way.',
+      'entry of the same size, measured in the same run: a lower bound, since no client is that fast), as the master run\'s target ' +
+      'above already is; and ours with `cache-backend: registry` on a registry on the same machine, whose transfer costs as little ' +
+      'as the recipe\'s disk (on ghcr.io the layers cross the network).',
     '',
     figureTable(fairerComparisons(r)),
     '',
@@ -148,6 +149,7 @@ function method(r: Results): string {
     '- The first run starts with a cold build, made with the bundle\'s default `cache-compression`; each later run starts from the entry the previous run\'s master commit saved. In each run, the recipe, the local backend and the bare import start from the same directory that entry holds, so all sides start from the same cache (and the same layer compression).',
     '- The pull request restores master\'s entry through the base-branch fallback and builds with every step cached; ours imports only, the recipe also exports and saves, as it does on every event.',
     `- docker save / load: after the cold build, \`docker save | zstd -T0\` of the image, saved with @actions/cache; each of its jobs restores that with @actions/cache (\`bench/cache-step.ts\`, a process of its own as an actions/cache step), \`zstd -d | docker load\`, then a plain \`docker buildx build --load\`. It runs in the first run only, for the pull request: it rebuilds every step, so more samples would say nothing new, and its master run after a change is the same run plus the save it made after the cold build. BuildKit cannot take a loaded image as its cache with the docker driver: \`--cache-from IMAGE\` looks the name up in a registry (checked on this engine).`,
+    '- The registry backend: the open distribution registry `scripts/engine-up.sh` starts in the engine\'s network namespace, a repository new to each benchmark run. Its first entry is pushed by the action\'s own master job right after the cold build, on the same engine (every step cached, so the job only exports); each run\'s master commit pushes the entry the next run starts from. Its jobs run in that namespace, as a runner\'s steps share its engine\'s network.',
     '- The limits: the bare import is `docker buildx build --cache-from type=local,src=DIR --load` on a fresh runner, DIR the cache directory of the entry the run starts from, on disk; the image\'s files are `docker export` of a container made from the image, extracted with `tar -x` from the page cache; Node is `node -e 0` with the Node the steps run on, median of five.',
     '- The local service\'s URLs are not `*.blob.core.windows.net`, so @actions/cache downloads with one plain GET here; on GitHub it uses the Azure SDK\'s parallel ranged downloads. Uploads take the same path (Azure SDK block upload) in both places. GitHub\'s service has been measured elsewhere at about 90-120 MB/s.',
     `- Growth: the chain of master builds the runs made (the cold build, then one commit per run that changes \`${f.changeFile}\`), continued with more such commits, each on a fresh runner; sizes are the archives the service stores.`,
@@ -161,7 +163,7 @@ function running(r: Results): string {
     `\`npm run bench\` (${r.minutes < 1.5 ? 'about a minute' : `${r.minutes.toFixed(0)} minutes`} for this report). \`BENCH_RUNS=n\` changes the repetitions (default 3); ` +
       '`BENCH_QUICK=1` is a smoke run of a few minutes on the small fixture, written to `.bench-work/benchmarks-quick.md` rather than here; ' +
       '`BENCH_OUTPUT=file` writes elsewhere; `ACTION_DIST=dir` measures another bundle than `dist/` (a frozen copy, say, while dist/ is being rebuilt). ' +
-      'The raw figures go to `.bench-work/results.json`.',
+      'The raw figures go to `.bench-work/results.json`; `npm run bench:report` writes the report again from them, measuring nothing.',
     '',
     'The benchmarks build on an engine of their own (`/opt/engine-bench`, network namespace `bench`; `BENCH_ENGINE_ROOT` and ' +
       '`BENCH_ENGINE_NETNS` change them), started with `scripts/engine-up.sh` when it does not answer: every job prunes the ' +
