@@ -1,29 +1,24 @@
 // The action end to end: the bundled dist/ run as the runner runs it, a real
 // engine building, the real @actions/cache client talking to a local service.
-import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals'
+import { describe, expect, it, jest } from '@jest/globals'
 import * as fs from 'node:fs'
 import * as http from 'node:http'
 import type { AddressInfo } from 'node:net'
 import * as os from 'node:os'
 import * as path from 'node:path'
-import { startCacheService, type CacheService, type TokenScope } from '../support/cache-service.js'
+import type { CacheService, TokenScope } from '../support/cache-service.js'
 import { uniqueWorkspaceFrom } from '../support/engine.js'
+import { MASTER, pushTo, writer } from '../support/events.js'
 import { freshJob, leftovers, type JobOutcome } from '../support/fresh-job.js'
 import type { EventSpec } from '../support/run-action.js'
+import { cacheServiceForFile } from '../support/suite.js'
 
 jest.setTimeout(300_000)
 
-const MASTER = 'refs/heads/master'
-const pushToMaster: EventSpec = { name: 'push', ref: MASTER, payload: { repository: { default_branch: 'master' } } }
-const masterToken: TokenScope[] = [{ scope: MASTER, permission: 3 }]
+const pushToMaster = pushTo('master')
+const masterToken = writer('master')
 
-let service: CacheService
-beforeAll(async () => {
-  service = await startCacheService()
-})
-afterAll(async () => {
-  await service.close()
-})
+const service = cacheServiceForFile()
 
 interface Job {
   workspace: string

@@ -6,29 +6,23 @@
 // local cache service. No registry is reachable from the classic engine, so
 // the docker-container builder the action tries to create (its moby/buildkit
 // image must be pulled) never comes up: as on a runner that cannot pull.
-import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals'
+import { describe, expect, it, jest } from '@jest/globals'
 import { execFileSync } from 'node:child_process'
 import * as fs from 'node:fs'
 import * as os from 'node:os'
 import * as path from 'node:path'
-import { startCacheService, type CacheService, type TokenScope } from '../support/cache-service.js'
+import type { TokenScope } from '../support/cache-service.js'
 import { classicEngine, dockerAt, keepAcrossRunners, uniqueWorkspaceFrom } from '../support/engine.js'
+import { pullRequestInto, pushTo, writer } from '../support/events.js'
 import { freshJob, leftovers, type JobOutcome } from '../support/fresh-job.js'
 import type { EventSpec } from '../support/run-action.js'
+import { cacheServiceForFile } from '../support/suite.js'
 
 jest.setTimeout(300_000)
 
-const MASTER = 'refs/heads/master'
-const repository = { default_branch: 'master' }
-const pushToMaster: EventSpec = { name: 'push', ref: MASTER, payload: { repository } }
-const masterWriter: TokenScope[] = [{ scope: MASTER, permission: 3 }]
-const pullRequest: { event: EventSpec; scopes: TokenScope[] } = {
-  event: { name: 'pull_request', ref: 'refs/pull/3/merge', headRef: 'topic', baseRef: 'master', payload: { repository, pull_request: { number: 3 } } },
-  scopes: [
-    { scope: 'refs/pull/3/merge', permission: 3 },
-    { scope: MASTER, permission: 1 }
-  ]
-}
+const pushToMaster = pushTo('master')
+const masterWriter = writer('master')
+const pullRequest = pullRequestInto('master', 3)
 
 const NO_EXPORT_FIX =
   'The current builder uses the docker driver without the containerd image store, which cannot export a local cache, so nothing will be saved. ' +
@@ -39,13 +33,7 @@ const CREATE_FAILED =
   /^::warning::The current builder uses the docker driver without the containerd image store, which cannot export a local cache, and could not create a docker-container builder \(.+\), so nothing will be saved\. Fix: let the runner pull the moby\/buildkit image/
 const NOT_SAVING = 'Not saving the cache: the builder cannot export a local cache (see the warning above).'
 
-let service: CacheService
-beforeAll(async () => {
-  service = await startCacheService()
-})
-afterAll(async () => {
-  await service.close()
-})
+const service = cacheServiceForFile()
 
 /**
  * A runner's own docker configuration, so no builder made by another job is

@@ -3,40 +3,30 @@
 // cache service told to misbehave, and restored directories broken by hand.
 // Each test checks what a user sees: the exit code, a `::warning::` saying
 // what happened, the outputs, and an empty RUNNER_TEMP after the post step.
-import { afterAll, afterEach, beforeAll, describe, expect, it, jest } from '@jest/globals'
+import { afterEach, beforeAll, describe, expect, it, jest } from '@jest/globals'
 import * as cache from '@actions/cache'
 import * as fs from 'node:fs'
 import * as os from 'node:os'
 import * as path from 'node:path'
-import { runtimeToken, startCacheService, type CacheService, type Fault, type TokenScope } from '../support/cache-service.js'
+import { runtimeToken, type Fault, type TokenScope } from '../support/cache-service.js'
 import { freshRunner, uniqueWorkspaceFrom, workspaceFrom } from '../support/engine.js'
+import { MASTER, pushTo, writer } from '../support/events.js'
 import { freshJob, leftovers, type JobOutcome } from '../support/fresh-job.js'
 import { runJob, type EventSpec } from '../support/run-action.js'
 import { layerBlobs, withClient } from '../support/client.js'
 import { dockerSpy, type DockerSpy } from '../support/docker-spy.js'
+import { cacheServiceForFile } from '../support/suite.js'
 
 jest.setTimeout(120_000)
 
-const MASTER = 'refs/heads/master'
-const FEATURE = 'refs/heads/feature'
-const payload = { repository: { default_branch: 'master' } }
-const onMaster: EventSpec = { name: 'push', ref: MASTER, payload }
-const onFeature: EventSpec = { name: 'push', ref: FEATURE, payload }
-const masterToken: TokenScope[] = [{ scope: MASTER, permission: 3 }]
-const featureToken: TokenScope[] = [
-  { scope: FEATURE, permission: 3 },
-  { scope: MASTER, permission: 1 }
-]
+const onMaster = pushTo('master')
+const onFeature = pushTo('feature')
+const masterToken = writer('master')
+const featureToken = writer('feature')
 const IMAGE = 'fault-image'
 
-let service: CacheService
-beforeAll(async () => {
-  service = await startCacheService()
-})
+const service = cacheServiceForFile()
 afterEach(() => service.setFault(undefined))
-afterAll(async () => {
-  await service.close()
-})
 
 interface Job {
   workspace: string

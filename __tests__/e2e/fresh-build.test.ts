@@ -3,41 +3,25 @@
 // result in place of the entry of its content; `pull` asks buildx to pull the
 // images the Dockerfile names. The bundled action, a real engine, the real
 // @actions/cache client and the local cache service.
-import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals'
+import { beforeAll, describe, expect, it, jest } from '@jest/globals'
 import * as fs from 'node:fs'
 import * as os from 'node:os'
 import * as path from 'node:path'
-import { runtimeToken, startCacheService, type CacheService, type TokenScope } from '../support/cache-service.js'
+import { runtimeToken } from '../support/cache-service.js'
 import { uniqueWorkspaceFrom } from '../support/engine.js'
+import { pullRequestInto, pushTo, writer } from '../support/events.js'
 import { freshJob, leftovers, type JobOutcome } from '../support/fresh-job.js'
-import { runJob, type EventSpec } from '../support/run-action.js'
+import { runJob } from '../support/run-action.js'
+import { cacheServiceForFile } from '../support/suite.js'
 
 jest.setTimeout(300_000)
 
-const MASTER = 'refs/heads/master'
 const IMAGE = 'fresh-build'
-const repository = { default_branch: 'master' }
-const pushToMaster: EventSpec = { name: 'push', ref: MASTER, payload: { repository } }
-const masterToken: TokenScope[] = [{ scope: MASTER, permission: 3 }]
-const pullRequest: EventSpec = {
-  name: 'pull_request',
-  ref: 'refs/pull/5/merge',
-  headRef: 'feature',
-  baseRef: 'master',
-  payload: { repository, number: 5, pull_request: { number: 5 } }
-}
-const prToken: TokenScope[] = [
-  { scope: 'refs/pull/5/merge', permission: 3 },
-  { scope: MASTER, permission: 1 }
-]
+const pushToMaster = pushTo('master')
+const masterToken = writer('master')
+const { event: pullRequest, scopes: prToken } = pullRequestInto('master', 5)
 
-let service: CacheService
-beforeAll(async () => {
-  service = await startCacheService()
-})
-afterAll(async () => {
-  await service.close()
-})
+const service = cacheServiceForFile()
 
 const job = (workspace: string, inputs: Record<string, string> = {}, event = pushToMaster, scopes = masterToken): Promise<JobOutcome> =>
   freshJob(service, { workspace, image: IMAGE, inputs, event, scopes })

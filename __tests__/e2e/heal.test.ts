@@ -2,42 +2,23 @@
 // reused. A base image republished under the same tag, or an entry missing a
 // blob, must cost one rebuild on the next run that may write, not every run
 // for ever. Real engine, real client, the local cache service.
-import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals'
+import { describe, expect, it, jest } from '@jest/globals'
 import * as fs from 'node:fs'
 import * as os from 'node:os'
 import * as path from 'node:path'
 import * as cache from '@actions/cache'
-import { startCacheService, type CacheService, type TokenScope } from '../support/cache-service.js'
+import type { TokenScope } from '../support/cache-service.js'
 import { layerBlobs, withClient } from '../support/client.js'
 import { docker, keepAcrossRunners, uniqueWorkspaceFrom } from '../support/engine.js'
+import { pullRequestInto, pushTo, writer } from '../support/events.js'
 import { freshJob, leftovers, type JobOutcome } from '../support/fresh-job.js'
 import type { EventSpec } from '../support/run-action.js'
+import { cacheServiceForFile } from '../support/suite.js'
 
 jest.setTimeout(300_000)
 
-const MASTER = 'refs/heads/master'
-const repository = { default_branch: 'master' }
-const pushTo = (branch: string): EventSpec => ({ name: 'push', ref: `refs/heads/${branch}`, payload: { repository } })
-const writer = (branch: string): TokenScope[] => [
-  { scope: `refs/heads/${branch}`, permission: 3 },
-  { scope: MASTER, permission: 1 }
-]
-const pullRequestInto = (base: string, n: number): { event: EventSpec; scopes: TokenScope[] } => ({
-  event: { name: 'pull_request', ref: `refs/pull/${n}/merge`, headRef: 'topic', baseRef: base, payload: { repository, pull_request: { number: n } } },
-  scopes: [
-    { scope: `refs/pull/${n}/merge`, permission: 3 },
-    { scope: `refs/heads/${base}`, permission: 1 },
-    { scope: MASTER, permission: 1 }
-  ]
-})
 
-let service: CacheService
-beforeAll(async () => {
-  service = await startCacheService()
-})
-afterAll(async () => {
-  await service.close()
-})
+const service = cacheServiceForFile()
 
 interface Job {
   workspace: string

@@ -3,14 +3,16 @@
 // length; paths that climb out of the workspace; a missing Dockerfile; no
 // buildx; secrets. Each is refused with an error naming the input, or used
 // literally under a safe, unambiguous key, and none of it ever reaches a shell.
-import { afterAll, afterEach, beforeAll, describe, expect, it, jest } from '@jest/globals'
+import { afterEach, beforeAll, describe, expect, it, jest } from '@jest/globals'
 import { createHash, randomBytes } from 'node:crypto'
 import * as fs from 'node:fs'
 import * as os from 'node:os'
 import * as path from 'node:path'
-import { runtimeToken, startCacheService, type CacheService } from '../support/cache-service.js'
+import { runtimeToken } from '../support/cache-service.js'
 import { freshRunner, workspaceFrom } from '../support/engine.js'
+import { pushTo, repository } from '../support/events.js'
 import { runJob, type EventSpec, type JobResult } from '../support/run-action.js'
+import { cacheServiceForFile } from '../support/suite.js'
 
 jest.setTimeout(120_000)
 
@@ -24,21 +26,14 @@ const backticks = (tag: string): string => `\`touch ${PWNED}-${tag}\``
 /** Every way a value has been tried here to reach a shell, at once. */
 const hostile = (tag: string): string => `a,b "dq" 'sq' ${subst(tag)} ${backticks(`${tag}-bt`)} ; touch ${PWNED}-${tag}-semi | ünïcödé 🚀 \${HOME}`
 
-let service: CacheService
-beforeAll(async () => {
-  service = await startCacheService()
-})
+const service = cacheServiceForFile()
 afterEach(() => {
   // The promise of the whole file, checked after every test: nothing ran.
   const smuggled = [...fs.readdirSync('/tmp'), ...(fs.existsSync(ENGINE_TMP) ? fs.readdirSync(ENGINE_TMP) : [])].filter(n => n.includes(NONCE))
   expect(smuggled).toEqual([])
 })
-afterAll(async () => {
-  await service.close()
-})
 
-const payload = { repository: { default_branch: 'master' } }
-const onMaster: EventSpec = { name: 'push', ref: 'refs/heads/master', payload }
+const onMaster = pushTo('master')
 
 interface Run extends JobResult {
   runnerTemp: string
@@ -76,7 +71,7 @@ describe('values used literally', () => {
   }
   const longName = (tail: string): string => `ci ${hostile('image')} ${'x'.repeat(1000)}`.slice(0, 999) + tail
   const branch = `feat/${hostile('branch').replace(/ /g, '_')}/${'ü/'.repeat(300)}end`
-  const onBranch: EventSpec = { name: 'push', ref: `refs/heads/${branch}`, payload }
+  const onBranch = pushTo(branch)
   const inputs = {
     image: longName('1'),
     tags: 'hostile:ok',
@@ -232,7 +227,7 @@ describe('values refused with an error naming the input', () => {
 
   it('does not let a ref carrying a newline issue a workflow command', async () => {
     // Git refuses such a name; the action must not depend on it.
-    const event: EventSpec = { name: 'push', ref: 'refs/heads/x\n::error::injected', payload }
+    const event: EventSpec = { name: 'push', ref: 'refs/heads/x\n::error::injected', payload: { repository } }
     const r = await run(workspace, { image: 'hostile' }, { event })
     expect(r.main.exitCode).toBe(0)
     expect(r.log.split('\n').filter(l => l.startsWith('::error::'))).toEqual([])

@@ -1,27 +1,22 @@
 // The key covers what BuildKit sends and nothing else: the bundled action on a
 // real engine, the real @actions/cache client and the local cache service.
-import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals'
+import { afterAll, describe, expect, it, jest } from '@jest/globals'
 import * as fs from 'node:fs'
 import * as os from 'node:os'
 import * as path from 'node:path'
-import { startCacheService, type CacheService, type TokenScope } from '../support/cache-service.js'
 import { docker, workspaceFrom } from '../support/engine.js'
+import { pushTo, writer } from '../support/events.js'
 import { freshJob, type JobOutcome } from '../support/fresh-job.js'
-import type { EventSpec } from '../support/run-action.js'
+import { cacheServiceForFile } from '../support/suite.js'
 
 jest.setTimeout(300_000)
 
-const MASTER = 'refs/heads/master'
-const pushToMaster: EventSpec = { name: 'push', ref: MASTER, payload: { repository: { default_branch: 'master' } } }
-const masterToken: TokenScope[] = [{ scope: MASTER, permission: 3 }]
+const pushToMaster = pushTo('master')
+const masterToken = writer('master')
 
-let service: CacheService
+const service = cacheServiceForFile()
 const made: string[] = []
-beforeAll(async () => {
-  service = await startCacheService()
-})
-afterAll(async () => {
-  await service.close()
+afterAll(() => {
   for (const dir of made) fs.rmSync(dir, { recursive: true, force: true })
 })
 

@@ -8,35 +8,22 @@ import * as fs from 'node:fs'
 import * as path from 'node:path'
 import { branchTag, contentTag } from '../../src/cache/registry-tags.js'
 import { KEY_ANNOTATION } from '../../src/cache/registry-manifest.js'
-import { startCacheService, type CacheService } from '../support/cache-service.js'
 import { docker, keepAcrossRunners, uniqueWorkspaceFrom } from '../support/engine.js'
+import { pullRequestInto, pushTo, repository } from '../support/events.js'
 import { freshJob, leftovers, type JobOutcome } from '../support/fresh-job.js'
 import { deleteBlob, dockerConfig, engineRegistries, inNetns, login, registryTags, silentRegistry, type TagInfo } from '../support/registry.js'
 import type { EventSpec } from '../support/run-action.js'
+import { cacheServiceForFile } from '../support/suite.js'
 
 jest.setTimeout(300_000)
 
-const payload = { repository: { default_branch: 'master' } }
-const pushTo = (branch: string): EventSpec => ({ name: 'push', ref: `refs/heads/${branch}`, payload })
-const pullRequest: EventSpec = {
-  name: 'pull_request',
-  ref: 'refs/pull/7/merge',
-  headRef: 'feature',
-  baseRef: 'master',
-  payload: { ...payload, pull_request: { number: 7 } }
-}
+const pullRequest = pullRequestInto('master', 7).event
 const registries = engineRegistries()
 // The registries outlive a test run: each run uses repositories of its own.
 const run = Date.now().toString(36)
 
 // The Actions cache service is there as on any runner; this backend must not use it.
-let service: CacheService
-beforeAll(async () => {
-  service = await startCacheService()
-})
-afterAll(async () => {
-  await service.close()
-})
+const service = cacheServiceForFile()
 
 interface Job {
   workspace: string
@@ -160,7 +147,7 @@ describe('the registry backend', () => {
   it('replaces an entry that is not a cache, with a warning naming it', async () => {
     const image = 'not-a-cache'
     // A run on master that may not write tells the key.
-    const probe = await job({ workspace, cacheRef, image, event: { name: 'repository_dispatch', ref: 'refs/heads/master', payload } })
+    const probe = await job({ workspace, cacheRef, image, event: { name: 'repository_dispatch', ref: 'refs/heads/master', payload: { repository } } })
     const key = probe.main.outputs.key
     // Any manifest but a cache one under the content tag: here an index, as
     // a mistaken `imagetools create` would leave.

@@ -10,9 +10,10 @@ import * as http from 'node:http'
 import type { AddressInfo } from 'node:net'
 import * as os from 'node:os'
 import * as path from 'node:path'
-import { runtimeToken, startCacheService, type CacheService, type TokenScope } from '../support/cache-service.js'
+import { runtimeToken, type CacheService, type TokenScope } from '../support/cache-service.js'
 import { freshRunner, workspaceFrom } from '../support/engine.js'
 import { runJob, type EventSpec, type JobResult } from '../support/run-action.js'
+import { cacheServiceForFile } from '../support/suite.js'
 
 jest.setTimeout(120_000)
 
@@ -154,13 +155,7 @@ const CASES: Case[] = [
 ]
 
 const IMAGE = 'who-writes'
-let service: CacheService
-beforeAll(async () => {
-  service = await startCacheService()
-})
-afterAll(async () => {
-  await service.close()
-})
+const service = cacheServiceForFile()
 
 // Each case builds with a build arg of its own: a key no entry has yet, so a
 // run that may save does, and one that may not has something it could write.
