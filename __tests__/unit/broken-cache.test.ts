@@ -10,6 +10,7 @@ import { buildxArgs, failedOnCacheImport } from '../../src/docker/buildx.js'
 import { cacheProblem } from '../../src/cache/integrity.js'
 import { tokenScopes, writeDenied } from '../../src/cache/gha.js'
 import type { Inputs } from '../../src/inputs.js'
+import { ciInputs } from '../support/inputs.js'
 import { LocalCacheStore } from '../../src/cache/local.js'
 import type { KeyPlan } from '../../src/key/key.js'
 
@@ -68,7 +69,7 @@ describe('failedOnCacheImport', () => {
 })
 
 describe('buildxArgs for the retry after a damaged cache', () => {
-  const inputs = { image: 'ci', context: '/ws', file: '/ws/Dockerfile', tags: [], buildArgs: [], secrets: [], secretEnvs: [], secretFiles: [], target: '', platforms: [], load: true, push: false, cacheCompression: 'gzip' } as unknown as Inputs
+  const inputs: Inputs = { ...ciInputs, cacheCompression: 'gzip' }
   const run = { iidFile: '/t/iid', metadataFile: '/t/meta.json', output: 'image' as const }
 
   it('ignores the engine cache too, and still exports', () => {

@@ -1,36 +1,9 @@
 import { describe, expect, it } from '@jest/globals'
 import { buildxArgs, errorLine, failedOnCacheImport, secretEnv, stepCounts } from '../../src/docker/buildx.js'
 import type { Inputs } from '../../src/inputs.js'
+import { ciInputs } from '../support/inputs.js'
 
-const inputs: Inputs = {
-  image: 'ci',
-  context: '/ws',
-  file: '/ws/Dockerfile',
-  hashFiles: [],
-  keyPrefix: 'buildx',
-  defaultBranch: '',
-  saveBranches: [],
-  tags: [],
-  buildArgs: [{ name: 'A', value: 'x y; $(id)' }],
-  secrets: [],
-  secretEnvs: [],
-  secretFiles: [],
-  target: '',
-  platforms: [],
-  load: true,
-  push: false,
-  pull: false,
-  noCache: false,
-  createBuilder: true,
-  cacheBackend: 'gha',
-  cacheRoot: '',
-  cacheRef: '',
-  cacheCompression: 'gzip',
-  maxCacheSizeBytes: 0,
-  deleteSuperseded: false,
-  stallTimeoutSeconds: 60,
-  summary: true
-}
+const inputs: Inputs = { ...ciInputs, buildArgs: [{ name: 'A', value: 'x y; $(id)' }], cacheCompression: 'gzip' }
 const files = { iidFile: '/t/iid', metadataFile: '/t/meta.json', output: 'image' as const }
 const local = (dir: string) => ({ type: 'local' as const, dir })
 

@@ -2,22 +2,9 @@
 import { describe, expect, it } from '@jest/globals'
 import { buildxArgs, cacheExportError, failedOnCacheImport, stepCounts } from '../../../src/docker/buildx.js'
 import type { Inputs } from '../../../src/inputs.js'
+import { ciInputs } from '../../support/inputs.js'
 
-const inputs = {
-  image: 'ci',
-  context: '/ws',
-  file: '/ws/Dockerfile',
-  tags: [],
-  buildArgs: [],
-  secrets: [],
-  secretEnvs: [],
-  secretFiles: [],
-  target: '',
-  platforms: [],
-  load: true,
-  push: false,
-  cacheCompression: 'gzip'
-} as unknown as Inputs
+const inputs: Inputs = { ...ciInputs, cacheCompression: 'gzip' }
 const files = { iidFile: '/t/iid', metadataFile: '/t/meta.json', output: 'image' as const }
 const to = { type: 'registry' as const, ref: 'ghcr.io/acme/c:ci.master.abc.0123' }
 
