@@ -1,7 +1,7 @@
 // A damaged cache, told apart from everything else: the lines buildx prints
 // for one (each seen on Docker Engine 26.1 with buildx 0.13, by breaking real
 // caches), the check a restored directory must pass, and who may write.
-import { afterAll, beforeEach, describe, expect, it, jest } from '@jest/globals'
+import { afterAll, beforeEach, describe, expect, it } from '@jest/globals'
 import { createHash } from 'node:crypto'
 import * as fs from 'node:fs'
 import * as os from 'node:os'
@@ -11,6 +11,7 @@ import { cacheProblem } from '../../src/cache/integrity.js'
 import { tokenScopes, writeDenied } from '../../src/cache/gha.js'
 import type { Inputs } from '../../src/inputs.js'
 import { ciInputs } from '../support/inputs.js'
+import { captureStdout } from '../support/stdout.js'
 import { LocalCacheStore } from '../../src/cache/local.js'
 import type { KeyPlan } from '../../src/key/key.js'
 
@@ -192,20 +193,12 @@ describe('writeDenied', () => {
 
 describe('LocalCacheStore with damaged entries', () => {
   let root: string
-  let output: string[]
+  const stdout = captureStdout()
   beforeEach(() => {
     root = fs.mkdtempSync(path.join(tmp, 'root-'))
-    output = []
-    jest.spyOn(process.stdout, 'write').mockImplementation(chunk => {
-      output.push(String(chunk))
-      return true
-    })
-  })
-  afterAll(() => {
-    jest.restoreAllMocks()
   })
 
-  const warnings = (): string => output.filter(l => l.startsWith('::warning::')).join('')
+  const warnings = (): string => stdout.warnings().join('\n')
 
   it('passes over a damaged entry with a warning and falls back to a complete one', async () => {
     writeCache(path.join(root, 'p/img/main/old'))

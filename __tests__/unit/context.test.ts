@@ -1,4 +1,4 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it, jest } from '@jest/globals'
+import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals'
 import * as http from 'node:http'
 import type { AddressInfo } from 'node:net'
 import {
@@ -11,6 +11,7 @@ import {
   type EventFacts
 } from '../../src/github/context.js'
 import { keyPlan, cacheSourceOf } from '../../src/key/key.js'
+import { captureStdout } from '../support/stdout.js'
 
 const repo = { repository: { default_branch: 'main' } }
 const facts = (over: Partial<EventFacts>): EventFacts => ({ eventName: 'push', ref: 'refs/heads/main', payload: repo, ...over })
@@ -39,28 +40,16 @@ describe('knownDefaultBranch', () => {
 })
 
 describe('resolveDefaultBranch', () => {
-  let out: string
-  beforeAll(() => {
-    jest.spyOn(process.stdout, 'write').mockImplementation(chunk => {
-      out += String(chunk)
-      return true
-    })
-  })
-  afterEach(() => {
-    out = ''
-  })
-  afterAll(() => {
-    jest.restoreAllMocks()
-  })
+  const stdout = captureStdout()
 
   const noPayload = facts({ eventName: 'workflow_dispatch', ref: 'refs/heads/trunk', payload: {}, repository: 'example/ci' })
 
   it('says where the answer came from, and asks no one when the run tells it', async () => {
-    out = ''
+    stdout.clear()
     const ask = jest.fn<AskDefaultBranch>(async () => 'other')
     const schedule = facts({ eventName: 'schedule', ref: 'refs/heads/trunk', payload: SCHEDULE_PAYLOAD })
     expect(await resolveDefaultBranch(schedule, '', 'token', ask)).toMatchObject({ name: 'trunk' })
-    expect(out).toContain('Default branch: trunk (a schedule runs on the default branch: from GITHUB_REF)')
+    expect(stdout.text()).toContain('Default branch: trunk (a schedule runs on the default branch: from GITHUB_REF)')
     expect(ask).not.toHaveBeenCalled()
   })
 
@@ -68,7 +57,7 @@ describe('resolveDefaultBranch', () => {
     const ask = jest.fn<AskDefaultBranch>(async () => 'trunk')
     expect(await resolveDefaultBranch(noPayload, '', 'token', ask)).toEqual({ name: 'trunk', source: { kind: 'rest-api' } })
     expect(ask).toHaveBeenCalledWith(noPayload, 'token')
-    expect(out).toContain('Default branch: trunk (from the REST API')
+    expect(stdout.text()).toContain('Default branch: trunk (from the REST API')
   })
 
   it('falls back to master with a warning when the API does not answer, or there is no token', async () => {
@@ -76,12 +65,12 @@ describe('resolveDefaultBranch', () => {
       throw new Error('HttpError: Not Found\nmore')
     }
     expect(await resolveDefaultBranch(noPayload, '', 'token', failing)).toMatchObject({ name: 'master', source: { kind: 'fallback' } })
-    expect(out).toMatch(/::warning::Could not learn the repository's default branch \(.*did not answer: HttpError: Not Found\); assuming master/)
-    out = ''
+    expect(stdout.text()).toMatch(/::warning::Could not learn the repository's default branch \(.*did not answer: HttpError: Not Found\); assuming master/)
+    stdout.clear()
     const ask = jest.fn<AskDefaultBranch>(async () => 'trunk')
     expect((await resolveDefaultBranch(noPayload, '', '', ask)).name).toBe('master')
     expect(ask).not.toHaveBeenCalled()
-    expect(out).toContain('no github-token')
+    expect(stdout.text()).toContain('no github-token')
   })
 })
 

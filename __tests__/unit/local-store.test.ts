@@ -1,31 +1,19 @@
 // The local backend's directory, on the real file system: a root that cannot
 // be read is said so, and what killed jobs leave in .incoming goes away.
-import { afterAll, beforeAll, beforeEach, describe, expect, it, jest } from '@jest/globals'
+import { describe, expect, it } from '@jest/globals'
 import { createHash } from 'node:crypto'
 import * as fs from 'node:fs'
 import * as os from 'node:os'
 import * as path from 'node:path'
 import { LocalCacheStore } from '../../src/cache/local.js'
 import { keyPlan } from '../../src/key/key.js'
+import { captureStdout } from '../support/stdout.js'
 
 const plan = keyPlan({ prefix: 'buildx', image: 'ci', branch: 'master', defaultBranch: 'master', hash: 'a'.repeat(64) })
 const DAY = 24 * 60 * 60 * 1000
 
-let log: string
-beforeAll(() => {
-  jest.spyOn(process.stdout, 'write').mockImplementation(chunk => {
-    log += String(chunk)
-    return true
-  })
-})
-beforeEach(() => {
-  log = ''
-})
-afterAll(() => {
-  jest.restoreAllMocks()
-})
-
-const warnings = (): string[] => log.split('\n').filter(line => line.startsWith('::warning::'))
+const stdout = captureStdout()
+const warnings = (): string[] => stdout.warnings()
 const scratch = (): string => fs.mkdtempSync(path.join(os.tmpdir(), 'local-store-'))
 
 /** A complete buildx local cache of one small blob, as an export leaves it. */
@@ -73,7 +61,7 @@ describe('a cache root that cannot be read', () => {
   it('only says so, without a warning, when the root does not exist yet', async () => {
     expect(await new LocalCacheStore(path.join(scratch(), 'absent'), 'job').restore(plan)).toBeUndefined()
     expect(warnings()).toEqual([])
-    expect(log).toContain('does not exist yet')
+    expect(stdout.text()).toContain('does not exist yet')
   })
 
   it('restores from a readable root', async () => {
@@ -104,7 +92,7 @@ describe('leftovers in .incoming', () => {
 
     expect(fs.readdirSync(incoming)).toEqual(['running-job'])
     expect(fs.existsSync(path.join(root, plan.content, 'index.json'))).toBe(true)
-    expect(log).toContain(`Removed 2 leftover directories of jobs that ended before their save from ${incoming}.`)
+    expect(stdout.text()).toContain(`Removed 2 leftover directories of jobs that ended before their save from ${incoming}.`)
     expect(warnings()).toEqual([])
   })
 
