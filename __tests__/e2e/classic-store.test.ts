@@ -12,7 +12,7 @@ import * as fs from 'node:fs'
 import * as os from 'node:os'
 import * as path from 'node:path'
 import type { TokenScope } from '../support/cache-service.js'
-import { classicEngine, dockerAt, keepAcrossRunners, uniqueWorkspaceFrom } from '../support/engine.js'
+import { classicEngine, dockerAt, dockerConfig, keepAcrossRunners, uniqueWorkspaceFrom } from '../support/engine.js'
 import { pullRequestInto, pushTo, writer } from '../support/events.js'
 import { freshJob, leftovers, type JobOutcome } from '../support/fresh-job.js'
 import type { EventSpec } from '../support/run-action.js'
@@ -35,16 +35,6 @@ const NOT_SAVING = 'Not saving the cache: the builder cannot export a local cach
 
 const service = cacheServiceForFile()
 
-/**
- * A runner's own docker configuration, so no builder made by another job is
- * found; the buildx plugin comes from the one engine-up.sh installed.
- */
-function runnerDockerConfig(): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'docker-config-'))
-  fs.symlinkSync(path.join(os.homedir(), '.docker', 'cli-plugins'), path.join(dir, 'cli-plugins'))
-  return dir
-}
-
 interface Job {
   workspace: string
   image: string
@@ -62,7 +52,7 @@ const job = (spec: Job): Promise<JobOutcome> =>
     inputs: spec.inputs,
     event: spec.event ?? pushToMaster,
     scopes: spec.scopes ?? masterWriter,
-    env: spec.classic ? { DOCKER_HOST: classicEngine(), DOCKER_CONFIG: spec.classic.dockerConfig ?? runnerDockerConfig() } : {}
+    env: spec.classic ? { DOCKER_HOST: classicEngine(), DOCKER_CONFIG: spec.classic.dockerConfig ?? dockerConfig() } : {}
   })
 
 function expectBuilt(r: JobOutcome): void {
@@ -77,6 +67,13 @@ function cachedSteps(log: string): number {
 }
 
 const entriesOf = (image: string): string[] => service.entries().filter(e => e.key.startsWith(`buildx/${image}/`)).map(e => e.key)
+
+/** A run on the classic store that may not export: it says why, and the image's entries stay as they were. */
+function expectNothingSaved(r: JobOutcome, image: string, saved: string[]): void {
+  expect(r.post?.log).toContain(NOT_SAVING)
+  expect(r.writes).toBe(0)
+  expect(entriesOf(image)).toEqual(saved)
+}
 
 describe('one cache for both image stores', () => {
   const image = 'classic-store'
@@ -110,21 +107,19 @@ describe('one cache for both image stores', () => {
     expect(r.main.log).toContain('Create the docker-container builder buildx-ci-cache')
     expect(r.warnings).toHaveLength(1)
     expect(r.warnings[0]).toMatch(CREATE_FAILED)
-    expect(r.post?.log).toContain(NOT_SAVING)
-    expect(r.writes).toBe(0)
-    expect(entriesOf(image)).toEqual(saved)
+    expectNothingSaved(r, image, saved)
   })
 
   it('never builds on a builder whose creation failed: each later step warns and builds, and none is left behind', async () => {
-    const dockerConfig = runnerDockerConfig()
+    const runnerConfig = dockerConfig()
     const buildx = (...args: string[]): string =>
-      execFileSync('docker', ['buildx', ...args], { env: { ...process.env, DOCKER_HOST: classicEngine(), DOCKER_CONFIG: dockerConfig }, stdio: 'pipe', encoding: 'utf8' })
+      execFileSync('docker', ['buildx', ...args], { env: { ...process.env, DOCKER_HOST: classicEngine(), DOCKER_CONFIG: runnerConfig }, stdio: 'pipe', encoding: 'utf8' })
     // What an earlier step's failed create leaves: a builder that is defined but cannot start.
     expect(() => buildx('create', '--name', 'buildx-ci-cache', '--driver', 'docker-container', '--bootstrap')).toThrow()
     expect(buildx('inspect', 'buildx-ci-cache')).toContain('inactive')
     for (const version of ['classic two', 'classic three']) {
       fs.writeFileSync(path.join(workspace, 'data', 'version.txt'), `${version}\n`)
-      const r = await job({ workspace, image, classic: { dockerConfig } })
+      const r = await job({ workspace, image, classic: { dockerConfig: runnerConfig } })
       expectBuilt(r)
       expect(r.warnings).toHaveLength(1)
       expect(r.warnings[0]).toMatch(CREATE_FAILED)
@@ -140,9 +135,7 @@ describe('one cache for both image stores', () => {
     expectBuilt(r)
     expect(r.main.log).not.toContain('Create the docker-container builder')
     expect(r.warnings).toEqual([`::warning::${NO_EXPORT_FIX}`])
-    expect(r.post?.log).toContain(NOT_SAVING)
-    expect(r.writes).toBe(0)
-    expect(entriesOf(image)).toEqual(saved)
+    expectNothingSaved(r, image, saved)
   })
 })
 
@@ -189,9 +182,7 @@ describe('a stale entry met on the classic store', () => {
     expect(r.main.log).not.toContain('Export the refreshed cache')
     expect(r.warnings).toHaveLength(1)
     expect(r.warnings[0]).toMatch(CREATE_FAILED)
-    expect(r.post?.log).toContain(NOT_SAVING)
-    expect(r.writes).toBe(0)
-    expect(entriesOf(image)).toEqual(saved)
+    expectNothingSaved(r, image, saved)
   })
 
   it('with create-builder: false, says exactly how to fix it', async () => {

@@ -17,7 +17,6 @@ import { cacheServiceForFile } from '../support/suite.js'
 
 jest.setTimeout(300_000)
 
-
 const service = cacheServiceForFile()
 
 interface Job {

@@ -81,3 +81,13 @@ export function uniqueWorkspaceFrom(fixture: string): string {
   fs.writeFileSync(dockerfile, fs.readFileSync(dockerfile, 'utf8').replace(/^FROM scratch$/m, 'FROM scratch\nCOPY nonce /nonce'))
   return dir
 }
+
+/**
+ * A docker client configuration of a runner's own: empty (logged in nowhere)
+ * but for the CLI plugins, which docker looks for under the configuration.
+ */
+export function dockerConfig(): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'docker-config-'))
+  fs.symlinkSync(path.join(os.homedir(), '.docker', 'cli-plugins'), path.join(dir, 'cli-plugins'))
+  return dir
+}

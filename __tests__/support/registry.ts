@@ -2,9 +2,6 @@
 // network namespace: the registry backend's tests and benchmarks reach them
 // from there, as the engine's BuildKit does.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process'
-import * as fs from 'node:fs'
-import * as os from 'node:os'
-import * as path from 'node:path'
 
 export interface EngineRegistries {
   /** The engine's network namespace; unset when the engine runs in the host's. */
@@ -37,16 +34,6 @@ export function engineRegistries(): EngineRegistries {
 export function inNetns(netns: string | undefined, file: string, args: string[], input?: string): string {
   const [command, argv] = netns ? ['ip', ['netns', 'exec', netns, file, ...args]] : [file, args]
   return execFileSync(command, argv, { encoding: 'utf8', input, stdio: ['pipe', 'pipe', 'pipe'] })
-}
-
-/**
- * A docker client configuration of a runner's own: empty (logged in nowhere)
- * but for the CLI plugins, which docker looks for under the configuration.
- */
-export function dockerConfig(): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'docker-config-'))
-  fs.symlinkSync(path.join(os.homedir(), '.docker', 'cli-plugins'), path.join(dir, 'cli-plugins'))
-  return dir
 }
 
 /** `docker login`, as docker/login-action does it, into the given configuration. */
