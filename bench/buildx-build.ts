@@ -34,9 +34,14 @@ export async function plainBuild(lab: Lab, build: PlainBuild): Promise<PlainBuil
   const { stderr } = await run(
     'docker',
     [
-      'buildx', 'build', '--progress=plain',
-      '--file', path.join(build.workspace, dockerfile),
-      '--tag', image, '--load',
+      'buildx',
+      'build',
+      '--progress=plain',
+      '--file',
+      path.join(build.workspace, dockerfile),
+      '--tag',
+      image,
+      '--load',
       ...(build.cacheFrom ? ['--cache-from', `type=local,src=${build.cacheFrom}`] : []),
       ...(build.cacheTo ? ['--cache-to', `type=local,dest=${build.cacheTo},mode=max`] : []),
       build.workspace
@@ -45,5 +50,11 @@ export async function plainBuild(lab: Lab, build: PlainBuild): Promise<PlainBuil
   )
   const seconds = elapsed()
   const counts = stepCounts(stderr)
-  return { seconds, exportSeconds: cacheExportSeconds(stderr), contextSeconds: contextSeconds(stderr), cached: counts.cached, steps: counts.total }
+  return {
+    seconds,
+    exportSeconds: cacheExportSeconds(stderr),
+    contextSeconds: contextSeconds(stderr),
+    cached: counts.cached,
+    steps: counts.total
+  }
 }

@@ -45,7 +45,9 @@ function opened(): Lab {
 }
 
 beforeAll(async () => {
-  say(`${settings.runs} run(s), fixture ${settings.fixture.name}${settings.quick ? ' (quick)' : ''}, work in ${settings.workRoot}`)
+  say(
+    `${settings.runs} run(s), fixture ${settings.fixture.name}${settings.quick ? ' (quick)' : ''}, work in ${settings.workRoot}`
+  )
   lab = await openLab(settings)
   machine = describeMachine(lab.engine)
 })
@@ -64,7 +66,8 @@ describe('buildx-ci-cache benchmarks', () => {
 
   for (let i = 1; i <= settings.runs; i++) {
     it(`run ${i}/${settings.runs}: ${i === 1 ? 'cold build, ' : ''}exact hit beside its limits, pull request and changed source beside the alternatives`, async () => {
-      if (i > 1 && (!chain || cycles.length < i - 1)) throw new Error(`Run ${i - 1} did not finish, so there is no entry for run ${i} to start from.`)
+      if (i > 1 && (!chain || cycles.length < i - 1))
+        throw new Error(`Run ${i - 1} did not finish, so there is no entry for run ${i} to start from.`)
       const previous = chain && cycles.length > 0 ? { chain, run: cycles[cycles.length - 1] } : undefined
       const done = await cycleRun(opened(), previous, i, line => say(`run ${i}: ${line}`))
       cycles.push(done.run)
@@ -90,17 +93,35 @@ describe('buildx-ci-cache benchmarks', () => {
   if (extreme) {
     it('compares the layer compressions on incompressible content', async () => {
       const started = await startChain(opened(), extreme, 'incompressible', line => say(`incompressible: ${line}`))
-      incompressible = await compression(opened(), started.chain, Math.min(settings.runs, 2), line => say(`incompressible: ${line}`))
+      incompressible = await compression(opened(), started.chain, Math.min(settings.runs, 2), line =>
+        say(`incompressible: ${line}`)
+      )
     })
   }
 
   it('writes the report', async () => {
-    if (!machine || cycles.length < settings.runs || !grown || !compressed || !multi || !key || (extreme && !incompressible)) {
+    if (
+      !machine ||
+      cycles.length < settings.runs ||
+      !grown ||
+      !compressed ||
+      !multi ||
+      !key ||
+      (extreme && !incompressible)
+    ) {
       throw new Error('A scenario failed (see above): the report is not written, so the last complete one stays.')
     }
     machine.load.end = os.loadavg()[0]
     const results: Results = {
-      settings, machine, cycles, growth: grown, compression: compressed, incompressible, multiStage: multi, key, minutes: elapsed() / 60
+      settings,
+      machine,
+      cycles,
+      growth: grown,
+      compression: compressed,
+      incompressible,
+      multiStage: multi,
+      key,
+      minutes: elapsed() / 60
     }
     // The raw figures too, to render the report again without measuring again.
     await fs.promises.writeFile(path.join(settings.workRoot, 'results.json'), JSON.stringify(results, null, 1))

@@ -42,9 +42,13 @@ export async function compression(lab: Lab, chain: Chain, runs: number, say: Pro
   const head = await entryCompression(lab, chain.head)
   // gzip last among the others, so that the switch back to the default starts from it.
   const others = COMPRESSIONS.filter(c => c !== head).sort((a, b) => Number(a === 'gzip') - Number(b === 'gzip'))
-  const entries: Array<{ compression: Compression; release: number; key: string; exportRun?: ActionRun; exportedFrom?: Compression }> = [
-    { compression: head, release: chain.release, key: chain.head }
-  ]
+  const entries: Array<{
+    compression: Compression
+    release: number
+    key: string
+    exportRun?: ActionRun
+    exportedFrom?: Compression
+  }> = [{ compression: head, release: chain.release, key: chain.head }]
   let release = chain.release
   let previous = head
   for (const choice of [...others, head]) {
@@ -55,7 +59,9 @@ export async function compression(lab: Lab, chain: Chain, runs: number, say: Pro
     const known = entries.find(e => e.compression === choice)
     if (known) Object.assign(known, { exportRun: r, exportedFrom: previous })
     else entries.push({ compression: choice, release, key: r.key, exportRun: r, exportedFrom: previous })
-    say(`exported ${choice} from ${previous}: cache export ${r.export.toFixed(1)} s, entry ${mb(lab.entryBytes(r.key))} MB`)
+    say(
+      `exported ${choice} from ${previous}: cache export ${r.export.toFixed(1)} s, entry ${mb(lab.entryBytes(r.key))} MB`
+    )
     previous = choice
   }
 
@@ -101,7 +107,9 @@ async function entryCompression(lab: Lab, key: string): Promise<Compression> {
 async function requireLayers(lab: Lab, key: string, compression: Compression): Promise<void> {
   const counts = await entryLayers(lab, key)
   if (!allLayers(counts, compression)) {
-    throw new Error(`The entry exported with cache-compression ${compression} holds layers ${JSON.stringify(counts)}; does the bundle under test support cache-compression?`)
+    throw new Error(
+      `The entry exported with cache-compression ${compression} holds layers ${JSON.stringify(counts)}; does the bundle under test support cache-compression?`
+    )
   }
 }
 

@@ -61,9 +61,15 @@ export interface CycleRun {
   entryBytes: number
 }
 
-export async function cycleRun(lab: Lab, previous: { chain: Chain; run: CycleRun } | undefined, index: number, say: Progress): Promise<{ run: CycleRun; chain: Chain }> {
+export async function cycleRun(
+  lab: Lab,
+  previous: { chain: Chain; run: CycleRun } | undefined,
+  index: number,
+  say: Progress
+): Promise<{ run: CycleRun; chain: Chain }> {
   const { fixture } = lab.settings
-  const turn = <T extends unknown[]>(jobs: { [K in keyof T]: () => Promise<T[K]> }): Promise<T> => inTurn(index - 1, jobs)
+  const turn = <T extends unknown[]>(jobs: { [K in keyof T]: () => Promise<T[K]> }): Promise<T> =>
+    inTurn(index - 1, jobs)
 
   let chain: Chain
   let cold: ActionRun | undefined
@@ -76,10 +82,22 @@ export async function cycleRun(lab: Lab, previous: { chain: Chain; run: CycleRun
     // The save / load approach's own cold run builds the same image: its save
     // is all that differs, taken while the cold build's image is loaded.
     saveLoadSeed = archive && (await saveImage(lab, archive, fixture.image, chain.release))
-    await seedRegistry(lab, { fixture, workspace: chain.workspace, trigger: 'push-master', keyPrefix: chain.keyPrefix, cacheRef: lab.cacheRef(fixture) }, say)
+    await seedRegistry(
+      lab,
+      {
+        fixture,
+        workspace: chain.workspace,
+        trigger: 'push-master',
+        keyPrefix: chain.keyPrefix,
+        cacheRef: lab.cacheRef(fixture)
+      },
+      say
+    )
   }
   const { workspace, keyPrefix, release } = chain
-  const headSave = cold ? { seconds: cold.save, cacheBytes: cold.cacheBytes } : { seconds: previous?.run.masterOurs.save ?? 0, cacheBytes: previous?.run.masterOurs.cacheBytes ?? 0 }
+  const headSave = cold
+    ? { seconds: cold.save, cacheBytes: cold.cacheBytes }
+    : { seconds: previous?.run.masterOurs.save ?? 0, cacheBytes: previous?.run.masterOurs.cacheBytes ?? 0 }
   setRelease(workspace, fixture, release)
   const master = { fixture, workspace, trigger: 'push-master', keyPrefix } as const
   const registry = { ...master, cacheRef: lab.cacheRef(fixture) }
@@ -112,10 +130,15 @@ export async function cycleRun(lab: Lab, previous: { chain: Chain; run: CycleRun
   )
 
   const recipeSave = path.join(seed, 'recipe-saved.tar.zst')
-  const recipe = (): Promise<RecipeRun> => recipeJob(lab, { fixture, workspace, restoreFrom: tarball, saveTo: recipeSave })
+  const recipe = (): Promise<RecipeRun> =>
+    recipeJob(lab, { fixture, workspace, restoreFrom: tarball, saveTo: recipeSave })
   const saveLoad = (): Promise<SaveLoadRun | undefined> =>
-    archive ? saveLoadJob(lab, { fixture, workspace, trigger: 'pull-request', archive, release }) : Promise.resolve(undefined)
-  const [prOurs, prRecipe, prSaveLoad, registryPr] = await turn<[ActionRun, RecipeRun, SaveLoadRun | undefined, ActionRun]>([
+    archive
+      ? saveLoadJob(lab, { fixture, workspace, trigger: 'pull-request', archive, release })
+      : Promise.resolve(undefined)
+  const [prOurs, prRecipe, prSaveLoad, registryPr] = await turn<
+    [ActionRun, RecipeRun, SaveLoadRun | undefined, ActionRun]
+  >([
     () => actionJob(lab, { ...master, trigger: 'pull-request' }),
     recipe,
     saveLoad,
@@ -123,7 +146,9 @@ export async function cycleRun(lab: Lab, previous: { chain: Chain; run: CycleRun
   ])
   expectSource(prOurs, 'base-branch')
   expectSource(registryPr, 'base-branch')
-  say(`pull request: ours ${prOurs.total.toFixed(1)} s, recipe ${prRecipe.total.toFixed(1)} s${others(prSaveLoad)}, registry backend ${registryPr.total.toFixed(1)} s`)
+  say(
+    `pull request: ours ${prOurs.total.toFixed(1)} s, recipe ${prRecipe.total.toFixed(1)} s${others(prSaveLoad)}, registry backend ${registryPr.total.toFixed(1)} s`
+  )
 
   // The local backend's root, holding the same entry.
   const cacheRoot = lab.tempDir('cache-root-')
@@ -131,12 +156,9 @@ export async function cycleRun(lab: Lab, previous: { chain: Chain; run: CycleRun
   const local = { ...master, inputs: { 'cache-backend': 'local', 'cache-root': cacheRoot } }
   setRelease(workspace, fixture, release + 1)
   // The registry's job pushes the entry the next run's registry jobs start from.
-  const [masterOurs, masterRecipe, masterLocal, registryMaster] = await turn<[ActionRun, RecipeRun, ActionRun, ActionRun]>([
-    () => actionJob(lab, master),
-    recipe,
-    () => actionJob(lab, local),
-    () => actionJob(lab, registry)
-  ])
+  const [masterOurs, masterRecipe, masterLocal, registryMaster] = await turn<
+    [ActionRun, RecipeRun, ActionRun, ActionRun]
+  >([() => actionJob(lab, master), recipe, () => actionJob(lab, local), () => actionJob(lab, registry)])
   expectSource(masterOurs, 'branch')
   expectSource(masterLocal, 'branch')
   expectSource(registryMaster, 'branch')
@@ -150,11 +172,30 @@ export async function cycleRun(lab: Lab, previous: { chain: Chain; run: CycleRun
 
   return {
     run: {
-      cold, headSave, exact, bareImport: bare, imageFiles, nodeStart, prOurs, prRecipe, masterOurs, masterRecipe, masterLocal,
+      cold,
+      headSave,
+      exact,
+      bareImport: bare,
+      imageFiles,
+      nodeStart,
+      prOurs,
+      prRecipe,
+      masterOurs,
+      masterRecipe,
+      masterLocal,
       saveLoad: saveLoadSeed && prSaveLoad ? { seed: saveLoadSeed, pr: prSaveLoad } : undefined,
-      plainSave, plainRestore, registry: { exact: registryExact, pr: registryPr, master: registryMaster }, transport, entryBytes: lab.entryBytes(chain.head)
+      plainSave,
+      plainRestore,
+      registry: { exact: registryExact, pr: registryPr, master: registryMaster },
+      transport,
+      entryBytes: lab.entryBytes(chain.head)
     },
-    chain: { ...chain, release: release + 1, head: masterOurs.key, entryBytes: [...chain.entryBytes, lab.entryBytes(masterOurs.key)] }
+    chain: {
+      ...chain,
+      release: release + 1,
+      head: masterOurs.key,
+      entryBytes: [...chain.entryBytes, lab.entryBytes(masterOurs.key)]
+    }
   }
 }
 
@@ -167,10 +208,15 @@ export async function cycleRun(lab: Lab, previous: { chain: Chain; run: CycleRun
 async function seedRegistry(lab: Lab, job: ActionJob, say: Progress): Promise<void> {
   const seeded = await actionJob(lab, { ...job, warmRunner: true })
   expectSource(seeded, 'none')
-  if (seeded.cached !== seeded.steps) throw new Error(`Seeding the registry rebuilt ${seeded.steps - seeded.cached} of ${seeded.steps} steps: the engine lost its build cache.`)
+  if (seeded.cached !== seeded.steps)
+    throw new Error(
+      `Seeding the registry rebuilt ${seeded.steps - seeded.cached} of ${seeded.steps} steps: the engine lost its build cache.`
+    )
   say(`registry seeded in ${seeded.total.toFixed(1)} s (cache export ${seeded.export.toFixed(1)} s)`)
 }
 
 function others(saveLoad: SaveLoadRun | undefined): string {
-  return saveLoad ? `, docker save / load ${saveLoad.total.toFixed(1)} s (${saveLoad.cached}/${saveLoad.steps} steps cached)` : ''
+  return saveLoad
+    ? `, docker save / load ${saveLoad.total.toFixed(1)} s (${saveLoad.cached}/${saveLoad.steps} steps cached)`
+    : ''
 }

@@ -23,7 +23,8 @@ export function parsePackageList(text: string): PackageGroup[] {
     const line = raw.replace(/#.*$/, '').trim()
     if (!line) continue
     const m = /^((?:rootfs|debs)\/[\w.-]+):\s*(.*)$/.exec(line)
-    if (!m) throw new Error(`${PACKAGE_LIST}: "${raw}" is not "rootfs/<name>: packages..." or "debs/<name>: packages...".`)
+    if (!m)
+      throw new Error(`${PACKAGE_LIST}: "${raw}" is not "rootfs/<name>: packages..." or "debs/<name>: packages...".`)
     const packages = m[2].split(/\s+/).filter(Boolean)
     if (packages.length === 0) throw new Error(`${PACKAGE_LIST}: ${m[1]} names no package.`)
     groups.push({ folder: m[1], packages })
@@ -69,9 +70,16 @@ export async function fetchPackages(names: string[], cacheDir: string): Promise<
  * unpacked, debs/ groups copied, and packages.lock, the exact .deb files in
  * use, for the cache key to hash in place of the bulky trees.
  */
-export async function debianContent(fixtureDir: string, into: string, cacheDir: string): Promise<{ packages: number; bytes: number }> {
+export async function debianContent(
+  fixtureDir: string,
+  into: string,
+  cacheDir: string
+): Promise<{ packages: number; bytes: number }> {
   const groups = parsePackageList(await fs.promises.readFile(path.join(fixtureDir, PACKAGE_LIST), 'utf8'))
-  const debs = await fetchPackages(groups.flatMap(g => g.packages), cacheDir)
+  const debs = await fetchPackages(
+    groups.flatMap(g => g.packages),
+    cacheDir
+  )
   const lock: string[] = []
   for (const group of groups) {
     const dest = path.join(into, group.folder)

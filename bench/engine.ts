@@ -29,7 +29,12 @@ const DEFAULT_REGISTRY = '127.0.0.1:5000'
 export function benchEngine(): Engine {
   const root = process.env.BENCH_ENGINE_ROOT || DEFAULT_ROOT
   const netns = process.env.BENCH_ENGINE_NETNS || DEFAULT_NETNS
-  const engine = { dockerHost: `unix://${path.join(root, 'run', 'docker.sock')}`, busybox: path.join(root, 'bin', 'busybox'), netns, registry: DEFAULT_REGISTRY }
+  const engine = {
+    dockerHost: `unix://${path.join(root, 'run', 'docker.sock')}`,
+    busybox: path.join(root, 'bin', 'busybox'),
+    netns,
+    registry: DEFAULT_REGISTRY
+  }
   if (answers(engine)) return engine
   const out = execFileSync('bash', [path.join(ROOT, 'scripts', 'engine-up.sh')], {
     encoding: 'utf8',

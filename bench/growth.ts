@@ -17,13 +17,21 @@ export interface Chain {
 }
 
 /** A new chain: a fresh workspace at release 1 and its cold build on master. */
-export async function startChain(lab: Lab, fixture: Fixture, keyPrefix: string, say: Progress): Promise<{ chain: Chain; cold: ActionRun }> {
+export async function startChain(
+  lab: Lab,
+  fixture: Fixture,
+  keyPrefix: string,
+  say: Progress
+): Promise<{ chain: Chain; cold: ActionRun }> {
   const workspace = await lab.workspace(fixture)
   setRelease(workspace, fixture, 1)
   const cold = await actionJob(lab, { fixture, workspace, trigger: 'push-master', keyPrefix })
   expectSource(cold, 'none')
   say(`cold build ${cold.total.toFixed(1)} s, entry ${mb(lab.entryBytes(cold.key))} MB`)
-  return { chain: { fixture, keyPrefix, workspace, release: 1, head: cold.key, entryBytes: [lab.entryBytes(cold.key)] }, cold }
+  return {
+    chain: { fixture, keyPrefix, workspace, release: 1, head: cold.key, entryBytes: [lab.entryBytes(cold.key)] },
+    cold
+  }
 }
 
 /** Master builds that each change a COPY source, until the chain has `builds` entries. */
@@ -33,7 +41,12 @@ export async function growth(lab: Lab, chain: Chain, builds: number, say: Progre
   while (current.entryBytes.length < builds) {
     const release = current.release + 1
     setRelease(current.workspace, fixture, release)
-    const r = await actionJob(lab, { fixture, workspace: current.workspace, trigger: 'push-master', keyPrefix: current.keyPrefix })
+    const r = await actionJob(lab, {
+      fixture,
+      workspace: current.workspace,
+      trigger: 'push-master',
+      keyPrefix: current.keyPrefix
+    })
     expectSource(r, 'branch')
     current = { ...current, release, head: r.key, entryBytes: [...current.entryBytes, lab.entryBytes(r.key)] }
     say(`master build ${current.entryBytes.length}/${builds}: entry ${mb(current.entryBytes.at(-1) ?? 0)} MB`)

@@ -25,13 +25,17 @@ const rows: string[] = []
 
 beforeAll(async () => {
   // The tests' engine: `npm run bench:heal` starts it and exports DOCKER_HOST and BUSYBOX.
-  if (!process.env.DOCKER_HOST || !process.env.BUSYBOX) throw new Error('Run this through `npm run bench:heal`, which starts the engine.')
+  if (!process.env.DOCKER_HOST || !process.env.BUSYBOX)
+    throw new Error('Run this through `npm run bench:heal`, which starts the engine.')
   service = await startCacheService()
   workspace = fs.mkdtempSync(path.join(os.tmpdir(), 'heal-bench-'))
   fs.cpSync(path.join(ROOT, '__fixtures__', 'ci-image-heavy'), workspace, { recursive: true })
   fs.copyFileSync(process.env.BUSYBOX ?? '', path.join(workspace, 'busybox'))
   const dockerfile = path.join(workspace, 'Dockerfile')
-  const steps = fs.readFileSync(dockerfile, 'utf8').split('\n').filter(line => !/^(FROM|COPY busybox|RUN \["\/bin\/busybox")/.test(line))
+  const steps = fs
+    .readFileSync(dockerfile, 'utf8')
+    .split('\n')
+    .filter(line => !/^(FROM|COPY busybox|RUN \["\/bin\/busybox")/.test(line))
   fs.writeFileSync(dockerfile, [`FROM ${BASE}`, ...steps].join('\n'))
   keepAcrossRunners(BASE)
   publishBase('one')
@@ -39,13 +43,18 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await service?.close()
-  process.stdout.write(`\n| Run | Total | Build | Cache export | Cached steps | Saved |\n| --- | --- | --- | --- | --- | --- |\n${rows.join('\n')}\n`)
+  process.stdout.write(
+    `\n| Run | Total | Build | Cache export | Cached steps | Saved |\n| --- | --- | --- | --- | --- | --- |\n${rows.join('\n')}\n`
+  )
 })
 
 function publishBase(version: string): void {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'heal-bench-base-'))
   fs.copyFileSync(path.join(workspace, 'busybox'), path.join(dir, 'busybox'))
-  fs.writeFileSync(path.join(dir, 'Dockerfile'), `FROM scratch\nCOPY busybox /bin/busybox\nRUN ["/bin/busybox", "--install", "-s", "/bin"]\nRUN echo ${version} > /base-version\n`)
+  fs.writeFileSync(
+    path.join(dir, 'Dockerfile'),
+    `FROM scratch\nCOPY busybox /bin/busybox\nRUN ["/bin/busybox", "--install", "-s", "/bin"]\nRUN echo ${version} > /base-version\n`
+  )
   docker('buildx', 'build', '--quiet', '--load', '--tag', BASE, dir)
 }
 
@@ -59,7 +68,9 @@ async function masterRun(name: string): Promise<JobOutcome> {
   })
   if (r.main.exitCode !== 0) throw new Error(`${name}: the main step failed:\n${r.main.log.slice(-2000)}`)
   const saved = /^Cache saved with key: \S+ \(([\d.]+ MB) in ([\d.]+ s)\)/m.exec(r.post?.log ?? '')
-  rows.push(`| ${name} | ${r.seconds.toFixed(1)} s | ${r.main.outputs['build-time']} s | ${cacheExportSeconds(r.main.log).toFixed(1)} s | ${r.main.outputs['cached-steps']} | ${saved ? `${saved[1]} in ${saved[2]}` : 'nothing'} |`)
+  rows.push(
+    `| ${name} | ${r.seconds.toFixed(1)} s | ${r.main.outputs['build-time']} s | ${cacheExportSeconds(r.main.log).toFixed(1)} s | ${r.main.outputs['cached-steps']} | ${saved ? `${saved[1]} in ${saved[2]}` : 'nothing'} |`
+  )
   return r
 }
 

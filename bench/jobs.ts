@@ -44,7 +44,13 @@ const EVENTS: Record<Trigger, { event: EventSpec; scopes: TokenScope[] }> = {
     scopes: [{ scope: MASTER, permission: 3 }]
   },
   'pull-request': {
-    event: { name: 'pull_request', ref: 'refs/pull/7/merge', headRef: 'feature', baseRef: 'master', payload: { repository, pull_request: { number: 7 } } },
+    event: {
+      name: 'pull_request',
+      ref: 'refs/pull/7/merge',
+      headRef: 'feature',
+      baseRef: 'master',
+      payload: { repository, pull_request: { number: 7 } }
+    },
     scopes: [
       { scope: 'refs/pull/7/merge', permission: 3 },
       { scope: MASTER, permission: 1 }
@@ -85,8 +91,13 @@ async function actionJobOnce(lab: Lab, job: ActionJob): Promise<ActionRun> {
   if (!job.warmRunner) freshRunner(lab.engine)
   const runnerTemp = lab.tempDir('runner-temp-')
   const { event, scopes } = EVENTS[job.trigger]
-  const fixtureInputs = { ...(dockerfile === 'Dockerfile' ? {} : { file: dockerfile }), ...(hashFiles ? { 'hash-files': hashFiles } : {}) }
-  const backendInputs: Record<string, string> = job.cacheRef ? { 'cache-backend': 'registry', 'cache-ref': job.cacheRef } : {}
+  const fixtureInputs = {
+    ...(dockerfile === 'Dockerfile' ? {} : { file: dockerfile }),
+    ...(hashFiles ? { 'hash-files': hashFiles } : {})
+  }
+  const backendInputs: Record<string, string> = job.cacheRef
+    ? { 'cache-backend': 'registry', 'cache-ref': job.cacheRef }
+    : {}
   const elapsed = stopwatch()
   const result = await runJob({
     inputs: { image, 'key-prefix': job.keyPrefix, ...fixtureInputs, ...backendInputs, ...job.inputs },
@@ -125,15 +136,21 @@ async function actionJobOnce(lab: Lab, job: ActionJob): Promise<ActionRun> {
 // A figure from a job that warned (a failed save, a restore that fell back to
 // a cold build) would measure the wrong thing: it is an error here.
 function requireClean(result: JobResult): void {
-  for (const [name, step] of [['main', result.main], ['post', result.post]] as const) {
+  for (const [name, step] of [
+    ['main', result.main],
+    ['post', result.post]
+  ] as const) {
     if (!step) throw new Error('The post step did not run.')
     const warning = step.log.split('\n').find(line => /^::(warning|error)/.test(line))
     if (step.exitCode !== 0 || warning) {
-      throw new Error(`The action's ${name} step ${step.exitCode !== 0 ? `exited with ${step.exitCode}` : 'warned'}: ${warning ?? ''}\n${step.log.split('\n').slice(-30).join('\n')}`)
+      throw new Error(
+        `The action's ${name} step ${step.exitCode !== 0 ? `exited with ${step.exitCode}` : 'warned'}: ${warning ?? ''}\n${step.log.split('\n').slice(-30).join('\n')}`
+      )
     }
   }
 }
 
 export function expectSource(r: ActionRun, source: string): void {
-  if (r.source !== source) throw new Error(`Expected the restore to come from "${source}", got "${r.source}" (key ${r.key}).`)
+  if (r.source !== source)
+    throw new Error(`Expected the restore to come from "${source}", got "${r.source}" (key ${r.key}).`)
 }

@@ -50,10 +50,17 @@ export async function resolveKey(workspace: string, files: number): Promise<numb
   const elapsed = stopwatch()
   const inputs = parseInputs(name => values[name] ?? '', workspace)
   const hashed = await imageHash(inputs, workspace, () => 'linux/amd64')
-  keyPlan({ prefix: inputs.keyPrefix, image: inputs.image, branch: 'master', defaultBranch: 'master', hash: hashed.hash })
+  keyPlan({
+    prefix: inputs.keyPrefix,
+    image: inputs.image,
+    branch: 'master',
+    defaultBranch: 'master',
+    hash: hashed.hash
+  })
   const seconds = elapsed()
   // The Dockerfile and every context file: anything less measured less work.
-  if (hashed.files.length < files + 1) throw new Error(`The key covered ${hashed.files.length} files, not the context's ${files} and the Dockerfile.`)
+  if (hashed.files.length < files + 1)
+    throw new Error(`The key covered ${hashed.files.length} files, not the context's ${files} and the Dockerfile.`)
   return seconds
 }
 

@@ -55,7 +55,11 @@ export async function openLab(settings: Settings): Promise<Lab> {
     let made = contents.get(fixture.name)
     if (!made) {
       const dir = tempDir(`content-${fixture.name}-`)
-      made = debianContent(path.join(ROOT, '__fixtures__', fixture.name), dir, path.join(settings.workRoot, 'debs')).then(() => dir)
+      made = debianContent(
+        path.join(ROOT, '__fixtures__', fixture.name),
+        dir,
+        path.join(settings.workRoot, 'debs')
+      ).then(() => dir)
       contents.set(fixture.name, made)
     }
     return made
@@ -64,13 +68,20 @@ export async function openLab(settings: Settings): Promise<Lab> {
   // that key plus a generation (`<content>/<generation>`), the newest of which
   // a restore finds. A key the action stored as it is (no generation) matches too.
   const entry = (key: string): StoredEntry => {
-    const entries = JSON.parse(fs.readFileSync(path.join(storageDir, 'entries.json'), 'utf8')) as Array<StoredEntry & { seq: number }>
+    const entries = JSON.parse(fs.readFileSync(path.join(storageDir, 'entries.json'), 'utf8')) as Array<
+      StoredEntry & { seq: number }
+    >
     const found = entries
       .filter(e => e.key === key || e.key.startsWith(`${key}/`))
       .sort((a, b) => a.seq - b.seq)
       .at(-1)
     if (!found) throw new Error(`The cache service holds no entry ${key}.`)
-    return { key: found.key, sizeBytes: found.sizeBytes, version: found.version, blob: path.join(storageDir, 'blobs', found.blob) }
+    return {
+      key: found.key,
+      sizeBytes: found.sizeBytes,
+      version: found.version,
+      blob: path.join(storageDir, 'blobs', found.blob)
+    }
   }
 
   return {

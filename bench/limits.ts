@@ -15,7 +15,12 @@ import { median, timed } from './timing.js'
  * `docker buildx build --cache-from type=local,src=DIR --load` alone, on a
  * fresh runner, DIR already on disk: BuildKit's own cost of a warm hit.
  */
-export async function bareImport(lab: Lab, fixture: Fixture, workspace: string, cacheDir: string): Promise<PlainBuildResult> {
+export async function bareImport(
+  lab: Lab,
+  fixture: Fixture,
+  workspace: string,
+  cacheDir: string
+): Promise<PlainBuildResult> {
   return retryingEngineFlakes(async () => {
     freshRunner(lab.engine)
     return plainBuild(lab, { fixture, workspace, cacheFrom: cacheDir })

@@ -42,7 +42,11 @@ export function describeMachine(engine: Engine): Machine {
     tar: firstLine('tar', ['--version']),
     zstd: firstLine('zstd', ['--version']).replace(/^\*+\s*|\s*\*+$/g, ''),
     bundle: bundleId(),
-    bundleBytes: { main: bundleFile('main').length, post: bundleFile('post').length, cacheClient: bundleFile('cache-client')?.length ?? 0 },
+    bundleBytes: {
+      main: bundleFile('main').length,
+      post: bundleFile('post').length,
+      cacheClient: bundleFile('cache-client')?.length ?? 0
+    },
     load: { start: os.loadavg()[0] }
   }
 }

@@ -45,7 +45,12 @@ export async function multiStage(lab: Lab, runs: number, say: Progress): Promise
   const transport = await probeTransport(lab, cold.key)
 
   const result: MultiStageRun = {
-    cold, exact: [], bareImport: [], prOurs: [], prRecipe: [], transport,
+    cold,
+    exact: [],
+    bareImport: [],
+    prOurs: [],
+    prRecipe: [],
+    transport,
     imageFiles: await imageFilesExtraction(lab, fixture.image),
     cacheBytes: await dirBytes(seedDir),
     entryBytes: lab.entryBytes(cold.key)
@@ -58,14 +63,17 @@ export async function multiStage(lab: Lab, runs: number, say: Progress): Promise
     expectSource(exact, 'exact')
     const [prOurs, prRecipe] = await inTurn<[ActionRun, RecipeRun]>(i, [
       () => actionJob(lab, { ...master, trigger: 'pull-request' }),
-      () => recipeJob(lab, { fixture, workspace, restoreFrom: tarball, saveTo: path.join(seed, 'recipe-saved.tar.zst') })
+      () =>
+        recipeJob(lab, { fixture, workspace, restoreFrom: tarball, saveTo: path.join(seed, 'recipe-saved.tar.zst') })
     ])
     expectSource(prOurs, 'base-branch')
     result.exact.push(exact)
     result.bareImport.push(bare)
     result.prOurs.push(prOurs)
     result.prRecipe.push(prRecipe)
-    say(`run ${i + 1}/${runs}: exact hit ${exact.total.toFixed(1)} s, bare import ${bare.seconds.toFixed(1)} s; pull request ours ${prOurs.total.toFixed(1)} s, recipe ${prRecipe.total.toFixed(1)} s`)
+    say(
+      `run ${i + 1}/${runs}: exact hit ${exact.total.toFixed(1)} s, bare import ${bare.seconds.toFixed(1)} s; pull request ours ${prOurs.total.toFixed(1)} s, recipe ${prRecipe.total.toFixed(1)} s`
+    )
   }
   await fs.promises.rm(seed, { recursive: true, force: true })
   return result

@@ -19,7 +19,10 @@ export async function run(command: string, args: string[], options: RunOptions =
   const stderr = collect(child, 'stderr')
   const code = await exitOf(child)
   const result = { stdout: await stdout, stderr: await stderr }
-  if (code !== 0) throw new Error(`${command} ${args.join(' ')} exited with ${code}: ${lastLines(result.stderr || result.stdout, 20)}`)
+  if (code !== 0)
+    throw new Error(
+      `${command} ${args.join(' ')} exited with ${code}: ${lastLines(result.stderr || result.stdout, 20)}`
+    )
   return result
 }
 
@@ -27,7 +30,11 @@ export async function run(command: string, args: string[], options: RunOptions =
  * Runs `producer | consumer`, as a shell pipeline would, without a shell:
  * the producer's stdout is handed to the consumer as its stdin.
  */
-export async function pipeline(producer: [string, string[]], consumer: [string, string[]], options: RunOptions = {}): Promise<void> {
+export async function pipeline(
+  producer: [string, string[]],
+  consumer: [string, string[]],
+  options: RunOptions = {}
+): Promise<void> {
   const first = spawn(producer[0], producer[1], { ...options, stdio: ['ignore', 'pipe', 'pipe'] })
   const second = spawn(consumer[0], consumer[1], { ...options, stdio: [first.stdout ?? 'ignore', 'ignore', 'pipe'] })
   // The consumer holds its own copy of the pipe. Ours would never see its end

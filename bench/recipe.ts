@@ -43,7 +43,12 @@ async function recipeJobOnce(lab: Lab, job: RecipeJob): Promise<RecipeRun> {
   const total = stopwatch()
 
   const restore = await timed(() => unpackInto(job.restoreFrom, oldDir))
-  const build = await plainBuild(lab, { fixture: job.fixture, workspace: job.workspace, cacheFrom: oldDir, cacheTo: newDir })
+  const build = await plainBuild(lab, {
+    fixture: job.fixture,
+    workspace: job.workspace,
+    cacheFrom: oldDir,
+    cacheTo: newDir
+  })
   const swap = await timed(async () => {
     await fs.promises.rm(oldDir, { recursive: true, force: true })
     await fs.promises.rename(newDir, oldDir)

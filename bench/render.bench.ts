@@ -8,7 +8,7 @@ import { renderReport } from './report.js'
 import type { Results } from './results.js'
 import { readSettings } from './settings.js'
 
-it('writes the report from the last run\'s results', async () => {
+it("writes the report from the last run's results", async () => {
   const settings = readSettings()
   const file = path.join(settings.workRoot, 'results.json')
   if (!fs.existsSync(file)) throw new Error(`${file} does not exist: run \`npm run bench\` first.`)

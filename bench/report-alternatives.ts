@@ -23,23 +23,62 @@ export function alternativesTable(r: Results): string {
   const master = (run: CycleRun): Side => run.masterOurs
   const body = [
     { name: 'Pull request: **ours**', pick: pr, ours: pr },
-    { name: 'Pull request: the recipe, its tarball on the runner\'s disk', pick: (run: CycleRun) => run.prRecipe, ours: pr },
-    { name: 'Pull request: docker save / load through actions/cache', pick: (run: CycleRun) => run.saveLoad?.pr, ours: pr },
+    {
+      name: "Pull request: the recipe, its tarball on the runner's disk",
+      pick: (run: CycleRun) => run.prRecipe,
+      ours: pr
+    },
+    {
+      name: 'Pull request: docker save / load through actions/cache',
+      pick: (run: CycleRun) => run.saveLoad?.pr,
+      ours: pr
+    },
     { name: 'Pull request: ours, `cache-backend: registry`', pick: (run: CycleRun) => run.registry.pr, ours: pr },
     { name: 'Master after a change: **ours**', pick: master, ours: master },
-    { name: 'Master after a change: ours, `cache-backend: local`', pick: (run: CycleRun) => run.masterLocal, ours: master },
-    { name: 'Master after a change: ours, `cache-backend: registry` (pushes during the build)', pick: (run: CycleRun) => run.registry.master, ours: master },
-    { name: 'Master after a change: the recipe, its tarball on the runner\'s disk', pick: (run: CycleRun) => run.masterRecipe, ours: master },
-    { name: 'Master after a change: docker save / load (its pull request\'s run, plus the save it made after the cold build)', pick: saveLoadMaster, ours: master }
+    {
+      name: 'Master after a change: ours, `cache-backend: local`',
+      pick: (run: CycleRun) => run.masterLocal,
+      ours: master
+    },
+    {
+      name: 'Master after a change: ours, `cache-backend: registry` (pushes during the build)',
+      pick: (run: CycleRun) => run.registry.master,
+      ours: master
+    },
+    {
+      name: "Master after a change: the recipe, its tarball on the runner's disk",
+      pick: (run: CycleRun) => run.masterRecipe,
+      ours: master
+    },
+    {
+      name: "Master after a change: docker save / load (its pull request's run, plus the save it made after the cold build)",
+      pick: saveLoadMaster,
+      ours: master
+    }
   ].map(row => phaseRow(r.cycles, row))
   return [
-    table(['Job', 'Total (s)', 'Restore', 'Load', 'Build', 'Cache export', 'Save', 'Other', 'Steps cached', 'Ours / this', 'Runs'], body),
+    table(
+      [
+        'Job',
+        'Total (s)',
+        'Restore',
+        'Load',
+        'Build',
+        'Cache export',
+        'Save',
+        'Other',
+        'Steps cached',
+        'Ours / this',
+        'Runs'
+      ],
+      body
+    ),
     '',
-    'Ours / this is the median of the ratios within each run. The recipe\'s transfer costs nothing here (a file on the same disk); ' +
+    "Ours / this is the median of the ratios within each run. The recipe's transfer costs nothing here (a file on the same disk); " +
       `through the cache service it would add about ${sec(med(r.cycles, download))} down and ${sec(med(r.cycles, transfer) - med(r.cycles, download))} up ` +
       '(curl, same entry). docker save / load moves its archive through the same service with the real actions/cache client, ' +
-      'in a process of its own as the actions/cache step runs; its restore and save include that process\'s start. ' +
-      'The registry backend talks to a registry on the same machine (the engine\'s own network namespace): no network cost, where ' +
+      "in a process of its own as the actions/cache step runs; its restore and save include that process's start. " +
+      "The registry backend talks to a registry on the same machine (the engine's own network namespace): no network cost, where " +
       'ghcr.io would add the transfer; its restore is the tag lookup, and BuildKit pulls the layers during the build.',
     '',
     saveLoadProse(r)
@@ -112,9 +151,14 @@ export function alternativesProse(r: Results, missedTargets: Set<string>, list: 
         `${sec(med(c, run => run.prOurs.build))} of ${sec(med(c, run => run.prOurs.total))}, the recipe for ${sec(med(c, run => run.prRecipe.build))} ` +
         `of ${sec(med(c, run => run.prRecipe.total))}; what ours skips (the cache export, ${sec(med(c, run => run.prRecipe.export))}, and the ` +
         `save, ${sec(med(c, run => run.prRecipe.save))}) is small next to it. Even at the limits (BuildKit's bare import plus the transfer, ` +
-        `nothing of ours) the ratio would be ${times(floor)}, ${reach}${phaseGaps(c, run => run.prOurs, run => run.prRecipe, 0)} ` +
+        `nothing of ours) the ratio would be ${times(floor)}, ${reach}${phaseGaps(
+          c,
+          run => run.prOurs,
+          run => run.prRecipe,
+          0
+        )} ` +
         `With \`cache-backend: registry\` the pull request took ${times(med(c, run => run.registry.pr.total / run.prRecipe.total))} the ` +
-        'recipe\'s time: its restore is a tag lookup, and BuildKit pulls the layers into its store itself, with no archive to download ' +
+        "recipe's time: its restore is a tag lookup, and BuildKit pulls the layers into its store itself, with no archive to download " +
         'and extract and no directory to copy from (the registry was on the same machine; on ghcr.io the layers cross the network).'
     )
   }
@@ -123,10 +167,15 @@ export function alternativesProse(r: Results, missedTargets: Set<string>, list: 
     const exportGap = med(c, run => run.masterOurs.export) - med(c, run => run.masterRecipe.export)
     paragraphs.push(
       `**Master after a change (${shown(list, 'master')}, target ≤ 1.0× with the same transfer).** ` +
-        phaseGaps(c, run => run.masterOurs, run => run.masterRecipe, 1) +
+        phaseGaps(
+          c,
+          run => run.masterOurs,
+          run => run.masterRecipe,
+          1
+        ) +
         ` With the local backend, which moves nothing, ours took ${times(local)} the recipe's time: the rest of the gap is the ` +
-        'cache service\'s client, which archives to a file and then uploads it, and downloads to a file and then extracts it, ' +
-        'where curl\'s bare transfer only moves the bytes.' +
+        "cache service's client, which archives to a file and then uploads it, and downloads to a file and then extracts it, " +
+        "where curl's bare transfer only moves the bytes." +
         (exportGap > 0.1
           ? ` Our cache export is ${sec(exportGap)} longer than the recipe's: ours forces every layer to the chosen compression ` +
             '(`force-compression`), so the layers this commit rebuilt, which the image export compressed with gzip, are compressed ' +
@@ -150,7 +199,12 @@ function shown(list: Figure[], id: string): string {
  * Phase by phase, where ours spends more than the recipe; with `transferShare`
  * 1 the recipe is charged the bare transfer of its tarball both ways.
  */
-function phaseGaps(c: CycleRun[], ours: (run: CycleRun) => Phases, theirs: (run: CycleRun) => Phases, transferShare: number): string {
+function phaseGaps(
+  c: CycleRun[],
+  ours: (run: CycleRun) => Phases,
+  theirs: (run: CycleRun) => Phases,
+  transferShare: number
+): string {
   const parts: Array<[string, (p: Phases) => number, (run: CycleRun) => number]> = [
     ['restore', p => p.restore, run => transferShare * download(run)],
     ['build', p => p.build, () => 0],
@@ -159,13 +213,22 @@ function phaseGaps(c: CycleRun[], ours: (run: CycleRun) => Phases, theirs: (run:
     ['other', p => p.other, () => 0]
   ]
   const gaps = parts
-    .map(([name, f, extra]) => ({ name, ours: med(c, run => f(ours(run))), theirs: med(c, run => f(theirs(run)) + extra(run)) }))
+    .map(([name, f, extra]) => ({
+      name,
+      ours: med(c, run => f(ours(run))),
+      theirs: med(c, run => f(theirs(run)) + extra(run))
+    }))
     .map(g => ({ ...g, gap: g.ours - g.theirs }))
   const over = gaps.filter(g => g.gap > 0.1).sort((a, b) => b.gap - a.gap)
-  if (over.length === 0) return 'No phase of ours is more than 0.1 s above the recipe\'s; the difference is spread thin.'
+  if (over.length === 0) return "No phase of ours is more than 0.1 s above the recipe's; the difference is spread thin."
   return (
     'Ours spends more than the recipe on: ' +
-    over.map(g => `${g.name} ${sec(g.ours)} against ${sec(g.theirs)}${transferShare && (g.name === 'restore' || g.name === 'save') ? ' with the transfer' : ''}`).join('; ') +
+    over
+      .map(
+        g =>
+          `${g.name} ${sec(g.ours)} against ${sec(g.theirs)}${transferShare && (g.name === 'restore' || g.name === 'save') ? ' with the transfer' : ''}`
+      )
+      .join('; ') +
     '.'
   )
 }

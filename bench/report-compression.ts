@@ -23,18 +23,29 @@ export function compressionTable(results: CompressionResult[], context: Compress
     `${c.exportRun.export.toFixed(1)} (from \`${c.exportedFrom}\`)`
   ])
   return [
-    table(['Compression', 'Restore start → image ready (s)', 'Runs', 'Whole job (s)', 'Entry (MB)', 'Cache directory (MB)', 'First cache export after switching (s, one run)'], rows),
+    table(
+      [
+        'Compression',
+        'Restore start → image ready (s)',
+        'Runs',
+        'Whole job (s)',
+        'Entry (MB)',
+        'Cache directory (MB)',
+        'First cache export after switching (s, one run)'
+      ],
+      rows
+    ),
     '',
     compressionVerdict(results, context)
   ].join('\n')
 }
 
 export const COMPRESSION_METHOD =
-  'The default\'s entry is the chain\'s own; master commits then exported the other two and the default again, each restoring ' +
+  "The default's entry is the chain's own; master commits then exported the other two and the default again, each restoring " +
   'the previous entry (every layer checked to have the compression asked for); fresh runners then took exact hits on the three ' +
   'in rotating order. "First cache export after switching" is the "exporting cache to client directory" of the commit that ' +
   'switched to that compression, in which buildx recompresses every layer (`force-compression`); later exports only compress ' +
-  'new layers. The entry is @actions/cache\'s tar + zstd of the cache directory, so uncompressed ' +
+  "new layers. The entry is @actions/cache's tar + zstd of the cache directory, so uncompressed " +
   'layers are compressed there instead.'
 
 // Within this margin two compressions count as even: the machine's noise is larger.
@@ -49,11 +60,16 @@ function compressionVerdict(results: CompressionResult[], context: CompressionCo
   const current = results.find(c => c.isDefault)
   const sentences: string[] = []
 
-  const others = byTime.slice(1).map(c => `${pct((time(c) - time(fastest)) / time(c))} sooner than \`${c.compression}\` (${sec(time(c))})`)
-  sentences.push(`On ${context.content}, \`${fastest.compression}\` gives the quickest warm exact hit, ${sec(time(fastest))}: ${others.join(', ')}.`)
+  const others = byTime
+    .slice(1)
+    .map(c => `${pct((time(c) - time(fastest)) / time(c))} sooner than \`${c.compression}\` (${sec(time(c))})`)
+  sentences.push(
+    `On ${context.content}, \`${fastest.compression}\` gives the quickest warm exact hit, ${sec(time(fastest))}: ${others.join(', ')}.`
+  )
   const largest = bySize[bySize.length - 1]
   const nearSmallest = bySize.filter(c => (c.entryBytes - smallest.entryBytes) / smallest.entryBytes < EVEN)
-  const sizes = (list: CompressionResult[]): string => list.map(c => `\`${c.compression}\` ${mib(c.entryBytes)}`).join(', ')
+  const sizes = (list: CompressionResult[]): string =>
+    list.map(c => `\`${c.compression}\` ${mib(c.entryBytes)}`).join(', ')
   sentences.push(
     (largest.entryBytes - smallest.entryBytes) / largest.entryBytes < EVEN
       ? `The entries are within ${pct(EVEN)} of each other in size (${sizes(results)}).`
@@ -67,7 +83,10 @@ function compressionVerdict(results: CompressionResult[], context: CompressionCo
         : `These figures favour \`${fastest.compression}\` over the default, \`${current.compression}\`, by ${pct(behind)} of every warm hit.`
     )
   }
-  const steady = context.steadyExport === undefined ? '' : `, against ${sec(context.steadyExport)} for the export of a master build that changes one late step`
+  const steady =
+    context.steadyExport === undefined
+      ? ''
+      : `, against ${sec(context.steadyExport)} for the export of a master build that changes one late step`
   const switches = [...results].sort((a, b) => Number(a.isDefault) - Number(b.isDefault))
   sentences.push(
     'Switching costs once: the first save after the switch recompresses every layer, and its cache export took ' +

@@ -18,28 +18,63 @@ export function limitsTable(r: Results): string {
   ]
   const imageBytes = mib(med(c, run => run.imageFiles.bytes))
   return [
-    table(['', 'Seconds', 'Runs', 'Ours / this'], [
-      row('**Ours**: warm exact hit, main + post on a fresh runner', ours),
-      row('Ours with `cache-backend: registry`, a registry on the same machine', run => run.registry.exact.total),
-      row('BuildKit alone: `docker buildx build --cache-from type=local,src=DIR --load`, DIR already on disk', run => run.bareImport.seconds),
-      row('Transfer alone: curl downloads the same entry from the same service', download),
-      row('BuildKit alone + transfer (the target\'s baseline)', run => run.bareImport.seconds + download(run)),
-      row(`Disk alone: \`tar -x\` of the image's files (${imageBytes}, from the page cache)`, run => run.imageFiles.seconds),
-      row('Node alone: `node -e 0`, twice (one start per step)', twoNodeStarts)
-    ]),
+    table(
+      ['', 'Seconds', 'Runs', 'Ours / this'],
+      [
+        row('**Ours**: warm exact hit, main + post on a fresh runner', ours),
+        row('Ours with `cache-backend: registry`, a registry on the same machine', run => run.registry.exact.total),
+        row(
+          'BuildKit alone: `docker buildx build --cache-from type=local,src=DIR --load`, DIR already on disk',
+          run => run.bareImport.seconds
+        ),
+        row('Transfer alone: curl downloads the same entry from the same service', download),
+        row("BuildKit alone + transfer (the target's baseline)", run => run.bareImport.seconds + download(run)),
+        row(
+          `Disk alone: \`tar -x\` of the image's files (${imageBytes}, from the page cache)`,
+          run => run.imageFiles.seconds
+        ),
+        row('Node alone: `node -e 0`, twice (one start per step)', twoNodeStarts)
+      ]
+    ),
     '',
-    table(['Part of ours', 'Ours (s)', 'Its limit (s)', 'Above the limit (s)'], [
-      part('Restore (download, then extraction)', c, run => run.exact.restore, download, 'curl download'),
-      part('Build (BuildKit imports and loads the image)', c, run => run.exact.build, run => run.bareImport.seconds, 'bare import'),
-      part('Other (both steps\' start-up, key, bookkeeping)', c, run => run.exact.other, twoNodeStarts, 'two `node -e 0`')
-    ]),
+    table(
+      ['Part of ours', 'Ours (s)', 'Its limit (s)', 'Above the limit (s)'],
+      [
+        part('Restore (download, then extraction)', c, run => run.exact.restore, download, 'curl download'),
+        part(
+          'Build (BuildKit imports and loads the image)',
+          c,
+          run => run.exact.build,
+          run => run.bareImport.seconds,
+          'bare import'
+        ),
+        part(
+          "Other (both steps' start-up, key, bookkeeping)",
+          c,
+          run => run.exact.other,
+          twoNodeStarts,
+          'two `node -e 0`'
+        )
+      ]
+    ),
     '',
     limitsProse(r)
   ].join('\n')
 }
 
-function part(name: string, c: CycleRun[], ours: (run: CycleRun) => number, limit: (run: CycleRun) => number, what: string): string[] {
-  return [name, med(c, ours).toFixed(2), `${med(c, limit).toFixed(2)} (${what})`, med(c, run => ours(run) - limit(run)).toFixed(2)]
+function part(
+  name: string,
+  c: CycleRun[],
+  ours: (run: CycleRun) => number,
+  limit: (run: CycleRun) => number,
+  what: string
+): string[] {
+  return [
+    name,
+    med(c, ours).toFixed(2),
+    `${med(c, limit).toFixed(2)} (${what})`,
+    med(c, run => ours(run) - limit(run)).toFixed(2)
+  ]
 }
 
 function limitsProse(r: Results): string {
@@ -94,10 +129,17 @@ export function fixedCostTable(r: Results): string {
     `**${med(c, run => pick(run).other - twoNodeStarts(run)).toFixed(2)}**`
   ]
   return [
-    table(['Job (saves nothing)', 'Other (s)', 'Main step beyond restore and build', 'Post step', 'Two `node -e 0`', 'Above Node (target ≤ 0.40)'], [
-      row('Warm exact hit', run => run.exact),
-      row('Pull request', run => run.prOurs)
-    ]),
+    table(
+      [
+        'Job (saves nothing)',
+        'Other (s)',
+        'Main step beyond restore and build',
+        'Post step',
+        'Two `node -e 0`',
+        'Above Node (target ≤ 0.40)'
+      ],
+      [row('Warm exact hit', run => run.exact), row('Pull request', run => run.prOurs)]
+    ),
     '',
     fixedCostProse(r)
   ].join('\n')

@@ -18,7 +18,9 @@ export function renderReport(r: Results): string {
     '# Benchmarks',
     '',
     `Written by \`npm run bench\` (bench/) on ${r.machine.date.slice(0, 10)}; run it again rather than editing this file.` +
-      (r.settings.quick ? ' **This is a quick smoke run (BENCH_QUICK=1) on the small fixture: the figures are not representative.**' : ''),
+      (r.settings.quick
+        ? ' **This is a quick smoke run (BENCH_QUICK=1) on the small fixture: the figures are not representative.**'
+        : ''),
     `Timings are medians of ${r.settings.runs} run${r.settings.runs === 1 ? '' : 's'} (BENCH_RUNS); a ratio is the median of the ratios ` +
       'taken within each run, its two sides run back to back. The targets are for reference: benchmarks report, they never fail on slowness.',
     '',
@@ -32,23 +34,28 @@ export function renderReport(r: Results): string {
     '',
     figureTable(list),
     '',
-    missedTargets.size === 0 ? 'Every target is met.' : `Missed: ${list.filter(f => missedTargets.has(f.id)).map(f => f.figure).join('; ')}. Where the time goes is in the sections below.`,
+    missedTargets.size === 0
+      ? 'Every target is met.'
+      : `Missed: ${list
+          .filter(f => missedTargets.has(f.id))
+          .map(f => f.figure)
+          .join('; ')}. Where the time goes is in the sections below.`,
     '',
     '### The same comparisons with the transport made equal',
     '',
-    'The recipe keeps its tarball on the runner\'s own disk, which costs it nothing to move; ours goes through the cache service. ' +
-      'Fairer pairings: ours with `cache-backend: local` (a persisted directory, like the recipe\'s disk); the recipe charged ' +
-      'the bare transfer of its tarball to and from the same cache service (its measured time plus curl\'s download and upload of an ' +
-      'entry of the same size, measured in the same run: a lower bound, since no client is that fast), as the master run\'s target ' +
+    "The recipe keeps its tarball on the runner's own disk, which costs it nothing to move; ours goes through the cache service. " +
+      "Fairer pairings: ours with `cache-backend: local` (a persisted directory, like the recipe's disk); the recipe charged " +
+      "the bare transfer of its tarball to and from the same cache service (its measured time plus curl's download and upload of an " +
+      "entry of the same size, measured in the same run: a lower bound, since no client is that fast), as the master run's target " +
       'above already is; and ours with `cache-backend: registry` on a registry on the same machine, whose transfer costs as little ' +
-      'as the recipe\'s disk (on ghcr.io the layers cross the network).',
+      "as the recipe's disk (on ghcr.io the layers cross the network).",
     '',
     figureTable(fairerComparisons(r)),
     '',
     '## The warm exact hit beside its limits',
     '',
     'What every pull request and every unchanged image pays. Each limit is measured in the same run, on the same content: BuildKit ' +
-      'importing the cache directory our entry holds, already on disk; curl moving the entry; tar writing the image\'s files; Node starting.',
+      "importing the cache directory our entry holds, already on disk; curl moving the entry; tar writing the image's files; Node starting.",
     '',
     limitsTable(r),
     '',
@@ -58,13 +65,16 @@ export function renderReport(r: Results): string {
     '',
     alternativesProse(r, missedTargets, list),
     '',
-    '## The action\'s fixed cost',
+    "## The action's fixed cost",
     '',
     fixedCostTable(r),
     '',
     '## Layer compression (`cache-compression`)',
     '',
-    compressionTable(r.compression, { content: r.settings.fixture.debianPackages ? 'the toolchain image' : 'the small image (random bytes)', steadyExport }),
+    compressionTable(r.compression, {
+      content: r.settings.fixture.debianPackages ? 'the toolchain image' : 'the small image (random bytes)',
+      steadyExport
+    }),
     '',
     ...(r.incompressible
       ? [
@@ -126,9 +136,18 @@ function machineTable(r: Results): string {
     ['Engine', `Docker Engine ${m.engine} (containerd image store), buildx ${m.buildx}`],
     ['Node', m.node],
     ['tar, zstd', `${m.tar}; ${m.zstd}`],
-    ['Action bundle', `${m.bundle}: main ${mib(m.bundleBytes.main)}, post ${mib(m.bundleBytes.post)}${m.bundleBytes.cacheClient ? `, cache client ${mib(m.bundleBytes.cacheClient)}` : ''}`],
+    [
+      'Action bundle',
+      `${m.bundle}: main ${mib(m.bundleBytes.main)}, post ${mib(m.bundleBytes.post)}${m.bundleBytes.cacheClient ? `, cache client ${mib(m.bundleBytes.cacheClient)}` : ''}`
+    ],
     ['Load average (1 min)', `${m.load.start.toFixed(1)} at the start, ${m.load.end?.toFixed(1) ?? '?'} at the end`],
-    ['Fixtures', [r.settings.fixture, r.settings.multiStage, r.settings.incompressible].filter(f => f !== undefined).map(f => `\`__fixtures__/${f.name}/${f.dockerfile}\``).join(', ')],
+    [
+      'Fixtures',
+      [r.settings.fixture, r.settings.multiStage, r.settings.incompressible]
+        .filter(f => f !== undefined)
+        .map(f => `\`__fixtures__/${f.name}/${f.dockerfile}\``)
+        .join(', ')
+    ],
     ['Bench wall time', `${r.minutes.toFixed(1)} min`]
   ]
   return table(['', ''], rows)
@@ -145,15 +164,15 @@ function method(r: Results): string {
           'names its packages, not the packages. Its cold build unpacks packages rather than compiling them, so it is short, and a ' +
           'warm hit is a larger share of it than on an image that compiles its toolchain.'
         : ''),
-    '- Each job runs the bundled action (main, then post) with `__tests__/support/run-action.ts` on a fresh runner: the engine\'s build cache pruned, every image removed, pending writes flushed, an empty RUNNER_TEMP. The cache service is `__tests__/support/cache-service.ts` on loopback, its blobs on the same disk, driven by the real @actions/cache client from the action\'s process.',
-    '- The first run starts with a cold build, made with the bundle\'s default `cache-compression`; each later run starts from the entry the previous run\'s master commit saved. In each run, the recipe, the local backend and the bare import start from the same directory that entry holds, so all sides start from the same cache (and the same layer compression).',
-    '- The pull request restores master\'s entry through the base-branch fallback and builds with every step cached; ours imports only, the recipe also exports and saves, as it does on every event.',
+    "- Each job runs the bundled action (main, then post) with `__tests__/support/run-action.ts` on a fresh runner: the engine's build cache pruned, every image removed, pending writes flushed, an empty RUNNER_TEMP. The cache service is `__tests__/support/cache-service.ts` on loopback, its blobs on the same disk, driven by the real @actions/cache client from the action's process.",
+    "- The first run starts with a cold build, made with the bundle's default `cache-compression`; each later run starts from the entry the previous run's master commit saved. In each run, the recipe, the local backend and the bare import start from the same directory that entry holds, so all sides start from the same cache (and the same layer compression).",
+    "- The pull request restores master's entry through the base-branch fallback and builds with every step cached; ours imports only, the recipe also exports and saves, as it does on every event.",
     `- docker save / load: after the cold build, \`docker save | zstd -T0\` of the image, saved with @actions/cache; each of its jobs restores that with @actions/cache (\`bench/cache-step.ts\`, a process of its own as an actions/cache step), \`zstd -d | docker load\`, then a plain \`docker buildx build --load\`. It runs in the first run only, for the pull request: it rebuilds every step, so more samples would say nothing new, and its master run after a change is the same run plus the save it made after the cold build. BuildKit cannot take a loaded image as its cache with the docker driver: \`--cache-from IMAGE\` looks the name up in a registry (checked on this engine).`,
-    '- The registry backend: the open distribution registry `scripts/engine-up.sh` starts in the engine\'s network namespace, a repository new to each benchmark run. Its first entry is pushed by the action\'s own master job right after the cold build, on the same engine (every step cached, so the job only exports); each run\'s master commit pushes the entry the next run starts from. Its jobs run in that namespace, as a runner\'s steps share its engine\'s network.',
-    '- The limits: the bare import is `docker buildx build --cache-from type=local,src=DIR --load` on a fresh runner, DIR the cache directory of the entry the run starts from, on disk; the image\'s files are `docker export` of a container made from the image, extracted with `tar -x` from the page cache; Node is `node -e 0` with the Node the steps run on, median of five.',
-    '- The local service\'s URLs are not `*.blob.core.windows.net`, so @actions/cache downloads with one plain GET here; on GitHub it uses the Azure SDK\'s parallel ranged downloads. Uploads take the same path (Azure SDK block upload) in both places. GitHub\'s service has been measured elsewhere at about 90-120 MB/s.',
+    "- The registry backend: the open distribution registry `scripts/engine-up.sh` starts in the engine's network namespace, a repository new to each benchmark run. Its first entry is pushed by the action's own master job right after the cold build, on the same engine (every step cached, so the job only exports); each run's master commit pushes the entry the next run starts from. Its jobs run in that namespace, as a runner's steps share its engine's network.",
+    "- The limits: the bare import is `docker buildx build --cache-from type=local,src=DIR --load` on a fresh runner, DIR the cache directory of the entry the run starts from, on disk; the image's files are `docker export` of a container made from the image, extracted with `tar -x` from the page cache; Node is `node -e 0` with the Node the steps run on, median of five.",
+    "- The local service's URLs are not `*.blob.core.windows.net`, so @actions/cache downloads with one plain GET here; on GitHub it uses the Azure SDK's parallel ranged downloads. Uploads take the same path (Azure SDK block upload) in both places. GitHub's service has been measured elsewhere at about 90-120 MB/s.",
     `- Growth: the chain of master builds the runs made (the cold build, then one commit per run that changes \`${f.changeFile}\`), continued with more such commits, each on a fresh runner; sizes are the archives the service stores.`,
-    '- Key resolution is measured in process with the action\'s own `parseInputs`, `imageHash` and `keyPlan` (from src/, as the tree stands) on a generated context that the Dockerfile copies whole (`COPY . /app/`); its files are in the page cache, as after a checkout.',
+    "- Key resolution is measured in process with the action's own `parseInputs`, `imageHash` and `keyPlan` (from src/, as the tree stands) on a generated context that the Dockerfile copies whole (`COPY . /app/`); its files are in the page cache, as after a checkout.",
     '- The machine may be shared: the load average above says how busy it was.'
   ].join('\n')
 }
@@ -167,6 +186,6 @@ function running(r: Results): string {
     '',
     'The benchmarks build on an engine of their own (`/opt/engine-bench`, network namespace `bench`; `BENCH_ENGINE_ROOT` and ' +
       '`BENCH_ENGINE_NETNS` change them), started with `scripts/engine-up.sh` when it does not answer: every job prunes the ' +
-      'engine\'s build cache to stand for a fresh runner, which must not happen to an engine the tests are using.'
+      "engine's build cache to stand for a fresh runner, which must not happen to an engine the tests are using."
   ].join('\n')
 }

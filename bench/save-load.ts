@@ -37,9 +37,17 @@ export function imageArchive(lab: Lab, keyPrefix: string): ImageArchive {
 }
 
 /** `docker save | zstd`, then actions/cache's save: what follows a build whose key was not found. */
-export async function saveImage(lab: Lab, archive: ImageArchive, image: string, release: number, trigger: Trigger = 'push-master'): Promise<{ seconds: number; bytes: number }> {
+export async function saveImage(
+  lab: Lab,
+  archive: ImageArchive,
+  image: string,
+  release: number,
+  trigger: Trigger = 'push-master'
+): Promise<{ seconds: number; bytes: number }> {
   const saved = await timed(async () => {
-    await pipeline(['docker', ['save', image]], ['zstd', ['-T0', '-q', '-f', '-o', archive.file]], { env: dockerEnv(lab) })
+    await pipeline(['docker', ['save', image]], ['zstd', ['-T0', '-q', '-f', '-o', archive.file]], {
+      env: dockerEnv(lab)
+    })
     await cacheStep(lab, archive, trigger, ['save', `${archive.keyPrefix}${release}`, archive.file])
   })
   return { seconds: saved.seconds, bytes: (await fs.promises.stat(archive.file)).size }
@@ -65,13 +73,19 @@ async function saveLoadJobOnce(lab: Lab, job: SaveLoadJob): Promise<SaveLoadRun>
   const total = stopwatch()
 
   const key = `${archive.keyPrefix}${job.release}`
-  const restore = await timed(() => cacheStep(lab, archive, job.trigger, ['restore', key, archive.file, archive.keyPrefix]))
-  if (!restore.value) throw new Error(`actions/cache restored nothing for ${key}: the docker save / load run has no image to load.`)
+  const restore = await timed(() =>
+    cacheStep(lab, archive, job.trigger, ['restore', key, archive.file, archive.keyPrefix])
+  )
+  if (!restore.value)
+    throw new Error(`actions/cache restored nothing for ${key}: the docker save / load run has no image to load.`)
   const archiveBytes = (await fs.promises.stat(archive.file)).size
-  const load = await timed(() => pipeline(['zstd', ['-d', '-q', '-c', archive.file]], ['docker', ['load', '--quiet']], { env: dockerEnv(lab) }))
+  const load = await timed(() =>
+    pipeline(['zstd', ['-d', '-q', '-c', archive.file]], ['docker', ['load', '--quiet']], { env: dockerEnv(lab) })
+  )
   const build = await plainBuild(lab, { fixture, workspace: job.workspace })
   // actions/cache saves whenever the primary key missed, pull requests included.
-  const save = restore.value === key ? 0 : (await saveImage(lab, archive, fixture.image, job.release, job.trigger)).seconds
+  const save =
+    restore.value === key ? 0 : (await saveImage(lab, archive, fixture.image, job.release, job.trigger)).seconds
   const seconds = total()
 
   return {

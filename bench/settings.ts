@@ -58,9 +58,25 @@ export const TOOLCHAIN: Fixture = {
   debianPackages: true,
   hashFiles: 'packages.lock\nscripts/\nconfig/'
 }
-export const TOOLCHAIN_MULTISTAGE: Fixture = { ...TOOLCHAIN, image: 'ci-toolchain-multistage', dockerfile: 'multistage.Dockerfile' }
-export const HEAVY: Fixture = { name: 'ci-image-heavy', image: 'ci-image-heavy', dockerfile: 'Dockerfile', changeFile: 'config/ci.env', debianPackages: false }
-export const SMALL: Fixture = { name: 'ci-image', image: 'ci-image', dockerfile: 'Dockerfile', changeFile: 'data/version.txt', debianPackages: false }
+export const TOOLCHAIN_MULTISTAGE: Fixture = {
+  ...TOOLCHAIN,
+  image: 'ci-toolchain-multistage',
+  dockerfile: 'multistage.Dockerfile'
+}
+export const HEAVY: Fixture = {
+  name: 'ci-image-heavy',
+  image: 'ci-image-heavy',
+  dockerfile: 'Dockerfile',
+  changeFile: 'config/ci.env',
+  debianPackages: false
+}
+export const SMALL: Fixture = {
+  name: 'ci-image',
+  image: 'ci-image',
+  dockerfile: 'Dockerfile',
+  changeFile: 'data/version.txt',
+  debianPackages: false
+}
 export const SMALL_MULTISTAGE: Fixture = { ...SMALL, image: 'ci-image-multistage', dockerfile: 'multistage.Dockerfile' }
 
 export function readSettings(env: NodeJS.ProcessEnv = process.env): Settings {
@@ -76,13 +92,17 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env): Settings {
     growthBuilds: quick ? 3 : 5,
     keyFiles: quick ? 2_000 : 20_000,
     workRoot,
-    output: path.resolve(ROOT, env.BENCH_OUTPUT || (quick ? path.join(workRoot, 'benchmarks-quick.md') : path.join('docs', 'benchmarks.md')))
+    output: path.resolve(
+      ROOT,
+      env.BENCH_OUTPUT || (quick ? path.join(workRoot, 'benchmarks-quick.md') : path.join('docs', 'benchmarks.md'))
+    )
   }
 }
 
 function positiveInteger(name: string, value: string | undefined, fallback: number): number {
   if (value === undefined || value.trim() === '') return fallback
   const n = Number(value)
-  if (!Number.isInteger(n) || n < 1) throw new Error(`${name} must be a whole number of runs, at least 1, not "${value}".`)
+  if (!Number.isInteger(n) || n < 1)
+    throw new Error(`${name} must be a whole number of runs, at least 1, not "${value}".`)
   return n
 }

@@ -25,7 +25,10 @@ export function median(values: number[]): number {
  * `#16 DONE 5.5s`. 0 when the build exported no cache.
  */
 export function cacheExportSeconds(progress: string): number {
-  return vertexSeconds(progress, 'exporting cache to client directory') + vertexSeconds(progress, 'exporting cache to registry')
+  return (
+    vertexSeconds(progress, 'exporting cache to client directory') +
+    vertexSeconds(progress, 'exporting cache to registry')
+  )
 }
 
 /** Seconds buildx spent reading the build context (`[internal] load build context`); 0 when it read none. */

@@ -29,10 +29,16 @@ export async function probeTransport(lab: Lab, key: string): Promise<TransportPr
   const download = await timed(() => run('curl', ['-sS', '--fail', '-o', file, url]))
 
   // A reservation under a key of its own, never finalized: the probe leaves no entry.
-  const reserved = await twirp(lab, 'CreateCacheEntry', { key: `${stored}-probe-${randomBytes(4).toString('hex')}`, version })
+  const reserved = await twirp(lab, 'CreateCacheEntry', {
+    key: `${stored}-probe-${randomBytes(4).toString('hex')}`,
+    version
+  })
   const uploadUrl = String(reserved.signed_upload_url ?? '')
-  if (!uploadUrl) throw new Error(`The cache service refused the transport probe's reservation: ${JSON.stringify(reserved)}`)
-  const upload = await timed(() => run('curl', ['-sS', '--fail', '-T', file, '-H', 'x-ms-blob-type: BlockBlob', uploadUrl]))
+  if (!uploadUrl)
+    throw new Error(`The cache service refused the transport probe's reservation: ${JSON.stringify(reserved)}`)
+  const upload = await timed(() =>
+    run('curl', ['-sS', '--fail', '-T', file, '-H', 'x-ms-blob-type: BlockBlob', uploadUrl])
+  )
 
   const bytes = (await fs.promises.stat(file)).size
   await fs.promises.rm(dir, { recursive: true, force: true })
@@ -41,10 +47,16 @@ export async function probeTransport(lab: Lab, key: string): Promise<TransportPr
 
 async function twirp(lab: Lab, method: string, body: Record<string, unknown>): Promise<Record<string, unknown>> {
   const { stdout } = await run('curl', [
-    '-sS', '--fail', '-X', 'POST',
-    '-H', 'Content-Type: application/json',
-    '-H', `Authorization: Bearer ${token}`,
-    '--data', JSON.stringify(body),
+    '-sS',
+    '--fail',
+    '-X',
+    'POST',
+    '-H',
+    'Content-Type: application/json',
+    '-H',
+    `Authorization: Bearer ${token}`,
+    '--data',
+    JSON.stringify(body),
     `${lab.service.url}${TWIRP}${method}`
   ])
   return JSON.parse(stdout) as Record<string, unknown>

@@ -3,7 +3,10 @@
 // build's write-back, or always on a warmer page cache.
 
 /** Runs the jobs one after another, the first one `shift` places in; returns their results in the order given. */
-export async function inTurn<T extends unknown[]>(shift: number, jobs: { [K in keyof T]: () => Promise<T[K]> }): Promise<T> {
+export async function inTurn<T extends unknown[]>(
+  shift: number,
+  jobs: { [K in keyof T]: () => Promise<T[K]> }
+): Promise<T> {
   const results = new Array<unknown>(jobs.length)
   for (let i = 0; i < jobs.length; i++) {
     const j = (i + shift) % jobs.length

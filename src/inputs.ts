@@ -71,7 +71,9 @@ export function parseInputs(read: ReadInput, workspace: string, env: NodeJS.Proc
 
   const context = insideWorkspace(Input.Context, read(Input.Context).trim() || '.', workspace)
   if (!isDirectory(context)) {
-    throw new InputError(`Input \`context\` is not a directory: ${context}. Point it at the folder the image is built from.`)
+    throw new InputError(
+      `Input \`context\` is not a directory: ${context}. Point it at the folder the image is built from.`
+    )
   }
   const fileInput = read(Input.File).trim()
   const file = fileInput ? insideWorkspace(Input.File, fileInput, workspace) : path.join(context, 'Dockerfile')
@@ -83,13 +85,19 @@ export function parseInputs(read: ReadInput, workspace: string, env: NodeJS.Proc
   if (tags.length === 0) requireReference(image)
   for (const tag of tags) requireReference(tag, Input.Tags)
 
-  const cacheBackend = oneOf(Input.CacheBackend, read(Input.CacheBackend).trim() || 'gha', ['gha', 'local', 'registry'] as const)
+  const cacheBackend = oneOf(Input.CacheBackend, read(Input.CacheBackend).trim() || 'gha', [
+    'gha',
+    'local',
+    'registry'
+  ] as const)
   const cacheRootInput = read(Input.CacheRoot).trim()
   if (cacheBackend === 'local' && !cacheRootInput) {
     throw new InputError('`cache-backend: local` needs `cache-root`: an absolute directory that persists between runs.')
   }
   if (cacheRootInput && !path.isAbsolute(cacheRootInput)) {
-    throw new InputError(`Input \`cache-root\` must be an absolute path (a directory that outlives the runner), not "${cacheRootInput}".`)
+    throw new InputError(
+      `Input \`cache-root\` must be an absolute path (a directory that outlives the runner), not "${cacheRootInput}".`
+    )
   }
   // buildx takes the directory inside an attribute list, where a comma or a
   // quote is quoted (docker/buildx.ts); a line break could not be.
@@ -98,7 +106,8 @@ export function parseInputs(read: ReadInput, workspace: string, env: NodeJS.Proc
 
   const maxCacheSizeBytes = size(Input.MaxCacheSize, read(Input.MaxCacheSize))
   const deleteSuperseded = boolean(Input.DeleteSuperseded, read(Input.DeleteSuperseded), false)
-  const cacheRef = cacheBackend === 'registry' ? registryInputs(read(Input.CacheRef).trim(), maxCacheSizeBytes, deleteSuperseded) : ''
+  const cacheRef =
+    cacheBackend === 'registry' ? registryInputs(read(Input.CacheRef).trim(), maxCacheSizeBytes, deleteSuperseded) : ''
 
   return {
     image,
@@ -121,7 +130,11 @@ export function parseInputs(read: ReadInput, workspace: string, env: NodeJS.Proc
     cacheBackend,
     cacheRoot: cacheBackend === 'local' ? path.normalize(cacheRootInput) : '',
     cacheRef,
-    cacheCompression: oneOf(Input.CacheCompression, read(Input.CacheCompression).trim() || 'zstd', ['gzip', 'zstd', 'uncompressed'] as const),
+    cacheCompression: oneOf(Input.CacheCompression, read(Input.CacheCompression).trim() || 'zstd', [
+      'gzip',
+      'zstd',
+      'uncompressed'
+    ] as const),
     maxCacheSizeBytes,
     deleteSuperseded,
     restoreTimeoutSeconds: seconds(Input.RestoreTimeout, read(Input.RestoreTimeout), undefined),
@@ -135,7 +148,9 @@ function insideWorkspace(name: string, value: string, workspace: string): string
   const resolved = path.resolve(workspace, value)
   const relative = path.relative(workspace, resolved)
   if (relative.startsWith('..') || path.isAbsolute(relative)) {
-    throw new InputError(`Input \`${name}\` (${value}) resolves outside the workspace ${workspace}; use a path inside the repository.`)
+    throw new InputError(
+      `Input \`${name}\` (${value}) resolves outside the workspace ${workspace}; use a path inside the repository.`
+    )
   }
   return resolved
 }
@@ -143,7 +158,8 @@ function insideWorkspace(name: string, value: string, workspace: string): string
 // Docker's reference grammar, loosely: lowercase repository path, optional
 // registry port, tag or digest. Anything else would fail the build later with
 // a less helpful message.
-const REFERENCE = /^[a-z0-9]+(?:[._-][a-z0-9]+)*(?::[0-9]+)?(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*(?::[\w][\w.-]{0,127})?(?:@sha256:[a-f0-9]{64})?$/
+const REFERENCE =
+  /^[a-z0-9]+(?:[._-][a-z0-9]+)*(?::[0-9]+)?(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*(?::[\w][\w.-]{0,127})?(?:@sha256:[a-f0-9]{64})?$/
 
 function requireReference(value: string, input?: string): void {
   if (REFERENCE.test(value)) return
@@ -166,7 +182,9 @@ function registryInputs(cacheRef: string, maxCacheSizeBytes: number, deleteSuper
   }
   if (/[\r\n]/.test(cacheRef)) throw new InputError(`Input \`${Input.CacheRef}\` must be a single line.`)
   if (/@|:[^/]*$/.test(cacheRef.replace(/^[^/]*\//, ''))) {
-    throw new InputError(`Input \`${Input.CacheRef}\` ("${cacheRef}") names a tag or digest; give the repository alone, e.g. ghcr.io/acme/ci-cache: the action names the tags.`)
+    throw new InputError(
+      `Input \`${Input.CacheRef}\` ("${cacheRef}") names a tag or digest; give the repository alone, e.g. ghcr.io/acme/ci-cache: the action names the tags.`
+    )
   }
   if (!REPOSITORY.test(cacheRef)) {
     throw new InputError(
@@ -190,7 +208,9 @@ function buildArg(line: string): { name: string; value: string } {
   const eq = line.indexOf('=')
   const name = eq > 0 ? line.slice(0, eq) : ''
   if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) {
-    throw new InputError('Each line of `build-args` must be NAME=value with NAME made of letters, digits and _; one line does not.')
+    throw new InputError(
+      'Each line of `build-args` must be NAME=value with NAME made of letters, digits and _; one line does not.'
+    )
   }
   return { name, value: line.slice(eq + 1) }
 }
@@ -205,11 +225,15 @@ function readSecrets(read: ReadInput, workspace: string, env: NodeJS.ProcessEnv)
     const eq = entry.indexOf('=')
     const id = eq > 0 ? entry.slice(0, eq) : ''
     if (!SECRET_ID.test(id)) {
-      throw new InputError(`Entry ${n} of \`${input}\` must be id=${what}, with an id of letters, digits and . _ -; it is not.`)
+      throw new InputError(
+        `Entry ${n} of \`${input}\` must be id=${what}, with an id of letters, digits and . _ -; it is not.`
+      )
     }
     const first = seen.get(id)
     if (first !== undefined) {
-      throw new InputError(`Secret id "${id}" is given twice (in \`${first}\`${first === input ? '' : ` and \`${input}\``}); each id names one secret.`)
+      throw new InputError(
+        `Secret id "${id}" is given twice (in \`${first}\`${first === input ? '' : ` and \`${input}\``}); each id names one secret.`
+      )
     }
     seen.set(id, input)
     return { id, rest: entry.slice(eq + 1) }
@@ -221,19 +245,25 @@ function readSecrets(read: ReadInput, workspace: string, env: NodeJS.ProcessEnv)
   const secretEnvs = secretEntries(read(Input.SecretEnvs), Input.SecretEnvs).map((entry, i) => {
     const { id, rest } = idOf(Input.SecretEnvs, entry, i + 1, 'ENV_NAME')
     if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(rest)) {
-      throw new InputError(`Input \`${Input.SecretEnvs}\`: secret "${id}" must name an environment variable (letters, digits and _), e.g. ${id}=MY_TOKEN.`)
+      throw new InputError(
+        `Input \`${Input.SecretEnvs}\`: secret "${id}" must name an environment variable (letters, digits and _), e.g. ${id}=MY_TOKEN.`
+      )
     }
     // buildx would quietly mount nothing for a variable that is not set.
     if (env[rest] === undefined) {
-      throw new InputError(`Input \`${Input.SecretEnvs}\`: the variable ${rest} for secret "${id}" is not set in this step's environment; set it with \`env:\`.`)
+      throw new InputError(
+        `Input \`${Input.SecretEnvs}\`: the variable ${rest} for secret "${id}" is not set in this step's environment; set it with \`env:\`.`
+      )
     }
     return { id, env: rest }
   })
   const secretFiles = secretEntries(read(Input.SecretFiles), Input.SecretFiles).map((entry, i) => {
     const { id, rest } = idOf(Input.SecretFiles, entry, i + 1, 'path')
-    if (rest === '' || /[\r\n]/.test(rest)) throw new InputError(`Input \`${Input.SecretFiles}\`: secret "${id}" must name a file, on one line.`)
+    if (rest === '' || /[\r\n]/.test(rest))
+      throw new InputError(`Input \`${Input.SecretFiles}\`: secret "${id}" must name a file, on one line.`)
     const file = path.resolve(workspace, rest)
-    if (!isFile(file)) throw new InputError(`Input \`${Input.SecretFiles}\`: there is no file at ${file} for secret "${id}".`)
+    if (!isFile(file))
+      throw new InputError(`Input \`${Input.SecretFiles}\`: there is no file at ${file} for secret "${id}".`)
     return { id, path: file }
   })
   return { secrets, secretEnvs, secretFiles }
@@ -278,7 +308,9 @@ export function secretEntries(text: string, input: string): string[] {
     }
     const after = text.indexOf('\n', j) === -1 ? text.length : text.indexOf('\n', j)
     if (text.slice(j, after).trim() !== '') {
-      throw new InputError(`Entry ${n} of \`${input}\` has text after its closing quote; write a quote inside a quoted entry as "".`)
+      throw new InputError(
+        `Entry ${n} of \`${input}\` has text after its closing quote; write a quote inside a quoted entry as "".`
+      )
     }
     entries.push(value)
     i = after + 1
@@ -318,7 +350,8 @@ function size(name: string, value: string): number {
 function seconds<T extends number | undefined>(name: string, value: string, fallback: T): number | T {
   if (value.trim() === '') return fallback
   const n = Number(value)
-  if (!Number.isFinite(n) || n <= 0) throw new InputError(`Input \`${name}\` must be a positive number of seconds, not "${value}".`)
+  if (!Number.isFinite(n) || n <= 0)
+    throw new InputError(`Input \`${name}\` must be a positive number of seconds, not "${value}".`)
   return n
 }
 

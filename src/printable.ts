@@ -3,5 +3,6 @@
 // name, so a pull request could add a file that issues one: control
 // characters are shown escaped instead.
 export function printable(text: string): string {
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what it finds
   return text.replace(/[\u0000-\u001f\u007f]/g, c => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`)
 }

@@ -61,7 +61,9 @@ describe('the gha backend', () => {
     expect(leftovers(r.runnerTemp)).toEqual([])
     expect(r.main.outputs.imageid).toMatch(/^sha256:[0-9a-f]{64}$/)
     expect(Number(r.main.outputs['cache-size'])).toBeGreaterThan(2 * 1024 * 1024)
-    expect(r.summary).toMatch(/\| ci-image \| <code>buildx\/ci-image\/master\/[0-9a-f]{64}<\/code> \| nothing: cold build \| – \| [\d.]+ s, 0\/7 steps cached \| [\d.]+ MB in [\d.]+ s/)
+    expect(r.summary).toMatch(
+      /\| ci-image \| <code>buildx\/ci-image\/master\/[0-9a-f]{64}<\/code> \| nothing: cold build \| – \| [\d.]+ s, 0\/7 steps cached \| [\d.]+ MB in [\d.]+ s/
+    )
     firstKey = r.main.outputs.key
     firstEntry = entries[0].key
     firstSize = entries[0].sizeBytes
@@ -70,7 +72,12 @@ describe('the gha backend', () => {
   it('gives a fresh runner on master an exact hit with every step cached, and saves nothing', async () => {
     const r = await job({ workspace })
     expect(r.main.exitCode).toBe(0)
-    expect(r.main.outputs).toMatchObject({ key: firstKey, 'cache-hit': 'true', 'cache-source': 'exact', 'matched-key': firstEntry })
+    expect(r.main.outputs).toMatchObject({
+      key: firstKey,
+      'cache-hit': 'true',
+      'cache-source': 'exact',
+      'matched-key': firstEntry
+    })
     expect(r.main.log).toContain('7 of 7 steps were cached.')
     expect(r.main.log).not.toContain('--cache-to')
     expect(r.post?.log).toContain(`Cache hit occurred on the primary key ${firstKey}, not saving cache.`)
@@ -91,7 +98,11 @@ describe('the gha backend', () => {
     })
     expect(r.main.exitCode).toBe(0)
     // Saved for the same content: a hit, though from another branch.
-    expect(r.main.outputs).toMatchObject({ 'cache-hit': 'true', 'cache-source': 'default-branch', 'matched-key': firstEntry })
+    expect(r.main.outputs).toMatchObject({
+      'cache-hit': 'true',
+      'cache-source': 'default-branch',
+      'matched-key': firstEntry
+    })
     expect(cachedSteps(r.main.log)).toBe(7)
     expect(r.post?.log).toContain('Not saving the cache: refs/heads/feature is not a branch that writes the cache')
     expect(r.writes).toBe(0)
@@ -138,7 +149,9 @@ describe('the gha backend', () => {
     fs.writeFileSync(path.join(workspace, 'data', 'version.txt'), 'third version\n')
     const r = await job({ workspace, inputs: { 'max-cache-size': '1MB' } })
     expect(r.main.exitCode).toBe(0)
-    expect(r.main.log).toMatch(/::warning::Not saving the cache: the new cache is [\d.]+ MB, above max-cache-size \(1.0 MB\)/)
+    expect(r.main.log).toMatch(
+      /::warning::Not saving the cache: the new cache is [\d.]+ MB, above max-cache-size \(1.0 MB\)/
+    )
     expect(r.writes).toBe(0)
     expect(leftovers(r.runnerTemp)).toEqual([])
   })
@@ -180,7 +193,10 @@ describe('the gha backend', () => {
   })
 
   it('fails clearly on a build error, saves nothing and leaves no temporary directory', async () => {
-    fs.writeFileSync(path.join(workspace, 'Dockerfile.broken'), 'FROM scratch\nCOPY busybox /bin/busybox\nRUN ["/bin/busybox", "sh", "-c", "exit 3"]\n')
+    fs.writeFileSync(
+      path.join(workspace, 'Dockerfile.broken'),
+      'FROM scratch\nCOPY busybox /bin/busybox\nRUN ["/bin/busybox", "sh", "-c", "exit 3"]\n'
+    )
     const r = await job({ workspace, inputs: { image: 'broken', file: 'Dockerfile.broken' } })
     expect(r.main.exitCode).toBe(1)
     expect(r.main.log).toMatch(/::error::The image build failed \(docker buildx exit code 1\): .*exit code: 3/)
@@ -239,7 +255,9 @@ describe('the local backend', () => {
     const r = await job({ workspace, inputs: { ...inputs, 'cache-root': notADirectory } })
     fs.rmSync(notADirectory)
     expect(r.main.exitCode).toBe(0)
-    expect(r.main.log).toMatch(/::warning::Building without saving a cache: there is nowhere to export the new cache: ENOTDIR/)
+    expect(r.main.log).toMatch(
+      /::warning::Building without saving a cache: there is nowhere to export the new cache: ENOTDIR/
+    )
     expect(r.post?.log).toContain('Not saving the cache: there is nowhere to export')
   })
 
@@ -258,10 +276,13 @@ describe('the local backend', () => {
  * The REST API's cache list and delete, over the cache service's real entries:
  * what the post step calls for `delete-superseded`. Records what it deleted.
  */
-async function startCachesApi(service: CacheService): Promise<{ url: string; deleted: string[]; authorization: string; close(): Promise<void> }> {
+async function startCachesApi(
+  service: CacheService
+): Promise<{ url: string; deleted: string[]; authorization: string; close(): Promise<void> }> {
   const deleted: string[] = []
   let authorization = ''
-  const entries = () => service.entries().map((e, id) => ({ id: id + 1, key: e.key, ref: e.scope, created_at: e.createdAt.toISOString() }))
+  const entries = () =>
+    service.entries().map((e, id) => ({ id: id + 1, key: e.key, ref: e.scope, created_at: e.createdAt.toISOString() }))
   const server = http.createServer((req, res) => {
     authorization = req.headers.authorization ?? ''
     const url = new URL(req.url ?? '/', 'http://localhost')

@@ -18,7 +18,15 @@ const featureToken = (branch: string): string =>
     { scope: MAIN, permission: 1 }
   ])
 
-const CLIENT_ENV = ['ACTIONS_CACHE_SERVICE_V2', 'ACTIONS_RESULTS_URL', 'ACTIONS_RUNTIME_TOKEN', 'RUNNER_TEMP', 'GITHUB_WORKSPACE', 'GITHUB_SERVER_URL', 'ACTIONS_CACHE_MODE']
+const CLIENT_ENV = [
+  'ACTIONS_CACHE_SERVICE_V2',
+  'ACTIONS_RESULTS_URL',
+  'ACTIONS_RUNTIME_TOKEN',
+  'RUNNER_TEMP',
+  'GITHUB_WORKSPACE',
+  'GITHUB_SERVER_URL',
+  'ACTIONS_CACHE_MODE'
+]
 const savedEnv = Object.fromEntries(CLIENT_ENV.map(name => [name, process.env[name]]))
 
 let service: CacheService
@@ -183,7 +191,9 @@ describe('scopes', () => {
     expect(await cache.saveCache([dir], mainKey)).toBeGreaterThan(0)
     useToken(featureToken('feature-b'))
     expect(await cache.saveCache([dir], siblingKey)).toBeGreaterThan(0)
-    expect(service.entries()).toContainEqual(expect.objectContaining({ key: siblingKey, scope: 'refs/heads/feature-b' }))
+    expect(service.entries()).toContainEqual(
+      expect.objectContaining({ key: siblingKey, scope: 'refs/heads/feature-b' })
+    )
 
     useToken(featureToken('feature-a'))
     expect(await cache.restoreCache([dir], mainKey)).toBe(mainKey)

@@ -52,7 +52,9 @@ const job = (spec: Job): Promise<JobOutcome> =>
     inputs: spec.inputs,
     event: spec.event ?? pushToMaster,
     scopes: spec.scopes ?? masterWriter,
-    env: spec.classic ? { DOCKER_HOST: classicEngine(), DOCKER_CONFIG: spec.classic.dockerConfig ?? dockerConfig() } : {}
+    env: spec.classic
+      ? { DOCKER_HOST: classicEngine(), DOCKER_CONFIG: spec.classic.dockerConfig ?? dockerConfig() }
+      : {}
   })
 
 function expectBuilt(r: JobOutcome): void {
@@ -66,7 +68,11 @@ function cachedSteps(log: string): number {
   return log.split('\n').filter(line => /^#\d+ CACHED\s*$/.test(line)).length
 }
 
-const entriesOf = (image: string): string[] => service.entries().filter(e => e.key.startsWith(`buildx/${image}/`)).map(e => e.key)
+const entriesOf = (image: string): string[] =>
+  service
+    .entries()
+    .filter(e => e.key.startsWith(`buildx/${image}/`))
+    .map(e => e.key)
 
 /** A run on the classic store that may not export: it says why, and the image's entries stay as they were. */
 function expectNothingSaved(r: JobOutcome, image: string, saved: string[]): void {
@@ -92,7 +98,12 @@ describe('one cache for both image stores', () => {
   it('gives a pull request on the classic store every step cached, and it writes nothing', async () => {
     const r = await job({ workspace, image, classic: {}, ...pullRequest })
     expectBuilt(r)
-    expect(r.main.outputs).toMatchObject({ 'cache-hit': 'true', 'cache-source': 'base-branch', 'cache-stale': 'false', 'cached-steps': '7/7' })
+    expect(r.main.outputs).toMatchObject({
+      'cache-hit': 'true',
+      'cache-source': 'base-branch',
+      'cache-stale': 'false',
+      'cached-steps': '7/7'
+    })
     expect(cachedSteps(r.main.log)).toBe(7)
     expect(r.warnings).toEqual([])
     expect(r.post?.log).toContain('Not saving the cache: pull_request runs never write the cache')
@@ -113,7 +124,11 @@ describe('one cache for both image stores', () => {
   it('never builds on a builder whose creation failed: each later step warns and builds, and none is left behind', async () => {
     const runnerConfig = dockerConfig()
     const buildx = (...args: string[]): string =>
-      execFileSync('docker', ['buildx', ...args], { env: { ...process.env, DOCKER_HOST: classicEngine(), DOCKER_CONFIG: runnerConfig }, stdio: 'pipe', encoding: 'utf8' })
+      execFileSync('docker', ['buildx', ...args], {
+        env: { ...process.env, DOCKER_HOST: classicEngine(), DOCKER_CONFIG: runnerConfig },
+        stdio: 'pipe',
+        encoding: 'utf8'
+      })
     // What an earlier step's failed create leaves: a builder that is defined but cannot start.
     expect(() => buildx('create', '--name', 'buildx-ci-cache', '--driver', 'docker-container', '--bootstrap')).toThrow()
     expect(buildx('inspect', 'buildx-ci-cache')).toContain('inactive')
@@ -178,7 +193,9 @@ describe('a stale entry met on the classic store', () => {
     expectBuilt(r)
     expect(r.main.outputs).toMatchObject({ key, 'cache-hit': 'true', 'cache-source': 'exact', 'cache-stale': 'true' })
     expect(r.main.outputs['cached-steps']).toMatch(/^[0-3]\/4$/)
-    expect(r.main.log).toMatch(/^::notice::The cache matched but \d of 4 steps were rebuilt \(a base image may have moved\); this run cannot refresh it \(see the warning above\)\.$/m)
+    expect(r.main.log).toMatch(
+      /^::notice::The cache matched but \d of 4 steps were rebuilt \(a base image may have moved\); this run cannot refresh it \(see the warning above\)\.$/m
+    )
     expect(r.main.log).not.toContain('Export the refreshed cache')
     expect(r.warnings).toHaveLength(1)
     expect(r.warnings[0]).toMatch(CREATE_FAILED)

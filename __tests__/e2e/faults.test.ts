@@ -41,7 +41,12 @@ interface Job {
 type Outcome = JobOutcome
 
 const job = (spec: Job): Promise<Outcome> =>
-  freshJob(service, { ...spec, image: spec.inputs?.image ?? IMAGE, event: spec.event ?? onMaster, scopes: spec.scopes ?? masterToken })
+  freshJob(service, {
+    ...spec,
+    image: spec.inputs?.image ?? IMAGE,
+    event: spec.event ?? onMaster,
+    scopes: spec.scopes ?? masterToken
+  })
 
 /** The user-visible promise of every fault test. */
 function expectBuiltAndClean(r: Outcome): void {
@@ -131,7 +136,9 @@ describe('a cache service that fails', () => {
     expectBuiltAndClean(r)
     expect(r.main.outputs['cache-source']).toBe('none')
     expect(Number(r.main.outputs['restore-time'])).toBeLessThan(10)
-    expect(r.warnings).toEqual(['::warning::The cache service did not answer the lookup of the cache entry within 2 s; building without a cache.'])
+    expect(r.warnings).toEqual([
+      '::warning::The cache service did not answer the lookup of the cache entry within 2 s; building without a cache.'
+    ])
     expect(r.post?.log).toMatch(/Not saving the cache: the restore was given up on \(see the warning above\)/)
     expectUntouched(r, spy, workspace)
   })
@@ -139,26 +146,44 @@ describe('a cache service that fails', () => {
   it('answers the lookup and stalls the download: gives up once nothing arrives, and the job is as it was', async () => {
     service.setFault({ kind: 'stall-download', afterBytes: 64 * 1024 })
     const spy = dockerSpy()
-    const r = await job({ workspace, event: onFeature, scopes: featureToken, inputs: { 'stall-timeout': '3' }, env: { PATH: `${spy.dir}:${process.env.PATH}` } })
+    const r = await job({
+      workspace,
+      event: onFeature,
+      scopes: featureToken,
+      inputs: { 'stall-timeout': '3' },
+      env: { PATH: `${spy.dir}:${process.env.PATH}` }
+    })
     expectBuiltAndClean(r)
     expect(r.calls.map(q => q.outcome)).toContain('fault:stall-download')
     expect(r.main.outputs['cache-source']).toBe('none')
     expect(Number(r.main.outputs['restore-time'])).toBeLessThan(10)
     expect(r.warnings).toHaveLength(1)
-    expect(r.warnings[0]).toMatch(/^::warning::The cache download stopped: nothing arrived for 3 s after [\d.]+ [KM]B; building without a cache\.$/)
+    expect(r.warnings[0]).toMatch(
+      /^::warning::The cache download stopped: nothing arrived for 3 s after [\d.]+ [KM]B; building without a cache\.$/
+    )
     expectUntouched(r, spy, workspace)
   })
 
   it.each<[string, Fault, RegExp]>([
-    ['stalls the upload', { kind: 'stall-upload', afterBytes: 16 * 1024 }, /The cache upload stopped: the service took nothing for 4 s( after [\d.]+ [KM]B)?\./],
-    ['never answers the reservation', { kind: 'hang', methods: ['CreateCacheEntry'] }, /The cache service did not answer the request to reserve the new entry within 2 s\./]
+    [
+      'stalls the upload',
+      { kind: 'stall-upload', afterBytes: 16 * 1024 },
+      /The cache upload stopped: the service took nothing for 4 s( after [\d.]+ [KM]B)?\./
+    ],
+    [
+      'never answers the reservation',
+      { kind: 'hang', methods: ['CreateCacheEntry'] },
+      /The cache service did not answer the request to reserve the new entry within 2 s\./
+    ]
   ])('%s: the save is given up on with one warning, and nothing is left running', async (_, fault, why) => {
     service.setFault(fault)
     const r = await job({ workspace, inputs: { ...quick, 'build-args': `FAULT=${fault.kind}` } })
     expectBuiltAndClean(r)
     expect(r.main.outputs['cache-source']).toBe('branch')
     expect(r.warnings).toHaveLength(1)
-    expect(r.warnings[0]).toMatch(new RegExp(`^::warning::Cache not saved with key ${escape(r.main.outputs.key)}: ${why.source}$`))
+    expect(r.warnings[0]).toMatch(
+      new RegExp(`^::warning::Cache not saved with key ${escapeRegExp(r.main.outputs.key)}: ${why.source}$`)
+    )
     expect(clientProcesses(r)).toEqual([])
   })
 
@@ -167,7 +192,9 @@ describe('a cache service that fails', () => {
     const r = await job({ workspace })
     expectBuiltAndClean(r)
     expect(Number(r.main.outputs['restore-time'])).toBeLessThan(45)
-    expect(r.warnings).toEqual(['::warning::The cache service did not answer the lookup of the cache entry within 30 s; building without a cache.'])
+    expect(r.warnings).toEqual([
+      '::warning::The cache service did not answer the lookup of the cache entry within 30 s; building without a cache.'
+    ])
   })
 
   it.each<[string, Fault, RegExp]>([
@@ -182,7 +209,12 @@ describe('a cache service that fails', () => {
     expect(r.main.outputs['cache-source']).toBe('none')
     // One warning: ours, with the client's words in it.
     expect(r.warnings).toHaveLength(1)
-    warned(r, new RegExp(`The cache entry ${escape(warmKey)}/[0-9a-z]+ was found but could not be downloaded or unpacked: ${clientWarning.source}.*; building without a cache\\.`))
+    warned(
+      r,
+      new RegExp(
+        `The cache entry ${escapeRegExp(warmKey)}/[0-9a-z]+ was found but could not be downloaded or unpacked: ${clientWarning.source}.*; building without a cache\\.`
+      )
+    )
     expect(r.writes).toBe(0)
   })
 
@@ -212,8 +244,14 @@ describe('a cache service that fails', () => {
     const saved = posts.flatMap(log => [...log.matchAll(/^Cache saved with key: (\S+)/gm)].map(m => m[1]))
     expect(saved.length).toBeGreaterThanOrEqual(1)
     for (const key of saved) expect(key.startsWith(`${jobs[0].main.outputs.key}/`)).toBe(true)
-    for (const j of jobs) expect(j.post?.log).toMatch(/Cache saved with key: |::warning::Cache not saved with key |Not saving the cache: the build could not export/)
-    const creates = service.requests.slice(before).filter(q => q.method === 'CreateCacheEntry').map(q => q.outcome)
+    for (const j of jobs)
+      expect(j.post?.log).toMatch(
+        /Cache saved with key: |::warning::Cache not saved with key |Not saving the cache: the build could not export/
+      )
+    const creates = service.requests
+      .slice(before)
+      .filter(q => q.method === 'CreateCacheEntry')
+      .map(q => q.outcome)
     expect(creates.filter(o => o === 'created')).toHaveLength(saved.length)
   })
 
@@ -221,15 +259,26 @@ describe('a cache service that fails', () => {
     ['a read-only token', [{ scope: MASTER, permission: 1 }], {}],
     ["the runner's read-only cache mode", masterToken, { ACTIONS_CACHE_MODE: 'read' }]
   ])('skips the save with a clear line for %s, without calling the service', async (_, scopes, env) => {
-    const r = await job({ workspace, scopes, env, inputs: { 'build-args': `DENIED=${scopes[0].permission}${env.ACTIONS_CACHE_MODE ?? ''}` } })
+    const r = await job({
+      workspace,
+      scopes,
+      env,
+      inputs: { 'build-args': `DENIED=${scopes[0].permission}${env.ACTIONS_CACHE_MODE ?? ''}` }
+    })
     expectBuiltAndClean(r)
     expect(r.main.outputs['cache-source']).toBe('branch')
-    warned(r, /Cache not saved with key .*: (this job's cache token may read but not write \(cache write denied|the runner's cache mode \(ACTIONS_CACHE_MODE=read\) does not permit writes)/)
+    warned(
+      r,
+      /Cache not saved with key .*: (this job's cache token may read but not write \(cache write denied|the runner's cache mode \(ACTIONS_CACHE_MODE=read\) does not permit writes)/
+    )
     expect(r.writes).toBe(0)
   })
 
   it('runs the post step after a failed main step: nothing saved, nothing left, the cache not blamed', async () => {
-    fs.writeFileSync(path.join(workspace, 'Dockerfile.fails'), 'FROM scratch\nCOPY busybox /bin/busybox\nRUN ["/bin/busybox", "sh", "-c", "exit 3"]\n')
+    fs.writeFileSync(
+      path.join(workspace, 'Dockerfile.fails'),
+      'FROM scratch\nCOPY busybox /bin/busybox\nRUN ["/bin/busybox", "sh", "-c", "exit 3"]\n'
+    )
     const r = await job({ workspace, inputs: { file: 'Dockerfile.fails' } })
     expect(r.main.exitCode).toBe(1)
     expect(r.main.log).toMatch(/::error::The image build failed .*exit code: 3/)
@@ -241,7 +290,10 @@ describe('a cache service that fails', () => {
   })
 
   it('runs the post step after the main step is cancelled mid-build: nothing saved, nothing left', async () => {
-    fs.writeFileSync(path.join(workspace, 'Dockerfile.slow'), 'FROM scratch\nCOPY busybox /bin/busybox\nRUN ["/bin/busybox", "sleep", "120"]\n')
+    fs.writeFileSync(
+      path.join(workspace, 'Dockerfile.slow'),
+      'FROM scratch\nCOPY busybox /bin/busybox\nRUN ["/bin/busybox", "sleep", "120"]\n'
+    )
     const r = await job({ workspace, inputs: { file: 'Dockerfile.slow' }, during: cancelOnceBuilding })
     expect(r.main.exitCode).not.toBe(0)
     expect(r.seconds).toBeLessThan(60)
@@ -264,7 +316,12 @@ describe('a cache service that is slow but steady', () => {
     fs.appendFileSync(dockerfile, 'RUN head -c 40000000 /dev/urandom > /toolchain.bin\n')
     const r = await job({ workspace, inputs: { image } })
     expect(r.post?.log).toContain('Cache saved with key:')
-    archiveBytes = Math.max(...service.entries().filter(e => e.key.startsWith(`${r.main.outputs.key}/`)).map(e => e.sizeBytes))
+    archiveBytes = Math.max(
+      ...service
+        .entries()
+        .filter(e => e.key.startsWith(`${r.main.outputs.key}/`))
+        .map(e => e.sizeBytes)
+    )
     expect(archiveBytes).toBeGreaterThan(30_000_000)
   })
 
@@ -283,11 +340,20 @@ describe('a cache service that is slow but steady', () => {
 
   it('still stops at restore-timeout when the user sets one', async () => {
     service.setFault({ kind: 'throttle-download', bytesPerSecond: 2 * 1024 * 1024 })
-    const r = await job({ workspace, inputs: { ...slow, 'restore-timeout': '3' }, event: onFeature, scopes: featureToken })
+    const r = await job({
+      workspace,
+      inputs: { ...slow, 'restore-timeout': '3' },
+      event: onFeature,
+      scopes: featureToken
+    })
     expectBuiltAndClean(r)
     expect(r.main.outputs['cache-source']).toBe('none')
-    expect(r.warnings).toEqual(['::warning::The cache restore did not finish within 3 s (restore-timeout); building without a cache.'])
-    expect(processesWithEnv('RUNNER_TEMP', path.join(r.runnerTemp, 'buildx-ci-cache', `${image}.client-tmp`))).toEqual([])
+    expect(r.warnings).toEqual([
+      '::warning::The cache restore did not finish within 3 s (restore-timeout); building without a cache.'
+    ])
+    expect(processesWithEnv('RUNNER_TEMP', path.join(r.runnerTemp, 'buildx-ci-cache', `${image}.client-tmp`))).toEqual(
+      []
+    )
   })
 })
 
@@ -320,13 +386,22 @@ describe('a restored cache directory that is broken', () => {
   it.each<[string, (entry: string) => void, RegExp]>([
     ['has no index.json', e => fs.rmSync(path.join(e, 'index.json')), /\(no index\.json\)/],
     ['misses a blob', e => fs.rmSync(layerBlobs(e)[0]), /\(blob sha256:[a-f0-9]{64} is missing\)/],
-    ['has a blob cut short', e => fs.truncateSync(layerBlobs(e)[0], 10), /\(blob sha256:[a-f0-9]{64} has 10 bytes, not \d+\)/]
+    [
+      'has a blob cut short',
+      e => fs.truncateSync(layerBlobs(e)[0], 10),
+      /\(blob sha256:[a-f0-9]{64} has 10 bytes, not \d+\)/
+    ]
   ])('%s: is skipped with a warning, the build runs cold, and master replaces it', async (_, how, problem) => {
     damage(how)
     const r = await job({ workspace, inputs })
     expectBuiltAndClean(r)
     expect(r.main.outputs['cache-source']).toBe('none')
-    warned(r, new RegExp(`Skipping the damaged cache entry ${escape(key)} in ${escape(cacheRoot)} ${problem.source}`))
+    warned(
+      r,
+      new RegExp(
+        `Skipping the damaged cache entry ${escapeRegExp(key)} in ${escapeRegExp(cacheRoot)} ${problem.source}`
+      )
+    )
     expect(r.post?.log).toContain(`Cache saved with key: ${key}`)
     expect(fs.existsSync(path.join(entry, 'index.json'))).toBe(true)
   })
@@ -336,7 +411,10 @@ describe('a restored cache directory that is broken', () => {
     const r = await job({ workspace, inputs, event: onFeature, scopes: featureToken })
     expectBuiltAndClean(r)
     expect(r.main.outputs['cache-source']).toBe('default-branch')
-    warned(r, /The build failed while importing the restored cache \(failed to solve: .*(unexpected commit digest|not found).*\); building once more without it\./)
+    warned(
+      r,
+      /The build failed while importing the restored cache \(failed to solve: .*(unexpected commit digest|not found).*\); building once more without it\./
+    )
     expect(r.post?.log).toContain('Not saving the cache: refs/heads/feature is not a branch that writes the cache')
   })
 
@@ -370,7 +448,12 @@ describe('a gha entry whose archive holds a damaged cache', () => {
     const r = await job({ workspace, inputs: { image, 'build-args': 'PLANTED=1' } })
     expectBuiltAndClean(r)
     expect(r.main.outputs['cache-source']).toBe('none')
-    warned(r, new RegExp(`The entry ${escape(planted)} is not a complete buildx cache \\(blob sha256:[a-f0-9]{64} is missing\\); building without it\\.`))
+    warned(
+      r,
+      new RegExp(
+        `The entry ${escapeRegExp(planted)} is not a complete buildx cache \\(blob sha256:[a-f0-9]{64} is missing\\); building without it\\.`
+      )
+    )
     expect(r.post?.log).toContain(`Cache saved with key: ${r.main.outputs.key}/`)
   })
 })
@@ -388,7 +471,7 @@ function flipByte(file: string): void {
   }
 }
 
-function escape(text: string): string {
+function escapeRegExp(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
 }
 

@@ -23,8 +23,12 @@ const { event: pullRequest, scopes: prToken } = pullRequestInto('master', 5)
 
 const service = cacheServiceForFile()
 
-const job = (workspace: string, inputs: Record<string, string> = {}, event = pushToMaster, scopes = masterToken): Promise<JobOutcome> =>
-  freshJob(service, { workspace, image: IMAGE, inputs, event, scopes })
+const job = (
+  workspace: string,
+  inputs: Record<string, string> = {},
+  event = pushToMaster,
+  scopes = masterToken
+): Promise<JobOutcome> => freshJob(service, { workspace, image: IMAGE, inputs, event, scopes })
 
 const restores = (r: JobOutcome): number => r.calls.filter(q => q.method === 'GetCacheEntryDownloadURL').length
 /** The `cached-steps` output as numbers. */
@@ -33,7 +37,8 @@ const steps = (r: { main: { outputs: Record<string, string> } }): { cached: numb
   return { cached, total }
 }
 const none = (r: { main: { outputs: Record<string, string> } }): boolean => steps(r).cached === 0 && steps(r).total > 0
-const all = (r: { main: { outputs: Record<string, string> } }): boolean => steps(r).total > 0 && steps(r).cached === steps(r).total
+const all = (r: { main: { outputs: Record<string, string> } }): boolean =>
+  steps(r).total > 0 && steps(r).cached === steps(r).total
 const buildCommand = (log: string): string => log.split('\n').find(line => line.includes('docker buildx build')) ?? ''
 
 describe('no-cache', () => {
@@ -55,7 +60,9 @@ describe('no-cache', () => {
     expect(buildCommand(r.main.log)).not.toContain('--cache-from')
     expect(r.main.outputs).toMatchObject({ 'cache-hit': 'false', 'cache-source': 'none', 'matched-key': '' })
     expect(none(r)).toBe(true)
-    expect(r.post?.log).toContain('Saving the cache: no-cache is set: the cache of this fresh build replaces any entry of this content.')
+    expect(r.post?.log).toContain(
+      'Saving the cache: no-cache is set: the cache of this fresh build replaces any entry of this content.'
+    )
     const saved = r.post?.log.match(/Cache saved with key: (\S+)/)?.[1] ?? ''
     expect(saved.startsWith(`${r.main.outputs.key}/`)).toBe(true)
     expect(saved).not.toBe(firstKey)
@@ -71,9 +78,21 @@ describe('no-cache', () => {
     // No prune between the two jobs: the engine holds every step of this image.
     const runnerTemp = (): string => fs.mkdtempSync(path.join(os.tmpdir(), 'runner-temp-'))
     const env = service.env(runtimeToken(masterToken))
-    const warmEngine = await runJob({ inputs: { image: IMAGE }, event: pushToMaster, workspace, runnerTemp: runnerTemp(), env })
+    const warmEngine = await runJob({
+      inputs: { image: IMAGE },
+      event: pushToMaster,
+      workspace,
+      runnerTemp: runnerTemp(),
+      env
+    })
     expect(all(warmEngine)).toBe(true)
-    const r = await runJob({ inputs: { image: IMAGE, 'no-cache': 'true' }, event: pushToMaster, workspace, runnerTemp: runnerTemp(), env })
+    const r = await runJob({
+      inputs: { image: IMAGE, 'no-cache': 'true' },
+      event: pushToMaster,
+      workspace,
+      runnerTemp: runnerTemp(),
+      env
+    })
     expect(r.main.exitCode).toBe(0)
     expect(none(r)).toBe(true)
   })

@@ -71,8 +71,10 @@ describe.each(['gha', 'local'] as const)('a base image that moved upstream (%s b
   const image = `heal-${backend}`
   const { workspace, republish } = movingBaseWorkspace(`heal-base-${backend}:latest`)
   const cacheRoot = fs.mkdtempSync(path.join(os.tmpdir(), 'heal-root-'))
-  const inputs: Record<string, string> = backend === 'local' ? { 'cache-backend': 'local', 'cache-root': cacheRoot } : {}
-  const savedKeys = (r: JobOutcome): string[] => [...(r.post?.log ?? '').matchAll(/^Cache saved with key: (\S+)/gm)].map(m => m[1])
+  const inputs: Record<string, string> =
+    backend === 'local' ? { 'cache-backend': 'local', 'cache-root': cacheRoot } : {}
+  const savedKeys = (r: JobOutcome): string[] =>
+    [...(r.post?.log ?? '').matchAll(/^Cache saved with key: (\S+)/gm)].map(m => m[1])
   let key = ''
 
   it('saves after a cold build on master', async () => {
@@ -90,18 +92,30 @@ describe.each(['gha', 'local'] as const)('a base image that moved upstream (%s b
     expect(r.main.outputs).toMatchObject({ key, 'cache-hit': 'true', 'cache-source': 'exact', 'cache-stale': 'true' })
     // Every step sits on the base, so every one is rebuilt.
     expect(r.main.outputs['cached-steps']).toBe('0/4')
-    expect(r.main.log).toContain('::notice::The cache matched but 4 of 4 steps were rebuilt (a base image may have moved); refreshing the entry.')
+    expect(r.main.log).toContain(
+      '::notice::The cache matched but 4 of 4 steps were rebuilt (a base image may have moved); refreshing the entry.'
+    )
     expect(r.main.log).toContain('Export the refreshed cache')
-    expect(r.post?.log).toContain('Saving the cache: the entry of this content left 4 of 4 steps to rebuild; the new cache replaces it.')
+    expect(r.post?.log).toContain(
+      'Saving the cache: the entry of this content left 4 of 4 steps to rebuild; the new cache replaces it.'
+    )
     expect(savedKeys(r)).toHaveLength(1)
     expect(savedKeys(r)[0].startsWith(key)).toBe(true)
-    expect(r.summary).toContain('**stale**: 4 of 4 steps were rebuilt (a base image may have moved); replaced by this run')
+    expect(r.summary).toContain(
+      '**stale**: 4 of 4 steps were rebuilt (a base image may have moved); replaced by this run'
+    )
   })
 
   it('then gives the next fresh runner every step cached, and it saves nothing', async () => {
     const r = await job({ workspace, image, inputs })
     expectBuilt(r)
-    expect(r.main.outputs).toMatchObject({ key, 'cache-hit': 'true', 'cache-source': 'exact', 'cache-stale': 'false', 'cached-steps': '4/4' })
+    expect(r.main.outputs).toMatchObject({
+      key,
+      'cache-hit': 'true',
+      'cache-source': 'exact',
+      'cache-stale': 'false',
+      'cached-steps': '4/4'
+    })
     expect(r.main.log).not.toContain('--cache-to')
     expect(r.post?.log).toContain(`Cache hit occurred on the primary key ${key}, not saving cache.`)
     expect(r.writes).toBe(0)
@@ -111,7 +125,12 @@ describe.each(['gha', 'local'] as const)('a base image that moved upstream (%s b
     const pr = pullRequestInto('master', 11)
     const r = await job({ workspace, image, inputs, ...pr })
     expectBuilt(r)
-    expect(r.main.outputs).toMatchObject({ 'cache-hit': 'true', 'cache-source': 'base-branch', 'cache-stale': 'false', 'cached-steps': '4/4' })
+    expect(r.main.outputs).toMatchObject({
+      'cache-hit': 'true',
+      'cache-source': 'base-branch',
+      'cache-stale': 'false',
+      'cached-steps': '4/4'
+    })
     expect(r.post?.log).toContain('Not saving the cache: pull_request runs never write the cache')
     expect(r.writes).toBe(0)
   })
@@ -150,14 +169,26 @@ describe('a broken entry under the exact key', () => {
 
     const healing = await job({ workspace, image })
     expectBuilt(healing)
-    expect(healing.main.outputs).toMatchObject({ 'cache-hit': 'false', 'cache-source': 'none', 'matched-key': '', 'cache-stale': 'true' })
-    expect(healing.warnings.join('\n')).toMatch(/The entry .*zzzzzzzzz is not a complete buildx cache \(blob sha256:[a-f0-9]{64} is missing\)/)
+    expect(healing.main.outputs).toMatchObject({
+      'cache-hit': 'false',
+      'cache-source': 'none',
+      'matched-key': '',
+      'cache-stale': 'true'
+    })
+    expect(healing.warnings.join('\n')).toMatch(
+      /The entry .*zzzzzzzzz is not a complete buildx cache \(blob sha256:[a-f0-9]{64} is missing\)/
+    )
     expect(healing.post?.log).toMatch(/Saving the cache: the entry of this content could not be imported/)
     expect(healing.writes).toBe(1)
 
     const after = await job({ workspace, image })
     expectBuilt(after)
-    expect(after.main.outputs).toMatchObject({ 'cache-hit': 'true', 'cache-source': 'exact', 'cache-stale': 'false', 'cached-steps': '7/7' })
+    expect(after.main.outputs).toMatchObject({
+      'cache-hit': 'true',
+      'cache-source': 'exact',
+      'cache-stale': 'false',
+      'cached-steps': '7/7'
+    })
     expect(after.main.outputs['matched-key']).not.toBe(planted)
     expect(after.writes).toBe(0)
   })
@@ -174,7 +205,12 @@ describe('save-branches', () => {
     expectBuilt(r)
     expect(r.main.outputs.key.startsWith(`buildx/${image}/beta/`)).toBe(true)
     expect(r.writes).toBe(1)
-    expect(service.entries().filter(e => e.key.startsWith(`buildx/${image}/`)).map(e => e.scope)).toEqual(['refs/heads/beta'])
+    expect(
+      service
+        .entries()
+        .filter(e => e.key.startsWith(`buildx/${image}/`))
+        .map(e => e.scope)
+    ).toEqual(['refs/heads/beta'])
   })
 
   it('gives a pull request into it that entry, with every step cached', async () => {
@@ -187,12 +223,14 @@ describe('save-branches', () => {
   it('writes nothing from a branch that is not listed', async () => {
     const r = await job({ workspace, image, inputs, event: pushTo('feature'), scopes: writer('feature') })
     expectBuilt(r)
-    expect(r.post?.log).toContain('Not saving the cache: refs/heads/feature is not a branch that writes the cache (refs/heads/master, refs/heads/beta; see save-branches).')
+    expect(r.post?.log).toContain(
+      'Not saving the cache: refs/heads/feature is not a branch that writes the cache (refs/heads/master, refs/heads/beta; see save-branches).'
+    )
     expect(r.writes).toBe(0)
   })
 })
 
-describe("a pull request whose content master saved before its newest entry", () => {
+describe('a pull request whose content master saved before its newest entry', () => {
   const image = 'heal-older-content'
   const workspace = uniqueWorkspaceFrom('ci-image')
   const version = path.join(workspace, 'data', 'version.txt')

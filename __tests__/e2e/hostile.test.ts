@@ -24,12 +24,15 @@ const subst = (tag: string): string => `$(touch ${PWNED}-${tag})`
 const backticks = (tag: string): string => `\`touch ${PWNED}-${tag}\``
 
 /** Every way a value has been tried here to reach a shell, at once. */
-const hostile = (tag: string): string => `a,b "dq" 'sq' ${subst(tag)} ${backticks(`${tag}-bt`)} ; touch ${PWNED}-${tag}-semi | ünïcödé 🚀 \${HOME}`
+const hostile = (tag: string): string =>
+  `a,b "dq" 'sq' ${subst(tag)} ${backticks(`${tag}-bt`)} ; touch ${PWNED}-${tag}-semi | ünïcödé 🚀 \${HOME}`
 
 const service = cacheServiceForFile()
 afterEach(() => {
   // The promise of the whole file, checked after every test: nothing ran.
-  const smuggled = [...fs.readdirSync('/tmp'), ...(fs.existsSync(ENGINE_TMP) ? fs.readdirSync(ENGINE_TMP) : [])].filter(n => n.includes(NONCE))
+  const smuggled = [...fs.readdirSync('/tmp'), ...(fs.existsSync(ENGINE_TMP) ? fs.readdirSync(ENGINE_TMP) : [])].filter(
+    n => n.includes(NONCE)
+  )
   expect(smuggled).toEqual([])
 })
 
@@ -40,7 +43,11 @@ interface Run extends JobResult {
   log: string
 }
 
-async function run(workspace: string, inputs: Record<string, string>, options: { event?: EventSpec; env?: Record<string, string>; image?: string } = {}): Promise<Run> {
+async function run(
+  workspace: string,
+  inputs: Record<string, string>,
+  options: { event?: EventSpec; env?: Record<string, string>; image?: string } = {}
+): Promise<Run> {
   freshRunner(options.image ?? 'hostile')
   const runnerTemp = fs.mkdtempSync(path.join(os.tmpdir(), 'runner-temp-'))
   const event = options.event ?? onMaster
@@ -76,7 +83,9 @@ describe('values used literally', () => {
     image: longName('1'),
     tags: 'hostile:ok',
     file: 'Dockerfile.args',
-    'build-args': Object.entries(args).map(([name, value]) => `${name}=${value}`).join('\n'),
+    'build-args': Object.entries(args)
+      .map(([name, value]) => `${name}=${value}`)
+      .join('\n'),
     // The hostile branch is made the default one, so that the run saves under it.
     'default-branch': branch
   }
@@ -84,10 +93,11 @@ describe('values used literally', () => {
 
   beforeAll(() => {
     fs.mkdirSync(path.join(workspace, 'expected'))
-    for (const [name, value] of Object.entries(args)) fs.writeFileSync(path.join(workspace, 'expected', name), `${value}\n`)
+    for (const [name, value] of Object.entries(args))
+      fs.writeFileSync(path.join(workspace, 'expected', name), `${value}\n`)
     fs.writeFileSync(
       path.join(workspace, 'Dockerfile.args'),
-      [
+      `${[
         'FROM scratch',
         'COPY busybox /bin/busybox',
         'RUN ["/bin/busybox", "--install", "-s", "/bin"]',
@@ -95,8 +105,11 @@ describe('values used literally', () => {
         'COPY expected/ /expected/',
         // The shell expands the variable once and never evaluates its value;
         // cmp fails the build on any difference.
-        ...Object.keys(args).map(name => `RUN printf '%s\\n' "$${name}" | cmp - /expected/${name} || { echo "the build saw another ${name}: $${name}"; exit 1; }`)
-      ].join('\n') + '\n'
+        ...Object.keys(args).map(
+          name =>
+            `RUN printf '%s\\n' "$${name}" | cmp - /expected/${name} || { echo "the build saw another ${name}: $${name}"; exit 1; }`
+        )
+      ].join('\n')}\n`
     )
   })
 
@@ -161,25 +174,86 @@ describe('values refused with an error naming the input', () => {
 
   it.each<[string, Record<string, string>, RegExp]>([
     ['an image on two lines', { image: `ci\n${subst('nl')}` }, /Input `image` must be a single line/],
-    ['an image that is no valid tag', { image: hostile('image-tag') }, /Input `image` \(.*\) is used as the image's tag but is not a valid image reference/],
-    ['a tag with shell syntax', { image: 'hostile', tags: `ok:1,${subst('tag')}` }, /Tag ".*" in `tags` is not a valid image reference/],
+    [
+      'an image that is no valid tag',
+      { image: hostile('image-tag') },
+      /Input `image` \(.*\) is used as the image's tag but is not a valid image reference/
+    ],
+    [
+      'a tag with shell syntax',
+      { image: 'hostile', tags: `ok:1,${subst('tag')}` },
+      /Tag ".*" in `tags` is not a valid image reference/
+    ],
     ['a tag with quotes and unicode', { image: 'hostile', tags: 'ok:"ü"' }, /in `tags` is not a valid image reference/],
-    ['a tag of 1,000 characters', { image: 'hostile', tags: `ok:${'a'.repeat(997)}` }, /in `tags` is not a valid image reference/],
-    ['a build arg line without a name', { image: 'hostile', 'build-args': `A=1\n${subst('argline')}` }, /Each line of `build-args` must be NAME=value/],
-    ['a build arg name with shell syntax', { image: 'hostile', 'build-args': `A${subst('argname')}=1` }, /Each line of `build-args` must be NAME=value/],
-    ['a secret id with shell syntax', { image: 'hostile', secrets: `id${subst('secretid')}=value-${NONCE}` }, /Entry 1 of `secrets` must be id=value/],
-    ['a file outside the workspace', { image: 'hostile', file: '../../../etc/passwd' }, /Input `file` \(.*\) resolves outside the workspace/],
-    ['a context outside the workspace', { image: 'hostile', context: '../..' }, /Input `context` \(.*\) resolves outside the workspace/],
-    ['a Dockerfile that does not exist', { image: 'hostile', file: 'no/such/Dockerfile' }, /No Dockerfile at .*no\/such\/Dockerfile\. Set `file`/],
-    ['a relative cache-root', { image: 'hostile', 'cache-backend': 'local', 'cache-root': '../cache' }, /Input `cache-root` must be an absolute path/],
-    ['a cache backend with shell syntax', { image: 'hostile', 'cache-backend': `gha;${subst('backend')}` }, /Input `cache-backend` must be one of gha, local/],
-    ['a timeout with shell syntax', { image: 'hostile', 'restore-timeout': `5${subst('timeout')}` }, /Input `restore-timeout` must be a positive number of seconds/],
-    ['a key prefix on two lines', { image: 'hostile', 'key-prefix': `p\n${subst('prefix')}` }, /Input `key-prefix` must be a single line/],
-    ['a default branch on two lines', { image: 'hostile', 'default-branch': `master\n${subst('default')}` }, /Input `default-branch` must be a single line/]
+    [
+      'a tag of 1,000 characters',
+      { image: 'hostile', tags: `ok:${'a'.repeat(997)}` },
+      /in `tags` is not a valid image reference/
+    ],
+    [
+      'a build arg line without a name',
+      { image: 'hostile', 'build-args': `A=1\n${subst('argline')}` },
+      /Each line of `build-args` must be NAME=value/
+    ],
+    [
+      'a build arg name with shell syntax',
+      { image: 'hostile', 'build-args': `A${subst('argname')}=1` },
+      /Each line of `build-args` must be NAME=value/
+    ],
+    [
+      'a secret id with shell syntax',
+      { image: 'hostile', secrets: `id${subst('secretid')}=value-${NONCE}` },
+      /Entry 1 of `secrets` must be id=value/
+    ],
+    [
+      'a file outside the workspace',
+      { image: 'hostile', file: '../../../etc/passwd' },
+      /Input `file` \(.*\) resolves outside the workspace/
+    ],
+    [
+      'a context outside the workspace',
+      { image: 'hostile', context: '../..' },
+      /Input `context` \(.*\) resolves outside the workspace/
+    ],
+    [
+      'a Dockerfile that does not exist',
+      { image: 'hostile', file: 'no/such/Dockerfile' },
+      /No Dockerfile at .*no\/such\/Dockerfile\. Set `file`/
+    ],
+    [
+      'a relative cache-root',
+      { image: 'hostile', 'cache-backend': 'local', 'cache-root': '../cache' },
+      /Input `cache-root` must be an absolute path/
+    ],
+    [
+      'a cache backend with shell syntax',
+      { image: 'hostile', 'cache-backend': `gha;${subst('backend')}` },
+      /Input `cache-backend` must be one of gha, local/
+    ],
+    [
+      'a timeout with shell syntax',
+      { image: 'hostile', 'restore-timeout': `5${subst('timeout')}` },
+      /Input `restore-timeout` must be a positive number of seconds/
+    ],
+    [
+      'a key prefix on two lines',
+      { image: 'hostile', 'key-prefix': `p\n${subst('prefix')}` },
+      /Input `key-prefix` must be a single line/
+    ],
+    [
+      'a default branch on two lines',
+      { image: 'hostile', 'default-branch': `master\n${subst('default')}` },
+      /Input `default-branch` must be a single line/
+    ]
   ])('%s', async (_, inputs, error) => {
     const r = await run(workspace, inputs)
     expect(r.main.exitCode).toBe(1)
-    expect(r.main.log.split('\n').filter(l => l.startsWith('::error::')).join('\n')).toMatch(error)
+    expect(
+      r.main.log
+        .split('\n')
+        .filter(l => l.startsWith('::error::'))
+        .join('\n')
+    ).toMatch(error)
     expect(r.post?.exitCode).toBe(0)
     expect(fs.readdirSync(r.runnerTemp)).toEqual([])
   })
@@ -209,7 +283,9 @@ describe('values refused with an error naming the input', () => {
     const empty = fs.mkdtempSync(path.join(os.tmpdir(), 'no-docker-'))
     const r = await run(workspace, { image: 'hostile' }, { env: { PATH: empty } })
     expect(r.main.exitCode).toBe(1)
-    expect(r.main.log).toMatch(/::error::docker buildx is not available \(Unable to locate executable file: docker\b.*\)\. Install Docker/)
+    expect(r.main.log).toMatch(
+      /::error::docker buildx is not available \(Unable to locate executable file: docker\b.*\)\. Install Docker/
+    )
     expect(r.main.log).not.toContain('Unexpected error')
     expect(r.post?.exitCode).toBe(0)
     expect(fs.readdirSync(r.runnerTemp)).toEqual([])
@@ -245,12 +321,12 @@ describe('secrets', () => {
     const digest = createHash('sha256').update(secret).digest('hex')
     fs.writeFileSync(
       path.join(workspace, 'Dockerfile.secret'),
-      [
+      `${[
         'FROM scratch',
         'COPY busybox /bin/busybox',
         'RUN ["/bin/busybox", "--install", "-s", "/bin"]',
         `RUN --mount=type=secret,id=tok --mount=type=secret,id=other test "$(sha256sum < /run/secrets/tok | cut -d' ' -f1)" = ${digest} && test -s /run/secrets/other && echo "saw both secrets"`
-      ].join('\n') + '\n'
+      ].join('\n')}\n`
     )
   })
 
@@ -297,7 +373,16 @@ describe('secrets that span lines or keep their spaces', () => {
       `RUN --mount=type=secret,id=${id} test "$(sha256sum < /run/secrets/${id} | cut -d' ' -f1)" = ${digest(value)} || { echo "secret ${id} is not as given"; exit 1; }`
     fs.writeFileSync(
       path.join(workspace, 'Dockerfile.secrets'),
-      ['FROM scratch', 'COPY busybox /bin/busybox', 'RUN ["/bin/busybox", "--install", "-s", "/bin"]', check('pem', pem), check('spaced', spaced), check('env', fromEnv), check('file', fromFile), 'RUN echo "every secret as given"'].join('\n') + '\n'
+      `${[
+        'FROM scratch',
+        'COPY busybox /bin/busybox',
+        'RUN ["/bin/busybox", "--install", "-s", "/bin"]',
+        check('pem', pem),
+        check('spaced', spaced),
+        check('env', fromEnv),
+        check('file', fromFile),
+        'RUN echo "every secret as given"'
+      ].join('\n')}\n`
     )
   })
 

@@ -104,7 +104,12 @@ describe('key precision', () => {
     write(outside, { hostname: 'edited outside the context\n' })
     const r = await job(workspace, 'kp-image')
     expect(r.main.exitCode).toBe(0)
-    expect(r.main.outputs).toMatchObject({ key: firstKey, 'cache-hit': 'true', 'cache-source': 'exact', 'matched-key': firstEntry })
+    expect(r.main.outputs).toMatchObject({
+      key: firstKey,
+      'cache-hit': 'true',
+      'cache-source': 'exact',
+      'matched-key': firstEntry
+    })
     expect(r.main.log).toContain('5 of 5 steps were cached.')
     expect(r.post?.log).toContain(`Cache hit occurred on the primary key ${firstKey}, not saving cache.`)
     expect(r.writes).toBe(0)
@@ -126,16 +131,41 @@ describe('the files the key covers', () => {
     made.push(workspace)
     write(workspace, {
       Dockerfile: 'FROM scratch\nCOPY . /c/\n',
-      '.dockerignore': ['*.md', '!KEEP.md', 'docs/*', '!docs/api', '**/*.log', 'vendor', '!vendor/*/LICENSE', 'c++', 'busybox', ''].join('\n'),
-      'README.md': 'r', 'KEEP.md': 'k', 'src/a.md': 'a', 'docs/guide.txt': 'g', 'docs/api/x.txt': 'x', 'deep/a/b.log': 'l',
-      'vendor/lib/big.bin': 'b', 'vendor/lib/LICENSE': 'L', 'c++': 'c', 'Makefile': 'm'
+      '.dockerignore': [
+        '*.md',
+        '!KEEP.md',
+        'docs/*',
+        '!docs/api',
+        '**/*.log',
+        'vendor',
+        '!vendor/*/LICENSE',
+        'c++',
+        'busybox',
+        ''
+      ].join('\n'),
+      'README.md': 'r',
+      'KEEP.md': 'k',
+      'src/a.md': 'a',
+      'docs/guide.txt': 'g',
+      'docs/api/x.txt': 'x',
+      'deep/a/b.log': 'l',
+      'vendor/lib/big.bin': 'b',
+      'vendor/lib/LICENSE': 'L',
+      'c++': 'c',
+      Makefile: 'm'
     })
     fs.symlinkSync('/', path.join(workspace, 'root'))
     fs.symlinkSync('/etc/hostname', path.join(workspace, 'hostname'))
     const r = await freshJob(service, {
       workspace,
       image: 'kp-context',
-      event: { name: 'pull_request', ref: 'refs/pull/3/merge', headRef: 'f', baseRef: 'master', payload: { repository: { default_branch: 'master' }, pull_request: { number: 3 } } },
+      event: {
+        name: 'pull_request',
+        ref: 'refs/pull/3/merge',
+        headRef: 'f',
+        baseRef: 'master',
+        payload: { repository: { default_branch: 'master' }, pull_request: { number: 3 } }
+      },
       scopes: [{ scope: 'refs/pull/3/merge', permission: 3 }]
     })
     expect(r.main.exitCode).toBe(0)

@@ -11,7 +11,15 @@ import { KEY_ANNOTATION } from '../../src/cache/registry-manifest.js'
 import { docker, dockerConfig, keepAcrossRunners, uniqueWorkspaceFrom } from '../support/engine.js'
 import { pullRequestInto, pushTo, repository } from '../support/events.js'
 import { freshJob, leftovers, type JobOutcome } from '../support/fresh-job.js'
-import { deleteBlob, engineRegistries, inNetns, login, registryTags, silentRegistry, type TagInfo } from '../support/registry.js'
+import {
+  deleteBlob,
+  engineRegistries,
+  inNetns,
+  login,
+  registryTags,
+  silentRegistry,
+  type TagInfo
+} from '../support/registry.js'
 import type { EventSpec } from '../support/run-action.js'
 import { cacheServiceForFile } from '../support/suite.js'
 
@@ -77,8 +85,12 @@ describe('the registry backend', () => {
     firstKey = r.main.outputs.key
     const content = contentTag(firstKey)
     const branch = branchTag(masterScope('ci-image'))
-    expect(r.main.log).toContain(`--cache-to type=registry,ref=${cacheRef}:${content},mode=max,image-manifest=true,oci-mediatypes=true,ignore-error=true`)
-    expect(r.post?.log).toContain(`The build pushed the cache to ${cacheRef}:${content}; ${cacheRef}:${branch} now points at it.`)
+    expect(r.main.log).toContain(
+      `--cache-to type=registry,ref=${cacheRef}:${content},mode=max,image-manifest=true,oci-mediatypes=true,ignore-error=true`
+    )
+    expect(r.post?.log).toContain(
+      `The build pushed the cache to ${cacheRef}:${content}; ${cacheRef}:${branch} now points at it.`
+    )
     expect(r.post?.log).toContain(`Cache saved with key: ${firstKey}`)
     afterFirst = registryTags(registries, cacheRef)
     expect(Object.keys(afterFirst).sort()).toEqual([content, branch].sort())
@@ -91,7 +103,13 @@ describe('the registry backend', () => {
   it('gives a fresh runner on master an exact hit with every step cached, and pushes nothing', async () => {
     const r = await job({ workspace, cacheRef })
     expectBuilt(r)
-    expect(r.main.outputs).toMatchObject({ key: firstKey, 'matched-key': firstKey, 'cache-hit': 'true', 'cache-source': 'exact', 'cache-stale': 'false' })
+    expect(r.main.outputs).toMatchObject({
+      key: firstKey,
+      'matched-key': firstKey,
+      'cache-hit': 'true',
+      'cache-source': 'exact',
+      'cache-stale': 'false'
+    })
     expect(cachedLine(r)).toBe('7 of 7 steps were cached.')
     expect(r.main.log).not.toContain('--cache-to')
     expect(r.post?.log).toContain(`Cache hit occurred on the primary key ${firstKey}, not saving cache.`)
@@ -101,7 +119,11 @@ describe('the registry backend', () => {
   it("lets a pull request read its base branch's entry and push nothing", async () => {
     const r = await job({ workspace, cacheRef, event: pullRequest })
     expectBuilt(r)
-    expect(r.main.outputs).toMatchObject({ 'matched-key': firstKey, 'cache-hit': 'true', 'cache-source': 'base-branch' })
+    expect(r.main.outputs).toMatchObject({
+      'matched-key': firstKey,
+      'cache-hit': 'true',
+      'cache-source': 'base-branch'
+    })
     expect(cachedLine(r)).toBe('7 of 7 steps were cached.')
     expect(r.main.log).not.toContain('--cache-to')
     expect(r.post?.log).toContain('Not saving the cache: pull_request runs never write the cache')
@@ -132,10 +154,22 @@ describe('the registry backend', () => {
   it("never gives one image another image's entry, however the names line up", async () => {
     // Image a-b on branch c, then image a on branch b-c: the same Dockerfile,
     // so a mix-up would show as cached steps.
-    const first = await job({ workspace, cacheRef, image: 'a-b', event: pushTo('c'), inputs: { 'default-branch': 'c' } })
+    const first = await job({
+      workspace,
+      cacheRef,
+      image: 'a-b',
+      event: pushTo('c'),
+      inputs: { 'default-branch': 'c' }
+    })
     expectBuilt(first)
     expect(first.post?.log).toContain('Cache saved with key: buildx/a-b/c/')
-    const second = await job({ workspace, cacheRef, image: 'a', event: pushTo('b-c'), inputs: { 'default-branch': 'b-c' } })
+    const second = await job({
+      workspace,
+      cacheRef,
+      image: 'a',
+      event: pushTo('b-c'),
+      inputs: { 'default-branch': 'b-c' }
+    })
     expectBuilt(second)
     expect(second.main.outputs).toMatchObject({ 'cache-source': 'none', 'matched-key': '' })
     expect(cachedLine(second)).toBe('0 of 7 steps were cached.')
@@ -147,18 +181,39 @@ describe('the registry backend', () => {
   it('replaces an entry that is not a cache, with a warning naming it', async () => {
     const image = 'not-a-cache'
     // A run on master that may not write tells the key.
-    const probe = await job({ workspace, cacheRef, image, event: { name: 'repository_dispatch', ref: 'refs/heads/master', payload: { repository } } })
+    const probe = await job({
+      workspace,
+      cacheRef,
+      image,
+      event: { name: 'repository_dispatch', ref: 'refs/heads/master', payload: { repository } }
+    })
     const key = probe.main.outputs.key
     // Any manifest but a cache one under the content tag: here an index, as
     // a mistaken `imagetools create` would leave.
-    inNetns(registries.netns, 'docker', ['buildx', 'imagetools', 'create', '--tag', `${cacheRef}:${contentTag(key)}`, `${cacheRef}:${contentTag(firstKey)}`])
+    inNetns(registries.netns, 'docker', [
+      'buildx',
+      'imagetools',
+      'create',
+      '--tag',
+      `${cacheRef}:${contentTag(key)}`,
+      `${cacheRef}:${contentTag(firstKey)}`
+    ])
     const r = await job({ workspace, cacheRef, image })
     expectBuilt(r)
-    expect(r.warnings.join('\n')).toContain(`Skipping the damaged cache entry ${cacheRef}:${contentTag(key)} (it is an image index, not a cache manifest)`)
-    expect(r.main.outputs).toMatchObject({ 'matched-key': '', 'cache-hit': 'false', 'cache-source': 'none', 'cache-stale': 'true' })
+    expect(r.warnings.join('\n')).toContain(
+      `Skipping the damaged cache entry ${cacheRef}:${contentTag(key)} (it is an image index, not a cache manifest)`
+    )
+    expect(r.main.outputs).toMatchObject({
+      'matched-key': '',
+      'cache-hit': 'false',
+      'cache-source': 'none',
+      'cache-stale': 'true'
+    })
     expect(r.post?.log).toMatch(/Saving the cache: the entry of this content could not be imported/)
     expect(r.post?.log).toContain(`Cache saved with key: ${key}`)
-    expect(registryTags(registries, cacheRef)[contentTag(key)].manifest.mediaType).toBe('application/vnd.oci.image.manifest.v1+json')
+    expect(registryTags(registries, cacheRef)[contentTag(key)].manifest.mediaType).toBe(
+      'application/vnd.oci.image.manifest.v1+json'
+    )
     const healed = await job({ workspace, cacheRef, image })
     expect(healed.main.outputs).toMatchObject({ 'cache-hit': 'true', 'cache-source': 'exact' })
     expect(cachedLine(healed)).toBe('7 of 7 steps were cached.')
@@ -172,15 +227,32 @@ describe('a stale registry entry', () => {
 
   // A base image that moves under the same tag, as an upstream image that was republished.
   function publishBase(version: string): void {
-    const dockerfile = ['FROM scratch', 'COPY busybox /bin/busybox', 'RUN ["/bin/busybox", "--install", "-s", "/bin"]', 'COPY base-version /etc/base-version']
+    const dockerfile = [
+      'FROM scratch',
+      'COPY busybox /bin/busybox',
+      'RUN ["/bin/busybox", "--install", "-s", "/bin"]',
+      'COPY base-version /etc/base-version'
+    ]
     fs.writeFileSync(path.join(workspace, 'Dockerfile.base'), `${dockerfile.join('\n')}\n`)
     fs.writeFileSync(path.join(workspace, 'base-version'), version)
-    docker('buildx', 'build', '--load', '--tag', `${base}:latest`, '--file', path.join(workspace, 'Dockerfile.base'), workspace)
+    docker(
+      'buildx',
+      'build',
+      '--load',
+      '--tag',
+      `${base}:latest`,
+      '--file',
+      path.join(workspace, 'Dockerfile.base'),
+      workspace
+    )
   }
 
   beforeAll(() => {
     keepAcrossRunners(base)
-    fs.writeFileSync(path.join(workspace, 'Dockerfile.app'), `FROM ${base}:latest\nCOPY scripts/setup.sh /tmp/setup.sh\nRUN sh /tmp/setup.sh\n`)
+    fs.writeFileSync(
+      path.join(workspace, 'Dockerfile.app'),
+      `FROM ${base}:latest\nCOPY scripts/setup.sh /tmp/setup.sh\nRUN sh /tmp/setup.sh\n`
+    )
     publishBase(`1 ${run}`)
   })
   afterAll(() => {
@@ -198,11 +270,15 @@ describe('a stale registry entry', () => {
     const stale = await job({ workspace, cacheRef, image: 'app', inputs })
     expectBuilt(stale)
     expect(stale.main.outputs).toMatchObject({ key, 'cache-hit': 'true', 'cache-stale': 'true' })
-    expect(stale.main.log).toMatch(/::notice::The cache matched but \d+ of \d+ steps were rebuilt .*; refreshing the entry\./)
+    expect(stale.main.log).toMatch(
+      /::notice::The cache matched but \d+ of \d+ steps were rebuilt .*; refreshing the entry\./
+    )
     expect(stale.post?.log).toContain(`Cache saved with key: ${key}`)
     const tags = registryTags(registries, cacheRef)
     expect(tags[contentTag(key)].digest).not.toBe(before)
-    expect(tags[branchTag(masterScope('app'))].manifest.manifests?.map(m => m.digest)).toEqual([tags[contentTag(key)].digest])
+    expect(tags[branchTag(masterScope('app'))].manifest.manifests?.map(m => m.digest)).toEqual([
+      tags[contentTag(key)].digest
+    ])
 
     const healed = await job({ workspace, cacheRef, image: 'app', inputs })
     expectBuilt(healed)
@@ -225,7 +301,9 @@ describe('a registry entry that lost a layer', () => {
 
     const broken = await job({ workspace, cacheRef, image: 'gap' })
     expectBuilt(broken)
-    expect(broken.warnings.join('\n')).toMatch(/The build failed while importing the restored cache \(.*from remote: not found\); building once more without it\./)
+    expect(broken.warnings.join('\n')).toMatch(
+      /The build failed while importing the restored cache \(.*from remote: not found\); building once more without it\./
+    )
     expect(broken.main.outputs['cache-stale']).toBe('true')
     expect(broken.post?.log).toContain(`Cache saved with key: ${key}`)
 
@@ -244,9 +322,13 @@ describe('a registry that fails', () => {
     const r = await job({ workspace, cacheRef: '127.0.0.1:5009/nothing-listens' })
     expectBuilt(r)
     expect(r.main.outputs['cache-source']).toBe('none')
-    expect(r.warnings.join('\n')).toMatch(/The registry of 127\.0\.0\.1:5009\/nothing-listens could not be used \(.*connection refused\); building without its cache\./)
+    expect(r.warnings.join('\n')).toMatch(
+      /The registry of 127\.0\.0\.1:5009\/nothing-listens could not be used \(.*connection refused\); building without its cache\./
+    )
     expect(r.main.log).not.toContain('--cache-to')
-    expect(r.post?.log).toContain('Not saving the cache: there is nowhere to export the new cache: the registry could not be used')
+    expect(r.post?.log).toContain(
+      'Not saving the cache: there is nowhere to export the new cache: the registry could not be used'
+    )
   })
 
   it('never answers: the lookup is bounded by restore-timeout and the build goes on', async () => {
@@ -255,7 +337,9 @@ describe('a registry that fails', () => {
       const r = await job({ workspace, cacheRef: '127.0.0.1:5010/silent', inputs: { 'restore-timeout': '3' } })
       expectBuilt(r)
       expect(r.main.outputs['cache-source']).toBe('none')
-      expect(r.warnings.join('\n')).toContain('The cache restore did not finish within 3 s (restore-timeout); building without a cache.')
+      expect(r.warnings.join('\n')).toContain(
+        'The cache restore did not finish within 3 s (restore-timeout); building without a cache.'
+      )
       expect(r.main.log).not.toContain('--cache-to')
     } finally {
       silent.stop()
@@ -269,7 +353,9 @@ describe('a registry that fails', () => {
     const warnings = r.warnings.join('\n')
     expect(warnings).toContain(`The registry refused to read ${cacheRef}`)
     expect(warnings).toContain('Log in before this step (docker/login-action')
-    expect(warnings).toMatch(/Not saving the cache: the build could not export a complete cache \(the registry refused the push to .*401 Unauthorized.*`permissions: packages: write`/)
+    expect(warnings).toMatch(
+      /Not saving the cache: the build could not export a complete cache \(the registry refused the push to .*401 Unauthorized.*`permissions: packages: write`/
+    )
     expect(r.post?.log).toContain('Not saving the cache: the build could not export a complete cache')
     expect(registryTags(registries, cacheRef)).toEqual({})
   })
@@ -308,7 +394,9 @@ describe('a registry that fails', () => {
     expectBuilt(r)
     expect(r.main.outputs).toMatchObject({ 'cache-source': 'branch', 'matched-key': seeded.main.outputs.key })
     expect(cachedLine(r)).toBe('5 of 7 steps were cached.')
-    expect(r.warnings.join('\n')).toMatch(/Not saving the cache: the build could not export a complete cache \(the registry does not take pushes to .*405 Method Not Allowed/)
+    expect(r.warnings.join('\n')).toMatch(
+      /Not saving the cache: the build could not export a complete cache \(the registry does not take pushes to .*405 Method Not Allowed/
+    )
     expect(digests(registryTags(registries, cacheRef))).toEqual(before)
   })
 })

@@ -45,7 +45,11 @@ const pullRequest = (number: number, head: string, fork: boolean): Record<string
   number,
   pull_request: {
     number,
-    head: { ref: head, label: `${fork ? 'someone' : 'example'}:${head}`, repo: { full_name: fork ? 'someone/ci' : 'example/ci', fork } },
+    head: {
+      ref: head,
+      label: `${fork ? 'someone' : 'example'}:${head}`,
+      repo: { full_name: fork ? 'someone/ci' : 'example/ci', fork }
+    },
     base: { ref: 'master', repo: { full_name: 'example/ci' } }
   }
 })
@@ -76,7 +80,13 @@ const CASES: Case[] = [
   },
   {
     name: 'pull_request',
-    event: { name: 'pull_request', ref: 'refs/pull/7/merge', headRef: 'feature', baseRef: 'master', payload: pullRequest(7, 'feature', false) },
+    event: {
+      name: 'pull_request',
+      ref: 'refs/pull/7/merge',
+      headRef: 'feature',
+      baseRef: 'master',
+      payload: pullRequest(7, 'feature', false)
+    },
     scopes: [readWrite('refs/pull/7/merge'), read(MASTER)],
     saves: false,
     source: 'base-branch',
@@ -86,7 +96,13 @@ const CASES: Case[] = [
   {
     // The head branch's name is the fork's choice: it must count for nothing.
     name: 'pull_request from a fork whose head branch is named master',
-    event: { name: 'pull_request', ref: 'refs/pull/8/merge', headRef: 'master', baseRef: 'master', payload: pullRequest(8, 'master', true) },
+    event: {
+      name: 'pull_request',
+      ref: 'refs/pull/8/merge',
+      headRef: 'master',
+      baseRef: 'master',
+      payload: pullRequest(8, 'master', true)
+    },
     scopes: [readWrite('refs/pull/8/merge'), read(MASTER)],
     saves: false,
     source: 'base-branch',
@@ -97,7 +113,13 @@ const CASES: Case[] = [
     // Runs in the base repository's context, on the default branch, with the
     // read-only cache token GitHub gives untrusted triggers.
     name: 'pull_request_target',
-    event: { name: 'pull_request_target', ref: MASTER, headRef: 'feature', baseRef: 'master', payload: pullRequest(9, 'feature', true) },
+    event: {
+      name: 'pull_request_target',
+      ref: MASTER,
+      headRef: 'feature',
+      baseRef: 'master',
+      payload: pullRequest(9, 'feature', true)
+    },
     scopes: [read(MASTER)],
     saves: false,
     source: 'base-branch',
@@ -106,7 +128,18 @@ const CASES: Case[] = [
   },
   {
     name: 'workflow_run after a fork pull request (read-only token)',
-    event: { name: 'workflow_run', ref: MASTER, payload: { repository, workflow_run: { event: 'pull_request', head_branch: 'master', head_repository: { full_name: 'someone/ci', fork: true } } } },
+    event: {
+      name: 'workflow_run',
+      ref: MASTER,
+      payload: {
+        repository,
+        workflow_run: {
+          event: 'pull_request',
+          head_branch: 'master',
+          head_repository: { full_name: 'someone/ci', fork: true }
+        }
+      }
+    },
     scopes: [read(MASTER)],
     saves: false,
     source: 'branch',
@@ -115,7 +148,18 @@ const CASES: Case[] = [
   {
     // The token could write: the action's own rule is what stops it.
     name: 'workflow_run after a push (token may write)',
-    event: { name: 'workflow_run', ref: MASTER, payload: { repository, workflow_run: { event: 'push', head_branch: 'master', head_repository: { full_name: 'example/ci', fork: false } } } },
+    event: {
+      name: 'workflow_run',
+      ref: MASTER,
+      payload: {
+        repository,
+        workflow_run: {
+          event: 'push',
+          head_branch: 'master',
+          head_repository: { full_name: 'example/ci', fork: false }
+        }
+      }
+    },
     scopes: [readWrite(MASTER)],
     saves: false,
     source: 'branch',
@@ -123,7 +167,14 @@ const CASES: Case[] = [
   },
   {
     name: 'merge_group',
-    event: { name: 'merge_group', ref: QUEUE, payload: { repository, merge_group: { head_ref: QUEUE, base_ref: MASTER, head_sha: '0123456789abcdef0123456789abcdef01234567' } } },
+    event: {
+      name: 'merge_group',
+      ref: QUEUE,
+      payload: {
+        repository,
+        merge_group: { head_ref: QUEUE, base_ref: MASTER, head_sha: '0123456789abcdef0123456789abcdef01234567' }
+      }
+    },
     scopes: [readWrite(QUEUE), read(MASTER)],
     saves: false,
     source: 'base-branch',
@@ -166,15 +217,27 @@ interface Run extends JobResult {
   calls: CacheService['requests']
 }
 
-async function run(workspace: string, c: Pick<Case, 'event' | 'scopes'>, inputs: Record<string, string>, env: Record<string, string> = {}): Promise<Run> {
+async function run(
+  workspace: string,
+  c: Pick<Case, 'event' | 'scopes'>,
+  inputs: Record<string, string>,
+  env: Record<string, string> = {}
+): Promise<Run> {
   freshRunner(IMAGE)
   const runnerTemp = fs.mkdtempSync(path.join(os.tmpdir(), 'runner-temp-'))
   const before = service.requests.length
-  const result = await runJob({ inputs, event: c.event, workspace, runnerTemp, env: { ...service.env(runtimeToken(c.scopes)), ...env } })
+  const result = await runJob({
+    inputs,
+    event: c.event,
+    workspace,
+    runnerTemp,
+    env: { ...service.env(runtimeToken(c.scopes)), ...env }
+  })
   return { ...result, runnerTemp, calls: service.requests.slice(before) }
 }
 
-const warningsOf = (r: Run): string[] => `${r.main.log}\n${r.post?.log ?? ''}`.split('\n').filter(line => line.startsWith('::warning::'))
+const warningsOf = (r: Run): string[] =>
+  `${r.main.log}\n${r.post?.log ?? ''}`.split('\n').filter(line => line.startsWith('::warning::'))
 
 function expectDecision(r: Run, c: Case): void {
   expect(r.main.exitCode).toBe(0)
@@ -204,7 +267,9 @@ describe('the gha backend', () => {
     const masterEntries = service.entries().filter(e => e.scope === MASTER).length
     const r = await run(workspace, c, caseInputs(c))
     expectDecision(r, c)
-    const writes = r.calls.filter(q => q.method === 'CreateCacheEntry' || q.method === 'FinalizeCacheEntryUpload' || q.method.startsWith('Put'))
+    const writes = r.calls.filter(
+      q => q.method === 'CreateCacheEntry' || q.method === 'FinalizeCacheEntryUpload' || q.method.startsWith('Put')
+    )
     if (c.saves) {
       expect(writes.map(q => q.outcome)).toEqual(['created', 'uploaded', 'finalized'])
       expect(writes.every(q => q.scope === MASTER)).toBe(true)
@@ -270,7 +335,9 @@ describe('the local backend', () => {
     if (c.saves) {
       // The new entry replaces the old one of the same image and branch.
       expect(fs.readdirSync(path.join(cacheRoot, 'buildx', IMAGE))).toEqual(['master'])
-      expect(fs.readdirSync(path.join(cacheRoot, 'buildx', IMAGE, 'master'))).toEqual([path.basename(r.main.outputs.key)])
+      expect(fs.readdirSync(path.join(cacheRoot, 'buildx', IMAGE, 'master'))).toEqual([
+        path.basename(r.main.outputs.key)
+      ])
     } else {
       expect(tree()).toEqual(before)
     }
@@ -291,8 +358,14 @@ describe("the local backend's directory", () => {
     expect(r.main.exitCode).toBe(0)
     expect(r.post?.exitCode).toBe(0)
     const warnings = warningsOf(r)
-    expect(warnings).toContainEqual(expect.stringMatching(new RegExp(`Could not read the cache root ${cacheRoot}, building without a cache: .*${why.source}`)))
-    expect(warnings).toContainEqual(expect.stringContaining('Building without saving a cache: there is nowhere to export the new cache'))
+    expect(warnings).toContainEqual(
+      expect.stringMatching(
+        new RegExp(`Could not read the cache root ${cacheRoot}, building without a cache: .*${why.source}`)
+      )
+    )
+    expect(warnings).toContainEqual(
+      expect.stringContaining('Building without saving a cache: there is nowhere to export the new cache')
+    )
     expect(r.main.outputs['cache-source']).toBe('none')
     expect(r.post?.log).toContain('Not saving the cache: there is nowhere to export')
   })
@@ -305,7 +378,8 @@ describe("the local backend's directory", () => {
       fs.writeFileSync(path.join(incoming, job, 'index.json'), '{}')
     }
     const twoDaysAgo = new Date(Date.now() - 2 * 24 * 60 * 60 * 1000)
-    for (const p of [path.join(incoming, 'killed-job', 'index.json'), path.join(incoming, 'killed-job')]) fs.utimesSync(p, twoDaysAgo, twoDaysAgo)
+    for (const p of [path.join(incoming, 'killed-job', 'index.json'), path.join(incoming, 'killed-job')])
+      fs.utimesSync(p, twoDaysAgo, twoDaysAgo)
 
     const r = await run(workspace, onMaster, { image: IMAGE, 'cache-backend': 'local', 'cache-root': cacheRoot })
     expect(r.post?.log).toContain(`Cache saved with key: ${r.main.outputs.key}`)
@@ -327,7 +401,9 @@ describe('a repository whose default branch is not master', () => {
     api = http.createServer((req, res) => {
       asked.push({ url: req.url, authorization: req.headers.authorization })
       if (knows && req.url === '/repos/example/ci') {
-        res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ full_name: 'example/ci', default_branch: 'main' }))
+        res
+          .writeHead(200, { 'content-type': 'application/json' })
+          .end(JSON.stringify({ full_name: 'example/ci', default_branch: 'main' }))
       } else {
         res.writeHead(404, { 'content-type': 'application/json' }).end(JSON.stringify({ message: 'Not Found' }))
       }
@@ -342,7 +418,11 @@ describe('a repository whose default branch is not master', () => {
 
   it('saves from a nightly schedule, whose payload is only the cron line', async () => {
     const before = mainEntries()
-    const r = await run(workspace, { event: { name: 'schedule', ref: MAIN, payload: SCHEDULE_PAYLOAD }, scopes: [readWrite(MAIN)] }, { image: IMAGE, 'build-args': 'CASE=schedule-on-main' })
+    const r = await run(
+      workspace,
+      { event: { name: 'schedule', ref: MAIN, payload: SCHEDULE_PAYLOAD }, scopes: [readWrite(MAIN)] },
+      { image: IMAGE, 'build-args': 'CASE=schedule-on-main' }
+    )
     expect(r.main.log).toContain('Default branch: main (a schedule runs on the default branch: from GITHUB_REF)')
     expect(r.post?.log).toContain(`Cache saved with key: ${r.main.outputs.key}`)
     expect(r.main.outputs.key).toMatch(new RegExp(`^buildx/${IMAGE}/main/`))
@@ -367,7 +447,9 @@ describe('a repository whose default branch is not master', () => {
     const inputs = { image: IMAGE, 'build-args': 'CASE=dispatch-unknown', 'github-token': 'ghs_example' }
     const r = await run(workspace, { event, scopes: [readWrite(MAIN)] }, inputs, { GITHUB_API_URL: apiUrl })
     expect(r.main.exitCode).toBe(0)
-    expect(warningsOf(r)).toContainEqual(expect.stringMatching(/Could not learn the repository's default branch \(.*Not Found\); assuming master/))
+    expect(warningsOf(r)).toContainEqual(
+      expect.stringMatching(/Could not learn the repository's default branch \(.*Not Found\); assuming master/)
+    )
     expect(r.post?.log).toContain('Not saving the cache: refs/heads/main is not a branch that writes the cache')
   })
 })

@@ -108,7 +108,13 @@ export interface CacheServiceOptions {
 const BLOB_METHODS: MethodName[] = ['PutBlob', 'PutBlock', 'PutBlockList', 'GetBlob']
 
 // Faults that shape a download's body rather than the answer to a call.
-const DOWNLOAD_FAULTS = ['truncate-download', 'garbage-download', 'random-download', 'stall-download', 'throttle-download'] as const
+const DOWNLOAD_FAULTS = [
+  'truncate-download',
+  'garbage-download',
+  'random-download',
+  'stall-download',
+  'throttle-download'
+] as const
 type DownloadFault = Extract<FaultKind, { kind: (typeof DOWNLOAD_FAULTS)[number] }>
 function isDownloadFault(fault: Fault): fault is DownloadFault & Fault {
   return (DOWNLOAD_FAULTS as readonly string[]).includes(fault.kind)
@@ -201,7 +207,13 @@ function sendJson(res: ServerResponse, status: number, body: unknown, headers: R
   res.end(text)
 }
 
-function sendBlobError(res: ServerResponse, status: number, code: string, message: string, headers: Record<string, string> = {}): void {
+function sendBlobError(
+  res: ServerResponse,
+  status: number,
+  code: string,
+  message: string,
+  headers: Record<string, string> = {}
+): void {
   const text = `<?xml version="1.0" encoding="utf-8"?><Error><Code>${code}</Code><Message>${message}</Message></Error>`
   res.writeHead(status, {
     'Content-Type': 'application/xml',
@@ -316,14 +328,25 @@ export async function startCacheService(options: CacheServiceOptions = {}): Prom
     return fault.kind === 'stall-upload' && !UPLOAD_METHODS.includes(method) ? undefined : fault
   }
 
-  function log(method: RequestLog['method'], outcome: Outcome, status: number, context: { key?: string; scope?: string } = {}): void {
+  function log(
+    method: RequestLog['method'],
+    outcome: Outcome,
+    status: number,
+    context: { key?: string; scope?: string } = {}
+  ): void {
     requests.push({ method, key: context.key, scope: context.scope, outcome, status, time: new Date() })
   }
 
   function signedUrl(blob: string, permission: 'r' | 'cw'): string {
     const path = `/${ACCOUNT}/${CONTAINER}/${blob}`
     const expiry = new Date(Date.now() + URL_LIFETIME_MS).toISOString()
-    const query = new URLSearchParams({ sv: '2024-11-04', sr: 'b', sp: permission, se: expiry, sig: sign(path, permission, expiry) })
+    const query = new URLSearchParams({
+      sv: '2024-11-04',
+      sr: 'b',
+      sp: permission,
+      se: expiry,
+      sig: sign(path, permission, expiry)
+    })
     return `${url}${path}?${query}`
   }
 
@@ -339,7 +362,8 @@ export async function startCacheService(options: CacheServiceOptions = {}): Prom
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const target = new URL(req.url ?? '/', url)
-    if (target.pathname.startsWith(TWIRP_PREFIX)) return handleTwirp(req, res, target.pathname.slice(TWIRP_PREFIX.length))
+    if (target.pathname.startsWith(TWIRP_PREFIX))
+      return handleTwirp(req, res, target.pathname.slice(TWIRP_PREFIX.length))
     const blobPath = new RegExp(`^/${ACCOUNT}/${CONTAINER}/([A-Za-z0-9._-]+)$`).exec(target.pathname)
     const method = blobPath ? blobMethod(req, target.searchParams) : undefined
     if (!blobPath || !method) {
@@ -350,7 +374,12 @@ export async function startCacheService(options: CacheServiceOptions = {}): Prom
   }
 
   // Answers the call as the fault dictates; false when no fault applies.
-  function applyFault(method: MethodName, req: IncomingMessage, res: ServerResponse, context: { key?: string; scope?: string }): boolean {
+  function applyFault(
+    method: MethodName,
+    req: IncomingMessage,
+    res: ServerResponse,
+    context: { key?: string; scope?: string }
+  ): boolean {
     const active = faultFor(method)
     if (!active || isDownloadFault(active)) return false
     const outcome: Outcome = `fault:${active.kind}`
@@ -397,7 +426,9 @@ export async function startCacheService(options: CacheServiceOptions = {}): Prom
   }
 
   async function handleTwirp(req: IncomingMessage, res: ServerResponse, name: string): Promise<void> {
-    const method = (['GetCacheEntryDownloadURL', 'CreateCacheEntry', 'FinalizeCacheEntryUpload'] as const).find(m => m === name)
+    const method = (['GetCacheEntryDownloadURL', 'CreateCacheEntry', 'FinalizeCacheEntryUpload'] as const).find(
+      m => m === name
+    )
     if (req.method !== 'POST' || !method) {
       log('unknown', 'not-found', 404)
       return sendJson(res, 404, { code: 'bad_route', msg: `no handler for ${req.method} ${name}` })
@@ -423,7 +454,10 @@ export async function startCacheService(options: CacheServiceOptions = {}): Prom
       if (method === 'CreateCacheEntry') return create(res, scopes, key, version)
       return await finalize(res, scopes, key, version, Number(field(body, 'size_bytes', 'sizeBytes')))
     } catch (error) {
-      const failure = error instanceof SyntaxError ? new HttpError(400, 'malformed', 'request body is not a JSON object', 'invalid') : error
+      const failure =
+        error instanceof SyntaxError
+          ? new HttpError(400, 'malformed', 'request body is not a JSON object', 'invalid')
+          : error
       if (!(failure instanceof HttpError)) throw failure
       log(method, failure.outcome, failure.status, { key })
       sendJson(res, failure.status, { code: failure.code, msg: failure.message })
@@ -435,7 +469,12 @@ export async function startCacheService(options: CacheServiceOptions = {}): Prom
   function lookup(res: ServerResponse, scopes: TokenScope[], keys: string[], version: string): void {
     const readable = scopes.filter(s => s.permission & 1)
     if (readable.length === 0) {
-      throw new HttpError(403, 'permission_denied', 'cache read denied: token has no readable cache scopes', 'read-denied')
+      throw new HttpError(
+        403,
+        'permission_denied',
+        'cache read denied: token has no readable cache scopes',
+        'read-denied'
+      )
     }
     for (const { scope } of readable) {
       const candidates = stored.filter(e => e.scope === scope && e.version === version).sort((a, b) => b.seq - a.seq)
@@ -443,7 +482,11 @@ export async function startCacheService(options: CacheServiceOptions = {}): Prom
         const entry = candidates.find(e => e.key === key) ?? candidates.find(e => e.key.startsWith(key))
         if (entry) {
           log('GetCacheEntryDownloadURL', 'hit', 200, { key: entry.key, scope })
-          return sendJson(res, 200, { ok: true, signed_download_url: signedUrl(entry.blob, 'r'), matched_key: entry.key })
+          return sendJson(res, 200, {
+            ok: true,
+            signed_download_url: signedUrl(entry.blob, 'r'),
+            matched_key: entry.key
+          })
         }
       }
     }
@@ -462,12 +505,21 @@ export async function startCacheService(options: CacheServiceOptions = {}): Prom
     const scope = writeScope(scopes)
     if (!scope) {
       log('CreateCacheEntry', 'write-denied', 200, { key })
-      return sendJson(res, 200, { ok: false, signed_upload_url: '', message: 'cache write denied: token has no writable cache scopes' })
+      return sendJson(res, 200, {
+        ok: false,
+        signed_upload_url: '',
+        message: 'cache write denied: token has no writable cache scopes'
+      })
     }
     const same = (e: { scope: string; key: string; version: string }): boolean =>
       e.scope === scope && e.key === key && e.version === version
     if (stored.some(same) || [...reservations.values()].some(same)) {
-      throw new HttpError(409, 'already_exists', 'cache entry with the same key, version, and scope already exists', 'exists')
+      throw new HttpError(
+        409,
+        'already_exists',
+        'cache entry with the same key, version, and scope already exists',
+        'exists'
+      )
     }
     const id = nextId++
     const blob = `${id}-${randomBytes(6).toString('hex')}`
@@ -476,19 +528,37 @@ export async function startCacheService(options: CacheServiceOptions = {}): Prom
     sendJson(res, 200, { ok: true, signed_upload_url: signedUrl(blob, 'cw'), message: '' })
   }
 
-  async function finalize(res: ServerResponse, scopes: TokenScope[], key: string, version: string, sizeBytes: number): Promise<void> {
+  async function finalize(
+    res: ServerResponse,
+    scopes: TokenScope[],
+    key: string,
+    version: string,
+    sizeBytes: number
+  ): Promise<void> {
     const scope = writeScope(scopes)
     if (!scope) {
       log('FinalizeCacheEntryUpload', 'write-denied', 200, { key })
-      return sendJson(res, 200, { ok: false, entry_id: '0', message: 'cache write denied: token has no writable cache scopes' })
+      return sendJson(res, 200, {
+        ok: false,
+        entry_id: '0',
+        message: 'cache write denied: token has no writable cache scopes'
+      })
     }
-    const reservation = [...reservations.values()].find(r => r.scope === scope && r.key === key && r.version === version)
-    if (!reservation) throw new HttpError(404, 'not_found', 'no cache entry reservation for this key and version', 'not-found')
+    const reservation = [...reservations.values()].find(
+      r => r.scope === scope && r.key === key && r.version === version
+    )
+    if (!reservation)
+      throw new HttpError(404, 'not_found', 'no cache entry reservation for this key and version', 'not-found')
     if (reservation.uploadedBytes === undefined) {
       throw new HttpError(412, 'failed_precondition', 'the cache archive was not uploaded', 'invalid')
     }
     if (reservation.uploadedBytes !== sizeBytes) {
-      throw new HttpError(400, 'invalid_argument', `size_bytes ${sizeBytes} does not match the uploaded ${reservation.uploadedBytes}`, 'invalid')
+      throw new HttpError(
+        400,
+        'invalid_argument',
+        `size_bytes ${sizeBytes} does not match the uploaded ${reservation.uploadedBytes}`,
+        'invalid'
+      )
     }
     reservations.delete(reservation.blob)
     const now = new Date()
@@ -499,7 +569,13 @@ export async function startCacheService(options: CacheServiceOptions = {}): Prom
     sendJson(res, 200, { ok: true, entry_id: String(reservation.id), message: '' })
   }
 
-  async function handleBlob(req: IncomingMessage, res: ServerResponse, method: MethodName, target: URL, blob: string): Promise<void> {
+  async function handleBlob(
+    req: IncomingMessage,
+    res: ServerResponse,
+    method: MethodName,
+    target: URL,
+    blob: string
+  ): Promise<void> {
     const owner = method === 'GetBlob' ? stored.find(e => e.blob === blob) : reservations.get(blob)
     const context = { key: owner?.key, scope: owner?.scope }
     if (applyFault(method, req, res, context)) return
@@ -516,7 +592,11 @@ export async function startCacheService(options: CacheServiceOptions = {}): Prom
     }
     if (method === 'GetBlob') return download(req, res, owner as StoredEntry, context)
     const reservation = owner as Reservation
-    const headers = { ETag: `"0x${randomBytes(8).toString('hex')}"`, 'Last-Modified': new Date().toUTCString(), 'x-ms-request-server-encrypted': 'true' }
+    const headers = {
+      ETag: `"0x${randomBytes(8).toString('hex')}"`,
+      'Last-Modified': new Date().toUTCString(),
+      'x-ms-request-server-encrypted': 'true'
+    }
     if (method === 'PutBlob') {
       const partial = join(blobDir, `${blob}.${randomBytes(4).toString('hex')}.part`)
       await pipeline(req, createWriteStream(partial))
@@ -552,7 +632,12 @@ export async function startCacheService(options: CacheServiceOptions = {}): Prom
     return (await stat(join(blobDir, blob))).size
   }
 
-  async function download(req: IncomingMessage, res: ServerResponse, entry: StoredEntry, context: { key?: string; scope?: string }): Promise<void> {
+  async function download(
+    req: IncomingMessage,
+    res: ServerResponse,
+    entry: StoredEntry,
+    context: { key?: string; scope?: string }
+  ): Promise<void> {
     const file = join(blobDir, entry.blob)
     const size = (await stat(file)).size
     entry.lastAccessedAt = new Date()
@@ -633,7 +718,13 @@ export async function startCacheService(options: CacheServiceOptions = {}): Prom
     requests,
     setFault,
     entries: () =>
-      stored.map(e => ({ scope: e.scope, key: e.key, version: e.version, sizeBytes: e.sizeBytes, createdAt: e.createdAt })),
+      stored.map(e => ({
+        scope: e.scope,
+        key: e.key,
+        version: e.version,
+        sizeBytes: e.sizeBytes,
+        createdAt: e.createdAt
+      })),
     env: (token: string) => ({
       ACTIONS_CACHE_SERVICE_V2: 'true',
       ACTIONS_RESULTS_URL: `${url}/`,
@@ -649,7 +740,9 @@ async function loadIndex(file: string): Promise<StoredEntry[]> {
   } catch {
     return []
   }
-  const raw = JSON.parse(text) as Array<Omit<StoredEntry, 'createdAt' | 'lastAccessedAt'> & { createdAt: string; lastAccessedAt: string }>
+  const raw = JSON.parse(text) as Array<
+    Omit<StoredEntry, 'createdAt' | 'lastAccessedAt'> & { createdAt: string; lastAccessedAt: string }
+  >
   return raw.map(e => ({ ...e, createdAt: new Date(e.createdAt), lastAccessedAt: new Date(e.lastAccessedAt) }))
 }
 

@@ -11,11 +11,24 @@ import { runtimeToken, type CacheService, type TokenScope } from './cache-servic
  * paths relative to it, so the entries the client writes and reads have the
  * version the action's have. Everything it changed is put back after.
  */
-export async function withClient(service: CacheService, scopes: TokenScope[], work: (dir: string) => Promise<void>): Promise<void> {
+export async function withClient(
+  service: CacheService,
+  scopes: TokenScope[],
+  work: (dir: string) => Promise<void>
+): Promise<void> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'client-'))
-  const names = ['ACTIONS_CACHE_SERVICE_V2', 'ACTIONS_RESULTS_URL', 'ACTIONS_RUNTIME_TOKEN', 'RUNNER_TEMP', 'GITHUB_WORKSPACE']
+  const names = [
+    'ACTIONS_CACHE_SERVICE_V2',
+    'ACTIONS_RESULTS_URL',
+    'ACTIONS_RUNTIME_TOKEN',
+    'RUNNER_TEMP',
+    'GITHUB_WORKSPACE'
+  ]
   const saved = { cwd: process.cwd(), env: Object.fromEntries(names.map(n => [n, process.env[n]])) }
-  Object.assign(process.env, service.env(runtimeToken(scopes)), { RUNNER_TEMP: path.join(dir, '.tmp'), GITHUB_WORKSPACE: dir })
+  Object.assign(process.env, service.env(runtimeToken(scopes)), {
+    RUNNER_TEMP: path.join(dir, '.tmp'),
+    GITHUB_WORKSPACE: dir
+  })
   fs.mkdirSync(path.join(dir, '.tmp'))
   process.chdir(dir)
   // The client logs through stdout as a step would; the test's output is not the place.
@@ -37,7 +50,11 @@ export async function withClient(service: CacheService, scopes: TokenScope[], wo
 /** The layer blobs of a buildx local cache, as its manifest lists them. */
 export function layerBlobs(entry: string): string[] {
   const blob = (digest: string): string => path.join(entry, 'blobs', 'sha256', digest.replace(/^sha256:/, ''))
-  const index = JSON.parse(fs.readFileSync(path.join(entry, 'index.json'), 'utf8')) as { manifests: Array<{ digest: string }> }
-  const manifest = JSON.parse(fs.readFileSync(blob(index.manifests[0].digest), 'utf8')) as { manifests: Array<{ digest: string; mediaType: string }> }
+  const index = JSON.parse(fs.readFileSync(path.join(entry, 'index.json'), 'utf8')) as {
+    manifests: Array<{ digest: string }>
+  }
+  const manifest = JSON.parse(fs.readFileSync(blob(index.manifests[0].digest), 'utf8')) as {
+    manifests: Array<{ digest: string; mediaType: string }>
+  }
   return manifest.manifests.filter(d => d.mediaType.includes('layer')).map(d => blob(d.digest))
 }

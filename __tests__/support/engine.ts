@@ -20,7 +20,8 @@ export function dockerAt(host: string | undefined, ...args: string[]): string {
 /** The DOCKER_HOST of the engine with Docker's classic image store, as GitHub's ubuntu-24.04 runners have it. */
 export function classicEngine(): string {
   const host = process.env.CLASSIC_DOCKER_HOST
-  if (!host) throw new Error('CLASSIC_DOCKER_HOST is not set: run the tests through `npm test`, whose setup starts the engines.')
+  if (!host)
+    throw new Error('CLASSIC_DOCKER_HOST is not set: run the tests through `npm test`, whose setup starts the engines.')
   return host
 }
 
@@ -78,7 +79,10 @@ export function uniqueWorkspaceFrom(fixture: string): string {
   const dir = workspaceFrom(fixture)
   fs.writeFileSync(path.join(dir, 'nonce'), `${process.pid}-${Date.now()}-${Math.random()}\n`)
   const dockerfile = path.join(dir, 'Dockerfile')
-  fs.writeFileSync(dockerfile, fs.readFileSync(dockerfile, 'utf8').replace(/^FROM scratch$/m, 'FROM scratch\nCOPY nonce /nonce'))
+  fs.writeFileSync(
+    dockerfile,
+    fs.readFileSync(dockerfile, 'utf8').replace(/^FROM scratch$/m, 'FROM scratch\nCOPY nonce /nonce')
+  )
   return dir
 }
 

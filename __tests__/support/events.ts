@@ -20,7 +20,13 @@ export function writer(branch: string): TokenScope[] {
 export function pullRequestInto(base: string, n: number): { event: EventSpec; scopes: TokenScope[] } {
   const ref = `refs/pull/${n}/merge`
   return {
-    event: { name: 'pull_request', ref, headRef: 'topic', baseRef: base, payload: { repository, number: n, pull_request: { number: n } } },
+    event: {
+      name: 'pull_request',
+      ref,
+      headRef: 'topic',
+      baseRef: base,
+      payload: { repository, number: n, pull_request: { number: n } }
+    },
     scopes: readable([
       { scope: ref, permission: 3 },
       { scope: `refs/heads/${base}`, permission: 1 }

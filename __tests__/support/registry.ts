@@ -17,7 +17,10 @@ export interface EngineRegistries {
 export function engineRegistries(): EngineRegistries {
   const env = (name: string): string => {
     const value = process.env[name]
-    if (!value) throw new Error(`${name} is not set: run the tests through \`npm test\`, whose setup starts the engine and its registries.`)
+    if (!value)
+      throw new Error(
+        `${name} is not set: run the tests through \`npm test\`, whose setup starts the engine and its registries.`
+      )
     return value
   }
   return {
@@ -38,7 +41,12 @@ export function inNetns(netns: string | undefined, file: string, args: string[],
 
 /** `docker login`, as docker/login-action does it, into the given configuration. */
 export function login(registries: EngineRegistries, config: string, registry: string): void {
-  inNetns(registries.netns, 'docker', ['--config', config, 'login', '--username', registries.user, '--password-stdin', registry], registries.password)
+  inNetns(
+    registries.netns,
+    'docker',
+    ['--config', config, 'login', '--username', registries.user, '--password-stdin', registry],
+    registries.password
+  )
 }
 
 export interface TagInfo {
@@ -72,8 +80,18 @@ process.stdout.write(JSON.stringify(out))
 export function registryTags(registries: EngineRegistries, repository: string): Record<string, TagInfo> {
   const slash = repository.indexOf('/')
   const registry = repository.slice(0, slash)
-  const basic = registry === registries.open ? '' : `Basic ${Buffer.from(`${registries.user}:${registries.password}`).toString('base64')}`
-  const out = inNetns(registries.netns, process.execPath, ['--input-type=module', '-e', LIST_TAGS, registry, repository.slice(slash + 1), basic])
+  const basic =
+    registry === registries.open
+      ? ''
+      : `Basic ${Buffer.from(`${registries.user}:${registries.password}`).toString('base64')}`
+  const out = inNetns(registries.netns, process.execPath, [
+    '--input-type=module',
+    '-e',
+    LIST_TAGS,
+    registry,
+    repository.slice(slash + 1),
+    basic
+  ])
   return JSON.parse(out) as Record<string, TagInfo>
 }
 
@@ -86,13 +104,22 @@ if (r.status !== 202) throw new Error('DELETE answered ' + r.status)
 /** Deletes a layer from an open registry's repository, as a registry's clean-up might. */
 export function deleteBlob(registries: EngineRegistries, repository: string, digest: string): void {
   const slash = repository.indexOf('/')
-  inNetns(registries.netns, process.execPath, ['--input-type=module', '-e', DELETE_BLOB, repository.slice(0, slash), repository.slice(slash + 1), digest])
+  inNetns(registries.netns, process.execPath, [
+    '--input-type=module',
+    '-e',
+    DELETE_BLOB,
+    repository.slice(0, slash),
+    repository.slice(slash + 1),
+    digest
+  ])
 }
 
 /** A registry that accepts connections and never answers, in the namespace, until stopped. */
 export async function silentRegistry(registries: EngineRegistries, port: number): Promise<{ stop(): void }> {
   const script = `require('node:net').createServer(() => {}).listen(${port}, '127.0.0.1', () => console.log('listening'))`
-  const [command, argv] = registries.netns ? ['ip', ['netns', 'exec', registries.netns, process.execPath, '-e', script]] : [process.execPath, ['-e', script]]
+  const [command, argv] = registries.netns
+    ? ['ip', ['netns', 'exec', registries.netns, process.execPath, '-e', script]]
+    : [process.execPath, ['-e', script]]
   const child: ChildProcess = spawn(command, argv, { stdio: ['ignore', 'pipe', 'inherit'] })
   await new Promise<void>((resolve, reject) => {
     child.stdout?.once('data', () => resolve())

@@ -73,12 +73,22 @@ export async function runJob(spec: JobSpec): Promise<JobResult> {
       GITHUB_REPOSITORY: 'example/ci',
       GITHUB_STEP_SUMMARY: summary
     }
-    const main = await runStep('main', { ...base, GITHUB_STATE: stateFile, GITHUB_OUTPUT: path.join(files, 'main-output') }, spec.workspace, spec.netns)
+    const main = await runStep(
+      'main',
+      { ...base, GITHUB_STATE: stateFile, GITHUB_OUTPUT: path.join(files, 'main-output') },
+      spec.workspace,
+      spec.netns
+    )
     const state = readFileCommands(stateFile)
     const stateEnv = Object.fromEntries(Object.entries(state).map(([k, v]) => [`STATE_${k}`, v]))
     const post = spec.skipPost
       ? undefined
-      : await runStep('post', { ...base, ...stateEnv, GITHUB_OUTPUT: path.join(files, 'post-output') }, spec.workspace, spec.netns)
+      : await runStep(
+          'post',
+          { ...base, ...stateEnv, GITHUB_OUTPUT: path.join(files, 'post-output') },
+          spec.workspace,
+          spec.netns
+        )
     return { main, post, state, summary: fs.readFileSync(summary, 'utf8') }
   } finally {
     fs.rmSync(files, { recursive: true, force: true })
@@ -95,10 +105,17 @@ function inputEnv(inputs: Record<string, string>): Record<string, string> {
   return Object.fromEntries(Object.entries(inputs).map(([k, v]) => [`INPUT_${k.replace(/ /g, '_').toUpperCase()}`, v]))
 }
 
-async function runStep(step: 'main' | 'post', env: Record<string, string>, cwd: string, netns?: string): Promise<StepResult> {
+async function runStep(
+  step: 'main' | 'post',
+  env: Record<string, string>,
+  cwd: string,
+  netns?: string
+): Promise<StepResult> {
   // ACTION_DIST points at another bundle, e.g. a frozen copy for benchmarks.
   const entry = path.join(process.env.ACTION_DIST ?? path.join(ROOT, 'dist'), step, 'index.js')
-  const [command, args] = netns ? ['ip', ['netns', 'exec', netns, process.execPath, entry]] : [process.execPath, [entry]]
+  const [command, args] = netns
+    ? ['ip', ['netns', 'exec', netns, process.execPath, entry]]
+    : [process.execPath, [entry]]
   const started = process.hrtime.bigint()
   const child = spawn(command, args, { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] })
   let log = ''

@@ -16,7 +16,8 @@ export function cacheServiceForFile(): CacheService {
     await running?.close()
   })
   const current = (): CacheService => {
-    if (!running) throw new Error('The cache service starts in beforeAll: use it in a hook or a test, not while the file loads.')
+    if (!running)
+      throw new Error('The cache service starts in beforeAll: use it in a hook or a test, not while the file loads.')
     return running
   }
   return {

@@ -36,7 +36,12 @@ describe('buildx progress', () => {
   })
 
   it('times a registry cache export, the push the registry backend makes during the build', () => {
-    const push = ['#8 exporting cache to registry', '#8 preparing build cache for export', '#8 writing layer sha256:0123 2.1s done', '#8 DONE 2.4s'].join('\n')
+    const push = [
+      '#8 exporting cache to registry',
+      '#8 preparing build cache for export',
+      '#8 writing layer sha256:0123 2.1s done',
+      '#8 DONE 2.4s'
+    ].join('\n')
     expect(cacheExportSeconds(push)).toBe(2.4)
   })
 

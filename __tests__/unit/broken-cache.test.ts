@@ -40,7 +40,11 @@ describe('failedOnCacheImport', () => {
     `failed to solve: failed to compute cache key: parent snapshot sha256:${CHAIN} does not exist: not found`,
     `failed to solve: failed to extract layer sha256:${CHAIN}: failed to get reader from content store: content digest sha256:${D}: not found`
   ])('blames the cache for: %s', line => {
-    expect(failedOnCacheImport(`#12 ERROR: whatever\n------\nERROR: (*service).Write failed: rpc error: code = Canceled desc = context canceled\nERROR: ${line}\n`)).toBe(true)
+    expect(
+      failedOnCacheImport(
+        `#12 ERROR: whatever\n------\nERROR: (*service).Write failed: rpc error: code = Canceled desc = context canceled\nERROR: ${line}\n`
+      )
+    ).toBe(true)
   })
 
   it.each([
@@ -61,7 +65,7 @@ describe('failedOnCacheImport', () => {
   it('reads only the last error: an import step that errored and was passed over is not the failure', () => {
     const output = [
       '#3 importing cache manifest from local:742545718624080419',
-      '#3 ERROR: invalid character \'\\x11\' looking for beginning of value',
+      "#3 ERROR: invalid character '\\x11' looking for beginning of value",
       '#9 [4/4] RUN exit 3',
       'ERROR: failed to solve: process "/bin/sh -c exit 3" did not complete successfully: exit code: 3'
     ].join('\n')
@@ -88,7 +92,12 @@ describe('buildxArgs for the retry after a damaged cache', () => {
 /** A plan whose content key is `key` and whose one fallback is its branch's scope. */
 function plan(key: string): KeyPlan {
   const scope = key.slice(0, key.lastIndexOf('/') + 1)
-  return { content: key, hash: key.slice(scope.length), lookup: `${key}/`, restoreKeys: [{ key: scope, source: 'branch', sameContent: false }] }
+  return {
+    content: key,
+    hash: key.slice(scope.length),
+    lookup: `${key}/`,
+    restoreKeys: [{ key: scope, source: 'branch', sameContent: false }]
+  }
 }
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'broken-cache-'))
@@ -117,7 +126,13 @@ function writeCache(dir: string): { layer: string; manifest: string } {
       ]
     })
   )
-  fs.writeFileSync(path.join(dir, 'index.json'), JSON.stringify({ schemaVersion: 2, manifests: [{ mediaType: 'application/vnd.oci.image.index.v1+json', ...manifest }] }))
+  fs.writeFileSync(
+    path.join(dir, 'index.json'),
+    JSON.stringify({
+      schemaVersion: 2,
+      manifests: [{ mediaType: 'application/vnd.oci.image.index.v1+json', ...manifest }]
+    })
+  )
   fs.writeFileSync(path.join(dir, 'oci-layout'), '{"imageLayoutVersion":"1.0.0"}')
   return { layer: path.join(blobs, layer.digest.slice(7)), manifest: path.join(blobs, manifest.digest.slice(7)) }
 }
@@ -136,13 +151,32 @@ describe('cacheProblem', () => {
 
   it.each<[string, () => void, RegExp]>([
     ['no index.json', () => fs.rmSync(path.join(dir, 'index.json')), /^no index\.json$/],
-    ['an index that is not JSON', () => fs.writeFileSync(path.join(dir, 'index.json'), '{"schemaVer'), /^index\.json is not valid JSON$/],
-    ['an index naming nothing', () => fs.writeFileSync(path.join(dir, 'index.json'), '{"manifests":[]}'), /names no manifest/],
+    [
+      'an index that is not JSON',
+      () => fs.writeFileSync(path.join(dir, 'index.json'), '{"schemaVer'),
+      /^index\.json is not valid JSON$/
+    ],
+    [
+      'an index naming nothing',
+      () => fs.writeFileSync(path.join(dir, 'index.json'), '{"manifests":[]}'),
+      /names no manifest/
+    ],
     ['a missing manifest', () => fs.rmSync(files.manifest), /^blob sha256:[a-f0-9]{64} is missing$/],
-    ['a manifest that is not JSON', () => fs.writeFileSync(files.manifest, 'x'.repeat(fs.statSync(files.manifest).size)), /^manifest sha256:[a-f0-9]{64} is not valid JSON$/],
+    [
+      'a manifest that is not JSON',
+      () => fs.writeFileSync(files.manifest, 'x'.repeat(fs.statSync(files.manifest).size)),
+      /^manifest sha256:[a-f0-9]{64} is not valid JSON$/
+    ],
     ['a missing layer', () => fs.rmSync(files.layer), /^blob sha256:[a-f0-9]{64} is missing$/],
     ['a layer cut short', () => fs.truncateSync(files.layer, 10), /^blob sha256:[a-f0-9]{64} has 10 bytes, not 4096$/],
-    ['a directory in place of a layer', () => (fs.rmSync(files.layer), fs.mkdirSync(files.layer)), /is missing/]
+    [
+      'a directory in place of a layer',
+      () => {
+        fs.rmSync(files.layer)
+        fs.mkdirSync(files.layer)
+      },
+      /is missing/
+    ]
   ])('names %s', async (_, damage, problem) => {
     damage()
     expect(await cacheProblem(dir)).toMatch(problem)
@@ -152,7 +186,11 @@ describe('cacheProblem', () => {
     fs.writeFileSync(path.join(tmp, 'outside'), 'x')
     fs.writeFileSync(
       path.join(dir, 'index.json'),
-      JSON.stringify({ manifests: [{ mediaType: 'application/vnd.oci.image.index.v1+json', digest: 'sha256:../../../outside', size: 1 }] })
+      JSON.stringify({
+        manifests: [
+          { mediaType: 'application/vnd.oci.image.index.v1+json', digest: 'sha256:../../../outside', size: 1 }
+        ]
+      })
     )
     expect(await cacheProblem(dir)).toMatch(/malformed/)
   })
@@ -167,10 +205,14 @@ describe('cacheProblem', () => {
 
 describe('writeDenied', () => {
   const token = (ac: unknown): string =>
-    ['{"alg":"none"}', JSON.stringify({ ac: JSON.stringify(ac) }), 'sig'].map(p => Buffer.from(p).toString('base64url')).join('.')
+    ['{"alg":"none"}', JSON.stringify({ ac: JSON.stringify(ac) }), 'sig']
+      .map(p => Buffer.from(p).toString('base64url'))
+      .join('.')
 
   it('lets a token with a writable scope save', () => {
-    expect(writeDenied({ ACTIONS_RUNTIME_TOKEN: token([{ Scope: 'refs/heads/master', Permission: 3 }]) })).toBeUndefined()
+    expect(
+      writeDenied({ ACTIONS_RUNTIME_TOKEN: token([{ Scope: 'refs/heads/master', Permission: 3 }]) })
+    ).toBeUndefined()
   })
 
   it('says plainly when every scope is read-only', () => {
@@ -207,14 +249,20 @@ describe('LocalCacheStore with damaged entries', () => {
     fs.rmSync(broken.layer)
     const restored = await new LocalCacheStore(root, 'job').restore(plan('p/img/main/new'))
     expect(restored?.matchedKey).toBe('p/img/main/old')
-    expect(warnings()).toMatch(/Skipping the damaged cache entry p\/img\/main\/new in .* \(blob sha256:[a-f0-9]{64} is missing\)/)
+    expect(warnings()).toMatch(
+      /Skipping the damaged cache entry p\/img\/main\/new in .* \(blob sha256:[a-f0-9]{64} is missing\)/
+    )
   })
 
   it('reports a damaged entry under the exact key when nothing else serves, so that it gets replaced', async () => {
     const broken = writeCache(path.join(root, 'p/img/solo/k'))
     fs.truncateSync(broken.layer, 1)
     const restored = await new LocalCacheStore(root, 'job').restore(plan('p/img/solo/k'))
-    expect(restored).toMatchObject({ matchedKey: 'p/img/solo/k', from: [], problem: expect.stringMatching(/has 1 bytes/) })
+    expect(restored).toMatchObject({
+      matchedKey: 'p/img/solo/k',
+      from: [],
+      problem: expect.stringMatching(/has 1 bytes/)
+    })
   })
 
   it('replaces a damaged entry under the same key on save', async () => {

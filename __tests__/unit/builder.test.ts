@@ -1,5 +1,11 @@
 import { describe, expect, it } from '@jest/globals'
-import { chooseBuilder, createFailedWarning, parseDriver, usesContainerdStore, type BuilderFacts } from '../../src/docker/builder.js'
+import {
+  chooseBuilder,
+  createFailedWarning,
+  parseDriver,
+  usesContainerdStore,
+  type BuilderFacts
+} from '../../src/docker/builder.js'
 
 const dockerClassic: BuilderFacts = { driver: 'docker', containerdStore: false }
 const dockerContainerd: BuilderFacts = { driver: 'docker', containerdStore: true }
@@ -29,7 +35,9 @@ describe('chooseBuilder', () => {
 describe('createFailedWarning', () => {
   it('gives the reason and how to fix it', () => {
     const warning = createFailedWarning('could not create a docker-container builder (ERROR: network is unreachable)')
-    expect(warning).toContain('and could not create a docker-container builder (ERROR: network is unreachable), so nothing will be saved.')
+    expect(warning).toContain(
+      'and could not create a docker-container builder (ERROR: network is unreachable), so nothing will be saved.'
+    )
     expect(warning).toContain('Fix: let the runner pull the moby/buildkit image')
     expect(warning).toContain('"containerd-snapshotter": true')
   })
@@ -43,7 +51,11 @@ describe('reading the engine', () => {
 
   it('tells the containerd image store from the classic one', () => {
     expect(usesContainerdStore('[["driver-type","io.containerd.snapshotter.v1"]]')).toBe(true)
-    expect(usesContainerdStore('[["Backing Filesystem","extfs"],["Supports d_type","true"],["Using metacopy","false"],["Native Overlay Diff","true"],["userxattr","false"]]')).toBe(false)
+    expect(
+      usesContainerdStore(
+        '[["Backing Filesystem","extfs"],["Supports d_type","true"],["Using metacopy","false"],["Native Overlay Diff","true"],["userxattr","false"]]'
+      )
+    ).toBe(false)
     expect(usesContainerdStore('not json')).toBe(false)
   })
 })

@@ -10,22 +10,51 @@ const local = (dir: string) => ({ type: 'local' as const, dir })
 describe('buildxArgs', () => {
   it('imports a restored cache and exports a new one in max mode', () => {
     expect(buildxArgs(inputs, { from: [local('/c/old')], to: local('/c/new') }, files)).toEqual([
-      'buildx', 'build', '--progress=plain', '--file', '/ws/Dockerfile', '--tag', 'ci',
-      '--build-arg', 'A=x y; $(id)', '--load',
-      '--cache-from', 'type=local,src=/c/old', '--cache-to', 'type=local,dest=/c/new,mode=max,ignore-error=true,compression=gzip,force-compression=true',
-      '--iidfile', '/t/iid', '--metadata-file', '/t/meta.json', '/ws'
+      'buildx',
+      'build',
+      '--progress=plain',
+      '--file',
+      '/ws/Dockerfile',
+      '--tag',
+      'ci',
+      '--build-arg',
+      'A=x y; $(id)',
+      '--load',
+      '--cache-from',
+      'type=local,src=/c/old',
+      '--cache-to',
+      'type=local,dest=/c/new,mode=max,ignore-error=true,compression=gzip,force-compression=true',
+      '--iidfile',
+      '/t/iid',
+      '--metadata-file',
+      '/t/meta.json',
+      '/ws'
     ])
   })
 
   it('forces the layer compression asked for on the export, gzip too: a restored entry may have another', () => {
     for (const choice of ['zstd', 'gzip', 'uncompressed'] as const) {
       const args = buildxArgs({ ...inputs, cacheCompression: choice }, { from: [], to: local('/c/new') }, files)
-      expect(args).toContain(`type=local,dest=/c/new,mode=max,ignore-error=true,compression=${choice},force-compression=true`)
+      expect(args).toContain(
+        `type=local,dest=/c/new,mode=max,ignore-error=true,compression=${choice},force-compression=true`
+      )
     }
   })
 
   it('leaves out what is not asked for', () => {
-    const args = buildxArgs({ ...inputs, buildArgs: [], load: false, push: true, tags: ['a', 'b'], target: 't', platforms: ['linux/amd64', 'linux/arm64'] }, { from: [] }, files)
+    const args = buildxArgs(
+      {
+        ...inputs,
+        buildArgs: [],
+        load: false,
+        push: true,
+        tags: ['a', 'b'],
+        target: 't',
+        platforms: ['linux/amd64', 'linux/arm64']
+      },
+      { from: [] },
+      files
+    )
     expect(args).not.toContain('--cache-from')
     expect(args).not.toContain('--cache-to')
     expect(args).not.toContain('--load')
@@ -43,7 +72,9 @@ describe('buildxArgs', () => {
     const ref = 'ghcr.io/acme/cache:img'
     const args = buildxArgs(inputs, { from: [{ type: 'registry', ref }], to: { type: 'registry', ref } }, files)
     expect(args).toContain(`type=registry,ref=${ref}`)
-    expect(args).toContain(`type=registry,ref=${ref},mode=max,image-manifest=true,oci-mediatypes=true,ignore-error=true,compression=gzip,force-compression=true`)
+    expect(args).toContain(
+      `type=registry,ref=${ref},mode=max,image-manifest=true,oci-mediatypes=true,ignore-error=true,compression=gzip,force-compression=true`
+    )
   })
 })
 
@@ -97,14 +128,24 @@ describe('stepCounts', () => {
 describe('errorLine', () => {
   it('takes the last ERROR line of a failed build', () => {
     const out = `${progress}#8 ERROR: process "/bin/sh -c exit 3" did not complete successfully: exit code: 3\n------\nERROR: failed to solve: process "/bin/sh -c exit 3" did not complete successfully: exit code: 3\n`
-    expect(errorLine(out)).toBe('failed to solve: process "/bin/sh -c exit 3" did not complete successfully: exit code: 3')
+    expect(errorLine(out)).toBe(
+      'failed to solve: process "/bin/sh -c exit 3" did not complete successfully: exit code: 3'
+    )
   })
 })
 
 describe('failedOnCacheImport', () => {
   it('does not blame the cache for a failing RUN or a missing COPY source', () => {
-    expect(failedOnCacheImport('ERROR: failed to solve: process "/bin/sh -c exit 3" did not complete successfully: exit code: 3')).toBe(false)
-    expect(failedOnCacheImport('ERROR: failed to solve: failed to compute cache key: failed to calculate checksum of ref abc::def: "/missing.sh": not found')).toBe(false)
+    expect(
+      failedOnCacheImport(
+        'ERROR: failed to solve: process "/bin/sh -c exit 3" did not complete successfully: exit code: 3'
+      )
+    ).toBe(false)
+    expect(
+      failedOnCacheImport(
+        'ERROR: failed to solve: failed to compute cache key: failed to calculate checksum of ref abc::def: "/missing.sh": not found'
+      )
+    ).toBe(false)
   })
 })
 

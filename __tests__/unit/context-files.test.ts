@@ -5,7 +5,9 @@ import * as path from 'node:path'
 import { contextEntries, readIgnoreRules, resolveInside } from '../../src/key/context-files.js'
 
 const roots: string[] = []
-afterAll(() => roots.forEach(r => fs.rmSync(r, { recursive: true, force: true })))
+afterAll(() => {
+  for (const r of roots) fs.rmSync(r, { recursive: true, force: true })
+})
 
 function context(files: Record<string, string>, links: Record<string, string> = {}): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'context-'))
@@ -21,11 +23,15 @@ function context(files: Record<string, string>, links: Record<string, string> = 
   return dir
 }
 
-const sent = (dir: string, sources: string[]): string[] => contextEntries(sources, dir, readIgnoreRules(dir, path.join(dir, 'Dockerfile')))
+const sent = (dir: string, sources: string[]): string[] =>
+  contextEntries(sources, dir, readIgnoreRules(dir, path.join(dir, 'Dockerfile')))
 
 describe('resolveInside', () => {
   it('resolves relative and absolute targets inside the root, and stops `..` at it', () => {
-    const dir = context({ 'etc/hostname': 'h', 'lib/x': 'x' }, { 'a/up': '../../../lib', 'abs': '/etc', 'a/chain': '../abs' })
+    const dir = context(
+      { 'etc/hostname': 'h', 'lib/x': 'x' },
+      { 'a/up': '../../../lib', abs: '/etc', 'a/chain': '../abs' }
+    )
     expect(resolveInside(dir, 'a/up/x')).toEqual({ kind: 'file', relative: 'lib/x', links: ['a/up'] })
     expect(resolveInside(dir, 'abs/hostname')).toEqual({ kind: 'file', relative: 'etc/hostname', links: ['abs'] })
     expect(resolveInside(dir, 'a/chain')).toEqual({ kind: 'directory', relative: 'etc', links: ['a/chain', 'abs'] })
@@ -42,7 +48,17 @@ describe('resolveInside', () => {
 
 describe('contextEntries', () => {
   it('expands wildcards one level at a time, matching dot files, without entering links', () => {
-    const dir = context({ 'src/a.c': '', 'src/.b.c': '', 'src/sub/c.c': '', 'src/d.h': '', 'pkgs/one/meta.json': '', 'pkgs/two/meta.json': '' }, { 'src/e.c': '/etc/hostname', 'pkgs/three': '/' })
+    const dir = context(
+      {
+        'src/a.c': '',
+        'src/.b.c': '',
+        'src/sub/c.c': '',
+        'src/d.h': '',
+        'pkgs/one/meta.json': '',
+        'pkgs/two/meta.json': ''
+      },
+      { 'src/e.c': '/etc/hostname', 'pkgs/three': '/' }
+    )
     expect(sent(dir, ['src/*.c'])).toEqual(['src/.b.c', 'src/a.c', 'src/e.c'])
     expect(sent(dir, ['pkgs/*/meta.json'])).toEqual(['pkgs/one/meta.json', 'pkgs/two/meta.json'])
     expect(sent(dir, ['src/?.[ch]'])).toEqual(['src/a.c', 'src/d.h', 'src/e.c'])
@@ -56,12 +72,29 @@ describe('contextEntries', () => {
 
 describe('readIgnoreRules', () => {
   it('reads rules as Docker does: byte order mark, CRLF, comments only at the start of a line', () => {
-    const dir = context({ '.dockerignore': '\uFEFFfirst\r\n# comment\r\n #kept\r\n', first: '', '#kept': '', '# comment': '', other: '' })
+    const dir = context({
+      '.dockerignore': '\uFEFFfirst\r\n# comment\r\n #kept\r\n',
+      first: '',
+      '#kept': '',
+      '# comment': '',
+      other: ''
+    })
     expect(sent(dir, ['.'])).toEqual(['# comment', '.dockerignore', 'other'])
   })
 
   it('takes + ( ) | { } literally and matches `**name` by suffix, as Docker does', () => {
-    const dir = context({ '.dockerignore': 'c++\nlib(old)\na|b\n{x}\n**foo\n', 'c++': '', 'lib(old)': '', libold: '', 'a|b': '', a: '', '{x}': '', barfoo: '', 'd/xfoo': '', fox: '' })
+    const dir = context({
+      '.dockerignore': 'c++\nlib(old)\na|b\n{x}\n**foo\n',
+      'c++': '',
+      'lib(old)': '',
+      libold: '',
+      'a|b': '',
+      a: '',
+      '{x}': '',
+      barfoo: '',
+      'd/xfoo': '',
+      fox: ''
+    })
     expect(sent(dir, ['.'])).toEqual(['.dockerignore', 'a', 'fox', 'libold'])
   })
 

@@ -14,8 +14,14 @@ import { keyPlan, cacheSourceOf } from '../../src/key/key.js'
 import { captureStdout } from '../support/stdout.js'
 
 const repo = { repository: { default_branch: 'main' } }
-const facts = (over: Partial<EventFacts>): EventFacts => ({ eventName: 'push', ref: 'refs/heads/main', payload: repo, ...over })
-const decide = (over: Partial<EventFacts>, defaultBranch = 'main'): boolean => writeDecision(runContext(facts(over), defaultBranch)).allowed
+const facts = (over: Partial<EventFacts>): EventFacts => ({
+  eventName: 'push',
+  ref: 'refs/heads/main',
+  payload: repo,
+  ...over
+})
+const decide = (over: Partial<EventFacts>, defaultBranch = 'main'): boolean =>
+  writeDecision(runContext(facts(over), defaultBranch)).allowed
 
 // What GitHub writes to GITHUB_EVENT_PATH for a scheduled run: the cron line, nothing else.
 const SCHEDULE_PAYLOAD = { schedule: '0 3 * * *' }
@@ -35,14 +41,21 @@ describe('knownDefaultBranch', () => {
   it('knows nothing from a payload without a repository on other events', () => {
     expect(knownDefaultBranch(facts({ payload: {} }), '')).toBeUndefined()
     expect(knownDefaultBranch(facts({ eventName: 'workflow_dispatch', payload: { inputs: {} } }), '')).toBeUndefined()
-    expect(knownDefaultBranch(facts({ eventName: 'schedule', ref: 'refs/tags/v1', payload: SCHEDULE_PAYLOAD }), '')).toBeUndefined()
+    expect(
+      knownDefaultBranch(facts({ eventName: 'schedule', ref: 'refs/tags/v1', payload: SCHEDULE_PAYLOAD }), '')
+    ).toBeUndefined()
   })
 })
 
 describe('resolveDefaultBranch', () => {
   const stdout = captureStdout()
 
-  const noPayload = facts({ eventName: 'workflow_dispatch', ref: 'refs/heads/trunk', payload: {}, repository: 'example/ci' })
+  const noPayload = facts({
+    eventName: 'workflow_dispatch',
+    ref: 'refs/heads/trunk',
+    payload: {},
+    repository: 'example/ci'
+  })
 
   it('says where the answer came from, and asks no one when the run tells it', async () => {
     stdout.clear()
@@ -55,7 +68,10 @@ describe('resolveDefaultBranch', () => {
 
   it('asks the REST API when the payload does not name it', async () => {
     const ask = jest.fn<AskDefaultBranch>(async () => 'trunk')
-    expect(await resolveDefaultBranch(noPayload, '', 'token', ask)).toEqual({ name: 'trunk', source: { kind: 'rest-api' } })
+    expect(await resolveDefaultBranch(noPayload, '', 'token', ask)).toEqual({
+      name: 'trunk',
+      source: { kind: 'rest-api' }
+    })
     expect(ask).toHaveBeenCalledWith(noPayload, 'token')
     expect(stdout.text()).toContain('Default branch: trunk (from the REST API')
   })
@@ -64,8 +80,13 @@ describe('resolveDefaultBranch', () => {
     const failing = async (): Promise<string> => {
       throw new Error('HttpError: Not Found\nmore')
     }
-    expect(await resolveDefaultBranch(noPayload, '', 'token', failing)).toMatchObject({ name: 'master', source: { kind: 'fallback' } })
-    expect(stdout.text()).toMatch(/::warning::Could not learn the repository's default branch \(.*did not answer: HttpError: Not Found\); assuming master/)
+    expect(await resolveDefaultBranch(noPayload, '', 'token', failing)).toMatchObject({
+      name: 'master',
+      source: { kind: 'fallback' }
+    })
+    expect(stdout.text()).toMatch(
+      /::warning::Could not learn the repository's default branch \(.*did not answer: HttpError: Not Found\); assuming master/
+    )
     stdout.clear()
     const ask = jest.fn<AskDefaultBranch>(async () => 'trunk')
     expect((await resolveDefaultBranch(noPayload, '', '', ask)).name).toBe('master')
@@ -83,7 +104,9 @@ describe('askDefaultBranch', () => {
     server = http.createServer((req, res) => {
       seen.push({ url: req.url, authorization: req.headers.authorization })
       if (req.url === '/repos/example/ci') {
-        res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ full_name: 'example/ci', default_branch: 'trunk' }))
+        res
+          .writeHead(200, { 'content-type': 'application/json' })
+          .end(JSON.stringify({ full_name: 'example/ci', default_branch: 'trunk' }))
       } else {
         res.writeHead(404, { 'content-type': 'application/json' }).end(JSON.stringify({ message: 'Not Found' }))
       }
@@ -108,21 +131,39 @@ describe('askDefaultBranch', () => {
 
 describe('runContext', () => {
   it('reads a pull request as pull/<number> with its base branch, never as its head branch', () => {
-    const ctx = runContext(facts({ eventName: 'pull_request', ref: 'refs/pull/3/merge', headRef: 'fix/x', baseRef: 'release' }), 'main')
+    const ctx = runContext(
+      facts({ eventName: 'pull_request', ref: 'refs/pull/3/merge', headRef: 'fix/x', baseRef: 'release' }),
+      'main'
+    )
     expect(ctx).toMatchObject({ branch: 'pull/3', baseBranch: 'release', defaultBranch: 'main' })
   })
 
   it("takes a pull_request_target's number from the payload: its ref is the base branch's", () => {
     const payload = { ...repo, number: 9, pull_request: { number: 9 } }
-    const ctx = runContext(facts({ eventName: 'pull_request_target', ref: 'refs/heads/main', headRef: 'main', baseRef: 'main', payload }), 'main')
+    const ctx = runContext(
+      facts({ eventName: 'pull_request_target', ref: 'refs/heads/main', headRef: 'main', baseRef: 'main', payload }),
+      'main'
+    )
     expect(ctx).toMatchObject({ branch: 'pull/9', baseBranch: 'main' })
-    const bare = runContext(facts({ eventName: 'pull_request_target', ref: 'refs/heads/main', headRef: 'main', baseRef: 'main', payload: {} }), 'main')
+    const bare = runContext(
+      facts({
+        eventName: 'pull_request_target',
+        ref: 'refs/heads/main',
+        headRef: 'main',
+        baseRef: 'main',
+        payload: {}
+      }),
+      'main'
+    )
     expect(bare.branch).toBe('refs/heads/main')
   })
 
   it('reads a merge queue run as its queue branch with its base branch', () => {
     const payload = { ...repo, merge_group: { base_ref: 'refs/heads/main' } }
-    const ctx = runContext(facts({ eventName: 'merge_group', ref: 'refs/heads/gh-readonly-queue/main/pr-1-abc', payload }), 'main')
+    const ctx = runContext(
+      facts({ eventName: 'merge_group', ref: 'refs/heads/gh-readonly-queue/main/pr-1-abc', payload }),
+      'main'
+    )
     expect(ctx).toMatchObject({ branch: 'gh-readonly-queue/main/pr-1-abc', baseBranch: 'main' })
   })
 
@@ -144,26 +185,50 @@ describe('a fork pull request whose head branch is named like the default branch
 
   it("restores the default branch's entry as its base branch's, never as an exact hit", () => {
     expect(cacheSourceOf(plan(fork), masterEntry)).toBe('base-branch')
-    const target = facts({ eventName: 'pull_request_target', ref: 'refs/heads/main', headRef: 'main', baseRef: 'main', payload: { number: 8 } })
+    const target = facts({
+      eventName: 'pull_request_target',
+      ref: 'refs/heads/main',
+      headRef: 'main',
+      baseRef: 'main',
+      payload: { number: 8 }
+    })
     expect(cacheSourceOf(plan(target), masterEntry)).toBe('base-branch')
   })
 })
 
 describe('writeDecision', () => {
-  it.each([
-    ['push to the default branch', { eventName: 'push', ref: 'refs/heads/main' }, true],
-    ['workflow_dispatch on the default branch', { eventName: 'workflow_dispatch', ref: 'refs/heads/main' }, true],
-    ['schedule on the default branch', { eventName: 'schedule', ref: 'refs/heads/main', payload: SCHEDULE_PAYLOAD }, true],
-    ['push to another branch', { eventName: 'push', ref: 'refs/heads/feature' }, false],
-    ['push of a tag named like the default branch', { eventName: 'push', ref: 'refs/tags/main' }, false],
-    ['workflow_dispatch on another branch', { eventName: 'workflow_dispatch', ref: 'refs/heads/feature' }, false],
-    ['pull_request', { eventName: 'pull_request', ref: 'refs/pull/1/merge', headRef: 'feature', baseRef: 'main' }, false],
-    ['pull_request from a fork whose head is named main', { eventName: 'pull_request', ref: 'refs/pull/2/merge', headRef: 'main', baseRef: 'main' }, false],
-    ['pull_request_target (runs on the default branch)', { eventName: 'pull_request_target', ref: 'refs/heads/main', headRef: 'main', baseRef: 'main' }, false],
-    ['workflow_run on the default branch', { eventName: 'workflow_run', ref: 'refs/heads/main' }, false],
-    ['merge_group', { eventName: 'merge_group', ref: 'refs/heads/gh-readonly-queue/main/pr-1-abc' }, false],
-    ['issue_comment on the default branch', { eventName: 'issue_comment', ref: 'refs/heads/main' }, false]
-  ].map(([name, over, allowed]) => [name, allowed, over]) as Array<[string, boolean, Partial<EventFacts>]>)('%s: allowed=%s', (_name, allowed, over) => {
+  it.each(
+    [
+      ['push to the default branch', { eventName: 'push', ref: 'refs/heads/main' }, true],
+      ['workflow_dispatch on the default branch', { eventName: 'workflow_dispatch', ref: 'refs/heads/main' }, true],
+      [
+        'schedule on the default branch',
+        { eventName: 'schedule', ref: 'refs/heads/main', payload: SCHEDULE_PAYLOAD },
+        true
+      ],
+      ['push to another branch', { eventName: 'push', ref: 'refs/heads/feature' }, false],
+      ['push of a tag named like the default branch', { eventName: 'push', ref: 'refs/tags/main' }, false],
+      ['workflow_dispatch on another branch', { eventName: 'workflow_dispatch', ref: 'refs/heads/feature' }, false],
+      [
+        'pull_request',
+        { eventName: 'pull_request', ref: 'refs/pull/1/merge', headRef: 'feature', baseRef: 'main' },
+        false
+      ],
+      [
+        'pull_request from a fork whose head is named main',
+        { eventName: 'pull_request', ref: 'refs/pull/2/merge', headRef: 'main', baseRef: 'main' },
+        false
+      ],
+      [
+        'pull_request_target (runs on the default branch)',
+        { eventName: 'pull_request_target', ref: 'refs/heads/main', headRef: 'main', baseRef: 'main' },
+        false
+      ],
+      ['workflow_run on the default branch', { eventName: 'workflow_run', ref: 'refs/heads/main' }, false],
+      ['merge_group', { eventName: 'merge_group', ref: 'refs/heads/gh-readonly-queue/main/pr-1-abc' }, false],
+      ['issue_comment on the default branch', { eventName: 'issue_comment', ref: 'refs/heads/main' }, false]
+    ].map(([name, over, allowed]) => [name, allowed, over]) as Array<[string, boolean, Partial<EventFacts>]>
+  )('%s: allowed=%s', (_name, allowed, over) => {
     expect(decide(over)).toBe(allowed)
   })
 
@@ -181,7 +246,12 @@ describe('writeDecision', () => {
   it('names why not as a typed denial', () => {
     const no = writeDecision(runContext(facts({ ref: 'refs/heads/feature' }), 'main'))
     expect(no).toEqual({ allowed: false, denial: { kind: 'branch', ref: 'refs/heads/feature', writers: ['main'] } })
-    const pr = writeDecision(runContext(facts({ eventName: 'pull_request', ref: 'refs/pull/1/merge', headRef: 'main', baseRef: 'main' }), 'main'))
+    const pr = writeDecision(
+      runContext(
+        facts({ eventName: 'pull_request', ref: 'refs/pull/1/merge', headRef: 'main', baseRef: 'main' }),
+        'main'
+      )
+    )
     expect(pr).toMatchObject({ allowed: false, denial: { kind: 'pull-request' } })
   })
 })

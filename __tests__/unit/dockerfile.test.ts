@@ -3,7 +3,7 @@ import { contextSources } from '../../src/key/dockerfile.js'
 
 /** Joins lines so each Dockerfile in these tests reads as it would on disk. */
 function df(...lines: string[]): string {
-  return lines.join('\n') + '\n'
+  return `${lines.join('\n')}\n`
 }
 
 describe('contextSources', () => {
@@ -182,7 +182,14 @@ describe('contextSources', () => {
     })
 
     it('finds a heredoc marker on a continued line and reads its body after the instruction', () => {
-      const dockerfile = df('FROM alpine', 'RUN --network=none \\', '    <<EOF', 'COPY hidden /x', 'EOF', 'COPY seen /z')
+      const dockerfile = df(
+        'FROM alpine',
+        'RUN --network=none \\',
+        '    <<EOF',
+        'COPY hidden /x',
+        'EOF',
+        'COPY seen /z'
+      )
       expect(contextSources(dockerfile)).toEqual({ sources: ['seen'], dynamic: [] })
     })
 
@@ -303,10 +310,7 @@ describe('contextSources', () => {
 
   describe('normalisation', () => {
     it('strips ./, collapses //, drops a trailing / and a leading /', () => {
-      const dockerfile = df(
-        'FROM alpine',
-        'COPY ./a .//b c// /d/e/ //f ./././g h/./i /dst/'
-      )
+      const dockerfile = df('FROM alpine', 'COPY ./a .//b c// /d/e/ //f ./././g h/./i /dst/')
       expect(contextSources(dockerfile)).toEqual({
         sources: ['a', 'b', 'c', 'd/e', 'f', 'g', 'h/i'],
         dynamic: []
@@ -422,7 +426,8 @@ describe('contextSources', () => {
     })
 
     it('reads CRLF line endings and a byte-order mark', () => {
-      const dockerfile = '\uFEFF# escape=`\r\nFROM alpine\r\nCOPY a `\r\n  b /dst/\r\nRUN <<EOF\r\nCOPY hidden /x\r\nEOF\r\nCOPY c /y\r\n'
+      const dockerfile =
+        '\uFEFF# escape=`\r\nFROM alpine\r\nCOPY a `\r\n  b /dst/\r\nRUN <<EOF\r\nCOPY hidden /x\r\nEOF\r\nCOPY c /y\r\n'
       expect(contextSources(dockerfile)).toEqual({ sources: ['a', 'b', 'c'], dynamic: [] })
     })
 

@@ -65,13 +65,14 @@ function steps(yaml: string): Step[] {
     const item = /^(\s*)- /.exec(lines[i])
     if (!item) continue
     const indent = item[1].length
-    const body = [lines[i].slice(0, indent) + '  ' + lines[i].slice(indent + 2)]
+    const body = [`${lines[i].slice(0, indent)}  ${lines[i].slice(indent + 2)}`]
     for (let j = i + 1; j < lines.length; j++) {
       const own = /^(\s*)\S/.exec(lines[j])
       if (own && own[1].length <= indent) break
       body.push(lines[j])
     }
-    const field = (name: string): string | undefined => body.map(l => new RegExp(`^\\s{${indent + 2}}${name}:\\s*(\\S.*)$`).exec(l)?.[1]).find(Boolean)
+    const field = (name: string): string | undefined =>
+      body.map(l => new RegExp(`^\\s{${indent + 2}}${name}:\\s*(\\S.*)$`).exec(l)?.[1]).find(Boolean)
     const withAt = body.findIndex(l => new RegExp(`^\\s{${indent + 2}}with:\\s*$`).test(l))
     const keys: string[] = []
     if (withAt >= 0) {
@@ -88,7 +89,8 @@ function steps(yaml: string): Step[] {
   return found
 }
 
-const ours = (step: Step): boolean => step.uses !== undefined && (/buildx-ci-cache@/.test(step.uses) || step.uses === './')
+const ours = (step: Step): boolean =>
+  step.uses !== undefined && (/buildx-ci-cache@/.test(step.uses) || step.uses === './')
 
 function yamlBlocks(markdown: string): string[] {
   return [...markdown.matchAll(/^```ya?ml\n([\s\S]*?)^```/gm)].map(m => m[1])

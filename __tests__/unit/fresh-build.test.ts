@@ -24,7 +24,9 @@ describe('the pull and no-cache inputs', () => {
 
   it('refuse anything but true or false, naming the input', () => {
     expect(() => parse({ image: 'ci', 'no-cache': 'yes' })).toThrow(InputError)
-    expect(() => parse({ image: 'ci', 'no-cache': 'yes' })).toThrow('Input `no-cache` must be true or false, not "yes".')
+    expect(() => parse({ image: 'ci', 'no-cache': 'yes' })).toThrow(
+      'Input `no-cache` must be true or false, not "yes".'
+    )
     expect(() => parse({ image: 'ci', pull: '1' })).toThrow('Input `pull` must be true or false')
   })
 })

@@ -6,10 +6,14 @@ import { imageHash } from '../../src/key/hash.js'
 import { parseInputs } from '../../src/inputs.js'
 
 const roots: string[] = []
-afterAll(() => roots.forEach(r => fs.rmSync(r, { recursive: true, force: true })))
+afterAll(() => {
+  for (const r of roots) fs.rmSync(r, { recursive: true, force: true })
+})
 
 /** A workspace with an image folder, shared scripts and an unrelated file. */
-function workspace(dockerfile = 'FROM scratch\nCOPY scripts/build.sh /tmp/\nCOPY conf/ /etc/conf/\nRUN sh /tmp/build.sh\n'): string {
+function workspace(
+  dockerfile = 'FROM scratch\nCOPY scripts/build.sh /tmp/\nCOPY conf/ /etc/conf/\nRUN sh /tmp/build.sh\n'
+): string {
   const ws = fs.mkdtempSync(path.join(os.tmpdir(), 'hash-'))
   roots.push(ws)
   const files: Record<string, string> = {
@@ -28,7 +32,11 @@ function workspace(dockerfile = 'FROM scratch\nCOPY scripts/build.sh /tmp/\nCOPY
 }
 
 const hashOf = async (ws: string, inputs: Record<string, string> = {}, engine = 'linux/amd64') =>
-  imageHash(parseInputs(name => ({ image: 'ci', ...inputs })[name] ?? '', ws), ws, () => engine)
+  imageHash(
+    parseInputs(name => ({ image: 'ci', ...inputs })[name] ?? '', ws),
+    ws,
+    () => engine
+  )
 
 function write(ws: string, files: Record<string, string>): void {
   for (const [name, text] of Object.entries(files)) {
@@ -37,13 +45,19 @@ function write(ws: string, files: Record<string, string>): void {
   }
 }
 
-const pathsOf = async (ws: string, inputs: Record<string, string> = {}) => (await hashOf(ws, inputs)).files.map(f => f.path)
+const pathsOf = async (ws: string, inputs: Record<string, string> = {}) =>
+  (await hashOf(ws, inputs)).files.map(f => f.path)
 
 describe('imageHash', () => {
   it('covers the Dockerfile and exactly the files its COPY lines read', async () => {
     const ws = workspace()
     const hashed = await hashOf(ws)
-    expect(hashed.files.map(f => f.path)).toEqual(['Dockerfile', 'conf/a.conf', 'conf/nested/b.conf', 'scripts/build.sh'])
+    expect(hashed.files.map(f => f.path)).toEqual([
+      'Dockerfile',
+      'conf/a.conf',
+      'conf/nested/b.conf',
+      'scripts/build.sh'
+    ])
   })
 
   it('is the same for the same inputs in another workspace', async () => {
@@ -53,7 +67,11 @@ describe('imageHash', () => {
   it('changes when a COPY source, a file below a copied folder, or the Dockerfile changes', async () => {
     const ws = workspace()
     const before = (await hashOf(ws)).hash
-    for (const [file, text] of [['scripts/build.sh', 'echo v2\n'], ['conf/nested/b.conf', 'b=3\n'], ['Dockerfile', 'FROM scratch\n']]) {
+    for (const [file, text] of [
+      ['scripts/build.sh', 'echo v2\n'],
+      ['conf/nested/b.conf', 'b=3\n'],
+      ['Dockerfile', 'FROM scratch\n']
+    ]) {
       const changed = workspace()
       fs.writeFileSync(path.join(changed, file), text)
       expect((await hashOf(changed)).hash).not.toBe(before)
@@ -119,18 +137,30 @@ describe('imageHash and .dockerignore', () => {
   it('matches with Docker semantics: case-sensitive, * within one directory, ** across, ! brings back', async () => {
     const ws = workspace('FROM scratch\nCOPY . /app/\n')
     write(ws, {
-      'src/a.md': 'a', 'src/A.MD': 'A', 'top.md': 't', 'deep/x/y.log': 'y', 'deep/keep.log': 'k',
-      'vendor/lib/big.bin': 'b', 'vendor/lib/LICENSE': 'l',
+      'src/a.md': 'a',
+      'src/A.MD': 'A',
+      'top.md': 't',
+      'deep/x/y.log': 'y',
+      'deep/keep.log': 'k',
+      'vendor/lib/big.bin': 'b',
+      'vendor/lib/LICENSE': 'l',
       '.dockerignore': '# a comment\nsrc/a.md\n*.md\n**/*.log\n!deep/keep.log\nvendor\n!vendor/lib/LICENSE\nbusybox\n'
     })
     const paths = await pathsOf(ws)
-    expect(paths).toEqual(expect.arrayContaining(['src/A.MD', 'deep/keep.log', 'vendor/lib/LICENSE', 'conf/a.conf', 'Dockerfile']))
+    expect(paths).toEqual(
+      expect.arrayContaining(['src/A.MD', 'deep/keep.log', 'vendor/lib/LICENSE', 'conf/a.conf', 'Dockerfile'])
+    )
     for (const gone of ['src/a.md', 'top.md', 'deep/x/y.log', 'vendor/lib/big.bin']) expect(paths).not.toContain(gone)
   })
 
   it('prefers <Dockerfile>.dockerignore beside the Dockerfile, as BuildKit does', async () => {
     const ws = workspace(copySrc)
-    write(ws, { 'src/main.c': 'int main;\n', 'src/NOTES.md': 'notes\n', '.dockerignore': 'src/main.c\n', 'Dockerfile.dockerignore': 'src/NOTES.md\n' })
+    write(ws, {
+      'src/main.c': 'int main;\n',
+      'src/NOTES.md': 'notes\n',
+      '.dockerignore': 'src/main.c\n',
+      'Dockerfile.dockerignore': 'src/NOTES.md\n'
+    })
     const before = await hashOf(ws)
     expect(before.files.map(f => f.path)).toEqual(['Dockerfile', 'Dockerfile.dockerignore', 'src/main.c'])
     // The context's .dockerignore is not applied, nor sent by COPY src/: it does not count.
@@ -184,7 +214,15 @@ describe('imageHash and symlinks', () => {
     fs.symlinkSync('/', path.join(ws, 'root'))
     const paths = await pathsOf(ws)
     // The link brings the context root back, nothing more.
-    expect(paths).toEqual(['Dockerfile', 'README.md', 'conf/a.conf', 'conf/nested/b.conf', 'root', 'scripts/build.sh', 'scripts/other.sh'])
+    expect(paths).toEqual([
+      'Dockerfile',
+      'README.md',
+      'conf/a.conf',
+      'conf/nested/b.conf',
+      'root',
+      'scripts/build.sh',
+      'scripts/other.sh'
+    ])
   })
 
   it('follows a link to a folder inside the context, so editing the folder changes the key', async () => {
@@ -213,7 +251,12 @@ describe('imageHash and symlinks', () => {
   it('hashes a link in a hash-files folder as a link, without walking the disk behind it', async () => {
     const ws = workspace()
     fs.symlinkSync('/', path.join(ws, 'conf', 'root'))
-    expect(await pathsOf(ws, { 'hash-files': 'conf' })).toEqual(['Dockerfile', 'conf/a.conf', 'conf/nested/b.conf', 'conf/root'])
+    expect(await pathsOf(ws, { 'hash-files': 'conf' })).toEqual([
+      'Dockerfile',
+      'conf/a.conf',
+      'conf/nested/b.conf',
+      'conf/root'
+    ])
   })
 
   it('keeps a source that climbs above the context inside it', async () => {
@@ -222,7 +265,11 @@ describe('imageHash and symlinks', () => {
     fs.mkdirSync(context)
     fs.writeFileSync(path.join(context, 'Dockerfile'), 'FROM scratch\nCOPY ../hostname /x\n')
     fs.writeFileSync(path.join(context, 'hostname'), 'inside\n')
-    const hashed = await imageHash(parseInputs(name => ({ image: 'ci', context: 'ctx' })[name] ?? '', out), out, () => 'linux/amd64')
+    const hashed = await imageHash(
+      parseInputs(name => ({ image: 'ci', context: 'ctx' })[name] ?? '', out),
+      out,
+      () => 'linux/amd64'
+    )
     expect(hashed.files.map(f => f.path)).toEqual(['ctx/Dockerfile', 'ctx/hostname'])
   })
 })
@@ -238,9 +285,13 @@ describe('imageHash and the platform', () => {
 
   it('asks nothing of the engine when platforms are given', async () => {
     const ws = workspace()
-    const hashed = await imageHash(parseInputs(name => ({ image: 'ci', platforms: 'linux/arm64' })[name] ?? '', ws), ws, () => {
-      throw new Error('the engine was asked')
-    })
+    const hashed = await imageHash(
+      parseInputs(name => ({ image: 'ci', platforms: 'linux/arm64' })[name] ?? '', ws),
+      ws,
+      () => {
+        throw new Error('the engine was asked')
+      }
+    )
     expect(hashed.settings).toContain('platforms linux/arm64')
   })
 })

@@ -57,7 +57,9 @@ describe('parseInputs', () => {
   })
 
   it('resolves the Dockerfile inside the context by default', () => {
-    expect(parse({ image: 'ci', context: 'images/linux' }).file).toBe(path.join(workspace, 'images', 'linux', 'Dockerfile'))
+    expect(parse({ image: 'ci', context: 'images/linux' }).file).toBe(
+      path.join(workspace, 'images', 'linux', 'Dockerfile')
+    )
   })
 
   it('splits lists and build args, keeping = and commas inside values', () => {
@@ -87,7 +89,9 @@ describe('parseInputs', () => {
   })
 
   it('refuses paths that leave the workspace', () => {
-    expect(failure({ image: 'ci', file: '../../etc/passwd' })).toMatch(/`file` \(..\/..\/etc\/passwd\) resolves outside the workspace/)
+    expect(failure({ image: 'ci', file: '../../etc/passwd' })).toMatch(
+      /`file` \(..\/..\/etc\/passwd\) resolves outside the workspace/
+    )
     expect(failure({ image: 'ci', context: '..' })).toMatch(/`context` \(..\) resolves outside the workspace/)
   })
 
@@ -98,31 +102,53 @@ describe('parseInputs', () => {
   })
 
   it('checks the backend, its root and the timeouts', () => {
-    expect(failure({ image: 'ci', 'cache-backend': 's3' })).toBe('Input `cache-backend` must be one of gha, local, registry, not "s3".')
+    expect(failure({ image: 'ci', 'cache-backend': 's3' })).toBe(
+      'Input `cache-backend` must be one of gha, local, registry, not "s3".'
+    )
     expect(failure({ image: 'ci', 'cache-backend': 'local' })).toMatch(/needs `cache-root`/)
-    expect(failure({ image: 'ci', 'cache-backend': 'local', 'cache-root': 'cache' })).toMatch(/must be an absolute path/)
-    expect(parse({ image: 'ci', 'cache-backend': 'local', 'cache-root': '/cache/docker/../ci' }).cacheRoot).toBe('/cache/ci')
+    expect(failure({ image: 'ci', 'cache-backend': 'local', 'cache-root': 'cache' })).toMatch(
+      /must be an absolute path/
+    )
+    expect(parse({ image: 'ci', 'cache-backend': 'local', 'cache-root': '/cache/docker/../ci' }).cacheRoot).toBe(
+      '/cache/ci'
+    )
     expect(failure({ image: 'ci', 'restore-timeout': '-1' })).toMatch(/positive number of seconds/)
     expect(failure({ image: 'ci', load: 'yes' })).toBe('Input `load` must be true or false, not "yes".')
   })
 
   it('takes a registry repository as cache-ref with the registry backend, and says what to set without one', () => {
     const registry = { image: 'ci', 'cache-backend': 'registry' }
-    expect(parse({ ...registry, 'cache-ref': 'ghcr.io/acme/ci-cache' })).toMatchObject({ cacheBackend: 'registry', cacheRef: 'ghcr.io/acme/ci-cache', cacheRoot: '' })
+    expect(parse({ ...registry, 'cache-ref': 'ghcr.io/acme/ci-cache' })).toMatchObject({
+      cacheBackend: 'registry',
+      cacheRef: 'ghcr.io/acme/ci-cache',
+      cacheRoot: ''
+    })
     expect(parse({ ...registry, 'cache-ref': '127.0.0.1:5000/team/cache' }).cacheRef).toBe('127.0.0.1:5000/team/cache')
     expect(parse({ image: 'ci', 'cache-ref': 'ghcr.io/acme/ci-cache' }).cacheRef).toBe('')
-    expect(failure(registry)).toMatch(/^`cache-backend: registry` needs `cache-ref`: .*e\.g\. `cache-ref: ghcr\.io\/acme\/ci-cache`/)
-    expect(failure({ ...registry, 'cache-ref': 'ghcr.io/acme/ci-cache:latest' })).toMatch(/names a tag or digest; give the repository alone/)
-    expect(failure({ ...registry, 'cache-ref': 'localhost:5000/cache@sha256:' + 'a'.repeat(64) })).toMatch(/names a tag or digest/)
-    expect(failure({ ...registry, 'cache-ref': 'ghcr.io/Acme/ci-cache' })).toMatch(/not a repository of the form <registry>\/<name>; use lowercase/)
+    expect(failure(registry)).toMatch(
+      /^`cache-backend: registry` needs `cache-ref`: .*e\.g\. `cache-ref: ghcr\.io\/acme\/ci-cache`/
+    )
+    expect(failure({ ...registry, 'cache-ref': 'ghcr.io/acme/ci-cache:latest' })).toMatch(
+      /names a tag or digest; give the repository alone/
+    )
+    expect(failure({ ...registry, 'cache-ref': `localhost:5000/cache@sha256:${'a'.repeat(64)}` })).toMatch(
+      /names a tag or digest/
+    )
+    expect(failure({ ...registry, 'cache-ref': 'ghcr.io/Acme/ci-cache' })).toMatch(
+      /not a repository of the form <registry>\/<name>; use lowercase/
+    )
     expect(failure({ ...registry, 'cache-ref': 'ci-cache' })).toMatch(/not a repository of the form/)
     expect(failure({ ...registry, 'cache-ref': 'ghcr.io/acme/c\nx' })).toMatch(/single line/)
   })
 
   it('refuses the inputs a registry cannot honour, saying what to do instead', () => {
     const registry = { image: 'ci', 'cache-backend': 'registry', 'cache-ref': 'ghcr.io/acme/ci-cache' }
-    expect(failure({ ...registry, 'max-cache-size': '2GB' })).toMatch(/^`max-cache-size` does not apply to `cache-backend: registry`.*Remove it/)
-    expect(failure({ ...registry, 'delete-superseded': 'true' })).toMatch(/^`delete-superseded` deletes Actions cache entries.*registry's retention/)
+    expect(failure({ ...registry, 'max-cache-size': '2GB' })).toMatch(
+      /^`max-cache-size` does not apply to `cache-backend: registry`.*Remove it/
+    )
+    expect(failure({ ...registry, 'delete-superseded': 'true' })).toMatch(
+      /^`delete-superseded` deletes Actions cache entries.*registry's retention/
+    )
   })
 
   it('refuses malformed build args and multi-line single values', () => {

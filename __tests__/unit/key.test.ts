@@ -1,5 +1,13 @@
 import { describe, expect, it } from '@jest/globals'
-import { branchScope, cacheSourceOf, generationKey, keyComponent, keyPlan, sameContent, type KeyParts } from '../../src/key/key.js'
+import {
+  branchScope,
+  cacheSourceOf,
+  generationKey,
+  keyComponent,
+  keyPlan,
+  sameContent,
+  type KeyParts
+} from '../../src/key/key.js'
 
 const HASH = 'a'.repeat(64)
 const parts = (over: Partial<KeyParts> = {}): KeyParts => ({
@@ -33,7 +41,7 @@ describe('keyComponent', () => {
 
   it('shortens long values to 100 characters and keeps them apart', () => {
     const a = keyComponent('x'.repeat(1000))
-    const b = keyComponent('x'.repeat(999) + 'y')
+    const b = keyComponent(`${'x'.repeat(999)}y`)
     expect(a).toHaveLength(100)
     expect(b).toHaveLength(100)
     expect(a).not.toBe(b)
@@ -65,8 +73,14 @@ describe('keyPlan', () => {
   })
 
   it('lists a branch once when roles coincide', () => {
-    expect(keyPlan(parts()).restoreKeys).toEqual([{ key: 'buildx/dist-x86_64-linux/master/', source: 'branch', sameContent: false }])
-    expect(keyPlan(parts({ branch: 'f', baseBranch: 'master' })).restoreKeys.map(r => r.source)).toEqual(['base-branch', 'branch', 'base-branch'])
+    expect(keyPlan(parts()).restoreKeys).toEqual([
+      { key: 'buildx/dist-x86_64-linux/master/', source: 'branch', sameContent: false }
+    ])
+    expect(keyPlan(parts({ branch: 'f', baseBranch: 'master' })).restoreKeys.map(r => r.source)).toEqual([
+      'base-branch',
+      'branch',
+      'base-branch'
+    ])
   })
 
   it('keeps image a-b on branch c apart from image a on branch b-c, whatever the separators', () => {
@@ -94,7 +108,14 @@ describe('keyPlan', () => {
   })
 
   it('stays under the service limit of 512 characters with no comma, whatever the inputs', () => {
-    const plan = keyPlan(parts({ prefix: 'p,'.repeat(300), image: 'i\n'.repeat(500), branch: 'b,'.repeat(1000), baseBranch: 'é'.repeat(900) }))
+    const plan = keyPlan(
+      parts({
+        prefix: 'p,'.repeat(300),
+        image: 'i\n'.repeat(500),
+        branch: 'b,'.repeat(1000),
+        baseBranch: 'é'.repeat(900)
+      })
+    )
     for (const key of [plan.content, generationKey(plan.content), ...plan.restoreKeys.map(r => r.key)]) {
       expect(key.length).toBeLessThanOrEqual(512)
       expect(key).not.toMatch(/[,\s]/)

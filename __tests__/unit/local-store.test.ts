@@ -20,12 +20,26 @@ const scratch = (): string => fs.mkdtempSync(path.join(os.tmpdir(), 'local-store
 function writeCache(dir: string): void {
   const blob = Buffer.from('layer')
   const digest = createHash('sha256').update(blob).digest('hex')
-  const manifest = Buffer.from(JSON.stringify({ layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', digest: `sha256:${digest}`, size: blob.length }] }))
+  const manifest = Buffer.from(
+    JSON.stringify({
+      layers: [
+        { mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', digest: `sha256:${digest}`, size: blob.length }
+      ]
+    })
+  )
   const manifestDigest = createHash('sha256').update(manifest).digest('hex')
   fs.mkdirSync(path.join(dir, 'blobs', 'sha256'), { recursive: true })
   fs.writeFileSync(path.join(dir, 'blobs', 'sha256', digest), blob)
   fs.writeFileSync(path.join(dir, 'blobs', 'sha256', manifestDigest), manifest)
-  const index = { manifests: [{ mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: `sha256:${manifestDigest}`, size: manifest.length }] }
+  const index = {
+    manifests: [
+      {
+        mediaType: 'application/vnd.oci.image.manifest.v1+json',
+        digest: `sha256:${manifestDigest}`,
+        size: manifest.length
+      }
+    ]
+  }
   fs.writeFileSync(path.join(dir, 'index.json'), JSON.stringify(index))
 }
 
@@ -39,7 +53,11 @@ describe('a cache root that cannot be read', () => {
     const file = path.join(scratch(), 'not-a-directory')
     fs.writeFileSync(file, '')
     expect(await new LocalCacheStore(file, 'job').restore(plan)).toBeUndefined()
-    expect(warnings()).toEqual([expect.stringMatching(/Could not read the cache root .*not-a-directory, building without a cache: it is not a directory/)])
+    expect(warnings()).toEqual([
+      expect.stringMatching(
+        /Could not read the cache root .*not-a-directory, building without a cache: it is not a directory/
+      )
+    ])
   })
 
   it('warns when the path cannot be resolved (a symlink loop)', async () => {
@@ -73,7 +91,7 @@ describe('a cache root that cannot be read', () => {
 })
 
 describe('leftovers in .incoming', () => {
-  it('are removed by the next save when a day old, and fresh ones, and this job\'s export, are kept', async () => {
+  it("are removed by the next save when a day old, and fresh ones, and this job's export, are kept", async () => {
     const root = scratch()
     const incoming = path.join(root, '.incoming')
     const killed = path.join(incoming, 'killed-job')
@@ -92,7 +110,9 @@ describe('leftovers in .incoming', () => {
 
     expect(fs.readdirSync(incoming)).toEqual(['running-job'])
     expect(fs.existsSync(path.join(root, plan.content, 'index.json'))).toBe(true)
-    expect(stdout.text()).toContain(`Removed 2 leftover directories of jobs that ended before their save from ${incoming}.`)
+    expect(stdout.text()).toContain(
+      `Removed 2 leftover directories of jobs that ended before their save from ${incoming}.`
+    )
     expect(warnings()).toEqual([])
   })
 

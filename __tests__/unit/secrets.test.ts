@@ -16,7 +16,8 @@ afterAll(() => fs.rmSync(workspace, { recursive: true, force: true }))
 
 const PEM = '-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA\n-----END OPENSSH PRIVATE KEY-----\n'
 
-const parse = (values: Record<string, string>, env: NodeJS.ProcessEnv = {}): Inputs => parseInputs(name => values[name] ?? '', workspace, env)
+const parse = (values: Record<string, string>, env: NodeJS.ProcessEnv = {}): Inputs =>
+  parseInputs(name => values[name] ?? '', workspace, env)
 const failure = (values: Record<string, string>, env: NodeJS.ProcessEnv = {}): string => {
   try {
     parse({ image: 'ci', ...values }, env)
@@ -34,7 +35,12 @@ describe('secretEntries', () => {
 
   it('keeps a quoted entry exactly: its lines, its spaces, its commas, "" as one quote', () => {
     const text = `plain=1\n"pem=${PEM}"\n  "json={""a"": [1, 2]}  "\n"spaces=  padded  "\n`
-    expect(secretEntries(text, 'secrets')).toEqual(['plain=1', `pem=${PEM}`, 'json={"a": [1, 2]}  ', 'spaces=  padded  '])
+    expect(secretEntries(text, 'secrets')).toEqual([
+      'plain=1',
+      `pem=${PEM}`,
+      'json={"a": [1, 2]}  ',
+      'spaces=  padded  '
+    ])
   })
 
   it('takes quotes inside an unquoted line literally', () => {
@@ -42,8 +48,12 @@ describe('secretEntries', () => {
   })
 
   it('refuses a quote left open or text after a closing quote, without repeating the entry', () => {
-    expect(() => secretEntries('a=1\n"b=hunter2\nmore', 'secrets')).toThrow('Entry 2 of `secrets` opens a quote it never closes.')
-    expect(() => secretEntries('"b=hunter2" tail', 'secrets')).toThrow(/Entry 1 of `secrets` has text after its closing quote/)
+    expect(() => secretEntries('a=1\n"b=hunter2\nmore', 'secrets')).toThrow(
+      'Entry 2 of `secrets` opens a quote it never closes.'
+    )
+    expect(() => secretEntries('"b=hunter2" tail', 'secrets')).toThrow(
+      /Entry 1 of `secrets` has text after its closing quote/
+    )
     expect(() => secretEntries('"b=hunter2" tail', 'secrets')).not.toThrow(/hunter2/)
   })
 })
@@ -71,12 +81,18 @@ describe('secret inputs', () => {
   })
 
   it('refuses what buildx would take wrongly or quietly ignore, naming the input and never the value', () => {
-    expect(failure({ secrets: 'hunter2-without-id' })).toBe('Entry 1 of `secrets` must be id=value, with an id of letters, digits and . _ -; it is not.')
-    expect(failure({ secrets: 'a=hunter2\na=other' })).toBe('Secret id "a" is given twice (in `secrets`); each id names one secret.')
-    expect(failure({ secrets: 'a=hunter2', 'secret-envs': 'a=X' }, { X: '1' })).toBe('Secret id "a" is given twice (in `secrets` and `secret-envs`); each id names one secret.')
+    expect(failure({ secrets: 'hunter2-without-id' })).toBe(
+      'Entry 1 of `secrets` must be id=value, with an id of letters, digits and . _ -; it is not.'
+    )
+    expect(failure({ secrets: 'a=hunter2\na=other' })).toBe(
+      'Secret id "a" is given twice (in `secrets`); each id names one secret.'
+    )
+    expect(failure({ secrets: 'a=hunter2', 'secret-envs': 'a=X' }, { X: '1' })).toBe(
+      'Secret id "a" is given twice (in `secrets` and `secret-envs`); each id names one secret.'
+    )
     expect(failure({ 'secret-envs': 'npm=NOT SET' })).toMatch(/secret "npm" must name an environment variable/)
     expect(failure({ 'secret-envs': 'npm=NPM_TOKEN' })).toBe(
-      "Input `secret-envs`: the variable NPM_TOKEN for secret \"npm\" is not set in this step's environment; set it with `env:`."
+      'Input `secret-envs`: the variable NPM_TOKEN for secret "npm" is not set in this step\'s environment; set it with `env:`.'
     )
     expect(failure({ 'secret-files': 'deploy=keys/missing.pem' })).toBe(
       `Input \`secret-files\`: there is no file at ${path.join(workspace, 'keys', 'missing.pem')} for secret "deploy".`
@@ -84,7 +100,9 @@ describe('secret inputs', () => {
   })
 
   it('passes an empty variable: a fork gets one for a secret it may not see', () => {
-    expect(parse({ image: 'ci', 'secret-envs': 'npm=NPM_TOKEN' }, { NPM_TOKEN: '' }).secretEnvs).toEqual([{ id: 'npm', env: 'NPM_TOKEN' }])
+    expect(parse({ image: 'ci', 'secret-envs': 'npm=NPM_TOKEN' }, { NPM_TOKEN: '' }).secretEnvs).toEqual([
+      { id: 'npm', env: 'NPM_TOKEN' }
+    ])
   })
 })
 
@@ -110,7 +128,13 @@ describe('secrets on the buildx command line', () => {
   })
 
   it('mask each value and, for one that spans lines, each of its lines', () => {
-    expect(secretMasks([{ id: 'a', value: 'abc' }, { id: 'b', value: '' }, { id: 'k', value: PEM }])).toEqual([
+    expect(
+      secretMasks([
+        { id: 'a', value: 'abc' },
+        { id: 'b', value: '' },
+        { id: 'k', value: PEM }
+      ])
+    ).toEqual([
       'abc',
       PEM,
       '-----BEGIN OPENSSH PRIVATE KEY-----',
@@ -122,8 +146,12 @@ describe('secrets on the buildx command line', () => {
 
 describe('attributes', () => {
   it('leaves plain values alone and quotes a field with a comma, a quote or a line break', () => {
-    expect(attributes(['type', 'local'], ['dest', '/cache/x'], ['mode', 'max'])).toBe('type=local,dest=/cache/x,mode=max')
-    expect(attributes(['type', 'local'], ['dest', '/mnt/a,b'], ['mode', 'max'])).toBe('type=local,"dest=/mnt/a,b",mode=max')
+    expect(attributes(['type', 'local'], ['dest', '/cache/x'], ['mode', 'max'])).toBe(
+      'type=local,dest=/cache/x,mode=max'
+    )
+    expect(attributes(['type', 'local'], ['dest', '/mnt/a,b'], ['mode', 'max'])).toBe(
+      'type=local,"dest=/mnt/a,b",mode=max'
+    )
     expect(attributes(['src', '/say "hi"'])).toBe('"src=/say ""hi"""')
     expect(attributes(['src', '/a\nb'])).toBe('"src=/a\nb"')
   })
@@ -131,12 +159,23 @@ describe('attributes', () => {
   it('keeps a cache-root with a comma one directory on the command line', () => {
     const inputs = parse({ image: 'ci', 'cache-backend': 'local', 'cache-root': '/mnt/cache,2024' })
     expect(inputs.cacheRoot).toBe('/mnt/cache,2024')
-    const args = buildxArgs(inputs, { from: [{ type: 'local', dir: '/mnt/cache,2024/k' }], to: { type: 'local', dir: '/mnt/cache,2024/.incoming/j' } }, { iidFile: '/t/iid', metadataFile: '/t/m.json', output: 'image' })
+    const args = buildxArgs(
+      inputs,
+      {
+        from: [{ type: 'local', dir: '/mnt/cache,2024/k' }],
+        to: { type: 'local', dir: '/mnt/cache,2024/.incoming/j' }
+      },
+      { iidFile: '/t/iid', metadataFile: '/t/m.json', output: 'image' }
+    )
     expect(args).toContain('type=local,"src=/mnt/cache,2024/k"')
-    expect(args).toContain('type=local,"dest=/mnt/cache,2024/.incoming/j",mode=max,ignore-error=true,compression=zstd,force-compression=true')
+    expect(args).toContain(
+      'type=local,"dest=/mnt/cache,2024/.incoming/j",mode=max,ignore-error=true,compression=zstd,force-compression=true'
+    )
   })
 
   it('refuses a cache-root on two lines', () => {
-    expect(failure({ 'cache-backend': 'local', 'cache-root': '/mnt/a\n/mnt/b' })).toBe('Input `cache-root` must be a single line.')
+    expect(failure({ 'cache-backend': 'local', 'cache-root': '/mnt/a\n/mnt/b' })).toBe(
+      'Input `cache-root` must be a single line.'
+    )
   })
 })

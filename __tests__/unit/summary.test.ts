@@ -21,7 +21,10 @@ const report = (over: Partial<Report> = {}): Report => ({
   summary: true,
   ...over
 })
-const saved: SaveOutcome = { result: { saved: true, key: 'buildx/dist-x86_64-linux/master/abc/0', sizeBytes: 210 * 1024 * 1024 }, seconds: 3 }
+const saved: SaveOutcome = {
+  result: { saved: true, key: 'buildx/dist-x86_64-linux/master/abc/0', sizeBytes: 210 * 1024 * 1024 },
+  seconds: 3
+}
 
 describe('summaryRow', () => {
   it('says what was restored, how fast, what the build reused and what was saved', () => {
@@ -32,7 +35,11 @@ describe('summaryRow', () => {
 
   it('says why nothing was saved, and a cold build', () => {
     const row = summaryRow(report({ matchedKey: '', source: 'none', restore: undefined }), {
-      result: { saved: false, reason: 'refs/heads/feature is not the default branch (refs/heads/master); only the default branch writes the cache.' },
+      result: {
+        saved: false,
+        reason:
+          'refs/heads/feature is not the default branch (refs/heads/master); only the default branch writes the cache.'
+      },
       seconds: 0
     })
     expect(row).toContain('| nothing: cold build | – |')
@@ -40,11 +47,23 @@ describe('summaryRow', () => {
   })
 
   it('says that an entry of this content was stale, and who refreshes it', () => {
-    const stale = { matchedKey: 'buildx/dist-x86_64-linux/master/abc/0', source: 'exact' as const, cacheHit: true, stale: true }
+    const stale = {
+      matchedKey: 'buildx/dist-x86_64-linux/master/abc/0',
+      source: 'exact' as const,
+      cacheHit: true,
+      stale: true
+    }
     const ours = summaryRow(report(stale), saved)
-    expect(ours).toContain('exact match: <code>buildx/dist-x86_64-linux/master/abc/0</code>, **stale**: 3 of 12 steps were rebuilt (a base image may have moved); replaced by this run')
-    const theirs = summaryRow(report({ ...stale, save: { save: false, skip: { kind: 'exact-hit', key: 'k' } } }), { result: { saved: false, reason: 'r' }, seconds: 0 })
-    expect(theirs).toContain('3 of 12 steps were rebuilt (a base image may have moved); the next run that may write refreshes it')
+    expect(ours).toContain(
+      'exact match: <code>buildx/dist-x86_64-linux/master/abc/0</code>, **stale**: 3 of 12 steps were rebuilt (a base image may have moved); replaced by this run'
+    )
+    const theirs = summaryRow(report({ ...stale, save: { save: false, skip: { kind: 'exact-hit', key: 'k' } } }), {
+      result: { saved: false, reason: 'r' },
+      seconds: 0
+    })
+    expect(theirs).toContain(
+      '3 of 12 steps were rebuilt (a base image may have moved); the next run that may write refreshes it'
+    )
   })
 
   it('keeps hostile text from breaking the table or adding markup', () => {

@@ -38,14 +38,14 @@ class CachesApi {
 
   async start(): Promise<string> {
     this.server = createServer((req, res) => this.handle(req, res))
-    await new Promise<void>(resolve => this.server!.listen(0, '127.0.0.1', resolve))
+    await new Promise<void>(resolve => this.server?.listen(0, '127.0.0.1', resolve))
     return `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`
   }
 
   async stop(): Promise<void> {
     if (!this.server) return
     this.server.closeAllConnections()
-    await new Promise(resolve => this.server!.close(resolve))
+    await new Promise(resolve => this.server?.close(resolve))
   }
 
   private handle(req: IncomingMessage, res: ServerResponse): void {
@@ -60,7 +60,8 @@ class CachesApi {
   private list(url: URL, res: ServerResponse): void {
     this.listQueries.push(url.searchParams)
     if (this.behaviour.hangList) return
-    if (this.behaviour.listStatus) return json(res, this.behaviour.listStatus, { message: 'Resource not accessible by integration' })
+    if (this.behaviour.listStatus)
+      return json(res, this.behaviour.listStatus, { message: 'Resource not accessible by integration' })
     const key = url.searchParams.get('key') ?? ''
     const ref = url.searchParams.get('ref')
     const matching = this.entries
@@ -75,7 +76,10 @@ class CachesApi {
       next.searchParams.set('page', String(page + 1))
       res.setHeader('link', `<${next.toString()}>; rel="next"`)
     }
-    json(res, 200, { total_count: matching.length, actions_caches: slice.map(e => ({ ...e, version: 'v', size_in_bytes: 1 })) })
+    json(res, 200, {
+      total_count: matching.length,
+      actions_caches: slice.map(e => ({ ...e, version: 'v', size_in_bytes: 1 }))
+    })
   }
 
   private remove(id: number, res: ServerResponse): void {
@@ -83,7 +87,8 @@ class CachesApi {
     if (this.behaviour.deleteStatus) {
       return json(res, this.behaviour.deleteStatus, {
         message: this.behaviour.deleteStatus === 403 ? 'Resource not accessible by integration' : 'Server Error',
-        documentation_url: 'https://docs.github.com/rest/actions/cache#delete-a-github-actions-cache-for-a-repository-using-a-cache-id'
+        documentation_url:
+          'https://docs.github.com/rest/actions/cache#delete-a-github-actions-cache-for-a-repository-using-a-cache-id'
       })
     }
     const index = this.entries.findIndex(e => e.id === id)
@@ -132,7 +137,15 @@ afterEach(async () => {
 })
 
 const run = (over: Partial<Superseded.DeletionOptions> = {}): Promise<Superseded.DeletionResult> =>
-  mod.deleteSuperseded({ token: TOKEN, repository: 'acme/ci', ref: REF, scopePrefix: SCOPE, keep: KEEP, apiUrl, ...over })
+  mod.deleteSuperseded({
+    token: TOKEN,
+    repository: 'acme/ci',
+    ref: REF,
+    scopePrefix: SCOPE,
+    keep: KEEP,
+    apiUrl,
+    ...over
+  })
 
 describe('deleteSuperseded', () => {
   // One repository's worth of entries around the scope buildx/ci/master/.
@@ -237,7 +250,7 @@ describe('deleteSuperseded', () => {
     expect(failing.skippedReason).toBeUndefined()
   })
 
-    it('reports a 403 on the list the same way', async () => {
+  it('reports a 403 on the list the same way', async () => {
     await startApi([entry(`${SCOPE}old1`, 1), entry(KEEP, 3)], { listStatus: 403 })
 
     const result = await run()
@@ -292,7 +305,10 @@ describe('deleteSuperseded', () => {
 
   it.each([
     ['an empty scope', { scopePrefix: '' }],
-    ['a scope that is not a whole <prefix>/<image>/<branch>/', { scopePrefix: 'buildx/ci/', keep: 'buildx/ci/master/x' }],
+    [
+      'a scope that is not a whole <prefix>/<image>/<branch>/',
+      { scopePrefix: 'buildx/ci/', keep: 'buildx/ci/master/x' }
+    ],
     ['a scope without its closing separator', { scopePrefix: 'buildx/ci/master' }],
     ['a kept key outside the scope', { keep: `buildx/other/master/${'c'.repeat(64)}` }],
     ['a kept key that is the scope itself', { keep: SCOPE }],
@@ -320,6 +336,8 @@ describe('deletionSummary', () => {
         skippedReason: '2 more superseded entries left untried.',
         warn: true
       })
-    ).toBe('Deleted 0 superseded cache entries. 1 could not be deleted; k: HTTP 500: boom 2 more superseded entries left untried.')
+    ).toBe(
+      'Deleted 0 superseded cache entries. 1 could not be deleted; k: HTTP 500: boom 2 more superseded entries left untried.'
+    )
   })
 })

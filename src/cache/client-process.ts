@@ -47,7 +47,11 @@ export async function runClient(
 ): Promise<ClientOutcome> {
   signal?.throwIfAborted()
   // Node would name the missing module in a stack trace and end with its own version.
-  if (!fs.existsSync(script)) return { reply: { kind: 'refused', message: `the cache client ${script} is missing: the action's dist/ is incomplete` }, warnings: [] }
+  if (!fs.existsSync(script))
+    return {
+      reply: { kind: 'refused', message: `the cache client ${script} is missing: the action's dist/ is incomplete` },
+      warnings: []
+    }
   const child = spawn(process.execPath, [script], {
     cwd: place.workRoot,
     env: { ...place.env, RUNNER_TEMP: place.temp, GITHUB_WORKSPACE: place.workRoot },
@@ -81,7 +85,8 @@ export async function runClient(
     forward.stop()
     kill(child)
   }
-  const onAbort = (): void => abandon(signal?.reason instanceof Error ? signal.reason : new TimeoutError('The cache call was cancelled'))
+  const onAbort = (): void =>
+    abandon(signal?.reason instanceof Error ? signal.reason : new TimeoutError('The cache call was cancelled'))
   signal?.addEventListener('abort', onAbort, { once: true })
   const watch = setInterval(() => {
     const why = overdue(pending, (Date.now() - lastHeard) / 1000, bounds)
@@ -119,7 +124,12 @@ const COMMAND = /^::(warning|error)(?: [^:]*)?::(.*)$/
  * in its own warning (a cache problem never fails the job, so never is an
  * error). Once the client is abandoned, nothing more of it is printed.
  */
-function lineForwarder(warnings: string[]): { data: (chunk: Buffer) => void; flush: () => void; stop: () => void; lastLine: () => string } {
+function lineForwarder(warnings: string[]): {
+  data: (chunk: Buffer) => void
+  flush: () => void
+  stop: () => void
+  lastLine: () => string
+} {
   let partial = ''
   let stopped = false
   let last = ''

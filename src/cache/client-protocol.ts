@@ -18,5 +18,4 @@ export type ClientReply =
 
 export type ClientMessage =
   /** Sent four times a second: the requests the client is waiting on. */
-  | { type: 'activity'; pending: Pending[] }
-  | { type: 'done'; reply: ClientReply }
+  { type: 'activity'; pending: Pending[] } | { type: 'done'; reply: ClientReply }

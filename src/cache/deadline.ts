@@ -54,7 +54,8 @@ export function overdue(pending: readonly Pending[], silentSeconds: number, boun
         : `The cache upload stopped: the service took nothing for ${seconds(bounds.stallSeconds)}${moved}`
     }
   }
-  if (silentSeconds >= bounds.stallSeconds) return `The cache client stopped responding for ${seconds(bounds.stallSeconds)}`
+  if (silentSeconds >= bounds.stallSeconds)
+    return `The cache client stopped responding for ${seconds(bounds.stallSeconds)}`
   return undefined
 }
 

@@ -42,7 +42,12 @@ export class GhaCacheStore implements CacheStore {
 
   async restore(plan: KeyPlan, signal?: AbortSignal): Promise<Restored | undefined> {
     await removeDir(this.cacheDir)
-    const request: ClientRequest = { op: 'restore', paths: [this.cacheName], key: plan.lookup, restoreKeys: plan.restoreKeys.map(r => r.key) }
+    const request: ClientRequest = {
+      op: 'restore',
+      paths: [this.cacheName],
+      key: plan.lookup,
+      restoreKeys: plan.restoreKeys.map(r => r.key)
+    }
     let outcome: ClientOutcome
     try {
       outcome = await this.call(request, signal)
@@ -54,11 +59,15 @@ export class GhaCacheStore implements CacheStore {
     const { reply, warnings } = outcome
     const said = warnings.length > 0 ? `: ${warnings.join('; ')}` : ''
     if (reply.kind === 'unavailable') {
-      core.warning('The GitHub Actions cache service is not available to this job (ACTIONS_RESULTS_URL or ACTIONS_RUNTIME_TOKEN is unset); building without a cache.')
+      core.warning(
+        'The GitHub Actions cache service is not available to this job (ACTIONS_RESULTS_URL or ACTIONS_RUNTIME_TOKEN is unset); building without a cache.'
+      )
       return undefined
     }
     if (reply.kind !== 'restored') {
-      core.warning(`Cache restore failed, building without a cache: ${reply.kind === 'refused' ? reply.message : 'the cache client gave no answer to the restore'}`)
+      core.warning(
+        `Cache restore failed, building without a cache: ${reply.kind === 'refused' ? reply.message : 'the cache client gave no answer to the restore'}`
+      )
       return undefined
     }
     const { found, matchedKey } = reply
@@ -70,7 +79,9 @@ export class GhaCacheStore implements CacheStore {
     // archive can hold anything: import only a complete buildx cache. The
     // entry found is still reported, so that a broken one gets replaced.
     if (matchedKey === undefined) {
-      core.warning(`The cache entry ${found} was found but could not be downloaded or unpacked${said}; building without a cache.`)
+      core.warning(
+        `The cache entry ${found} was found but could not be downloaded or unpacked${said}; building without a cache.`
+      )
       return await this.unusable(found, 'it could not be downloaded or unpacked')
     }
     const problem = await cacheProblem(this.cacheDir)
@@ -109,10 +120,14 @@ export class GhaCacheStore implements CacheStore {
     await fs.promises.rename(this.exportDir, this.cacheDir)
     const key = generationKey(plan.content)
     const { reply, warnings } = await this.call({ op: 'save', paths: [this.cacheName], key }, signal)
-    if (reply.kind === 'unavailable') return { saved: false, reason: 'the GitHub Actions cache service is not available to this job.' }
+    if (reply.kind === 'unavailable')
+      return { saved: false, reason: 'the GitHub Actions cache service is not available to this job.' }
     if (reply.kind === 'refused') return { saved: false, reason: `the cache service refused it: ${reply.message}` }
     if (reply.kind !== 'saved' || reply.id === -1) {
-      const why = warnings.length > 0 ? warnings.join('; ') : 'another job may have saved this generation first, or the service failed; see above'
+      const why =
+        warnings.length > 0
+          ? warnings.join('; ')
+          : 'another job may have saved this generation first, or the service failed; see above'
       return { saved: false, reason: `the cache service did not accept the entry (${why})` }
     }
     return { saved: true, key, sizeBytes: await dirSize(this.cacheDir) }
@@ -125,7 +140,12 @@ export class GhaCacheStore implements CacheStore {
   private async call(request: ClientRequest, signal?: AbortSignal): Promise<ClientOutcome> {
     await fs.promises.mkdir(this.clientTemp, { recursive: true })
     try {
-      return await runClient(request, { workRoot: this.workRoot, temp: this.clientTemp, env: process.env }, this.bounds, signal)
+      return await runClient(
+        request,
+        { workRoot: this.workRoot, temp: this.clientTemp, env: process.env },
+        this.bounds,
+        signal
+      )
     } finally {
       await removeDir(this.clientTemp)
     }
@@ -140,7 +160,8 @@ export class GhaCacheStore implements CacheStore {
  */
 export function writeDenied(env: NodeJS.ProcessEnv = process.env): string | undefined {
   const mode = (env.ACTIONS_CACHE_MODE ?? '').trim().toLowerCase()
-  if (mode === 'none' || mode === 'read') return `the runner's cache mode (ACTIONS_CACHE_MODE=${mode}) does not permit writes, so nothing was uploaded.`
+  if (mode === 'none' || mode === 'read')
+    return `the runner's cache mode (ACTIONS_CACHE_MODE=${mode}) does not permit writes, so nothing was uploaded.`
   const scopes = tokenScopes(env.ACTIONS_RUNTIME_TOKEN ?? '')
   if (scopes && !scopes.some(s => (s.permission & 2) !== 0)) {
     const readable = scopes.map(s => s.scope).join(', ') || 'none'
@@ -156,7 +177,10 @@ export function tokenScopes(token: string): Array<{ scope: string; permission: n
     if (typeof claims.ac !== 'string') return undefined
     const ac = JSON.parse(claims.ac) as unknown
     if (!Array.isArray(ac)) return undefined
-    return ac.map(s => ({ scope: String((s as { Scope?: unknown }).Scope), permission: Number((s as { Permission?: unknown }).Permission) }))
+    return ac.map(s => ({
+      scope: String((s as { Scope?: unknown }).Scope),
+      permission: Number((s as { Permission?: unknown }).Permission)
+    }))
   } catch {
     return undefined
   }

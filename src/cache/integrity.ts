@@ -35,7 +35,8 @@ export async function cacheProblem(dir: string): Promise<string | undefined> {
     const descriptor = pending.pop() as Descriptor
     const digest = typeof descriptor.digest === 'string' ? DIGEST.exec(descriptor.digest) : null
     // The digest becomes a path: anything but a plain sha256 is refused.
-    if (!digest || typeof descriptor.size !== 'number') return `a descriptor is malformed (${JSON.stringify(descriptor.digest)})`
+    if (!digest || typeof descriptor.size !== 'number')
+      return `a descriptor is malformed (${JSON.stringify(descriptor.digest)})`
     if (seen.has(digest[1])) continue
     if (seen.add(digest[1]).size > MAX_BLOBS) return `it names more than ${MAX_BLOBS} blobs`
     const blob = path.join(dir, 'blobs', 'sha256', digest[1])
@@ -56,6 +57,10 @@ export async function cacheProblem(dir: string): Promise<string | undefined> {
 function children(document: unknown): Descriptor[] {
   if (typeof document !== 'object' || document === null) return []
   const { manifests, layers, config } = document as Record<string, unknown>
-  const list = [...(Array.isArray(manifests) ? manifests : []), ...(Array.isArray(layers) ? layers : []), ...(config ? [config] : [])]
+  const list = [
+    ...(Array.isArray(manifests) ? manifests : []),
+    ...(Array.isArray(layers) ? layers : []),
+    ...(config ? [config] : [])
+  ]
   return list.filter((d): d is Descriptor => typeof d === 'object' && d !== null)
 }

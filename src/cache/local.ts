@@ -116,7 +116,9 @@ export class LocalCacheStore implements CacheStore {
       }
     }
     if (removed.length > 0) {
-      core.info(`Removed ${removed.length} leftover director${removed.length === 1 ? 'y' : 'ies'} of jobs that ended before their save from ${this.incoming}.`)
+      core.info(
+        `Removed ${removed.length} leftover director${removed.length === 1 ? 'y' : 'ies'} of jobs that ended before their save from ${this.incoming}.`
+      )
     }
   }
 
@@ -150,7 +152,8 @@ export class LocalCacheStore implements CacheStore {
     const complete: Array<{ key: string; mtime: number }> = []
     for (const name of names) {
       const dir = path.join(scope, name)
-      if (await this.usable(dir, prefix + name)) complete.push({ key: prefix + name, mtime: (await fs.promises.stat(dir)).mtimeMs })
+      if (await this.usable(dir, prefix + name))
+        complete.push({ key: prefix + name, mtime: (await fs.promises.stat(dir)).mtimeMs })
     }
     complete.sort((a, b) => b.mtime - a.mtime)
     return complete[0]?.key
@@ -165,7 +168,9 @@ export class LocalCacheStore implements CacheStore {
     const problem = await cacheProblem(dir)
     if (problem !== undefined && !this.damaged.has(dir)) {
       this.damaged.add(dir)
-      core.warning(`Skipping the damaged cache entry ${key} in ${this.root} (${problem}); the next run that may write replaces it.`)
+      core.warning(
+        `Skipping the damaged cache entry ${key} in ${this.root} (${problem}); the next run that may write replaces it.`
+      )
     }
     return problem
   }

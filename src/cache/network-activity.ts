@@ -74,6 +74,7 @@ function transferred(socket: Socket): number {
 export function classify(method: string, urlPath: string): Pick<Pending, 'kind' | 'method'> {
   const twirp = /\/twirp\/[^/]+\/([A-Za-z]+)/.exec(urlPath)
   if (twirp) return { kind: 'call', method: twirp[1] }
-  if (urlPath.includes('/_apis/artifactcache/')) return method === 'PATCH' ? { kind: 'upload', method: '' } : { kind: 'call', method: '' }
+  if (urlPath.includes('/_apis/artifactcache/'))
+    return method === 'PATCH' ? { kind: 'upload', method: '' } : { kind: 'call', method: '' }
   return { kind: method === 'GET' || method === 'HEAD' ? 'download' : 'upload', method: '' }
 }

@@ -54,15 +54,31 @@ interface Run {
 
 function docker(args: string[], seconds: number): Promise<Run> {
   return new Promise(resolve => {
-    execFile('docker', args, { timeout: seconds * 1000, killSignal: 'SIGKILL', maxBuffer: MAX_OUTPUT, encoding: 'utf8' }, (error, stdout, stderr) => {
-      if (!error) return resolve({ code: 0, stdout, stderr, timedOut: false })
-      const failure = error as NodeJS.ErrnoException & { code?: number | string; killed?: boolean }
-      // No docker at all: said as a fault of its own, not a registry's.
-      if (failure.code === 'ENOENT') return resolve({ code: 127, stdout, stderr: 'ERROR: the docker CLI is not on PATH', timedOut: false })
-      if (failure.code === 'ERR_CHILD_PROCESS_STDIO_MAXBUFFER') {
-        return resolve({ code: 1, stdout: '', stderr: `ERROR: the registry answered with more than ${MAX_OUTPUT} bytes`, timedOut: false })
+    execFile(
+      'docker',
+      args,
+      { timeout: seconds * 1000, killSignal: 'SIGKILL', maxBuffer: MAX_OUTPUT, encoding: 'utf8' },
+      (error, stdout, stderr) => {
+        if (!error) return resolve({ code: 0, stdout, stderr, timedOut: false })
+        const failure = error as NodeJS.ErrnoException & { code?: number | string; killed?: boolean }
+        // No docker at all: said as a fault of its own, not a registry's.
+        if (failure.code === 'ENOENT')
+          return resolve({ code: 127, stdout, stderr: 'ERROR: the docker CLI is not on PATH', timedOut: false })
+        if (failure.code === 'ERR_CHILD_PROCESS_STDIO_MAXBUFFER') {
+          return resolve({
+            code: 1,
+            stdout: '',
+            stderr: `ERROR: the registry answered with more than ${MAX_OUTPUT} bytes`,
+            timedOut: false
+          })
+        }
+        resolve({
+          code: typeof failure.code === 'number' ? failure.code : 1,
+          stdout,
+          stderr,
+          timedOut: failure.killed === true
+        })
       }
-      resolve({ code: typeof failure.code === 'number' ? failure.code : 1, stdout, stderr, timedOut: failure.killed === true })
-    })
+    )
   })
 }

@@ -6,7 +6,10 @@ export const CACHE_CONFIG_MEDIA_TYPE = 'application/vnd.buildkit.cacheconfig.v0'
 /** The annotation of a branch tag's index that names the content key it points at. */
 export const KEY_ANNOTATION = 'io.github.buildx-ci-cache.key'
 
-const IMAGE_MANIFESTS = ['application/vnd.oci.image.manifest.v1+json', 'application/vnd.docker.distribution.manifest.v2+json']
+const IMAGE_MANIFESTS = [
+  'application/vnd.oci.image.manifest.v1+json',
+  'application/vnd.docker.distribution.manifest.v2+json'
+]
 const INDEXES = ['application/vnd.oci.image.index.v1+json', 'application/vnd.docker.distribution.manifest.list.v2+json']
 const DIGEST = /^sha256:[a-f0-9]{64}$/
 
@@ -17,17 +20,23 @@ export function parseCacheManifest(raw: string): Parsed<{ sizeBytes: number }> {
   const manifest = json(raw)
   if (manifest === undefined) return { ok: false, problem: 'its manifest is not JSON' }
   const mediaType = manifest.mediaType
-  if (typeof mediaType === 'string' && INDEXES.includes(mediaType)) return { ok: false, problem: 'it is an image index, not a cache manifest' }
-  if (typeof mediaType === 'string' && !IMAGE_MANIFESTS.includes(mediaType)) return { ok: false, problem: `its manifest has the media type ${clip(mediaType)}` }
+  if (typeof mediaType === 'string' && INDEXES.includes(mediaType))
+    return { ok: false, problem: 'it is an image index, not a cache manifest' }
+  if (typeof mediaType === 'string' && !IMAGE_MANIFESTS.includes(mediaType))
+    return { ok: false, problem: `its manifest has the media type ${clip(mediaType)}` }
   const config = object(manifest.config)
   if (config?.mediaType !== CACHE_CONFIG_MEDIA_TYPE) {
-    return { ok: false, problem: `it is not a BuildKit cache (its config is ${clip(String(config?.mediaType ?? 'missing'))})` }
+    return {
+      ok: false,
+      problem: `it is not a BuildKit cache (its config is ${clip(String(config?.mediaType ?? 'missing'))})`
+    }
   }
   if (!Array.isArray(manifest.layers)) return { ok: false, problem: 'its manifest lists no layers' }
   let sizeBytes = size(config.size)
   for (const layer of manifest.layers) {
     const descriptor = object(layer)
-    if (typeof descriptor?.digest !== 'string' || !DIGEST.test(descriptor.digest)) return { ok: false, problem: 'a layer of its manifest has no sha256 digest' }
+    if (typeof descriptor?.digest !== 'string' || !DIGEST.test(descriptor.digest))
+      return { ok: false, problem: 'a layer of its manifest has no sha256 digest' }
     sizeBytes += size(descriptor.size)
   }
   return { ok: true, sizeBytes }
@@ -70,7 +79,11 @@ export function classifyError(stderr: string): RegistryFault {
   const words = message.replace(/"[^"]*"/g, '""').replace(/https?:\/\/\S+/g, 'URL')
   // Asked first: the answer to a missing tag starts with the reference.
   if (/: not found$/.test(message) || /manifest unknown|name unknown/i.test(words)) return { kind: 'missing' }
-  if (/\b(401|403)\b|unauthori[sz]ed|forbidden|denied|authorization failed|no basic auth credentials|insufficient_scope/i.test(words)) {
+  if (
+    /\b(401|403)\b|unauthori[sz]ed|forbidden|denied|authorization failed|no basic auth credentials|insufficient_scope/i.test(
+      words
+    )
+  ) {
     return { kind: 'denied', message }
   }
   if (/\b405\b|method not allowed|read-only mode/i.test(words)) return { kind: 'read-only', message }
@@ -85,7 +98,7 @@ export function explainPushFailure(error: string, repository: string): string {
     case 'denied':
       return (
         `the registry refused the push to ${repository} (${fault.message}). Log in before this step with credentials that may push ` +
-        '(docker/login-action); for ghcr.io give the job `permissions: packages: write`, and give this repository write access in the package\'s settings if another repository created it.'
+        "(docker/login-action); for ghcr.io give the job `permissions: packages: write`, and give this repository write access in the package's settings if another repository created it."
       )
     case 'read-only':
       return `the registry does not take pushes to ${repository} (${fault.message}): it is read-only or a mirror; point cache-ref at a registry that takes pushes.`
@@ -97,7 +110,10 @@ export function explainPushFailure(error: string, repository: string): string {
 
 /** The line that says what went wrong: docker's last `ERROR:` line, else its last line. */
 export function errorMessage(stderr: string): string {
-  const lines = stderr.split('\n').map(l => l.trim()).filter(Boolean)
+  const lines = stderr
+    .split('\n')
+    .map(l => l.trim())
+    .filter(Boolean)
   const error = lines.filter(l => /^(ERROR|error):/.test(l)).at(-1) ?? lines.at(-1) ?? 'no output'
   return clip(error.replace(/^(ERROR|error):\s*/, ''))
 }

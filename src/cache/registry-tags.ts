@@ -54,7 +54,10 @@ function join(parts: string[]): string {
 // Escapes (`%2F`) and the shortening mark (`~`) become `_`; a leading `.` or
 // `-` would make the tag invalid, and an empty component says nothing.
 function hint(component: string, max: number): string {
-  const plain = component.replace(/%[0-9A-Fa-f]{2}/g, '_').replace(/[^A-Za-z0-9_.-]/g, '_').slice(0, max)
+  const plain = component
+    .replace(/%[0-9A-Fa-f]{2}/g, '_')
+    .replace(/[^A-Za-z0-9_.-]/g, '_')
+    .slice(0, max)
   return plain === '' ? '_' : plain.replace(/^[.-]/, '_')
 }
 

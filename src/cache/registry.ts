@@ -41,7 +41,11 @@ export class RegistryCacheStore implements CacheStore {
     for (const r of plan.restoreKeys) {
       // A restore key of the same content names it as a prefix (`<content>/`).
       const key = r.sameContent ? r.key.slice(0, -1) : r.key
-      candidates.push({ key, ref: this.tagged(r.sameContent ? contentTag(key) : branchTag(key)), kind: r.sameContent ? 'content' : 'branch' })
+      candidates.push({
+        key,
+        ref: this.tagged(r.sameContent ? contentTag(key) : branchTag(key)),
+        kind: r.sameContent ? 'content' : 'branch'
+      })
     }
     core.info(`Looking up ${candidates.map(c => c.ref).join(', ')}`)
     // All at once: each lookup is a registry round trip, and most are misses.
@@ -55,12 +59,18 @@ export class RegistryCacheStore implements CacheStore {
     for (const [i, candidate] of candidates.entries()) {
       const lookup = lookups[i]
       if (lookup.kind !== 'found') continue
-      const entry = candidate.kind === 'branch' ? await this.branchEntry(candidate, lookup.raw) : this.contentEntry(candidate, lookup.raw)
+      const entry =
+        candidate.kind === 'branch'
+          ? await this.branchEntry(candidate, lookup.raw)
+          : this.contentEntry(candidate, lookup.raw)
       if (entry.problem === undefined) {
         core.info(`Cache found at ${candidate.ref} for key: ${entry.matchedKey}`)
         return entry
       }
-      const fix = candidate.kind === 'exact' ? 'the next run that may write replaces it' : 'the next save on that branch replaces it'
+      const fix =
+        candidate.kind === 'exact'
+          ? 'the next run that may write replaces it'
+          : 'the next save on that branch replaces it'
       core.warning(`Skipping the damaged cache entry ${candidate.ref} (${entry.problem}); ${fix}.`)
       if (candidate.kind === 'exact') damagedExact = entry
     }
@@ -81,9 +91,15 @@ export class RegistryCacheStore implements CacheStore {
     const ref = this.tagged(contentTag(this.plan.content))
     if (buildError !== undefined) return { sizeBytes: 0, problem: explainPushFailure(buildError, ref) }
     const lookup = await this.client.inspect(ref)
-    if (lookup.kind !== 'found') return { sizeBytes: 0, problem: `the build left nothing at ${ref} (${lookup.kind === 'missing' ? 'not found' : lookup.message})` }
+    if (lookup.kind !== 'found')
+      return {
+        sizeBytes: 0,
+        problem: `the build left nothing at ${ref} (${lookup.kind === 'missing' ? 'not found' : lookup.message})`
+      }
     const manifest = parseCacheManifest(lookup.raw)
-    return manifest.ok ? { sizeBytes: manifest.sizeBytes } : { sizeBytes: 0, problem: `${ref} does not hold the build's cache: ${manifest.problem}` }
+    return manifest.ok
+      ? { sizeBytes: manifest.sizeBytes }
+      : { sizeBytes: 0, problem: `${ref} does not hold the build's cache: ${manifest.problem}` }
   }
 
   // The entry is already in the registry: the build pushed it. What is left
@@ -92,14 +108,20 @@ export class RegistryCacheStore implements CacheStore {
     const source = this.tagged(contentTag(plan.content))
     const lookup = await this.client.inspect(source)
     if (lookup.kind !== 'found') {
-      return { saved: false, reason: `the build left no cache at ${source} (${lookup.kind === 'missing' ? 'not found' : lookup.message}).` }
+      return {
+        saved: false,
+        reason: `the build left no cache at ${source} (${lookup.kind === 'missing' ? 'not found' : lookup.message}).`
+      }
     }
     const manifest = parseCacheManifest(lookup.raw)
     if (!manifest.ok) return { saved: false, reason: `${source} does not hold the build's cache: ${manifest.problem}.` }
     const target = this.tagged(branchTag(branchScope(plan.content)))
     const pointed = await this.client.point(target, source, { [KEY_ANNOTATION]: plan.content })
     if (!pointed.ok) {
-      return { saved: false, reason: `the build pushed ${source}, but ${target} could not be moved to it: ${explainPushFailure(pointed.error, this.repository)}` }
+      return {
+        saved: false,
+        reason: `the build pushed ${source}, but ${target} could not be moved to it: ${explainPushFailure(pointed.error, this.repository)}`
+      }
     }
     core.info(`The build pushed the cache to ${source}; ${target} now points at it.`)
     return { saved: true, key: plan.content, sizeBytes: manifest.sizeBytes }
@@ -112,7 +134,11 @@ export class RegistryCacheStore implements CacheStore {
   private contentEntry(candidate: Candidate, raw: string): Restored {
     const manifest = parseCacheManifest(raw)
     if (!manifest.ok) return { matchedKey: candidate.key, from: [], sizeBytes: 0, problem: manifest.problem }
-    return { matchedKey: candidate.key, from: [{ type: 'registry', ref: candidate.ref }], sizeBytes: manifest.sizeBytes }
+    return {
+      matchedKey: candidate.key,
+      from: [{ type: 'registry', ref: candidate.ref }],
+      sizeBytes: manifest.sizeBytes
+    }
   }
 
   // A branch tag is an index that names the content key it follows; BuildKit
@@ -123,7 +149,10 @@ export class RegistryCacheStore implements CacheStore {
     const ref = `${this.repository}@${pointer.digest}`
     const lookup = await this.client.inspect(ref)
     if (lookup.kind !== 'found') {
-      const why = lookup.kind === 'missing' ? 'the entry it points at is gone' : `the entry it points at could not be read: ${lookup.message}`
+      const why =
+        lookup.kind === 'missing'
+          ? 'the entry it points at is gone'
+          : `the entry it points at could not be read: ${lookup.message}`
       return { matchedKey: pointer.key, from: [], sizeBytes: 0, problem: why }
     }
     const manifest = parseCacheManifest(lookup.raw)

@@ -104,7 +104,11 @@ export async function deleteSuperseded(options: DeletionOptions): Promise<Deleti
   } catch (error) {
     // Not expected (listing and deleting catch their own errors), but this
     // step must never throw.
-    return { ...result, skippedReason: `The clean-up stopped: ${firstLine(String((error as Error).message))}`, warn: true }
+    return {
+      ...result,
+      skippedReason: `The clean-up stopped: ${firstLine(String((error as Error).message))}`,
+      warn: true
+    }
   } finally {
     clearTimeout(timer)
   }
@@ -113,8 +117,8 @@ export async function deleteSuperseded(options: DeletionOptions): Promise<Deleti
 /** One line for the log; write it as a warning when `result.warn`. */
 export function deletionSummary(result: DeletionResult): string {
   const parts = [`Deleted ${result.deleted.length} superseded cache entr${result.deleted.length === 1 ? 'y' : 'ies'}.`]
-  if (result.failed.length > 0) {
-    const first = result.failed[0]!
+  const [first] = result.failed
+  if (first) {
     parts.push(`${result.failed.length} could not be deleted; ${first.key}: ${first.reason}`)
   }
   if (result.skippedReason !== undefined) parts.push(result.skippedReason)
@@ -186,7 +190,10 @@ function toEntry(raw: { id?: number; key?: string; ref?: string; created_at?: st
  * Only entries created before the kept one go: a run that saves late must not
  * delete what a newer run saved while it was building.
  */
-function superseded(entries: CacheEntry[], scope: Pick<DeletionOptions, 'ref' | 'scopePrefix' | 'keep'>): CacheEntry[] | string {
+function superseded(
+  entries: CacheEntry[],
+  scope: Pick<DeletionOptions, 'ref' | 'scopePrefix' | 'keep'>
+): CacheEntry[] | string {
   const inScope = entries.filter(e => e.ref === scope.ref && e.key.startsWith(scope.scopePrefix))
   const kept = inScope.filter(e => e.key === scope.keep && Number.isFinite(e.createdAt))
   if (kept.length === 0) {
@@ -249,5 +256,8 @@ function explain(error: unknown, signal: AbortSignal, seconds: number): string {
 
 function firstLine(text: string): string {
   // Octokit appends the documentation URL after " - "; the status says enough.
-  return text.split('\n')[0]!.replace(/ - https:\/\/docs\.github\.com\S*$/, '').slice(0, 200)
+  return text
+    .split('\n')[0]
+    ?.replace(/ - https:\/\/docs\.github\.com\S*$/, '')
+    .slice(0, 200)
 }

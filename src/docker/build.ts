@@ -3,7 +3,16 @@ import * as fs from 'node:fs'
 import * as path from 'node:path'
 import { removeDir } from '../fsutil.js'
 import type { Inputs } from '../inputs.js'
-import { buildxArgs, cacheExportError, failedOnCacheImport, runBuildx, secretEnv, type BuildCache, type BuildRun, type StepCounts } from './buildx.js'
+import {
+  buildxArgs,
+  cacheExportError,
+  failedOnCacheImport,
+  runBuildx,
+  secretEnv,
+  type BuildCache,
+  type BuildRun,
+  type StepCounts
+} from './buildx.js'
 
 /** A build that failed for its own reasons: the step fails with this message. */
 export class BuildError extends Error {}
@@ -54,7 +63,12 @@ export async function build(
       throw new BuildError(`The image build failed (docker buildx exit code ${result.exitCode}): ${result.error}`)
     }
     const exportError = cache.to ? cacheExportError(result.output) : undefined
-    return { steps: result.steps, retriedWithoutCache, cacheExportError: exportError, ...(await imageFacts(run.iidFile, run.metadataFile)) }
+    return {
+      steps: result.steps,
+      retriedWithoutCache,
+      cacheExportError: exportError,
+      ...(await imageFacts(run.iidFile, run.metadataFile))
+    }
   } finally {
     await removeDir(dir)
   }

@@ -22,8 +22,10 @@ export type BuilderChoice =
   | { kind: 'create'; name: string }
   | { kind: 'no-export'; warning: string }
 
-const CANNOT_EXPORT = 'The current builder uses the docker driver without the containerd image store, which cannot export a local cache'
-const CONTAINERD_STORE_FIX = 'enable the containerd image store ("features": {"containerd-snapshotter": true} in /etc/docker/daemon.json)'
+const CANNOT_EXPORT =
+  'The current builder uses the docker driver without the containerd image store, which cannot export a local cache'
+const CONTAINERD_STORE_FIX =
+  'enable the containerd image store ("features": {"containerd-snapshotter": true} in /etc/docker/daemon.json)'
 
 /** Pure: the builder for a build that does or does not export a cache. */
 export function chooseBuilder(facts: BuilderFacts, exporting: boolean, createBuilder: boolean): BuilderChoice {
@@ -51,7 +53,9 @@ export function parseDriver(inspect: string): string {
 export function usesContainerdStore(driverStatusJson: string): boolean {
   try {
     const status = JSON.parse(driverStatusJson) as unknown
-    return Array.isArray(status) && status.some(pair => Array.isArray(pair) && pair[1] === 'io.containerd.snapshotter.v1')
+    return (
+      Array.isArray(status) && status.some(pair => Array.isArray(pair) && pair[1] === 'io.containerd.snapshotter.v1')
+    )
   } catch {
     return false
   }
@@ -75,7 +79,10 @@ export async function builderFacts(): Promise<BuilderFacts> {
 async function askBuilder(): Promise<BuilderFacts> {
   // Both asked at once: the image store matters only with the docker driver,
   // but asking costs less than waiting for inspect to say which driver it is.
-  const [inspect, info] = await Promise.all([quiet(['buildx', 'inspect']), quiet(['info', '--format', '{{json .DriverStatus}}'])])
+  const [inspect, info] = await Promise.all([
+    quiet(['buildx', 'inspect']),
+    quiet(['info', '--format', '{{json .DriverStatus}}'])
+  ])
   if (inspect.exitCode !== 0) {
     return { unavailable: inspect.stderr.trim().split('\n')[0] || 'no output', driver: '', containerdStore: false }
   }
@@ -102,9 +109,13 @@ async function serverPlatform(): Promise<string | undefined> {
 export async function ensureBuilder(name: string): Promise<void> {
   if ((await quiet(['buildx', 'inspect', '--bootstrap', name])).exitCode === 0) return
   await quiet(['buildx', 'rm', name])
-  const created = await exec.getExecOutput('docker', ['buildx', 'create', '--name', name, '--driver', 'docker-container', '--bootstrap'], {
-    ignoreReturnCode: true
-  })
+  const created = await exec.getExecOutput(
+    'docker',
+    ['buildx', 'create', '--name', name, '--driver', 'docker-container', '--bootstrap'],
+    {
+      ignoreReturnCode: true
+    }
+  )
   if (created.exitCode !== 0) {
     await quiet(['buildx', 'rm', name])
     throw new Error(`could not create a docker-container builder (${created.stderr.trim().split('\n').at(-1)})`)

@@ -32,7 +32,8 @@ export function buildxArgs(inputs: Inputs, cache: BuildCache, run: BuildRun): st
   if (run.builder) args.push('--builder', run.builder)
   for (const tag of inputs.tags.length > 0 ? inputs.tags : [inputs.image]) args.push('--tag', tag)
   for (const { name, value } of inputs.buildArgs) args.push('--build-arg', `${name}=${value}`)
-  inputs.secrets.forEach(({ id }, i) => args.push('--secret', attributes(['id', id], ['env', secretVariable(i)])))
+  for (const [i, { id }] of inputs.secrets.entries())
+    args.push('--secret', attributes(['id', id], ['env', secretVariable(i)]))
   for (const { id, env } of inputs.secretEnvs) args.push('--secret', attributes(['id', id], ['env', env]))
   for (const { id, path } of inputs.secretFiles) args.push('--secret', attributes(['id', id], ['src', path]))
   if (inputs.target) args.push('--target', inputs.target)
@@ -88,7 +89,9 @@ function csvField(field: string): string {
 }
 
 function cacheFrom(location: CacheLocation): string {
-  return location.type === 'local' ? attributes(['type', 'local'], ['src', location.dir]) : attributes(['type', 'registry'], ['ref', location.ref])
+  return location.type === 'local'
+    ? attributes(['type', 'local'], ['src', location.dir])
+    : attributes(['type', 'registry'], ['ref', location.ref])
 }
 
 // mode=max: every stage's layers, so that a builder stage is cached too.
@@ -99,7 +102,14 @@ function cacheFrom(location: CacheLocation): string {
 function cacheTo(location: CacheLocation): string {
   return location.type === 'local'
     ? attributes(['type', 'local'], ['dest', location.dir], ['mode', 'max'], ['ignore-error', 'true'])
-    : attributes(['type', 'registry'], ['ref', location.ref], ['mode', 'max'], ['image-manifest', 'true'], ['oci-mediatypes', 'true'], ['ignore-error', 'true'])
+    : attributes(
+        ['type', 'registry'],
+        ['ref', location.ref],
+        ['mode', 'max'],
+        ['image-manifest', 'true'],
+        ['oci-mediatypes', 'true'],
+        ['ignore-error', 'true']
+      )
 }
 
 // Layers keep the compression they were built or imported with: layers
@@ -180,7 +190,10 @@ export function cacheExportError(progress: string): string | undefined {
 }
 
 export function errorLine(output: string): string {
-  const lines = output.split('\n').map(l => l.trim()).filter(Boolean)
+  const lines = output
+    .split('\n')
+    .map(l => l.trim())
+    .filter(Boolean)
   const errors = lines.filter(l => /^(ERROR|error):/.test(l))
   return (errors.at(-1) ?? lines.at(-1) ?? '').replace(/^(ERROR|error):\s*/, '')
 }
@@ -218,11 +231,17 @@ const STAGE = '^failed to solve: (?:failed to compute cache key: |error writing 
 const SHA = 'sha256:[a-f0-9]{64}'
 const CACHE_IMPORT_FAILURES = [
   new RegExp(`${STAGE}NotFound: rpc error: code = NotFound desc = content ${SHA}: not found$`),
-  new RegExp(`${STAGE}failed commit on ref "layer-${SHA}": commit failed: .*(?:unexpected commit (?:digest|size)|failed size validation)`),
+  new RegExp(
+    `${STAGE}failed commit on ref "layer-${SHA}": commit failed: .*(?:unexpected commit (?:digest|size)|failed size validation)`
+  ),
   new RegExp(`${STAGE}failed to read expected number of bytes: unexpected EOF$`),
-  new RegExp(`${STAGE}failed to copy: httpReadSeeker: failed open: could not fetch content descriptor ${SHA} \\([^)]*\\) from remote: not found$`),
+  new RegExp(
+    `${STAGE}failed to copy: httpReadSeeker: failed open: could not fetch content descriptor ${SHA} \\([^)]*\\) from remote: not found$`
+  ),
   new RegExp(`${STAGE}(?:failed to prepare ${SHA} as [a-z0-9]+: )?parent snapshot ${SHA} does not exist: not found$`),
-  new RegExp(`${STAGE}failed to extract layer ${SHA}: failed to get reader from content store: content digest ${SHA}: not found$`)
+  new RegExp(
+    `${STAGE}failed to extract layer ${SHA}: failed to get reader from content store: content digest ${SHA}: not found$`
+  )
 ]
 
 /**

@@ -90,12 +90,17 @@ export async function resolveDefaultBranch(
 }
 
 async function fromApi(facts: EventFacts, token: string, ask: AskDefaultBranch): Promise<DefaultBranch> {
-  const fallback = (why: string): DefaultBranch => ({ name: FALLBACK_DEFAULT_BRANCH, source: { kind: 'fallback', why } })
+  const fallback = (why: string): DefaultBranch => ({
+    name: FALLBACK_DEFAULT_BRANCH,
+    source: { kind: 'fallback', why }
+  })
   if (!token) return fallback('the event does not name it and there is no github-token to ask the REST API with')
   try {
     return { name: await ask(facts, token), source: { kind: 'rest-api' } }
   } catch (error) {
-    return fallback(`the event does not name it and the REST API did not answer: ${firstLine((error as Error).message)}`)
+    return fallback(
+      `the event does not name it and the REST API did not answer: ${firstLine((error as Error).message)}`
+    )
   }
 }
 
@@ -117,7 +122,8 @@ function describeSource(source: DefaultBranchSource): string {
 /** GET /repos/{owner}/{repo} with the token, within a few seconds; throws when there is no answer. */
 export async function askDefaultBranch(facts: EventFacts, token: string): Promise<string> {
   const [owner, repo, extra] = (facts.repository ?? '').split('/')
-  if (!owner || !repo || extra !== undefined) throw new Error(`GITHUB_REPOSITORY is not owner/name ("${facts.repository ?? ''}")`)
+  if (!owner || !repo || extra !== undefined)
+    throw new Error(`GITHUB_REPOSITORY is not owner/name ("${facts.repository ?? ''}")`)
   const deadline = AbortSignal.timeout(LOOKUP_TIMEOUT_SECONDS * 1000)
   const octokit = github.getOctokit(token, facts.apiUrl ? { baseUrl: facts.apiUrl } : {})
   try {
@@ -178,7 +184,9 @@ function branchOf(facts: EventFacts): string {
 function pullRequestScope(facts: EventFacts): string {
   const fromRef = /^refs\/pull\/(\d+)\//.exec(facts.ref)?.[1]
   const pr = facts.payload.pull_request as { number?: unknown } | undefined
-  const fromPayload = [pr?.number, facts.payload.number].find(n => typeof n === 'number' && Number.isSafeInteger(n) && n > 0)
+  const fromPayload = [pr?.number, facts.payload.number].find(
+    n => typeof n === 'number' && Number.isSafeInteger(n) && n > 0
+  )
   const number = fromRef ?? (fromPayload === undefined ? undefined : String(fromPayload))
   // Without a number the ref stays whole, as a tag's does: no branch's part of a key looks like it.
   return number === undefined ? facts.ref : `pull/${number}`

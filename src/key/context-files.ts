@@ -37,9 +37,15 @@ const NO_RULES: IgnoreRules = { excludes: () => false, hasExceptions: false }
  * Dockerfile when there is one, else `.dockerignore` at the context root.
  */
 export function readIgnoreRules(context: string, dockerfile: string): IgnoreRules {
-  const file = readIgnoreFile(path.dirname(dockerfile), `${path.basename(dockerfile)}.dockerignore`) ?? readIgnoreFile(context, '.dockerignore')
+  const file =
+    readIgnoreFile(path.dirname(dockerfile), `${path.basename(dockerfile)}.dockerignore`) ??
+    readIgnoreFile(context, '.dockerignore')
   if (!file) return NO_RULES
-  const lines = file.text.replace(/^\uFEFF/, '').split(/\r?\n/).map(asDockerMeansIt).filter(isValidRule)
+  const lines = file.text
+    .replace(/^\uFEFF/, '')
+    .split(/\r?\n/)
+    .map(asDockerMeansIt)
+    .filter(isValidRule)
   const matcher = newMatcher().add(lines)
   return {
     file,
@@ -90,9 +96,7 @@ function readIgnoreFile(root: string, name: string): IgnoreFile | undefined {
   return { path: path.join(root, name), text: fs.readFileSync(path.join(root, resolved.relative), 'utf8') }
 }
 
-type Resolved =
-  | { kind: 'file' | 'directory'; relative: string; links: string[] }
-  | { kind: 'missing'; links: string[] }
+type Resolved = { kind: 'file' | 'directory'; relative: string; links: string[] } | { kind: 'missing'; links: string[] }
 
 /**
  * Resolves a root-relative path one component at a time, following links as
@@ -106,7 +110,9 @@ export function resolveInside(root: string, relative: string): Resolved {
   let hops = 0
   // Every component below the root is checked not to be a link, so lstat is stat there.
   const statOf = (parts: string[]): fs.Stats | undefined =>
-    parts.length === 0 ? fs.statSync(root, { throwIfNoEntry: false }) : fs.lstatSync(path.join(root, ...parts), { throwIfNoEntry: false })
+    parts.length === 0
+      ? fs.statSync(root, { throwIfNoEntry: false })
+      : fs.lstatSync(path.join(root, ...parts), { throwIfNoEntry: false })
   let last = statOf(resolved)
   while (pending.length > 0) {
     const part = pending.shift() as string
@@ -157,7 +163,8 @@ export function contextEntries(sources: string[], context: string, rules: Ignore
     resolved.links.forEach(add)
     if (resolved.kind === 'file') add(resolved.relative)
     if (resolved.kind !== 'directory') return
-    for (const entry of walk(context, resolved.relative, Infinity, descend)) if (entry.kind !== 'directory') add(entry.relative)
+    for (const entry of walk(context, resolved.relative, Infinity, descend))
+      if (entry.kind !== 'directory') add(entry.relative)
   }
   for (const source of sources) {
     const { base, pattern } = splitWildcards(source)
@@ -186,7 +193,14 @@ function splitWildcards(source: string): { base: string; pattern?: string } {
 function wildcardMatches(context: string, base: string, pattern: string): string[] {
   const resolved = resolveInside(context, base)
   if (resolved.kind !== 'directory') return []
-  const matcher = new Minimatch(pattern, { dot: true, noglobstar: true, nobrace: true, noext: true, nocomment: true, nonegate: true })
+  const matcher = new Minimatch(pattern, {
+    dot: true,
+    noglobstar: true,
+    nobrace: true,
+    noext: true,
+    nocomment: true,
+    nonegate: true
+  })
   const prefix = resolved.relative === '.' ? '' : `${resolved.relative}/`
   const matches = (relative: string): boolean => matcher.match(relative.slice(prefix.length))
   // No match lies deeper than the pattern has components.
@@ -201,7 +215,8 @@ function wildcardMatches(context: string, base: string, pattern: string): string
 /** Absolute paths of the regular files and links below a directory, without following links. */
 export function entriesBelow(dir: string): string[] {
   const found: string[] = []
-  for (const entry of walk(dir, '.', Infinity, () => true)) if (entry.kind !== 'directory') found.push(path.join(dir, entry.relative))
+  for (const entry of walk(dir, '.', Infinity, () => true))
+    if (entry.kind !== 'directory') found.push(path.join(dir, entry.relative))
   return found
 }
 

@@ -18,16 +18,16 @@ export interface ContextSources {
 
 export function contextSources(dockerfile: string): ContextSources {
   const lines = splitLines(dockerfile)
-  const escape = escapeToken(lines)
+  const escapeChar = escapeToken(lines)
   const found = new Found()
-  for (const instruction of instructions(lines, escape)) {
+  for (const instruction of instructions(lines, escapeChar)) {
     switch (instruction.keyword) {
       case 'copy':
       case 'add':
-        collectCopy(instruction, escape, found)
+        collectCopy(instruction, escapeChar, found)
         break
       case 'run':
-        collectMounts(instruction, escape, found)
+        collectMounts(instruction, escapeChar, found)
         break
       // ONBUILD triggers run in a downstream build, never in this one.
     }
@@ -43,7 +43,7 @@ const UTF8_BOM = '\uFEFF'
 
 function splitLines(text: string): string[] {
   const body = text.startsWith(UTF8_BOM) ? text.slice(UTF8_BOM.length) : text
-  return body.split('\n').map((line) => line.replace(/\r+$/, ''))
+  return body.split('\n').map(line => line.replace(/\r+$/, ''))
 }
 
 const DIRECTIVE = /^#\s*([a-zA-Z][a-zA-Z0-9]*)\s*=\s*(.+?)\s*$/
@@ -86,8 +86,8 @@ interface Instruction {
  * lines dropped, and heredoc bodies consumed so their contents are never
  * mistaken for instructions.
  */
-function* instructions(lines: string[], escape: string): Generator<Instruction> {
-  const continuation = continuationPattern(escape)
+function* instructions(lines: string[], escapeChar: string): Generator<Instruction> {
+  const continuation = continuationPattern(escapeChar)
   let next = 0
   while (next < lines.length) {
     const first = (lines[next++] ?? '').trimStart()
@@ -112,8 +112,8 @@ function* instructions(lines: string[], escape: string): Generator<Instruction> 
 }
 
 /** The escape token ends a line as a continuation unless it is itself escaped. */
-function continuationPattern(escape: string): RegExp {
-  const token = escape === '`' ? '`' : '\\\\'
+function continuationPattern(escapeChar: string): RegExp {
+  const token = escapeChar === '`' ? '`' : '\\\\'
   return new RegExp(`(^|[^${token}])${token}[ \\t]*$`)
 }
 
@@ -149,7 +149,7 @@ function jsonArray(text: string): string[] | undefined {
   if (!text.startsWith('[')) return undefined
   try {
     const parsed: unknown = JSON.parse(text)
-    if (Array.isArray(parsed) && parsed.every((item) => typeof item === 'string')) return parsed
+    if (Array.isArray(parsed) && parsed.every(item => typeof item === 'string')) return parsed
   } catch {
     // Not JSON: BuildKit falls back to shell form the same way.
   }
@@ -205,7 +205,7 @@ function toFlag(word: string): Flag {
 }
 
 function flagValues(instruction: Instruction, name: string): string[] {
-  return instruction.flags.flatMap((flag) => (flag.name === name && flag.value !== undefined ? [flag.value] : []))
+  return instruction.flags.flatMap(flag => (flag.name === name && flag.value !== undefined ? [flag.value] : []))
 }
 
 // ---------------------------------------------------------------------------
@@ -224,7 +224,7 @@ function heredocsOf(instruction: Instruction): Heredoc[] {
   // ONBUILD's trigger is not run here, but its heredoc body still follows it.
   const target = instruction.keyword === 'onbuild' ? parseInstruction(instruction.body) : instruction
   if (!HEREDOC_KEYWORDS.has(target.keyword) || target.json) return []
-  return rawWords(instruction.text).flatMap((word) => {
+  return rawWords(instruction.text).flatMap(word => {
     const heredoc = parseHeredocWord(word)
     return heredoc ? [heredoc] : []
   })
@@ -279,13 +279,13 @@ function skipHeredocBody(lines: string[], from: number, heredoc: Heredoc): numbe
 // ---------------------------------------------------------------------------
 // COPY / ADD
 
-function collectCopy(instruction: Instruction, escape: string, found: Found): void {
+function collectCopy(instruction: Instruction, escapeChar: string, found: Found): void {
   // Copies from another stage, an image or a named context read nothing from this context.
-  if (flagValues(instruction, 'from').some((from) => from !== '')) return
+  if (flagValues(instruction, 'from').some(from => from !== '')) return
   const sources = instruction.args.slice(0, -1)
   for (const source of sources) {
     if (HEREDOC_WORD.test(source)) continue
-    const word = expandWord(source, escape)
+    const word = expandWord(source, escapeChar)
     if (instruction.keyword === 'add' && isRemote(word.text)) continue
     found.add(word)
   }
@@ -301,10 +301,10 @@ function isRemote(source: string): boolean {
 // ---------------------------------------------------------------------------
 // RUN --mount
 
-function collectMounts(instruction: Instruction, escape: string, found: Found): void {
+function collectMounts(instruction: Instruction, escapeChar: string, found: Found): void {
   for (const spec of flagValues(instruction, 'mount')) {
     const source = contextBindSource(spec)
-    if (source !== undefined) found.add(expandWord(source, escape))
+    if (source !== undefined) found.add(expandWord(source, escapeChar))
   }
 }
 
@@ -363,7 +363,7 @@ interface Word {
  * Removes quotes and escapes the way BuildKit's word expansion does, without
  * expanding variables: any live `$` makes the word dynamic.
  */
-function expandWord(raw: string, escape: string): Word {
+function expandWord(raw: string, escapeChar: string): Word {
   let text = ''
   let variable = false
   let quote = ''
@@ -372,10 +372,10 @@ function expandWord(raw: string, escape: string): Word {
     if (quote === "'") {
       if (ch === "'") quote = ''
       else text += ch
-    } else if (ch === escape) {
+    } else if (ch === escapeChar) {
       const next = raw.charAt(++pos)
       // Inside double quotes only a few characters can be escaped; otherwise the escape stays.
-      if (quote === '"' && next !== '"' && next !== '$' && next !== escape) text += ch
+      if (quote === '"' && next !== '"' && next !== '$' && next !== escapeChar) text += ch
       text += next
     } else if (ch === '"' && quote === '"') {
       quote = ''

@@ -34,7 +34,11 @@ export interface ImageHash {
  * that goes in: an x64 and an arm64 runner never share an entry. The engine
  * is asked while the files are hashed; its answer is awaited only when needed.
  */
-export async function imageHash(inputs: Inputs, workspace: string, enginePlatform: () => string | Promise<string>): Promise<ImageHash> {
+export async function imageHash(
+  inputs: Inputs,
+  workspace: string,
+  enginePlatform: () => string | Promise<string>
+): Promise<ImageHash> {
   const { origin, paths, ignoreFile } = await filesToHash(inputs, workspace)
   const files = hashFiles([inputs.file, ...(ignoreFile ? [ignoreFile.path] : []), ...paths], workspace)
   const engine = inputs.platforms.length === 0 ? await enginePlatform() : undefined

@@ -6,7 +6,13 @@ import { Input, Output } from '../constants.js'
 import { build, buildDir, BuildError, type Built } from '../docker/build.js'
 import { secretMasks } from '../docker/buildx.js'
 import { builderFacts, pickBuilder, type BuilderFacts } from '../docker/builder.js'
-import { currentEventFacts, resolveDefaultBranch, runContext, writeDecision, writerBranches } from '../github/context.js'
+import {
+  currentEventFacts,
+  resolveDefaultBranch,
+  runContext,
+  writeDecision,
+  writerBranches
+} from '../github/context.js'
 import { currentRunner } from '../github/runner.js'
 import { InputError, parseInputs, type Inputs } from '../inputs.js'
 import { logHashInputs } from '../key/hash-log.js'
@@ -41,7 +47,9 @@ async function mainStep(): Promise<void> {
   const ctx = runContext(facts, defaultBranch.name, inputs.saveBranches)
 
   const hashed = await core.group('Cache key', async () => {
-    const result = await imageHash(inputs, runner.workspace, () => builderAnswer.then(b => b.defaultPlatform ?? 'unknown'))
+    const result = await imageHash(inputs, runner.workspace, () =>
+      builderAnswer.then(b => b.defaultPlatform ?? 'unknown')
+    )
     logHashInputs(result)
     return result
   })
@@ -107,9 +115,19 @@ async function mainStep(): Promise<void> {
   const seconds = (): number => (Date.now() - started) / 1000
   try {
     const built = await core.group(`Build ${inputs.image}`, () =>
-      build(inputs, { from: entry?.from ?? [], to: exporter.location }, { builder: exporter.builder, output: 'image' }, workDir)
+      build(
+        inputs,
+        { from: entry?.from ?? [], to: exporter.location },
+        { builder: exporter.builder, output: 'image' },
+        workDir
+      )
     )
-    report.build = { seconds: seconds(), steps: built.steps, retriedWithoutCache: built.retriedWithoutCache, succeeded: true }
+    report.build = {
+      seconds: seconds(),
+      steps: built.steps,
+      retriedWithoutCache: built.retriedWithoutCache,
+      succeeded: true
+    }
     exporter.failure = built.cacheExportError
     core.info(`${built.steps.cached} of ${built.steps.total} steps were cached.`)
     core.setOutput(Output.ImageId, built.imageId)
@@ -120,7 +138,10 @@ async function mainStep(): Promise<void> {
     report.stale = judged !== undefined
     core.setOutput(Output.CachedSteps, `${built.steps.cached}/${built.steps.total}`)
     core.setOutput(Output.CacheStale, String(report.stale))
-    if (judged) decision = await refreshIfDue(decision, judged, writerBranches(ctx), what => refresh(inputs, exporter, judged, what, entry, built, workDir))
+    if (judged)
+      decision = await refreshIfDue(decision, judged, writerBranches(ctx), what =>
+        refresh(inputs, exporter, judged, what, entry, built, workDir)
+      )
 
     const exported = decision.save ? await store.exported(exporter.failure) : undefined
     core.setOutput(Output.CacheSize, String(exported?.sizeBytes ?? entry?.sizeBytes ?? 0))
@@ -139,7 +160,8 @@ async function mainStep(): Promise<void> {
 function checkedExport(decision: SaveDecision, exported: Exported, limitBytes: number): SaveDecision {
   let checked = decision
   if (exported.problem !== undefined) checked = skip({ kind: 'export-failed', problem: exported.problem })
-  else if (limitBytes > 0 && exported.sizeBytes > limitBytes) checked = skip({ kind: 'too-large', sizeBytes: exported.sizeBytes, limitBytes })
+  else if (limitBytes > 0 && exported.sizeBytes > limitBytes)
+    checked = skip({ kind: 'too-large', sizeBytes: exported.sizeBytes, limitBytes })
   if (checked !== decision) core.warning(`Not saving the cache: ${describeSave(checked)}`)
   return checked
 }
@@ -197,7 +219,9 @@ async function refreshIfDue(
     return decision
   }
   if (decision.skip.kind !== 'exact-hit') {
-    core.notice(`${capitalize(what)}; the next run that may write (push, schedule or workflow_dispatch on ${writers.join(', ')}) refreshes it.`)
+    core.notice(
+      `${capitalize(what)}; the next run that may write (push, schedule or workflow_dispatch on ${writers.join(', ')}) refreshes it.`
+    )
     return decision
   }
   return refreshNow(capitalize(what))
@@ -216,7 +240,9 @@ async function refresh(
   built: Built,
   workDir: string
 ): Promise<SaveDecision> {
-  const decision = await exporter.prepare(save(stale.kind === 'broken' ? stale : { kind: 'stale', cached: stale.cached, total: stale.total }))
+  const decision = await exporter.prepare(
+    save(stale.kind === 'broken' ? stale : { kind: 'stale', cached: stale.cached, total: stale.total })
+  )
   if (!decision.save) {
     core.notice(`${what}; this run cannot refresh it (see the warning above).`)
     return decision
@@ -244,4 +270,3 @@ function notRestored(): RestoreOutcome {
 function capitalize(text: string): string {
   return text.charAt(0).toUpperCase() + text.slice(1)
 }
-

@@ -44,14 +44,18 @@ async function saveStep(report: Report): Promise<SaveOutcome> {
   const started = Date.now()
   let result: SaveResult
   try {
-    const cap = hardLimit(report.saveTimeoutSeconds, `The cache save did not finish within ${report.saveTimeoutSeconds} s (save-timeout)`)
+    const cap = hardLimit(
+      report.saveTimeoutSeconds,
+      `The cache save did not finish within ${report.saveTimeoutSeconds} s (save-timeout)`
+    )
     result = await store.save({ content: report.key }, cap)
   } catch (error) {
     if (!(error instanceof TimeoutError)) throw error
     result = { saved: false, reason: `${error.message}.` }
   }
   const seconds = (Date.now() - started) / 1000
-  if (result.saved) core.info(`Cache saved with key: ${result.key} (${mb(result.sizeBytes)} in ${seconds.toFixed(1)} s)`)
+  if (result.saved)
+    core.info(`Cache saved with key: ${result.key} (${mb(result.sizeBytes)} in ${seconds.toFixed(1)} s)`)
   else core.warning(`Cache not saved with key ${report.key}: ${result.reason}`)
   return { result, seconds }
 }

@@ -15,15 +15,22 @@ export interface RestoreOutcome {
  * within `capSeconds` when the user set restore-timeout; past either the
  * build goes on without a cache.
  */
-export async function restore(store: CacheStore, plan: KeyPlan, capSeconds: number | undefined): Promise<RestoreOutcome> {
-  core.info(`Restore keys: ${[`${plan.lookup} (exact)`, ...plan.restoreKeys.map(r => `${r.key} (${r.source})`)].join(', ')}`)
+export async function restore(
+  store: CacheStore,
+  plan: KeyPlan,
+  capSeconds: number | undefined
+): Promise<RestoreOutcome> {
+  core.info(
+    `Restore keys: ${[`${plan.lookup} (exact)`, ...plan.restoreKeys.map(r => `${r.key} (${r.source})`)].join(', ')}`
+  )
   const started = Date.now()
   const elapsed = (): number => (Date.now() - started) / 1000
   try {
     const cap = hardLimit(capSeconds, `The cache restore did not finish within ${capSeconds} s (restore-timeout)`)
     const restored = await untilAborted(store.restore(plan, cap), cap)
     if (restored && !restored.problem) core.info(`Cache restored from key: ${restored.matchedKey}`)
-    else if (!restored) core.info(`Cache not found for input keys: ${[plan.lookup, ...plan.restoreKeys.map(r => r.key)].join(', ')}`)
+    else if (!restored)
+      core.info(`Cache not found for input keys: ${[plan.lookup, ...plan.restoreKeys.map(r => r.key)].join(', ')}`)
     return { restored, seconds: elapsed(), timedOut: false }
   } catch (error) {
     if (!(error instanceof TimeoutError)) throw error

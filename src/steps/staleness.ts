@@ -14,11 +14,16 @@ import { save, skip, type SaveDecision } from './save-decision.js'
 export type Staleness = { kind: 'rebuilt'; cached: number; total: number } | { kind: 'broken'; problem: string }
 
 /** Whether the restored entry of this content served the build in full; undefined when it did, or was of other content. */
-export function staleness(plan: KeyPlan, entry: Restored | undefined, built: Pick<Built, 'steps' | 'retriedWithoutCache'>): Staleness | undefined {
+export function staleness(
+  plan: KeyPlan,
+  entry: Restored | undefined,
+  built: Pick<Built, 'steps' | 'retriedWithoutCache'>
+): Staleness | undefined {
   if (!entry || !sameContent(plan, entry.matchedKey)) return undefined
   if (entry.problem !== undefined) return { kind: 'broken', problem: entry.problem }
   if (built.retriedWithoutCache) return { kind: 'broken', problem: 'the build could not import it' }
-  if (built.steps.cached < built.steps.total) return { kind: 'rebuilt', cached: built.steps.cached, total: built.steps.total }
+  if (built.steps.cached < built.steps.total)
+    return { kind: 'rebuilt', cached: built.steps.cached, total: built.steps.total }
   return undefined
 }
 
@@ -38,7 +43,8 @@ export interface BeforeBuild {
 export function plannedSave({ write, plan, source, entry, restoreTimedOut }: BeforeBuild): SaveDecision {
   if (!write.allowed) return skip({ kind: 'denied', denial: write.denial })
   if (restoreTimedOut) return skip({ kind: 'restore-timed-out' })
-  if (entry?.problem !== undefined && sameContent(plan, entry.matchedKey)) return save({ kind: 'broken', problem: entry.problem })
+  if (entry?.problem !== undefined && sameContent(plan, entry.matchedKey))
+    return save({ kind: 'broken', problem: entry.problem })
   if (source === 'exact') return skip({ kind: 'exact-hit', key: plan.content })
   return save({ kind: 'new-content' })
 }

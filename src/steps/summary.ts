@@ -10,12 +10,23 @@ const RULE = '| --- | --- | --- | --- | --- | --- |'
 
 export async function writeSummary(report: Report, save: SaveOutcome): Promise<void> {
   const row = summaryRow(report, save)
-  await core.summary.addRaw(continuesTable(process.env.GITHUB_STEP_SUMMARY) ? `${row}\n` : `\n### Build cache\n\n${HEADER}\n${RULE}\n${row}\n`).write()
+  await core.summary
+    .addRaw(
+      continuesTable(process.env.GITHUB_STEP_SUMMARY) ? `${row}\n` : `\n### Build cache\n\n${HEADER}\n${RULE}\n${row}\n`
+    )
+    .write()
 }
 
 /** One image's row; every cell says what happened and why. */
 export function summaryRow(report: Report, save: SaveOutcome): string {
-  const cells = [cell(report.image), code(report.key), restoredCell(report), restoreCell(report), buildCell(report), savedCell(save)]
+  const cells = [
+    cell(report.image),
+    code(report.key),
+    restoredCell(report),
+    restoreCell(report),
+    buildCell(report),
+    savedCell(save)
+  ]
   return `| ${cells.join(' | ')} |`
 }
 
@@ -82,14 +93,14 @@ function rate(bytes: number, s: number): string {
 }
 
 function code(text: string): string {
-  return `<code>${escape(text)}</code>`
+  return `<code>${escapeHtml(text)}</code>`
 }
 
 // A cell must not break the table (|, newlines) or inject markup.
 function cell(text: string): string {
-  return escape(text).replace(/\|/g, '\\|').replace(/\r?\n/g, ' ')
+  return escapeHtml(text).replace(/\|/g, '\\|').replace(/\r?\n/g, ' ')
 }
 
-function escape(text: string): string {
+function escapeHtml(text: string): string {
   return text.replace(/[&<>"]/g, c => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c] as string)
 }

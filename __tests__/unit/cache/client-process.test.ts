@@ -9,7 +9,9 @@ import * as path from 'node:path'
 import { coreMock, freshRecord, type CoreRecord } from '../../support/core-mock.js'
 
 let record: CoreRecord = freshRecord()
-jest.unstable_mockModule('@actions/core', () => coreMock(new Proxy({} as CoreRecord, { get: (_t, p) => record[p as keyof CoreRecord] })))
+jest.unstable_mockModule('@actions/core', () =>
+  coreMock(new Proxy({} as CoreRecord, { get: (_t, p) => record[p as keyof CoreRecord] }))
+)
 
 const { runClient, clientScript } = await import('../../../src/cache/client-process.js')
 const { boundsFor, TimeoutError } = await import('../../../src/cache/deadline.js')
@@ -96,10 +98,16 @@ setInterval(() => report([{ kind: 'call', method: 'GetCacheEntryDownloadURL', id
   })
 
   it("ends at the caller's hard limit with the caller's words", async () => {
-    const script = client('moving', `let bytes = 0
-setInterval(() => report([{ kind: 'download', method: '', idleSeconds: 0, bytes: (bytes += 1000) }]), 100)`)
+    const script = client(
+      'moving',
+      `let bytes = 0
+setInterval(() => report([{ kind: 'download', method: '', idleSeconds: 0, bytes: (bytes += 1000) }]), 100)`
+    )
     const controller = new AbortController()
-    setTimeout(() => controller.abort(new TimeoutError('The cache restore did not finish within 0.5 s (restore-timeout)')), 500)
+    setTimeout(
+      () => controller.abort(new TimeoutError('The cache restore did not finish within 0.5 s (restore-timeout)')),
+      500
+    )
     const failure = await runClient(request, place, boundsFor(60), controller.signal, script).catch((e: unknown) => e)
     expect((failure as Error).message).toBe('The cache restore did not finish within 0.5 s (restore-timeout)')
   })
@@ -107,13 +115,18 @@ setInterval(() => report([{ kind: 'download', method: '', idleSeconds: 0, bytes:
   it('says how a client that died without answering ended', async () => {
     const script = client('crashes', `console.error('Error: something broke'); process.exit(3)`)
     const outcome = await runClient(request, place, boundsFor(4), undefined, script)
-    expect(outcome.reply).toEqual({ kind: 'refused', message: 'the cache client exited with code 3: Error: something broke' })
+    expect(outcome.reply).toEqual({
+      kind: 'refused',
+      message: 'the cache client exited with code 3: Error: something broke'
+    })
   })
-
 
   it('says so when the client bundle is missing, without starting anything', async () => {
     const outcome = await runClient(request, place, boundsFor(4), undefined, path.join(dir, 'no-such-client.js'))
-    expect(outcome.reply).toEqual({ kind: 'refused', message: `the cache client ${path.join(dir, 'no-such-client.js')} is missing: the action's dist/ is incomplete` })
+    expect(outcome.reply).toEqual({
+      kind: 'refused',
+      message: `the cache client ${path.join(dir, 'no-such-client.js')} is missing: the action's dist/ is incomplete`
+    })
   })
 })
 

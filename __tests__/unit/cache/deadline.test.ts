@@ -4,7 +4,12 @@ import { classify } from '../../../src/cache/network-activity.js'
 
 const bounds = boundsFor(60)
 const call = (method: string, idleSeconds: number): Pending => ({ kind: 'call', method, idleSeconds, bytes: 500 })
-const transfer = (kind: 'download' | 'upload', idleSeconds: number, bytes: number): Pending => ({ kind, method: '', idleSeconds, bytes })
+const transfer = (kind: 'download' | 'upload', idleSeconds: number, bytes: number): Pending => ({
+  kind,
+  method: '',
+  idleSeconds,
+  bytes
+})
 
 describe('boundsFor', () => {
   it('gives a call half the stall bound: 30 s and 60 s by default', () => {
@@ -16,9 +21,15 @@ describe('boundsFor', () => {
 describe('overdue', () => {
   it('lets a call wait up to its bound, then names it in plain words', () => {
     expect(overdue([call('GetCacheEntryDownloadURL', 29.9)], 0, bounds)).toBeUndefined()
-    expect(overdue([call('GetCacheEntryDownloadURL', 30)], 0, bounds)).toBe('The cache service did not answer the lookup of the cache entry within 30 s')
-    expect(overdue([call('CreateCacheEntry', 31)], 0, bounds)).toBe('The cache service did not answer the request to reserve the new entry within 30 s')
-    expect(overdue([call('FinalizeCacheEntryUpload', 31)], 0, bounds)).toBe('The cache service did not answer the request to complete the new entry within 30 s')
+    expect(overdue([call('GetCacheEntryDownloadURL', 30)], 0, bounds)).toBe(
+      'The cache service did not answer the lookup of the cache entry within 30 s'
+    )
+    expect(overdue([call('CreateCacheEntry', 31)], 0, bounds)).toBe(
+      'The cache service did not answer the request to reserve the new entry within 30 s'
+    )
+    expect(overdue([call('FinalizeCacheEntryUpload', 31)], 0, bounds)).toBe(
+      'The cache service did not answer the request to complete the new entry within 30 s'
+    )
     expect(overdue([call('', 31)], 0, bounds)).toBe('The cache service did not answer a request within 30 s')
   })
 
@@ -27,10 +38,16 @@ describe('overdue', () => {
   })
 
   it('gives up on a transfer that moved nothing for the stall bound, saying how far it got', () => {
-    expect(overdue([transfer('download', 60, 5 * 1024 * 1024)], 0, bounds)).toBe('The cache download stopped: nothing arrived for 60 s after 5.0 MB')
-    expect(overdue([transfer('download', 60, 66 * 1024)], 0, bounds)).toBe('The cache download stopped: nothing arrived for 60 s after 66 KB')
+    expect(overdue([transfer('download', 60, 5 * 1024 * 1024)], 0, bounds)).toBe(
+      'The cache download stopped: nothing arrived for 60 s after 5.0 MB'
+    )
+    expect(overdue([transfer('download', 60, 66 * 1024)], 0, bounds)).toBe(
+      'The cache download stopped: nothing arrived for 60 s after 66 KB'
+    )
     // A request's own headers are no progress worth naming.
-    expect(overdue([transfer('upload', 61, 700)], 0, bounds)).toBe('The cache upload stopped: the service took nothing for 60 s')
+    expect(overdue([transfer('upload', 61, 700)], 0, bounds)).toBe(
+      'The cache upload stopped: the service took nothing for 60 s'
+    )
   })
 
   it('treats a client that stopped reporting as stalled', () => {
@@ -39,7 +56,9 @@ describe('overdue', () => {
   })
 
   it('writes a fraction of a second as such', () => {
-    expect(overdue([call('GetCacheEntryDownloadURL', 2)], 0, boundsFor(3))).toBe('The cache service did not answer the lookup of the cache entry within 1.5 s')
+    expect(overdue([call('GetCacheEntryDownloadURL', 2)], 0, boundsFor(3))).toBe(
+      'The cache service did not answer the lookup of the cache entry within 1.5 s'
+    )
   })
 })
 
@@ -50,7 +69,7 @@ describe('hardLimit', () => {
     await new Promise(resolve => setTimeout(resolve, 50))
     expect(signal?.aborted).toBe(true)
     expect(signal?.reason).toBeInstanceOf(TimeoutError)
-    expect((signal?.reason as Error).message).toBe('The cache restore did not finish within 0.01 s (restore-timeout)')
+    expect(signal?.reason).toHaveProperty('message', 'The cache restore did not finish within 0.01 s (restore-timeout)')
   })
 })
 
@@ -61,7 +80,10 @@ describe('classify', () => {
       method: 'GetCacheEntryDownloadURL'
     })
     expect(classify('GET', '/devstoreaccount1/actions-cache/1-ab?sv=1&sig=x')).toEqual({ kind: 'download', method: '' })
-    expect(classify('PUT', '/devstoreaccount1/actions-cache/1-ab?comp=block&blockid=AA')).toEqual({ kind: 'upload', method: '' })
+    expect(classify('PUT', '/devstoreaccount1/actions-cache/1-ab?comp=block&blockid=AA')).toEqual({
+      kind: 'upload',
+      method: ''
+    })
     // The v1 protocol (GitHub Enterprise Server): its chunks are uploads, the rest calls.
     expect(classify('GET', '/abc/_apis/artifactcache/cache?keys=k')).toEqual({ kind: 'call', method: '' })
     expect(classify('PATCH', '/abc/_apis/artifactcache/caches/7')).toEqual({ kind: 'upload', method: '' })

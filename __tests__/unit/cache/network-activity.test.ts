@@ -37,7 +37,9 @@ describe('NetworkActivity', () => {
     activity.pending()
     now += 5000
     await tick()
-    expect(activity.pending()).toEqual([{ kind: 'call', method: 'CreateCacheEntry', idleSeconds: 5, bytes: expect.any(Number) }])
+    expect(activity.pending()).toEqual([
+      { kind: 'call', method: 'CreateCacheEntry', idleSeconds: 5, bytes: expect.any(Number) }
+    ])
     req.destroy()
     await tick()
     expect(activity.pending()).toEqual([])

@@ -51,8 +51,14 @@ describe('cacheExportError', () => {
   })
 
   it('ignores the errors of other steps and a clean export', () => {
-    expect(cacheExportError('#5 [2/3] RUN false\n#5 ERROR: process "/bin/sh -c false" did not complete successfully\n')).toBeUndefined()
-    expect(cacheExportError('#11 exporting cache to registry\n#11 writing cache image manifest sha256:4ddc 0.0s done\n#11 DONE 0.8s\n')).toBeUndefined()
+    expect(
+      cacheExportError('#5 [2/3] RUN false\n#5 ERROR: process "/bin/sh -c false" did not complete successfully\n')
+    ).toBeUndefined()
+    expect(
+      cacheExportError(
+        '#11 exporting cache to registry\n#11 writing cache image manifest sha256:4ddc 0.0s done\n#11 DONE 0.8s\n'
+      )
+    ).toBeUndefined()
   })
 })
 
@@ -66,7 +72,14 @@ describe('failedOnCacheImport with a registry cache', () => {
 
 describe('stepCounts after a registry login', () => {
   it('does not count the step that shares credentials as a Dockerfile step', () => {
-    const progress = ['#3 [auth] sharing credentials for 127.0.0.1:5001', '#3 DONE 0.0s', '#5 [1/2] COPY busybox /bin/busybox', '#5 CACHED', '#6 [2/2] RUN x', '#6 CACHED'].join('\n')
+    const progress = [
+      '#3 [auth] sharing credentials for 127.0.0.1:5001',
+      '#3 DONE 0.0s',
+      '#5 [1/2] COPY busybox /bin/busybox',
+      '#5 CACHED',
+      '#6 [2/2] RUN x',
+      '#6 CACHED'
+    ].join('\n')
     expect(stepCounts(progress)).toEqual({ total: 2, cached: 2 })
   })
 })

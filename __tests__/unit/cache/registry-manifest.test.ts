@@ -19,8 +19,16 @@ const cacheManifest = {
   ]
 }
 const scope = 'buildx/ci/master/'
-const pointer = (key: unknown, manifests: unknown[] = [{ mediaType: cacheManifest.mediaType, digest: digest('d'), size: 2222 }]) =>
-  JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.index.v1+json', manifests, annotations: { [KEY_ANNOTATION]: key } })
+const pointer = (
+  key: unknown,
+  manifests: unknown[] = [{ mediaType: cacheManifest.mediaType, digest: digest('d'), size: 2222 }]
+) =>
+  JSON.stringify({
+    schemaVersion: 2,
+    mediaType: 'application/vnd.oci.image.index.v1+json',
+    manifests,
+    annotations: { [KEY_ANNOTATION]: key }
+  })
 
 describe('parseCacheManifest', () => {
   it('reads the size of a BuildKit cache manifest: its config and every layer', () => {
@@ -30,9 +38,21 @@ describe('parseCacheManifest', () => {
   it.each([
     ['not JSON', '{"schemaVersion":2,', 'its manifest is not JSON'],
     ['an index', pointer(`${scope}h`), 'it is an image index, not a cache manifest'],
-    ['an image', JSON.stringify({ ...cacheManifest, config: { mediaType: 'application/vnd.oci.image.config.v1+json' } }), 'it is not a BuildKit cache'],
-    ['a manifest without layers', JSON.stringify({ ...cacheManifest, layers: undefined }), 'its manifest lists no layers'],
-    ['a layer without a digest', JSON.stringify({ ...cacheManifest, layers: [{ size: 1 }] }), 'a layer of its manifest has no sha256 digest'],
+    [
+      'an image',
+      JSON.stringify({ ...cacheManifest, config: { mediaType: 'application/vnd.oci.image.config.v1+json' } }),
+      'it is not a BuildKit cache'
+    ],
+    [
+      'a manifest without layers',
+      JSON.stringify({ ...cacheManifest, layers: undefined }),
+      'its manifest lists no layers'
+    ],
+    [
+      'a layer without a digest',
+      JSON.stringify({ ...cacheManifest, layers: [{ size: 1 }] }),
+      'a layer of its manifest has no sha256 digest'
+    ],
     ['JSON that is not an object', '[1,2]', 'its manifest is not JSON']
   ])('refuses %s, saying why', (_what, raw, problem) => {
     const parsed = parseCacheManifest(raw)
@@ -43,7 +63,11 @@ describe('parseCacheManifest', () => {
 
 describe('parseBranchPointer', () => {
   it('gives the content key the branch tag follows and the manifest it points at', () => {
-    expect(parseBranchPointer(pointer(`${scope}abc`), scope)).toEqual({ ok: true, key: `${scope}abc`, digest: digest('d') })
+    expect(parseBranchPointer(pointer(`${scope}abc`), scope)).toEqual({
+      ok: true,
+      key: `${scope}abc`,
+      digest: digest('d')
+    })
   })
 
   it.each([
@@ -51,7 +75,11 @@ describe('parseBranchPointer', () => {
     ["another image's key", pointer('buildx/ci-other/master/abc'), 'outside'],
     ['a key deeper than the scope', pointer(`${scope}abc/def`), 'outside'],
     ['the scope itself', pointer(scope), 'outside'],
-    ['two manifests', pointer(`${scope}abc`, [{ digest: digest('d') }, { digest: digest('e') }]), 'exactly one manifest'],
+    [
+      'two manifests',
+      pointer(`${scope}abc`, [{ digest: digest('d') }, { digest: digest('e') }]),
+      'exactly one manifest'
+    ],
     ['a bad digest', pointer(`${scope}abc`, [{ digest: 'sha256:xyz' }]), 'exactly one manifest'],
     ['garbage', 'not json', 'not JSON']
   ])('refuses an index with %s', (_what, raw, problem) => {
@@ -66,40 +94,71 @@ describe('classifyError', () => {
   it.each([
     ['ERROR: 127.0.0.1:5000/cache:ci.master.newest.0123: not found', 'missing'],
     ['ERROR: 127.0.0.1:5000/denied-forbidden:x: not found', 'missing'],
-    ['ERROR: pull access denied, repository does not exist or may require authorization: authorization failed: no basic auth credentials', 'denied'],
-    ['ERROR: unexpected status from HEAD request to http://127.0.0.1:5001/v2/c/blobs/sha256:034b: 401 Unauthorized', 'denied'],
-    ['ERROR: failed to authorize: failed to fetch oauth token: unexpected status from GET request to https://ghcr.io/token?scope=repository%3Aacme%2Fc%3Apull&service=ghcr.io: 403 Forbidden', 'denied'],
+    [
+      'ERROR: pull access denied, repository does not exist or may require authorization: authorization failed: no basic auth credentials',
+      'denied'
+    ],
+    [
+      'ERROR: unexpected status from HEAD request to http://127.0.0.1:5001/v2/c/blobs/sha256:034b: 401 Unauthorized',
+      'denied'
+    ],
+    [
+      'ERROR: failed to authorize: failed to fetch oauth token: unexpected status from GET request to https://ghcr.io/token?scope=repository%3Aacme%2Fc%3Apull&service=ghcr.io: 403 Forbidden',
+      'denied'
+    ],
     ['denied: permission_denied: write_package', 'denied'],
-    ['ERROR: unexpected status from POST request to http://127.0.0.1:5002/v2/c/blobs/uploads/: 405 Method Not Allowed', 'read-only'],
-    ['ERROR: failed to do request: Head "http://127.0.0.1:5999/v2/denied/manifests/401": dial tcp 127.0.0.1:5999: connect: connection refused', 'broken'],
-    ['ERROR: failed to do request: Head "https://nosuch.example/v2/c/manifests/t": dial tcp: lookup nosuch.example: no such host', 'broken'],
-    ['ERROR: unexpected status from GET request to https://r.example/v2/c/manifests/t: 500 Internal Server Error', 'broken'],
+    [
+      'ERROR: unexpected status from POST request to http://127.0.0.1:5002/v2/c/blobs/uploads/: 405 Method Not Allowed',
+      'read-only'
+    ],
+    [
+      'ERROR: failed to do request: Head "http://127.0.0.1:5999/v2/denied/manifests/401": dial tcp 127.0.0.1:5999: connect: connection refused',
+      'broken'
+    ],
+    [
+      'ERROR: failed to do request: Head "https://nosuch.example/v2/c/manifests/t": dial tcp: lookup nosuch.example: no such host',
+      'broken'
+    ],
+    [
+      'ERROR: unexpected status from GET request to https://r.example/v2/c/manifests/t: 500 Internal Server Error',
+      'broken'
+    ],
     ['', 'broken']
   ])('%s → %s', (stderr, kind) => {
     expect(classifyError(stderr).kind).toBe(kind)
   })
 
   it('keeps the message of the last ERROR line, without the noise around it', () => {
-    const fault = classifyError('#1 resolving\nWARNING: something\nERROR: first\nERROR: unexpected status: 401 Unauthorized\n')
+    const fault = classifyError(
+      '#1 resolving\nWARNING: something\nERROR: first\nERROR: unexpected status: 401 Unauthorized\n'
+    )
     expect(fault).toEqual({ kind: 'denied', message: 'unexpected status: 401 Unauthorized' })
   })
 })
 
 describe('explainPushFailure', () => {
   it('names the login and the permission when the registry refused the push', () => {
-    const text = explainPushFailure('error writing layer blob: unexpected status from HEAD request to http://r/v2/c/blobs/x: 401 Unauthorized', 'ghcr.io/acme/c:t')
+    const text = explainPushFailure(
+      'error writing layer blob: unexpected status from HEAD request to http://r/v2/c/blobs/x: 401 Unauthorized',
+      'ghcr.io/acme/c:t'
+    )
     expect(text).toContain('the registry refused the push to ghcr.io/acme/c:t')
     expect(text).toContain('docker/login-action')
     expect(text).toContain('`permissions: packages: write`')
   })
 
   it('says a read-only registry takes no pushes', () => {
-    expect(explainPushFailure('unexpected status from POST request to http://r/v2/c/blobs/uploads/: 405 Method Not Allowed', 'r/c:t')).toMatch(
-      /does not take pushes to r\/c:t .*read-only or a mirror/
-    )
+    expect(
+      explainPushFailure(
+        'unexpected status from POST request to http://r/v2/c/blobs/uploads/: 405 Method Not Allowed',
+        'r/c:t'
+      )
+    ).toMatch(/does not take pushes to r\/c:t .*read-only or a mirror/)
   })
 
   it('passes other failures on as they are', () => {
-    expect(explainPushFailure('dial tcp 10.0.0.1:443: i/o timeout', 'r/c:t')).toBe('the push to r/c:t failed: dial tcp 10.0.0.1:443: i/o timeout')
+    expect(explainPushFailure('dial tcp 10.0.0.1:443: i/o timeout', 'r/c:t')).toBe(
+      'the push to r/c:t failed: dial tcp 10.0.0.1:443: i/o timeout'
+    )
   })
 })

@@ -9,14 +9,23 @@ import { branchTag, contentTag } from '../../../src/cache/registry-tags.js'
 import { keyPlan } from '../../../src/key/key.js'
 
 let record: CoreRecord = freshRecord()
-jest.unstable_mockModule('@actions/core', () => coreMock(new Proxy({} as CoreRecord, { get: (_t, p) => record[p as keyof CoreRecord] })))
+jest.unstable_mockModule('@actions/core', () =>
+  coreMock(new Proxy({} as CoreRecord, { get: (_t, p) => record[p as keyof CoreRecord] }))
+)
 const { RegistryCacheStore } = await import('../../../src/cache/registry.js')
 
 const REPO = 'ghcr.io/acme/ci-cache'
 const HASH = 'b'.repeat(64)
 const OLD = 'a'.repeat(64)
 const DIGEST = `sha256:${'d'.repeat(64)}`
-const feature = keyPlan({ prefix: 'buildx', image: 'ci', branch: 'feature', baseBranch: 'master', defaultBranch: 'master', hash: HASH })
+const feature = keyPlan({
+  prefix: 'buildx',
+  image: 'ci',
+  branch: 'feature',
+  baseBranch: 'master',
+  defaultBranch: 'master',
+  hash: HASH
+})
 const onMaster = keyPlan({ prefix: 'buildx', image: 'ci', branch: 'master', defaultBranch: 'master', hash: HASH })
 const tagged = (tag: string): string => `${REPO}:${tag}`
 const manifest = (size = 100): string =>
@@ -26,7 +35,11 @@ const manifest = (size = 100): string =>
     layers: [{ digest: DIGEST, size }]
   })
 const pointer = (key: string): string =>
-  JSON.stringify({ mediaType: 'application/vnd.oci.image.index.v1+json', manifests: [{ digest: DIGEST }], annotations: { [KEY_ANNOTATION]: key } })
+  JSON.stringify({
+    mediaType: 'application/vnd.oci.image.index.v1+json',
+    manifests: [{ digest: DIGEST }],
+    annotations: { [KEY_ANNOTATION]: key }
+  })
 
 /** A registry of fixed answers; anything not named is missing. */
 class FakeRegistry implements RegistryClient {
@@ -80,7 +93,11 @@ describe('RegistryCacheStore.restore', () => {
       [`${REPO}@${DIGEST}`]: found(manifest())
     })
     const restored = await new RegistryCacheStore(REPO, registry).restore(feature)
-    expect(restored).toEqual({ matchedKey: older, from: [{ type: 'registry', ref: `${REPO}@${DIGEST}` }], sizeBytes: 110 })
+    expect(restored).toEqual({
+      matchedKey: older,
+      from: [{ type: 'registry', ref: `${REPO}@${DIGEST}` }],
+      sizeBytes: 110
+    })
   })
 
   it('skips a branch tag that names another scope, with a warning, and goes on to the next', async () => {
@@ -97,7 +114,9 @@ describe('RegistryCacheStore.restore', () => {
   })
 
   it('reports an exact tag that is not a cache, so that it gets replaced', async () => {
-    const registry = new FakeRegistry({ [tagged(contentTag(onMaster.content))]: found('{"mediaType":"application/vnd.oci.image.index.v1+json"}') })
+    const registry = new FakeRegistry({
+      [tagged(contentTag(onMaster.content))]: found('{"mediaType":"application/vnd.oci.image.index.v1+json"}')
+    })
     expect(await new RegistryCacheStore(REPO, registry).restore(onMaster)).toEqual({
       matchedKey: onMaster.content,
       from: [],
@@ -121,27 +140,37 @@ describe('RegistryCacheStore.restore', () => {
   })
 
   it('treats a branch tag whose entry is gone as damaged', async () => {
-    const registry = new FakeRegistry({ [tagged(branchTag('buildx/ci/master/'))]: found(pointer(`buildx/ci/master/${OLD}`)) })
+    const registry = new FakeRegistry({
+      [tagged(branchTag('buildx/ci/master/'))]: found(pointer(`buildx/ci/master/${OLD}`))
+    })
     expect(await new RegistryCacheStore(REPO, registry).restore(onMaster)).toBeUndefined()
     expect(warnings().join('\n')).toContain('the entry it points at is gone')
   })
 
   it('builds without the cache when the registry refuses to read, says to log in, and still lets the build push', async () => {
-    const registry = new FakeRegistry({ [tagged(contentTag(onMaster.content))]: { kind: 'denied', message: '401 Unauthorized' } })
+    const registry = new FakeRegistry({
+      [tagged(contentTag(onMaster.content))]: { kind: 'denied', message: '401 Unauthorized' }
+    })
     const store = new RegistryCacheStore(REPO, registry)
     expect(await store.restore(onMaster)).toBeUndefined()
-    expect(warnings().join('\n')).toMatch(/refused to read ghcr\.io\/acme\/ci-cache \(401 Unauthorized\).*Log in before this step.*created by the first save/)
+    expect(warnings().join('\n')).toMatch(
+      /refused to read ghcr\.io\/acme\/ci-cache \(401 Unauthorized\).*Log in before this step.*created by the first save/
+    )
     expect(await store.exportTo()).toEqual({ type: 'registry', ref: tagged(contentTag(onMaster.content)) })
   })
 
   it('builds without the cache when the registry cannot be used, and exports nowhere', async () => {
-    const registry = new FakeRegistry({ [tagged(branchTag('buildx/ci/master/'))]: { kind: 'broken', message: 'the registry did not answer within 30 s' } })
+    const registry = new FakeRegistry({
+      [tagged(branchTag('buildx/ci/master/'))]: { kind: 'broken', message: 'the registry did not answer within 30 s' }
+    })
     const store = new RegistryCacheStore(REPO, registry)
     expect(await store.restore(onMaster)).toBeUndefined()
     expect(warnings()).toEqual([
       '::warning::The registry of ghcr.io/acme/ci-cache could not be used (the registry did not answer within 30 s); building without its cache.'
     ])
-    await expect(store.exportTo()).rejects.toThrow('the registry could not be used when the cache was looked up (the registry did not answer within 30 s)')
+    await expect(store.exportTo()).rejects.toThrow(
+      'the registry could not be used when the cache was looked up (the registry did not answer within 30 s)'
+    )
   })
 
   it('exports nowhere before it was told the key', async () => {
@@ -155,7 +184,11 @@ describe('RegistryCacheStore.save', () => {
 
   it('points the branch tag at what the build pushed, naming the key, and reports its size', async () => {
     const registry = new FakeRegistry({ [source]: found(manifest(1000)) })
-    expect(await new RegistryCacheStore(REPO, registry).save({ content: onMaster.content })).toEqual({ saved: true, key: onMaster.content, sizeBytes: 1010 })
+    expect(await new RegistryCacheStore(REPO, registry).save({ content: onMaster.content })).toEqual({
+      saved: true,
+      key: onMaster.content,
+      sizeBytes: 1010
+    })
     expect(registry.pointed).toEqual([{ target, source, annotations: { [KEY_ANNOTATION]: onMaster.content } }])
     expect(record.log).toContain(`The build pushed the cache to ${source}; ${target} now points at it.`)
   })
@@ -172,7 +205,10 @@ describe('RegistryCacheStore.save', () => {
     registry.pointResult = { ok: false, error: 'denied: permission_denied: write_package' }
     const result = await new RegistryCacheStore(REPO, registry).save({ content: onMaster.content })
     expect(result.saved).toBe(false)
-    if (!result.saved) expect(result.reason).toMatch(/could not be moved to it: the registry refused the push .*`permissions: packages: write`/)
+    if (!result.saved)
+      expect(result.reason).toMatch(
+        /could not be moved to it: the registry refused the push .*`permissions: packages: write`/
+      )
   })
 
   it('measures what the build pushed, in the registry', async () => {
@@ -186,9 +222,15 @@ describe('RegistryCacheStore.save', () => {
   it('explains a push buildx reported as failed, naming the permission', async () => {
     const store = new RegistryCacheStore(REPO, new FakeRegistry({ [source]: found(manifest()) }))
     await store.restore(onMaster)
-    const exported = await store.exported('error writing layer blob: unexpected status from HEAD request to https://ghcr.io/v2/x: 403 Forbidden')
+    const exported = await store.exported(
+      'error writing layer blob: unexpected status from HEAD request to https://ghcr.io/v2/x: 403 Forbidden'
+    )
     expect(exported.sizeBytes).toBe(0)
-    expect(exported.problem).toMatch(new RegExp(`^the registry refused the push to ${source.replace(/[.]/g, '\\.')} .*\`permissions: packages: write\``))
+    expect(exported.problem).toMatch(
+      new RegExp(
+        `^the registry refused the push to ${source.replace(/[.]/g, '\\.')} .*\`permissions: packages: write\``
+      )
+    )
   })
 
   it('finds a push that left nothing, even when buildx said nothing', async () => {

@@ -6,7 +6,8 @@ const HASH = 'a'.repeat(64)
 const plan = (image: string, branch: string, prefix = 'buildx') =>
   keyPlan({ prefix, image, branch, defaultBranch: 'master', hash: HASH })
 /** The restore key of the plan's own branch: `<prefix>/<image>/<branch>/`. */
-const scopeOf = (p: ReturnType<typeof plan>): string => p.restoreKeys.find(r => !r.sameContent && r.source === 'branch')?.key ?? ''
+const scopeOf = (p: ReturnType<typeof plan>): string =>
+  p.restoreKeys.find(r => !r.sameContent && r.source === 'branch')?.key ?? ''
 
 describe('registry tags', () => {
   it('are readable: image, branch and the start of the hash, then a digest of the key', () => {
@@ -34,11 +35,24 @@ describe('registry tags', () => {
   })
 
   it('follow the registry rules for any names: at most 128 characters of [A-Za-z0-9_.-], never starting with . or -', () => {
-    const awkward = ['-leading', '.dot', 'UPPER/case', 'ünïcödé/ブランチ', 'x'.repeat(300), 'a:b@c d\te', '..', '%', '-'.repeat(150)]
+    const awkward = [
+      '-leading',
+      '.dot',
+      'UPPER/case',
+      'ünïcödé/ブランチ',
+      'x'.repeat(300),
+      'a:b@c d\te',
+      '..',
+      '%',
+      '-'.repeat(150)
+    ]
     for (const image of awkward) {
       for (const branch of awkward) {
         const p = plan(image, branch)
-        for (const tag of [contentTag(p.content), ...p.restoreKeys.map(r => (r.sameContent ? contentTag(r.key.slice(0, -1)) : branchTag(r.key)))]) {
+        for (const tag of [
+          contentTag(p.content),
+          ...p.restoreKeys.map(r => (r.sameContent ? contentTag(r.key.slice(0, -1)) : branchTag(r.key)))
+        ]) {
           expect(tag.length).toBeLessThanOrEqual(MAX_TAG)
           expect(isValidTag(tag)).toBe(true)
         }

@@ -42,7 +42,9 @@ const store: CacheStore = {
   temporaryPaths: () => []
 }
 
-jest.unstable_mockModule('@actions/core', () => coreMock(new Proxy({} as CoreRecord, { get: (_t, p) => record[p as keyof CoreRecord] })))
+jest.unstable_mockModule('@actions/core', () =>
+  coreMock(new Proxy({} as CoreRecord, { get: (_t, p) => record[p as keyof CoreRecord] }))
+)
 jest.unstable_mockModule('@actions/github', () => ({
   context: new Proxy({}, { get: (_t, p) => event[p as keyof typeof event] })
 }))
@@ -61,7 +63,13 @@ jest.unstable_mockModule('../../../src/docker/build.js', () => ({
     builds.push({ cache, how })
     // The export-only call finds everything in the builder.
     const counts = how.output === 'cache' ? { cached: steps.total, total: steps.total } : steps
-    return { steps: counts, retriedWithoutCache: false, imageId: 'sha256:1', digest: '', cacheExportError: cache.to ? exportError : undefined }
+    return {
+      steps: counts,
+      retriedWithoutCache: false,
+      imageId: 'sha256:1',
+      digest: '',
+      cacheExportError: cache.to ? exportError : undefined
+    }
   }
 }))
 
@@ -73,14 +81,28 @@ process.env.GITHUB_WORKSPACE = workspace
 process.env.RUNNER_TEMP = workspace
 
 const push = { eventName: 'push', ref: 'refs/heads/master', payload: { repository: { default_branch: 'master' } } }
-const pullRequest = { eventName: 'pull_request', ref: 'refs/pull/7/merge', payload: { repository: { default_branch: 'master' } } }
-const exact = (over: Partial<Restored> = {}): Restored => ({ matchedKey: `${CONTENT}/00000001`, from: [RESTORED], sizeBytes: 10, ...over })
+const pullRequest = {
+  eventName: 'pull_request',
+  ref: 'refs/pull/7/merge',
+  payload: { repository: { default_branch: 'master' } }
+}
+const exact = (over: Partial<Restored> = {}): Restored => ({
+  matchedKey: `${CONTENT}/00000001`,
+  from: [RESTORED],
+  sizeBytes: 10,
+  ...over
+})
 
 function report(): Report {
   return JSON.parse(record.state.report) as Report
 }
 
-async function run(scenario: { event: typeof push; entry?: Restored; steps: { cached: number; total: number }; exported?: Exported }): Promise<void> {
+async function run(scenario: {
+  event: typeof push
+  entry?: Restored
+  steps: { cached: number; total: number }
+  exported?: Exported
+}): Promise<void> {
   record = freshRecord({ image: 'ci' })
   event = scenario.event
   entry = scenario.entry
@@ -105,7 +127,13 @@ describe('the main step', () => {
     expect(builds).toHaveLength(1)
     expect(builds[0].cache).toEqual({ from: [RESTORED], to: undefined })
     expect(exports).toHaveLength(0)
-    expect(record.outputs).toMatchObject({ key: CONTENT, 'cache-hit': 'true', 'cache-source': 'exact', 'cached-steps': '6/6', 'cache-stale': 'false' })
+    expect(record.outputs).toMatchObject({
+      key: CONTENT,
+      'cache-hit': 'true',
+      'cache-source': 'exact',
+      'cached-steps': '6/6',
+      'cache-stale': 'false'
+    })
     expect(report().save).toEqual({ save: false, skip: { kind: 'exact-hit', key: CONTENT } })
   })
 
@@ -115,11 +143,17 @@ describe('the main step', () => {
     expect(builds[1].cache).toEqual({ from: [RESTORED], to: EXPORT })
     expect(record.outputs).toMatchObject({ 'cache-hit': 'true', 'cached-steps': '2/6', 'cache-stale': 'true' })
     expect(report()).toMatchObject({ stale: true, save: { save: true, why: { kind: 'stale', cached: 2, total: 6 } } })
-    expect(record.log).toContain('::notice::The cache matched but 4 of 6 steps were rebuilt (a base image may have moved); refreshing the entry.')
+    expect(record.log).toContain(
+      '::notice::The cache matched but 4 of 6 steps were rebuilt (a base image may have moved); refreshing the entry.'
+    )
   })
 
   it('says who refreshes a stale entry on a run that may not write, and exports nothing', async () => {
-    await run({ event: pullRequest, entry: exact({ matchedKey: `${CONTENT}/00000001` }), steps: { cached: 2, total: 6 } })
+    await run({
+      event: pullRequest,
+      entry: exact({ matchedKey: `${CONTENT}/00000001` }),
+      steps: { cached: 2, total: 6 }
+    })
     expect(builds).toHaveLength(1)
     expect(exports).toHaveLength(0)
     expect(record.outputs['cache-stale']).toBe('true')
@@ -130,34 +164,57 @@ describe('the main step', () => {
   })
 
   it('exports during the build when the entry of this content is broken, and saves to replace it', async () => {
-    await run({ event: push, entry: exact({ from: [], problem: 'blob sha256:0 is missing' }), steps: { cached: 0, total: 6 } })
+    await run({
+      event: push,
+      entry: exact({ from: [], problem: 'blob sha256:0 is missing' }),
+      steps: { cached: 0, total: 6 }
+    })
     expect(builds).toHaveLength(1)
     expect(builds[0].cache).toEqual({ from: [], to: EXPORT })
     expect(record.outputs['cache-hit']).toBe('false')
-    expect(report()).toMatchObject({ stale: true, save: { save: true, why: { kind: 'broken', problem: 'blob sha256:0 is missing' } } })
+    expect(report()).toMatchObject({
+      stale: true,
+      save: { save: true, why: { kind: 'broken', problem: 'blob sha256:0 is missing' } }
+    })
   })
 
   it("exports during the build after a fallback to another content's entry", async () => {
-    await run({ event: push, entry: exact({ matchedKey: `buildx/ci/master/${'d'.repeat(64)}/00000001` }), steps: { cached: 4, total: 6 } })
+    await run({
+      event: push,
+      entry: exact({ matchedKey: `buildx/ci/master/${'d'.repeat(64)}/00000001` }),
+      steps: { cached: 4, total: 6 }
+    })
     expect(builds[0].cache.to).toEqual(EXPORT)
     expect(record.outputs).toMatchObject({ 'cache-hit': 'false', 'cache-source': 'branch', 'cache-stale': 'false' })
     expect(report().save).toEqual({ save: true, why: { kind: 'new-content' } })
   })
 
   it('saves nothing when the export came out incomplete, and says so without failing the build', async () => {
-    await run({ event: push, steps: { cached: 0, total: 6 }, exported: { sizeBytes: 10, problem: 'blob sha256:0 is missing' } })
+    await run({
+      event: push,
+      steps: { cached: 0, total: 6 },
+      exported: { sizeBytes: 10, problem: 'blob sha256:0 is missing' }
+    })
     expect(report().save).toEqual({ save: false, skip: { kind: 'export-failed', problem: 'blob sha256:0 is missing' } })
-    expect(record.log).toContain('::warning::Not saving the cache: the build could not export a complete cache (blob sha256:0 is missing).')
+    expect(record.log).toContain(
+      '::warning::Not saving the cache: the build could not export a complete cache (blob sha256:0 is missing).'
+    )
   })
 
   it('hands the store what buildx said about an export that failed without failing the build, and saves nothing', async () => {
-    const refused = 'error writing layer blob: unexpected status from HEAD request to https://ghcr.io/v2/acme/c/blobs/sha256:0: 403 Forbidden'
+    const refused =
+      'error writing layer blob: unexpected status from HEAD request to https://ghcr.io/v2/acme/c/blobs/sha256:0: 403 Forbidden'
     exportError = refused
     await run({ event: push, steps: { cached: 0, total: 6 } })
     expect(builds).toHaveLength(1)
     expect(exportedWith).toEqual([refused])
-    expect(report().save).toEqual({ save: false, skip: { kind: 'export-failed', problem: `the store explains: ${refused}` } })
-    expect(record.log.join('\n')).toContain('::warning::Not saving the cache: the build could not export a complete cache (the store explains: error writing layer blob')
+    expect(report().save).toEqual({
+      save: false,
+      skip: { kind: 'export-failed', problem: `the store explains: ${refused}` }
+    })
+    expect(record.log.join('\n')).toContain(
+      '::warning::Not saving the cache: the build could not export a complete cache (the store explains: error writing layer blob'
+    )
   })
 
   it("hands the store the refresh's own export failure, and keeps the stale entry", async () => {

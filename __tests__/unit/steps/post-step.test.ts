@@ -63,14 +63,21 @@ describe('the post step', () => {
     saveResult = { saved: true, key: 'buildx/ci/master/h/0001', sizeBytes: 2 * 1024 * 1024 }
     await post({ ...base, save: { save: true, why: { kind: 'stale', cached: 1, total: 3 } } })
     expect(saves).toEqual(['buildx/ci/master/h'])
-    expect(record.log).toContain('Saving the cache: the entry of this content left 2 of 3 steps to rebuild; the new cache replaces it.')
+    expect(record.log).toContain(
+      'Saving the cache: the entry of this content left 2 of 3 steps to rebuild; the new cache replaces it.'
+    )
     expect(record.log.some(l => l.startsWith('Cache saved with key: buildx/ci/master/h/0001 (2.0 MB in'))).toBe(true)
   })
 
   it('saves nothing and says why when the main step decided not to', async () => {
-    await post({ ...base, save: { save: false, skip: { kind: 'denied', denial: { kind: 'untrusted-trigger', event: 'workflow_run' } } } })
+    await post({
+      ...base,
+      save: { save: false, skip: { kind: 'denied', denial: { kind: 'untrusted-trigger', event: 'workflow_run' } } }
+    })
     expect(saves).toEqual([])
-    expect(record.log).toContain('Not saving the cache: workflow_run runs never write the cache: they may be triggered by a fork.')
+    expect(record.log).toContain(
+      'Not saving the cache: workflow_run runs never write the cache: they may be triggered by a fork.'
+    )
   })
 
   it('keeps the actions/cache wording for an exact hit', async () => {
