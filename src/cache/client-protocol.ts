@@ -1,6 +1,5 @@
 // What the action and its cache client process say to each other over the
 // IPC channel. Types only: importing this pulls nothing into either bundle.
-import type { Pending } from './deadline.js'
 
 export type ClientRequest =
   | { op: 'restore'; paths: string[]; key: string; restoreKeys: string[] }
@@ -19,3 +18,14 @@ export type ClientReply =
 export type ClientMessage =
   /** Sent four times a second: the requests the client is waiting on. */
   { type: 'activity'; pending: Pending[] } | { type: 'done'; reply: ClientReply }
+
+/** What the cache client is waiting for: one HTTP request still open. */
+export interface Pending {
+  kind: 'call' | 'download' | 'upload'
+  /** The service method for a call (GetCacheEntryDownloadURL, ...); empty for a transfer. */
+  method: string
+  /** Seconds since a byte last moved on the request's connection (or since it started). */
+  idleSeconds: number
+  /** Bytes moved on the request's connection so far. */
+  bytes: number
+}

@@ -2,6 +2,7 @@
 // a reservation) is a small request: it is answered within seconds or not at
 // all. A transfer is judged by its progress: a download of several gigabytes
 // that keeps moving is never cut, one that stops moving is given up on.
+import type { Pending } from './client-protocol.js'
 
 /** The cache was given up on; the message says why in plain words. */
 export class TimeoutError extends Error {
@@ -23,17 +24,6 @@ export const DEFAULT_STALL_SECONDS = 60
 /** A call gets half the stall bound to be answered: 30 s by default. */
 export function boundsFor(stallSeconds: number = DEFAULT_STALL_SECONDS): Bounds {
   return { callSeconds: stallSeconds / 2, stallSeconds }
-}
-
-/** What the cache client is waiting for: one HTTP request still open. */
-export interface Pending {
-  kind: 'call' | 'download' | 'upload'
-  /** The service method for a call (GetCacheEntryDownloadURL, ...); empty for a transfer. */
-  method: string
-  /** Seconds since a byte last moved on the request's connection (or since it started). */
-  idleSeconds: number
-  /** Bytes moved on the request's connection so far. */
-  bytes: number
 }
 
 /**

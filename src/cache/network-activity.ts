@@ -1,7 +1,7 @@
 import * as diagnostics from 'node:diagnostics_channel'
 import type { ClientRequest } from 'node:http'
 import type { Socket } from 'node:net'
-import type { Pending } from './deadline.js'
+import type { Pending } from './client-protocol.js'
 
 interface Open {
   kind: Pending['kind']

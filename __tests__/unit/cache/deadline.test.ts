@@ -1,5 +1,6 @@
 import { describe, expect, it } from '@jest/globals'
-import { boundsFor, hardLimit, overdue, TimeoutError, type Pending } from '../../../src/cache/deadline.js'
+import type { Pending } from '../../../src/cache/client-protocol.js'
+import { boundsFor, hardLimit, overdue, TimeoutError } from '../../../src/cache/deadline.js'
 import { classify } from '../../../src/cache/network-activity.js'
 
 const bounds = boundsFor(60)
