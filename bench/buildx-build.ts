@@ -2,7 +2,7 @@
 // it: what the recipe, the docker save / load approach and the bare import
 // measure, with nothing of ours around it.
 import * as path from 'node:path'
-import { stepCounts } from '../src/docker/buildx.js'
+import { stepCounts } from '../src/docker/build-output.js'
 import type { Lab } from './lab.js'
 import { run } from './proc.js'
 import type { Fixture } from './settings.js'

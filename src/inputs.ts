@@ -100,7 +100,7 @@ export function parseInputs(read: ReadInput, workspace: string, env: NodeJS.Proc
     )
   }
   // buildx takes the directory inside an attribute list, where a comma or a
-  // quote is quoted (docker/buildx.ts); a line break could not be.
+  // quote is quoted (docker/attributes.ts); a line break could not be.
   if (/[\r\n]/.test(cacheRootInput)) throw new InputError('Input `cache-root` must be a single line.')
   const secrets = readSecrets(read, workspace, env)
 

@@ -359,8 +359,9 @@ describe('a cache service that is slow but steady', () => {
 
 describe('a restored cache directory that is broken', () => {
   // Steps unique to this run: a damaged import leaves records in the engine
-  // that break later builds of the same steps (see src/buildx.ts), and these
-  // steps must be no other test's, nor the other engine users'.
+  // that break later builds of the same steps (see
+  // src/docker/import-failures.ts), and these steps must be no other test's,
+  // nor the other engine users'.
   const workspace = uniqueWorkspaceFrom('ci-image')
   const cacheRoot = fs.mkdtempSync(path.join(os.tmpdir(), 'cache-root-'))
   const pristine = fs.mkdtempSync(path.join(os.tmpdir(), 'pristine-'))

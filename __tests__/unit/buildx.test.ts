@@ -1,5 +1,8 @@
 import { describe, expect, it } from '@jest/globals'
-import { buildxArgs, errorLine, failedOnCacheImport, secretEnv, stepCounts } from '../../src/docker/buildx.js'
+import { errorLine, stepCounts } from '../../src/docker/build-output.js'
+import { secretEnv } from '../../src/docker/build-secrets.js'
+import { buildxArgs } from '../../src/docker/buildx-args.js'
+import { failedOnCacheImport } from '../../src/docker/import-failures.js'
 import type { Inputs } from '../../src/inputs.js'
 import { ciInputs } from '../support/inputs.js'
 

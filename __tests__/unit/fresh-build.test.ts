@@ -4,7 +4,7 @@ import { afterAll, describe, expect, it } from '@jest/globals'
 import * as fs from 'node:fs'
 import * as os from 'node:os'
 import * as path from 'node:path'
-import { buildxArgs } from '../../src/docker/buildx.js'
+import { buildxArgs } from '../../src/docker/buildx-args.js'
 import { InputError, parseInputs } from '../../src/inputs.js'
 
 const workspace = fs.mkdtempSync(path.join(os.tmpdir(), 'fresh-build-'))

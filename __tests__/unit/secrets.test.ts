@@ -5,7 +5,9 @@ import { afterAll, describe, expect, it } from '@jest/globals'
 import * as fs from 'node:fs'
 import * as os from 'node:os'
 import * as path from 'node:path'
-import { attributes, buildxArgs, secretEnv, secretMasks } from '../../src/docker/buildx.js'
+import { attributes } from '../../src/docker/attributes.js'
+import { secretEnv, secretMasks } from '../../src/docker/build-secrets.js'
+import { buildxArgs } from '../../src/docker/buildx-args.js'
 import { InputError, parseInputs, secretEntries, type Inputs } from '../../src/inputs.js'
 
 const workspace = fs.mkdtempSync(path.join(os.tmpdir(), 'secrets-'))

@@ -1,7 +1,7 @@
 import type { CacheBackendName } from '../constants.js'
 import type { KeyPlan } from '../key/key.js'
 
-/** Where buildx reads or writes a cache; docker/buildx.ts renders it as a --cache-from/--cache-to value. */
+/** Where buildx reads or writes a cache; docker/buildx-args.ts renders it as a --cache-from/--cache-to value. */
 export type CacheLocation = { type: 'local'; dir: string } | { type: 'registry'; ref: string }
 
 export interface Restored {

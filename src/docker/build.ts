@@ -1,18 +1,13 @@
 import * as core from '@actions/core'
+import * as exec from '@actions/exec'
 import * as fs from 'node:fs'
 import * as path from 'node:path'
 import { removeDir } from '../fsutil.js'
 import type { Inputs } from '../inputs.js'
-import {
-  buildxArgs,
-  cacheExportError,
-  failedOnCacheImport,
-  runBuildx,
-  secretEnv,
-  type BuildCache,
-  type BuildRun,
-  type StepCounts
-} from './buildx.js'
+import { buildxArgs, type BuildCache, type BuildRun } from './buildx-args.js'
+import { cacheExportError, errorLine, stepCounts, type StepCounts } from './build-output.js'
+import { secretEnv } from './build-secrets.js'
+import { failedOnCacheImport } from './import-failures.js'
 
 /** A build that failed for its own reasons: the step fails with this message. */
 export class BuildError extends Error {}
@@ -84,4 +79,27 @@ async function imageFacts(iidFile: string, metadataFile: string): Promise<{ imag
     // No metadata file (nothing exported): the digest output stays empty.
   }
   return { imageId, digest }
+}
+
+interface BuildxExit {
+  exitCode: number
+  /** The most telling error line of a failed build, for the failure message. */
+  error: string
+  steps: StepCounts
+  /** Everything buildx printed, for the caller's diagnosis. */
+  output: string
+}
+
+/** Runs docker with the given arguments, its output streaming into the log. */
+async function runBuildx(args: string[], env: Record<string, string> = {}): Promise<BuildxExit> {
+  let output = ''
+  const collect = (data: Buffer): void => {
+    output += data.toString()
+  }
+  const exitCode = await exec.exec('docker', args, {
+    ignoreReturnCode: true,
+    env: { ...(process.env as Record<string, string>), ...env },
+    listeners: { stdout: collect, stderr: collect }
+  })
+  return { exitCode, error: errorLine(output), steps: stepCounts(output), output }
 }

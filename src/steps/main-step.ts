@@ -4,7 +4,7 @@ import { createStore } from '../cache/create.js'
 import type { CacheLocation, CacheStore, Exported, Restored } from '../cache/store.js'
 import { Input, Output } from '../constants.js'
 import { build, buildDir, BuildError, type Built } from '../docker/build.js'
-import { secretMasks } from '../docker/buildx.js'
+import { secretMasks } from '../docker/build-secrets.js'
 import { builderFacts, pickBuilder, type BuilderFacts } from '../docker/builder.js'
 import {
   currentEventFacts,

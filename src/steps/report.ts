@@ -1,7 +1,7 @@
 import * as core from '@actions/core'
 import type { StoreConfig, SaveResult } from '../cache/store.js'
 import type { CacheSource } from '../constants.js'
-import type { StepCounts } from '../docker/buildx.js'
+import type { StepCounts } from '../docker/build-output.js'
 import type { SaveDecision } from './save-decision.js'
 
 /** What the main step did, for the post step to save and summarise. */

@@ -1,6 +1,8 @@
 // What the registry backend needs from the buildx command line and its output.
 import { describe, expect, it } from '@jest/globals'
-import { buildxArgs, cacheExportError, failedOnCacheImport, stepCounts } from '../../../src/docker/buildx.js'
+import { cacheExportError, stepCounts } from '../../../src/docker/build-output.js'
+import { buildxArgs } from '../../../src/docker/buildx-args.js'
+import { failedOnCacheImport } from '../../../src/docker/import-failures.js'
 import type { Inputs } from '../../../src/inputs.js'
 import { ciInputs } from '../../support/inputs.js'
 

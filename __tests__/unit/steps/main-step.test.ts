@@ -8,7 +8,7 @@ import * as path from 'node:path'
 import { coreMock, freshRecord, type CoreRecord } from '../../support/core-mock.js'
 import type { CacheLocation, CacheStore, Exported, Restored, SaveResult } from '../../../src/cache/store.js'
 import type { Built } from '../../../src/docker/build.js'
-import type { BuildCache, BuildRun } from '../../../src/docker/buildx.js'
+import type { BuildCache, BuildRun } from '../../../src/docker/buildx-args.js'
 import type { Report } from '../../../src/steps/report.js'
 
 const HASH = 'c'.repeat(64)

@@ -1,0 +1,86 @@
+import type { CacheLocation } from '../cache/store.js'
+import type { Inputs } from '../inputs.js'
+import { attributes } from './attributes.js'
+import { secretVariable } from './build-secrets.js'
+
+export interface BuildCache {
+  /** Restored caches to import. */
+  from: CacheLocation[]
+  /** Where to export the new cache; only when this run may save it. */
+  to?: CacheLocation
+  /**
+   * Ignore the engine's own build cache as well: the retry after a damaged
+   * cache, whose failed import can leave records in the engine that break
+   * every later build of the same steps (see import-failures.ts).
+   */
+  noCache?: boolean
+}
+
+export interface BuildRun {
+  iidFile: string
+  metadataFile: string
+  /** A builder other than the current one. */
+  builder?: string
+  /**
+   * `cache`: the build only exports its cache (the image is already where
+   * the first build put it), as when a stale entry is refreshed after it.
+   */
+  output: 'image' | 'cache'
+}
+
+export function buildxArgs(inputs: Inputs, cache: BuildCache, run: BuildRun): string[] {
+  const args = ['buildx', 'build', '--progress=plain', '--file', inputs.file]
+  if (run.builder) args.push('--builder', run.builder)
+  for (const tag of inputs.tags.length > 0 ? inputs.tags : [inputs.image]) args.push('--tag', tag)
+  for (const { name, value } of inputs.buildArgs) args.push('--build-arg', `${name}=${value}`)
+  for (const [i, { id }] of inputs.secrets.entries())
+    args.push('--secret', attributes(['id', id], ['env', secretVariable(i)]))
+  for (const { id, env } of inputs.secretEnvs) args.push('--secret', attributes(['id', id], ['env', env]))
+  for (const { id, path } of inputs.secretFiles) args.push('--secret', attributes(['id', id], ['src', path]))
+  if (inputs.target) args.push('--target', inputs.target)
+  if (inputs.platforms.length > 0) args.push('--platform', inputs.platforms.join(','))
+  if (run.output === 'image' && inputs.load) args.push('--load')
+  if (run.output === 'image' && inputs.push) args.push('--push')
+  if (inputs.pull) args.push('--pull')
+  // no-cache: neither the engine's cache nor an imported one.
+  const noCache = cache.noCache || inputs.noCache
+  if (noCache) args.push('--no-cache')
+  if (!noCache) for (const location of cache.from) args.push('--cache-from', cacheFrom(location))
+  if (cache.to) args.push('--cache-to', `${cacheTo(cache.to)}${compression(inputs.cacheCompression)}`)
+  args.push('--iidfile', run.iidFile, '--metadata-file', run.metadataFile)
+  args.push(inputs.context)
+  return args
+}
+
+function cacheFrom(location: CacheLocation): string {
+  return location.type === 'local'
+    ? attributes(['type', 'local'], ['src', location.dir])
+    : attributes(['type', 'registry'], ['ref', location.ref])
+}
+
+// mode=max: every stage's layers, so that a builder stage is cached too.
+// ignore-error: a failed export must not fail the build; the store checks
+// what was exported before anything is saved. buildx still prints the error
+// (see cacheExportError). image-manifest=true stores a registry cache as an
+// OCI image manifest, which registries such as ghcr.io accept.
+function cacheTo(location: CacheLocation): string {
+  return location.type === 'local'
+    ? attributes(['type', 'local'], ['dest', location.dir], ['mode', 'max'], ['ignore-error', 'true'])
+    : attributes(
+        ['type', 'registry'],
+        ['ref', location.ref],
+        ['mode', 'max'],
+        ['image-manifest', 'true'],
+        ['oci-mediatypes', 'true'],
+        ['ignore-error', 'true']
+      )
+}
+
+// Layers keep the compression they were built or imported with: layers
+// built here come out gzip-compressed, those of a restored entry keep its
+// compression. Forced, the export gives every layer the one asked for
+// (recompressing only the layers that have another), so a cache never mixes
+// two, even after the input changes.
+function compression(choice: Inputs['cacheCompression']): string {
+  return `,compression=${choice},force-compression=true`
+}
