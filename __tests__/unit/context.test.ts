@@ -5,11 +5,10 @@ import {
   askDefaultBranch,
   knownDefaultBranch,
   resolveDefaultBranch,
-  runContext,
-  writeDecision,
-  type AskDefaultBranch,
-  type EventFacts
-} from '../../src/github/context.js'
+  type AskDefaultBranch
+} from '../../src/github/default-branch.js'
+import { runContext, type EventFacts } from '../../src/github/event.js'
+import { writeDecision } from '../../src/github/write-policy.js'
 import { keyPlan, cacheSourceOf } from '../../src/key/key.js'
 import { captureStdout } from '../support/stdout.js'
 

@@ -6,13 +6,9 @@ import { Input, Output } from '../constants.js'
 import { build, buildDir, BuildError, type Built } from '../docker/build.js'
 import { secretMasks } from '../docker/build-secrets.js'
 import { builderFacts, pickBuilder, type BuilderFacts } from '../docker/builder.js'
-import {
-  currentEventFacts,
-  resolveDefaultBranch,
-  runContext,
-  writeDecision,
-  writerBranches
-} from '../github/context.js'
+import { resolveDefaultBranch } from '../github/default-branch.js'
+import { currentEventFacts, runContext } from '../github/event.js'
+import { writeDecision, writerBranches } from '../github/write-policy.js'
 import { currentRunner } from '../github/runner.js'
 import { InputError, parseInputs, type Inputs } from '../inputs.js'
 import { logHashInputs } from '../key/hash-log.js'

@@ -1,4 +1,4 @@
-import type { WriteDenial } from '../github/context.js'
+import type { WriteDenial } from '../github/write-policy.js'
 import { printable } from '../printable.js'
 
 /** Why this run saves: a new content key, or an entry of this content that must be replaced. */

@@ -1,7 +1,7 @@
 import type { Restored } from '../cache/store.js'
 import type { CacheSource } from '../constants.js'
 import type { Built } from '../docker/build.js'
-import type { WriteDecision } from '../github/context.js'
+import type { WriteDecision } from '../github/write-policy.js'
 import { sameContent, type KeyPlan } from '../key/key.js'
 import { save, skip, type SaveDecision } from './save-decision.js'
 
