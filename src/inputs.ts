@@ -2,6 +2,8 @@ import * as path from 'node:path'
 import { DEFAULT_STALL_SECONDS } from './cache/deadline.js'
 import { Input, type CacheBackendName, type CacheCompression } from './constants.js'
 import { isDirectory, isFile } from './fsutil.js'
+import { cacheRefProblem, referenceProblem } from './inputs/image-reference.js'
+import { isProblem, readSecrets, type Problem } from './inputs/secrets.js'
 
 export interface Inputs {
   image: string
@@ -82,8 +84,8 @@ export function parseInputs(read: ReadInput, workspace: string, env: NodeJS.Proc
   }
 
   const tags = list(read(Input.Tags), /[\n,]/)
-  if (tags.length === 0) requireReference(image)
-  for (const tag of tags) requireReference(tag, Input.Tags)
+  if (tags.length === 0) refuse(referenceProblem(image))
+  for (const tag of tags) refuse(referenceProblem(tag, Input.Tags))
 
   const cacheBackend = oneOf(Input.CacheBackend, read(Input.CacheBackend).trim() || 'gha', [
     'gha',
@@ -102,7 +104,7 @@ export function parseInputs(read: ReadInput, workspace: string, env: NodeJS.Proc
   // buildx takes the directory inside an attribute list, where a comma or a
   // quote is quoted (docker/attributes.ts); a line break could not be.
   if (/[\r\n]/.test(cacheRootInput)) throw new InputError('Input `cache-root` must be a single line.')
-  const secrets = readSecrets(read, workspace, env)
+  const secrets = accepted(readSecrets(read, workspace, env))
 
   const maxCacheSizeBytes = size(Input.MaxCacheSize, read(Input.MaxCacheSize))
   const deleteSuperseded = boolean(Input.DeleteSuperseded, read(Input.DeleteSuperseded), false)
@@ -155,24 +157,6 @@ function insideWorkspace(name: string, value: string, workspace: string): string
   return resolved
 }
 
-// Docker's reference grammar, loosely: lowercase repository path, optional
-// registry port, tag or digest. Anything else would fail the build later with
-// a less helpful message.
-const REFERENCE =
-  /^[a-z0-9]+(?:[._-][a-z0-9]+)*(?::[0-9]+)?(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*(?::[\w][\w.-]{0,127})?(?:@sha256:[a-f0-9]{64})?$/
-
-function requireReference(value: string, input?: string): void {
-  if (REFERENCE.test(value)) return
-  throw new InputError(
-    input
-      ? `Tag "${value}" in \`${input}\` is not a valid image reference; use lowercase letters, digits and . _ - / : only.`
-      : `Input \`image\` ("${value}") is used as the image's tag but is not a valid image reference; set \`tags\`, or use a name of lowercase letters, digits and . _ - /.`
-  )
-}
-
-// A repository, never a tag: the action names each entry's tag itself.
-const REPOSITORY = /^[a-z0-9]+(?:[._-][a-z0-9]+)*(?::[0-9]+)?(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)+$/
-
 /** `cache-ref`, and the inputs that cannot apply to a registry. */
 function registryInputs(cacheRef: string, maxCacheSizeBytes: number, deleteSuperseded: boolean): string {
   if (!cacheRef) {
@@ -180,17 +164,7 @@ function registryInputs(cacheRef: string, maxCacheSizeBytes: number, deleteSuper
       '`cache-backend: registry` needs `cache-ref`: the repository that holds the cache, e.g. `cache-ref: ghcr.io/acme/ci-cache` (log in to its registry before this step).'
     )
   }
-  if (/[\r\n]/.test(cacheRef)) throw new InputError(`Input \`${Input.CacheRef}\` must be a single line.`)
-  if (/@|:[^/]*$/.test(cacheRef.replace(/^[^/]*\//, ''))) {
-    throw new InputError(
-      `Input \`${Input.CacheRef}\` ("${cacheRef}") names a tag or digest; give the repository alone, e.g. ghcr.io/acme/ci-cache: the action names the tags.`
-    )
-  }
-  if (!REPOSITORY.test(cacheRef)) {
-    throw new InputError(
-      `Input \`${Input.CacheRef}\` ("${cacheRef}") is not a repository of the form <registry>/<name>; use lowercase letters, digits and . _ - / only (GitHub owner names may need lowercasing).`
-    )
-  }
+  refuse(cacheRefProblem(cacheRef))
   if (maxCacheSizeBytes > 0) {
     throw new InputError(
       `\`${Input.MaxCacheSize}\` does not apply to \`cache-backend: registry\`: the build pushes its cache as it goes, before its size is known. Remove it; the registry's own quota bounds the cache.`
@@ -215,107 +189,13 @@ function buildArg(line: string): { name: string; value: string } {
   return { name, value: line.slice(eq + 1) }
 }
 
-type Secrets = Pick<Inputs, 'secrets' | 'secretEnvs' | 'secretFiles'>
-
-// No message repeats a secret's value: a refused entry is named by its
-// position, and its id only once the id is known to be one.
-function readSecrets(read: ReadInput, workspace: string, env: NodeJS.ProcessEnv): Secrets {
-  const seen = new Map<string, string>()
-  const idOf = (input: string, entry: string, n: number, what: string): { id: string; rest: string } => {
-    const eq = entry.indexOf('=')
-    const id = eq > 0 ? entry.slice(0, eq) : ''
-    if (!SECRET_ID.test(id)) {
-      throw new InputError(
-        `Entry ${n} of \`${input}\` must be id=${what}, with an id of letters, digits and . _ -; it is not.`
-      )
-    }
-    const first = seen.get(id)
-    if (first !== undefined) {
-      throw new InputError(
-        `Secret id "${id}" is given twice (in \`${first}\`${first === input ? '' : ` and \`${input}\``}); each id names one secret.`
-      )
-    }
-    seen.set(id, input)
-    return { id, rest: entry.slice(eq + 1) }
-  }
-  const secrets = secretEntries(read(Input.Secrets), Input.Secrets).map((entry, i) => {
-    const { id, rest } = idOf(Input.Secrets, entry, i + 1, 'value')
-    return { id, value: rest }
-  })
-  const secretEnvs = secretEntries(read(Input.SecretEnvs), Input.SecretEnvs).map((entry, i) => {
-    const { id, rest } = idOf(Input.SecretEnvs, entry, i + 1, 'ENV_NAME')
-    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(rest)) {
-      throw new InputError(
-        `Input \`${Input.SecretEnvs}\`: secret "${id}" must name an environment variable (letters, digits and _), e.g. ${id}=MY_TOKEN.`
-      )
-    }
-    // buildx would quietly mount nothing for a variable that is not set.
-    if (env[rest] === undefined) {
-      throw new InputError(
-        `Input \`${Input.SecretEnvs}\`: the variable ${rest} for secret "${id}" is not set in this step's environment; set it with \`env:\`.`
-      )
-    }
-    return { id, env: rest }
-  })
-  const secretFiles = secretEntries(read(Input.SecretFiles), Input.SecretFiles).map((entry, i) => {
-    const { id, rest } = idOf(Input.SecretFiles, entry, i + 1, 'path')
-    if (rest === '' || /[\r\n]/.test(rest))
-      throw new InputError(`Input \`${Input.SecretFiles}\`: secret "${id}" must name a file, on one line.`)
-    const file = path.resolve(workspace, rest)
-    if (!isFile(file))
-      throw new InputError(`Input \`${Input.SecretFiles}\`: there is no file at ${file} for secret "${id}".`)
-    return { id, path: file }
-  })
-  return { secrets, secretEnvs, secretFiles }
+function refuse(problem: string | undefined): void {
+  if (problem !== undefined) throw new InputError(problem)
 }
 
-const SECRET_ID = /^[A-Za-z0-9_.-]+$/
-
-/**
- * The entries of a secrets input, as build-push-action reads them: one a
- * line, or a double-quoted field that may span lines (a PEM key, JSON), with
- * "" inside it standing for one quote. A line is trimmed, as YAML leaves
- * spaces around it; a quoted field is kept exactly as written. Blank lines
- * are skipped.
- */
-export function secretEntries(text: string, input: string): string[] {
-  const entries: string[] = []
-  let i = 0
-  let n = 0
-  while (i < text.length) {
-    const lineEnd = text.indexOf('\n', i) === -1 ? text.length : text.indexOf('\n', i)
-    const start = i + (/^[ \t]*/.exec(text.slice(i, lineEnd))?.[0].length ?? 0)
-    if (text[start] !== '"') {
-      const line = text.slice(i, lineEnd).trim()
-      if (line !== '') entries.push(line)
-      i = lineEnd + 1
-      continue
-    }
-    n = entries.length + 1
-    let value = ''
-    let j = start + 1
-    for (;;) {
-      const quote = text.indexOf('"', j)
-      if (quote === -1) throw new InputError(`Entry ${n} of \`${input}\` opens a quote it never closes.`)
-      value += text.slice(j, quote)
-      if (text[quote + 1] === '"') {
-        value += '"'
-        j = quote + 2
-        continue
-      }
-      j = quote + 1
-      break
-    }
-    const after = text.indexOf('\n', j) === -1 ? text.length : text.indexOf('\n', j)
-    if (text.slice(j, after).trim() !== '') {
-      throw new InputError(
-        `Entry ${n} of \`${input}\` has text after its closing quote; write a quote inside a quoted entry as "".`
-      )
-    }
-    entries.push(value)
-    i = after + 1
-  }
-  return entries
+function accepted<T>(checked: T | Problem): T {
+  if (isProblem(checked)) throw new InputError(checked.problem)
+  return checked
 }
 
 function list(value: string, separator: RegExp): string[] {

@@ -8,7 +8,8 @@ import * as path from 'node:path'
 import { attributes } from '../../src/docker/attributes.js'
 import { secretEnv, secretMasks } from '../../src/docker/build-secrets.js'
 import { buildxArgs } from '../../src/docker/buildx-args.js'
-import { InputError, parseInputs, secretEntries, type Inputs } from '../../src/inputs.js'
+import { InputError, parseInputs, type Inputs } from '../../src/inputs.js'
+import { secretEntries } from '../../src/inputs/secrets.js'
 
 const workspace = fs.mkdtempSync(path.join(os.tmpdir(), 'secrets-'))
 fs.writeFileSync(path.join(workspace, 'Dockerfile'), 'FROM scratch\n')
@@ -50,13 +51,13 @@ describe('secretEntries', () => {
   })
 
   it('refuses a quote left open or text after a closing quote, without repeating the entry', () => {
-    expect(() => secretEntries('a=1\n"b=hunter2\nmore', 'secrets')).toThrow(
-      'Entry 2 of `secrets` opens a quote it never closes.'
-    )
-    expect(() => secretEntries('"b=hunter2" tail', 'secrets')).toThrow(
-      /Entry 1 of `secrets` has text after its closing quote/
-    )
-    expect(() => secretEntries('"b=hunter2" tail', 'secrets')).not.toThrow(/hunter2/)
+    expect(secretEntries('a=1\n"b=hunter2\nmore', 'secrets')).toEqual({
+      problem: 'Entry 2 of `secrets` opens a quote it never closes.'
+    })
+    expect(secretEntries('"b=hunter2" tail', 'secrets')).toEqual({
+      problem: expect.stringMatching(/Entry 1 of `secrets` has text after its closing quote/)
+    })
+    expect(JSON.stringify(secretEntries('"b=hunter2" tail', 'secrets'))).not.toContain('hunter2')
   })
 })
 
