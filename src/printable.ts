@@ -6,3 +6,8 @@ export function printable(text: string): string {
   // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what it finds
   return text.replace(/[\u0000-\u001f\u007f]/g, c => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`)
 }
+
+/** At most 300 characters of an answer from elsewhere: a registry's error can carry a whole page. */
+export function clipped(text: string): string {
+  return text.length > 300 ? `${text.slice(0, 300)}…` : text
+}

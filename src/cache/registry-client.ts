@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process'
-import { classifyError, errorMessage, type RegistryFault } from './registry-manifest.js'
+import { classifyError, errorMessage, type RegistryFault } from './registry-faults.js'
 
 // The registry through `docker buildx imagetools`, so that it is reached with
 // the job's own `docker login` (and credential helpers) and the builder's

@@ -1,5 +1,5 @@
-// What the registry answers, read without I/O: the manifests the registry
-// backend keeps, and the errors docker prints when the registry says no.
+// The manifests the registry backend keeps, read without I/O.
+import { clipped } from '../printable.js'
 
 /** The media type of the config that makes an image manifest a BuildKit cache (`image-manifest=true`). */
 export const CACHE_CONFIG_MEDIA_TYPE = 'application/vnd.buildkit.cacheconfig.v0'
@@ -23,12 +23,12 @@ export function parseCacheManifest(raw: string): Parsed<{ sizeBytes: number }> {
   if (typeof mediaType === 'string' && INDEXES.includes(mediaType))
     return { ok: false, problem: 'it is an image index, not a cache manifest' }
   if (typeof mediaType === 'string' && !IMAGE_MANIFESTS.includes(mediaType))
-    return { ok: false, problem: `its manifest has the media type ${clip(mediaType)}` }
+    return { ok: false, problem: `its manifest has the media type ${clipped(mediaType)}` }
   const config = object(manifest.config)
   if (config?.mediaType !== CACHE_CONFIG_MEDIA_TYPE) {
     return {
       ok: false,
-      problem: `it is not a BuildKit cache (its config is ${clip(String(config?.mediaType ?? 'missing'))})`
+      problem: `it is not a BuildKit cache (its config is ${clipped(String(config?.mediaType ?? 'missing'))})`
     }
   }
   if (!Array.isArray(manifest.layers)) return { ok: false, problem: 'its manifest lists no layers' }
@@ -61,63 +61,6 @@ export function parseBranchPointer(raw: string, scopeKey: string): Parsed<{ key:
   return { ok: true, key, digest }
 }
 
-/** What a failed registry call came to, from the error docker printed. */
-export type RegistryFault =
-  /** The tag or the repository does not exist: a cache miss. */
-  | { kind: 'missing' }
-  /** 401/403: not logged in, or the login may not do this. */
-  | { kind: 'denied'; message: string }
-  /** 405: the registry takes no pushes (read-only mode, a pull-through mirror). */
-  | { kind: 'read-only'; message: string }
-  /** Unreachable, silent, or failing in some other way: a push would fare no better. */
-  | { kind: 'broken'; message: string }
-
-export function classifyError(stderr: string): RegistryFault {
-  const message = errorMessage(stderr)
-  // URLs and quoted names carry tags and image names, which may contain any
-  // of the words looked for.
-  const words = message.replace(/"[^"]*"/g, '""').replace(/https?:\/\/\S+/g, 'URL')
-  // Asked first: the answer to a missing tag starts with the reference.
-  if (/: not found$/.test(message) || /manifest unknown|name unknown/i.test(words)) return { kind: 'missing' }
-  if (
-    /\b(401|403)\b|unauthori[sz]ed|forbidden|denied|authorization failed|no basic auth credentials|insufficient_scope/i.test(
-      words
-    )
-  ) {
-    return { kind: 'denied', message }
-  }
-  if (/\b405\b|method not allowed|read-only mode/i.test(words)) return { kind: 'read-only', message }
-  if (/\b404\b/.test(words)) return { kind: 'missing' }
-  return { kind: 'broken', message }
-}
-
-/** Why a push to `repository` failed, and what to change when it was refused. */
-export function explainPushFailure(error: string, repository: string): string {
-  const fault = classifyError(error)
-  switch (fault.kind) {
-    case 'denied':
-      return (
-        `the registry refused the push to ${repository} (${fault.message}). Log in before this step with credentials that may push ` +
-        "(docker/login-action); for ghcr.io give the job `permissions: packages: write`, and give this repository write access in the package's settings if another repository created it."
-      )
-    case 'read-only':
-      return `the registry does not take pushes to ${repository} (${fault.message}): it is read-only or a mirror; point cache-ref at a registry that takes pushes.`
-    case 'missing':
-    case 'broken':
-      return `the push to ${repository} failed: ${errorMessage(error)}`
-  }
-}
-
-/** The line that says what went wrong: docker's last `ERROR:` line, else its last line. */
-export function errorMessage(stderr: string): string {
-  const lines = stderr
-    .split('\n')
-    .map(l => l.trim())
-    .filter(Boolean)
-  const error = lines.filter(l => /^(ERROR|error):/.test(l)).at(-1) ?? lines.at(-1) ?? 'no output'
-  return clip(error.replace(/^(ERROR|error):\s*/, ''))
-}
-
 type Json = Record<string, unknown>
 
 function json(raw: string): Json | undefined {
@@ -134,8 +77,4 @@ function object(value: unknown): Json | undefined {
 
 function size(value: unknown): number {
   return typeof value === 'number' && Number.isFinite(value) && value > 0 ? value : 0
-}
-
-function clip(text: string): string {
-  return text.length > 300 ? `${text.slice(0, 300)}…` : text
 }

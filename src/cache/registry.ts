@@ -1,7 +1,8 @@
 import * as core from '@actions/core'
 import { branchScope, type KeyPlan } from '../key/key.js'
 import { ImagetoolsClient, type Lookup, type RegistryClient } from './registry-client.js'
-import { KEY_ANNOTATION, explainPushFailure, parseBranchPointer, parseCacheManifest } from './registry-manifest.js'
+import { explainPushFailure } from './registry-faults.js'
+import { KEY_ANNOTATION, parseBranchPointer, parseCacheManifest } from './registry-manifest.js'
 import { branchTag, contentTag } from './registry-tags.js'
 import type { CacheLocation, CacheStore, Exported, Restored, SaveResult } from './store.js'
 
