@@ -1,5 +1,6 @@
 import { describe, expect, it } from '@jest/globals'
-import { errorLine, stepCounts } from '../../src/docker/build-output.js'
+import { stepCounts } from '../../src/docker/build-output.js'
+import { errorLine } from '../../src/docker/error-line.js'
 import { secretEnv } from '../../src/docker/build-secrets.js'
 import { buildxArgs } from '../../src/docker/buildx-args.js'
 import { failedOnCacheImport } from '../../src/docker/import-failures.js'

@@ -1,3 +1,4 @@
+import { errorLine } from '../docker/error-line.js'
 import { clipped } from '../printable.js'
 
 // What a failed registry call came to, read from the error docker printed
@@ -53,10 +54,5 @@ export function explainPushFailure(error: string, repository: string): string {
 
 /** The line that says what went wrong: docker's last `ERROR:` line, else its last line. */
 export function errorMessage(stderr: string): string {
-  const lines = stderr
-    .split('\n')
-    .map(l => l.trim())
-    .filter(Boolean)
-  const error = lines.filter(l => /^(ERROR|error):/.test(l)).at(-1) ?? lines.at(-1) ?? 'no output'
-  return clipped(error.replace(/^(ERROR|error):\s*/, ''))
+  return clipped(errorLine(stderr, 'no output'))
 }

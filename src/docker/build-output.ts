@@ -46,12 +46,3 @@ export function cacheExportError(progress: string): string | undefined {
   }
   return error
 }
-
-export function errorLine(output: string): string {
-  const lines = output
-    .split('\n')
-    .map(l => l.trim())
-    .filter(Boolean)
-  const errors = lines.filter(l => /^(ERROR|error):/.test(l))
-  return (errors.at(-1) ?? lines.at(-1) ?? '').replace(/^(ERROR|error):\s*/, '')
-}

@@ -5,8 +5,9 @@ import * as path from 'node:path'
 import { removeDir } from '../fsutil.js'
 import type { Inputs } from '../inputs.js'
 import { buildxArgs, type BuildCache, type BuildRun } from './buildx-args.js'
-import { cacheExportError, errorLine, stepCounts, type StepCounts } from './build-output.js'
+import { cacheExportError, stepCounts, type StepCounts } from './build-output.js'
 import { secretEnv } from './build-secrets.js'
+import { errorLine } from './error-line.js'
 import { failedOnCacheImport } from './import-failures.js'
 
 /** A build that failed for its own reasons: the step fails with this message. */

@@ -1,4 +1,4 @@
-import { errorLine } from './build-output.js'
+import { errorLine } from './error-line.js'
 
 // What buildx 0.13 on Docker Engine 26 (containerd image store) prints last
 // when a blob of the imported local cache is missing or damaged, found by
