@@ -1,5 +1,5 @@
 // Every input and output name, so none is ever spelled twice (state names
-// live in steps/report.ts, the only module that reads or writes state).
+// live in steps/step-state.ts, the only module that reads or writes state).
 
 export const Input = {
   Image: 'image',

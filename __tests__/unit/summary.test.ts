@@ -2,10 +2,10 @@ import { afterEach, describe, expect, it } from '@jest/globals'
 import * as fs from 'node:fs'
 import * as os from 'node:os'
 import * as path from 'node:path'
-import type { Report, SaveOutcome } from '../../src/steps/report.js'
+import type { StepState, SaveOutcome } from '../../src/steps/step-state.js'
 import { summaryRow, writeSummary } from '../../src/steps/summary.js'
 
-const report = (over: Partial<Report> = {}): Report => ({
+const report = (over: Partial<StepState> = {}): StepState => ({
   image: 'dist-x86_64-linux',
   key: 'buildx/dist-x86_64-linux/master/abc',
   matchedKey: 'buildx/dist-x86_64-linux/master/old',

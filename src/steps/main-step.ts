@@ -14,7 +14,7 @@ import { InputError, parseInputs, type Inputs } from '../inputs.js'
 import { logHashInputs } from '../key/hash-log.js'
 import { imageHash } from '../key/hash.js'
 import { cacheSourceOf, keyPlan, sameContent } from '../key/key.js'
-import { saveCleanup, saveReport, type Report } from './report.js'
+import { saveCleanup, saveStepState, type StepState } from './step-state.js'
 import { restore, type RestoreOutcome } from './restore.js'
 import { plannedSave, staleness, type Staleness } from './staleness.js'
 import { describeSave, save, skip, type SaveDecision } from './save-decision.js'
@@ -29,8 +29,8 @@ export async function runMain(): Promise<void> {
 }
 
 // Key → restore → build (exporting only what will be saved) → judge what the
-// build reused → refresh a stale entry. The post step saves; the report in
-// the state tells it what happened here.
+// build reused → refresh a stale entry. The post step saves; the step state
+// tells it what happened here.
 async function mainStep(): Promise<void> {
   const runner = currentRunner()
   const inputs = parseInputs(name => core.getInput(name), runner.workspace)
@@ -92,7 +92,7 @@ async function mainStep(): Promise<void> {
     inputs.noCache ? freshSave : plannedSave({ write, plan, source, entry, restoreTimedOut: restored.timedOut })
   )
 
-  const report: Report = {
+  const state: StepState = {
     image: inputs.image,
     key: plan.content,
     matchedKey: usedKey ?? '',
@@ -118,7 +118,7 @@ async function mainStep(): Promise<void> {
         workDir
       )
     )
-    report.build = {
+    state.build = {
       seconds: seconds(),
       steps: built.steps,
       retriedWithoutCache: built.retriedWithoutCache,
@@ -128,12 +128,12 @@ async function mainStep(): Promise<void> {
     core.info(`${built.steps.cached} of ${built.steps.total} steps were cached.`)
     core.setOutput(Output.ImageId, built.imageId)
     core.setOutput(Output.Digest, built.digest)
-    core.setOutput(Output.BuildTime, report.build.seconds.toFixed(1))
+    core.setOutput(Output.BuildTime, state.build.seconds.toFixed(1))
 
     const judged = staleness(plan, entry, built)
-    report.stale = judged !== undefined
+    state.stale = judged !== undefined
     core.setOutput(Output.CachedSteps, `${built.steps.cached}/${built.steps.total}`)
-    core.setOutput(Output.CacheStale, String(report.stale))
+    core.setOutput(Output.CacheStale, String(state.stale))
     if (judged)
       decision = await refreshIfDue(decision, judged, writerBranches(ctx), what =>
         refresh(inputs, exporter, judged, what, entry, built, workDir)
@@ -142,13 +142,13 @@ async function mainStep(): Promise<void> {
     const exported = decision.save ? await store.exported(exporter.failure) : undefined
     core.setOutput(Output.CacheSize, String(exported?.sizeBytes ?? entry?.sizeBytes ?? 0))
     if (exported) decision = checkedExport(decision, exported, inputs.maxCacheSizeBytes)
-    report.save = decision
+    state.save = decision
   } catch (error) {
-    report.build = { seconds: seconds(), steps: { total: 0, cached: 0 }, retriedWithoutCache: false, succeeded: false }
-    report.save = skip({ kind: 'build-failed' })
+    state.build = { seconds: seconds(), steps: { total: 0, cached: 0 }, retriedWithoutCache: false, succeeded: false }
+    state.save = skip({ kind: 'build-failed' })
     throw error
   } finally {
-    saveReport(report)
+    saveStepState(state)
   }
 }
 

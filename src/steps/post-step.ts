@@ -7,24 +7,24 @@ import { Input } from '../constants.js'
 import { removeDirs } from '../fsutil.js'
 import { currentRunner } from '../github/runner.js'
 import { branchScope } from '../key/key.js'
-import { readCleanup, readReport, type Report, type SaveOutcome } from './report.js'
+import { readCleanup, readStepState, type StepState, type SaveOutcome } from './step-state.js'
 import { describeSave, mb } from './save-decision.js'
 import { writeSummary } from './summary.js'
 
 /** Saves the cache when the main step said it may, then removes every temporary directory. Never fails the job. */
 export async function runPost(): Promise<void> {
   try {
-    const report = readReport()
-    if (!report) {
+    const state = readStepState()
+    if (!state) {
       core.info('The main step did not get as far as the build; nothing to save.')
       return
     }
-    const outcome = await core.group('Save the cache', () => saveStep(report))
-    if (outcome.result.saved && report.deleteSuperseded) {
+    const outcome = await core.group('Save the cache', () => saveStep(state))
+    if (outcome.result.saved && state.deleteSuperseded) {
       const kept = outcome.result.key
-      await core.group('Delete superseded entries', () => deleteOlder(report, kept))
+      await core.group('Delete superseded entries', () => deleteOlder(state, kept))
     }
-    if (report.summary) await writeSummary(report, outcome)
+    if (state.summary) await writeSummary(state, outcome)
   } catch (error) {
     core.warning(`The cache could not be saved: ${(error as Error).message}`)
   } finally {
@@ -32,23 +32,23 @@ export async function runPost(): Promise<void> {
   }
 }
 
-async function saveStep(report: Report): Promise<SaveOutcome> {
-  const decision = report.save
+async function saveStep(state: StepState): Promise<SaveOutcome> {
+  const decision = state.save
   if (!decision.save) {
     const reason = describeSave(decision)
     core.info(decision.skip.kind === 'exact-hit' ? reason : `Not saving the cache: ${reason}`)
     return { result: { saved: false, reason }, seconds: 0 }
   }
   core.info(`Saving the cache: ${describeSave(decision)}`)
-  const store = createStore(report.store, currentRunner().temp)
+  const store = createStore(state.store, currentRunner().temp)
   const started = Date.now()
   let result: SaveResult
   try {
     const cap = hardLimit(
-      report.saveTimeoutSeconds,
-      `The cache save did not finish within ${report.saveTimeoutSeconds} s (save-timeout)`
+      state.saveTimeoutSeconds,
+      `The cache save did not finish within ${state.saveTimeoutSeconds} s (save-timeout)`
     )
-    result = await store.save({ content: report.key }, cap)
+    result = await store.save({ content: state.key }, cap)
   } catch (error) {
     if (!(error instanceof TimeoutError)) throw error
     result = { saved: false, reason: `${error.message}.` }
@@ -56,19 +56,19 @@ async function saveStep(report: Report): Promise<SaveOutcome> {
   const seconds = (Date.now() - started) / 1000
   if (result.saved)
     core.info(`Cache saved with key: ${result.key} (${mb(result.sizeBytes)} in ${seconds.toFixed(1)} s)`)
-  else core.warning(`Cache not saved with key ${report.key}: ${result.reason}`)
+  else core.warning(`Cache not saved with key ${state.key}: ${result.reason}`)
   return { result, seconds }
 }
 
 // A local cache root already keeps one entry per image and branch; the
 // service keeps every key until it is evicted, so old ones are deleted here.
-async function deleteOlder(report: Report, kept: string): Promise<void> {
-  if (report.store.backend !== 'gha') return
+async function deleteOlder(state: StepState, kept: string): Promise<void> {
+  if (state.store.backend !== 'gha') return
   const result = await deleteSuperseded({
     token: core.getInput(Input.GithubToken),
     repository: process.env.GITHUB_REPOSITORY ?? '',
     ref: process.env.GITHUB_REF ?? '',
-    scopePrefix: branchScope(report.key),
+    scopePrefix: branchScope(state.key),
     keep: kept,
     apiUrl: process.env.GITHUB_API_URL
   })

@@ -1,6 +1,6 @@
 import * as core from '@actions/core'
 import * as fs from 'node:fs'
-import type { Report, SaveOutcome } from './report.js'
+import type { StepState, SaveOutcome } from './step-state.js'
 import { mb } from './save-decision.js'
 
 // Markdown, not HTML: the row of a second image in the same job can then join
@@ -8,8 +8,8 @@ import { mb } from './save-decision.js'
 const HEADER = '| Image | Primary key | Restored from | Restore | Build | Saved |'
 const RULE = '| --- | --- | --- | --- | --- | --- |'
 
-export async function writeSummary(report: Report, save: SaveOutcome): Promise<void> {
-  const row = summaryRow(report, save)
+export async function writeSummary(state: StepState, save: SaveOutcome): Promise<void> {
+  const row = summaryRow(state, save)
   await core.summary
     .addRaw(
       continuesTable(process.env.GITHUB_STEP_SUMMARY) ? `${row}\n` : `\n### Build cache\n\n${HEADER}\n${RULE}\n${row}\n`
@@ -18,34 +18,34 @@ export async function writeSummary(report: Report, save: SaveOutcome): Promise<v
 }
 
 /** One image's row; every cell says what happened and why. */
-export function summaryRow(report: Report, save: SaveOutcome): string {
+export function summaryRow(state: StepState, save: SaveOutcome): string {
   const cells = [
-    cell(report.image),
-    code(report.key),
-    restoredCell(report),
-    restoreCell(report),
-    buildCell(report),
+    cell(state.image),
+    code(state.key),
+    restoredCell(state),
+    restoreCell(state),
+    buildCell(state),
     savedCell(save)
   ]
   return `| ${cells.join(' | ')} |`
 }
 
-function restoredCell(report: Report): string {
-  const found = report.matchedKey
-    ? `${SOURCE_WORDS[report.source] ?? report.source}: ${code(report.matchedKey)}`
-    : report.unusable
-      ? `nothing: ${code(report.unusable.key)} could not be used (${cell(report.unusable.problem)})`
+function restoredCell(state: StepState): string {
+  const found = state.matchedKey
+    ? `${SOURCE_WORDS[state.source] ?? state.source}: ${code(state.matchedKey)}`
+    : state.unusable
+      ? `nothing: ${code(state.unusable.key)} could not be used (${cell(state.unusable.problem)})`
       : 'nothing: cold build'
-  return report.stale ? `${found}, **stale**: ${staleWords(report)}` : found
+  return state.stale ? `${found}, **stale**: ${staleWords(state)}` : found
 }
 
 // What a reader needs to know about a stale entry: what went wrong, and who fixes it.
-function staleWords(report: Report): string {
-  const steps = report.build?.steps ?? { total: 0, cached: 0 }
-  const what = report.unusable
+function staleWords(state: StepState): string {
+  const steps = state.build?.steps ?? { total: 0, cached: 0 }
+  const what = state.unusable
     ? 'the entry of this content is broken'
     : `${steps.total - steps.cached} of ${steps.total} steps were rebuilt (a base image may have moved)`
-  return report.save.save ? `${what}; replaced by this run` : `${what}; the next run that may write refreshes it`
+  return state.save.save ? `${what}; replaced by this run` : `${what}; the next run that may write refreshes it`
 }
 
 const SOURCE_WORDS: Record<string, string> = {
@@ -55,14 +55,14 @@ const SOURCE_WORDS: Record<string, string> = {
   'default-branch': 'the default branch'
 }
 
-function restoreCell(report: Report): string {
-  const r = report.restore
+function restoreCell(state: StepState): string {
+  const r = state.restore
   if (!r) return '–'
   return `${mb(r.sizeBytes)} in ${seconds(r.seconds)} (${rate(r.sizeBytes, r.seconds)})`
 }
 
-function buildCell(report: Report): string {
-  const build = report.build
+function buildCell(state: StepState): string {
+  const build = state.build
   if (!build) return 'not run'
   if (!build.succeeded) return `failed after ${seconds(build.seconds)}`
   const retry = build.retriedWithoutCache ? '; rebuilt without the broken cache' : ''

@@ -9,7 +9,7 @@ import { coreMock, freshRecord, type CoreRecord } from '../../support/core-mock.
 import type { CacheLocation, CacheStore, Exported, Restored, SaveResult } from '../../../src/cache/store.js'
 import type { Built } from '../../../src/docker/build.js'
 import type { BuildCache, BuildRun } from '../../../src/docker/buildx-args.js'
-import type { Report } from '../../../src/steps/report.js'
+import type { StepState } from '../../../src/steps/step-state.js'
 
 const HASH = 'c'.repeat(64)
 const CONTENT = `buildx/ci/master/${HASH}`
@@ -93,8 +93,8 @@ const exact = (over: Partial<Restored> = {}): Restored => ({
   ...over
 })
 
-function report(): Report {
-  return JSON.parse(record.state.report) as Report
+function report(): StepState {
+  return JSON.parse(record.state.report) as StepState
 }
 
 async function run(scenario: {

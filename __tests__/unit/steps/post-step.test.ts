@@ -7,7 +7,7 @@ import * as os from 'node:os'
 import * as path from 'node:path'
 import { coreMock, freshRecord, type CoreRecord } from '../../support/core-mock.js'
 import type { CacheStore, SaveResult } from '../../../src/cache/store.js'
-import type { Report } from '../../../src/steps/report.js'
+import type { StepState } from '../../../src/steps/step-state.js'
 
 let record: CoreRecord = freshRecord()
 let saveResult: SaveResult | Error = { saved: true, key: 'k/1', sizeBytes: 1 }
@@ -36,7 +36,7 @@ const { runPost } = await import('../../../src/steps/post-step.js')
 
 process.env.RUNNER_TEMP = fs.mkdtempSync(path.join(os.tmpdir(), 'post-step-'))
 
-const base: Report = {
+const base: StepState = {
   image: 'ci',
   key: 'buildx/ci/master/h',
   matchedKey: '',
@@ -50,7 +50,7 @@ const base: Report = {
   summary: false
 }
 
-async function post(report: Report | undefined): Promise<void> {
+async function post(report: StepState | undefined): Promise<void> {
   record = freshRecord()
   if (report) record.state.report = JSON.stringify(report)
   saves.length = 0

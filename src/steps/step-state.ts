@@ -4,8 +4,8 @@ import type { CacheSource } from '../constants.js'
 import type { StepCounts } from '../docker/build-output.js'
 import type { SaveDecision } from './save-decision.js'
 
-/** What the main step did, for the post step to save and summarise. */
-export interface Report {
+/** The state the main step hands the post step: what it did, for the post step to save and summarise. */
+export interface StepState {
   image: string
   /** The content key (the `key` output). */
   key: string
@@ -34,16 +34,17 @@ export interface SaveOutcome {
   seconds: number
 }
 
-const REPORT = 'report'
+// The names the state is kept under; the main and post steps of a run come from one bundle.
+const STEP_STATE = 'report'
 const CLEANUP = 'cleanup'
 
-export function saveReport(report: Report): void {
-  core.saveState(REPORT, JSON.stringify(report))
+export function saveStepState(state: StepState): void {
+  core.saveState(STEP_STATE, JSON.stringify(state))
 }
 
-export function readReport(): Report | undefined {
-  const raw = core.getState(REPORT)
-  return raw ? (JSON.parse(raw) as Report) : undefined
+export function readStepState(): StepState | undefined {
+  const raw = core.getState(STEP_STATE)
+  return raw ? (JSON.parse(raw) as StepState) : undefined
 }
 
 /** Directories to remove in the post step, whatever happened before it. */
