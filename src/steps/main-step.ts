@@ -17,7 +17,7 @@ import { cacheSourceOf, keyPlan, sameContent } from '../key/key.js'
 import { saveCleanup, saveStepState, type StepState } from './step-state.js'
 import { restore, type RestoreOutcome } from './restore.js'
 import { plannedSave, staleness, type Staleness } from './staleness.js'
-import { describeSave, save, skip, type SaveDecision } from './save-decision.js'
+import { describeSave, saveBecause, skipBecause, type SaveDecision } from './save-decision.js'
 
 export async function runMain(): Promise<void> {
   try {
@@ -87,7 +87,9 @@ async function mainStep(): Promise<void> {
   const write = writeDecision(ctx)
   const exporter = new Exporter(store, builder, inputs.createBuilder)
   // no-cache builds everything afresh: a run that may write saves it whatever the store holds.
-  const freshSave = write.allowed ? save({ kind: 'no-cache' }) : skip({ kind: 'denied', denial: write.denial })
+  const freshSave = write.allowed
+    ? saveBecause({ kind: 'no-cache' })
+    : skipBecause({ kind: 'denied', denial: write.denial })
   let decision = await exporter.prepare(
     inputs.noCache ? freshSave : plannedSave({ write, plan, source, entry, restoreTimedOut: restored.timedOut })
   )
@@ -145,7 +147,7 @@ async function mainStep(): Promise<void> {
     state.save = decision
   } catch (error) {
     state.build = { seconds: seconds(), steps: { total: 0, cached: 0 }, retriedWithoutCache: false, succeeded: false }
-    state.save = skip({ kind: 'build-failed' })
+    state.save = skipBecause({ kind: 'build-failed' })
     throw error
   } finally {
     saveStepState(state)
@@ -155,9 +157,9 @@ async function mainStep(): Promise<void> {
 /** The decision to save, unless what was exported can't or shouldn't be: then why not, in a warning. */
 function checkedExport(decision: SaveDecision, exported: Exported, limitBytes: number): SaveDecision {
   let checked = decision
-  if (exported.problem !== undefined) checked = skip({ kind: 'export-failed', problem: exported.problem })
+  if (exported.problem !== undefined) checked = skipBecause({ kind: 'export-failed', problem: exported.problem })
   else if (limitBytes > 0 && exported.sizeBytes > limitBytes)
-    checked = skip({ kind: 'too-large', sizeBytes: exported.sizeBytes, limitBytes })
+    checked = skipBecause({ kind: 'too-large', sizeBytes: exported.sizeBytes, limitBytes })
   if (checked !== decision) core.warning(`Not saving the cache: ${describeSave(checked)}`)
   return checked
 }
@@ -184,12 +186,12 @@ class Exporter {
     const picked = await pickBuilder(this.facts, decision.save, this.createBuilder)
     this.builder = picked.name
     if (!decision.save) return decision
-    if (picked.exportBlocked) return skip({ kind: 'cannot-export' })
+    if (picked.exportBlocked) return skipBecause({ kind: 'cannot-export' })
     try {
       this.location = await this.store.exportTo()
       return decision
     } catch (error) {
-      const nowhere = skip({ kind: 'nowhere-to-export', detail: (error as Error).message })
+      const nowhere = skipBecause({ kind: 'nowhere-to-export', detail: (error as Error).message })
       core.warning(`Building without saving a cache: ${describeSave(nowhere)}`)
       return nowhere
     }
@@ -237,7 +239,7 @@ async function refresh(
   workDir: string
 ): Promise<SaveDecision> {
   const decision = await exporter.prepare(
-    save(stale.kind === 'broken' ? stale : { kind: 'stale', cached: stale.cached, total: stale.total })
+    saveBecause(stale.kind === 'broken' ? stale : { kind: 'stale', cached: stale.cached, total: stale.total })
   )
   if (!decision.save) {
     core.notice(`${what}; this run cannot refresh it (see the warning above).`)
@@ -253,7 +255,7 @@ async function refresh(
     return decision
   } catch (error) {
     core.warning(`Could not export the refreshed cache, so the stale entry stays: ${(error as Error).message}`)
-    return skip({ kind: 'build-failed' })
+    return skipBecause({ kind: 'build-failed' })
   }
 }
 

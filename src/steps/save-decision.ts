@@ -24,8 +24,8 @@ export type SaveSkip =
 
 export type SaveDecision = { save: true; why: SaveWhy } | { save: false; skip: SaveSkip }
 
-export const save = (why: SaveWhy): SaveDecision => ({ save: true, why })
-export const skip = (reason: SaveSkip): SaveDecision => ({ save: false, skip: reason })
+export const saveBecause = (why: SaveWhy): SaveDecision => ({ save: true, why })
+export const skipBecause = (reason: SaveSkip): SaveDecision => ({ save: false, skip: reason })
 
 /** The one line the log and the summary give for a decision. */
 export function describeSave(decision: SaveDecision): string {

@@ -3,7 +3,7 @@ import type { CacheSource } from '../constants.js'
 import type { Built } from '../docker/build.js'
 import type { WriteDecision } from '../github/write-policy.js'
 import { sameContent, type KeyPlan } from '../key/key.js'
-import { save, skip, type SaveDecision } from './save-decision.js'
+import { saveBecause, skipBecause, type SaveDecision } from './save-decision.js'
 
 // What a cache is worth is what the build reused. An entry saved for this
 // very content should leave nothing to rebuild; when it does (a base image
@@ -41,10 +41,10 @@ export interface BeforeBuild {
  * that turns out to have rebuilt steps pays for a second, export-only call.
  */
 export function plannedSave({ write, plan, source, entry, restoreTimedOut }: BeforeBuild): SaveDecision {
-  if (!write.allowed) return skip({ kind: 'denied', denial: write.denial })
-  if (restoreTimedOut) return skip({ kind: 'restore-timed-out' })
+  if (!write.allowed) return skipBecause({ kind: 'denied', denial: write.denial })
+  if (restoreTimedOut) return skipBecause({ kind: 'restore-timed-out' })
   if (entry?.problem !== undefined && sameContent(plan, entry.matchedKey))
-    return save({ kind: 'broken', problem: entry.problem })
-  if (source === 'exact') return skip({ kind: 'exact-hit', key: plan.content })
-  return save({ kind: 'new-content' })
+    return saveBecause({ kind: 'broken', problem: entry.problem })
+  if (source === 'exact') return skipBecause({ kind: 'exact-hit', key: plan.content })
+  return saveBecause({ kind: 'new-content' })
 }
