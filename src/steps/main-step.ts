@@ -16,8 +16,8 @@ import { imageHash } from '../key/hash.js'
 import { cacheSourceOf, keyPlan, sameContent } from '../key/key.js'
 import { saveCleanup, saveStepState, type StepState } from './step-state.js'
 import { restore, type RestoreOutcome } from './restore.js'
-import { plannedSave, staleness, type Staleness } from './staleness.js'
-import { describeSave, saveBecause, skipBecause, type SaveDecision } from './save-decision.js'
+import { staleness, type Staleness } from './staleness.js'
+import { describeSave, plannedSave, saveBecause, skipBecause, type SaveDecision } from './save-decision.js'
 
 export async function runMain(): Promise<void> {
   try {

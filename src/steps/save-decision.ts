@@ -1,4 +1,7 @@
-import type { WriteDenial } from '../github/write-policy.js'
+import type { Restored } from '../cache/store.js'
+import type { CacheSource } from '../constants.js'
+import type { WriteDecision, WriteDenial } from '../github/write-policy.js'
+import { sameContent, type KeyPlan } from '../key/key.js'
 import { printable } from '../printable.js'
 
 /** Why this run saves: a new content key, or an entry of this content that must be replaced. */
@@ -26,6 +29,28 @@ export type SaveDecision = { save: true; why: SaveWhy } | { save: false; skip: S
 
 export const saveBecause = (why: SaveWhy): SaveDecision => ({ save: true, why })
 export const skipBecause = (reason: SaveSkip): SaveDecision => ({ save: false, skip: reason })
+
+export interface BeforeBuild {
+  write: WriteDecision
+  plan: KeyPlan
+  source: CacheSource
+  entry: Restored | undefined
+  restoreTimedOut: boolean
+}
+
+/**
+ * Whether the build should export for a save, decided before it runs. An
+ * exact hit exports nothing: the common case stays free, and only a build
+ * that turns out to have rebuilt steps pays for a second, export-only call.
+ */
+export function plannedSave({ write, plan, source, entry, restoreTimedOut }: BeforeBuild): SaveDecision {
+  if (!write.allowed) return skipBecause({ kind: 'denied', denial: write.denial })
+  if (restoreTimedOut) return skipBecause({ kind: 'restore-timed-out' })
+  if (entry?.problem !== undefined && sameContent(plan, entry.matchedKey))
+    return saveBecause({ kind: 'broken', problem: entry.problem })
+  if (source === 'exact') return skipBecause({ kind: 'exact-hit', key: plan.content })
+  return saveBecause({ kind: 'new-content' })
+}
 
 /** The one line the log and the summary give for a decision. */
 export function describeSave(decision: SaveDecision): string {
