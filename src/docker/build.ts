@@ -4,7 +4,7 @@ import * as fs from 'node:fs'
 import * as path from 'node:path'
 import { removeDir } from '../fsutil.js'
 import type { Inputs } from '../inputs.js'
-import { buildxArgs, type BuildCache, type BuildRun } from './buildx-args.js'
+import { buildxArgs, type BuildCache, type BuildSetup } from './buildx-args.js'
 import { cacheExportError, stepCounts, type StepCounts } from './build-output.js'
 import { secretEnv } from './build-secrets.js'
 import { errorLine } from './error-line.js'
@@ -13,7 +13,8 @@ import { failedOnCacheImport } from './import-failures.js'
 /** A build that failed for its own reasons: the step fails with this message. */
 export class BuildError extends Error {}
 
-export interface Built {
+/** What a build came to, after its retry without a damaged cache. */
+export interface BuildOutcome {
   steps: StepCounts
   /** The restored cache broke the build, which then ran again without it. */
   retriedWithoutCache: boolean
@@ -36,11 +37,11 @@ export function buildDir(runnerTemp: string): string {
 export async function build(
   inputs: Inputs,
   cache: BuildCache,
-  how: Pick<BuildRun, 'builder' | 'output'>,
+  how: Pick<BuildSetup, 'builder' | 'output'>,
   dir: string
-): Promise<Built> {
+): Promise<BuildOutcome> {
   await fs.promises.mkdir(dir, { recursive: true })
-  const run: BuildRun = { iidFile: path.join(dir, 'iid'), metadataFile: path.join(dir, 'metadata.json'), ...how }
+  const run: BuildSetup = { iidFile: path.join(dir, 'iid'), metadataFile: path.join(dir, 'metadata.json'), ...how }
   const env = secretEnv(inputs.secrets)
   try {
     let result = await runBuildx(buildxArgs(inputs, cache, run), env)
@@ -82,6 +83,7 @@ async function imageFacts(iidFile: string, metadataFile: string): Promise<{ imag
   return { imageId, digest }
 }
 
+/** One `docker buildx build` process as it ended. */
 interface BuildxExit {
   exitCode: number
   /** The most telling error line of a failed build, for the failure message. */

@@ -3,6 +3,12 @@ import type { Inputs } from '../inputs.js'
 import { attributes } from './attributes.js'
 import { secretVariable } from './build-secrets.js'
 
+// One `docker buildx build` command line. A build is described by three
+// values: the action's inputs, its BuildCache (what it imports and exports)
+// and its BuildSetup (builder, output, where it writes the image ID); what it
+// came to is build.ts's BuildOutcome.
+
+/** The caches one build imports and exports. */
 export interface BuildCache {
   /** Restored caches to import. */
   from: CacheLocation[]
@@ -16,7 +22,8 @@ export interface BuildCache {
   noCache?: boolean
 }
 
-export interface BuildRun {
+/** The rest of one build's command line: where it writes the image ID and metadata, the builder, the output. */
+export interface BuildSetup {
   iidFile: string
   metadataFile: string
   /** A builder other than the current one. */
@@ -28,7 +35,7 @@ export interface BuildRun {
   output: 'image' | 'cache'
 }
 
-export function buildxArgs(inputs: Inputs, cache: BuildCache, run: BuildRun): string[] {
+export function buildxArgs(inputs: Inputs, cache: BuildCache, run: BuildSetup): string[] {
   const args = ['buildx', 'build', '--progress=plain', '--file', inputs.file]
   if (run.builder) args.push('--builder', run.builder)
   for (const tag of inputs.tags.length > 0 ? inputs.tags : [inputs.image]) args.push('--tag', tag)

@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto'
 import { createStore } from '../cache/create.js'
 import type { CacheLocation, CacheStore, Exported, Restored } from '../cache/store.js'
 import { Input, Output } from '../constants.js'
-import { build, buildDir, BuildError, type Built } from '../docker/build.js'
+import { build, buildDir, BuildError, type BuildOutcome } from '../docker/build.js'
 import { secretMasks } from '../docker/build-secrets.js'
 import { builderFacts, pickBuilder, type BuilderFacts } from '../docker/builder.js'
 import { resolveDefaultBranch } from '../github/default-branch.js'
@@ -235,7 +235,7 @@ async function refresh(
   stale: Staleness,
   what: string,
   entry: Restored | undefined,
-  built: Built,
+  built: BuildOutcome,
   workDir: string
 ): Promise<SaveDecision> {
   const decision = await exporter.prepare(

@@ -1,5 +1,5 @@
 import type { Restored } from '../cache/store.js'
-import type { Built } from '../docker/build.js'
+import type { BuildOutcome } from '../docker/build.js'
 import { sameContent, type KeyPlan } from '../key/key.js'
 
 // What a cache is worth is what the build reused. An entry saved for this
@@ -14,7 +14,7 @@ export type Staleness = { kind: 'rebuilt'; cached: number; total: number } | { k
 export function staleness(
   plan: KeyPlan,
   entry: Restored | undefined,
-  built: Pick<Built, 'steps' | 'retriedWithoutCache'>
+  built: Pick<BuildOutcome, 'steps' | 'retriedWithoutCache'>
 ): Staleness | undefined {
   if (!entry || !sameContent(plan, entry.matchedKey)) return undefined
   if (entry.problem !== undefined) return { kind: 'broken', problem: entry.problem }

@@ -7,8 +7,8 @@ import * as os from 'node:os'
 import * as path from 'node:path'
 import { coreMock, freshRecord, type CoreRecord } from '../../support/core-mock.js'
 import type { CacheLocation, CacheStore, Exported, Restored, SaveResult } from '../../../src/cache/store.js'
-import type { Built } from '../../../src/docker/build.js'
-import type { BuildCache, BuildRun } from '../../../src/docker/buildx-args.js'
+import type { BuildOutcome } from '../../../src/docker/build.js'
+import type { BuildCache, BuildSetup } from '../../../src/docker/buildx-args.js'
 import type { StepState } from '../../../src/steps/step-state.js'
 
 const HASH = 'c'.repeat(64)
@@ -24,7 +24,7 @@ let exportCheck: Exported = { sizeBytes: 1234 }
 // What buildx prints about a failed export, and what the store was told of it.
 let exportError: string | undefined
 const exportedWith: Array<string | undefined> = []
-const builds: Array<{ cache: BuildCache; how: Pick<BuildRun, 'builder' | 'output'> }> = []
+const builds: Array<{ cache: BuildCache; how: Pick<BuildSetup, 'builder' | 'output'> }> = []
 const exports: number[] = []
 
 const store: CacheStore = {
@@ -59,7 +59,11 @@ jest.unstable_mockModule('../../../src/docker/builder.js', () => ({
 jest.unstable_mockModule('../../../src/docker/build.js', () => ({
   BuildError: class BuildError extends Error {},
   buildDir: (temp: string) => path.join(temp, 'build'),
-  build: async (_inputs: unknown, cache: BuildCache, how: Pick<BuildRun, 'builder' | 'output'>): Promise<Built> => {
+  build: async (
+    _inputs: unknown,
+    cache: BuildCache,
+    how: Pick<BuildSetup, 'builder' | 'output'>
+  ): Promise<BuildOutcome> => {
     builds.push({ cache, how })
     // The export-only call finds everything in the builder.
     const counts = how.output === 'cache' ? { cached: steps.total, total: steps.total } : steps
