@@ -1,22 +1,24 @@
 import * as core from '@actions/core'
 import { randomUUID } from 'node:crypto'
 import { createStore } from '../cache/create.js'
-import type { CacheLocation, CacheStore, Exported, Restored } from '../cache/store.js'
+import type { Exported } from '../cache/store.js'
 import { Input, Output } from '../constants.js'
-import { build, buildDir, BuildError, type BuildOutcome } from '../docker/build.js'
+import { build, buildDir, BuildError } from '../docker/build.js'
 import { secretMasks } from '../docker/build-secrets.js'
-import { builderFacts, pickBuilder, type BuilderFacts } from '../docker/builder.js'
+import { builderFacts } from '../docker/builder.js'
 import { resolveDefaultBranch } from '../github/default-branch.js'
 import { currentEventFacts, runContext } from '../github/event.js'
 import { writeDecision, writerBranches } from '../github/write-policy.js'
 import { currentRunner } from '../github/runner.js'
-import { InputError, parseInputs, type Inputs } from '../inputs.js'
+import { InputError, parseInputs } from '../inputs.js'
 import { logHashInputs } from '../key/hash-log.js'
 import { imageHash } from '../key/hash.js'
 import { cacheSourceOf, keyPlan, sameContent } from '../key/key.js'
 import { saveCleanup, saveStepState, type StepState } from './step-state.js'
 import { restore, type RestoreOutcome } from './restore.js'
-import { staleness, type Staleness } from './staleness.js'
+import { prepareExport } from './prepare-export.js'
+import { refreshIfDue } from './refresh.js'
+import { staleness } from './staleness.js'
 import { describeSave, plannedSave, saveBecause, skipBecause, type SaveDecision } from './save-decision.js'
 
 export async function runMain(): Promise<void> {
@@ -85,14 +87,16 @@ async function mainStep(): Promise<void> {
   core.setOutput(Output.RestoreTime, restored.seconds.toFixed(1))
 
   const write = writeDecision(ctx)
-  const exporter = new Exporter(store, builder, inputs.createBuilder)
+  const exportContext = { store, builder, createBuilder: inputs.createBuilder }
   // no-cache builds everything afresh: a run that may write saves it whatever the store holds.
   const freshSave = write.allowed
     ? saveBecause({ kind: 'no-cache' })
     : skipBecause({ kind: 'denied', denial: write.denial })
-  let decision = await exporter.prepare(
-    inputs.noCache ? freshSave : plannedSave({ write, plan, source, entry, restoreTimedOut: restored.timedOut })
+  const exporting = await prepareExport(
+    inputs.noCache ? freshSave : plannedSave({ write, plan, source, entry, restoreTimedOut: restored.timedOut }),
+    exportContext
   )
+  let decision = exporting.decision
 
   const state: StepState = {
     image: inputs.image,
@@ -115,8 +119,8 @@ async function mainStep(): Promise<void> {
     const built = await core.group(`Build ${inputs.image}`, () =>
       build(
         inputs,
-        { from: entry?.from ?? [], to: exporter.location },
-        { builder: exporter.builder, output: 'image' },
+        { from: entry?.from ?? [], to: exporting.location },
+        { builder: exporting.builder, output: 'image' },
         workDir
       )
     )
@@ -126,7 +130,8 @@ async function mainStep(): Promise<void> {
       retriedWithoutCache: built.retriedWithoutCache,
       succeeded: true
     }
-    exporter.failure = built.cacheExportError
+    // At most one build exports: this one, or the refresh after an exact hit, which exported nothing here.
+    let exportError = built.cacheExportError
     core.info(`${built.steps.cached} of ${built.steps.total} steps were cached.`)
     core.setOutput(Output.ImageId, built.imageId)
     core.setOutput(Output.Digest, built.digest)
@@ -136,12 +141,20 @@ async function mainStep(): Promise<void> {
     state.stale = judged !== undefined
     core.setOutput(Output.CachedSteps, `${built.steps.cached}/${built.steps.total}`)
     core.setOutput(Output.CacheStale, String(state.stale))
-    if (judged)
-      decision = await refreshIfDue(decision, judged, writerBranches(ctx), what =>
-        refresh(inputs, exporter, judged, what, entry, built, workDir)
-      )
+    if (judged) {
+      const refreshed = await refreshIfDue(decision, judged, {
+        ...exportContext,
+        inputs,
+        writers: writerBranches(ctx),
+        entry,
+        built,
+        workDir
+      })
+      decision = refreshed.decision
+      exportError = refreshed.exportError ?? exportError
+    }
 
-    const exported = decision.save ? await store.exported(exporter.failure) : undefined
+    const exported = decision.save ? await store.exported(exportError) : undefined
     core.setOutput(Output.CacheSize, String(exported?.sizeBytes ?? entry?.sizeBytes ?? 0))
     if (exported) decision = checkedExport(decision, exported, inputs.maxCacheSizeBytes)
     state.save = decision
@@ -164,107 +177,8 @@ function checkedExport(decision: SaveDecision, exported: Exported, limitBytes: n
   return checked
 }
 
-/**
- * Where and with which builder the build exports. Exporting costs time: it is
- * set up only for a run that will save, or later for one that must refresh a
- * stale entry.
- */
-class Exporter {
-  location?: CacheLocation
-  builder?: string
-  /** What buildx printed when the last export to `location` failed (it is told to ignore export errors). */
-  failure?: string
-
-  constructor(
-    private readonly store: CacheStore,
-    private readonly facts: BuilderFacts,
-    private readonly createBuilder: boolean
-  ) {}
-
-  /** The decision, unless exporting is impossible: then why nothing will be saved. */
-  async prepare(decision: SaveDecision): Promise<SaveDecision> {
-    const picked = await pickBuilder(this.facts, decision.save, this.createBuilder)
-    this.builder = picked.name
-    if (!decision.save) return decision
-    if (picked.exportBlocked) return skipBecause({ kind: 'cannot-export' })
-    try {
-      this.location = await this.store.exportTo()
-      return decision
-    } catch (error) {
-      const nowhere = skipBecause({ kind: 'nowhere-to-export', detail: (error as Error).message })
-      core.warning(`Building without saving a cache: ${describeSave(nowhere)}`)
-      return nowhere
-    }
-  }
-}
-
-/**
- * A stale entry: said plainly, and replaced when this run may write and has
- * not exported yet (an exact hit, which exports nothing in the common case).
- */
-async function refreshIfDue(
-  decision: SaveDecision,
-  stale: Staleness,
-  writers: string[],
-  refreshNow: (what: string) => Promise<SaveDecision>
-): Promise<SaveDecision> {
-  const what =
-    stale.kind === 'broken'
-      ? `the restored entry could not be used (${stale.problem})`
-      : `the cache matched but ${stale.total - stale.cached} of ${stale.total} steps were rebuilt (a base image may have moved)`
-  if (decision.save) {
-    core.notice(`${capitalize(what)}; this run saves a fresh entry.`)
-    return decision
-  }
-  if (decision.skip.kind !== 'exact-hit') {
-    core.notice(
-      `${capitalize(what)}; the next run that may write (push, schedule or workflow_dispatch on ${writers.join(', ')}) refreshes it.`
-    )
-    return decision
-  }
-  return refreshNow(capitalize(what))
-}
-
-// Everything the build made is in the builder by now: exporting it is a
-// second build whose steps are all cached. A builder that cannot export
-// (the docker driver on the classic image store) gets a docker-container
-// builder, which has none of it and rebuilds what the cache does not hold.
-async function refresh(
-  inputs: Inputs,
-  exporter: Exporter,
-  stale: Staleness,
-  what: string,
-  entry: Restored | undefined,
-  built: BuildOutcome,
-  workDir: string
-): Promise<SaveDecision> {
-  const decision = await exporter.prepare(
-    saveBecause(stale.kind === 'broken' ? stale : { kind: 'stale', cached: stale.cached, total: stale.total })
-  )
-  if (!decision.save) {
-    core.notice(`${what}; this run cannot refresh it (see the warning above).`)
-    return decision
-  }
-  core.notice(`${what}; refreshing the entry.`)
-  const from = built.retriedWithoutCache ? [] : (entry?.from ?? [])
-  try {
-    const exportBuild = await core.group('Export the refreshed cache', () =>
-      build(inputs, { from, to: exporter.location }, { builder: exporter.builder, output: 'cache' }, workDir)
-    )
-    exporter.failure = exportBuild.cacheExportError
-    return decision
-  } catch (error) {
-    core.warning(`Could not export the refreshed cache, so the stale entry stays: ${(error as Error).message}`)
-    return skipBecause({ kind: 'build-failed' })
-  }
-}
-
 // no-cache: a cache the build would ignore is not worth its download.
 function notRestored(): RestoreOutcome {
   core.info('no-cache is set: nothing is restored, and the image is built without any cache.')
   return { seconds: 0, timedOut: false }
-}
-
-function capitalize(text: string): string {
-  return text.charAt(0).toUpperCase() + text.slice(1)
 }
