@@ -2,6 +2,7 @@
 // a reservation) is a small request: it is answered within seconds or not at
 // all. A transfer is judged by its progress: a download of several gigabytes
 // that keeps moving is never cut, one that stops moving is given up on.
+import { megabytes } from '../megabytes.js'
 import type { Pending } from './client-protocol.js'
 
 /** The cache was given up on; the message says why in plain words. */
@@ -67,7 +68,7 @@ function seconds(n: number): string {
 }
 
 function size(bytes: number): string {
-  return bytes < 1024 * 1024 ? `${Math.round(bytes / 1024)} KB` : `${(bytes / 1024 / 1024).toFixed(1)} MB`
+  return bytes < 1024 * 1024 ? `${Math.round(bytes / 1024)} KB` : megabytes(bytes)
 }
 
 /** A signal that aborts after `seconds` with a TimeoutError carrying `message`; none without a limit. */

@@ -7,8 +7,9 @@ import { Input } from '../constants.js'
 import { removeDirs } from '../fsutil.js'
 import { currentRunner } from '../github/runner.js'
 import { branchScope } from '../key/key.js'
+import { megabytes } from '../megabytes.js'
 import { readCleanup, readStepState, type StepState, type SaveOutcome } from './step-state.js'
-import { describeSave, mb } from './save-decision.js'
+import { describeSave } from './save-decision.js'
 import { writeSummary } from './summary.js'
 
 /** Saves the cache when the main step said it may, then removes every temporary directory. Never fails the job. */
@@ -55,7 +56,7 @@ async function saveStep(state: StepState): Promise<SaveOutcome> {
   }
   const seconds = (Date.now() - started) / 1000
   if (result.saved)
-    core.info(`Cache saved with key: ${result.key} (${mb(result.sizeBytes)} in ${seconds.toFixed(1)} s)`)
+    core.info(`Cache saved with key: ${result.key} (${megabytes(result.sizeBytes)} in ${seconds.toFixed(1)} s)`)
   else core.warning(`Cache not saved with key ${state.key}: ${result.reason}`)
   return { result, seconds }
 }

@@ -2,6 +2,7 @@ import type { Restored } from '../cache/store.js'
 import type { CacheSource } from '../constants.js'
 import type { WriteDecision, WriteDenial } from '../github/write-policy.js'
 import { sameContent, type KeyPlan } from '../key/key.js'
+import { megabytes } from '../megabytes.js'
 import { printable } from '../printable.js'
 
 /** Why this run saves: a new content key, or an entry of this content that must be replaced. */
@@ -85,7 +86,7 @@ function describeSkip(skip: SaveSkip): string {
     case 'build-failed':
       return 'the build failed.'
     case 'too-large':
-      return `the new cache is ${mb(skip.sizeBytes)}, above max-cache-size (${mb(skip.limitBytes)}).`
+      return `the new cache is ${megabytes(skip.sizeBytes)}, above max-cache-size (${megabytes(skip.limitBytes)}).`
     case 'export-failed':
       return `the build could not export a complete cache (${skip.problem}).`
   }
@@ -103,8 +104,4 @@ export function describeDenial(denial: WriteDenial): string {
     case 'branch':
       return `${printable(denial.ref)} is not a branch that writes the cache (${writers(denial.writers)}; see save-branches).`
   }
-}
-
-export function mb(bytes: number): string {
-  return `${(bytes / 1024 / 1024).toFixed(1)} MB`
 }

@@ -1,7 +1,7 @@
 import * as core from '@actions/core'
 import * as fs from 'node:fs'
+import { megabytes } from '../megabytes.js'
 import type { StepState, SaveOutcome } from './step-state.js'
-import { mb } from './save-decision.js'
 
 // Markdown, not HTML: the row of a second image in the same job can then join
 // the first image's table, so a job that builds several images shows one table.
@@ -58,7 +58,7 @@ const SOURCE_WORDS: Record<string, string> = {
 function restoreCell(state: StepState): string {
   const r = state.restore
   if (!r) return '–'
-  return `${mb(r.sizeBytes)} in ${seconds(r.seconds)} (${rate(r.sizeBytes, r.seconds)})`
+  return `${megabytes(r.sizeBytes)} in ${seconds(r.seconds)} (${rate(r.sizeBytes, r.seconds)})`
 }
 
 function buildCell(state: StepState): string {
@@ -71,7 +71,7 @@ function buildCell(state: StepState): string {
 
 function savedCell(save: SaveOutcome): string {
   const r = save.result
-  if (r.saved) return `${mb(r.sizeBytes)} in ${seconds(save.seconds)} (${rate(r.sizeBytes, save.seconds)})`
+  if (r.saved) return `${megabytes(r.sizeBytes)} in ${seconds(save.seconds)} (${rate(r.sizeBytes, save.seconds)})`
   return `no: ${cell(r.reason)}`
 }
 
@@ -89,7 +89,7 @@ function seconds(s: number): string {
 }
 
 function rate(bytes: number, s: number): string {
-  return s > 0 ? `${(bytes / 1024 / 1024 / s).toFixed(0)} MB/s` : '–'
+  return s > 0 ? `${megabytes(bytes / s, 0)}/s` : '–'
 }
 
 function code(text: string): string {
