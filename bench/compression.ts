@@ -6,7 +6,8 @@ import type { Chain } from './growth.js'
 import { actionJob, expectSource, type ActionRun } from './jobs.js'
 import { setRelease, type Lab } from './lab.js'
 import { allLayers, layerCompressions } from './layers.js'
-import { mb, type Progress } from './progress.js'
+import { megabytes } from '../src/megabytes.js'
+import type { Progress } from './progress.js'
 
 export type Compression = 'gzip' | 'zstd' | 'uncompressed'
 const COMPRESSIONS: Compression[] = ['gzip', 'zstd', 'uncompressed']
@@ -60,7 +61,7 @@ export async function compression(lab: Lab, chain: Chain, runs: number, say: Pro
     if (known) Object.assign(known, { exportRun: r, exportedFrom: previous })
     else entries.push({ compression: choice, release, key: r.key, exportRun: r, exportedFrom: previous })
     say(
-      `exported ${choice} from ${previous}: cache export ${r.export.toFixed(1)} s, entry ${mb(lab.entryBytes(r.key))} MB`
+      `exported ${choice} from ${previous}: cache export ${r.export.toFixed(1)} s, entry ${megabytes(lab.entryBytes(r.key))}`
     )
     previous = choice
   }

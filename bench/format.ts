@@ -1,7 +1,6 @@
 // How the report writes numbers and tables.
+import { megabytes } from '../src/megabytes.js'
 import { median } from './timing.js'
-
-const MIB = 1024 * 1024
 
 export function med<T>(runs: T[], f: (run: T) => number): number {
   return median(runs.map(f))
@@ -25,11 +24,11 @@ export function pct(fraction: number): string {
 }
 
 export function rate(bytesPerSecond: number): string {
-  return `${(bytesPerSecond / MIB).toFixed(0)} MB/s`
+  return `${megabytes(bytesPerSecond, 0)}/s`
 }
 
 export function mib(bytes: number): string {
-  return `${(bytes / MIB).toFixed(1)} MB`
+  return megabytes(bytes)
 }
 
 export function table(header: string[], rows: string[][]): string {

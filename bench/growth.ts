@@ -2,7 +2,8 @@
 // figure, and the start of the scenarios that continue a chain.
 import { actionJob, expectSource, type ActionRun } from './jobs.js'
 import { setRelease, type Lab } from './lab.js'
-import { mb, type Progress } from './progress.js'
+import { megabytes } from '../src/megabytes.js'
+import type { Progress } from './progress.js'
 import type { Fixture } from './settings.js'
 
 export interface Chain {
@@ -27,7 +28,7 @@ export async function startChain(
   setRelease(workspace, fixture, 1)
   const cold = await actionJob(lab, { fixture, workspace, trigger: 'push-master', keyPrefix })
   expectSource(cold, 'none')
-  say(`cold build ${cold.total.toFixed(1)} s, entry ${mb(lab.entryBytes(cold.key))} MB`)
+  say(`cold build ${cold.total.toFixed(1)} s, entry ${megabytes(lab.entryBytes(cold.key))}`)
   return {
     chain: { fixture, keyPrefix, workspace, release: 1, head: cold.key, entryBytes: [lab.entryBytes(cold.key)] },
     cold
@@ -49,7 +50,7 @@ export async function growth(lab: Lab, chain: Chain, builds: number, say: Progre
     })
     expectSource(r, 'branch')
     current = { ...current, release, head: r.key, entryBytes: [...current.entryBytes, lab.entryBytes(r.key)] }
-    say(`master build ${current.entryBytes.length}/${builds}: entry ${mb(current.entryBytes.at(-1) ?? 0)} MB`)
+    say(`master build ${current.entryBytes.length}/${builds}: entry ${megabytes(current.entryBytes.at(-1) ?? 0)}`)
   }
   return current
 }
