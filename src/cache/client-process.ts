@@ -3,7 +3,8 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import * as fs from 'node:fs'
 import * as path from 'node:path'
 import type { ClientMessage, ClientReply, ClientRequest, Pending } from './client-protocol.js'
-import { overdue, TimeoutError, type Bounds } from './deadline.js'
+import { TimeoutError } from '../time-limit.js'
+import { overdue, type Bounds } from './deadline.js'
 
 export interface ClientPlace {
   /** The client's working directory and workspace: the paths it is given are relative to it. */

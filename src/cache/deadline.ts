@@ -5,14 +5,6 @@
 import { megabytes } from '../megabytes.js'
 import type { Pending } from './client-protocol.js'
 
-/** The cache was given up on; the message says why in plain words. */
-export class TimeoutError extends Error {
-  constructor(message: string) {
-    super(message)
-    this.name = 'TimeoutError'
-  }
-}
-
 export interface Bounds {
   /** Seconds a call to the service may go unanswered. */
   callSeconds: number
@@ -69,29 +61,4 @@ function seconds(n: number): string {
 
 function size(bytes: number): string {
   return bytes < 1024 * 1024 ? `${Math.round(bytes / 1024)} KB` : megabytes(bytes)
-}
-
-/** A signal that aborts after `seconds` with a TimeoutError carrying `message`; none without a limit. */
-export function hardLimit(seconds: number | undefined, message: string): AbortSignal | undefined {
-  if (seconds === undefined) return undefined
-  const controller = new AbortController()
-  // Unreferenced: a limit must never be what keeps the step's process alive.
-  setTimeout(() => controller.abort(new TimeoutError(message)), seconds * 1000).unref()
-  return controller.signal
-}
-
-/** Settles as the promise does, or rejects with the signal's reason once it aborts: a bound that holds whatever the work does with the signal. */
-export async function untilAborted<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
-  if (!signal) return promise
-  if (signal.aborted) throw signal.reason
-  let onAbort: (() => void) | undefined
-  const aborted = new Promise<never>((_, reject) => {
-    onAbort = () => reject(signal.reason)
-    signal.addEventListener('abort', onAbort, { once: true })
-  })
-  try {
-    return await Promise.race([promise, aborted])
-  } finally {
-    if (onAbort) signal.removeEventListener('abort', onAbort)
-  }
 }

@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process'
+import { timeLimit } from '../time-limit.js'
 import { classifyError, errorMessage, type RegistryFault } from './registry-faults.js'
 
 // The registry through `docker buildx imagetools`, so that it is reached with
@@ -53,11 +54,12 @@ interface Run {
 }
 
 function docker(args: string[], seconds: number): Promise<Run> {
+  const deadline = timeLimit(seconds, `the registry did not answer within ${seconds} s`)
   return new Promise(resolve => {
     execFile(
       'docker',
       args,
-      { timeout: seconds * 1000, killSignal: 'SIGKILL', maxBuffer: MAX_OUTPUT, encoding: 'utf8' },
+      { signal: deadline, killSignal: 'SIGKILL', maxBuffer: MAX_OUTPUT, encoding: 'utf8' },
       (error, stdout, stderr) => {
         if (!error) return resolve({ code: 0, stdout, stderr, timedOut: false })
         const failure = error as NodeJS.ErrnoException & { code?: number | string; killed?: boolean }
@@ -76,7 +78,7 @@ function docker(args: string[], seconds: number): Promise<Run> {
           code: typeof failure.code === 'number' ? failure.code : 1,
           stdout,
           stderr,
-          timedOut: failure.killed === true
+          timedOut: deadline.aborted
         })
       }
     )

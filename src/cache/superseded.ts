@@ -1,4 +1,5 @@
 import * as github from '@actions/github'
+import { timeLimit } from '../time-limit.js'
 
 // After the default branch saves a new entry for an image, the older entries
 // of that image on that branch only take room in the repository's cache quota:
@@ -61,17 +62,16 @@ export async function deleteSuperseded(options: DeletionOptions): Promise<Deleti
   if (invalid !== undefined) return { ...result, skippedReason: invalid }
 
   const seconds = options.timeoutSeconds ?? DEFAULT_TIMEOUT_SECONDS
-  const deadline = new AbortController()
-  const timer = setTimeout(() => deadline.abort(), seconds * 1000)
+  const deadline = timeLimit(seconds, `no answer within ${seconds} s.`)
   try {
-    const octokit = client(options, deadline.signal)
+    const octokit = client(options, deadline)
     const [owner, repo] = options.repository.split('/') as [string, string]
 
     let entries: CacheEntry[]
     try {
       entries = await listScope(octokit, { owner, repo, ref: options.ref, prefix: options.scopePrefix })
     } catch (error) {
-      const reason = explain(error, deadline.signal, seconds)
+      const reason = explain(error, deadline, seconds)
       return { ...result, skippedReason: `The caches could not be listed: ${reason}`, warn: true }
     }
 
@@ -81,7 +81,7 @@ export async function deleteSuperseded(options: DeletionOptions): Promise<Deleti
     const max = options.maxDeletions ?? DEFAULT_MAX_DELETIONS
     for (const [index, entry] of plan.slice(0, max).entries()) {
       const left = plan.length - index
-      if (deadline.signal.aborted) {
+      if (deadline.aborted) {
         result.skippedReason = `${left} superseded entries left: the clean-up took longer than ${seconds} s.`
         return result
       }
@@ -89,10 +89,10 @@ export async function deleteSuperseded(options: DeletionOptions): Promise<Deleti
       if (outcome === 'deleted') result.deleted.push(entry.key)
       if (outcome === 'deleted' || outcome === 'gone') continue
       const failure = outcome.error
-      result.failed.push({ key: entry.key, reason: explain(failure, deadline.signal, seconds) })
+      result.failed.push({ key: entry.key, reason: explain(failure, deadline, seconds) })
       result.warn = true
       // Every other deletion would fail for the same reason; stop asking.
-      if (isFatal(failure, deadline.signal)) {
+      if (isFatal(failure, deadline)) {
         if (left > 1) result.skippedReason = `${left - 1} more superseded entries left untried.`
         return result
       }
@@ -109,8 +109,6 @@ export async function deleteSuperseded(options: DeletionOptions): Promise<Deleti
       skippedReason: `The clean-up stopped: ${firstLine(String((error as Error).message))}`,
       warn: true
     }
-  } finally {
-    clearTimeout(timer)
   }
 }
 

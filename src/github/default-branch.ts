@@ -1,6 +1,7 @@
 import * as core from '@actions/core'
 import * as github from '@actions/github'
 import { printable } from '../printable.js'
+import { timeLimit } from '../time-limit.js'
 import type { EventFacts } from './event.js'
 
 // The repository's default branch: what the run says of it, else what the
@@ -96,7 +97,7 @@ export async function askDefaultBranch(facts: EventFacts, token: string): Promis
   const [owner, repo, extra] = (facts.repository ?? '').split('/')
   if (!owner || !repo || extra !== undefined)
     throw new Error(`GITHUB_REPOSITORY is not owner/name ("${facts.repository ?? ''}")`)
-  const deadline = AbortSignal.timeout(LOOKUP_TIMEOUT_SECONDS * 1000)
+  const deadline = timeLimit(LOOKUP_TIMEOUT_SECONDS, `no answer within ${LOOKUP_TIMEOUT_SECONDS} s`)
   const octokit = github.getOctokit(token, facts.apiUrl ? { baseUrl: facts.apiUrl } : {})
   try {
     const response = await octokit.request('GET /repos/{owner}/{repo}', { owner, repo, request: { signal: deadline } })
@@ -104,7 +105,7 @@ export async function askDefaultBranch(facts: EventFacts, token: string): Promis
     if (typeof name !== 'string' || name === '') throw new Error('the answer has no default_branch')
     return name
   } catch (error) {
-    if (deadline.aborted) throw new Error(`no answer within ${LOOKUP_TIMEOUT_SECONDS} s`)
+    if (deadline.aborted) throw deadline.reason
     throw error
   }
 }

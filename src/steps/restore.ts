@@ -1,7 +1,7 @@
 import * as core from '@actions/core'
-import { hardLimit, TimeoutError, untilAborted } from '../cache/deadline.js'
 import type { CacheStore, Restored } from '../cache/store.js'
 import type { KeyPlan } from '../key/key.js'
+import { hardLimit, TimeoutError, untilAborted } from '../time-limit.js'
 
 export interface RestoreOutcome {
   restored?: Restored

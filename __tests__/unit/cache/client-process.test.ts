@@ -14,7 +14,8 @@ jest.unstable_mockModule('@actions/core', () =>
 )
 
 const { runClient, clientScript } = await import('../../../src/cache/client-process.js')
-const { boundsFor, TimeoutError } = await import('../../../src/cache/deadline.js')
+const { boundsFor } = await import('../../../src/cache/deadline.js')
+const { TimeoutError } = await import('../../../src/time-limit.js')
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'client-process-'))
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }))

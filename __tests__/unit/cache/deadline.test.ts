@@ -1,6 +1,7 @@
 import { describe, expect, it } from '@jest/globals'
 import type { Pending } from '../../../src/cache/client-protocol.js'
-import { boundsFor, hardLimit, overdue, TimeoutError } from '../../../src/cache/deadline.js'
+import { boundsFor, overdue } from '../../../src/cache/deadline.js'
+import { hardLimit, TimeoutError } from '../../../src/time-limit.js'
 import { classify } from '../../../src/cache/network-activity.js'
 
 const bounds = boundsFor(60)
