@@ -1,5 +1,4 @@
 import * as core from '@actions/core'
-import * as exec from '@actions/exec'
 import * as fs from 'node:fs'
 import * as path from 'node:path'
 import { removeDir } from '../fsutil.js'
@@ -7,6 +6,7 @@ import type { Inputs } from '../inputs.js'
 import { buildxArgs, type BuildCache, type BuildSetup } from './buildx-args.js'
 import { cacheExportError, stepCounts, type StepCounts } from './build-output.js'
 import { secretEnv } from './build-secrets.js'
+import { docker } from './docker-cli.js'
 import { errorLine } from './error-line.js'
 import { failedOnCacheImport } from './import-failures.js'
 
@@ -95,14 +95,9 @@ interface BuildxExit {
 
 /** Runs docker with the given arguments, its output streaming into the log. */
 async function runBuildx(args: string[], env: Record<string, string> = {}): Promise<BuildxExit> {
-  let output = ''
-  const collect = (data: Buffer): void => {
-    output += data.toString()
-  }
-  const exitCode = await exec.exec('docker', args, {
-    ignoreReturnCode: true,
-    env: { ...(process.env as Record<string, string>), ...env },
-    listeners: { stdout: collect, stderr: collect }
+  const { exitCode, output } = await docker(args, {
+    log: true,
+    env: { ...(process.env as Record<string, string>), ...env }
   })
   return { exitCode, error: errorLine(output), steps: stepCounts(output), output }
 }

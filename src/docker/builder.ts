@@ -1,5 +1,5 @@
 import * as core from '@actions/core'
-import * as exec from '@actions/exec'
+import { docker, type DockerRun } from './docker-cli.js'
 
 // Which builder the build runs on. The docker driver exports a local cache
 // only with the containerd image store; GitHub's hosted runners ship without
@@ -109,21 +109,17 @@ async function serverPlatform(): Promise<string | undefined> {
 export async function ensureBuilder(name: string): Promise<void> {
   if ((await quiet(['buildx', 'inspect', '--bootstrap', name])).exitCode === 0) return
   await quiet(['buildx', 'rm', name])
-  const created = await exec.getExecOutput(
-    'docker',
-    ['buildx', 'create', '--name', name, '--driver', 'docker-container', '--bootstrap'],
-    {
-      ignoreReturnCode: true
-    }
-  )
+  const created = await docker(['buildx', 'create', '--name', name, '--driver', 'docker-container', '--bootstrap'], {
+    log: true
+  })
   if (created.exitCode !== 0) {
     await quiet(['buildx', 'rm', name])
     throw new Error(`could not create a docker-container builder (${created.stderr.trim().split('\n').at(-1)})`)
   }
 }
 
-async function quiet(args: string[]): Promise<exec.ExecOutput> {
-  return exec.getExecOutput('docker', args, { ignoreReturnCode: true, silent: true })
+async function quiet(args: string[]): Promise<DockerRun> {
+  return docker(args)
 }
 
 export interface PickedBuilder {
