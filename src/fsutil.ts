@@ -7,13 +7,12 @@ export async function removeDir(dir: string): Promise<void> {
 
 /**
  * Removes each directory, then its parent if that is left empty, unless the
- * parent is RUNNER_TEMP itself: later steps of the job still use it.
+ * parent is `keep` (RUNNER_TEMP): later steps of the job still use it.
  */
-export async function removeDirs(dirs: string[]): Promise<void> {
+export async function removeDirs(dirs: string[], keep: string | undefined): Promise<void> {
   for (const dir of dirs) await removeDir(dir)
-  const keep = process.env.RUNNER_TEMP ? path.resolve(process.env.RUNNER_TEMP) : undefined
   for (const parent of new Set(dirs.map(d => path.dirname(d)))) {
-    if (path.resolve(parent) === keep) continue
+    if (keep !== undefined && path.resolve(parent) === path.resolve(keep)) continue
     await fs.promises.rmdir(parent).catch(() => undefined)
   }
 }

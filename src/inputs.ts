@@ -64,9 +64,10 @@ export type ReadInput = (name: string) => string
 
 /**
  * Reads and checks every input. `workspace` anchors relative paths; nothing
- * the build reads may resolve outside it.
+ * the build reads may resolve outside it. `env` is the step's environment,
+ * where each variable secret-envs names must be set (none, unless given).
  */
-export function parseInputs(read: ReadInput, workspace: string, env: NodeJS.ProcessEnv = process.env): Inputs {
+export function parseInputs(read: ReadInput, workspace: string, env: NodeJS.ProcessEnv = {}): Inputs {
   const image = read(Input.Image).trim()
   if (!image) throw new InputError('Input `image` is required: name the CI image, e.g. `image: dist-x86_64-linux`.')
   if (/[\r\n]/.test(image)) throw new InputError('Input `image` must be a single line.')

@@ -80,8 +80,8 @@ describe('writeSummary', () => {
   it('puts the images of one job in one table', async () => {
     process.env.GITHUB_STEP_SUMMARY = file
     fs.writeFileSync(file, '')
-    await writeSummary(report({ image: 'one' }), saved)
-    await writeSummary(report({ image: 'two' }), saved)
+    await writeSummary(report({ image: 'one' }), saved, file)
+    await writeSummary(report({ image: 'two' }), saved, file)
     const text = fs.readFileSync(file, 'utf8')
     expect(text.match(/### Build cache/g)).toHaveLength(1)
     expect(text).toMatch(/\| one \|.*\n\| two \|/)
@@ -90,9 +90,9 @@ describe('writeSummary', () => {
   it('starts a new table when something else came after the last one', async () => {
     process.env.GITHUB_STEP_SUMMARY = file
     fs.writeFileSync(file, '')
-    await writeSummary(report({ image: 'one' }), saved)
+    await writeSummary(report({ image: 'one' }), saved, file)
     fs.appendFileSync(file, '\nTests passed.\n')
-    await writeSummary(report({ image: 'two' }), saved)
+    await writeSummary(report({ image: 'two' }), saved, file)
     expect(fs.readFileSync(file, 'utf8').match(/### Build cache/g)).toHaveLength(2)
   })
 })

@@ -1,16 +1,17 @@
+import type { Runner } from '../github/runner.js'
 import type { CacheStore, StoreConfig } from './store.js'
 import { boundsFor } from './deadline.js'
 import { GhaCacheStore } from './gha.js'
 import { LocalCacheStore } from './local.js'
 import { RegistryCacheStore } from './registry.js'
 
-export function createStore(config: StoreConfig, runnerTemp: string): CacheStore {
+export function createStore(config: StoreConfig, runner: Pick<Runner, 'temp' | 'env'>): CacheStore {
   switch (config.backend) {
     case 'local':
       return new LocalCacheStore(config.cacheRoot, config.jobId)
     case 'registry':
       return new RegistryCacheStore(config.cacheRef)
     case 'gha':
-      return new GhaCacheStore(runnerTemp, config.image, boundsFor(config.stallSeconds))
+      return new GhaCacheStore(runner.temp, config.image, boundsFor(config.stallSeconds), runner.env)
   }
 }

@@ -31,7 +31,9 @@ export class GhaCacheStore implements CacheStore {
   constructor(
     runnerTemp: string,
     image: string,
-    private readonly bounds: Bounds
+    private readonly bounds: Bounds,
+    /** The step's environment: the client process starts from it, and the runner's cache mode and token are read from it. */
+    private readonly env: NodeJS.ProcessEnv
   ) {
     this.workRoot = path.join(runnerTemp, 'buildx-ci-cache')
     this.cacheName = keyComponent(image)
@@ -110,7 +112,7 @@ export class GhaCacheStore implements CacheStore {
   async save(plan: Pick<KeyPlan, 'content'>, signal?: AbortSignal): Promise<SaveResult> {
     // Said plainly and before the archive is made: the client reports a
     // denied write only as a warning of its own, and we would blame a race.
-    const denied = writeDenied()
+    const denied = writeDenied(this.env)
     if (denied) return { saved: false, reason: denied }
     // The entry's version hashes the path the client is given, which must be
     // the one restores ask for: the export takes the restored cache's place.
@@ -142,7 +144,7 @@ export class GhaCacheStore implements CacheStore {
     try {
       return await runClient(
         request,
-        { workRoot: this.workRoot, temp: this.clientTemp, env: process.env },
+        { workRoot: this.workRoot, temp: this.clientTemp, env: this.env },
         this.bounds,
         signal
       )
@@ -158,7 +160,7 @@ export class GhaCacheStore implements CacheStore {
  * (GitHub gives those to untrusted triggers such as pull_request_target).
  * Undefined when writing is allowed or the token can't be read.
  */
-export function writeDenied(env: NodeJS.ProcessEnv = process.env): string | undefined {
+export function writeDenied(env: NodeJS.ProcessEnv): string | undefined {
   const mode = (env.ACTIONS_CACHE_MODE ?? '').trim().toLowerCase()
   if (mode === 'none' || mode === 'read')
     return `the runner's cache mode (ACTIONS_CACHE_MODE=${mode}) does not permit writes, so nothing was uploaded.`

@@ -38,13 +38,14 @@ export async function build(
   inputs: Inputs,
   cache: BuildCache,
   how: Pick<BuildSetup, 'builder' | 'output'>,
-  dir: string
+  dir: string,
+  env: Record<string, string>
 ): Promise<BuildOutcome> {
   await fs.promises.mkdir(dir, { recursive: true })
   const run: BuildSetup = { iidFile: path.join(dir, 'iid'), metadataFile: path.join(dir, 'metadata.json'), ...how }
-  const env = secretEnv(inputs.secrets)
+  const buildEnv = { ...env, ...secretEnv(inputs.secrets) }
   try {
-    let result = await runBuildx(buildxArgs(inputs, cache, run), env)
+    let result = await runBuildx(buildxArgs(inputs, cache, run), buildEnv)
     let retriedWithoutCache = false
     if (result.exitCode !== 0 && failedOnCacheImport(result.output)) {
       core.warning(
@@ -53,7 +54,7 @@ export async function build(
           : `The build failed on records a damaged cache left in the engine (${result.error}); building once more without the engine's cache.`
       )
       if (cache.to?.type === 'local') await removeDir(cache.to.dir)
-      result = await runBuildx(buildxArgs(inputs, { from: [], to: cache.to, noCache: true }, run), env)
+      result = await runBuildx(buildxArgs(inputs, { from: [], to: cache.to, noCache: true }, run), buildEnv)
       retriedWithoutCache = true
     }
     if (result.exitCode !== 0) {
@@ -93,11 +94,8 @@ interface BuildxExit {
   output: string
 }
 
-/** Runs docker with the given arguments, its output streaming into the log. */
-async function runBuildx(args: string[], env: Record<string, string> = {}): Promise<BuildxExit> {
-  const { exitCode, output } = await docker(args, {
-    log: true,
-    env: { ...(process.env as Record<string, string>), ...env }
-  })
+/** Runs docker with the given arguments and environment, its output streaming into the log. */
+async function runBuildx(args: string[], env: Record<string, string>): Promise<BuildxExit> {
+  const { exitCode, output } = await docker(args, { log: true, env })
   return { exitCode, error: errorLine(output), steps: stepCounts(output), output }
 }

@@ -1,4 +1,5 @@
 import * as github from '@actions/github'
+import type { Runner } from './runner.js'
 
 // What this run is: its event, its refs, and the branch whose cache it reads
 // first. A pull request is known by its number, never by its head branch,
@@ -19,15 +20,15 @@ export interface EventFacts {
 }
 
 /** The facts of the running job, as the runner sets them. */
-export function currentEventFacts(): EventFacts {
+export function currentEventFacts(runner: Runner): EventFacts {
   return {
     eventName: github.context.eventName,
     ref: github.context.ref,
     payload: github.context.payload as Record<string, unknown>,
-    headRef: process.env.GITHUB_HEAD_REF,
-    baseRef: process.env.GITHUB_BASE_REF,
-    repository: process.env.GITHUB_REPOSITORY,
-    apiUrl: process.env.GITHUB_API_URL
+    headRef: runner.headRef,
+    baseRef: runner.baseRef,
+    repository: runner.repository,
+    apiUrl: runner.apiUrl
   }
 }
 

@@ -35,12 +35,12 @@ export async function runMain(): Promise<void> {
 // tells it what happened here.
 async function mainStep(): Promise<void> {
   const runner = currentRunner()
-  const inputs = parseInputs(name => core.getInput(name), runner.workspace)
+  const inputs = parseInputs(name => core.getInput(name), runner.workspace, runner.env)
   for (const mask of secretMasks(inputs.secrets)) core.setSecret(mask)
   // Asked while the branch is resolved and the key hashed: the docker calls
   // cost about a tenth of a second.
   const builderAnswer = builderFacts()
-  const facts = currentEventFacts()
+  const facts = currentEventFacts(runner)
   const defaultBranch = await resolveDefaultBranch(facts, inputs.defaultBranch, core.getInput(Input.GithubToken))
   const ctx = runContext(facts, defaultBranch.name, inputs.saveBranches)
 
@@ -69,7 +69,7 @@ async function mainStep(): Promise<void> {
     jobId: randomUUID(),
     stallSeconds: inputs.stallTimeoutSeconds
   }
-  const store = createStore(storeConfig, runner.temp)
+  const store = createStore(storeConfig, runner)
   const workDir = buildDir(runner.temp)
   saveCleanup([...store.temporaryPaths(), workDir])
   const restored = inputs.noCache
@@ -121,7 +121,8 @@ async function mainStep(): Promise<void> {
         inputs,
         { from: entry?.from ?? [], to: exporting.location },
         { builder: exporting.builder, output: 'image' },
-        workDir
+        workDir,
+        runner.env
       )
     )
     state.build = {
@@ -148,7 +149,8 @@ async function mainStep(): Promise<void> {
         writers: writerBranches(ctx),
         entry,
         built,
-        workDir
+        workDir,
+        env: runner.env
       })
       decision = refreshed.decision
       exportError = refreshed.exportError ?? exportError

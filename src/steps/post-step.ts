@@ -4,7 +4,7 @@ import type { SaveResult } from '../cache/store.js'
 import { deleteSuperseded, deletionSummary } from '../cache/superseded.js'
 import { Input } from '../constants.js'
 import { removeDirs } from '../fsutil.js'
-import { currentRunner } from '../github/runner.js'
+import { currentRunner, type Runner } from '../github/runner.js'
 import { branchScope } from '../key/key.js'
 import { megabytes } from '../megabytes.js'
 import { hardLimit, TimeoutError } from '../time-limit.js'
@@ -14,26 +14,30 @@ import { writeSummary } from './summary.js'
 
 /** Saves the cache when the main step said it may, then removes every temporary directory. Never fails the job. */
 export async function runPost(): Promise<void> {
+  // RUNNER_TEMP itself is never removed: later steps of the job still use it.
+  let runnerTemp: string | undefined
   try {
+    const runner = currentRunner()
+    runnerTemp = runner.temp
     const state = readStepState()
     if (!state) {
       core.info('The main step did not get as far as the build; nothing to save.')
       return
     }
-    const outcome = await core.group('Save the cache', () => saveStep(state))
+    const outcome = await core.group('Save the cache', () => saveStep(state, runner))
     if (outcome.result.saved && state.deleteSuperseded) {
       const kept = outcome.result.key
-      await core.group('Delete superseded entries', () => deleteOlder(state, kept))
+      await core.group('Delete superseded entries', () => deleteOlder(state, kept, runner))
     }
-    if (state.summary) await writeSummary(state, outcome)
+    if (state.summary) await writeSummary(state, outcome, runner.stepSummary)
   } catch (error) {
     core.warning(`The cache could not be saved: ${(error as Error).message}`)
   } finally {
-    await removeDirs(readCleanup()).catch(() => undefined)
+    await removeDirs(readCleanup(), runnerTemp).catch(() => undefined)
   }
 }
 
-async function saveStep(state: StepState): Promise<SaveOutcome> {
+async function saveStep(state: StepState, runner: Runner): Promise<SaveOutcome> {
   const decision = state.save
   if (!decision.save) {
     const reason = describeSave(decision)
@@ -41,7 +45,7 @@ async function saveStep(state: StepState): Promise<SaveOutcome> {
     return { result: { saved: false, reason }, seconds: 0 }
   }
   core.info(`Saving the cache: ${describeSave(decision)}`)
-  const store = createStore(state.store, currentRunner().temp)
+  const store = createStore(state.store, runner)
   const started = Date.now()
   let result: SaveResult
   try {
@@ -63,15 +67,15 @@ async function saveStep(state: StepState): Promise<SaveOutcome> {
 
 // A local cache root already keeps one entry per image and branch; the
 // service keeps every key until it is evicted, so old ones are deleted here.
-async function deleteOlder(state: StepState, kept: string): Promise<void> {
+async function deleteOlder(state: StepState, kept: string, runner: Runner): Promise<void> {
   if (state.store.backend !== 'gha') return
   const result = await deleteSuperseded({
     token: core.getInput(Input.GithubToken),
-    repository: process.env.GITHUB_REPOSITORY ?? '',
-    ref: process.env.GITHUB_REF ?? '',
+    repository: runner.repository ?? '',
+    ref: runner.ref ?? '',
     scopePrefix: branchScope(state.key),
     keep: kept,
-    apiUrl: process.env.GITHUB_API_URL
+    apiUrl: runner.apiUrl
   })
   const line = deletionSummary(result)
   if (result.warn) core.warning(line)

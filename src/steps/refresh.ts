@@ -18,6 +18,8 @@ export interface RefreshContext extends ExportContext {
   entry: Restored | undefined
   built: BuildOutcome
   workDir: string
+  /** The step's environment, which the build runs in. */
+  env: Record<string, string>
 }
 
 export interface Refreshed {
@@ -69,7 +71,8 @@ async function refresh(stale: Staleness, what: string, context: RefreshContext):
         context.inputs,
         { from, to: exporting.location },
         { builder: exporting.builder, output: 'cache' },
-        context.workDir
+        context.workDir,
+        context.env
       )
     )
     return { decision: exporting.decision, exportError: exportBuild.cacheExportError }

@@ -8,12 +8,11 @@ import type { StepState, SaveOutcome } from './step-state.js'
 const HEADER = '| Image | Primary key | Restored from | Restore | Build | Saved |'
 const RULE = '| --- | --- | --- | --- | --- | --- |'
 
-export async function writeSummary(state: StepState, save: SaveOutcome): Promise<void> {
+/** `file`: GITHUB_STEP_SUMMARY, which @actions/core appends to. */
+export async function writeSummary(state: StepState, save: SaveOutcome, file: string | undefined): Promise<void> {
   const row = summaryRow(state, save)
   await core.summary
-    .addRaw(
-      continuesTable(process.env.GITHUB_STEP_SUMMARY) ? `${row}\n` : `\n### Build cache\n\n${HEADER}\n${RULE}\n${row}\n`
-    )
+    .addRaw(continuesTable(file) ? `${row}\n` : `\n### Build cache\n\n${HEADER}\n${RULE}\n${row}\n`)
     .write()
 }
 
