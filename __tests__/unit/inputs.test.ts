@@ -1,16 +1,25 @@
 import { afterAll, describe, expect, it } from '@jest/globals'
+
 import * as fs from 'node:fs'
+
 import * as os from 'node:os'
+
 import * as path from 'node:path'
+
 import { InputError, parseInputs } from '../../src/inputs.js'
 
 const workspace = fs.mkdtempSync(path.join(os.tmpdir(), 'inputs-'))
+
 fs.mkdirSync(path.join(workspace, 'images', 'linux'), { recursive: true })
+
 fs.writeFileSync(path.join(workspace, 'images', 'linux', 'Dockerfile'), 'FROM scratch\n')
+
 fs.writeFileSync(path.join(workspace, 'Dockerfile'), 'FROM scratch\n')
+
 afterAll(() => fs.rmSync(workspace, { recursive: true, force: true }))
 
 const parse = (values: Record<string, string>) => parseInputs(name => values[name] ?? '', workspace)
+
 const failure = (values: Record<string, string>): string => {
   try {
     parse(values)
@@ -158,18 +167,6 @@ describe('parseInputs', () => {
   })
 })
 
-describe('secrets', () => {
-  it('reads id=value lines and never echoes a malformed one', () => {
-    expect(parse({ image: 'ci', secrets: 'npm_token=abc=def\nother=x' }).secrets).toEqual([
-      { id: 'npm_token', value: 'abc=def' },
-      { id: 'other', value: 'x' }
-    ])
-    const message = failure({ image: 'ci', secrets: 'hunter2-without-id' })
-    expect(message).toMatch(/id=value/)
-    expect(message).not.toContain('hunter2')
-  })
-})
-
 describe('max-cache-size', () => {
   it('reads sizes in powers of 1024 and refuses what it cannot read', () => {
     expect(parse({ image: 'ci', 'max-cache-size': '2GB' }).maxCacheSizeBytes).toBe(2 * 1024 ** 3)
@@ -177,5 +174,28 @@ describe('max-cache-size', () => {
     expect(parse({ image: 'ci', 'max-cache-size': '500m' }).maxCacheSizeBytes).toBe(500 * 1024 ** 2)
     expect(parse({ image: 'ci', 'max-cache-size': '1048576' }).maxCacheSizeBytes).toBe(1048576)
     expect(failure({ image: 'ci', 'max-cache-size': 'lots' })).toMatch(/must be a size such as 2GB/)
+  })
+})
+
+describe('the pull and no-cache inputs', () => {
+  it('are off unless set', () => {
+    expect(parse({ image: 'ci' })).toMatchObject({ pull: false, noCache: false })
+    expect(parse({ image: 'ci', pull: 'true', 'no-cache': 'TRUE' })).toMatchObject({ pull: true, noCache: true })
+  })
+
+  it('refuse anything but true or false, naming the input', () => {
+    expect(() => parse({ image: 'ci', 'no-cache': 'yes' })).toThrow(InputError)
+    expect(() => parse({ image: 'ci', 'no-cache': 'yes' })).toThrow(
+      'Input `no-cache` must be true or false, not "yes".'
+    )
+    expect(() => parse({ image: 'ci', pull: '1' })).toThrow('Input `pull` must be true or false')
+  })
+})
+
+describe('cache-root', () => {
+  it('refuses a cache-root on two lines', () => {
+    expect(failure({ image: 'ci', 'cache-backend': 'local', 'cache-root': '/mnt/a\n/mnt/b' })).toBe(
+      'Input `cache-root` must be a single line.'
+    )
   })
 })

@@ -1,11 +1,13 @@
 import { describe, expect, it } from '@jest/globals'
+
 import type { Pending } from '../../../src/cache/client-protocol.js'
+
 import { boundsFor, overdue } from '../../../src/cache/deadline.js'
-import { hardLimit, TimeoutError } from '../../../src/time-limit.js'
-import { classify } from '../../../src/cache/network-activity.js'
 
 const bounds = boundsFor(60)
+
 const call = (method: string, idleSeconds: number): Pending => ({ kind: 'call', method, idleSeconds, bytes: 500 })
+
 const transfer = (kind: 'download' | 'upload', idleSeconds: number, bytes: number): Pending => ({
   kind,
   method: '',
@@ -61,33 +63,5 @@ describe('overdue', () => {
     expect(overdue([call('GetCacheEntryDownloadURL', 2)], 0, boundsFor(3))).toBe(
       'The cache service did not answer the lookup of the cache entry within 1.5 s'
     )
-  })
-})
-
-describe('hardLimit', () => {
-  it('is no signal without a limit, and aborts with the TimeoutError it was given', async () => {
-    expect(hardLimit(undefined, 'x')).toBeUndefined()
-    const signal = hardLimit(0.01, 'The cache restore did not finish within 0.01 s (restore-timeout)')
-    await new Promise(resolve => setTimeout(resolve, 50))
-    expect(signal?.aborted).toBe(true)
-    expect(signal?.reason).toBeInstanceOf(TimeoutError)
-    expect(signal?.reason).toHaveProperty('message', 'The cache restore did not finish within 0.01 s (restore-timeout)')
-  })
-})
-
-describe('classify', () => {
-  it('tells calls to the service from transfers to and from storage', () => {
-    expect(classify('POST', '/twirp/github.actions.results.api.v1.CacheService/GetCacheEntryDownloadURL')).toEqual({
-      kind: 'call',
-      method: 'GetCacheEntryDownloadURL'
-    })
-    expect(classify('GET', '/devstoreaccount1/actions-cache/1-ab?sv=1&sig=x')).toEqual({ kind: 'download', method: '' })
-    expect(classify('PUT', '/devstoreaccount1/actions-cache/1-ab?comp=block&blockid=AA')).toEqual({
-      kind: 'upload',
-      method: ''
-    })
-    // The v1 protocol (GitHub Enterprise Server): its chunks are uploads, the rest calls.
-    expect(classify('GET', '/abc/_apis/artifactcache/cache?keys=k')).toEqual({ kind: 'call', method: '' })
-    expect(classify('PATCH', '/abc/_apis/artifactcache/caches/7')).toEqual({ kind: 'upload', method: '' })
   })
 })

@@ -4,7 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals'
 import { createServer, request, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { NetworkActivity } from '../../../src/cache/network-activity.js'
+import { classify, NetworkActivity } from '../../../src/cache/network-activity.js'
 
 let server: Server
 let base = ''
@@ -60,5 +60,22 @@ describe('NetworkActivity', () => {
     await done
     await tick()
     expect(activity.pending()).toEqual([])
+  })
+})
+
+describe('classify', () => {
+  it('tells calls to the service from transfers to and from storage', () => {
+    expect(classify('POST', '/twirp/github.actions.results.api.v1.CacheService/GetCacheEntryDownloadURL')).toEqual({
+      kind: 'call',
+      method: 'GetCacheEntryDownloadURL'
+    })
+    expect(classify('GET', '/devstoreaccount1/actions-cache/1-ab?sv=1&sig=x')).toEqual({ kind: 'download', method: '' })
+    expect(classify('PUT', '/devstoreaccount1/actions-cache/1-ab?comp=block&blockid=AA')).toEqual({
+      kind: 'upload',
+      method: ''
+    })
+    // The v1 protocol (GitHub Enterprise Server): its chunks are uploads, the rest calls.
+    expect(classify('GET', '/abc/_apis/artifactcache/cache?keys=k')).toEqual({ kind: 'call', method: '' })
+    expect(classify('PATCH', '/abc/_apis/artifactcache/caches/7')).toEqual({ kind: 'upload', method: '' })
   })
 })

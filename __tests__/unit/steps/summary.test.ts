@@ -2,8 +2,8 @@ import { afterEach, describe, expect, it } from '@jest/globals'
 import * as fs from 'node:fs'
 import * as os from 'node:os'
 import * as path from 'node:path'
-import type { StepState, SaveOutcome } from '../../src/steps/step-state.js'
-import { summaryRow, writeSummary } from '../../src/steps/summary.js'
+import type { StepState, SaveOutcome } from '../../../src/steps/step-state.js'
+import { summaryRow, writeSummary } from '../../../src/steps/summary.js'
 
 const report = (over: Partial<StepState> = {}): StepState => ({
   image: 'dist-x86_64-linux',

@@ -1,13 +1,16 @@
 // The local backend's directory, on the real file system: a root that cannot
-// be read is said so, and what killed jobs leave in .incoming goes away.
-import { describe, expect, it } from '@jest/globals'
+// be read is said so, what killed jobs leave in .incoming goes away, and a
+// damaged entry is passed over, then replaced.
+import { afterAll, beforeEach, describe, expect, it } from '@jest/globals'
 import { createHash } from 'node:crypto'
 import * as fs from 'node:fs'
 import * as os from 'node:os'
 import * as path from 'node:path'
-import { LocalCacheStore } from '../../src/cache/local.js'
-import { keyPlan } from '../../src/key/key.js'
-import { captureStdout } from '../support/stdout.js'
+import { cacheProblem } from '../../../src/cache/integrity.js'
+import { LocalCacheStore } from '../../../src/cache/local.js'
+import { keyPlan, type KeyPlan } from '../../../src/key/key.js'
+import { writeLayeredCache } from '../../support/local-cache.js'
+import { captureStdout } from '../../support/stdout.js'
 
 const plan = keyPlan({ prefix: 'buildx', image: 'ci', branch: 'master', defaultBranch: 'master', hash: 'a'.repeat(64) })
 const DAY = 24 * 60 * 60 * 1000
@@ -132,5 +135,78 @@ describe('leftovers in .incoming', () => {
     expect(await store.save(plan)).toMatchObject({ saved: false })
     expect(fs.readdirSync(path.join(root, '.incoming'))).toEqual(['this-job'])
     expect(store.temporaryPaths()).toEqual([to.dir])
+  })
+})
+
+/** A plan whose content key is `key` and whose one fallback is its branch's scope. */
+function planFor(key: string): KeyPlan {
+  const scope = key.slice(0, key.lastIndexOf('/') + 1)
+  return {
+    content: key,
+    hash: key.slice(scope.length),
+    lookup: `${key}/`,
+    restoreKeys: [{ key: scope, source: 'branch', sameContent: false }]
+  }
+}
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'local-damaged-'))
+afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }))
+describe('LocalCacheStore with damaged entries', () => {
+  let root: string
+  beforeEach(() => {
+    root = fs.mkdtempSync(path.join(tmp, 'root-'))
+  })
+
+  const warningText = (): string => stdout.warnings().join('\n')
+
+  it('passes over a damaged entry with a warning and falls back to a complete one', async () => {
+    writeLayeredCache(path.join(root, 'p/img/main/old'))
+    fs.utimesSync(path.join(root, 'p/img/main/old'), 1, 1)
+    const broken = writeLayeredCache(path.join(root, 'p/img/main/new'))
+    fs.rmSync(broken.layer)
+    const restored = await new LocalCacheStore(root, 'job').restore(planFor('p/img/main/new'))
+    expect(restored?.matchedKey).toBe('p/img/main/old')
+    expect(warningText()).toMatch(
+      /Skipping the damaged cache entry p\/img\/main\/new in .* \(blob sha256:[a-f0-9]{64} is missing\)/
+    )
+  })
+
+  it('reports a damaged entry under the exact key when nothing else serves, so that it gets replaced', async () => {
+    const broken = writeLayeredCache(path.join(root, 'p/img/solo/k'))
+    fs.truncateSync(broken.layer, 1)
+    const restored = await new LocalCacheStore(root, 'job').restore(planFor('p/img/solo/k'))
+    expect(restored).toMatchObject({
+      matchedKey: 'p/img/solo/k',
+      from: [],
+      problem: expect.stringMatching(/has 1 bytes/)
+    })
+  })
+
+  it('replaces a damaged entry under the same key on save', async () => {
+    const broken = writeLayeredCache(path.join(root, 'p/img/main/k'))
+    fs.truncateSync(broken.layer, 1)
+    const store = new LocalCacheStore(root, 'job')
+    const exported = await store.exportTo()
+    writeLayeredCache(exported.type === 'local' ? exported.dir : '')
+    expect(await store.save({ content: 'p/img/main/k' })).toMatchObject({ saved: true, key: 'p/img/main/k' })
+    expect(await cacheProblem(path.join(root, 'p/img/main/k'))).toBeUndefined()
+    expect(fs.readdirSync(path.join(root, '.incoming'))).toEqual([])
+  })
+
+  it('replaces a complete but stale entry under the same key in place', async () => {
+    writeLayeredCache(path.join(root, 'p/img/main/k'))
+    fs.writeFileSync(path.join(root, 'p/img/main/k', 'stale-marker'), '')
+    const store = new LocalCacheStore(root, 'job')
+    const exported = await store.exportTo()
+    writeLayeredCache(exported.type === 'local' ? exported.dir : '')
+    expect(await store.save({ content: 'p/img/main/k' })).toMatchObject({ saved: true })
+    expect(fs.existsSync(path.join(root, 'p/img/main/k', 'stale-marker'))).toBe(false)
+    expect(await cacheProblem(path.join(root, 'p/img/main/k'))).toBeUndefined()
+  })
+
+  it('refuses to export into a root that cannot be written, so the main step can skip the save', async () => {
+    const file = path.join(tmp, 'a-file')
+    fs.writeFileSync(file, '')
+    await expect(new LocalCacheStore(file, 'job').exportTo()).rejects.toThrow(/ENOTDIR|EEXIST/)
+    expect(await new LocalCacheStore(file, 'job').restore(planFor('p/img/main/k'))).toBeUndefined()
   })
 })

@@ -1,7 +1,7 @@
 import { afterEach, beforeAll, describe, expect, it } from '@jest/globals'
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import type * as Superseded from '../../src/cache/superseded.js'
+import type * as Superseded from '../../../src/cache/superseded.js'
 
 // A stand-in for the two REST endpoints, driven by the real octokit from
 // @actions/github: it filters and pages like the service (key as a prefix,
@@ -122,7 +122,7 @@ beforeAll(async () => {
   // @actions/github picks its proxy when first loaded; a proxy from the
   // environment would otherwise carry these loopback requests away.
   for (const name of ['https_proxy', 'HTTPS_PROXY', 'http_proxy', 'HTTP_PROXY']) delete process.env[name]
-  mod = await import('../../src/cache/superseded.js')
+  mod = await import('../../../src/cache/superseded.js')
 })
 
 async function startApi(entries: Entry[], behaviour: Partial<Behaviour> = {}): Promise<void> {
