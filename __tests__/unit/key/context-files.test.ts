@@ -2,7 +2,7 @@ import { afterAll, describe, expect, it } from '@jest/globals'
 import * as fs from 'node:fs'
 import * as os from 'node:os'
 import * as path from 'node:path'
-import { contextEntries, readIgnoreRules, resolveInside } from '../../src/key/context-files.js'
+import { contextEntries, readIgnoreRules, resolveInside } from '../../../src/key/context-files.js'
 
 const roots: string[] = []
 afterAll(() => {

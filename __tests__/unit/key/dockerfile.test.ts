@@ -1,5 +1,5 @@
 import { describe, it, expect } from '@jest/globals'
-import { contextSources } from '../../src/key/dockerfile.js'
+import { contextSources } from '../../../src/key/dockerfile.js'
 
 /** Joins lines so each Dockerfile in these tests reads as it would on disk. */
 function df(...lines: string[]): string {

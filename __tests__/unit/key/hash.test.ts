@@ -2,8 +2,8 @@ import { afterAll, describe, expect, it } from '@jest/globals'
 import * as fs from 'node:fs'
 import * as os from 'node:os'
 import * as path from 'node:path'
-import { imageHash } from '../../src/key/hash.js'
-import { parseInputs } from '../../src/inputs.js'
+import { imageHash } from '../../../src/key/hash.js'
+import { parseInputs } from '../../../src/inputs.js'
 
 const roots: string[] = []
 afterAll(() => {

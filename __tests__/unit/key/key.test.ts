@@ -7,7 +7,7 @@ import {
   keyPlan,
   sameContent,
   type KeyParts
-} from '../../src/key/key.js'
+} from '../../../src/key/key.js'
 
 const HASH = 'a'.repeat(64)
 const parts = (over: Partial<KeyParts> = {}): KeyParts => ({
