@@ -18,7 +18,7 @@ import { InputError, parseInputs, type Inputs } from '../inputs.js'
 import { logHashInputs } from '../key/hash-log.js'
 import { imageHash } from '../key/hash.js'
 import { cacheSourceOf, keyPlan, sameContent } from '../key/key.js'
-import { saveCleanup, saveReport, type Report } from './report.js'
+import { saveBuilderCleanup, saveCleanup, saveReport, type Report } from './report.js'
 import { restore, type RestoreOutcome } from './restore.js'
 import { plannedSave, staleness, type Staleness } from './staleness.js'
 import { describeSave, save, skip, type SaveDecision } from './save-decision.js'
@@ -187,6 +187,7 @@ class Exporter {
   async prepare(decision: SaveDecision): Promise<SaveDecision> {
     const picked = await pickBuilder(this.facts, decision.save, this.createBuilder)
     this.builder = picked.name
+    if (picked.name) saveBuilderCleanup(picked.name)
     if (!decision.save) return decision
     if (picked.exportBlocked) return skip({ kind: 'cannot-export' })
     try {

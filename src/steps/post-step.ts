@@ -4,10 +4,11 @@ import { hardLimit, TimeoutError } from '../cache/deadline.js'
 import type { SaveResult } from '../cache/store.js'
 import { deleteSuperseded, deletionSummary } from '../cache/superseded.js'
 import { Input } from '../constants.js'
+import { removeBuilder } from '../docker/builder.js'
 import { removeDirs } from '../fsutil.js'
 import { currentRunner } from '../github/runner.js'
 import { branchScope } from '../key/key.js'
-import { readCleanup, readReport, type Report, type SaveOutcome } from './report.js'
+import { readBuilderCleanup, readCleanup, readReport, type Report, type SaveOutcome } from './report.js'
 import { describeSave, mb } from './save-decision.js'
 import { writeSummary } from './summary.js'
 
@@ -29,6 +30,8 @@ export async function runPost(): Promise<void> {
     core.warning(`The cache could not be saved: ${(error as Error).message}`)
   } finally {
     await removeDirs(readCleanup()).catch(() => undefined)
+    const builder = readBuilderCleanup()
+    if (builder) await removeBuilder(builder)
   }
 }
 

@@ -36,6 +36,7 @@ export interface SaveOutcome {
 
 const REPORT = 'report'
 const CLEANUP = 'cleanup'
+const BUILDER = 'builder'
 
 export function saveReport(report: Report): void {
   core.saveState(REPORT, JSON.stringify(report))
@@ -54,4 +55,13 @@ export function saveCleanup(paths: string[]): void {
 export function readCleanup(): string[] {
   const raw = core.getState(CLEANUP)
   return raw ? (JSON.parse(raw) as string[]) : []
+}
+
+/** The builder the main step made, for the post step to remove whatever happened. */
+export function saveBuilderCleanup(name: string): void {
+  core.saveState(BUILDER, name)
+}
+
+export function readBuilderCleanup(): string | undefined {
+  return core.getState(BUILDER) || undefined
 }
