@@ -44,7 +44,10 @@ CLASSIC_SOCK="$ROOT/run/docker-classic.sock"
 # The mount namespace the daemons share, entered later with nsenter.
 MNT_DIR=/run/engine-mnt
 MNT="$MNT_DIR/$NETNS"
-PLUGIN_DIR="$HOME/.docker/cli-plugins"
+# A docker configuration per engine, holding its own buildx: two suites side
+# by side must not swap each other's plugin.
+CONFIG_DIR=${ENGINE_DOCKER_CONFIG:-$HOME/.docker-engines/$NETNS}
+PLUGIN_DIR="$CONFIG_DIR/cli-plugins"
 REGISTRY_CONF=/etc/engine-registry
 REGISTRY_DATA=/var/lib/engine-registry
 REGISTRY_USER=ci
@@ -63,7 +66,7 @@ as_root() {
 }
 
 answers() { # socket
-  DOCKER_HOST="unix://$1" timeout 10 docker version --format '{{.Server.Version}}' >/dev/null 2>&1
+  DOCKER_CONFIG=$CONFIG_DIR DOCKER_HOST="unix://$1" timeout 10 docker version --format '{{.Server.Version}}' >/dev/null 2>&1
 }
 
 install_host_packages() {
@@ -165,8 +168,9 @@ configure() {
     as_root tee "$ROOT/etc/docker/daemon.json" >/dev/null
   echo "{ \"iptables\": false, \"ip6tables\": false, \"bridge\": \"$CLASSIC_BRIDGE\", \"dns\": [\"${CLASSIC_BRIDGE_ADDR%/*}\"] }" |
     as_root tee "$ROOT/etc/docker/daemon-classic.json" >/dev/null
-  # The root's buildx runs from the host. Replace it by rename, and only when
-  # it differs: a running build holds the old file open.
+  # The root's buildx runs from the host, from the engine's own docker
+  # configuration. Replace it by rename, and only when it differs: a running
+  # build holds the old file open.
   local plugin="$ROOT/usr/libexec/docker/cli-plugins/docker-buildx"
   mkdir -p "$PLUGIN_DIR"
   if ! cmp -s "$plugin" "$PLUGIN_DIR/docker-buildx"; then
@@ -219,6 +223,7 @@ start_classic() {
 # reaches a registry pulls it; here, none does, so it comes from the archive.
 provide_buildkit() { # socket
   local host="unix://$1"
+  export DOCKER_CONFIG=$CONFIG_DIR
   if DOCKER_HOST=$host docker image inspect "$BUILDKIT_IMAGE" >/dev/null 2>&1; then return; fi
   if DOCKER_HOST=$host timeout 60 docker pull -q "$BUILDKIT_IMAGE" >>"$LOG" 2>&1; then return; fi
   if [ -n "$BUILDKIT_ARCHIVE" ] && [ -f "$BUILDKIT_ARCHIVE" ]; then
@@ -297,10 +302,12 @@ start_classic
 provide_buildkit "$SOCK"
 provide_buildkit "$CLASSIC_SOCK"
 start_registries
+export DOCKER_CONFIG=$CONFIG_DIR
 say "$SUITE: engine $(DOCKER_HOST="unix://$SOCK" docker version --format '{{.Server.Version}}'), buildx $(DOCKER_HOST="unix://$SOCK" docker buildx version | awk '{print $2}'), both image stores, in network namespace $NETNS"
 echo "export ENGINE_SUITE=$SUITE"
 echo "export ENGINE_ROOT=$ROOT"
 echo "export ENGINE_NETNS=$NETNS"
+echo "export DOCKER_CONFIG=$CONFIG_DIR"
 echo "export DOCKER_HOST=unix://$SOCK"
 echo "export CLASSIC_DOCKER_HOST=unix://$CLASSIC_SOCK"
 echo "export BUSYBOX=$ROOT/bin/busybox"

@@ -174,7 +174,7 @@ describe('the ubuntu-24.04 saving path: a docker-container builder the action cr
     const saved = entriesOf(image)
     const r = await job({ workspace, image, classic: {}, inputs: { 'create-builder': 'false' } })
     expectBuilt(r)
-    expect(r.main.outputs['cached-steps']).toBe('3/7')
+    expect(r.main.outputs['cached-steps']).toBe('5/7')
     expect(r.main.log).not.toContain('Create the docker-container builder')
     expect(r.warnings).toEqual([`::warning::${NO_EXPORT_FIX}`])
     expect(r.post?.log).toContain(NOT_SAVING)

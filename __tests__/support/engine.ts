@@ -92,10 +92,18 @@ export function uniqueWorkspaceFrom(fixture: string): string {
 
 /**
  * A docker client configuration of a runner's own: empty (logged in nowhere)
- * but for the CLI plugins, which docker looks for under the configuration.
+ * but for the CLI plugins, which docker looks for under the configuration:
+ * those of the engine's own configuration (scripts/engine-up.sh), which hold
+ * the buildx under test.
  */
 export function dockerConfig(): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'docker-config-'))
-  fs.symlinkSync(path.join(os.homedir(), '.docker', 'cli-plugins'), path.join(dir, 'cli-plugins'))
+  fs.symlinkSync(path.join(engineDockerConfig(), 'cli-plugins'), path.join(dir, 'cli-plugins'))
+  return dir
+}
+
+function engineDockerConfig(): string {
+  const dir = process.env.DOCKER_CONFIG
+  if (!dir) throw new Error('DOCKER_CONFIG is not set: run the tests through `npm test`, whose setup starts the engine.')
   return dir
 }

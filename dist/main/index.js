@@ -33980,7 +33980,8 @@ function errorLine(output) {
         .map(l => l.trim())
         .filter(Boolean);
     const errors = lines.filter(l => /^(ERROR|error):/.test(l));
-    return (errors.at(-1) ?? lines.at(-1) ?? '').replace(/^(ERROR|error):\s*/, '');
+    // buildx 0.29 and later put "failed to build: " before what 0.13 said.
+    return (errors.at(-1) ?? lines.at(-1) ?? '').replace(/^(ERROR|error):\s*/, '').replace(/^failed to build: /, '');
 }
 // What buildx 0.13 on Docker Engine 26 (containerd image store) prints last
 // when a blob of the imported local cache is missing or damaged, found by
