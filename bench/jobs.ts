@@ -104,8 +104,7 @@ async function actionJobOnce(lab: Lab, job: ActionJob): Promise<ActionRun> {
     event,
     workspace: job.workspace,
     runnerTemp,
-    env: { ...lab.service.env(runtimeToken(scopes)), DOCKER_HOST: lab.engine.dockerHost },
-    netns: job.cacheRef ? lab.engine.netns : undefined
+    env: { ...lab.service.env(runtimeToken(scopes)), DOCKER_HOST: lab.engine.dockerHost }
   })
   const total = elapsed()
   await fs.promises.rm(runnerTemp, { recursive: true, force: true })

@@ -6,8 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-[ -d node_modules ] || npm install --no-audit --no-fund
-[ -f dist/main/index.js ] || npm run -s bundle
-eval "$(bash scripts/engine-up.sh)"
-export DOCKER_HOST BUSYBOX
-exec node_modules/.bin/node scripts/local-build.ts "$@"
+[ -d node_modules ] || npm ci --no-audit --no-fund
+[ -f dist/main/index.js ] || npm run -s build
+# Beside the engine, in its network namespace, as a runner's steps are.
+exec bash scripts/in-engine.sh node scripts/local-build.ts "$@"

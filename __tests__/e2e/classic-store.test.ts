@@ -1,20 +1,21 @@
 // GitHub's ubuntu-24.04 runners run Docker with the classic image store, whose
-// docker driver imports a local cache but cannot export one; newer runners have
-// the containerd store, which can. One cache must serve both, and a run on the
-// classic store that should save must say why it cannot and still build. Two
-// real engines from one root (scripts/engine-up.sh), the real client, the
-// local cache service. No registry is reachable from the classic engine, so
-// the docker-container builder the action tries to create (its moby/buildkit
-// image must be pulled) never comes up: as on a runner that cannot pull.
+// docker driver imports a local cache but cannot export one; ubuntu-26.04 has
+// the containerd store, which can. One cache must serve both. On the classic
+// store every run that saves goes through a docker-container builder the
+// action creates (from moby/buildkit:buildx-stable-1, which engine-up.sh puts
+// in the engine), and removes again in the post step. Two real engines from
+// one root (scripts/engine-up.sh), the real client, the local cache service,
+// the engines' own registry.
 import { describe, expect, it, jest } from '@jest/globals'
 import { execFileSync } from 'node:child_process'
 import * as fs from 'node:fs'
 import * as os from 'node:os'
 import * as path from 'node:path'
 import type { TokenScope } from '../support/cache-service.js'
-import { classicEngine, dockerAt, dockerConfig, keepAcrossRunners, uniqueWorkspaceFrom } from '../support/engine.js'
+import { classicEngine, dockerAt, dockerConfig, uniqueWorkspaceFrom } from '../support/engine.js'
 import { pullRequestInto, pushTo, writer } from '../support/events.js'
 import { freshJob, leftovers, type JobOutcome } from '../support/fresh-job.js'
+import { engineRegistries, registryTags } from '../support/registry.js'
 import type { EventSpec } from '../support/run-action.js'
 import { cacheServiceForFile } from '../support/suite.js'
 
@@ -23,17 +24,19 @@ jest.setTimeout(300_000)
 const pushToMaster = pushTo('master')
 const masterWriter = writer('master')
 const pullRequest = pullRequestInto('master', 3)
+const BUILDER = 'buildx-ci-cache'
+const BUILDKIT = 'moby/buildkit:buildx-stable-1'
 
 const NO_EXPORT_FIX =
   'The current builder uses the docker driver without the containerd image store, which cannot export a local cache, so nothing will be saved. ' +
   'Fix: set `create-builder: true`, or add docker/setup-buildx-action before this step, or enable the containerd image store ' +
   '("features": {"containerd-snapshotter": true} in /etc/docker/daemon.json).'
-// The pull of moby/buildkit fails: its reason is the engine's own words.
 const CREATE_FAILED =
   /^::warning::The current builder uses the docker driver without the containerd image store, which cannot export a local cache, and could not create a docker-container builder \(.+\), so nothing will be saved\. Fix: let the runner pull the moby\/buildkit image/
 const NOT_SAVING = 'Not saving the cache: the builder cannot export a local cache (see the warning above).'
 
 const service = cacheServiceForFile()
+const registries = engineRegistries()
 
 interface Job {
   workspace: string
@@ -57,11 +60,28 @@ const job = (spec: Job): Promise<JobOutcome> =>
       : {}
   })
 
+const onClassic = (...args: string[]): string => dockerAt(classicEngine(), ...args)
+
+/** What a builder leaves on the engine while it exists: its container and its state volume. */
+function builderRemains(): string[] {
+  return [
+    ...onClassic('ps', '-a', '--filter', 'name=buildx_buildkit_', '--format', 'container {{.Names}}').split('\n'),
+    ...onClassic('volume', 'ls', '--filter', 'name=buildx_buildkit_', '--format', 'volume {{.Name}}').split('\n')
+  ].filter(Boolean)
+}
+
 function expectBuilt(r: JobOutcome): void {
   expect(r.main.exitCode).toBe(0)
   expect(r.post?.exitCode).toBe(0)
   expect(r.main.outputs.imageid).toMatch(/^sha256:[0-9a-f]{64}$/)
   expect(leftovers(r.runnerTemp)).toEqual([])
+}
+
+/** A run that went through the builder the action created, which is gone after the job. */
+function expectBuilderUsedAndRemoved(r: JobOutcome): void {
+  expect(r.main.log).toContain(`Create the docker-container builder ${BUILDER}`)
+  expect(r.post?.log).toContain(`Removed the docker-container builder ${BUILDER}.`)
+  expect(builderRemains()).toEqual([])
 }
 
 function cachedSteps(log: string): number {
@@ -74,28 +94,29 @@ const entriesOf = (image: string): string[] =>
     .filter(e => e.key.startsWith(`buildx/${image}/`))
     .map(e => e.key)
 
-/** A run on the classic store that may not export: it says why, and the image's entries stay as they were. */
-function expectNothingSaved(r: JobOutcome, image: string, saved: string[]): void {
-  expect(r.post?.log).toContain(NOT_SAVING)
-  expect(r.writes).toBe(0)
-  expect(entriesOf(image)).toEqual(saved)
-}
-
-describe('one cache for both image stores', () => {
+describe('the ubuntu-24.04 saving path: a docker-container builder the action creates', () => {
   const image = 'classic-store'
   const workspace = uniqueWorkspaceFrom('ci-image')
-  let saved: string[] = []
 
-  it('is saved by a master run on the containerd store', async () => {
-    const r = await job({ workspace, image })
+  it('saves a master run on the classic store through the builder, loads the image, and leaves no builder behind', async () => {
+    const config = dockerConfig()
+    const r = await job({ workspace, image, classic: { dockerConfig: config } })
     expectBuilt(r)
     expect(r.main.outputs).toMatchObject({ 'cache-source': 'none', 'cached-steps': '0/7' })
+    expect(r.warnings).toEqual([])
     expect(r.writes).toBe(1)
-    saved = entriesOf(image)
-    expect(saved).toHaveLength(1)
+    expect(entriesOf(image)).toHaveLength(1)
+    // The builder's `--load` sends the image to the engine as a tarball.
+    expect(onClassic('image', 'inspect', '--format', '{{.Id}}', image).trim()).toBe(r.main.outputs.imageid)
+    expectBuilderUsedAndRemoved(r)
+    const ls = execFileSync('docker', ['buildx', 'ls'], {
+      env: { ...process.env, DOCKER_HOST: classicEngine(), DOCKER_CONFIG: config },
+      encoding: 'utf8'
+    })
+    expect(ls).not.toContain(BUILDER)
   })
 
-  it('gives a pull request on the classic store every step cached, and it writes nothing', async () => {
+  it('gives a pull request on the classic store every step cached from it, on the docker driver, and it writes nothing', async () => {
     const r = await job({ workspace, image, classic: {}, ...pullRequest })
     expectBuilt(r)
     expect(r.main.outputs).toMatchObject({
@@ -105,59 +126,67 @@ describe('one cache for both image stores', () => {
       'cached-steps': '7/7'
     })
     expect(cachedSteps(r.main.log)).toBe(7)
+    expect(r.main.log).not.toContain('Create the docker-container builder')
     expect(r.warnings).toEqual([])
-    expect(r.post?.log).toContain('Not saving the cache: pull_request runs never write the cache')
     expect(r.writes).toBe(0)
   })
 
-  it('builds new content on master on the classic store without saving, when no builder that exports can be created', async () => {
-    fs.writeFileSync(path.join(workspace, 'data', 'version.txt'), 'classic one\n')
-    const r = await job({ workspace, image, classic: {} })
+  it('gives a pull request on the containerd store every step cached from the same entry', async () => {
+    const r = await job({ workspace, image, ...pullRequest })
     expectBuilt(r)
-    expect(r.main.outputs).toMatchObject({ 'cache-hit': 'false', 'cache-source': 'branch' })
-    expect(r.main.log).toContain('Create the docker-container builder buildx-ci-cache')
-    expect(r.warnings).toHaveLength(1)
-    expect(r.warnings[0]).toMatch(CREATE_FAILED)
-    expectNothingSaved(r, image, saved)
+    expect(r.main.outputs).toMatchObject({ 'cache-hit': 'true', 'cached-steps': '7/7' })
+    expect(r.writes).toBe(0)
   })
 
-  it('never builds on a builder whose creation failed: each later step warns and builds, and none is left behind', async () => {
-    const runnerConfig = dockerConfig()
-    const buildx = (...args: string[]): string =>
-      execFileSync('docker', ['buildx', ...args], {
-        env: { ...process.env, DOCKER_HOST: classicEngine(), DOCKER_CONFIG: runnerConfig },
-        stdio: 'pipe',
-        encoding: 'utf8'
-      })
-    // What an earlier step's failed create leaves: a builder that is defined but cannot start.
-    expect(() => buildx('create', '--name', 'buildx-ci-cache', '--driver', 'docker-container', '--bootstrap')).toThrow()
-    expect(buildx('inspect', 'buildx-ci-cache')).toContain('inactive')
-    for (const version of ['classic two', 'classic three']) {
-      fs.writeFileSync(path.join(workspace, 'data', 'version.txt'), `${version}\n`)
-      const r = await job({ workspace, image, classic: { dockerConfig: runnerConfig } })
+  it('removes the builder when the build fails, and fails with the build error', async () => {
+    const failing = uniqueWorkspaceFrom('ci-image')
+    fs.appendFileSync(path.join(failing, 'Dockerfile'), 'RUN echo the test suite failed >&2 && exit 3\n')
+    const r = await job({ workspace: failing, image: 'classic-failing', classic: {} })
+    expect(r.main.exitCode).toBe(1)
+    expect(r.main.log).toMatch(/^::error::.*exit code: 3/m)
+    expect(r.writes).toBe(0)
+    expect(leftovers(r.runnerTemp)).toEqual([])
+    expectBuilderUsedAndRemoved(r)
+  })
+
+  it('warns and builds without saving when the builder cannot start (its image cannot be pulled), and none is left', async () => {
+    fs.writeFileSync(path.join(workspace, 'data', 'version.txt'), 'no buildkit image\n')
+    const saved = entriesOf(image)
+    // As on a runner that cannot pull moby/buildkit: the image is not there.
+    onClassic('image', 'rm', BUILDKIT)
+    try {
+      const r = await job({ workspace, image, classic: {} })
       expectBuilt(r)
+      expect(r.main.outputs).toMatchObject({ 'cache-hit': 'false', 'cache-source': 'branch' })
       expect(r.warnings).toHaveLength(1)
       expect(r.warnings[0]).toMatch(CREATE_FAILED)
       expect(r.post?.log).toContain(NOT_SAVING)
       expect(r.writes).toBe(0)
-      expect(() => buildx('inspect', 'buildx-ci-cache')).toThrow()
+      expect(entriesOf(image)).toEqual(saved)
+      expect(builderRemains()).toEqual([])
+    } finally {
+      onClassic('image', 'tag', 'moby/buildkit:v0.32.2', BUILDKIT)
     }
   })
 
-  it('with create-builder: false, says exactly how to fix it and builds', async () => {
+  it('with create-builder: false, imports, says exactly how to fix it, and builds', async () => {
     fs.writeFileSync(path.join(workspace, 'data', 'version.txt'), 'classic four\n')
+    const saved = entriesOf(image)
     const r = await job({ workspace, image, classic: {}, inputs: { 'create-builder': 'false' } })
     expectBuilt(r)
+    expect(r.main.outputs['cached-steps']).toBe('5/7')
     expect(r.main.log).not.toContain('Create the docker-container builder')
     expect(r.warnings).toEqual([`::warning::${NO_EXPORT_FIX}`])
-    expectNothingSaved(r, image, saved)
+    expect(r.post?.log).toContain(NOT_SAVING)
+    expect(entriesOf(image)).toEqual(saved)
   })
 })
 
-describe('a stale entry met on the classic store', () => {
+describe('a stale entry healed on the classic store', () => {
   const image = 'classic-stale'
-  const base = 'classic-stale-base:latest'
-  keepAcrossRunners(base)
+  // A docker-container builder sees none of the engine's images: the base
+  // comes from a registry, as on a real runner.
+  const base = `${registries.open}/classic-stale-base:1`
   const workspace = uniqueWorkspaceFrom('ci-image')
   const baseDir = fs.mkdtempSync(path.join(os.tmpdir(), 'base-'))
   fs.copyFileSync(path.join(workspace, 'busybox'), path.join(baseDir, 'busybox'))
@@ -165,49 +194,65 @@ describe('a stale entry met on the classic store', () => {
     path.join(workspace, 'Dockerfile'),
     `FROM ${base}\nCOPY scripts/setup.sh /tmp/setup.sh\nRUN sh /tmp/setup.sh\nCOPY data/ /data/\nRUN cat /base-version /data/version.txt > /stamp\n`
   )
-  // A local base image resolves for FROM like a pulled one: each engine gets
-  // its own build of it under the same tag, as if it had been republished.
-  const publishBase = (host: string | undefined, version: string): void => {
+  const publishBase = (version: string): void => {
     fs.writeFileSync(
       path.join(baseDir, 'Dockerfile'),
       `FROM scratch\nCOPY busybox /bin/busybox\nRUN ["/bin/busybox", "--install", "-s", "/bin"]\nRUN echo ${version} > /base-version\n`
     )
-    dockerAt(host, 'buildx', 'build', '--quiet', '--load', '--tag', base, baseDir)
+    dockerAt(undefined, 'buildx', 'build', '--quiet', '--push', '--tag', base, baseDir)
   }
   let key = ''
-  let saved: string[] = []
 
-  it('is saved by a master run on the containerd store', async () => {
-    publishBase(undefined, 'one')
-    const r = await job({ workspace, image })
+  it('is saved by a master run on the classic store', async () => {
+    publishBase('one')
+    const r = await job({ workspace, image, classic: {} })
     expectBuilt(r)
     expect(r.main.outputs['cached-steps']).toBe('0/4')
     expect(r.writes).toBe(1)
     key = r.main.outputs.key
-    saved = entriesOf(image)
   })
 
-  it('cannot be refreshed from the classic store: the exact hit is named stale, the build succeeds, nothing is saved', async () => {
-    publishBase(classicEngine(), 'two')
+  it('is refreshed by the next master run on the classic store once the base moved, through the builder', async () => {
+    publishBase('two')
     const r = await job({ workspace, image, classic: {} })
     expectBuilt(r)
     expect(r.main.outputs).toMatchObject({ key, 'cache-hit': 'true', 'cache-source': 'exact', 'cache-stale': 'true' })
-    expect(r.main.outputs['cached-steps']).toMatch(/^[0-3]\/4$/)
-    expect(r.main.log).toMatch(
-      /^::notice::The cache matched but \d of 4 steps were rebuilt \(a base image may have moved\); this run cannot refresh it \(see the warning above\)\.$/m
-    )
-    expect(r.main.log).not.toContain('Export the refreshed cache')
-    expect(r.warnings).toHaveLength(1)
-    expect(r.warnings[0]).toMatch(CREATE_FAILED)
-    expectNothingSaved(r, image, saved)
+    expect(r.main.log).toMatch(/^::notice::The cache matched but \d of 4 steps were rebuilt .*; refreshing the entry\.$/m)
+    expect(r.main.log).toContain('Export the refreshed cache')
+    expect(r.warnings).toEqual([])
+    expect(r.writes).toBe(1)
+    expect(entriesOf(image)).toHaveLength(2)
+    expectBuilderUsedAndRemoved(r)
   })
 
-  it('with create-builder: false, says exactly how to fix it', async () => {
-    const r = await job({ workspace, image, classic: {}, inputs: { 'create-builder': 'false' } })
+  it('serves the run after it every step, and that run saves nothing', async () => {
+    const r = await job({ workspace, image, classic: {} })
     expectBuilt(r)
-    expect(r.main.outputs).toMatchObject({ key, 'cache-hit': 'true', 'cache-stale': 'true' })
-    expect(r.warnings).toEqual([`::warning::${NO_EXPORT_FIX}`])
-    expect(r.post?.log).toContain(NOT_SAVING)
+    expect(r.main.outputs).toMatchObject({ key, 'cache-stale': 'false', 'cached-steps': '4/4' })
     expect(r.writes).toBe(0)
+    expect(builderRemains()).toEqual([])
+  })
+})
+
+describe('the registry backend on the classic store', () => {
+  const image = 'classic-registry'
+  const cacheRef = `${registries.open}/classic-cache-${process.pid}`
+  const workspace = uniqueWorkspaceFrom('ci-image')
+  const inputs = { 'cache-backend': 'registry', 'cache-ref': cacheRef }
+
+  it('pushes the cache from the builder it creates, which reaches the runner-local registry', async () => {
+    const r = await job({ workspace, image, classic: {}, inputs })
+    expectBuilt(r)
+    expect(r.warnings).toEqual([])
+    expect(Object.keys(registryTags(registries, cacheRef))).toHaveLength(2)
+    expectBuilderUsedAndRemoved(r)
+  })
+
+  it('gives a pull request on the classic store every step cached from the registry', async () => {
+    const r = await job({ workspace, image, classic: {}, inputs, ...pullRequest })
+    expectBuilt(r)
+    expect(r.main.outputs).toMatchObject({ 'cache-hit': 'true', 'cache-source': 'base-branch', 'cached-steps': '7/7' })
+    expect(r.warnings).toEqual([])
+    expect(Object.keys(registryTags(registries, cacheRef))).toHaveLength(2)
   })
 })

@@ -14,7 +14,7 @@ import { freshJob, leftovers, type JobOutcome } from '../support/fresh-job.js'
 import {
   deleteBlob,
   engineRegistries,
-  inNetns,
+  run as runCommand,
   login,
   registryTags,
   silentRegistry,
@@ -51,8 +51,7 @@ async function job(spec: Job): Promise<JobOutcome> {
     inputs: { image, 'cache-backend': 'registry', 'cache-ref': spec.cacheRef, ...spec.inputs },
     event: spec.event ?? pushTo('master'),
     scopes: [{ scope: 'refs/heads/master', permission: 3 }],
-    env: { DOCKER_CONFIG: spec.config ?? dockerConfig() },
-    netns: registries.netns
+    env: { DOCKER_CONFIG: spec.config ?? dockerConfig() }
   })
   expect(r.calls).toEqual([])
   return r
@@ -190,7 +189,7 @@ describe('the registry backend', () => {
     const key = probe.main.outputs.key
     // Any manifest but a cache one under the content tag: here an index, as
     // a mistaken `imagetools create` would leave.
-    inNetns(registries.netns, 'docker', [
+    runCommand('docker', [
       'buildx',
       'imagetools',
       'create',
@@ -297,7 +296,7 @@ describe('a registry entry that lost a layer', () => {
     const key = cold.main.outputs.key
     const layers = registryTags(registries, cacheRef)[contentTag(key)].manifest.layers ?? []
     // Any layer: BuildKit fetches them when it exports the image, not before.
-    deleteBlob(registries, cacheRef, layers[0]?.digest ?? '')
+    deleteBlob(cacheRef, layers[0]?.digest ?? '')
 
     const broken = await job({ workspace, cacheRef, image: 'gap' })
     expectBuilt(broken)
@@ -332,7 +331,7 @@ describe('a registry that fails', () => {
   })
 
   it('never answers: the lookup is bounded by restore-timeout and the build goes on', async () => {
-    const silent = await silentRegistry(registries, 5010)
+    const silent = await silentRegistry(5010)
     try {
       const r = await job({ workspace, cacheRef: '127.0.0.1:5010/silent', inputs: { 'restore-timeout': '3' } })
       expectBuilt(r)

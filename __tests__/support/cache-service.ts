@@ -6,14 +6,21 @@
 // GITHUB_SERVER_URL is unset (or github.com): any other host makes the client
 // fall back to the v1 protocol, which this service does not speak.
 //
+// Blob URLs name 127.0.0.1 unless a blob host is given (the `blobHost` option,
+// else CACHE_SERVICE_BLOB_HOST). The client picks its download path by that
+// name alone: for a `*.blob.core.windows.net` host, as GitHub hands out, it
+// runs the Azure SDK (Get Blob Properties, then concurrent ranged GETs); for
+// any other, one plain GET. Such a host must resolve to 127.0.0.1 where the
+// client runs, e.g. through the hosts file of a network namespace.
+//
 // Run directly to serve other processes:
-//   node __tests__/support/cache-service.ts [--port N] [--storage DIR]
+//   node __tests__/support/cache-service.ts [--port N] [--storage DIR] [--blob-host NAME]
 // prints `CACHE_SERVICE_URL=<url>` and serves until SIGTERM/SIGINT. Entries
 // found in DIR/entries.json from an earlier run are served again.
 
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
-import type { Socket } from 'node:net'
-import { createHmac, randomBytes } from 'node:crypto'
+import { createServer, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http'
+import { isIP, type Socket } from 'node:net'
+import { createHash, createHmac, randomBytes, randomUUID } from 'node:crypto'
 import { createReadStream, createWriteStream, realpathSync } from 'node:fs'
 import { mkdir, mkdtemp, open, readFile, rename, rm, stat, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -38,6 +45,7 @@ export type MethodName =
   | 'PutBlob'
   | 'PutBlock'
   | 'PutBlockList'
+  | 'GetBlobProperties'
   | 'GetBlob'
 
 type FaultKind =
@@ -45,13 +53,8 @@ type FaultKind =
   | { kind: 'status'; status: number }
   | { kind: 'rate-limit'; retryAfterSeconds: number }
   | { kind: 'hang' }
-  | { kind: 'truncate-download' }
-  | { kind: 'garbage-download' }
-  | { kind: 'random-download' }
-  /** Sends the headers and the first `afterBytes` of the archive, then nothing more, keeping the connection open. */
-  | { kind: 'stall-download'; afterBytes: number }
-  /** Sends the archive at this pace, in four pieces a second. */
-  | { kind: 'throttle-download'; bytesPerSecond: number }
+  /** Shapes what the GETs of a download send (see sendBody); its Get Blob Properties is answered as it is. */
+  | DownloadFault
   /** Reads the first `afterBytes` of an upload, then stops reading and never answers. */
   | { kind: 'stall-upload'; afterBytes: number }
 
@@ -74,6 +77,9 @@ export type Outcome =
   | 'finalized'
   | 'uploaded'
   | 'downloaded'
+  | 'properties'
+  | 'unsatisfiable'
+  | 'precondition-failed'
   | 'read-denied'
   | 'write-denied'
   | 'unauthenticated'
@@ -88,6 +94,8 @@ export interface RequestLog {
   scope?: string
   outcome: Outcome
   status?: number
+  /** The bytes a ranged GET asked for; absent on a GET of the whole blob. */
+  range?: ByteRange
   time: Date
 }
 
@@ -103,22 +111,18 @@ export interface CacheService {
 export interface CacheServiceOptions {
   storageDir?: string
   port?: number
+  /**
+   * The host name in blob URLs: `127.0.0.1` (or another IP address, or
+   * localhost) for path-style URLs, `/<account>/<container>/<blob>`; any other
+   * name for host-style ones, `/<container>/<blob>` with the account as the
+   * name's first label. Defaults to CACHE_SERVICE_BLOB_HOST, else 127.0.0.1.
+   * The service listens on 127.0.0.1 whatever the name, and takes both styles.
+   */
+  blobHost?: string
 }
 
-const BLOB_METHODS: MethodName[] = ['PutBlob', 'PutBlock', 'PutBlockList', 'GetBlob']
+const BLOB_METHODS: MethodName[] = ['PutBlob', 'PutBlock', 'PutBlockList', 'GetBlobProperties', 'GetBlob']
 
-// Faults that shape a download's body rather than the answer to a call.
-const DOWNLOAD_FAULTS = [
-  'truncate-download',
-  'garbage-download',
-  'random-download',
-  'stall-download',
-  'throttle-download'
-] as const
-type DownloadFault = Extract<FaultKind, { kind: (typeof DOWNLOAD_FAULTS)[number] }>
-function isDownloadFault(fault: Fault): fault is DownloadFault & Fault {
-  return (DOWNLOAD_FAULTS as readonly string[]).includes(fault.kind)
-}
 const UPLOAD_METHODS: MethodName[] = ['PutBlob', 'PutBlock']
 const HOST = '127.0.0.1'
 const TWIRP_PREFIX = '/twirp/github.actions.results.api.v1.CacheService/'
@@ -126,6 +130,28 @@ const ACCOUNT = 'devstoreaccount1'
 const CONTAINER = 'actions-cache'
 const URL_LIFETIME_MS = 60 * 60 * 1000
 const MAX_TWIRP_BODY = 1024 * 1024
+const BLOB_NAME = /^[A-Za-z0-9._-]+$/
+const HOST_NAME = /^(?=.{1,253}$)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/
+
+/** The blob host a service started without the option uses. */
+function defaultBlobHost(): string {
+  return process.env.CACHE_SERVICE_BLOB_HOST || HOST
+}
+
+/**
+ * How blob URLs on this host name the account, as the Azure SDK reads them:
+ * in the path on an IP address or localhost (Azurite's style), else in the
+ * host name (Azure's).
+ */
+function blobUrlStyle(host: string): 'path' | 'host' {
+  return isIP(host) !== 0 || host === 'localhost' ? 'path' : 'host'
+}
+
+function checkedBlobHost(host: string): string {
+  const name = host.toLowerCase()
+  if (isIP(name) === 4 || HOST_NAME.test(name)) return name
+  throw new Error(`The blob host must be a host name or an IPv4 address, without scheme, port or path: got ${host}`)
+}
 
 function base64url(value: string): string {
   return Buffer.from(value).toString('base64url')
@@ -240,12 +266,29 @@ function field(body: Record<string, unknown>, snake: string, camel: string): unk
 }
 
 function blobMethod(req: IncomingMessage, query: URLSearchParams): MethodName | undefined {
-  if (req.method === 'GET' || req.method === 'HEAD') return 'GetBlob'
+  if (req.method === 'HEAD') return 'GetBlobProperties'
+  if (req.method === 'GET') return 'GetBlob'
   if (req.method !== 'PUT') return undefined
   const comp = query.get('comp')
   if (comp === 'block') return 'PutBlock'
   if (comp === 'blocklist') return 'PutBlockList'
   return comp ? undefined : 'PutBlob'
+}
+
+/**
+ * The blob a request names, in either URL style, and the resource its
+ * signature covers; undefined for a path that names no blob of the container.
+ */
+function blobAddress(hostHeader: string | undefined, pathname: string): { resource: string; blob: string } | undefined {
+  const hostname = (hostHeader ?? HOST)
+    .replace(/:\d+$/, '')
+    .replace(/^\[(.*)\]$/, '$1')
+    .toLowerCase()
+  const parts = pathname.split('/').slice(1)
+  if (blobUrlStyle(hostname) === 'host') parts.unshift(hostname.split('.')[0])
+  const [account, container, blob] = parts
+  if (parts.length !== 3 || !account || container !== CONTAINER || !BLOB_NAME.test(blob)) return undefined
+  return { resource: `/${account}/${CONTAINER}/${blob}`, blob }
 }
 
 export async function startCacheService(options: CacheServiceOptions = {}): Promise<CacheService> {
@@ -257,9 +300,15 @@ export async function startCacheService(options: CacheServiceOptions = {}): Prom
   await mkdir(blobDir, { recursive: true })
   await mkdir(blockDir, { recursive: true })
 
+  const blobHost = checkedBlobHost(options.blobHost ?? defaultBlobHost())
+  const hostStyle = blobUrlStyle(blobHost) === 'host'
+  const account = hostStyle ? blobHost.split('.')[0] : ACCOUNT
   const secret = randomBytes(32)
   const requests: RequestLog[] = []
   const reservations = new Map<string, Reservation>()
+  // Per blob, what its download in progress has used of a fault that spans
+  // requests; a download starts with Get Blob Properties or a whole-blob GET.
+  const downloads = new Map<string, DownloadState>()
   const stored: StoredEntry[] = await loadIndex(indexFile)
   let nextId = stored.reduce((max, e) => Math.max(max, e.id), 0) + 1
   let seq = stored.reduce((max, e) => Math.max(max, e.seq), 0) + 1
@@ -313,6 +362,7 @@ export async function startCacheService(options: CacheServiceOptions = {}): Prom
     if (closed) return
     const wasDown = refusesAll(fault)
     fault = next
+    downloads.clear()
     if (!wasDown && refusesAll(next)) {
       // At once, so that a call made right after is already refused.
       stopListening()
@@ -332,45 +382,49 @@ export async function startCacheService(options: CacheServiceOptions = {}): Prom
     method: RequestLog['method'],
     outcome: Outcome,
     status: number,
-    context: { key?: string; scope?: string } = {}
+    context: { key?: string; scope?: string; range?: ByteRange } = {}
   ): void {
-    requests.push({ method, key: context.key, scope: context.scope, outcome, status, time: new Date() })
+    const { key, scope, range } = context
+    requests.push({ method, key, scope, outcome, status, ...(range && { range }), time: new Date() })
   }
 
+  // The signature covers the blob's resource, `/<account>/<container>/<blob>`,
+  // which both URL styles name: as Azure, it does not depend on the style.
   function signedUrl(blob: string, permission: 'r' | 'cw'): string {
-    const path = `/${ACCOUNT}/${CONTAINER}/${blob}`
+    const resource = `/${account}/${CONTAINER}/${blob}`
     const expiry = new Date(Date.now() + URL_LIFETIME_MS).toISOString()
     const query = new URLSearchParams({
       sv: '2024-11-04',
       sr: 'b',
       sp: permission,
       se: expiry,
-      sig: sign(path, permission, expiry)
+      sig: sign(resource, permission, expiry)
     })
-    return `${url}${path}?${query}`
+    if (hostStyle) return `http://${blobHost}:${port}/${CONTAINER}/${blob}?${query}`
+    return `http://${blobHost}:${port}${resource}?${query}`
   }
 
-  function sign(path: string, permission: string, expiry: string): string {
-    return createHmac('sha256', secret).update(`${permission}\n${expiry}\n${path}`).digest('base64')
+  function sign(resource: string, permission: string, expiry: string): string {
+    return createHmac('sha256', secret).update(`${permission}\n${expiry}\n${resource}`).digest('base64')
   }
 
-  function signatureValid(path: string, query: URLSearchParams, permission: string): boolean {
+  function signatureValid(resource: string, query: URLSearchParams, permission: string): boolean {
     const sp = query.get('sp') ?? ''
     const se = query.get('se') ?? ''
-    return sp.includes(permission) && Date.parse(se) > Date.now() && query.get('sig') === sign(path, sp, se)
+    return sp.includes(permission) && Date.parse(se) > Date.now() && query.get('sig') === sign(resource, sp, se)
   }
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const target = new URL(req.url ?? '/', url)
     if (target.pathname.startsWith(TWIRP_PREFIX))
       return handleTwirp(req, res, target.pathname.slice(TWIRP_PREFIX.length))
-    const blobPath = new RegExp(`^/${ACCOUNT}/${CONTAINER}/([A-Za-z0-9._-]+)$`).exec(target.pathname)
-    const method = blobPath ? blobMethod(req, target.searchParams) : undefined
-    if (!blobPath || !method) {
+    const address = blobAddress(req.headers.host, target.pathname)
+    const method = address ? blobMethod(req, target.searchParams) : undefined
+    if (!address || !method) {
       log('unknown', 'not-found', 404)
       return sendJson(res, 404, { code: 'bad_route', msg: `no handler for ${req.method} ${target.pathname}` })
     }
-    return handleBlob(req, res, method, target, blobPath[1])
+    return handleBlob(req, res, method, target, address)
   }
 
   // Answers the call as the fault dictates; false when no fault applies.
@@ -574,25 +628,28 @@ export async function startCacheService(options: CacheServiceOptions = {}): Prom
     res: ServerResponse,
     method: MethodName,
     target: URL,
-    blob: string
+    address: { resource: string; blob: string }
   ): Promise<void> {
-    const owner = method === 'GetBlob' ? stored.find(e => e.blob === blob) : reservations.get(blob)
+    const { blob } = address
+    const reads = method === 'GetBlob' || method === 'GetBlobProperties'
+    const owner = reads ? stored.find(e => e.blob === blob) : reservations.get(blob)
     const context = { key: owner?.key, scope: owner?.scope }
     if (applyFault(method, req, res, context)) return
-    if (!signatureValid(target.pathname, target.searchParams, method === 'GetBlob' ? 'r' : 'w')) {
+    if (!signatureValid(address.resource, target.searchParams, reads ? 'r' : 'w')) {
       log(method, 'bad-signature', 403, context)
       req.resume()
-      return sendBlobError(res, 403, 'AuthenticationFailed', 'signature did not match')
+      return sendBlobError(res, 403, 'AuthenticationFailed', 'signature did not match', storageHeaders(req))
     }
     if (!owner) {
       log(method, 'not-found', 404, context)
       req.resume()
-      // The real client ignores the status and extracts whatever body it gets.
-      return sendBlobError(res, 404, 'BlobNotFound', 'The specified blob does not exist.')
+      // The fallback client ignores the status and extracts whatever body it gets.
+      return sendBlobError(res, 404, 'BlobNotFound', 'The specified blob does not exist.', storageHeaders(req))
     }
-    if (method === 'GetBlob') return download(req, res, owner as StoredEntry, context)
+    if (reads) return download(req, res, method, owner as StoredEntry, context)
     const reservation = owner as Reservation
     const headers = {
+      ...storageHeaders(req),
       ETag: `"0x${randomBytes(8).toString('hex')}"`,
       'Last-Modified': new Date().toUTCString(),
       'x-ms-request-server-encrypted': 'true'
@@ -612,7 +669,7 @@ export async function startCacheService(options: CacheServiceOptions = {}): Prom
       reservation.uploadedBytes = await commitBlocks(blob, ids).catch(() => undefined)
       if (reservation.uploadedBytes === undefined) {
         log(method, 'invalid', 400, context)
-        return sendBlobError(res, 400, 'InvalidBlockList', 'The specified block list is invalid.')
+        return sendBlobError(res, 400, 'InvalidBlockList', 'The specified block list is invalid.', storageHeaders(req))
       }
     }
     log(method, 'uploaded', 201, context)
@@ -635,71 +692,59 @@ export async function startCacheService(options: CacheServiceOptions = {}): Prom
   async function download(
     req: IncomingMessage,
     res: ServerResponse,
+    method: 'GetBlob' | 'GetBlobProperties',
     entry: StoredEntry,
     context: { key?: string; scope?: string }
   ): Promise<void> {
     const file = join(blobDir, entry.blob)
-    const size = (await stat(file)).size
+    const blob: StoredBlob = {
+      file,
+      size: (await stat(file)).size,
+      etag: etagOf(entry.blob, entry.createdAt),
+      createdAt: entry.createdAt
+    }
     entry.lastAccessedAt = new Date()
-    res.writeHead(200, {
-      'Content-Type': 'application/octet-stream',
-      'Content-Length': size,
-      'Last-Modified': entry.createdAt.toUTCString(),
-      'x-ms-blob-type': 'BlockBlob'
-    })
-    if (req.method === 'HEAD') {
-      log('GetBlob', 'downloaded', 200, context)
+    req.resume()
+    if (preconditionFails(req, blob)) {
+      log(method, 'precondition-failed', 412, context)
+      const message = 'The condition specified using HTTP conditional header(s) is not met.'
+      return sendBlobError(res, 412, 'ConditionNotMet', message, storageHeaders(req))
+    }
+    const headers = blobHeaders(req, blob)
+    if (method === 'GetBlobProperties') {
+      downloads.set(entry.blob, new DownloadState())
+      log(method, 'properties', 200, context)
+      res.writeHead(200, { ...headers, 'Content-Length': blob.size })
       return void res.end()
     }
-    const active = faultFor('GetBlob')
-    const half = Math.floor(size / 2)
-    if (active?.kind === 'truncate-download') {
-      // The full length is announced and half is sent before the connection drops.
-      log('GetBlob', 'fault:truncate-download', 200, context)
-      if (half > 0) await pipeline(createReadStream(file, { end: half - 1 }), res, { end: false })
-      return void res.destroy()
+    const asked = rangeAsked(req.headers, blob.size)
+    if (asked.kind === 'unsatisfiable') {
+      log(method, 'unsatisfiable', 416, context)
+      const message = 'The range specified is invalid for the current size of the resource.'
+      return sendBlobError(res, 416, 'InvalidRange', message, {
+        ...storageHeaders(req),
+        'Content-Range': `bytes */${blob.size}`
+      })
     }
-    if (active?.kind === 'garbage-download') {
-      // The real first half, then noise: a complete-looking download that is
-      // not the archive, so extraction starts and then fails.
-      log('GetBlob', 'fault:garbage-download', 200, context)
-      if (half > 0) await pipeline(createReadStream(file, { end: half - 1 }), res, { end: false })
-      return void res.end(randomBytes(size - half))
+    const range = asked.kind === 'range' ? asked.range : { start: 0, end: blob.size - 1 }
+    let state = downloads.get(entry.blob)
+    if (asked.kind === 'whole' || !state) {
+      state = new DownloadState()
+      downloads.set(entry.blob, state)
     }
-    if (active?.kind === 'random-download') {
-      // Noise of the announced length from the first byte: no archive at all.
-      log('GetBlob', 'fault:random-download', 200, context)
-      return void res.end(randomBytes(size))
-    }
-    if (active?.kind === 'stall-download') {
-      log('GetBlob', 'fault:stall-download', 200, context)
-      const sent = Math.min(active.afterBytes, size)
-      if (sent > 0) await pipeline(createReadStream(file, { end: sent - 1 }), res, { end: false })
-      return
-    }
-    if (active?.kind === 'throttle-download') {
-      log('GetBlob', 'fault:throttle-download', 200, context)
-      return throttled(file, res, active.bytesPerSecond)
-    }
-    log('GetBlob', 'downloaded', 200, context)
-    await pipeline(createReadStream(file), res)
-  }
-
-  async function throttled(file: string, res: ServerResponse, bytesPerSecond: number): Promise<void> {
-    const piece = Math.max(1, Math.floor(bytesPerSecond / 4))
-    const handle = await open(file)
-    try {
-      const buffer = Buffer.alloc(piece)
-      for (;;) {
-        const { bytesRead } = await handle.read(buffer, 0, piece, null)
-        if (bytesRead === 0 || res.destroyed) break
-        res.write(buffer.subarray(0, bytesRead))
-        await sleep(250)
-      }
-    } finally {
-      await handle.close()
-    }
-    res.end()
+    const applying = faultFor(method)
+    const active = applying && isDownloadFault(applying) ? applying : undefined
+    const status = asked.kind === 'range' ? 206 : 200
+    log(method, active ? `fault:${active.kind}` : 'downloaded', status, {
+      ...context,
+      range: asked.kind === 'range' ? range : undefined
+    })
+    res.writeHead(status, {
+      ...headers,
+      'Content-Length': range.end - range.start + 1,
+      ...(asked.kind === 'range' && { 'Content-Range': `bytes ${range.start}-${range.end}/${blob.size}` })
+    })
+    await sendBody(res, blob, range, active, state)
   }
 
   async function close(): Promise<void> {
@@ -733,6 +778,228 @@ export async function startCacheService(options: CacheServiceOptions = {}): Prom
   }
 }
 
+// Reads of a blob, answered as Azure Blob storage answers them: the range
+// asked for, the headers of Get Blob and Get Blob Properties, and the body as
+// a download fault shapes it. A download is one whole-blob GET (the client's
+// fallback path, or BuildKit from offset 0) or a Get Blob Properties then
+// ranged GETs, several at once (the Azure SDK's path). A fault means the same
+// on both, so it is measured over the whole blob, not per request.
+
+/** Bytes `start` to `end` of a blob, both included, as HTTP counts them. */
+export interface ByteRange {
+  start: number
+  end: number
+}
+
+export type DownloadFault =
+  /** The whole length is announced; no byte from the middle of the blob on is sent before the connection drops. */
+  | { kind: 'truncate-download' }
+  /** The real first half of the blob, then noise: complete-looking, but not the archive. */
+  | { kind: 'garbage-download' }
+  /** Noise of the announced length from the first byte. */
+  | { kind: 'random-download' }
+  /** The first `afterBytes` sent of the blob, over all its requests, then nothing more on connections kept open. */
+  | { kind: 'stall-download'; afterBytes: number }
+  /** The blob at this pace, over all its requests at once, in four pieces a second. */
+  | { kind: 'throttle-download'; bytesPerSecond: number }
+
+const DOWNLOAD_FAULTS: ReadonlySet<string> = new Set<DownloadFault['kind']>([
+  'truncate-download',
+  'garbage-download',
+  'random-download',
+  'stall-download',
+  'throttle-download'
+])
+
+/** Whether the fault shapes a download's body rather than the answer to a call. */
+function isDownloadFault<F extends { kind: string }>(fault: F): fault is F & DownloadFault {
+  return DOWNLOAD_FAULTS.has(fault.kind)
+}
+
+type RangeAsked = { kind: 'whole' } | { kind: 'range'; range: ByteRange } | { kind: 'unsatisfiable' }
+
+/**
+ * The range a GET asks for. Azure reads `x-ms-range` before `Range`, takes
+ * `bytes=a-b` and `bytes=a-`, cuts an end past the blob to its last byte,
+ * and refuses a start past it; a header it cannot read asks for the whole.
+ */
+function rangeAsked(headers: IncomingHttpHeaders, size: number): RangeAsked {
+  const header = headers['x-ms-range'] ?? headers.range
+  const value = Array.isArray(header) ? header[0] : header
+  const match = value === undefined ? null : /^\s*bytes=(\d+)-(\d*)\s*$/.exec(value)
+  if (!match) return { kind: 'whole' }
+  const start = Number(match[1])
+  const end = match[2] === '' ? Number.POSITIVE_INFINITY : Number(match[2])
+  if (end < start) return { kind: 'whole' }
+  if (start >= size) return { kind: 'unsatisfiable' }
+  return { kind: 'range', range: { start, end: Math.min(end, size - 1) } }
+}
+
+/** Sends bytes at one pace, whichever request asks: the pace of a download, not of a connection. */
+class Pacer {
+  readonly bytesPerSecond: number
+  private next = 0
+  constructor(bytesPerSecond: number) {
+    this.bytesPerSecond = bytesPerSecond
+  }
+
+  /** Waits for the moment `bytes` more may leave. */
+  async take(bytes: number): Promise<void> {
+    const now = Date.now()
+    const at = Math.max(now, this.next)
+    this.next = at + (bytes * 1000) / this.bytesPerSecond
+    if (at > now) await sleep(at - now)
+  }
+}
+
+/** What one download of a blob has used of the fault that shapes it. */
+class DownloadState {
+  sent = 0
+  pacer?: Pacer
+}
+
+interface StoredBlob {
+  file: string
+  size: number
+  /** Names the blob's content: a retried range asks for it with If-Match. */
+  etag: string
+  createdAt: Date
+}
+
+function etagOf(blob: string, createdAt: Date): string {
+  const digest = createHash('sha256').update(`${blob}\n${createdAt.toISOString()}`).digest('hex')
+  return `"0x${digest.slice(0, 15).toUpperCase()}"`
+}
+
+/** The headers every answer from blob storage carries. */
+function storageHeaders(req: IncomingMessage): Record<string, string> {
+  const headers: Record<string, string> = {
+    'x-ms-request-id': randomUUID(),
+    'x-ms-version': String(req.headers['x-ms-version'] ?? '2025-01-05')
+  }
+  const clientRequestId = req.headers['x-ms-client-request-id']
+  if (typeof clientRequestId === 'string') headers['x-ms-client-request-id'] = clientRequestId
+  return headers
+}
+
+/** Get Blob Properties and Get Blob describe the blob with these. */
+function blobHeaders(req: IncomingMessage, blob: StoredBlob): Record<string, string | number> {
+  return {
+    ...storageHeaders(req),
+    'Content-Type': 'application/octet-stream',
+    ETag: blob.etag,
+    'Last-Modified': blob.createdAt.toUTCString(),
+    'Accept-Ranges': 'bytes',
+    'x-ms-blob-type': 'BlockBlob',
+    'x-ms-creation-time': blob.createdAt.toUTCString(),
+    'x-ms-lease-state': 'available',
+    'x-ms-lease-status': 'unlocked',
+    'x-ms-server-encrypted': 'true'
+  }
+}
+
+/** Whether an If-Match the request carries names another content than the blob's. */
+function preconditionFails(req: IncomingMessage, blob: StoredBlob): boolean {
+  const ifMatch = req.headers['if-match']
+  if (ifMatch === undefined || ifMatch.trim() === '*') return false
+  return !ifMatch.split(',').some(tag => tag.trim() === blob.etag)
+}
+
+/**
+ * Writes bytes `range` of the blob as the fault makes them. Returns once the
+ * body is done with, which for a stalled download is before it ends: its
+ * connection stays open until the client gives up or the service closes.
+ */
+async function sendBody(
+  res: ServerResponse,
+  blob: StoredBlob,
+  range: ByteRange,
+  fault: DownloadFault | undefined,
+  state: DownloadState
+): Promise<void> {
+  const { start, end } = range
+  const length = end - start + 1
+  const half = Math.floor(blob.size / 2)
+  if (length <= 0) return void res.end()
+  // A client told the length before the connection drops or stalls knows it was cut short.
+  res.flushHeaders()
+  switch (fault?.kind) {
+    case undefined:
+      return pipeline(createReadStream(blob.file, { start, end }), res)
+    case 'truncate-download': {
+      // The connection drops where the blob's second half would begin, on
+      // whichever request reaches it, so a retried range meets the same end.
+      if (start < half) await sendFile(res, blob.file, start, Math.min(end, half - 1))
+      if (end >= half) return void res.destroy()
+      return void res.end()
+    }
+    case 'garbage-download': {
+      if (start < half) await sendFile(res, blob.file, start, Math.min(end, half - 1))
+      await sendNoise(res, end - Math.max(start, half) + 1)
+      return void res.end()
+    }
+    case 'random-download':
+      await sendNoise(res, length)
+      return void res.end()
+    case 'stall-download': {
+      // The bytes are reserved before they are sent: ranges served at once
+      // share the allowance instead of each taking all of it.
+      const allowed = Math.max(0, Math.min(fault.afterBytes - state.sent, length))
+      state.sent += allowed
+      if (allowed > 0) await sendFile(res, blob.file, start, start + allowed - 1)
+      if (allowed === length) res.end()
+      return
+    }
+    case 'throttle-download': {
+      state.pacer ??= new Pacer(fault.bytesPerSecond)
+      return paced(res, blob.file, range, state.pacer)
+    }
+  }
+}
+
+async function sendFile(res: ServerResponse, file: string, start: number, end: number): Promise<void> {
+  if (end >= start) await pipeline(createReadStream(file, { start, end }), res, { end: false })
+}
+
+async function sendNoise(res: ServerResponse, bytes: number): Promise<void> {
+  const piece = 1024 * 1024
+  for (let left = bytes; left > 0 && !res.destroyed; left -= piece) {
+    if (!res.write(randomBytes(Math.min(piece, left)))) await drained(res)
+  }
+}
+
+function drained(res: ServerResponse): Promise<void> {
+  return new Promise(resolve => {
+    const done = (): void => {
+      res.off('drain', done)
+      res.off('close', done)
+      resolve()
+    }
+    res.once('drain', done)
+    res.once('close', done)
+  })
+}
+
+async function paced(res: ServerResponse, file: string, range: ByteRange, pacer: Pacer): Promise<void> {
+  const piece = Math.max(1, Math.floor(pacer.bytesPerSecond / 4))
+  const handle = await open(file)
+  try {
+    const buffer = Buffer.alloc(piece)
+    for (let position = range.start; position <= range.end && !res.destroyed; ) {
+      const wanted = Math.min(piece, range.end - position + 1)
+      await pacer.take(wanted)
+      const { bytesRead } = await handle.read(buffer, 0, wanted, position)
+      if (bytesRead === 0 || res.destroyed) break
+      // A copy: the buffer is read into again before the socket has sent it.
+      res.write(Buffer.from(buffer.subarray(0, bytesRead)))
+      position += bytesRead
+    }
+  } finally {
+    await handle.close()
+  }
+  res.end()
+}
+
 async function loadIndex(file: string): Promise<StoredEntry[]> {
   let text: string
   try {
@@ -763,10 +1030,13 @@ function isMain(): boolean {
 }
 
 if (isMain()) {
-  const { values } = parseArgs({ options: { port: { type: 'string' }, storage: { type: 'string' } } })
+  const { values } = parseArgs({
+    options: { port: { type: 'string' }, storage: { type: 'string' }, 'blob-host': { type: 'string' } }
+  })
   const service = await startCacheService({
     port: values.port === undefined ? undefined : Number(values.port),
-    storageDir: values.storage
+    storageDir: values.storage,
+    blobHost: values['blob-host']
   })
   process.stdout.write(`CACHE_SERVICE_URL=${service.url}\n`)
   const stop = (): void => {

@@ -53,8 +53,12 @@ export function layerBlobs(entry: string): string[] {
   const index = JSON.parse(fs.readFileSync(path.join(entry, 'index.json'), 'utf8')) as {
     manifests: Array<{ digest: string }>
   }
+  // BuildKit 0.13 writes a manifest list naming the layers; newer BuildKit
+  // (0.21 and later, as in Docker 28) an image manifest whose layers they are.
   const manifest = JSON.parse(fs.readFileSync(blob(index.manifests[0].digest), 'utf8')) as {
-    manifests: Array<{ digest: string; mediaType: string }>
+    manifests?: Array<{ digest: string; mediaType: string }>
+    layers?: Array<{ digest: string; mediaType: string }>
   }
-  return manifest.manifests.filter(d => d.mediaType.includes('layer')).map(d => blob(d.digest))
+  const named = manifest.layers ?? manifest.manifests ?? []
+  return named.filter(d => d.mediaType.includes('layer')).map(d => blob(d.digest))
 }

@@ -1,22 +1,27 @@
-// Jest global setup for the end-to-end tests: bring up the real engine (a
-// no-op when it already answers) and hand its socket to the test workers;
-// then the classic-image-store engine beside it, whose socket goes to
-// CLASSIC_DOCKER_HOST for the tests that build on it.
+// Jest global setup for the end-to-end tests: they run beside the engines that
+// scripts/engine-up.sh brings up, in their network namespace, with the
+// environment that reaches them; scripts/in-engine.sh (what `npm test` runs)
+// provides both. Checked here once, so that a run started any other way says
+// how to start it instead of failing in every test.
 import { execFileSync } from 'node:child_process'
-import * as path from 'node:path'
-import { fileURLToPath } from 'node:url'
+
+const NEEDED = ['DOCKER_CONFIG', 'DOCKER_HOST', 'CLASSIC_DOCKER_HOST', 'BUSYBOX', 'ENGINE_NETNS', 'CACHE_SERVICE_BLOB_HOST']
 
 export default function setup(): void {
-  Object.assign(process.env, engineUp({}))
-  process.env.CLASSIC_DOCKER_HOST = engineUp({ ENGINE_STORE: 'classic' }).DOCKER_HOST
+  const missing = NEEDED.filter(name => !process.env[name])
+  const netns = currentNetns()
+  if (missing.length > 0 || netns !== process.env.ENGINE_NETNS) {
+    throw new Error(
+      `The end-to-end tests run beside their engines: start them with \`npm test\` (or \`bash scripts/in-engine.sh <command>\`), ` +
+        `not ${missing.length > 0 ? `without ${missing.join(', ')}` : `in network namespace '${netns || 'of the host'}'`}.`
+    )
+  }
 }
 
-function engineUp(env: Record<string, string>): Record<string, string> {
-  const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..')
-  const out = execFileSync('bash', [path.join(root, 'scripts', 'engine-up.sh')], {
-    encoding: 'utf8',
-    stdio: ['ignore', 'pipe', 'inherit'],
-    env: { ...process.env, ...env }
-  })
-  return Object.fromEntries([...out.matchAll(/^export (\w+)=(.*)$/gm)].map(m => [m[1], m[2]]))
+function currentNetns(): string {
+  try {
+    return execFileSync('ip', ['netns', 'identify'], { encoding: 'utf8' }).trim()
+  } catch {
+    return ''
+  }
 }

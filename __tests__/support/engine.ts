@@ -25,6 +25,10 @@ export function classicEngine(): string {
   return host
 }
 
+// What a docker-container builder runs: a runner pulls it when the builder
+// is created; here engine-up.sh provides it, once.
+const BUILDKIT_REPOSITORY = 'moby/buildkit:'
+
 // Images a test keeps across fresh runners: local base images, which stand
 // for what a real runner pulls from a registry.
 const kept = new Set<string>()
@@ -43,7 +47,7 @@ export function keepAcrossRunners(image: string): void {
 export function freshRunner(image: string, host?: string): void {
   const present = dockerAt(host, 'image', 'ls', '--format', '{{.Repository}}:{{.Tag}}')
     .split('\n')
-    .filter(ref => ref !== '' && !kept.has(ref))
+    .filter(ref => ref !== '' && !kept.has(ref) && !ref.startsWith(BUILDKIT_REPOSITORY))
   const dangling = dockerAt(host, 'image', 'ls', '--quiet', '--filter', 'dangling=true').split('\n').filter(Boolean)
   for (const ref of [...new Set([image, ...present, ...dangling])]) {
     try {
@@ -88,10 +92,18 @@ export function uniqueWorkspaceFrom(fixture: string): string {
 
 /**
  * A docker client configuration of a runner's own: empty (logged in nowhere)
- * but for the CLI plugins, which docker looks for under the configuration.
+ * but for the CLI plugins, which docker looks for under the configuration:
+ * those of the engine's own configuration (scripts/engine-up.sh), which hold
+ * the buildx under test.
  */
 export function dockerConfig(): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'docker-config-'))
-  fs.symlinkSync(path.join(os.homedir(), '.docker', 'cli-plugins'), path.join(dir, 'cli-plugins'))
+  fs.symlinkSync(path.join(engineDockerConfig(), 'cli-plugins'), path.join(dir, 'cli-plugins'))
+  return dir
+}
+
+function engineDockerConfig(): string {
+  const dir = process.env.DOCKER_CONFIG
+  if (!dir) throw new Error('DOCKER_CONFIG is not set: run the tests through `npm test`, whose setup starts the engine.')
   return dir
 }

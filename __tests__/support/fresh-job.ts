@@ -16,8 +16,6 @@ export interface FreshJob {
   scopes: TokenScope[]
   env?: Record<string, string>
   skipPost?: boolean
-  /** Run the steps in the engine's network namespace (see run-action.ts). */
-  netns?: string
   /** Called once the main step is running, e.g. to cancel it. */
   during?: (runnerTemp: string) => Promise<void>
 }
@@ -43,8 +41,7 @@ export async function freshJob(service: CacheService, spec: FreshJob): Promise<J
     workspace: spec.workspace,
     runnerTemp,
     env: { ...service.env(runtimeToken(spec.scopes)), ...spec.env },
-    skipPost: spec.skipPost,
-    netns: spec.netns
+    skipPost: spec.skipPost
   })
   await spec.during?.(runnerTemp)
   const result = await running

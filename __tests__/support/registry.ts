@@ -1,11 +1,9 @@
-// The OCI registries scripts/engine-up.sh starts beside the engine, in its
-// network namespace: the registry backend's tests and benchmarks reach them
-// from there, as the engine's BuildKit does.
+// The OCI registries scripts/engine-up.sh starts beside the engines, in their
+// network namespace, where the tests run too (scripts/in-engine.sh): the
+// tests reach them at the addresses the engines' BuildKit does.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process'
 
 export interface EngineRegistries {
-  /** The engine's network namespace; unset when the engine runs in the host's. */
-  netns?: string
   /** host:port of each registry. */
   open: string
   auth: string
@@ -24,7 +22,6 @@ export function engineRegistries(): EngineRegistries {
     return value
   }
   return {
-    netns: process.env.ENGINE_NETNS || undefined,
     open: env('ENGINE_REGISTRY'),
     auth: env('ENGINE_REGISTRY_AUTH'),
     readOnly: env('ENGINE_REGISTRY_READONLY'),
@@ -33,16 +30,13 @@ export function engineRegistries(): EngineRegistries {
   }
 }
 
-/** Runs a program in the engine's network namespace. */
-export function inNetns(netns: string | undefined, file: string, args: string[], input?: string): string {
-  const [command, argv] = netns ? ['ip', ['netns', 'exec', netns, file, ...args]] : [file, args]
-  return execFileSync(command, argv, { encoding: 'utf8', input, stdio: ['pipe', 'pipe', 'pipe'] })
+export function run(file: string, args: string[], input?: string): string {
+  return execFileSync(file, args, { encoding: 'utf8', input, stdio: ['pipe', 'pipe', 'pipe'] })
 }
 
 /** `docker login`, as docker/login-action does it, into the given configuration. */
 export function login(registries: EngineRegistries, config: string, registry: string): void {
-  inNetns(
-    registries.netns,
+  run(
     'docker',
     ['--config', config, 'login', '--username', registries.user, '--password-stdin', registry],
     registries.password
@@ -84,7 +78,7 @@ export function registryTags(registries: EngineRegistries, repository: string): 
     registry === registries.open
       ? ''
       : `Basic ${Buffer.from(`${registries.user}:${registries.password}`).toString('base64')}`
-  const out = inNetns(registries.netns, process.execPath, [
+  const out = run(process.execPath, [
     '--input-type=module',
     '-e',
     LIST_TAGS,
@@ -102,9 +96,9 @@ if (r.status !== 202) throw new Error('DELETE answered ' + r.status)
 `
 
 /** Deletes a layer from an open registry's repository, as a registry's clean-up might. */
-export function deleteBlob(registries: EngineRegistries, repository: string, digest: string): void {
+export function deleteBlob(repository: string, digest: string): void {
   const slash = repository.indexOf('/')
-  inNetns(registries.netns, process.execPath, [
+  run(process.execPath, [
     '--input-type=module',
     '-e',
     DELETE_BLOB,
@@ -115,12 +109,9 @@ export function deleteBlob(registries: EngineRegistries, repository: string, dig
 }
 
 /** A registry that accepts connections and never answers, in the namespace, until stopped. */
-export async function silentRegistry(registries: EngineRegistries, port: number): Promise<{ stop(): void }> {
+export async function silentRegistry(port: number): Promise<{ stop(): void }> {
   const script = `require('node:net').createServer(() => {}).listen(${port}, '127.0.0.1', () => console.log('listening'))`
-  const [command, argv] = registries.netns
-    ? ['ip', ['netns', 'exec', registries.netns, process.execPath, '-e', script]]
-    : [process.execPath, ['-e', script]]
-  const child: ChildProcess = spawn(command, argv, { stdio: ['ignore', 'pipe', 'inherit'] })
+  const child: ChildProcess = spawn(process.execPath, ['-e', script], { stdio: ['ignore', 'pipe', 'inherit'] })
   await new Promise<void>((resolve, reject) => {
     child.stdout?.once('data', () => resolve())
     child.once('exit', code => reject(new Error(`the silent registry exited (${code})`)))

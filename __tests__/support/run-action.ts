@@ -27,11 +27,6 @@ export interface JobSpec {
   env: Record<string, string>
   /** Skip the post step, as when the job is cancelled during the main step. */
   skipPost?: boolean
-  /**
-   * Run the steps in this network namespace: the engine's, where its
-   * registries listen, as a runner's steps share the network of its engine.
-   */
-  netns?: string
 }
 
 export interface StepResult {
@@ -76,19 +71,13 @@ export async function runJob(spec: JobSpec): Promise<JobResult> {
     const main = await runStep(
       'main',
       { ...base, GITHUB_STATE: stateFile, GITHUB_OUTPUT: path.join(files, 'main-output') },
-      spec.workspace,
-      spec.netns
+      spec.workspace
     )
     const state = readFileCommands(stateFile)
     const stateEnv = Object.fromEntries(Object.entries(state).map(([k, v]) => [`STATE_${k}`, v]))
     const post = spec.skipPost
       ? undefined
-      : await runStep(
-          'post',
-          { ...base, ...stateEnv, GITHUB_OUTPUT: path.join(files, 'post-output') },
-          spec.workspace,
-          spec.netns
-        )
+      : await runStep('post', { ...base, ...stateEnv, GITHUB_OUTPUT: path.join(files, 'post-output') }, spec.workspace)
     return { main, post, state, summary: fs.readFileSync(summary, 'utf8') }
   } finally {
     fs.rmSync(files, { recursive: true, force: true })
@@ -105,19 +94,11 @@ function inputEnv(inputs: Record<string, string>): Record<string, string> {
   return Object.fromEntries(Object.entries(inputs).map(([k, v]) => [`INPUT_${k.replace(/ /g, '_').toUpperCase()}`, v]))
 }
 
-async function runStep(
-  step: 'main' | 'post',
-  env: Record<string, string>,
-  cwd: string,
-  netns?: string
-): Promise<StepResult> {
+async function runStep(step: 'main' | 'post', env: Record<string, string>, cwd: string): Promise<StepResult> {
   // ACTION_DIST points at another bundle, e.g. a frozen copy for benchmarks.
   const entry = path.join(process.env.ACTION_DIST ?? path.join(ROOT, 'dist'), step, 'index.js')
-  const [command, args] = netns
-    ? ['ip', ['netns', 'exec', netns, process.execPath, entry]]
-    : [process.execPath, [entry]]
   const started = process.hrtime.bigint()
-  const child = spawn(command, args, { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] })
+  const child = spawn(process.execPath, [entry], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] })
   let log = ''
   child.stdout.on('data', (d: Buffer) => (log += d.toString()))
   child.stderr.on('data', (d: Buffer) => (log += d.toString()))

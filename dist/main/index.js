@@ -32794,7 +32794,10 @@ async function runClient(request, place, bounds, signal, script = clientScript()
     signal?.throwIfAborted();
     // Node would name the missing module in a stack trace and end with its own version.
     if (!external_node_fs_namespaceObject.existsSync(script))
-        return { reply: { kind: 'refused', message: `the cache client ${script} is missing: the action's dist/ is incomplete` }, warnings: [] };
+        return {
+            reply: { kind: 'refused', message: `the cache client ${script} is missing: the action's dist/ is incomplete` },
+            warnings: []
+        };
     const child = (0,external_node_child_process_namespaceObject.spawn)(process.execPath, [script], {
         cwd: place.workRoot,
         env: { ...place.env, RUNNER_TEMP: place.temp, GITHUB_WORKSPACE: place.workRoot },
@@ -32964,7 +32967,11 @@ function children(document) {
     if (typeof document !== 'object' || document === null)
         return [];
     const { manifests, layers, config } = document;
-    const list = [...(Array.isArray(manifests) ? manifests : []), ...(Array.isArray(layers) ? layers : []), ...(config ? [config] : [])];
+    const list = [
+        ...(Array.isArray(manifests) ? manifests : []),
+        ...(Array.isArray(layers) ? layers : []),
+        ...(config ? [config] : [])
+    ];
     return list.filter((d) => typeof d === 'object' && d !== null);
 }
 
@@ -33005,7 +33012,12 @@ class GhaCacheStore {
     }
     async restore(plan, signal) {
         await removeDir(this.cacheDir);
-        const request = { op: 'restore', paths: [this.cacheName], key: plan.lookup, restoreKeys: plan.restoreKeys.map(r => r.key) };
+        const request = {
+            op: 'restore',
+            paths: [this.cacheName],
+            key: plan.lookup,
+            restoreKeys: plan.restoreKeys.map(r => r.key)
+        };
         let outcome;
         try {
             outcome = await this.call(request, signal);
@@ -33076,7 +33088,9 @@ class GhaCacheStore {
         if (reply.kind === 'refused')
             return { saved: false, reason: `the cache service refused it: ${reply.message}` };
         if (reply.kind !== 'saved' || reply.id === -1) {
-            const why = warnings.length > 0 ? warnings.join('; ') : 'another job may have saved this generation first, or the service failed; see above';
+            const why = warnings.length > 0
+                ? warnings.join('; ')
+                : 'another job may have saved this generation first, or the service failed; see above';
             return { saved: false, reason: `the cache service did not accept the entry (${why})` };
         }
         return { saved: true, key, sizeBytes: await dirSize(this.cacheDir) };
@@ -33120,7 +33134,10 @@ function tokenScopes(token) {
         const ac = JSON.parse(claims.ac);
         if (!Array.isArray(ac))
             return undefined;
-        return ac.map(s => ({ scope: String(s.Scope), permission: Number(s.Permission) }));
+        return ac.map(s => ({
+            scope: String(s.Scope),
+            permission: Number(s.Permission)
+        }));
     }
     catch {
         return undefined;
@@ -33335,7 +33352,10 @@ async function lastTouched(dir) {
 const CACHE_CONFIG_MEDIA_TYPE = 'application/vnd.buildkit.cacheconfig.v0';
 /** The annotation of a branch tag's index that names the content key it points at. */
 const KEY_ANNOTATION = 'io.github.buildx-ci-cache.key';
-const IMAGE_MANIFESTS = ['application/vnd.oci.image.manifest.v1+json', 'application/vnd.docker.distribution.manifest.v2+json'];
+const IMAGE_MANIFESTS = [
+    'application/vnd.oci.image.manifest.v1+json',
+    'application/vnd.docker.distribution.manifest.v2+json'
+];
 const INDEXES = ['application/vnd.oci.image.index.v1+json', 'application/vnd.docker.distribution.manifest.list.v2+json'];
 const registry_manifest_DIGEST = /^sha256:[a-f0-9]{64}$/;
 /** A cache manifest as BuildKit pushes it; its size is what the entry holds in the registry. */
@@ -33350,7 +33370,10 @@ function parseCacheManifest(raw) {
         return { ok: false, problem: `its manifest has the media type ${clip(mediaType)}` };
     const config = object(manifest.config);
     if (config?.mediaType !== CACHE_CONFIG_MEDIA_TYPE) {
-        return { ok: false, problem: `it is not a BuildKit cache (its config is ${clip(String(config?.mediaType ?? 'missing'))})` };
+        return {
+            ok: false,
+            problem: `it is not a BuildKit cache (its config is ${clip(String(config?.mediaType ?? 'missing'))})`
+        };
     }
     if (!Array.isArray(manifest.layers))
         return { ok: false, problem: 'its manifest lists no layers' };
@@ -33407,7 +33430,7 @@ function explainPushFailure(error, repository) {
     switch (fault.kind) {
         case 'denied':
             return (`the registry refused the push to ${repository} (${fault.message}). Log in before this step with credentials that may push ` +
-                '(docker/login-action); for ghcr.io give the job `permissions: packages: write`, and give this repository write access in the package\'s settings if another repository created it.');
+                "(docker/login-action); for ghcr.io give the job `permissions: packages: write`, and give this repository write access in the package's settings if another repository created it.");
         case 'read-only':
             return `the registry does not take pushes to ${repository} (${fault.message}): it is read-only or a mirror; point cache-ref at a registry that takes pushes.`;
         case 'missing':
@@ -33417,7 +33440,10 @@ function explainPushFailure(error, repository) {
 }
 /** The line that says what went wrong: docker's last `ERROR:` line, else its last line. */
 function errorMessage(stderr) {
-    const lines = stderr.split('\n').map(l => l.trim()).filter(Boolean);
+    const lines = stderr
+        .split('\n')
+        .map(l => l.trim())
+        .filter(Boolean);
     const error = lines.filter(l => /^(ERROR|error):/.test(l)).at(-1) ?? lines.at(-1) ?? 'no output';
     return clip(error.replace(/^(ERROR|error):\s*/, ''));
 }
@@ -33482,9 +33508,19 @@ function docker(args, seconds) {
             if (failure.code === 'ENOENT')
                 return resolve({ code: 127, stdout, stderr: 'ERROR: the docker CLI is not on PATH', timedOut: false });
             if (failure.code === 'ERR_CHILD_PROCESS_STDIO_MAXBUFFER') {
-                return resolve({ code: 1, stdout: '', stderr: `ERROR: the registry answered with more than ${MAX_OUTPUT} bytes`, timedOut: false });
+                return resolve({
+                    code: 1,
+                    stdout: '',
+                    stderr: `ERROR: the registry answered with more than ${MAX_OUTPUT} bytes`,
+                    timedOut: false
+                });
             }
-            resolve({ code: typeof failure.code === 'number' ? failure.code : 1, stdout, stderr, timedOut: failure.killed === true });
+            resolve({
+                code: typeof failure.code === 'number' ? failure.code : 1,
+                stdout,
+                stderr,
+                timedOut: failure.killed === true
+            });
         });
     });
 }
@@ -33540,7 +33576,10 @@ function join(parts) {
 // Escapes (`%2F`) and the shortening mark (`~`) become `_`; a leading `.` or
 // `-` would make the tag invalid, and an empty component says nothing.
 function hint(component, max) {
-    const plain = component.replace(/%[0-9A-Fa-f]{2}/g, '_').replace(/[^A-Za-z0-9_.-]/g, '_').slice(0, max);
+    const plain = component
+        .replace(/%[0-9A-Fa-f]{2}/g, '_')
+        .replace(/[^A-Za-z0-9_.-]/g, '_')
+        .slice(0, max);
     return plain === '' ? '_' : plain.replace(/^[.-]/, '_');
 }
 function digest(key) {
@@ -33581,7 +33620,11 @@ class RegistryCacheStore {
         for (const r of plan.restoreKeys) {
             // A restore key of the same content names it as a prefix (`<content>/`).
             const key = r.sameContent ? r.key.slice(0, -1) : r.key;
-            candidates.push({ key, ref: this.tagged(r.sameContent ? contentTag(key) : branchTag(key)), kind: r.sameContent ? 'content' : 'branch' });
+            candidates.push({
+                key,
+                ref: this.tagged(r.sameContent ? contentTag(key) : branchTag(key)),
+                kind: r.sameContent ? 'content' : 'branch'
+            });
         }
         info(`Looking up ${candidates.map(c => c.ref).join(', ')}`);
         // All at once: each lookup is a registry round trip, and most are misses.
@@ -33596,12 +33639,16 @@ class RegistryCacheStore {
             const lookup = lookups[i];
             if (lookup.kind !== 'found')
                 continue;
-            const entry = candidate.kind === 'branch' ? await this.branchEntry(candidate, lookup.raw) : this.contentEntry(candidate, lookup.raw);
+            const entry = candidate.kind === 'branch'
+                ? await this.branchEntry(candidate, lookup.raw)
+                : this.contentEntry(candidate, lookup.raw);
             if (entry.problem === undefined) {
                 info(`Cache found at ${candidate.ref} for key: ${entry.matchedKey}`);
                 return entry;
             }
-            const fix = candidate.kind === 'exact' ? 'the next run that may write replaces it' : 'the next save on that branch replaces it';
+            const fix = candidate.kind === 'exact'
+                ? 'the next run that may write replaces it'
+                : 'the next save on that branch replaces it';
             warning(`Skipping the damaged cache entry ${candidate.ref} (${entry.problem}); ${fix}.`);
             if (candidate.kind === 'exact')
                 damagedExact = entry;
@@ -33626,9 +33673,14 @@ class RegistryCacheStore {
             return { sizeBytes: 0, problem: explainPushFailure(buildError, ref) };
         const lookup = await this.client.inspect(ref);
         if (lookup.kind !== 'found')
-            return { sizeBytes: 0, problem: `the build left nothing at ${ref} (${lookup.kind === 'missing' ? 'not found' : lookup.message})` };
+            return {
+                sizeBytes: 0,
+                problem: `the build left nothing at ${ref} (${lookup.kind === 'missing' ? 'not found' : lookup.message})`
+            };
         const manifest = parseCacheManifest(lookup.raw);
-        return manifest.ok ? { sizeBytes: manifest.sizeBytes } : { sizeBytes: 0, problem: `${ref} does not hold the build's cache: ${manifest.problem}` };
+        return manifest.ok
+            ? { sizeBytes: manifest.sizeBytes }
+            : { sizeBytes: 0, problem: `${ref} does not hold the build's cache: ${manifest.problem}` };
     }
     // The entry is already in the registry: the build pushed it. What is left
     // is to make it the one the fallbacks find.
@@ -33636,7 +33688,10 @@ class RegistryCacheStore {
         const source = this.tagged(contentTag(plan.content));
         const lookup = await this.client.inspect(source);
         if (lookup.kind !== 'found') {
-            return { saved: false, reason: `the build left no cache at ${source} (${lookup.kind === 'missing' ? 'not found' : lookup.message}).` };
+            return {
+                saved: false,
+                reason: `the build left no cache at ${source} (${lookup.kind === 'missing' ? 'not found' : lookup.message}).`
+            };
         }
         const manifest = parseCacheManifest(lookup.raw);
         if (!manifest.ok)
@@ -33644,7 +33699,10 @@ class RegistryCacheStore {
         const target = this.tagged(branchTag(branchScope(plan.content)));
         const pointed = await this.client.point(target, source, { [KEY_ANNOTATION]: plan.content });
         if (!pointed.ok) {
-            return { saved: false, reason: `the build pushed ${source}, but ${target} could not be moved to it: ${explainPushFailure(pointed.error, this.repository)}` };
+            return {
+                saved: false,
+                reason: `the build pushed ${source}, but ${target} could not be moved to it: ${explainPushFailure(pointed.error, this.repository)}`
+            };
         }
         info(`The build pushed the cache to ${source}; ${target} now points at it.`);
         return { saved: true, key: plan.content, sizeBytes: manifest.sizeBytes };
@@ -33656,7 +33714,11 @@ class RegistryCacheStore {
         const manifest = parseCacheManifest(raw);
         if (!manifest.ok)
             return { matchedKey: candidate.key, from: [], sizeBytes: 0, problem: manifest.problem };
-        return { matchedKey: candidate.key, from: [{ type: 'registry', ref: candidate.ref }], sizeBytes: manifest.sizeBytes };
+        return {
+            matchedKey: candidate.key,
+            from: [{ type: 'registry', ref: candidate.ref }],
+            sizeBytes: manifest.sizeBytes
+        };
     }
     // A branch tag is an index that names the content key it follows; BuildKit
     // imports only a cache manifest, so it is given the manifest by digest.
@@ -33667,7 +33729,9 @@ class RegistryCacheStore {
         const ref = `${this.repository}@${pointer.digest}`;
         const lookup = await this.client.inspect(ref);
         if (lookup.kind !== 'found') {
-            const why = lookup.kind === 'missing' ? 'the entry it points at is gone' : `the entry it points at could not be read: ${lookup.message}`;
+            const why = lookup.kind === 'missing'
+                ? 'the entry it points at is gone'
+                : `the entry it points at could not be read: ${lookup.message}`;
             return { matchedKey: pointer.key, from: [], sizeBytes: 0, problem: why };
         }
         const manifest = parseCacheManifest(lookup.raw);
@@ -33767,7 +33831,8 @@ function buildxArgs(inputs, cache, run) {
         args.push('--tag', tag);
     for (const { name, value } of inputs.buildArgs)
         args.push('--build-arg', `${name}=${value}`);
-    inputs.secrets.forEach(({ id }, i) => args.push('--secret', attributes(['id', id], ['env', secretVariable(i)])));
+    for (const [i, { id }] of inputs.secrets.entries())
+        args.push('--secret', attributes(['id', id], ['env', secretVariable(i)]));
     for (const { id, env } of inputs.secretEnvs)
         args.push('--secret', attributes(['id', id], ['env', env]));
     for (const { id, path } of inputs.secretFiles)
@@ -33832,7 +33897,9 @@ function csvField(field) {
     return /[",\r\n]/.test(field) ? `"${field.replace(/"/g, '""')}"` : field;
 }
 function cacheFrom(location) {
-    return location.type === 'local' ? attributes(['type', 'local'], ['src', location.dir]) : attributes(['type', 'registry'], ['ref', location.ref]);
+    return location.type === 'local'
+        ? attributes(['type', 'local'], ['src', location.dir])
+        : attributes(['type', 'registry'], ['ref', location.ref]);
 }
 // mode=max: every stage's layers, so that a builder stage is cached too.
 // ignore-error: a failed export must not fail the build; the store checks
@@ -33908,9 +33975,13 @@ function cacheExportError(progress) {
     return error;
 }
 function errorLine(output) {
-    const lines = output.split('\n').map(l => l.trim()).filter(Boolean);
+    const lines = output
+        .split('\n')
+        .map(l => l.trim())
+        .filter(Boolean);
     const errors = lines.filter(l => /^(ERROR|error):/.test(l));
-    return (errors.at(-1) ?? lines.at(-1) ?? '').replace(/^(ERROR|error):\s*/, '');
+    // buildx 0.29 and later put "failed to build: " before what 0.13 said.
+    return (errors.at(-1) ?? lines.at(-1) ?? '').replace(/^(ERROR|error):\s*/, '').replace(/^failed to build: /, '');
 }
 // What buildx 0.13 on Docker Engine 26 (containerd image store) prints last
 // when a blob of the imported local cache is missing or damaged, found by
@@ -33999,7 +34070,12 @@ async function build(inputs, cache, how, dir) {
             throw new BuildError(`The image build failed (docker buildx exit code ${result.exitCode}): ${result.error}`);
         }
         const exportError = cache.to ? cacheExportError(result.output) : undefined;
-        return { steps: result.steps, retriedWithoutCache, cacheExportError: exportError, ...(await imageFacts(run.iidFile, run.metadataFile)) };
+        return {
+            steps: result.steps,
+            retriedWithoutCache,
+            cacheExportError: exportError,
+            ...(await imageFacts(run.iidFile, run.metadataFile))
+        };
     }
     finally {
         await removeDir(dir);
@@ -34051,7 +34127,7 @@ function parseDriver(inspect) {
 function usesContainerdStore(driverStatusJson) {
     try {
         const status = JSON.parse(driverStatusJson);
-        return Array.isArray(status) && status.some(pair => Array.isArray(pair) && pair[1] === 'io.containerd.snapshotter.v1');
+        return (Array.isArray(status) && status.some(pair => Array.isArray(pair) && pair[1] === 'io.containerd.snapshotter.v1'));
     }
     catch {
         return false;
@@ -34074,7 +34150,10 @@ async function builderFacts() {
 async function askBuilder() {
     // Both asked at once: the image store matters only with the docker driver,
     // but asking costs less than waiting for inspect to say which driver it is.
-    const [inspect, info] = await Promise.all([quiet(['buildx', 'inspect']), quiet(['info', '--format', '{{json .DriverStatus}}'])]);
+    const [inspect, info] = await Promise.all([
+        quiet(['buildx', 'inspect']),
+        quiet(['info', '--format', '{{json .DriverStatus}}'])
+    ]);
     if (inspect.exitCode !== 0) {
         return { unavailable: inspect.stderr.trim().split('\n')[0] || 'no output', driver: '', containerdStore: false };
     }
@@ -34101,13 +34180,27 @@ async function ensureBuilder(name) {
     if ((await quiet(['buildx', 'inspect', '--bootstrap', name])).exitCode === 0)
         return;
     await quiet(['buildx', 'rm', name]);
-    const created = await getExecOutput('docker', ['buildx', 'create', '--name', name, '--driver', 'docker-container', '--bootstrap'], {
-        ignoreReturnCode: true
-    });
+    // On the engine's network, not a bridge of its own: the builder then
+    // reaches what a build on the docker driver reaches, a registry or cache
+    // service on the runner's localhost among them.
+    const created = await getExecOutput('docker', ['buildx', 'create', '--name', name, '--driver', 'docker-container', '--driver-opt', 'network=host', '--bootstrap'], { ignoreReturnCode: true });
     if (created.exitCode !== 0) {
         await quiet(['buildx', 'rm', name]);
         throw new Error(`could not create a docker-container builder (${created.stderr.trim().split('\n').at(-1)})`);
     }
+}
+/**
+ * Removes a builder the action made, with its container and its state
+ * volume, as docker/setup-buildx-action does in its post step: on a
+ * persistent runner they would pile up, each holding a build cache. Never
+ * rejects; a builder that cannot be removed is a warning.
+ */
+async function removeBuilder(name) {
+    const removed = await quiet(['buildx', 'rm', '--force', name]);
+    if (removed.exitCode === 0)
+        core.info(`Removed the docker-container builder ${name}.`);
+    else if (!/not found|no builder/i.test(removed.stderr))
+        core.warning(`Could not remove the docker-container builder ${name}: ${removed.stderr.trim().split('\n').at(-1)}`);
 }
 async function quiet(args) {
     return getExecOutput('docker', args, { ignoreReturnCode: true, silent: true });
@@ -39135,6 +39228,7 @@ function getOctokit(token, options, ...additionalPlugins) {
 // name, so a pull request could add a file that issues one: control
 // characters are shown escaped instead.
 function printable(text) {
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what it finds
     return text.replace(/[\u0000-\u001f\u007f]/g, c => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
@@ -39187,7 +39281,10 @@ async function resolveDefaultBranch(facts, input, token, ask = askDefaultBranch)
     return found;
 }
 async function fromApi(facts, token, ask) {
-    const fallback = (why) => ({ name: FALLBACK_DEFAULT_BRANCH, source: { kind: 'fallback', why } });
+    const fallback = (why) => ({
+        name: FALLBACK_DEFAULT_BRANCH,
+        source: { kind: 'fallback', why }
+    });
     if (!token)
         return fallback('the event does not name it and there is no github-token to ask the REST API with');
     try {
@@ -39350,7 +39447,11 @@ function parseInputs(read, workspace, env = process.env) {
         requireReference(image);
     for (const tag of tags)
         requireReference(tag, Input.Tags);
-    const cacheBackend = oneOf(Input.CacheBackend, read(Input.CacheBackend).trim() || 'gha', ['gha', 'local', 'registry']);
+    const cacheBackend = oneOf(Input.CacheBackend, read(Input.CacheBackend).trim() || 'gha', [
+        'gha',
+        'local',
+        'registry'
+    ]);
     const cacheRootInput = read(Input.CacheRoot).trim();
     if (cacheBackend === 'local' && !cacheRootInput) {
         throw new InputError('`cache-backend: local` needs `cache-root`: an absolute directory that persists between runs.');
@@ -39387,7 +39488,11 @@ function parseInputs(read, workspace, env = process.env) {
         cacheBackend,
         cacheRoot: cacheBackend === 'local' ? external_node_path_namespaceObject.normalize(cacheRootInput) : '',
         cacheRef,
-        cacheCompression: oneOf(Input.CacheCompression, read(Input.CacheCompression).trim() || 'zstd', ['gzip', 'zstd', 'uncompressed']),
+        cacheCompression: oneOf(Input.CacheCompression, read(Input.CacheCompression).trim() || 'zstd', [
+            'gzip',
+            'zstd',
+            'uncompressed'
+        ]),
         maxCacheSizeBytes,
         deleteSuperseded,
         restoreTimeoutSeconds: inputs_seconds(Input.RestoreTimeout, read(Input.RestoreTimeout), undefined),
@@ -42368,10 +42473,15 @@ const NO_RULES = { excludes: () => false, hasExceptions: false };
  * Dockerfile when there is one, else `.dockerignore` at the context root.
  */
 function readIgnoreRules(context, dockerfile) {
-    const file = readIgnoreFile(external_node_path_namespaceObject.dirname(dockerfile), `${external_node_path_namespaceObject.basename(dockerfile)}.dockerignore`) ?? readIgnoreFile(context, '.dockerignore');
+    const file = readIgnoreFile(external_node_path_namespaceObject.dirname(dockerfile), `${external_node_path_namespaceObject.basename(dockerfile)}.dockerignore`) ??
+        readIgnoreFile(context, '.dockerignore');
     if (!file)
         return NO_RULES;
-    const lines = file.text.replace(/^\uFEFF/, '').split(/\r?\n/).map(asDockerMeansIt).filter(isValidRule);
+    const lines = file.text
+        .replace(/^\uFEFF/, '')
+        .split(/\r?\n/)
+        .map(asDockerMeansIt)
+        .filter(isValidRule);
     const matcher = newMatcher().add(lines);
     return {
         file,
@@ -42433,7 +42543,9 @@ function resolveInside(root, relative) {
     const links = [];
     let hops = 0;
     // Every component below the root is checked not to be a link, so lstat is stat there.
-    const statOf = (parts) => parts.length === 0 ? external_node_fs_namespaceObject.statSync(root, { throwIfNoEntry: false }) : external_node_fs_namespaceObject.lstatSync(external_node_path_namespaceObject.join(root, ...parts), { throwIfNoEntry: false });
+    const statOf = (parts) => parts.length === 0
+        ? external_node_fs_namespaceObject.statSync(root, { throwIfNoEntry: false })
+        : external_node_fs_namespaceObject.lstatSync(external_node_path_namespaceObject.join(root, ...parts), { throwIfNoEntry: false });
     let last = statOf(resolved);
     while (pending.length > 0) {
         const part = pending.shift();
@@ -42523,7 +42635,14 @@ function wildcardMatches(context, base, pattern) {
     const resolved = resolveInside(context, base);
     if (resolved.kind !== 'directory')
         return [];
-    const matcher = new Minimatch(pattern, { dot: true, noglobstar: true, nobrace: true, noext: true, nocomment: true, nonegate: true });
+    const matcher = new Minimatch(pattern, {
+        dot: true,
+        noglobstar: true,
+        nobrace: true,
+        noext: true,
+        nocomment: true,
+        nonegate: true
+    });
     const prefix = resolved.relative === '.' ? '' : `${resolved.relative}/`;
     const matches = (relative) => matcher.match(relative.slice(prefix.length));
     // No match lies deeper than the pattern has components.
@@ -42582,16 +42701,16 @@ function* walk(context, dir, depth, descend) {
  */
 function contextSources(dockerfile) {
     const lines = splitLines(dockerfile);
-    const escape = escapeToken(lines);
+    const escapeChar = escapeToken(lines);
     const found = new Found();
-    for (const instruction of instructions(lines, escape)) {
+    for (const instruction of instructions(lines, escapeChar)) {
         switch (instruction.keyword) {
             case 'copy':
             case 'add':
-                collectCopy(instruction, escape, found);
+                collectCopy(instruction, escapeChar, found);
                 break;
             case 'run':
-                collectMounts(instruction, escape, found);
+                collectMounts(instruction, escapeChar, found);
                 break;
             // ONBUILD triggers run in a downstream build, never in this one.
         }
@@ -42604,7 +42723,7 @@ const DEFAULT_ESCAPE = '\\';
 const UTF8_BOM = '\uFEFF';
 function splitLines(text) {
     const body = text.startsWith(UTF8_BOM) ? text.slice(UTF8_BOM.length) : text;
-    return body.split('\n').map((line) => line.replace(/\r+$/, ''));
+    return body.split('\n').map(line => line.replace(/\r+$/, ''));
 }
 const DIRECTIVE = /^#\s*([a-zA-Z][a-zA-Z0-9]*)\s*=\s*(.+?)\s*$/;
 const KNOWN_DIRECTIVES = new Set(['syntax', 'escape', 'check']);
@@ -42630,8 +42749,8 @@ function escapeToken(lines) {
  * lines dropped, and heredoc bodies consumed so their contents are never
  * mistaken for instructions.
  */
-function* instructions(lines, escape) {
-    const continuation = continuationPattern(escape);
+function* instructions(lines, escapeChar) {
+    const continuation = continuationPattern(escapeChar);
     let next = 0;
     while (next < lines.length) {
         const first = (lines[next++] ?? '').trimStart();
@@ -42656,8 +42775,8 @@ function* instructions(lines, escape) {
     }
 }
 /** The escape token ends a line as a continuation unless it is itself escaped. */
-function continuationPattern(escape) {
-    const token = escape === '`' ? '`' : '\\\\';
+function continuationPattern(escapeChar) {
+    const token = escapeChar === '`' ? '`' : '\\\\';
     return new RegExp(`(^|[^${token}])${token}[ \\t]*$`);
 }
 function cutContinuation(line, continuation) {
@@ -42692,7 +42811,7 @@ function jsonArray(text) {
         return undefined;
     try {
         const parsed = JSON.parse(text);
-        if (Array.isArray(parsed) && parsed.every((item) => typeof item === 'string'))
+        if (Array.isArray(parsed) && parsed.every(item => typeof item === 'string'))
             return parsed;
     }
     catch {
@@ -42753,7 +42872,7 @@ function toFlag(word) {
     return { name: word.slice(2, eq).toLowerCase(), value: word.slice(eq + 1) };
 }
 function flagValues(instruction, name) {
-    return instruction.flags.flatMap((flag) => (flag.name === name && flag.value !== undefined ? [flag.value] : []));
+    return instruction.flags.flatMap(flag => (flag.name === name && flag.value !== undefined ? [flag.value] : []));
 }
 const HEREDOC_KEYWORDS = new Set(['run', 'copy', 'add']);
 const HEREDOC_WORD = /^\d*<<(-?)([^<]+)$/;
@@ -42762,7 +42881,7 @@ function heredocsOf(instruction) {
     const target = instruction.keyword === 'onbuild' ? parseInstruction(instruction.body) : instruction;
     if (!HEREDOC_KEYWORDS.has(target.keyword) || target.json)
         return [];
-    return rawWords(instruction.text).flatMap((word) => {
+    return rawWords(instruction.text).flatMap(word => {
         const heredoc = parseHeredocWord(word);
         return heredoc ? [heredoc] : [];
     });
@@ -42818,15 +42937,15 @@ function skipHeredocBody(lines, from, heredoc) {
 }
 // ---------------------------------------------------------------------------
 // COPY / ADD
-function collectCopy(instruction, escape, found) {
+function collectCopy(instruction, escapeChar, found) {
     // Copies from another stage, an image or a named context read nothing from this context.
-    if (flagValues(instruction, 'from').some((from) => from !== ''))
+    if (flagValues(instruction, 'from').some(from => from !== ''))
         return;
     const sources = instruction.args.slice(0, -1);
     for (const source of sources) {
         if (HEREDOC_WORD.test(source))
             continue;
-        const word = expandWord(source, escape);
+        const word = expandWord(source, escapeChar);
         if (instruction.keyword === 'add' && isRemote(word.text))
             continue;
         found.add(word);
@@ -42839,11 +42958,11 @@ function isRemote(source) {
 }
 // ---------------------------------------------------------------------------
 // RUN --mount
-function collectMounts(instruction, escape, found) {
+function collectMounts(instruction, escapeChar, found) {
     for (const spec of flagValues(instruction, 'mount')) {
         const source = contextBindSource(spec);
         if (source !== undefined)
-            found.add(expandWord(source, escape));
+            found.add(expandWord(source, escapeChar));
     }
 }
 /**
@@ -42895,7 +43014,7 @@ function csvFields(text) {
  * Removes quotes and escapes the way BuildKit's word expansion does, without
  * expanding variables: any live `$` makes the word dynamic.
  */
-function expandWord(raw, escape) {
+function expandWord(raw, escapeChar) {
     let text = '';
     let variable = false;
     let quote = '';
@@ -42907,10 +43026,10 @@ function expandWord(raw, escape) {
             else
                 text += ch;
         }
-        else if (ch === escape) {
+        else if (ch === escapeChar) {
             const next = raw.charAt(++pos);
             // Inside double quotes only a few characters can be escaped; otherwise the escape stays.
-            if (quote === '"' && next !== '"' && next !== '$' && next !== escape)
+            if (quote === '"' && next !== '"' && next !== '$' && next !== escapeChar)
                 text += ch;
             text += next;
         }
@@ -43070,6 +43189,7 @@ function sha256(data) {
 
 const REPORT = 'report';
 const CLEANUP = 'cleanup';
+const BUILDER = 'builder';
 function saveReport(report) {
     saveState(REPORT, JSON.stringify(report));
 }
@@ -43084,6 +43204,13 @@ function saveCleanup(paths) {
 function readCleanup() {
     const raw = core.getState(CLEANUP);
     return raw ? JSON.parse(raw) : [];
+}
+/** The builder the main step made, for the post step to remove whatever happened. */
+function saveBuilderCleanup(name) {
+    saveState(BUILDER, name);
+}
+function readBuilderCleanup() {
+    return core.getState(BUILDER) || undefined;
 }
 
 ;// CONCATENATED MODULE: ./src/steps/restore.ts
@@ -43307,7 +43434,12 @@ async function mainStep() {
     const seconds = () => (Date.now() - started) / 1000;
     try {
         const built = await group(`Build ${inputs.image}`, () => build(inputs, { from: entry?.from ?? [], to: exporter.location }, { builder: exporter.builder, output: 'image' }, workDir));
-        report.build = { seconds: seconds(), steps: built.steps, retriedWithoutCache: built.retriedWithoutCache, succeeded: true };
+        report.build = {
+            seconds: seconds(),
+            steps: built.steps,
+            retriedWithoutCache: built.retriedWithoutCache,
+            succeeded: true
+        };
         exporter.failure = built.cacheExportError;
         info(`${built.steps.cached} of ${built.steps.total} steps were cached.`);
         setOutput(Output.ImageId, built.imageId);
@@ -43367,6 +43499,8 @@ class Exporter {
     async prepare(decision) {
         const picked = await pickBuilder(this.facts, decision.save, this.createBuilder);
         this.builder = picked.name;
+        if (picked.name)
+            saveBuilderCleanup(picked.name);
         if (!decision.save)
             return decision;
         if (picked.exportBlocked)

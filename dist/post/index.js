@@ -29215,7 +29215,7 @@ module.exports = {
 /***/ ((module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _steps_post_step_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(3496);
+/* harmony import */ var _steps_post_step_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(4375);
 
 // Exit explicitly: a cache request that never answered must not hold the job.
 await (0,_steps_post_step_js__WEBPACK_IMPORTED_MODULE_0__/* .runPost */ .a)();
@@ -29226,7 +29226,7 @@ __webpack_async_result__();
 
 /***/ }),
 
-/***/ 3496:
+/***/ 4375:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -31741,14 +31741,14 @@ var exec_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arg
  */
 function exec_exec(commandLine, args, options) {
     return exec_awaiter(this, void 0, void 0, function* () {
-        const commandArgs = tr.argStringToArray(commandLine);
+        const commandArgs = argStringToArray(commandLine);
         if (commandArgs.length === 0) {
             throw new Error(`Parameter 'commandLine' cannot be null or empty.`);
         }
         // Path to tool to execute should be first arg
         const toolPath = commandArgs[0];
         args = commandArgs.slice(1).concat(args || []);
-        const runner = new tr.ToolRunner(toolPath, args, options);
+        const runner = new ToolRunner(toolPath, args, options);
         return runner.exec();
     });
 }
@@ -31768,8 +31768,8 @@ function getExecOutput(commandLine, args, options) {
         let stdout = '';
         let stderr = '';
         //Using string decoder covers the case where a mult-byte character is split
-        const stdoutDecoder = new StringDecoder('utf8');
-        const stderrDecoder = new StringDecoder('utf8');
+        const stdoutDecoder = new external_string_decoder_.StringDecoder('utf8');
+        const stderrDecoder = new external_string_decoder_.StringDecoder('utf8');
         const originalStdoutListener = (_a = options === null || options === void 0 ? void 0 : options.listeners) === null || _a === void 0 ? void 0 : _a.stdout;
         const originalStdErrListener = (_b = options === null || options === void 0 ? void 0 : options.listeners) === null || _b === void 0 ? void 0 : _b.stderr;
         const stdErrListener = (data) => {
@@ -32424,7 +32424,10 @@ async function runClient(request, place, bounds, signal, script = clientScript()
     signal?.throwIfAborted();
     // Node would name the missing module in a stack trace and end with its own version.
     if (!external_node_fs_namespaceObject.existsSync(script))
-        return { reply: { kind: 'refused', message: `the cache client ${script} is missing: the action's dist/ is incomplete` }, warnings: [] };
+        return {
+            reply: { kind: 'refused', message: `the cache client ${script} is missing: the action's dist/ is incomplete` },
+            warnings: []
+        };
     const child = (0,external_node_child_process_namespaceObject.spawn)(process.execPath, [script], {
         cwd: place.workRoot,
         env: { ...place.env, RUNNER_TEMP: place.temp, GITHUB_WORKSPACE: place.workRoot },
@@ -32594,7 +32597,11 @@ function children(document) {
     if (typeof document !== 'object' || document === null)
         return [];
     const { manifests, layers, config } = document;
-    const list = [...(Array.isArray(manifests) ? manifests : []), ...(Array.isArray(layers) ? layers : []), ...(config ? [config] : [])];
+    const list = [
+        ...(Array.isArray(manifests) ? manifests : []),
+        ...(Array.isArray(layers) ? layers : []),
+        ...(config ? [config] : [])
+    ];
     return list.filter((d) => typeof d === 'object' && d !== null);
 }
 
@@ -32635,7 +32642,12 @@ class GhaCacheStore {
     }
     async restore(plan, signal) {
         await removeDir(this.cacheDir);
-        const request = { op: 'restore', paths: [this.cacheName], key: plan.lookup, restoreKeys: plan.restoreKeys.map(r => r.key) };
+        const request = {
+            op: 'restore',
+            paths: [this.cacheName],
+            key: plan.lookup,
+            restoreKeys: plan.restoreKeys.map(r => r.key)
+        };
         let outcome;
         try {
             outcome = await this.call(request, signal);
@@ -32706,7 +32718,9 @@ class GhaCacheStore {
         if (reply.kind === 'refused')
             return { saved: false, reason: `the cache service refused it: ${reply.message}` };
         if (reply.kind !== 'saved' || reply.id === -1) {
-            const why = warnings.length > 0 ? warnings.join('; ') : 'another job may have saved this generation first, or the service failed; see above';
+            const why = warnings.length > 0
+                ? warnings.join('; ')
+                : 'another job may have saved this generation first, or the service failed; see above';
             return { saved: false, reason: `the cache service did not accept the entry (${why})` };
         }
         return { saved: true, key, sizeBytes: await dirSize(this.cacheDir) };
@@ -32750,7 +32764,10 @@ function tokenScopes(token) {
         const ac = JSON.parse(claims.ac);
         if (!Array.isArray(ac))
             return undefined;
-        return ac.map(s => ({ scope: String(s.Scope), permission: Number(s.Permission) }));
+        return ac.map(s => ({
+            scope: String(s.Scope),
+            permission: Number(s.Permission)
+        }));
     }
     catch {
         return undefined;
@@ -32965,7 +32982,10 @@ async function lastTouched(dir) {
 const CACHE_CONFIG_MEDIA_TYPE = 'application/vnd.buildkit.cacheconfig.v0';
 /** The annotation of a branch tag's index that names the content key it points at. */
 const KEY_ANNOTATION = 'io.github.buildx-ci-cache.key';
-const IMAGE_MANIFESTS = ['application/vnd.oci.image.manifest.v1+json', 'application/vnd.docker.distribution.manifest.v2+json'];
+const IMAGE_MANIFESTS = [
+    'application/vnd.oci.image.manifest.v1+json',
+    'application/vnd.docker.distribution.manifest.v2+json'
+];
 const INDEXES = ['application/vnd.oci.image.index.v1+json', 'application/vnd.docker.distribution.manifest.list.v2+json'];
 const registry_manifest_DIGEST = /^sha256:[a-f0-9]{64}$/;
 /** A cache manifest as BuildKit pushes it; its size is what the entry holds in the registry. */
@@ -32980,7 +33000,10 @@ function parseCacheManifest(raw) {
         return { ok: false, problem: `its manifest has the media type ${clip(mediaType)}` };
     const config = object(manifest.config);
     if (config?.mediaType !== CACHE_CONFIG_MEDIA_TYPE) {
-        return { ok: false, problem: `it is not a BuildKit cache (its config is ${clip(String(config?.mediaType ?? 'missing'))})` };
+        return {
+            ok: false,
+            problem: `it is not a BuildKit cache (its config is ${clip(String(config?.mediaType ?? 'missing'))})`
+        };
     }
     if (!Array.isArray(manifest.layers))
         return { ok: false, problem: 'its manifest lists no layers' };
@@ -33037,7 +33060,7 @@ function explainPushFailure(error, repository) {
     switch (fault.kind) {
         case 'denied':
             return (`the registry refused the push to ${repository} (${fault.message}). Log in before this step with credentials that may push ` +
-                '(docker/login-action); for ghcr.io give the job `permissions: packages: write`, and give this repository write access in the package\'s settings if another repository created it.');
+                "(docker/login-action); for ghcr.io give the job `permissions: packages: write`, and give this repository write access in the package's settings if another repository created it.");
         case 'read-only':
             return `the registry does not take pushes to ${repository} (${fault.message}): it is read-only or a mirror; point cache-ref at a registry that takes pushes.`;
         case 'missing':
@@ -33047,7 +33070,10 @@ function explainPushFailure(error, repository) {
 }
 /** The line that says what went wrong: docker's last `ERROR:` line, else its last line. */
 function errorMessage(stderr) {
-    const lines = stderr.split('\n').map(l => l.trim()).filter(Boolean);
+    const lines = stderr
+        .split('\n')
+        .map(l => l.trim())
+        .filter(Boolean);
     const error = lines.filter(l => /^(ERROR|error):/.test(l)).at(-1) ?? lines.at(-1) ?? 'no output';
     return clip(error.replace(/^(ERROR|error):\s*/, ''));
 }
@@ -33112,9 +33138,19 @@ function docker(args, seconds) {
             if (failure.code === 'ENOENT')
                 return resolve({ code: 127, stdout, stderr: 'ERROR: the docker CLI is not on PATH', timedOut: false });
             if (failure.code === 'ERR_CHILD_PROCESS_STDIO_MAXBUFFER') {
-                return resolve({ code: 1, stdout: '', stderr: `ERROR: the registry answered with more than ${MAX_OUTPUT} bytes`, timedOut: false });
+                return resolve({
+                    code: 1,
+                    stdout: '',
+                    stderr: `ERROR: the registry answered with more than ${MAX_OUTPUT} bytes`,
+                    timedOut: false
+                });
             }
-            resolve({ code: typeof failure.code === 'number' ? failure.code : 1, stdout, stderr, timedOut: failure.killed === true });
+            resolve({
+                code: typeof failure.code === 'number' ? failure.code : 1,
+                stdout,
+                stderr,
+                timedOut: failure.killed === true
+            });
         });
     });
 }
@@ -33170,7 +33206,10 @@ function join(parts) {
 // Escapes (`%2F`) and the shortening mark (`~`) become `_`; a leading `.` or
 // `-` would make the tag invalid, and an empty component says nothing.
 function hint(component, max) {
-    const plain = component.replace(/%[0-9A-Fa-f]{2}/g, '_').replace(/[^A-Za-z0-9_.-]/g, '_').slice(0, max);
+    const plain = component
+        .replace(/%[0-9A-Fa-f]{2}/g, '_')
+        .replace(/[^A-Za-z0-9_.-]/g, '_')
+        .slice(0, max);
     return plain === '' ? '_' : plain.replace(/^[.-]/, '_');
 }
 function digest(key) {
@@ -33211,7 +33250,11 @@ class RegistryCacheStore {
         for (const r of plan.restoreKeys) {
             // A restore key of the same content names it as a prefix (`<content>/`).
             const key = r.sameContent ? r.key.slice(0, -1) : r.key;
-            candidates.push({ key, ref: this.tagged(r.sameContent ? contentTag(key) : branchTag(key)), kind: r.sameContent ? 'content' : 'branch' });
+            candidates.push({
+                key,
+                ref: this.tagged(r.sameContent ? contentTag(key) : branchTag(key)),
+                kind: r.sameContent ? 'content' : 'branch'
+            });
         }
         info(`Looking up ${candidates.map(c => c.ref).join(', ')}`);
         // All at once: each lookup is a registry round trip, and most are misses.
@@ -33226,12 +33269,16 @@ class RegistryCacheStore {
             const lookup = lookups[i];
             if (lookup.kind !== 'found')
                 continue;
-            const entry = candidate.kind === 'branch' ? await this.branchEntry(candidate, lookup.raw) : this.contentEntry(candidate, lookup.raw);
+            const entry = candidate.kind === 'branch'
+                ? await this.branchEntry(candidate, lookup.raw)
+                : this.contentEntry(candidate, lookup.raw);
             if (entry.problem === undefined) {
                 info(`Cache found at ${candidate.ref} for key: ${entry.matchedKey}`);
                 return entry;
             }
-            const fix = candidate.kind === 'exact' ? 'the next run that may write replaces it' : 'the next save on that branch replaces it';
+            const fix = candidate.kind === 'exact'
+                ? 'the next run that may write replaces it'
+                : 'the next save on that branch replaces it';
             warning(`Skipping the damaged cache entry ${candidate.ref} (${entry.problem}); ${fix}.`);
             if (candidate.kind === 'exact')
                 damagedExact = entry;
@@ -33256,9 +33303,14 @@ class RegistryCacheStore {
             return { sizeBytes: 0, problem: explainPushFailure(buildError, ref) };
         const lookup = await this.client.inspect(ref);
         if (lookup.kind !== 'found')
-            return { sizeBytes: 0, problem: `the build left nothing at ${ref} (${lookup.kind === 'missing' ? 'not found' : lookup.message})` };
+            return {
+                sizeBytes: 0,
+                problem: `the build left nothing at ${ref} (${lookup.kind === 'missing' ? 'not found' : lookup.message})`
+            };
         const manifest = parseCacheManifest(lookup.raw);
-        return manifest.ok ? { sizeBytes: manifest.sizeBytes } : { sizeBytes: 0, problem: `${ref} does not hold the build's cache: ${manifest.problem}` };
+        return manifest.ok
+            ? { sizeBytes: manifest.sizeBytes }
+            : { sizeBytes: 0, problem: `${ref} does not hold the build's cache: ${manifest.problem}` };
     }
     // The entry is already in the registry: the build pushed it. What is left
     // is to make it the one the fallbacks find.
@@ -33266,7 +33318,10 @@ class RegistryCacheStore {
         const source = this.tagged(contentTag(plan.content));
         const lookup = await this.client.inspect(source);
         if (lookup.kind !== 'found') {
-            return { saved: false, reason: `the build left no cache at ${source} (${lookup.kind === 'missing' ? 'not found' : lookup.message}).` };
+            return {
+                saved: false,
+                reason: `the build left no cache at ${source} (${lookup.kind === 'missing' ? 'not found' : lookup.message}).`
+            };
         }
         const manifest = parseCacheManifest(lookup.raw);
         if (!manifest.ok)
@@ -33274,7 +33329,10 @@ class RegistryCacheStore {
         const target = this.tagged(branchTag(branchScope(plan.content)));
         const pointed = await this.client.point(target, source, { [KEY_ANNOTATION]: plan.content });
         if (!pointed.ok) {
-            return { saved: false, reason: `the build pushed ${source}, but ${target} could not be moved to it: ${explainPushFailure(pointed.error, this.repository)}` };
+            return {
+                saved: false,
+                reason: `the build pushed ${source}, but ${target} could not be moved to it: ${explainPushFailure(pointed.error, this.repository)}`
+            };
         }
         info(`The build pushed the cache to ${source}; ${target} now points at it.`);
         return { saved: true, key: plan.content, sizeBytes: manifest.sizeBytes };
@@ -33286,7 +33344,11 @@ class RegistryCacheStore {
         const manifest = parseCacheManifest(raw);
         if (!manifest.ok)
             return { matchedKey: candidate.key, from: [], sizeBytes: 0, problem: manifest.problem };
-        return { matchedKey: candidate.key, from: [{ type: 'registry', ref: candidate.ref }], sizeBytes: manifest.sizeBytes };
+        return {
+            matchedKey: candidate.key,
+            from: [{ type: 'registry', ref: candidate.ref }],
+            sizeBytes: manifest.sizeBytes
+        };
     }
     // A branch tag is an index that names the content key it follows; BuildKit
     // imports only a cache manifest, so it is given the manifest by digest.
@@ -33297,7 +33359,9 @@ class RegistryCacheStore {
         const ref = `${this.repository}@${pointer.digest}`;
         const lookup = await this.client.inspect(ref);
         if (lookup.kind !== 'found') {
-            const why = lookup.kind === 'missing' ? 'the entry it points at is gone' : `the entry it points at could not be read: ${lookup.message}`;
+            const why = lookup.kind === 'missing'
+                ? 'the entry it points at is gone'
+                : `the entry it points at could not be read: ${lookup.message}`;
             return { matchedKey: pointer.key, from: [], sizeBytes: 0, problem: why };
         }
         const manifest = parseCacheManifest(lookup.raw);
@@ -38397,7 +38461,11 @@ async function deleteSuperseded(options) {
     catch (error) {
         // Not expected (listing and deleting catch their own errors), but this
         // step must never throw.
-        return { ...result, skippedReason: `The clean-up stopped: ${firstLine(String(error.message))}`, warn: true };
+        return {
+            ...result,
+            skippedReason: `The clean-up stopped: ${firstLine(String(error.message))}`,
+            warn: true
+        };
     }
     finally {
         clearTimeout(timer);
@@ -38406,8 +38474,8 @@ async function deleteSuperseded(options) {
 /** One line for the log; write it as a warning when `result.warn`. */
 function deletionSummary(result) {
     const parts = [`Deleted ${result.deleted.length} superseded cache entr${result.deleted.length === 1 ? 'y' : 'ies'}.`];
-    if (result.failed.length > 0) {
-        const first = result.failed[0];
+    const [first] = result.failed;
+    if (first) {
         parts.push(`${result.failed.length} could not be deleted; ${first.key}: ${first.reason}`);
     }
     if (result.skippedReason !== undefined)
@@ -38534,7 +38602,10 @@ function explain(error, signal, seconds) {
 }
 function firstLine(text) {
     // Octokit appends the documentation URL after " - "; the status says enough.
-    return text.split('\n')[0].replace(/ - https:\/\/docs\.github\.com\S*$/, '').slice(0, 200);
+    return text
+        .split('\n')[0]
+        ?.replace(/ - https:\/\/docs\.github\.com\S*$/, '')
+        .slice(0, 200);
 }
 
 ;// CONCATENATED MODULE: ./src/constants.ts
@@ -38586,6 +38657,135 @@ const Output = {
     CacheStale: 'cache-stale'
 };
 
+;// CONCATENATED MODULE: ./src/docker/builder.ts
+
+
+// Which builder the build runs on. The docker driver exports a local cache
+// only with the containerd image store; GitHub's hosted runners ship without
+// it, so a run that must export needs a docker-container builder there.
+const OWN_BUILDER = 'buildx-ci-cache';
+const CANNOT_EXPORT = 'The current builder uses the docker driver without the containerd image store, which cannot export a local cache';
+const CONTAINERD_STORE_FIX = 'enable the containerd image store ("features": {"containerd-snapshotter": true} in /etc/docker/daemon.json)';
+/** Pure: the builder for a build that does or does not export a cache. */
+function chooseBuilder(facts, exporting, createBuilder) {
+    if (!exporting || facts.driver !== 'docker' || facts.containerdStore)
+        return { kind: 'current' };
+    if (createBuilder)
+        return { kind: 'create', name: OWN_BUILDER };
+    return {
+        kind: 'no-export',
+        warning: `${CANNOT_EXPORT}, so nothing will be saved. Fix: set \`create-builder: true\`, or add docker/setup-buildx-action before this step, or ${CONTAINERD_STORE_FIX}.`
+    };
+}
+/** Pure: the warning when the docker-container builder could not be made, e.g. its image could not be pulled. */
+function createFailedWarning(reason) {
+    return (`${CANNOT_EXPORT}, and ${reason}, so nothing will be saved. ` +
+        'Fix: let the runner pull the moby/buildkit image that builder runs (or add docker/setup-buildx-action before this step, ' +
+        `with driver-opts naming a copy of that image it can pull), or ${CONTAINERD_STORE_FIX}.`);
+}
+function parseDriver(inspect) {
+    return /^Driver:\s*(\S+)/m.exec(inspect)?.[1] ?? '';
+}
+function usesContainerdStore(driverStatusJson) {
+    try {
+        const status = JSON.parse(driverStatusJson);
+        return (Array.isArray(status) && status.some(pair => Array.isArray(pair) && pair[1] === 'io.containerd.snapshotter.v1'));
+    }
+    catch {
+        return false;
+    }
+}
+/** The builder's first platform is its native one: `linux/amd64*` (a `*` marks one set by hand) → `linux/amd64`. */
+function parseDefaultPlatform(inspect) {
+    const first = /^Platforms:[ \t]*([^,\n]+)/m.exec(inspect)?.[1]?.trim().replace(/\*$/, '');
+    return first || undefined;
+}
+/** Never rejects: a docker CLI that cannot even be started is `unavailable` too. */
+async function builderFacts() {
+    try {
+        return await askBuilder();
+    }
+    catch (error) {
+        return { unavailable: error.message, driver: '', containerdStore: false };
+    }
+}
+async function askBuilder() {
+    // Both asked at once: the image store matters only with the docker driver,
+    // but asking costs less than waiting for inspect to say which driver it is.
+    const [inspect, info] = await Promise.all([
+        quiet(['buildx', 'inspect']),
+        quiet(['info', '--format', '{{json .DriverStatus}}'])
+    ]);
+    if (inspect.exitCode !== 0) {
+        return { unavailable: inspect.stderr.trim().split('\n')[0] || 'no output', driver: '', containerdStore: false };
+    }
+    const driver = parseDriver(inspect.stdout);
+    const defaultPlatform = parseDefaultPlatform(inspect.stdout) ?? (await serverPlatform());
+    if (driver !== 'docker')
+        return { driver, containerdStore: false, defaultPlatform };
+    return { driver, containerdStore: info.exitCode === 0 && usesContainerdStore(info.stdout), defaultPlatform };
+}
+// A docker-container builder that has not started yet lists no platforms: it
+// will run on this engine, so the engine's own platform is the one.
+async function serverPlatform() {
+    const version = await quiet(['version', '--format', '{{.Server.Os}}/{{.Server.Arch}}']);
+    const platform = version.stdout.trim();
+    return version.exitCode === 0 && /^[^/\s]+\/[^/\s]+$/.test(platform) ? platform : undefined;
+}
+/**
+ * Makes our docker-container builder, or reuses the one an earlier step made
+ * if it runs. A create whose bootstrap failed (its image could not be pulled)
+ * still leaves the builder defined, and a build on it fails: such a builder
+ * is removed, never reused.
+ */
+async function ensureBuilder(name) {
+    if ((await quiet(['buildx', 'inspect', '--bootstrap', name])).exitCode === 0)
+        return;
+    await quiet(['buildx', 'rm', name]);
+    // On the engine's network, not a bridge of its own: the builder then
+    // reaches what a build on the docker driver reaches, a registry or cache
+    // service on the runner's localhost among them.
+    const created = await exec.getExecOutput('docker', ['buildx', 'create', '--name', name, '--driver', 'docker-container', '--driver-opt', 'network=host', '--bootstrap'], { ignoreReturnCode: true });
+    if (created.exitCode !== 0) {
+        await quiet(['buildx', 'rm', name]);
+        throw new Error(`could not create a docker-container builder (${created.stderr.trim().split('\n').at(-1)})`);
+    }
+}
+/**
+ * Removes a builder the action made, with its container and its state
+ * volume, as docker/setup-buildx-action does in its post step: on a
+ * persistent runner they would pile up, each holding a build cache. Never
+ * rejects; a builder that cannot be removed is a warning.
+ */
+async function removeBuilder(name) {
+    const removed = await quiet(['buildx', 'rm', '--force', name]);
+    if (removed.exitCode === 0)
+        info(`Removed the docker-container builder ${name}.`);
+    else if (!/not found|no builder/i.test(removed.stderr))
+        warning(`Could not remove the docker-container builder ${name}: ${removed.stderr.trim().split('\n').at(-1)}`);
+}
+async function quiet(args) {
+    return getExecOutput('docker', args, { ignoreReturnCode: true, silent: true });
+}
+/** Chooses and, when needed, creates the builder; a builder that cannot export is a warning, never a failure. */
+async function pickBuilder(facts, exporting, create) {
+    const choice = chooseBuilder(facts, exporting, create);
+    if (choice.kind === 'current')
+        return { exportBlocked: false };
+    if (choice.kind === 'no-export') {
+        core.warning(choice.warning);
+        return { exportBlocked: true };
+    }
+    try {
+        await core.group(`Create the docker-container builder ${choice.name}`, () => ensureBuilder(choice.name));
+        return { name: choice.name, exportBlocked: false };
+    }
+    catch (error) {
+        core.warning(createFailedWarning(error.message));
+        return { exportBlocked: true };
+    }
+}
+
 ;// CONCATENATED MODULE: ./src/github/runner.ts
 function currentRunner(env = process.env, cwd = process.cwd()) {
     if (!env.RUNNER_TEMP)
@@ -38597,6 +38797,7 @@ function currentRunner(env = process.env, cwd = process.cwd()) {
 
 const REPORT = 'report';
 const CLEANUP = 'cleanup';
+const BUILDER = 'builder';
 function saveReport(report) {
     core.saveState(REPORT, JSON.stringify(report));
 }
@@ -38612,6 +38813,13 @@ function readCleanup() {
     const raw = getState(CLEANUP);
     return raw ? JSON.parse(raw) : [];
 }
+/** The builder the main step made, for the post step to remove whatever happened. */
+function saveBuilderCleanup(name) {
+    core.saveState(BUILDER, name);
+}
+function readBuilderCleanup() {
+    return getState(BUILDER) || undefined;
+}
 
 ;// CONCATENATED MODULE: ./src/printable.ts
 // Text from files and refs goes into the log. The runner reads a line that
@@ -38619,6 +38827,7 @@ function readCleanup() {
 // name, so a pull request could add a file that issues one: control
 // characters are shown escaped instead.
 function printable(text) {
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what it finds
     return text.replace(/[\u0000-\u001f\u007f]/g, c => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
@@ -38689,11 +38898,20 @@ const HEADER = '| Image | Primary key | Restored from | Restore | Build | Saved 
 const RULE = '| --- | --- | --- | --- | --- | --- |';
 async function writeSummary(report, save) {
     const row = summaryRow(report, save);
-    await summary.addRaw(continuesTable(process.env.GITHUB_STEP_SUMMARY) ? `${row}\n` : `\n### Build cache\n\n${HEADER}\n${RULE}\n${row}\n`).write();
+    await summary
+        .addRaw(continuesTable(process.env.GITHUB_STEP_SUMMARY) ? `${row}\n` : `\n### Build cache\n\n${HEADER}\n${RULE}\n${row}\n`)
+        .write();
 }
 /** One image's row; every cell says what happened and why. */
 function summaryRow(report, save) {
-    const cells = [cell(report.image), code(report.key), restoredCell(report), restoreCell(report), buildCell(report), savedCell(save)];
+    const cells = [
+        cell(report.image),
+        code(report.key),
+        restoredCell(report),
+        restoreCell(report),
+        buildCell(report),
+        savedCell(save)
+    ];
     return `| ${cells.join(' | ')} |`;
 }
 function restoredCell(report) {
@@ -38756,17 +38974,18 @@ function rate(bytes, s) {
     return s > 0 ? `${(bytes / 1024 / 1024 / s).toFixed(0)} MB/s` : '–';
 }
 function code(text) {
-    return `<code>${summary_escape(text)}</code>`;
+    return `<code>${escapeHtml(text)}</code>`;
 }
 // A cell must not break the table (|, newlines) or inject markup.
 function cell(text) {
-    return summary_escape(text).replace(/\|/g, '\\|').replace(/\r?\n/g, ' ');
+    return escapeHtml(text).replace(/\|/g, '\\|').replace(/\r?\n/g, ' ');
 }
-function summary_escape(text) {
+function escapeHtml(text) {
     return text.replace(/[&<>"]/g, c => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]);
 }
 
 ;// CONCATENATED MODULE: ./src/steps/post-step.ts
+
 
 
 
@@ -38799,6 +39018,9 @@ async function runPost() {
     }
     finally {
         await removeDirs(readCleanup()).catch(() => undefined);
+        const builder = readBuilderCleanup();
+        if (builder)
+            await removeBuilder(builder);
     }
 }
 async function saveStep(report) {

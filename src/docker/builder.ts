@@ -109,13 +109,30 @@ async function serverPlatform(): Promise<string | undefined> {
 export async function ensureBuilder(name: string): Promise<void> {
   if ((await quiet(['buildx', 'inspect', '--bootstrap', name])).exitCode === 0) return
   await quiet(['buildx', 'rm', name])
-  const created = await docker(['buildx', 'create', '--name', name, '--driver', 'docker-container', '--bootstrap'], {
-    log: true
-  })
+  // On the engine's network, not a bridge of its own: the builder then
+  // reaches what a build on the docker driver reaches, a registry or cache
+  // service on the runner's localhost among them.
+  const created = await docker(
+    ['buildx', 'create', '--name', name, '--driver', 'docker-container', '--driver-opt', 'network=host', '--bootstrap'],
+    { log: true }
+  )
   if (created.exitCode !== 0) {
     await quiet(['buildx', 'rm', name])
     throw new Error(`could not create a docker-container builder (${created.stderr.trim().split('\n').at(-1)})`)
   }
+}
+
+/**
+ * Removes a builder the action made, with its container and its state
+ * volume, as docker/setup-buildx-action does in its post step: on a
+ * persistent runner they would pile up, each holding a build cache. Never
+ * rejects; a builder that cannot be removed is a warning.
+ */
+export async function removeBuilder(name: string): Promise<void> {
+  const removed = await quiet(['buildx', 'rm', '--force', name])
+  if (removed.exitCode === 0) core.info(`Removed the docker-container builder ${name}.`)
+  else if (!/not found|no builder/i.test(removed.stderr))
+    core.warning(`Could not remove the docker-container builder ${name}: ${removed.stderr.trim().split('\n').at(-1)}`)
 }
 
 async function quiet(args: string[]): Promise<DockerRun> {

@@ -9,5 +9,6 @@ export function errorLine(output: string, fallback = ''): string {
     .map(l => l.trim())
     .filter(Boolean)
   const errors = lines.filter(l => /^(ERROR|error):/.test(l))
-  return (errors.at(-1) ?? lines.at(-1) ?? fallback).replace(/^(ERROR|error):\s*/, '')
+  // buildx 0.29 and later put "failed to build: " before what 0.13 said.
+  return (errors.at(-1) ?? lines.at(-1) ?? fallback).replace(/^(ERROR|error):\s*/, '').replace(/^failed to build: /, '')
 }

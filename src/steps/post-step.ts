@@ -3,12 +3,13 @@ import { createStore } from '../cache/create.js'
 import type { SaveResult } from '../cache/store.js'
 import { deleteSuperseded, deletionSummary } from '../cache/superseded.js'
 import { Input } from '../constants.js'
+import { removeBuilder } from '../docker/builder.js'
 import { removeDirs } from '../fsutil.js'
 import { currentRunner, type Runner } from '../github/runner.js'
 import { branchScope } from '../key/key.js'
 import { megabytes } from '../megabytes.js'
 import { hardLimit, TimeoutError } from '../time-limit.js'
-import { readCleanup, readStepState, type StepState, type SaveOutcome } from './step-state.js'
+import { readBuilderCleanup, readCleanup, readStepState, type StepState, type SaveOutcome } from './step-state.js'
 import { describeSave } from './save-decision.js'
 import { writeSummary } from './summary.js'
 
@@ -34,6 +35,8 @@ export async function runPost(): Promise<void> {
     core.warning(`The cache could not be saved: ${(error as Error).message}`)
   } finally {
     await removeDirs(readCleanup(), runnerTemp).catch(() => undefined)
+    const builder = readBuilderCleanup()
+    if (builder) await removeBuilder(builder)
   }
 }
 

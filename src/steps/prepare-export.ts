@@ -2,6 +2,7 @@ import * as core from '@actions/core'
 import type { CacheLocation, CacheStore } from '../cache/store.js'
 import { pickBuilder, type BuilderFacts } from '../docker/builder.js'
 import { describeSave, skipBecause, type SaveDecision } from './save-decision.js'
+import { saveBuilderCleanup } from './step-state.js'
 
 /** Where and with which builder a build exports, and whether its cache can still be saved. */
 export interface ExportPlan {
@@ -27,6 +28,7 @@ export interface ExportContext {
  */
 export async function prepareExport(decision: SaveDecision, context: ExportContext): Promise<ExportPlan> {
   const picked = await pickBuilder(context.builder, decision.save, context.createBuilder)
+  if (picked.name) saveBuilderCleanup(picked.name)
   if (!decision.save) return { decision, builder: picked.name }
   if (picked.exportBlocked) return { decision: skipBecause({ kind: 'cannot-export' }), builder: picked.name }
   try {

@@ -37,6 +37,7 @@ export interface SaveOutcome {
 // The names the state is kept under; the main and post steps of a run come from one bundle.
 const STEP_STATE = 'report'
 const CLEANUP = 'cleanup'
+const BUILDER = 'builder'
 
 export function saveStepState(state: StepState): void {
   core.saveState(STEP_STATE, JSON.stringify(state))
@@ -55,4 +56,13 @@ export function saveCleanup(paths: string[]): void {
 export function readCleanup(): string[] {
   const raw = core.getState(CLEANUP)
   return raw ? (JSON.parse(raw) as string[]) : []
+}
+
+/** The builder the main step made, for the post step to remove whatever happened. */
+export function saveBuilderCleanup(name: string): void {
+  core.saveState(BUILDER, name)
+}
+
+export function readBuilderCleanup(): string | undefined {
+  return core.getState(BUILDER) || undefined
 }
