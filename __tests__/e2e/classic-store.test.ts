@@ -217,7 +217,9 @@ describe('a stale entry healed on the classic store', () => {
     const r = await job({ workspace, image, classic: {} })
     expectBuilt(r)
     expect(r.main.outputs).toMatchObject({ key, 'cache-hit': 'true', 'cache-source': 'exact', 'cache-stale': 'true' })
-    expect(r.main.log).toMatch(/^::notice::The cache matched but \d of 4 steps were rebuilt .*; refreshing the entry\.$/m)
+    expect(r.main.log).toMatch(
+      /^::notice::The cache matched but \d of 4 steps were rebuilt .*; refreshing the entry\.$/m
+    )
     expect(r.main.log).toContain('Export the refreshed cache')
     expect(r.warnings).toEqual([])
     expect(r.writes).toBe(1)

@@ -5,7 +5,14 @@
 // how to start it instead of failing in every test.
 import { execFileSync } from 'node:child_process'
 
-const NEEDED = ['DOCKER_CONFIG', 'DOCKER_HOST', 'CLASSIC_DOCKER_HOST', 'BUSYBOX', 'ENGINE_NETNS', 'CACHE_SERVICE_BLOB_HOST']
+const NEEDED = [
+  'DOCKER_CONFIG',
+  'DOCKER_HOST',
+  'CLASSIC_DOCKER_HOST',
+  'BUSYBOX',
+  'ENGINE_NETNS',
+  'CACHE_SERVICE_BLOB_HOST'
+]
 
 export default function setup(): void {
   const missing = NEEDED.filter(name => !process.env[name])

@@ -104,6 +104,7 @@ export function dockerConfig(): string {
 
 function engineDockerConfig(): string {
   const dir = process.env.DOCKER_CONFIG
-  if (!dir) throw new Error('DOCKER_CONFIG is not set: run the tests through `npm test`, whose setup starts the engine.')
+  if (!dir)
+    throw new Error('DOCKER_CONFIG is not set: run the tests through `npm test`, whose setup starts the engine.')
   return dir
 }
