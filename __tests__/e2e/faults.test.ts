@@ -198,7 +198,7 @@ describe('a cache service that fails', () => {
   })
 
   it.each<[string, Fault, RegExp]>([
-    ['cut short', { kind: 'truncate-download' }, /Failed to restore: aborted/],
+    ['cut short', { kind: 'truncate-download' }, /Failed to restore: The operation was aborted/],
     ['of random bytes', { kind: 'random-download' }, /Failed to restore: .*tar.* failed with exit code/],
     ['half real, half noise', { kind: 'garbage-download' }, /Failed to restore: .*tar.* failed with exit code/]
   ])('sends an archive %s: the build goes on without it', async (_, fault, clientWarning) => {
