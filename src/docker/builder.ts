@@ -129,10 +129,19 @@ export async function ensureBuilder(name: string): Promise<void> {
  * rejects; a builder that cannot be removed is a warning.
  */
 export async function removeBuilder(name: string): Promise<void> {
-  const removed = await quiet(['buildx', 'rm', '--force', name])
-  if (removed.exitCode === 0) core.info(`Removed the docker-container builder ${name}.`)
-  else if (!/not found|no builder/i.test(removed.stderr))
-    core.warning(`Could not remove the docker-container builder ${name}: ${removed.stderr.trim().split('\n').at(-1)}`)
+  let why: string
+  try {
+    const removed = await quiet(['buildx', 'rm', '--force', name])
+    if (removed.exitCode === 0) {
+      core.info(`Removed the docker-container builder ${name}.`)
+      return
+    }
+    if (/not found|no builder/i.test(removed.stderr)) return
+    why = removed.stderr.trim().split('\n').at(-1) ?? 'no output'
+  } catch (error) {
+    why = (error as Error).message
+  }
+  core.warning(`Could not remove the docker-container builder ${name}: ${why}`)
 }
 
 async function quiet(args: string[]): Promise<DockerRun> {
