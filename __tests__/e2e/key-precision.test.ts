@@ -1,6 +1,7 @@
 // The key covers what BuildKit sends and nothing else: the bundled action on a
 // real engine, the real @actions/cache client and the local cache service.
-import { afterAll, describe, expect, it, jest } from '@jest/globals'
+import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals'
+import { spawn, type ChildProcess } from 'node:child_process'
 import * as fs from 'node:fs'
 import * as os from 'node:os'
 import * as path from 'node:path'
@@ -181,3 +182,193 @@ describe('the files the key covers', () => {
     expect(sent).toContain('root')
   })
 })
+
+// A file server in the engine's network namespace, where BuildKit fetches an
+// ADD of a URL. It stops when its standard input closes.
+const FILE_SERVER = `
+import * as http from 'node:http'
+const server = http.createServer((req, res) => res.end('tool fetched over http\\n'))
+server.listen(0, '127.0.0.1', () => process.stdout.write(server.address().port + '\\n'))
+process.stdin.on('end', () => process.exit(0))
+process.stdin.resume()
+`
+
+function startFileServer(): Promise<{ port: number; child: ChildProcess }> {
+  const netns = process.env.ENGINE_NETNS || undefined
+  const node = [process.execPath, '--input-type=module', '-e', FILE_SERVER]
+  const [command, ...args] = netns ? ['ip', 'netns', 'exec', netns, ...node] : node
+  const child = spawn(command as string, args, { stdio: ['pipe', 'pipe', 'inherit'] })
+  return new Promise((resolve, reject) => {
+    child.once('error', reject)
+    child.stdout?.once('data', (data: Buffer) => resolve({ port: Number.parseInt(data.toString(), 10), child }))
+  })
+}
+
+describe('the stages and values the target reads', () => {
+  // One CI Dockerfile with a stage per flavour: the key of `target: cpu` covers
+  // the files cpu's steps read (a build arg, the target's architecture, an ARG
+  // default, a base stage's ONBUILD COPY) and nothing that an unused flavour or
+  // an unused stage binding the whole context would read.
+  const arch = docker('version', '--format', '{{.Server.Arch}}').trim()
+  const otherArch = arch === 'arm64' ? 'amd64' : 'arm64'
+  const workspace = workspaceFrom('ci-image')
+  made.push(workspace)
+  const keys: string[] = []
+
+  beforeAll(() => {
+    write(workspace, {
+      Dockerfile: [
+        'FROM scratch AS base',
+        'COPY busybox /bin/busybox',
+        'RUN ["/bin/busybox", "--install", "-s", "/bin"]',
+        'ONBUILD COPY onbuild/ /onbuild/',
+        '',
+        'FROM base AS lint',
+        'RUN --mount=type=bind,target=/src ls -R /src',
+        '',
+        'FROM base AS rocm',
+        'COPY rocm/ /opt/rocm/',
+        '',
+        'FROM base AS cpu',
+        'ARG CONFIG',
+        'ARG TARGETARCH',
+        'ARG REQUIREMENTS=requirements/cpu.txt',
+        'COPY conf/${CONFIG} /etc/app.conf',
+        'COPY bin/${TARGETARCH}/tool /bin/tool',
+        'COPY ${REQUIREMENTS} /opt/requirements.txt',
+        'RUN cat /onbuild/setup.sh /etc/app.conf /bin/tool /opt/requirements.txt',
+        ''
+      ].join('\n'),
+      'onbuild/setup.sh': 'echo onbuild\n',
+      'conf/prod.conf': 'prod\n',
+      'conf/dev.conf': 'dev\n',
+      [`bin/${arch}/tool`]: `tool for ${arch}\n`,
+      [`bin/${otherArch}/tool`]: `tool for ${otherArch}\n`,
+      'requirements/cpu.txt': 'numpy\n',
+      'requirements/rocm.txt': 'torch-rocm\n',
+      'rocm/setup.sh': 'echo rocm\n',
+      'README.md': 'docs\n'
+    })
+  })
+  const cpuJob = (): Promise<JobOutcome> =>
+    freshJob(service, {
+      workspace,
+      image: 'kp-stages',
+      inputs: { target: 'cpu', 'build-args': 'CONFIG=prod.conf' },
+      event: pushToMaster,
+      scopes: masterToken
+    })
+
+  it("hashes the files the target's steps read, and builds", async () => {
+    const r = await cpuJob()
+    expect(r.main.exitCode).toBe(0)
+    expect(r.main.log).toContain('Hashing the context sources of stages base, cpu (target cpu)')
+    expect(hashedPaths(r.main.log)).toEqual([
+      'Dockerfile',
+      `bin/${arch}/tool`,
+      'busybox',
+      'conf/prod.conf',
+      'onbuild/setup.sh',
+      'requirements/cpu.txt'
+    ])
+    // The RUN step printed what the build read.
+    expect(r.main.log).toContain(`tool for ${arch}`)
+    expect(r.post?.log).toContain(`Cache saved with key: ${r.main.outputs.key}`)
+    keys.push(r.main.outputs.key)
+  })
+
+  it.each([
+    ['a file of a flavour the target does not build', 'rocm/setup.sh'],
+    ['a file only an unused stage reads, through a bind mount of the whole context', 'README.md'],
+    ['a file the build arg does not name', 'conf/dev.conf'],
+    ["another architecture's file", `bin/${otherArch}/tool`],
+    ['a file the ARG default does not name', 'requirements/rocm.txt']
+  ])('keeps the key and every step cached when %s changes (%s)', async (_what, file) => {
+    write(workspace, { [file]: `edited ${Date.now()}\n` })
+    const r = await cpuJob()
+    expect(r.main.exitCode).toBe(0)
+    expect(r.main.outputs).toMatchObject({ key: keys[0], 'cache-hit': 'true', 'cache-source': 'exact' })
+    const cached = /(\d+) of (\d+) steps were cached\./.exec(r.main.log)
+    expect(cached?.[1]).toBe(cached?.[2])
+    expect(r.writes).toBe(0)
+  })
+
+  it.each([
+    ['the file the build arg names', 'conf/prod.conf'],
+    ["the target architecture's file", `bin/${arch}/tool`],
+    ['the file the ARG default names', 'requirements/cpu.txt'],
+    ["the file a base stage's ONBUILD COPY reads", 'onbuild/setup.sh']
+  ])('changes the key when %s changes (%s)', async (_what, file) => {
+    write(workspace, { [file]: `edited ${Date.now()}\n` })
+    const r = await cpuJob()
+    expect(r.main.exitCode).toBe(0)
+    expect(keys).not.toContain(r.main.outputs.key)
+    expect(r.main.outputs['cache-hit']).toBe('false')
+    expect(r.post?.log).toContain(`Cache saved with key: ${r.main.outputs.key}`)
+    keys.push(r.main.outputs.key)
+  })
+})
+
+describe('a source that an ARG expands to a URL', () => {
+  const workspace = workspaceFrom('ci-image')
+  made.push(workspace)
+  let server: { port: number; child: ChildProcess } | undefined
+  let firstKey = ''
+
+  beforeAll(async () => {
+    server = await startFileServer()
+    write(workspace, {
+      Dockerfile: [
+        'FROM scratch',
+        'COPY busybox /bin/busybox',
+        'RUN ["/bin/busybox", "--install", "-s", "/bin"]',
+        `ARG TOOL_URL=http://127.0.0.1:${server.port}/tool.txt`,
+        'ADD ${TOOL_URL} /opt/tool.txt',
+        'COPY app/ /app/',
+        'RUN cat /opt/tool.txt /app/main.sh',
+        ''
+      ].join('\n'),
+      'app/main.sh': 'echo app\n',
+      'notes.txt': 'notes\n'
+    })
+  })
+  afterAll(() => {
+    server?.child.stdin?.end()
+  })
+
+  const urlJob = (): Promise<JobOutcome> => job(workspace, 'kp-url')
+
+  it('reads nothing from the context for it: the key covers the copied files, not the whole context', async () => {
+    const r = await urlJob()
+    expect(r.main.exitCode).toBe(0)
+    expect(hashedPaths(r.main.log)).toEqual(['Dockerfile', 'app/main.sh', 'busybox'])
+    expect(r.main.log).toContain('tool fetched over http')
+    firstKey = r.main.outputs.key
+  })
+
+  it('keeps the key and every step cached when another file of the context changes', async () => {
+    write(workspace, { 'notes.txt': 'edited notes\n' })
+    const r = await urlJob()
+    expect(r.main.exitCode).toBe(0)
+    expect(r.main.outputs).toMatchObject({ key: firstKey, 'cache-hit': 'true', 'cache-source': 'exact' })
+    // BuildKit fetches the URL again to learn its digest, then takes the ADD from the cache.
+    expect(rebuiltSteps(r.main.log)).toEqual([])
+  })
+})
+
+/**
+ * The build's steps (`#5 [2/4] COPY ...`) that BuildKit ran rather than took
+ * from the cache: a step is cached when a vertex of its name is reported CACHED.
+ */
+function rebuiltSteps(log: string): string[] {
+  const names = new Map<string, string>()
+  const cached = new Set<string>()
+  for (const line of log.split('\n')) {
+    const step = /^#(\d+) (\[(?!internal\])[^\]]*\] (?!FROM ).*)$/.exec(line)
+    if (step) names.set(step[1] as string, step[2] as string)
+    const hit = /^#(\d+) CACHED\s*$/.exec(line)
+    if (hit) cached.add(hit[1] as string)
+  }
+  const cachedNames = new Set([...cached].map(id => names.get(id)))
+  return [...new Set(names.values())].filter(name => !cachedNames.has(name))
+}

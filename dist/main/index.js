@@ -29585,7 +29585,7 @@ module.exports = {
 /***/ ((module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _steps_main_step_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(2902);
+/* harmony import */ var _steps_main_step_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(8160);
 
 // Exit explicitly: a cache request that never answered must not hold the job.
 await (0,_steps_main_step_js__WEBPACK_IMPORTED_MODULE_0__/* .runMain */ .V)();
@@ -29596,7 +29596,7 @@ __webpack_async_result__();
 
 /***/ }),
 
-/***/ 2902:
+/***/ 8160:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -32138,8 +32138,8 @@ function getExecOutput(commandLine, args, options) {
         let stdout = '';
         let stderr = '';
         //Using string decoder covers the case where a mult-byte character is split
-        const stdoutDecoder = new external_string_decoder_.StringDecoder('utf8');
-        const stderrDecoder = new external_string_decoder_.StringDecoder('utf8');
+        const stdoutDecoder = new StringDecoder('utf8');
+        const stderrDecoder = new StringDecoder('utf8');
         const originalStdoutListener = (_a = options === null || options === void 0 ? void 0 : options.listeners) === null || _a === void 0 ? void 0 : _a.stdout;
         const originalStdErrListener = (_b = options === null || options === void 0 ? void 0 : options.listeners) === null || _b === void 0 ? void 0 : _b.stderr;
         const stdErrListener = (data) => {
@@ -32552,18 +32552,18 @@ function getIDToken(aud) {
 //# sourceMappingURL=core.js.map
 // EXTERNAL MODULE: external "node:crypto"
 var external_node_crypto_ = __nccwpck_require__(7598);
+;// CONCATENATED MODULE: ./src/megabytes.ts
+/** Bytes as the log, the summary and the benchmarks say them: `12.3 MB` (MiB, as docker and du count). */
+function megabytes(bytes, digits = 1) {
+    return `${(bytes / 1024 / 1024).toFixed(digits)} MB`;
+}
+
 ;// CONCATENATED MODULE: ./src/cache/deadline.ts
 // How long the cache may keep a job waiting. A call to the service (a lookup,
 // a reservation) is a small request: it is answered within seconds or not at
 // all. A transfer is judged by its progress: a download of several gigabytes
 // that keeps moving is never cut, one that stops moving is given up on.
-/** The cache was given up on; the message says why in plain words. */
-class TimeoutError extends Error {
-    constructor(message) {
-        super(message);
-        this.name = 'TimeoutError';
-    }
-}
+
 const DEFAULT_STALL_SECONDS = 60;
 /** A call gets half the stall bound to be answered: 30 s by default. */
 function boundsFor(stallSeconds = DEFAULT_STALL_SECONDS) {
@@ -32607,35 +32607,7 @@ function seconds(n) {
     return `${Number.isInteger(n) ? n : n.toFixed(1)} s`;
 }
 function size(bytes) {
-    return bytes < 1024 * 1024 ? `${Math.round(bytes / 1024)} KB` : `${(bytes / 1024 / 1024).toFixed(1)} MB`;
-}
-/** A signal that aborts after `seconds` with a TimeoutError carrying `message`; none without a limit. */
-function hardLimit(seconds, message) {
-    if (seconds === undefined)
-        return undefined;
-    const controller = new AbortController();
-    // Unreferenced: a limit must never be what keeps the step's process alive.
-    setTimeout(() => controller.abort(new TimeoutError(message)), seconds * 1000).unref();
-    return controller.signal;
-}
-/** Settles as the promise does, or rejects with the signal's reason once it aborts: a bound that holds whatever the work does with the signal. */
-async function untilAborted(promise, signal) {
-    if (!signal)
-        return promise;
-    if (signal.aborted)
-        throw signal.reason;
-    let onAbort;
-    const aborted = new Promise((_, reject) => {
-        onAbort = () => reject(signal.reason);
-        signal.addEventListener('abort', onAbort, { once: true });
-    });
-    try {
-        return await Promise.race([promise, aborted]);
-    }
-    finally {
-        if (onAbort)
-            signal.removeEventListener('abort', onAbort);
-    }
+    return bytes < 1024 * 1024 ? `${Math.round(bytes / 1024)} KB` : megabytes(bytes);
 }
 
 ;// CONCATENATED MODULE: external "node:fs"
@@ -32650,14 +32622,13 @@ async function removeDir(dir) {
 }
 /**
  * Removes each directory, then its parent if that is left empty, unless the
- * parent is RUNNER_TEMP itself: later steps of the job still use it.
+ * parent is `keep` (RUNNER_TEMP): later steps of the job still use it.
  */
-async function removeDirs(dirs) {
+async function removeDirs(dirs, keep) {
     for (const dir of dirs)
         await removeDir(dir);
-    const keep = process.env.RUNNER_TEMP ? path.resolve(process.env.RUNNER_TEMP) : undefined;
     for (const parent of new Set(dirs.map(d => path.dirname(d)))) {
-        if (path.resolve(parent) === keep)
+        if (keep !== undefined && path.resolve(parent) === path.resolve(keep))
             continue;
         await fs.promises.rmdir(parent).catch(() => undefined);
     }
@@ -32768,7 +32739,50 @@ function sameContent(plan, matchedKey) {
 
 ;// CONCATENATED MODULE: external "node:child_process"
 const external_node_child_process_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:child_process");
+;// CONCATENATED MODULE: ./src/time-limit.ts
+// Every bound on time the action sets, set one way: a signal that aborts
+// with a TimeoutError saying which bound it was. What is bounded (a cache
+// call, a REST request, a docker process) stops when the signal aborts.
+/** A bound on time was reached; the message says which, in plain words. */
+class TimeoutError extends Error {
+    constructor(message) {
+        super(message);
+        this.name = 'TimeoutError';
+    }
+}
+/** A signal that aborts after `seconds` with a TimeoutError carrying `message`. */
+function timeLimit(seconds, message) {
+    const controller = new AbortController();
+    // Unreferenced: a limit must never be what keeps the step's process alive.
+    setTimeout(() => controller.abort(new TimeoutError(message)), seconds * 1000).unref();
+    return controller.signal;
+}
+/** A time limit the user may set (restore-timeout, save-timeout): none when unset. */
+function hardLimit(seconds, message) {
+    return seconds === undefined ? undefined : timeLimit(seconds, message);
+}
+/** Settles as the promise does, or rejects with the signal's reason once it aborts: a bound that holds whatever the work does with the signal. */
+async function untilAborted(promise, signal) {
+    if (!signal)
+        return promise;
+    if (signal.aborted)
+        throw signal.reason;
+    let onAbort;
+    const aborted = new Promise((_, reject) => {
+        onAbort = () => reject(signal.reason);
+        signal.addEventListener('abort', onAbort, { once: true });
+    });
+    try {
+        return await Promise.race([promise, aborted]);
+    }
+    finally {
+        if (onAbort)
+            signal.removeEventListener('abort', onAbort);
+    }
+}
+
 ;// CONCATENATED MODULE: ./src/cache/client-process.ts
+
 
 
 
@@ -32994,6 +33008,7 @@ function children(document) {
  */
 class GhaCacheStore {
     bounds;
+    env;
     backend = 'gha';
     workRoot;
     cacheName;
@@ -33002,8 +33017,11 @@ class GhaCacheStore {
     // The client leaves empty directories in its temp dir after every call;
     // giving it one of ours lets us remove them all.
     clientTemp;
-    constructor(runnerTemp, image, bounds) {
+    constructor(runnerTemp, image, bounds, 
+    /** The step's environment: the client process starts from it, and the runner's cache mode and token are read from it. */
+    env) {
         this.bounds = bounds;
+        this.env = env;
         this.workRoot = external_node_path_namespaceObject.join(runnerTemp, 'buildx-ci-cache');
         this.cacheName = keyComponent(image);
         this.cacheDir = external_node_path_namespaceObject.join(this.workRoot, this.cacheName);
@@ -33072,7 +33090,7 @@ class GhaCacheStore {
     async save(plan, signal) {
         // Said plainly and before the archive is made: the client reports a
         // denied write only as a warning of its own, and we would blame a race.
-        const denied = writeDenied();
+        const denied = writeDenied(this.env);
         if (denied)
             return { saved: false, reason: denied };
         // The entry's version hashes the path the client is given, which must be
@@ -33101,7 +33119,7 @@ class GhaCacheStore {
     async call(request, signal) {
         await external_node_fs_namespaceObject.promises.mkdir(this.clientTemp, { recursive: true });
         try {
-            return await runClient(request, { workRoot: this.workRoot, temp: this.clientTemp, env: process.env }, this.bounds, signal);
+            return await runClient(request, { workRoot: this.workRoot, temp: this.clientTemp, env: this.env }, this.bounds, signal);
         }
         finally {
             await removeDir(this.clientTemp);
@@ -33114,7 +33132,7 @@ class GhaCacheStore {
  * (GitHub gives those to untrusted triggers such as pull_request_target).
  * Undefined when writing is allowed or the token can't be read.
  */
-function writeDenied(env = process.env) {
+function writeDenied(env) {
     const mode = (env.ACTIONS_CACHE_MODE ?? '').trim().toLowerCase();
     if (mode === 'none' || mode === 'read')
         return `the runner's cache mode (ACTIONS_CACHE_MODE=${mode}) does not permit writes, so nothing was uploaded.`;
@@ -33345,9 +33363,140 @@ async function lastTouched(dir) {
     return Math.max(own.mtimeMs, index?.mtimeMs ?? 0);
 }
 
+;// CONCATENATED MODULE: ./src/docker/error-line.ts
+/**
+ * The line of docker's output that says what went wrong: its last `ERROR:`
+ * line (the prefix left off), else its last line, else `fallback`. The
+ * failure message of a build and the fault of a registry call both quote it.
+ */
+function errorLine(output, fallback = '') {
+    const lines = output
+        .split('\n')
+        .map(l => l.trim())
+        .filter(Boolean);
+    const errors = lines.filter(l => /^(ERROR|error):/.test(l));
+    // buildx 0.29 and later put "failed to build: " before what 0.13 said.
+    return (errors.at(-1) ?? lines.at(-1) ?? fallback).replace(/^(ERROR|error):\s*/, '').replace(/^failed to build: /, '');
+}
+
+;// CONCATENATED MODULE: ./src/printable.ts
+// Text from files and refs goes into the log. The runner reads a line that
+// starts with `::` as a workflow command, and git allows a newline in a file
+// name, so a pull request could add a file that issues one: control
+// characters are shown escaped instead.
+function printable(text) {
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what it finds
+    return text.replace(/[\u0000-\u001f\u007f]/g, c => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+/** At most 300 characters of an answer from elsewhere: a registry's error can carry a whole page. */
+function clipped(text) {
+    return text.length > 300 ? `${text.slice(0, 300)}…` : text;
+}
+
+;// CONCATENATED MODULE: ./src/cache/registry-faults.ts
+
+
+function classifyError(stderr) {
+    const message = errorMessage(stderr);
+    // URLs and quoted names carry tags and image names, which may contain any
+    // of the words looked for.
+    const words = message.replace(/"[^"]*"/g, '""').replace(/https?:\/\/\S+/g, 'URL');
+    // Asked first: the answer to a missing tag starts with the reference.
+    if (/: not found$/.test(message) || /manifest unknown|name unknown/i.test(words))
+        return { kind: 'missing' };
+    if (/\b(401|403)\b|unauthori[sz]ed|forbidden|denied|authorization failed|no basic auth credentials|insufficient_scope/i.test(words)) {
+        return { kind: 'denied', message };
+    }
+    if (/\b405\b|method not allowed|read-only mode/i.test(words))
+        return { kind: 'read-only', message };
+    if (/\b404\b/.test(words))
+        return { kind: 'missing' };
+    return { kind: 'broken', message };
+}
+/** Why a push to `repository` failed, and what to change when it was refused. */
+function explainPushFailure(error, repository) {
+    const fault = classifyError(error);
+    switch (fault.kind) {
+        case 'denied':
+            return (`the registry refused the push to ${repository} (${fault.message}). Log in before this step with credentials that may push ` +
+                "(docker/login-action); for ghcr.io give the job `permissions: packages: write`, and give this repository write access in the package's settings if another repository created it.");
+        case 'read-only':
+            return `the registry does not take pushes to ${repository} (${fault.message}): it is read-only or a mirror; point cache-ref at a registry that takes pushes.`;
+        case 'missing':
+        case 'broken':
+            return `the push to ${repository} failed: ${errorMessage(error)}`;
+    }
+}
+/** The line that says what went wrong: docker's last `ERROR:` line, else its last line. */
+function errorMessage(stderr) {
+    return clipped(errorLine(stderr, 'no output'));
+}
+
+;// CONCATENATED MODULE: ./src/cache/registry-client.ts
+
+
+
+const LOOKUP_SECONDS = 30;
+const PUSH_SECONDS = 120;
+// A manifest of a few thousand layers is well under this.
+const MAX_OUTPUT = 32 * 1024 * 1024;
+class ImagetoolsClient {
+    lookupSeconds;
+    pushSeconds;
+    constructor(lookupSeconds = LOOKUP_SECONDS, pushSeconds = PUSH_SECONDS) {
+        this.lookupSeconds = lookupSeconds;
+        this.pushSeconds = pushSeconds;
+    }
+    async inspect(ref) {
+        const run = await docker(['buildx', 'imagetools', 'inspect', '--raw', ref], this.lookupSeconds);
+        if (run.timedOut)
+            return { kind: 'broken', message: `the registry did not answer within ${this.lookupSeconds} s` };
+        if (run.code === 0)
+            return { kind: 'found', raw: run.stdout };
+        return classifyError(run.stderr);
+    }
+    async point(target, source, annotations) {
+        const args = ['buildx', 'imagetools', 'create', '--tag', target];
+        for (const [name, value] of Object.entries(annotations))
+            args.push('--annotation', `index:${name}=${value}`);
+        args.push(source);
+        const run = await docker(args, this.pushSeconds);
+        if (run.timedOut)
+            return { ok: false, error: `the registry did not answer within ${this.pushSeconds} s` };
+        return run.code === 0 ? { ok: true } : { ok: false, error: errorMessage(run.stderr) };
+    }
+}
+function docker(args, seconds) {
+    const deadline = timeLimit(seconds, `the registry did not answer within ${seconds} s`);
+    return new Promise(resolve => {
+        (0,external_node_child_process_namespaceObject.execFile)('docker', args, { signal: deadline, killSignal: 'SIGKILL', maxBuffer: MAX_OUTPUT, encoding: 'utf8' }, (error, stdout, stderr) => {
+            if (!error)
+                return resolve({ code: 0, stdout, stderr, timedOut: false });
+            const failure = error;
+            // No docker at all: said as a fault of its own, not a registry's.
+            if (failure.code === 'ENOENT')
+                return resolve({ code: 127, stdout, stderr: 'ERROR: the docker CLI is not on PATH', timedOut: false });
+            if (failure.code === 'ERR_CHILD_PROCESS_STDIO_MAXBUFFER') {
+                return resolve({
+                    code: 1,
+                    stdout: '',
+                    stderr: `ERROR: the registry answered with more than ${MAX_OUTPUT} bytes`,
+                    timedOut: false
+                });
+            }
+            resolve({
+                code: typeof failure.code === 'number' ? failure.code : 1,
+                stdout,
+                stderr,
+                timedOut: deadline.aborted
+            });
+        });
+    });
+}
+
 ;// CONCATENATED MODULE: ./src/cache/registry-manifest.ts
-// What the registry answers, read without I/O: the manifests the registry
-// backend keeps, and the errors docker prints when the registry says no.
+// The manifests the registry backend keeps, read without I/O.
+
 /** The media type of the config that makes an image manifest a BuildKit cache (`image-manifest=true`). */
 const CACHE_CONFIG_MEDIA_TYPE = 'application/vnd.buildkit.cacheconfig.v0';
 /** The annotation of a branch tag's index that names the content key it points at. */
@@ -33367,12 +33516,12 @@ function parseCacheManifest(raw) {
     if (typeof mediaType === 'string' && INDEXES.includes(mediaType))
         return { ok: false, problem: 'it is an image index, not a cache manifest' };
     if (typeof mediaType === 'string' && !IMAGE_MANIFESTS.includes(mediaType))
-        return { ok: false, problem: `its manifest has the media type ${clip(mediaType)}` };
+        return { ok: false, problem: `its manifest has the media type ${clipped(mediaType)}` };
     const config = object(manifest.config);
     if (config?.mediaType !== CACHE_CONFIG_MEDIA_TYPE) {
         return {
             ok: false,
-            problem: `it is not a BuildKit cache (its config is ${clip(String(config?.mediaType ?? 'missing'))})`
+            problem: `it is not a BuildKit cache (its config is ${clipped(String(config?.mediaType ?? 'missing'))})`
         };
     }
     if (!Array.isArray(manifest.layers))
@@ -33407,46 +33556,6 @@ function parseBranchPointer(raw, scopeKey) {
     }
     return { ok: true, key, digest };
 }
-function classifyError(stderr) {
-    const message = errorMessage(stderr);
-    // URLs and quoted names carry tags and image names, which may contain any
-    // of the words looked for.
-    const words = message.replace(/"[^"]*"/g, '""').replace(/https?:\/\/\S+/g, 'URL');
-    // Asked first: the answer to a missing tag starts with the reference.
-    if (/: not found$/.test(message) || /manifest unknown|name unknown/i.test(words))
-        return { kind: 'missing' };
-    if (/\b(401|403)\b|unauthori[sz]ed|forbidden|denied|authorization failed|no basic auth credentials|insufficient_scope/i.test(words)) {
-        return { kind: 'denied', message };
-    }
-    if (/\b405\b|method not allowed|read-only mode/i.test(words))
-        return { kind: 'read-only', message };
-    if (/\b404\b/.test(words))
-        return { kind: 'missing' };
-    return { kind: 'broken', message };
-}
-/** Why a push to `repository` failed, and what to change when it was refused. */
-function explainPushFailure(error, repository) {
-    const fault = classifyError(error);
-    switch (fault.kind) {
-        case 'denied':
-            return (`the registry refused the push to ${repository} (${fault.message}). Log in before this step with credentials that may push ` +
-                "(docker/login-action); for ghcr.io give the job `permissions: packages: write`, and give this repository write access in the package's settings if another repository created it.");
-        case 'read-only':
-            return `the registry does not take pushes to ${repository} (${fault.message}): it is read-only or a mirror; point cache-ref at a registry that takes pushes.`;
-        case 'missing':
-        case 'broken':
-            return `the push to ${repository} failed: ${errorMessage(error)}`;
-    }
-}
-/** The line that says what went wrong: docker's last `ERROR:` line, else its last line. */
-function errorMessage(stderr) {
-    const lines = stderr
-        .split('\n')
-        .map(l => l.trim())
-        .filter(Boolean);
-    const error = lines.filter(l => /^(ERROR|error):/.test(l)).at(-1) ?? lines.at(-1) ?? 'no output';
-    return clip(error.replace(/^(ERROR|error):\s*/, ''));
-}
 function json(raw) {
     try {
         return object(JSON.parse(raw));
@@ -33460,69 +33569,6 @@ function object(value) {
 }
 function registry_manifest_size(value) {
     return typeof value === 'number' && Number.isFinite(value) && value > 0 ? value : 0;
-}
-function clip(text) {
-    return text.length > 300 ? `${text.slice(0, 300)}…` : text;
-}
-
-;// CONCATENATED MODULE: ./src/cache/registry-client.ts
-
-
-const LOOKUP_SECONDS = 30;
-const PUSH_SECONDS = 120;
-// A manifest of a few thousand layers is well under this.
-const MAX_OUTPUT = 32 * 1024 * 1024;
-class ImagetoolsClient {
-    lookupSeconds;
-    pushSeconds;
-    constructor(lookupSeconds = LOOKUP_SECONDS, pushSeconds = PUSH_SECONDS) {
-        this.lookupSeconds = lookupSeconds;
-        this.pushSeconds = pushSeconds;
-    }
-    async inspect(ref) {
-        const run = await docker(['buildx', 'imagetools', 'inspect', '--raw', ref], this.lookupSeconds);
-        if (run.timedOut)
-            return { kind: 'broken', message: `the registry did not answer within ${this.lookupSeconds} s` };
-        if (run.code === 0)
-            return { kind: 'found', raw: run.stdout };
-        return classifyError(run.stderr);
-    }
-    async point(target, source, annotations) {
-        const args = ['buildx', 'imagetools', 'create', '--tag', target];
-        for (const [name, value] of Object.entries(annotations))
-            args.push('--annotation', `index:${name}=${value}`);
-        args.push(source);
-        const run = await docker(args, this.pushSeconds);
-        if (run.timedOut)
-            return { ok: false, error: `the registry did not answer within ${this.pushSeconds} s` };
-        return run.code === 0 ? { ok: true } : { ok: false, error: errorMessage(run.stderr) };
-    }
-}
-function docker(args, seconds) {
-    return new Promise(resolve => {
-        (0,external_node_child_process_namespaceObject.execFile)('docker', args, { timeout: seconds * 1000, killSignal: 'SIGKILL', maxBuffer: MAX_OUTPUT, encoding: 'utf8' }, (error, stdout, stderr) => {
-            if (!error)
-                return resolve({ code: 0, stdout, stderr, timedOut: false });
-            const failure = error;
-            // No docker at all: said as a fault of its own, not a registry's.
-            if (failure.code === 'ENOENT')
-                return resolve({ code: 127, stdout, stderr: 'ERROR: the docker CLI is not on PATH', timedOut: false });
-            if (failure.code === 'ERR_CHILD_PROCESS_STDIO_MAXBUFFER') {
-                return resolve({
-                    code: 1,
-                    stdout: '',
-                    stderr: `ERROR: the registry answered with more than ${MAX_OUTPUT} bytes`,
-                    timedOut: false
-                });
-            }
-            resolve({
-                code: typeof failure.code === 'number' ? failure.code : 1,
-                stdout,
-                stderr,
-                timedOut: failure.killed === true
-            });
-        });
-    });
 }
 
 ;// CONCATENATED MODULE: ./src/cache/registry-tags.ts
@@ -33587,6 +33633,7 @@ function digest(key) {
 }
 
 ;// CONCATENATED MODULE: ./src/cache/registry.ts
+
 
 
 
@@ -33761,20 +33808,20 @@ class RegistryCacheStore {
 
 
 
-function createStore(config, runnerTemp) {
+function createStore(config, runner) {
     switch (config.backend) {
         case 'local':
             return new LocalCacheStore(config.cacheRoot, config.jobId);
         case 'registry':
             return new RegistryCacheStore(config.cacheRef);
         case 'gha':
-            return new GhaCacheStore(runnerTemp, config.image, boundsFor(config.stallSeconds));
+            return new GhaCacheStore(runner.temp, config.image, boundsFor(config.stallSeconds), runner.env);
     }
 }
 
 ;// CONCATENATED MODULE: ./src/constants.ts
 // Every input and output name, so none is ever spelled twice (state names
-// live in steps/report.ts, the only module that reads or writes state).
+// live in steps/step-state.ts, the only module that reads or writes state).
 const Input = {
     Image: 'image',
     Context: 'context',
@@ -33821,7 +33868,51 @@ const Output = {
     CacheStale: 'cache-stale'
 };
 
-;// CONCATENATED MODULE: ./src/docker/buildx.ts
+;// CONCATENATED MODULE: ./src/docker/attributes.ts
+/**
+ * An attribute list as buildx reads it (--cache-to, --cache-from, --secret):
+ * one CSV record of key=value fields. A field holding a comma, a quote or a
+ * line break is quoted, its quotes doubled, so that a directory named
+ * `/a,b` stays one value instead of becoming an attribute `b`.
+ */
+function attributes(...fields) {
+    return fields.map(([key, value]) => csvField(`${key}=${value}`)).join(',');
+}
+function csvField(field) {
+    return /[",\r\n]/.test(field) ? `"${field.replace(/"/g, '""')}"` : field;
+}
+
+;// CONCATENATED MODULE: ./src/docker/build-secrets.ts
+// How secrets given by value reach buildx: each through a variable of the
+// build's environment, named by its position, so that no value ever appears
+// in the arguments, which are logged.
+/** The variable that carries secret i to buildx: values never appear in the arguments, which are logged. */
+function secretVariable(i) {
+    return `BUILDX_CI_CACHE_SECRET_${i}`;
+}
+function secretEnv(secrets) {
+    return Object.fromEntries(secrets.map(({ value }, i) => [secretVariable(i), value]));
+}
+/**
+ * What to mask in the log for secrets given by value: each whole value and,
+ * since the log is read line by line, each line of a value that spans lines.
+ */
+function secretMasks(secrets) {
+    const masks = new Set();
+    for (const { value } of secrets) {
+        if (value !== '')
+            masks.add(value);
+        if (!value.includes('\n'))
+            continue;
+        for (const line of value.split('\n'))
+            if (line.trim() !== '')
+                masks.add(line.trim());
+    }
+    return [...masks];
+}
+
+;// CONCATENATED MODULE: ./src/docker/buildx-args.ts
+
 
 function buildxArgs(inputs, cache, run) {
     const args = ['buildx', 'build', '--progress=plain', '--file', inputs.file];
@@ -33860,42 +33951,6 @@ function buildxArgs(inputs, cache, run) {
     args.push(inputs.context);
     return args;
 }
-/** The variable that carries secret i to buildx: values never appear in the arguments, which are logged. */
-function secretVariable(i) {
-    return `BUILDX_CI_CACHE_SECRET_${i}`;
-}
-function secretEnv(secrets) {
-    return Object.fromEntries(secrets.map(({ value }, i) => [secretVariable(i), value]));
-}
-/**
- * What to mask in the log for secrets given by value: each whole value and,
- * since the log is read line by line, each line of a value that spans lines.
- */
-function secretMasks(secrets) {
-    const masks = new Set();
-    for (const { value } of secrets) {
-        if (value !== '')
-            masks.add(value);
-        if (!value.includes('\n'))
-            continue;
-        for (const line of value.split('\n'))
-            if (line.trim() !== '')
-                masks.add(line.trim());
-    }
-    return [...masks];
-}
-/**
- * An attribute list as buildx reads it (--cache-to, --cache-from, --secret):
- * one CSV record of key=value fields. A field holding a comma, a quote or a
- * line break is quoted, its quotes doubled, so that a directory named
- * `/a,b` stays one value instead of becoming an attribute `b`.
- */
-function attributes(...fields) {
-    return fields.map(([key, value]) => csvField(`${key}=${value}`)).join(',');
-}
-function csvField(field) {
-    return /[",\r\n]/.test(field) ? `"${field.replace(/"/g, '""')}"` : field;
-}
 function cacheFrom(location) {
     return location.type === 'local'
         ? attributes(['type', 'local'], ['src', location.dir])
@@ -33919,19 +33974,11 @@ function cacheTo(location) {
 function compression(choice) {
     return `,compression=${choice},force-compression=true`;
 }
-/** Runs docker with the given arguments, its output streaming into the log. */
-async function runBuildx(args, env = {}) {
-    let output = '';
-    const collect = (data) => {
-        output += data.toString();
-    };
-    const exitCode = await exec_exec('docker', args, {
-        ignoreReturnCode: true,
-        env: { ...process.env, ...env },
-        listeners: { stdout: collect, stderr: collect }
-    });
-    return { exitCode, error: errorLine(output), steps: stepCounts(output), output };
-}
+
+;// CONCATENATED MODULE: ./src/docker/build-output.ts
+// What buildx prints while it builds (`--progress=plain`), read for what the
+// step reports: how many steps the cache served, and why a build or its cache
+// export failed.
 /**
  * Counts the Dockerfile's steps (`#5 [2/4] RUN ...`) and those reported
  * CACHED. A `FROM` step resolves a base image and is never reported CACHED,
@@ -33974,15 +34021,43 @@ function cacheExportError(progress) {
     }
     return error;
 }
-function errorLine(output) {
-    const lines = output
-        .split('\n')
-        .map(l => l.trim())
-        .filter(Boolean);
-    const errors = lines.filter(l => /^(ERROR|error):/.test(l));
-    // buildx 0.29 and later put "failed to build: " before what 0.13 said.
-    return (errors.at(-1) ?? lines.at(-1) ?? '').replace(/^(ERROR|error):\s*/, '').replace(/^failed to build: /, '');
+
+;// CONCATENATED MODULE: external "node:string_decoder"
+const external_node_string_decoder_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:string_decoder");
+;// CONCATENATED MODULE: ./src/docker/docker-cli.ts
+
+
+/** Rejects only when docker cannot be started at all (no docker CLI on PATH). */
+async function docker_cli_docker(args, options = {}) {
+    const out = new external_node_string_decoder_namespaceObject.StringDecoder('utf8');
+    const err = new external_node_string_decoder_namespaceObject.StringDecoder('utf8');
+    let stdout = '';
+    let stderr = '';
+    let output = '';
+    const exitCode = await exec_exec('docker', args, {
+        ignoreReturnCode: true,
+        silent: !options.log,
+        env: options.env,
+        listeners: {
+            stdout: data => {
+                const text = out.write(data);
+                stdout += text;
+                output += text;
+            },
+            stderr: data => {
+                const text = err.write(data);
+                stderr += text;
+                output += text;
+            }
+        }
+    });
+    const restOut = out.end();
+    const restErr = err.end();
+    return { exitCode, stdout: stdout + restOut, stderr: stderr + restErr, output: output + restOut + restErr };
 }
+
+;// CONCATENATED MODULE: ./src/docker/import-failures.ts
+
 // What buildx 0.13 on Docker Engine 26 (containerd image store) prints last
 // when a blob of the imported local cache is missing or damaged, found by
 // breaking real caches. The blob is read either while the build computes
@@ -34038,6 +34113,11 @@ function failedOnCacheImport(output) {
 
 
 
+
+
+
+
+
 /** A build that failed for its own reasons: the step fails with this message. */
 class BuildError extends Error {
 }
@@ -34050,12 +34130,12 @@ function buildDir(runnerTemp) {
  * earlier import) is what broke the build, builds once more without any, so a
  * damaged cache costs time but never the job.
  */
-async function build(inputs, cache, how, dir) {
+async function build(inputs, cache, how, dir, env) {
     await external_node_fs_namespaceObject.promises.mkdir(dir, { recursive: true });
     const run = { iidFile: external_node_path_namespaceObject.join(dir, 'iid'), metadataFile: external_node_path_namespaceObject.join(dir, 'metadata.json'), ...how };
-    const env = secretEnv(inputs.secrets);
+    const buildEnv = { ...env, ...secretEnv(inputs.secrets) };
     try {
-        let result = await runBuildx(buildxArgs(inputs, cache, run), env);
+        let result = await runBuildx(buildxArgs(inputs, cache, run), buildEnv);
         let retriedWithoutCache = false;
         if (result.exitCode !== 0 && failedOnCacheImport(result.output)) {
             warning(cache.from.length > 0
@@ -34063,7 +34143,7 @@ async function build(inputs, cache, how, dir) {
                 : `The build failed on records a damaged cache left in the engine (${result.error}); building once more without the engine's cache.`);
             if (cache.to?.type === 'local')
                 await removeDir(cache.to.dir);
-            result = await runBuildx(buildxArgs(inputs, { from: [], to: cache.to, noCache: true }, run), env);
+            result = await runBuildx(buildxArgs(inputs, { from: [], to: cache.to, noCache: true }, run), buildEnv);
             retriedWithoutCache = true;
         }
         if (result.exitCode !== 0) {
@@ -34093,6 +34173,11 @@ async function imageFacts(iidFile, metadataFile) {
         // No metadata file (nothing exported): the digest output stays empty.
     }
     return { imageId, digest };
+}
+/** Runs docker with the given arguments and environment, its output streaming into the log. */
+async function runBuildx(args, env) {
+    const { exitCode, output } = await docker_cli_docker(args, { log: true, env });
+    return { exitCode, error: errorLine(output), steps: stepCounts(output), output };
 }
 
 ;// CONCATENATED MODULE: ./src/docker/builder.ts
@@ -34183,7 +34268,7 @@ async function ensureBuilder(name) {
     // On the engine's network, not a bridge of its own: the builder then
     // reaches what a build on the docker driver reaches, a registry or cache
     // service on the runner's localhost among them.
-    const created = await getExecOutput('docker', ['buildx', 'create', '--name', name, '--driver', 'docker-container', '--driver-opt', 'network=host', '--bootstrap'], { ignoreReturnCode: true });
+    const created = await docker_cli_docker(['buildx', 'create', '--name', name, '--driver', 'docker-container', '--driver-opt', 'network=host', '--bootstrap'], { log: true });
     if (created.exitCode !== 0) {
         await quiet(['buildx', 'rm', name]);
         throw new Error(`could not create a docker-container builder (${created.stderr.trim().split('\n').at(-1)})`);
@@ -34196,14 +34281,24 @@ async function ensureBuilder(name) {
  * rejects; a builder that cannot be removed is a warning.
  */
 async function removeBuilder(name) {
-    const removed = await quiet(['buildx', 'rm', '--force', name]);
-    if (removed.exitCode === 0)
-        core.info(`Removed the docker-container builder ${name}.`);
-    else if (!/not found|no builder/i.test(removed.stderr))
-        core.warning(`Could not remove the docker-container builder ${name}: ${removed.stderr.trim().split('\n').at(-1)}`);
+    let why;
+    try {
+        const removed = await quiet(['buildx', 'rm', '--force', name]);
+        if (removed.exitCode === 0) {
+            core.info(`Removed the docker-container builder ${name}.`);
+            return;
+        }
+        if (/not found|no builder/i.test(removed.stderr))
+            return;
+        why = removed.stderr.trim().split('\n').at(-1) ?? 'no output';
+    }
+    catch (error) {
+        why = error.message;
+    }
+    core.warning(`Could not remove the docker-container builder ${name}: ${why}`);
 }
 async function quiet(args) {
-    return getExecOutput('docker', args, { ignoreReturnCode: true, silent: true });
+    return docker_cli_docker(args);
 }
 /** Chooses and, when needed, creates the builder; a builder that cannot export is a warning, never a failure. */
 async function pickBuilder(facts, exporting, create) {
@@ -39222,33 +39317,11 @@ function getOctokit(token, options, ...additionalPlugins) {
     return new GitHubWithPlugins(getOctokitOptions(token, options));
 }
 //# sourceMappingURL=github.js.map
-;// CONCATENATED MODULE: ./src/printable.ts
-// Text from files and refs goes into the log. The runner reads a line that
-// starts with `::` as a workflow command, and git allows a newline in a file
-// name, so a pull request could add a file that issues one: control
-// characters are shown escaped instead.
-function printable(text) {
-    // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what it finds
-    return text.replace(/[\u0000-\u001f\u007f]/g, c => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
-}
-
-;// CONCATENATED MODULE: ./src/github/context.ts
+;// CONCATENATED MODULE: ./src/github/default-branch.ts
 
 
 
 
-/** The facts of the running job, as the runner sets them. */
-function currentEventFacts() {
-    return {
-        eventName: github_context.eventName,
-        ref: github_context.ref,
-        payload: github_context.payload,
-        headRef: process.env.GITHUB_HEAD_REF,
-        baseRef: process.env.GITHUB_BASE_REF,
-        repository: process.env.GITHUB_REPOSITORY,
-        apiUrl: process.env.GITHUB_API_URL
-    };
-}
 const FALLBACK_DEFAULT_BRANCH = 'master';
 const LOOKUP_TIMEOUT_SECONDS = 10;
 /** The default branch as the run itself tells it, without asking anyone; undefined when it does not. */
@@ -39313,7 +39386,7 @@ async function askDefaultBranch(facts, token) {
     const [owner, repo, extra] = (facts.repository ?? '').split('/');
     if (!owner || !repo || extra !== undefined)
         throw new Error(`GITHUB_REPOSITORY is not owner/name ("${facts.repository ?? ''}")`);
-    const deadline = AbortSignal.timeout(LOOKUP_TIMEOUT_SECONDS * 1000);
+    const deadline = timeLimit(LOOKUP_TIMEOUT_SECONDS, `no answer within ${LOOKUP_TIMEOUT_SECONDS} s`);
     const octokit = getOctokit(token, facts.apiUrl ? { baseUrl: facts.apiUrl } : {});
     try {
         const response = await octokit.request('GET /repos/{owner}/{repo}', { owner, repo, request: { signal: deadline } });
@@ -39324,16 +39397,34 @@ async function askDefaultBranch(facts, token) {
     }
     catch (error) {
         if (deadline.aborted)
-            throw new Error(`no answer within ${LOOKUP_TIMEOUT_SECONDS} s`);
+            throw deadline.reason;
         throw error;
     }
 }
 function firstLine(text) {
     return text.split('\n')[0] ?? '';
 }
-const WRITING_EVENTS = ['push', 'workflow_dispatch', 'schedule'];
+
+;// CONCATENATED MODULE: ./src/github/event.ts
+
+/** The facts of the running job, as the runner sets them. */
+function currentEventFacts(runner) {
+    return {
+        eventName: github_context.eventName,
+        ref: github_context.ref,
+        payload: github_context.payload,
+        headRef: runner.headRef,
+        baseRef: runner.baseRef,
+        repository: runner.repository,
+        apiUrl: runner.apiUrl
+    };
+}
 const PULL_REQUEST_EVENTS = ['pull_request', 'pull_request_target'];
-/** Pure: the run, given the default branch's name (see resolveDefaultBranch). */
+/** pull_request and pull_request_target: the code comes from a branch its author names. */
+function isPullRequestEvent(eventName) {
+    return PULL_REQUEST_EVENTS.includes(eventName);
+}
+/** Pure: the run, given the default branch's name (see default-branch.ts). */
 function runContext(facts, defaultBranch, saveBranches = []) {
     return {
         eventName: facts.eventName,
@@ -39345,7 +39436,7 @@ function runContext(facts, defaultBranch, saveBranches = []) {
     };
 }
 function branchOf(facts) {
-    if (PULL_REQUEST_EVENTS.includes(facts.eventName))
+    if (isPullRequestEvent(facts.eventName))
         return pullRequestScope(facts);
     // Tags and other refs keep their full name so they can't pass for a branch.
     return facts.ref.startsWith('refs/heads/') ? facts.ref.slice('refs/heads/'.length) : facts.ref;
@@ -39366,7 +39457,7 @@ function pullRequestScope(facts) {
     return number === undefined ? facts.ref : `pull/${number}`;
 }
 function baseBranchOf(facts) {
-    if (PULL_REQUEST_EVENTS.includes(facts.eventName) && facts.baseRef)
+    if (isPullRequestEvent(facts.eventName) && facts.baseRef)
         return facts.baseRef;
     const mergeGroup = facts.payload.merge_group;
     if (facts.eventName === 'merge_group' && typeof mergeGroup?.base_ref === 'string') {
@@ -39374,13 +39465,18 @@ function baseBranchOf(facts) {
     }
     return undefined;
 }
+
+;// CONCATENATED MODULE: ./src/github/write-policy.ts
+
+
 /** The branches that write: the default branch unless save-branches names others. */
 function writerBranches(ctx) {
     return ctx.saveBranches.length > 0 ? ctx.saveBranches : [ctx.defaultBranch];
 }
+const WRITING_EVENTS = ['push', 'workflow_dispatch', 'schedule'];
 function writeDecision(ctx) {
     const writers = writerBranches(ctx);
-    if (PULL_REQUEST_EVENTS.includes(ctx.eventName)) {
+    if (isPullRequestEvent(ctx.eventName)) {
         return deny({ kind: 'pull-request', event: ctx.eventName, defaultBranch: ctx.defaultBranch });
     }
     if (ctx.eventName === 'workflow_run')
@@ -39402,16 +39498,185 @@ function branchMatches(branch, pattern) {
 function deny(denial) {
     return { allowed: false, denial };
 }
-const WRITE_EVENTS = (/* unused pure expression or super */ null && (WRITING_EVENTS));
 
 ;// CONCATENATED MODULE: ./src/github/runner.ts
 function currentRunner(env = process.env, cwd = process.cwd()) {
     if (!env.RUNNER_TEMP)
         throw new Error('RUNNER_TEMP is not set; the action must run in a GitHub Actions job.');
-    return { temp: env.RUNNER_TEMP, workspace: env.GITHUB_WORKSPACE || cwd };
+    return {
+        temp: env.RUNNER_TEMP,
+        workspace: env.GITHUB_WORKSPACE || cwd,
+        repository: env.GITHUB_REPOSITORY,
+        apiUrl: env.GITHUB_API_URL,
+        ref: env.GITHUB_REF,
+        headRef: env.GITHUB_HEAD_REF,
+        baseRef: env.GITHUB_BASE_REF,
+        stepSummary: env.GITHUB_STEP_SUMMARY,
+        env: Object.fromEntries(Object.entries(env).filter((entry) => entry[1] !== undefined))
+    };
+}
+
+;// CONCATENATED MODULE: ./src/inputs/image-reference.ts
+
+// Image references and repositories as docker reads them, checked before the
+// build: anything else would fail it later with a less helpful message. Each
+// check says what is wrong, or nothing; inputs.ts refuses the input.
+// Docker's reference grammar, loosely: lowercase repository path, optional
+// registry port, tag or digest.
+const REFERENCE = /^[a-z0-9]+(?:[._-][a-z0-9]+)*(?::[0-9]+)?(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*(?::[\w][\w.-]{0,127})?(?:@sha256:[a-f0-9]{64})?$/;
+// A repository, never a tag: the action names each entry's tag itself.
+const REPOSITORY = /^[a-z0-9]+(?:[._-][a-z0-9]+)*(?::[0-9]+)?(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)+$/;
+/** Why `value` cannot tag the image; `input` names where it came from, unset for `image` used as the tag. */
+function referenceProblem(value, input) {
+    if (REFERENCE.test(value))
+        return undefined;
+    return input
+        ? `Tag "${value}" in \`${input}\` is not a valid image reference; use lowercase letters, digits and . _ - / : only.`
+        : `Input \`image\` ("${value}") is used as the image's tag but is not a valid image reference; set \`tags\`, or use a name of lowercase letters, digits and . _ - /.`;
+}
+/** Why `cache-ref` is not a repository the action can name its tags in. */
+function cacheRefProblem(cacheRef) {
+    if (/[\r\n]/.test(cacheRef))
+        return `Input \`${Input.CacheRef}\` must be a single line.`;
+    if (/@|:[^/]*$/.test(cacheRef.replace(/^[^/]*\//, ''))) {
+        return `Input \`${Input.CacheRef}\` ("${cacheRef}") names a tag or digest; give the repository alone, e.g. ghcr.io/acme/ci-cache: the action names the tags.`;
+    }
+    if (!REPOSITORY.test(cacheRef)) {
+        return `Input \`${Input.CacheRef}\` ("${cacheRef}") is not a repository of the form <registry>/<name>; use lowercase letters, digits and . _ - / only (GitHub owner names may need lowercasing).`;
+    }
+    return undefined;
+}
+
+;// CONCATENATED MODULE: ./src/inputs/secrets.ts
+
+
+
+function isProblem(checked) {
+    return typeof checked === 'object' && checked !== null && 'problem' in checked;
+}
+const SECRET_ID = /^[A-Za-z0-9_.-]+$/;
+/** `env`: the step's environment, in which each variable secret-envs names must be set. */
+function readSecrets(read, workspace, env) {
+    const seen = new Map();
+    const idOf = (input, entry, n, what) => {
+        const eq = entry.indexOf('=');
+        const id = eq > 0 ? entry.slice(0, eq) : '';
+        if (!SECRET_ID.test(id)) {
+            return {
+                problem: `Entry ${n} of \`${input}\` must be id=${what}, with an id of letters, digits and . _ -; it is not.`
+            };
+        }
+        const first = seen.get(id);
+        if (first !== undefined) {
+            return {
+                problem: `Secret id "${id}" is given twice (in \`${first}\`${first === input ? '' : ` and \`${input}\``}); each id names one secret.`
+            };
+        }
+        seen.set(id, input);
+        return { id, rest: entry.slice(eq + 1) };
+    };
+    const byValue = secretEntries(read(Input.Secrets), Input.Secrets);
+    if (isProblem(byValue))
+        return byValue;
+    const secrets = [];
+    for (const [i, entry] of byValue.entries()) {
+        const parsed = idOf(Input.Secrets, entry, i + 1, 'value');
+        if (isProblem(parsed))
+            return parsed;
+        secrets.push({ id: parsed.id, value: parsed.rest });
+    }
+    const byEnv = secretEntries(read(Input.SecretEnvs), Input.SecretEnvs);
+    if (isProblem(byEnv))
+        return byEnv;
+    const secretEnvs = [];
+    for (const [i, entry] of byEnv.entries()) {
+        const parsed = idOf(Input.SecretEnvs, entry, i + 1, 'ENV_NAME');
+        if (isProblem(parsed))
+            return parsed;
+        const { id, rest } = parsed;
+        if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(rest)) {
+            return {
+                problem: `Input \`${Input.SecretEnvs}\`: secret "${id}" must name an environment variable (letters, digits and _), e.g. ${id}=MY_TOKEN.`
+            };
+        }
+        // buildx would quietly mount nothing for a variable that is not set.
+        if (env[rest] === undefined) {
+            return {
+                problem: `Input \`${Input.SecretEnvs}\`: the variable ${rest} for secret "${id}" is not set in this step's environment; set it with \`env:\`.`
+            };
+        }
+        secretEnvs.push({ id, env: rest });
+    }
+    const byFile = secretEntries(read(Input.SecretFiles), Input.SecretFiles);
+    if (isProblem(byFile))
+        return byFile;
+    const secretFiles = [];
+    for (const [i, entry] of byFile.entries()) {
+        const parsed = idOf(Input.SecretFiles, entry, i + 1, 'path');
+        if (isProblem(parsed))
+            return parsed;
+        const { id, rest } = parsed;
+        if (rest === '' || /[\r\n]/.test(rest))
+            return { problem: `Input \`${Input.SecretFiles}\`: secret "${id}" must name a file, on one line.` };
+        const file = external_node_path_namespaceObject.resolve(workspace, rest);
+        if (!isFile(file))
+            return { problem: `Input \`${Input.SecretFiles}\`: there is no file at ${file} for secret "${id}".` };
+        secretFiles.push({ id, path: file });
+    }
+    return { secrets, secretEnvs, secretFiles };
+}
+/**
+ * The entries of a secrets input, as build-push-action reads them: one a
+ * line, or a double-quoted field that may span lines (a PEM key, JSON), with
+ * "" inside it standing for one quote. A line is trimmed, as YAML leaves
+ * spaces around it; a quoted field is kept exactly as written. Blank lines
+ * are skipped.
+ */
+function secretEntries(text, input) {
+    const entries = [];
+    let i = 0;
+    let n = 0;
+    while (i < text.length) {
+        const lineEnd = text.indexOf('\n', i) === -1 ? text.length : text.indexOf('\n', i);
+        const start = i + (/^[ \t]*/.exec(text.slice(i, lineEnd))?.[0].length ?? 0);
+        if (text[start] !== '"') {
+            const line = text.slice(i, lineEnd).trim();
+            if (line !== '')
+                entries.push(line);
+            i = lineEnd + 1;
+            continue;
+        }
+        n = entries.length + 1;
+        let value = '';
+        let j = start + 1;
+        for (;;) {
+            const quote = text.indexOf('"', j);
+            if (quote === -1)
+                return { problem: `Entry ${n} of \`${input}\` opens a quote it never closes.` };
+            value += text.slice(j, quote);
+            if (text[quote + 1] === '"') {
+                value += '"';
+                j = quote + 2;
+                continue;
+            }
+            j = quote + 1;
+            break;
+        }
+        const after = text.indexOf('\n', j) === -1 ? text.length : text.indexOf('\n', j);
+        if (text.slice(j, after).trim() !== '') {
+            return {
+                problem: `Entry ${n} of \`${input}\` has text after its closing quote; write a quote inside a quoted entry as "".`
+            };
+        }
+        entries.push(value);
+        i = after + 1;
+    }
+    return entries;
 }
 
 ;// CONCATENATED MODULE: ./src/inputs.ts
+
+
 
 
 
@@ -39425,9 +39690,10 @@ class InputError extends Error {
 }
 /**
  * Reads and checks every input. `workspace` anchors relative paths; nothing
- * the build reads may resolve outside it.
+ * the build reads may resolve outside it. `env` is the step's environment,
+ * where each variable secret-envs names must be set (none, unless given).
  */
-function parseInputs(read, workspace, env = process.env) {
+function parseInputs(read, workspace, env = {}) {
     const image = read(Input.Image).trim();
     if (!image)
         throw new InputError('Input `image` is required: name the CI image, e.g. `image: dist-x86_64-linux`.');
@@ -39444,9 +39710,9 @@ function parseInputs(read, workspace, env = process.env) {
     }
     const tags = list(read(Input.Tags), /[\n,]/);
     if (tags.length === 0)
-        requireReference(image);
+        refuse(referenceProblem(image));
     for (const tag of tags)
-        requireReference(tag, Input.Tags);
+        refuse(referenceProblem(tag, Input.Tags));
     const cacheBackend = oneOf(Input.CacheBackend, read(Input.CacheBackend).trim() || 'gha', [
         'gha',
         'local',
@@ -39460,10 +39726,10 @@ function parseInputs(read, workspace, env = process.env) {
         throw new InputError(`Input \`cache-root\` must be an absolute path (a directory that outlives the runner), not "${cacheRootInput}".`);
     }
     // buildx takes the directory inside an attribute list, where a comma or a
-    // quote is quoted (docker/buildx.ts); a line break could not be.
+    // quote is quoted (docker/attributes.ts); a line break could not be.
     if (/[\r\n]/.test(cacheRootInput))
         throw new InputError('Input `cache-root` must be a single line.');
-    const secrets = readSecrets(read, workspace, env);
+    const secrets = accepted(readSecrets(read, workspace, env));
     const maxCacheSizeBytes = inputs_size(Input.MaxCacheSize, read(Input.MaxCacheSize));
     const deleteSuperseded = inputs_boolean(Input.DeleteSuperseded, read(Input.DeleteSuperseded), false);
     const cacheRef = cacheBackend === 'registry' ? registryInputs(read(Input.CacheRef).trim(), maxCacheSizeBytes, deleteSuperseded) : '';
@@ -39509,32 +39775,12 @@ function insideWorkspace(name, value, workspace) {
     }
     return resolved;
 }
-// Docker's reference grammar, loosely: lowercase repository path, optional
-// registry port, tag or digest. Anything else would fail the build later with
-// a less helpful message.
-const REFERENCE = /^[a-z0-9]+(?:[._-][a-z0-9]+)*(?::[0-9]+)?(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*(?::[\w][\w.-]{0,127})?(?:@sha256:[a-f0-9]{64})?$/;
-function requireReference(value, input) {
-    if (REFERENCE.test(value))
-        return;
-    throw new InputError(input
-        ? `Tag "${value}" in \`${input}\` is not a valid image reference; use lowercase letters, digits and . _ - / : only.`
-        : `Input \`image\` ("${value}") is used as the image's tag but is not a valid image reference; set \`tags\`, or use a name of lowercase letters, digits and . _ - /.`);
-}
-// A repository, never a tag: the action names each entry's tag itself.
-const REPOSITORY = /^[a-z0-9]+(?:[._-][a-z0-9]+)*(?::[0-9]+)?(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)+$/;
 /** `cache-ref`, and the inputs that cannot apply to a registry. */
 function registryInputs(cacheRef, maxCacheSizeBytes, deleteSuperseded) {
     if (!cacheRef) {
         throw new InputError('`cache-backend: registry` needs `cache-ref`: the repository that holds the cache, e.g. `cache-ref: ghcr.io/acme/ci-cache` (log in to its registry before this step).');
     }
-    if (/[\r\n]/.test(cacheRef))
-        throw new InputError(`Input \`${Input.CacheRef}\` must be a single line.`);
-    if (/@|:[^/]*$/.test(cacheRef.replace(/^[^/]*\//, ''))) {
-        throw new InputError(`Input \`${Input.CacheRef}\` ("${cacheRef}") names a tag or digest; give the repository alone, e.g. ghcr.io/acme/ci-cache: the action names the tags.`);
-    }
-    if (!REPOSITORY.test(cacheRef)) {
-        throw new InputError(`Input \`${Input.CacheRef}\` ("${cacheRef}") is not a repository of the form <registry>/<name>; use lowercase letters, digits and . _ - / only (GitHub owner names may need lowercasing).`);
-    }
+    refuse(cacheRefProblem(cacheRef));
     if (maxCacheSizeBytes > 0) {
         throw new InputError(`\`${Input.MaxCacheSize}\` does not apply to \`cache-backend: registry\`: the build pushes its cache as it goes, before its size is known. Remove it; the registry's own quota bounds the cache.`);
     }
@@ -39551,95 +39797,14 @@ function buildArg(line) {
     }
     return { name, value: line.slice(eq + 1) };
 }
-// No message repeats a secret's value: a refused entry is named by its
-// position, and its id only once the id is known to be one.
-function readSecrets(read, workspace, env) {
-    const seen = new Map();
-    const idOf = (input, entry, n, what) => {
-        const eq = entry.indexOf('=');
-        const id = eq > 0 ? entry.slice(0, eq) : '';
-        if (!SECRET_ID.test(id)) {
-            throw new InputError(`Entry ${n} of \`${input}\` must be id=${what}, with an id of letters, digits and . _ -; it is not.`);
-        }
-        const first = seen.get(id);
-        if (first !== undefined) {
-            throw new InputError(`Secret id "${id}" is given twice (in \`${first}\`${first === input ? '' : ` and \`${input}\``}); each id names one secret.`);
-        }
-        seen.set(id, input);
-        return { id, rest: entry.slice(eq + 1) };
-    };
-    const secrets = secretEntries(read(Input.Secrets), Input.Secrets).map((entry, i) => {
-        const { id, rest } = idOf(Input.Secrets, entry, i + 1, 'value');
-        return { id, value: rest };
-    });
-    const secretEnvs = secretEntries(read(Input.SecretEnvs), Input.SecretEnvs).map((entry, i) => {
-        const { id, rest } = idOf(Input.SecretEnvs, entry, i + 1, 'ENV_NAME');
-        if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(rest)) {
-            throw new InputError(`Input \`${Input.SecretEnvs}\`: secret "${id}" must name an environment variable (letters, digits and _), e.g. ${id}=MY_TOKEN.`);
-        }
-        // buildx would quietly mount nothing for a variable that is not set.
-        if (env[rest] === undefined) {
-            throw new InputError(`Input \`${Input.SecretEnvs}\`: the variable ${rest} for secret "${id}" is not set in this step's environment; set it with \`env:\`.`);
-        }
-        return { id, env: rest };
-    });
-    const secretFiles = secretEntries(read(Input.SecretFiles), Input.SecretFiles).map((entry, i) => {
-        const { id, rest } = idOf(Input.SecretFiles, entry, i + 1, 'path');
-        if (rest === '' || /[\r\n]/.test(rest))
-            throw new InputError(`Input \`${Input.SecretFiles}\`: secret "${id}" must name a file, on one line.`);
-        const file = external_node_path_namespaceObject.resolve(workspace, rest);
-        if (!isFile(file))
-            throw new InputError(`Input \`${Input.SecretFiles}\`: there is no file at ${file} for secret "${id}".`);
-        return { id, path: file };
-    });
-    return { secrets, secretEnvs, secretFiles };
+function refuse(problem) {
+    if (problem !== undefined)
+        throw new InputError(problem);
 }
-const SECRET_ID = /^[A-Za-z0-9_.-]+$/;
-/**
- * The entries of a secrets input, as build-push-action reads them: one a
- * line, or a double-quoted field that may span lines (a PEM key, JSON), with
- * "" inside it standing for one quote. A line is trimmed, as YAML leaves
- * spaces around it; a quoted field is kept exactly as written. Blank lines
- * are skipped.
- */
-function secretEntries(text, input) {
-    const entries = [];
-    let i = 0;
-    let n = 0;
-    while (i < text.length) {
-        const lineEnd = text.indexOf('\n', i) === -1 ? text.length : text.indexOf('\n', i);
-        const start = i + (/^[ \t]*/.exec(text.slice(i, lineEnd))?.[0].length ?? 0);
-        if (text[start] !== '"') {
-            const line = text.slice(i, lineEnd).trim();
-            if (line !== '')
-                entries.push(line);
-            i = lineEnd + 1;
-            continue;
-        }
-        n = entries.length + 1;
-        let value = '';
-        let j = start + 1;
-        for (;;) {
-            const quote = text.indexOf('"', j);
-            if (quote === -1)
-                throw new InputError(`Entry ${n} of \`${input}\` opens a quote it never closes.`);
-            value += text.slice(j, quote);
-            if (text[quote + 1] === '"') {
-                value += '"';
-                j = quote + 2;
-                continue;
-            }
-            j = quote + 1;
-            break;
-        }
-        const after = text.indexOf('\n', j) === -1 ? text.length : text.indexOf('\n', j);
-        if (text.slice(j, after).trim() !== '') {
-            throw new InputError(`Entry ${n} of \`${input}\` has text after its closing quote; write a quote inside a quoted entry as "".`);
-        }
-        entries.push(value);
-        i = after + 1;
-    }
-    return entries;
+function accepted(checked) {
+    if (isProblem(checked))
+        throw new InputError(checked.problem);
+    return checked;
 }
 function list(value, separator) {
     return value
@@ -42477,14 +42642,13 @@ function readIgnoreRules(context, dockerfile) {
         readIgnoreFile(context, '.dockerignore');
     if (!file)
         return NO_RULES;
-    const lines = file.text
-        .replace(/^\uFEFF/, '')
-        .split(/\r?\n/)
-        .map(asDockerMeansIt)
-        .filter(isValidRule);
+    return { file, ...patternRules(file.text.replace(/^\uFEFF/, '').split(/\r?\n/)) };
+}
+/** Rules of Docker's pattern syntax: a path is matched when it or a directory above it matches. */
+function patternRules(patterns) {
+    const lines = patterns.map(asDockerMeansIt).filter(isValidRule);
     const matcher = newMatcher().add(lines);
     return {
-        file,
         excludes: relative => matcher.ignores(relative),
         hasExceptions: lines.some(line => line.trim().startsWith('!'))
     };
@@ -42583,31 +42747,40 @@ function resolveInside(root, relative) {
 }
 /**
  * Context-relative paths (forward slashes) of the regular files and symlinks
- * that the sources bring into the build, less what the ignore rules exclude,
- * sorted. Sources are context-relative without `..` (see dockerfile.ts); `.`
- * is the whole context.
+ * that the reads bring into the build, less what the ignore rules and each
+ * read's exclusions leave out, sorted.
  */
-function contextEntries(sources, context, rules) {
+function contextEntries(reads, context, rules) {
     const found = new Set();
     const add = (relative) => {
         if (!rules.excludes(relative))
             found.add(relative);
     };
-    // Excluded directories are skipped unless a `!` rule may bring back something below them.
-    const descend = (relative) => rules.hasExceptions || !rules.excludes(relative);
-    const take = (relative) => {
-        const resolved = resolveInside(context, relative);
-        resolved.links.forEach(add);
-        if (resolved.kind === 'file')
-            add(resolved.relative);
-        if (resolved.kind !== 'directory')
-            return;
-        for (const entry of walk(context, resolved.relative, Infinity, descend))
-            if (entry.kind !== 'directory')
-                add(entry.relative);
-    };
-    for (const source of sources) {
-        const { base, pattern } = splitWildcards(source);
+    for (const read of reads) {
+        const excluded = read.exclude.length > 0 ? patternRules(read.exclude) : NO_RULES;
+        const selected = read.parents === undefined ? EVERYTHING : selection(read.parents);
+        const take = (relative) => {
+            const resolved = resolveInside(context, relative);
+            resolved.links.forEach(add);
+            // The copied path itself is never excluded: exclusions apply below it.
+            if (resolved.kind === 'file')
+                add(resolved.relative);
+            if (resolved.kind !== 'directory')
+                return;
+            const root = resolved.relative === '.' ? '' : `${resolved.relative}/`;
+            const below = (entry) => entry.slice(root.length);
+            // Excluded directories are skipped unless a `!` rule may bring back something below them.
+            const descend = (entry) => (rules.hasExceptions || !rules.excludes(entry)) &&
+                (excluded.hasExceptions || !excluded.excludes(below(entry))) &&
+                selected.descend(below(entry));
+            for (const entry of walk(context, resolved.relative, Infinity, descend)) {
+                if (entry.kind === 'directory' || excluded.excludes(below(entry.relative)))
+                    continue;
+                if (selected.includes(below(entry.relative)))
+                    add(entry.relative);
+            }
+        };
+        const { base, pattern } = splitWildcards(read.path);
         if (pattern === undefined)
             take(base);
         else
@@ -42615,6 +42788,24 @@ function contextEntries(sources, context, rules) {
                 take(match);
     }
     return [...found].sort();
+}
+const EVERYTHING = { includes: () => true, descend: () => true };
+/**
+ * What a `--parents` pattern copies: what it matches and everything below.
+ * The walk enters only the directories on the way to a match: those along
+ * its literal start, and no deeper than its components unless it has `**`.
+ */
+function selection(pattern) {
+    const rules = patternRules([pattern]);
+    const parts = pattern.split('/');
+    const firstWildcard = parts.findIndex(part => WILDCARD.test(part));
+    const literal = firstWildcard < 0 ? parts : parts.slice(0, firstWildcard);
+    const depth = pattern.includes('**') ? Infinity : parts.length;
+    const onTheWay = (relative) => {
+        const dirs = relative.split('/');
+        return dirs.length < depth && dirs.every((dir, i) => i >= literal.length || dir === literal[i]);
+    };
+    return { includes: rules.excludes, descend: relative => rules.excludes(relative) || onTheWay(relative) };
 }
 const WILDCARD = /[*?[]/;
 /** The path up to its first component with a wildcard, and the rest, as BuildKit splits a COPY source. */
@@ -42688,44 +42879,26 @@ function* walk(context, dir, depth, descend) {
     }
 }
 
-;// CONCATENATED MODULE: ./src/key/dockerfile.ts
+;// CONCATENATED MODULE: ./src/key/dockerfile-parse.ts
 /**
- * Static reading of a Dockerfile: which files of the build context can the
- * build read? The cache key hashes exactly those, so editing an unrelated
- * file in the repository does not invalidate the image.
- *
- * The parser follows BuildKit's Dockerfile frontend where it matters for the
- * answer (directives, continuations, heredocs, flags, mounts). Where it has to
- * guess, it errs on the side of reporting more, or of reporting `dynamic`:
- * hashing too much costs a cache miss, hashing too little serves a stale image.
+ * A Dockerfile read the way BuildKit's parser reads it, as far as the key
+ * needs: parser directives, continuation lines, comments, heredoc bodies
+ * (never mistaken for instructions), flags and words. Nothing here knows what
+ * an instruction means; dockerfile-stages.ts does.
  */
-function contextSources(dockerfile) {
-    const lines = splitLines(dockerfile);
-    const escapeChar = escapeToken(lines);
-    const found = new Found();
-    for (const instruction of instructions(lines, escapeChar)) {
-        switch (instruction.keyword) {
-            case 'copy':
-            case 'add':
-                collectCopy(instruction, escapeChar, found);
-                break;
-            case 'run':
-                collectMounts(instruction, escapeChar, found);
-                break;
-            // ONBUILD triggers run in a downstream build, never in this one.
-        }
-    }
-    return found.result();
-}
-// ---------------------------------------------------------------------------
-// Lines, directives and logical instructions
 const DEFAULT_ESCAPE = '\\';
 const UTF8_BOM = '\uFEFF';
+function parseDockerfile(text) {
+    const lines = splitLines(text);
+    const escapeChar = escapeToken(lines);
+    return { escapeChar, instructions: [...instructions(lines, escapeChar)] };
+}
 function splitLines(text) {
     const body = text.startsWith(UTF8_BOM) ? text.slice(UTF8_BOM.length) : text;
     return body.split('\n').map(line => line.replace(/\r+$/, ''));
 }
 const DIRECTIVE = /^#\s*([a-zA-Z][a-zA-Z0-9]*)\s*=\s*(.+?)\s*$/;
+const DIRECTIVE_BODY = /^([a-zA-Z][a-zA-Z0-9]*)\s*=\s*(.+?)\s*$/;
 const KNOWN_DIRECTIVES = new Set(['syntax', 'escape', 'check']);
 /**
  * Directives only count in the unbroken run of `# key=value` lines at the top:
@@ -42743,6 +42916,46 @@ function escapeToken(lines) {
             return value;
     }
     return DEFAULT_ESCAPE;
+}
+/**
+ * The frontend image a `syntax` directive names, found as BuildKit looks for
+ * it before it parses anything: after a byte-order mark and a `#!` line, in
+ * `#` directives, else in `//` ones, else as the `syntax` key of a JSON file.
+ */
+function syntaxDirective(text) {
+    const body = text.startsWith(UTF8_BOM) ? text.slice(UTF8_BOM.length) : text;
+    const lines = splitLines(body);
+    if (lines[0]?.startsWith('#!'))
+        lines.shift();
+    const found = syntaxAfter(lines, '#') ?? syntaxAfter(lines, '//');
+    if (found !== undefined)
+        return firstWord(found);
+    try {
+        const parsed = JSON.parse(body);
+        const syntax = typeof parsed === 'object' && parsed !== null ? parsed.syntax : undefined;
+        return typeof syntax === 'string' ? syntax : undefined;
+    }
+    catch {
+        return undefined;
+    }
+}
+function syntaxAfter(lines, comment) {
+    const seen = new Set();
+    for (const line of lines) {
+        if (!line.startsWith(comment))
+            return undefined;
+        const match = DIRECTIVE_BODY.exec(line.slice(comment.length).trimStart());
+        const key = match?.[1]?.toLowerCase();
+        if (!match || key === undefined || !KNOWN_DIRECTIVES.has(key) || seen.has(key))
+            return undefined;
+        seen.add(key);
+        if (key === 'syntax')
+            return match[2];
+    }
+    return undefined;
+}
+function firstWord(text) {
+    return text.trim().split(' ')[0] ?? '';
 }
 /**
  * Yields logical instructions: continuation lines joined, comments and blank
@@ -42795,6 +43008,7 @@ function nextContinuationLine(lines, from) {
     }
     return i;
 }
+/** One logical line as an instruction; also ONBUILD's trigger. */
 function parseInstruction(text) {
     const trimmed = text.trim();
     const space = trimmed.search(/\s/);
@@ -42874,14 +43088,23 @@ function toFlag(word) {
 function flagValues(instruction, name) {
     return instruction.flags.flatMap(flag => (flag.name === name && flag.value !== undefined ? [flag.value] : []));
 }
+/** A boolean flag as BuildKit reads it: `--name` alone means true. */
+function booleanFlag(instruction, name) {
+    const flag = instruction.flags.findLast(f => f.name === name);
+    return flag !== undefined && (flag.value === undefined || flag.value.toLowerCase() === 'true');
+}
 const HEREDOC_KEYWORDS = new Set(['run', 'copy', 'add']);
 const HEREDOC_WORD = /^\d*<<(-?)([^<]+)$/;
+/** A COPY/ADD source that is a heredoc, made in the build: nothing is read from the context. */
+function isHeredocWord(word) {
+    return HEREDOC_WORD.test(word);
+}
 function heredocsOf(instruction) {
-    // ONBUILD's trigger is not run here, but its heredoc body still follows it.
+    // ONBUILD's trigger runs later, but its heredoc body still follows it here.
     const target = instruction.keyword === 'onbuild' ? parseInstruction(instruction.body) : instruction;
     if (!HEREDOC_KEYWORDS.has(target.keyword) || target.json)
         return [];
-    return rawWords(instruction.text).flatMap(word => {
+    return shellWords(instruction.text, DEFAULT_ESCAPE).flatMap(word => {
         const heredoc = parseHeredocWord(word);
         return heredoc ? [heredoc] : [];
     });
@@ -42891,39 +43114,35 @@ function parseHeredocWord(word) {
     const match = HEREDOC_WORD.exec(word);
     if (!match)
         return undefined;
-    const name = expandWord(match[2] ?? '', DEFAULT_ESCAPE).text;
+    const name = unquote(match[2] ?? '');
     return name === '' ? undefined : { name, chomp: match[1] === '-' };
 }
-/**
- * Shell words with their quotes kept, so that a quoted `"<<EOF"` is not taken
- * for a heredoc marker.
- */
-function rawWords(text) {
-    const words = [];
-    let word = '';
+/** Quotes and backslash escapes removed, without expanding anything. */
+function unquote(word) {
+    let text = '';
     let quote = '';
-    for (let pos = 0; pos < text.length; pos++) {
-        const ch = text.charAt(pos);
-        if (quote === '' && /\s/.test(ch)) {
-            if (word !== '')
-                words.push(word);
-            word = '';
-            continue;
+    for (let pos = 0; pos < word.length; pos++) {
+        const ch = word.charAt(pos);
+        if (quote === "'") {
+            if (ch === "'")
+                quote = '';
+            else
+                text += ch;
         }
-        word += ch;
-        if (ch === '\\' && quote !== "'" && pos + 1 < text.length) {
-            word += text.charAt(++pos);
+        else if (ch === '\\') {
+            text += word.charAt(++pos);
         }
-        else if (quote !== '' && ch === quote) {
+        else if (ch === quote) {
             quote = '';
         }
         else if (quote === '' && (ch === '"' || ch === "'")) {
             quote = ch;
         }
+        else {
+            text += ch;
+        }
     }
-    if (word !== '')
-        words.push(word);
-    return words;
+    return text;
 }
 /** Returns the index of the line after the terminator (or the end of file when unterminated). */
 function skipHeredocBody(lines, from, heredoc) {
@@ -42936,58 +43155,41 @@ function skipHeredocBody(lines, from, heredoc) {
     return lines.length;
 }
 // ---------------------------------------------------------------------------
-// COPY / ADD
-function collectCopy(instruction, escapeChar, found) {
-    // Copies from another stage, an image or a named context read nothing from this context.
-    if (flagValues(instruction, 'from').some(from => from !== ''))
-        return;
-    const sources = instruction.args.slice(0, -1);
-    for (const source of sources) {
-        if (HEREDOC_WORD.test(source))
-            continue;
-        const word = expandWord(source, escapeChar);
-        if (instruction.keyword === 'add' && isRemote(word.text))
-            continue;
-        found.add(word);
-    }
-}
-/** URLs and git remotes are fetched by ADD, not read from the context. */
-const REMOTE = /^(?:[a-z][a-z0-9+.-]*:\/\/|git@[^\s:/]+:)/i;
-function isRemote(source) {
-    return REMOTE.test(source);
-}
-// ---------------------------------------------------------------------------
-// RUN --mount
-function collectMounts(instruction, escapeChar, found) {
-    for (const spec of flagValues(instruction, 'mount')) {
-        const source = contextBindSource(spec);
-        if (source !== undefined)
-            found.add(expandWord(source, escapeChar));
-    }
-}
+// Words
 /**
- * The context path a mount binds, or undefined when it binds nothing from the
- * context (another mount type, or a bind from a stage or image).
+ * Shell words with their quotes and escapes kept, as BuildKit splits ENV,
+ * ARG and LABEL: a quoted space does not split, and `"<<EOF"` stays quoted,
+ * so it is not taken for a heredoc marker.
  */
-function contextBindSource(spec) {
-    let type = 'bind';
-    let source = '';
-    let from = '';
-    for (const field of csvFields(spec)) {
-        const eq = field.indexOf('=');
-        if (eq < 0)
+function shellWords(text, escapeChar) {
+    const words = [];
+    let word = '';
+    let inWord = false;
+    let quote = '';
+    for (let pos = 0; pos < text.length; pos++) {
+        const ch = text.charAt(pos);
+        if (quote === '' && /\s/.test(ch)) {
+            if (inWord)
+                words.push(word);
+            word = '';
+            inWord = false;
             continue;
-        const key = field.slice(0, eq).toLowerCase();
-        const value = field.slice(eq + 1);
-        if (key === 'type')
-            type = value.toLowerCase();
-        else if (key === 'source' || key === 'src')
-            source = value;
-        else if (key === 'from')
-            from = value;
+        }
+        inWord = true;
+        if (ch === escapeChar && quote !== "'") {
+            if (pos + 1 < text.length)
+                word += ch + text.charAt(++pos);
+            continue;
+        }
+        word += ch;
+        if (quote !== '' && ch === quote)
+            quote = '';
+        else if (quote === '' && (ch === '"' || ch === "'"))
+            quote = ch;
     }
-    // No source= binds the root of what is mounted: here, the whole context.
-    return type === 'bind' && from === '' ? source : undefined;
+    if (inWord)
+        words.push(word);
+    return words;
 }
 /** One CSV record, as BuildKit reads mount specifications: `"a,b"` is one field, `""` a quote. */
 function csvFields(text) {
@@ -43010,75 +43212,747 @@ function csvFields(text) {
     } while (pos <= text.length);
     return fields;
 }
+
+;// CONCATENATED MODULE: ./src/key/platform-args.ts
+/** `os/arch[/variant]`, normalised; undefined for anything else (`local`, a bare OS). */
+function parsePlatform(text) {
+    const match = /^([a-z0-9_-]+)\/([a-z0-9_-]+)(?:\/([a-z0-9_.-]+))?$/.exec(text.trim().toLowerCase());
+    if (!match)
+        return undefined;
+    const os = match[1] === 'macos' ? 'darwin' : match[1];
+    return { os, ...normaliseArchitecture(match[2], match[3] ?? '') };
+}
+function normaliseArchitecture(architecture, variant) {
+    switch (architecture) {
+        case 'i386':
+            return { architecture: '386', variant: '' };
+        case 'x86_64':
+        case 'x86-64':
+        case 'amd64':
+            return { architecture: 'amd64', variant: variant === 'v1' ? '' : variant };
+        case 'aarch64':
+        case 'arm64':
+            return { architecture: 'arm64', variant: variant === '8' || variant === 'v8' ? '' : variant };
+        case 'armhf':
+            return { architecture: 'arm', variant: 'v7' };
+        case 'armel':
+            return { architecture: 'arm', variant: 'v6' };
+        case 'arm':
+            return { architecture: 'arm', variant: armVariant(variant) };
+        default:
+            return { architecture, variant };
+    }
+}
+function armVariant(variant) {
+    if (variant === '')
+        return 'v7';
+    return /^[5-8]$/.test(variant) ? `v${variant}` : variant;
+}
+function formatPlatform(platform) {
+    return [platform.os, platform.architecture, platform.variant].filter(part => part !== '').join('/');
+}
+function platformAnswer(text) {
+    if (text === undefined)
+        return { missing: 'build-platform' };
+    return parsePlatform(text) ?? { missing: 'platform' };
+}
 /**
- * Removes quotes and escapes the way BuildKit's word expansion does, without
- * expanding variables: any live `$` makes the word dynamic.
+ * The predefined arguments of a build for `target` on a builder whose own
+ * platform is `build`. TARGETSTAGE is left unknown: older frontends do not
+ * define it, so what a word that uses it names depends on the frontend.
  */
-function expandWord(raw, escapeChar) {
-    let text = '';
-    let variable = false;
-    let quote = '';
-    for (let pos = 0; pos < raw.length; pos++) {
-        const ch = raw.charAt(pos);
-        if (quote === "'") {
-            if (ch === "'")
-                quote = '';
-            else
-                text += ch;
-        }
-        else if (ch === escapeChar) {
-            const next = raw.charAt(++pos);
-            // Inside double quotes only a few characters can be escaped; otherwise the escape stays.
-            if (quote === '"' && next !== '"' && next !== '$' && next !== escapeChar)
-                text += ch;
-            text += next;
-        }
-        else if (ch === '"' && quote === '"') {
-            quote = '';
-        }
-        else if (quote === '' && (ch === '"' || ch === "'")) {
-            quote = ch;
-        }
-        else {
+function predefinedArgs(target, build) {
+    const args = new Map();
+    const put = (prefix, platform) => {
+        const value = (name, known) => 'missing' in platform ? { variable: name, cause: platform.missing } : known(platform);
+        args.set(`${prefix}PLATFORM`, value(`${prefix}PLATFORM`, formatPlatform));
+        args.set(`${prefix}OS`, value(`${prefix}OS`, p => p.os));
+        args.set(`${prefix}OSVERSION`, value(`${prefix}OSVERSION`, () => ''));
+        args.set(`${prefix}ARCH`, value(`${prefix}ARCH`, p => p.architecture));
+        args.set(`${prefix}VARIANT`, value(`${prefix}VARIANT`, p => p.variant));
+    };
+    put('BUILD', build);
+    put('TARGET', target);
+    args.set('TARGETSTAGE', { variable: 'TARGETSTAGE', cause: 'frontend-version' });
+    return args;
+}
+
+;// CONCATENATED MODULE: ./src/key/word-expansion.ts
+/**
+ * Variable expansion of one Dockerfile word, as BuildKit's shell lexer does
+ * it: quotes and escapes removed, `$NAME`, `${NAME}` and the modifiers
+ * `${NAME:-word}`, `${NAME-word}`, `${NAME:+word}`, `${NAME+word}`,
+ * `${NAME:?word}`, `${NAME#pattern}`, `${NAME%pattern}` (and `##`, `%%`),
+ * `${NAME/pattern/text}` and `${NAME//pattern/text}`. A value the key cannot
+ * know before the build stays unknown, with the variable that made it so,
+ * unless the expansion does not need it.
+ */
+function isKnown(value) {
+    return typeof value === 'string';
+}
+function expandWord(word, escapeChar, lookup) {
+    return new Expander(word, escapeChar, lookup).until(undefined, false).value;
+}
+/** Collects text until an unknown piece makes the whole unknown (the first one is kept). */
+class Pieces {
+    text = '';
+    unknown;
+    add(piece) {
+        if (isKnown(piece))
+            this.text += piece;
+        else
+            this.unknown ??= piece;
+    }
+    get value() {
+        return this.unknown ?? this.text;
+    }
+}
+class Expander {
+    escapeChar;
+    lookup;
+    chars;
+    pos = 0;
+    constructor(word, escapeChar, lookup) {
+        this.escapeChar = escapeChar;
+        this.lookup = lookup;
+        this.chars = Array.from(word);
+    }
+    peek() {
+        return this.chars[this.pos];
+    }
+    next() {
+        return this.chars[this.pos++];
+    }
+    /**
+     * Processes up to `stop` (consumed) or the end. `rawEscapes` keeps escape
+     * characters in the text, as BuildKit does for the patterns of `#`, `%`, `/`.
+     */
+    until(stop, rawEscapes) {
+        const out = new Pieces();
+        for (let ch = this.peek(); ch !== undefined; ch = this.peek()) {
+            if (ch === stop) {
+                this.pos++;
+                return { value: out.value, closed: true };
+            }
             if (ch === '$')
-                variable = true;
+                out.add(this.dollar());
+            else if (ch === "'")
+                out.add(this.singleQuoted());
+            else if (ch === '"')
+                out.add(this.doubleQuoted(rawEscapes));
+            else {
+                this.pos++;
+                if (ch === this.escapeChar) {
+                    if (rawEscapes)
+                        out.add(ch);
+                    const escaped = this.next();
+                    if (escaped === undefined)
+                        break;
+                    out.add(escaped);
+                }
+                else {
+                    out.add(ch);
+                }
+            }
+        }
+        return { value: out.value, closed: stop === undefined };
+    }
+    singleQuoted() {
+        this.pos++;
+        let text = '';
+        for (let ch = this.next(); ch !== undefined && ch !== "'"; ch = this.next())
             text += ch;
+        return text;
+    }
+    doubleQuoted(rawEscapes) {
+        this.pos++;
+        const out = new Pieces();
+        for (let ch = this.peek(); ch !== undefined; ch = this.peek()) {
+            if (ch === '"') {
+                this.pos++;
+                break;
+            }
+            if (ch === '$') {
+                out.add(this.dollar());
+                continue;
+            }
+            this.pos++;
+            let literal = ch;
+            if (ch === this.escapeChar) {
+                if (rawEscapes)
+                    out.add(ch);
+                const following = this.peek();
+                if (following === undefined)
+                    continue;
+                // Only these can be escaped inside double quotes; otherwise the escape stays.
+                if (following === '"' || following === '$' || following === this.escapeChar)
+                    literal = this.next() ?? '';
+            }
+            out.add(literal);
+        }
+        return out.value;
+    }
+    dollar() {
+        this.pos++;
+        if (this.peek() !== '{') {
+            const name = this.name();
+            return name === '' ? '$' : (this.lookup(name) ?? '');
+        }
+        this.pos++;
+        const first = this.peek();
+        if (first === undefined || first === '{' || first === '}' || first === ':')
+            return this.malformed('');
+        const name = this.name();
+        let op = this.next();
+        if (op === '}')
+            return this.lookup(name) ?? '';
+        const nullIsUnset = op === ':';
+        if (nullIsUnset)
+            op = this.next();
+        if (op === '/' && !nullIsUnset)
+            return this.replace(name);
+        if (op === undefined || !'+-?#%'.includes(op) || (nullIsUnset && (op === '#' || op === '%')))
+            return this.malformed(name);
+        const word = this.until('}', op === '#' || op === '%');
+        if (!word.closed)
+            return this.malformed(name);
+        const value = this.lookup(name);
+        if (value !== undefined && !isKnown(value))
+            return value;
+        const empty = value === undefined || (nullIsUnset && value === '');
+        switch (op) {
+            case '-':
+                return empty ? word.value : (value ?? '');
+            case '+':
+                return empty ? '' : word.value;
+            case '?':
+                return empty ? this.malformed(name) : (value ?? '');
+            default: {
+                if (!isKnown(word.value))
+                    return word.value;
+                const greedy = word.value.startsWith(op);
+                const pattern = greedy ? word.value.slice(1) : word.value;
+                const trimmed = op === '#' ? trimPrefix(pattern, value ?? '', greedy) : trimSuffix(pattern, value ?? '', greedy);
+                return trimmed ?? this.malformed(name);
+            }
         }
     }
-    return { text, variable };
+    replace(name) {
+        const all = this.peek() === '/';
+        if (all)
+            this.pos++;
+        const pattern = this.until('/', true);
+        const replacement = pattern.closed ? this.until('}', true) : pattern;
+        if (!pattern.closed || !replacement.closed)
+            return this.malformed(name);
+        const value = this.lookup(name) ?? '';
+        if (!isKnown(value))
+            return value;
+        if (!isKnown(pattern.value))
+            return pattern.value;
+        if (!isKnown(replacement.value))
+            return replacement.value;
+        const re = shellPattern(pattern.value, true, false, all);
+        if (re === undefined)
+            return this.malformed(name);
+        const text = replacement.value;
+        return value.replace(re, () => text);
+    }
+    /** A name: digits, one special parameter, or letters, digits and `_`. */
+    name() {
+        const first = this.peek();
+        if (first === undefined)
+            return '';
+        if (/^\p{Nd}$/u.test(first)) {
+            let digits = '';
+            while (/^\p{Nd}$/u.test(this.peek() ?? ''))
+                digits += this.next();
+            return digits;
+        }
+        if ('@*#?-$!0'.includes(first))
+            return this.next() ?? '';
+        let name = '';
+        while (/^[\p{L}\p{Nd}_]$/u.test(this.peek() ?? ''))
+            name += this.next();
+        return name;
+    }
+    malformed(variable) {
+        // Skip to the end: BuildKit fails the build here, so nothing after it matters.
+        this.pos = this.chars.length;
+        return { variable, cause: 'syntax' };
+    }
+}
+/**
+ * A shell pattern (`*`, `?`, `\` escapes; no bracket expressions) as a
+ * regular expression; undefined for an escape BuildKit refuses.
+ */
+function shellPattern(pattern, greedy, anchored, global = false) {
+    const chars = Array.from(pattern);
+    let out = anchored ? '^' : '';
+    for (let i = 0; i < chars.length; i++) {
+        const ch = chars[i];
+        if (ch === '*')
+            out += greedy ? '.*' : '.*?';
+        else if (ch === '?')
+            out += '.';
+        else if (ch === '\\') {
+            const escaped = chars[i + 1];
+            // An escaped `}` or `/` belongs to the ${} syntax, not to the pattern.
+            if (escaped === '}' || escaped === '/')
+                continue;
+            if (escaped !== '*' && escaped !== '?' && escaped !== '\\')
+                return undefined;
+            out += `\\${escaped}`;
+            i++;
+        }
+        else
+            out += '[]{}.+()|^$'.includes(ch) ? `\\${ch}` : ch;
+    }
+    return new RegExp(out, global ? 'gu' : 'u');
+}
+function trimPrefix(pattern, value, greedy) {
+    const re = shellPattern(pattern, greedy, true);
+    if (re === undefined)
+        return undefined;
+    const match = re.exec(value);
+    return match ? value.slice(match[0].length) : value;
+}
+// The shortest or longest match at the end is the same search at the start
+// of the reversed value, with the pattern reversed (escapes kept in front).
+function trimSuffix(pattern, value, greedy) {
+    const chars = Array.from(pattern);
+    const reversed = [];
+    for (let i = 0; i < chars.length; i++) {
+        const ch = chars[i];
+        if (ch === '\\' && i + 1 < chars.length)
+            reversed.unshift(ch + chars[++i]);
+        else
+            reversed.unshift(ch);
+    }
+    const trimmed = trimPrefix(reversed.join(''), Array.from(value).reverse().join(''), greedy);
+    return trimmed === undefined ? undefined : Array.from(trimmed).reverse().join('');
+}
+
+;// CONCATENATED MODULE: ./src/key/dockerfile-stages.ts
+
+
+
+const SCRATCH = 'scratch';
+// What BuildKit sets for a stage that starts from nothing (Linux).
+const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+function stageReads(parsed, settings) {
+    const unknown = [];
+    const firstFrom = parsed.instructions.findIndex(i => i.keyword === 'from');
+    const global = globalScope(parsed, firstFrom < 0 ? [] : parsed.instructions.slice(0, firstFrom), settings);
+    const stages = splitStages(parsed, firstFrom, global);
+    if (stages.length === 0)
+        return { reads: [], unknown, stages: [] };
+    const names = new Map();
+    for (const stage of stages)
+        if (stage.name !== undefined)
+            names.set(stage.name, stage.index);
+    const commandsOf = (stage) => [...inheritedTriggers(stage, stages), ...stage.commands];
+    const needed = neededStages(stages, names, settings.target, commandsOf);
+    const reads = [];
+    const finalScopes = new Map();
+    for (const stage of stages) {
+        if (!needed.has(stage.index))
+            continue;
+        const label = stageLabel(stage);
+        if (stage.base.kind === 'unknown') {
+            const value = expandWord(stage.from.args[0] ?? '', parsed.escapeChar, global.lookup);
+            if (!isKnown(value))
+                unknown.push({ value, stage: label, instruction: stage.from.text.trim() });
+        }
+        const scope = startingScope(stage.base, finalScopes);
+        for (const command of commandsOf(stage)) {
+            run(command, {
+                scope,
+                global,
+                settings,
+                escapeChar: parsed.escapeChar,
+                reads,
+                // Only a word that decides what is read makes the key give up; an ARG or ENV whose
+                // value is unknown matters only once a source uses it.
+                unknown: value => unknown.push({ value, stage: label, instruction: command.text.trim() })
+            });
+        }
+        finalScopes.set(stage.index, scope);
+    }
+    const stageNames = stages.filter(s => needed.has(s.index)).map(stageLabel);
+    return { reads, unknown, stages: stageNames };
+}
+function stageLabel(stage) {
+    return stage.name ?? `stage-${stage.index}`;
+}
+// ---------------------------------------------------------------------------
+// Scopes
+/** The variables a word can use at one point of the build. */
+class Scope {
+    values;
+    unset;
+    constructor(values, 
+    /** What a name that nothing set stands for: nothing, or possibly the base image's ENV. */
+    unset) {
+        this.values = values;
+        this.unset = unset;
+    }
+    lookup = (name) => {
+        const value = this.values.get(name);
+        if (value !== undefined || this.unset === 'unset')
+            return value;
+        return { variable: name, cause: 'image-env' };
+    };
+    set(name, value) {
+        this.values.set(name, value);
+    }
+    copy() {
+        return new Scope(new Map(this.values), this.unset);
+    }
+}
+/**
+ * The scope of FROM lines and of `ARG NAME` without a default in a stage:
+ * the predefined args (a build arg of the same name replaces one), then each
+ * ARG before the first FROM, a build arg of its name replacing its default.
+ */
+function globalScope(parsed, metaArgs, settings) {
+    const predefined = predefinedArgs(settings.targetPlatform, settings.buildPlatform);
+    for (const [name, value] of settings.buildArgs)
+        if (predefined.has(name))
+            predefined.set(name, value);
+    const scope = new Scope(predefined, 'unset');
+    for (const instruction of metaArgs) {
+        if (instruction.keyword !== 'arg')
+            continue;
+        for (const { name, value } of argPairs(instruction, parsed.escapeChar)) {
+            const given = settings.buildArgs.get(name);
+            if (given !== undefined)
+                scope.set(name, given);
+            else if (value !== undefined)
+                scope.set(name, expandWord(value, parsed.escapeChar, scope.lookup));
+        }
+    }
+    return scope;
+}
+function startingScope(base, finalScopes) {
+    if (base.kind === 'stage') {
+        const parent = finalScopes.get(base.index);
+        if (parent)
+            return parent.copy();
+    }
+    if (base.kind === 'scratch')
+        return new Scope(new Map([['PATH', DEFAULT_PATH]]), 'unset');
+    return new Scope(new Map(), 'image-env');
+}
+function argPairs(instruction, escapeChar) {
+    return shellWords(instruction.body, escapeChar).map(word => {
+        const eq = word.indexOf('=');
+        return eq < 0 ? { name: word } : { name: word.slice(0, eq), value: word.slice(eq + 1) };
+    });
+}
+/** `ENV a=1 b=2`, or the older `ENV name value with spaces`. */
+function envPairs(instruction, escapeChar) {
+    const words = shellWords(instruction.body, escapeChar);
+    if (words.length === 0)
+        return [];
+    if (!words[0].includes('=')) {
+        const [name = '', value = ''] = instruction.body.split(/\s+(.*)/s);
+        return [{ name, value }];
+    }
+    return words.flatMap(word => {
+        const eq = word.indexOf('=');
+        return eq < 0 ? [] : [{ name: word.slice(0, eq), value: word.slice(eq + 1) }];
+    });
+}
+// ---------------------------------------------------------------------------
+// Stages and what the target needs
+function splitStages(parsed, firstFrom, global) {
+    if (firstFrom < 0)
+        return [];
+    const stages = [];
+    // A FROM names a stage defined above it; anything else is an image (or a named context).
+    const earlier = new Map();
+    for (const instruction of parsed.instructions.slice(firstFrom)) {
+        if (instruction.keyword !== 'from') {
+            stages.at(-1)?.commands.push(instruction);
+            continue;
+        }
+        const index = stages.length;
+        const [image = '', as, name] = instruction.args;
+        const stageName = as?.toLowerCase() === 'as' && name !== undefined ? name.toLowerCase() : undefined;
+        const expanded = expandWord(image, parsed.escapeChar, global.lookup);
+        const base = !isKnown(expanded)
+            ? { kind: 'unknown' }
+            : earlier.has(expanded)
+                ? { kind: 'stage', index: earlier.get(expanded) }
+                : expanded === SCRATCH
+                    ? { kind: 'scratch' }
+                    : { kind: 'image' };
+        stages.push({ index, name: stageName, from: instruction, base, commands: [] });
+        if (stageName !== undefined)
+            earlier.set(stageName, index);
+    }
+    return stages;
+}
+/**
+ * The ONBUILD triggers of a base stage of the same file, which BuildKit runs
+ * first when a stage starts FROM it (those of its own base do not carry over).
+ */
+function inheritedTriggers(stage, stages) {
+    if (stage.base.kind !== 'stage')
+        return [];
+    const parent = stages[stage.base.index];
+    return (parent?.commands ?? []).filter(c => c.keyword === 'onbuild').map(c => parseInstruction(c.body));
+}
+function neededStages(stages, names, target, commandsOf) {
+    const last = stages.length - 1;
+    const start = target === '' ? last : names.get(target.toLowerCase());
+    // A target the file does not define fails the build; until then, count every stage.
+    if (start === undefined)
+        return new Set(stages.map(s => s.index));
+    const needed = new Set();
+    const visit = (index) => {
+        const stage = stages[index];
+        if (stage === undefined || needed.has(index))
+            return;
+        needed.add(index);
+        if (stage.base.kind === 'stage')
+            visit(stage.base.index);
+        for (const command of commandsOf(stage))
+            for (const dep of stagesUsed(command, names, stages.length))
+                visit(dep);
+    };
+    visit(start);
+    return needed;
+}
+/** The stages a command copies or mounts from (by name, or by index for COPY --from). */
+function stagesUsed(command, names, count) {
+    if (command.keyword === 'copy' || command.keyword === 'add') {
+        const from = flagValues(command, 'from').at(-1) ?? '';
+        if (from === '')
+            return [];
+        if (/^[+-]?\d+$/.test(from)) {
+            const index = Number.parseInt(from, 10);
+            return index >= 0 && index < count ? [index] : [];
+        }
+        const named = names.get(from.toLowerCase());
+        return named === undefined ? [] : [named];
+    }
+    if (command.keyword === 'run') {
+        return flagValues(command, 'mount').flatMap(spec => {
+            const from = mountFields(spec).get('from');
+            const named = from === undefined ? undefined : names.get(from.toLowerCase());
+            return named === undefined ? [] : [named];
+        });
+    }
+    return [];
+}
+function mountFields(spec) {
+    const fields = new Map();
+    for (const field of csvFields(spec)) {
+        const eq = field.indexOf('=');
+        const key = field.slice(0, eq).toLowerCase();
+        // The later of `source=` and its alias `src=` wins, as with every repeated field.
+        if (eq >= 0)
+            fields.set(key === 'src' ? 'source' : key, field.slice(eq + 1));
+    }
+    return fields;
+}
+function run(command, step) {
+    const { scope, escapeChar, settings } = step;
+    switch (command.keyword) {
+        case 'arg':
+            for (const { name, value } of argPairs(command, escapeChar)) {
+                const given = settings.buildArgs.get(name);
+                if (given !== undefined)
+                    scope.set(name, given);
+                else if (value !== undefined)
+                    scope.set(name, expandWord(value, escapeChar, scope.lookup));
+                else {
+                    const inherited = step.global.lookup(name);
+                    if (inherited !== undefined)
+                        scope.set(name, inherited);
+                }
+            }
+            break;
+        case 'env': {
+            // Every value of one ENV sees the variables as they were before it.
+            const before = scope.copy();
+            for (const { name, value } of envPairs(command, escapeChar))
+                scope.set(name, expandWord(value, escapeChar, before.lookup));
+            break;
+        }
+        case 'copy':
+        case 'add':
+            copySources(command, step);
+            break;
+        case 'run':
+            mountSources(command, step);
+            break;
+        // ONBUILD triggers run in the stages that start FROM this one (see inheritedTriggers).
+    }
+}
+/** A word that decides what is read; an unknown one is reported. */
+function expandSource(word, step) {
+    const value = expandWord(word, step.escapeChar, step.scope.lookup);
+    if (isKnown(value))
+        return value;
+    step.unknown(value);
+    return undefined;
+}
+function copySources(command, step) {
+    // Copies from another stage, an image or a named context read nothing from this context.
+    if ((flagValues(command, 'from').at(-1) ?? '') !== '')
+        return;
+    const exclude = flagValues(command, 'exclude').filter(isPlainPattern);
+    const parents = command.keyword === 'copy' && booleanFlag(command, 'parents');
+    for (const source of command.args.slice(0, -1)) {
+        if (isHeredocWord(source))
+            continue;
+        const value = expandWord(source, step.escapeChar, step.scope.lookup);
+        if (!isKnown(value)) {
+            if (!remoteWhatever(source, step.escapeChar))
+                step.unknown(value);
+            continue;
+        }
+        if (isRemote(value))
+            continue;
+        step.reads.push(parents ? parentsRead(value, exclude) : { path: normalisePath(value), exclude });
+    }
+}
+/**
+ * `https://example.com/${VERSION}/x.tar.gz`: a URL whatever the unknown value
+ * is, as the word's plain start (before any variable, quote or escape) says.
+ */
+function remoteWhatever(word, escapeChar) {
+    const end = [...word].findIndex(ch => ch === '$' || ch === '"' || ch === "'" || ch === escapeChar);
+    const start = end < 0 ? word : [...word].slice(0, end).join('');
+    return (start.startsWith('http://') ||
+        start.startsWith('https://') ||
+        /^(?:git|ssh):\/\//i.test(start) ||
+        /^[a-zA-Z0-9_-]+@[a-zA-Z0-9.-]+:/.test(start));
+}
+/**
+ * BuildKit takes --exclude patterns as written, relative to each copied
+ * directory. A pattern that names a variable or starts at `/` is left out,
+ * so the key covers more rather than less than the build reads.
+ */
+function isPlainPattern(pattern) {
+    return !pattern.includes('$') && !pattern.replace(/^!/, '').startsWith('/');
+}
+/** `COPY --parents a/./b/*.txt`: below `a`, what `b/*.txt` matches; without `/./`, below the root. */
+function parentsRead(source, exclude) {
+    const pivot = source.indexOf('/./');
+    const [base, pattern] = pivot < 0 ? ['.', source] : [source.slice(0, pivot), source.slice(pivot + 3)];
+    const include = normalisePath(pattern);
+    return { path: normalisePath(base), exclude, ...(include === '.' ? {} : { parents: include }) };
+}
+function mountSources(command, step) {
+    for (const spec of flagValues(command, 'mount')) {
+        const fields = mountFields(spec);
+        // `from` is never expanded; a mount from a stage or an image reads nothing from the context.
+        if ((fields.get('from') ?? '') !== '')
+            continue;
+        const type = expandSource(fields.get('type') ?? 'bind', step);
+        if (type === undefined || type.toLowerCase() !== 'bind')
+            continue;
+        const source = expandSource(fields.get('source') ?? '', step);
+        // No source= binds the root of what is mounted: here, the whole context.
+        if (source !== undefined)
+            step.reads.push({ path: normalisePath(source), exclude: [] });
+    }
+}
+// ---------------------------------------------------------------------------
+// Sources
+/**
+ * URLs and git references, which BuildKit fetches instead of reading the
+ * context: `http(s)://` (a file, or a repository ending in `.git`),
+ * `git://`, `ssh://` and `user@host:path`. `github.com/...` without a scheme
+ * is a context path for ADD.
+ */
+function isRemote(source) {
+    if (source.startsWith('http://') || source.startsWith('https://'))
+        return true;
+    if (source.startsWith('./') || source.startsWith('../') || source.startsWith('github.com/'))
+        return false;
+    const scheme = /^([a-zA-Z0-9]+):\/\/[^/?#]*([^?#]*)/.exec(source);
+    if (scheme) {
+        const protocol = scheme[1].toLowerCase();
+        if (protocol === 'git' || protocol === 'ssh')
+            return true;
+        return (protocol === 'http' || protocol === 'https') && (scheme[2] ?? '').endsWith('.git');
+    }
+    return /^[a-zA-Z0-9_-]+@[a-zA-Z0-9.-]+:/.test(source);
 }
 /**
  * Context-relative form: `./`, duplicate and trailing slashes and a leading
- * `/` all go, `..` is resolved, and whatever climbs above the root is clamped
- * to it (BuildKit also resolves sources inside the context root).
+ * `/` all go, `..` is resolved, and whatever climbs above the root stops at
+ * it, as BuildKit resolves sources inside the context.
  */
 function normalisePath(path) {
     const kept = [];
-    let escapes = false;
     for (const segment of path.split('/')) {
         if (segment === '' || segment === '.')
             continue;
         if (segment !== '..')
             kept.push(segment);
-        else if (kept.length > 0)
-            kept.pop();
         else
-            escapes = true;
+            kept.pop();
     }
-    return { path: kept.length > 0 ? kept.join('/') : '.', escapes };
+    return kept.length > 0 ? kept.join('/') : '.';
 }
-class Found {
-    sources = new Set();
-    dynamic = new Set();
-    add(word) {
-        const { path, escapes } = normalisePath(word.text);
-        // A source above the context is invalid for docker; report it so the caller hashes conservatively.
-        const target = word.variable || escapes ? this.dynamic : this.sources;
-        target.add(path);
+
+;// CONCATENATED MODULE: ./src/key/dockerfile.ts
+
+
+
+const NO_OPTIONS = { buildArgs: [], target: '', platforms: [] };
+// docker/dockerfile (and its -upstream channel) under any tag or digest, on Docker Hub.
+const STANDARD_FRONTEND = /^(?:(?:docker\.io|index\.docker\.io|registry-1\.docker\.io)\/)?docker\/dockerfile(?:-upstream)?(?::\w[\w.-]{0,127})?(?:@sha256:[0-9a-f]{64})?$/;
+function contextSources(dockerfile, options = NO_OPTIONS) {
+    const frontend = customFrontend(dockerfile, options);
+    if (frontend)
+        return { reads: [], wholeContext: [frontend], stages: [] };
+    const parsed = parseDockerfile(dockerfile);
+    const buildArgs = new Map(options.buildArgs.map(a => [a.name, a.value]));
+    const buildPlatform = platformAnswer(options.buildPlatform);
+    // Each platform built can read other files (TARGETARCH, stages chosen by it): the key covers them all.
+    const targets = options.platforms.length > 0 ? options.platforms.map(p => platformAnswer(p)) : [buildPlatform];
+    const perPlatform = targets.map(targetPlatform => stageReads(parsed, { buildArgs, target: options.target, targetPlatform, buildPlatform }));
+    return union(perPlatform);
+}
+/** The analysis needs the builder's platform, which the caller has not given. */
+function needsBuildPlatform(sources) {
+    return sources.wholeContext.some(r => r.kind === 'unknown-word' && r.word.value.cause === 'build-platform');
+}
+function customFrontend(dockerfile, options) {
+    // The BUILDKIT_SYNTAX build arg takes precedence over the directive, as in BuildKit.
+    const fromArg = options.buildArgs
+        .findLast(a => a.name === 'BUILDKIT_SYNTAX')
+        ?.value.trim()
+        .split(' ')[0];
+    const frontend = fromArg ?? syntaxDirective(dockerfile);
+    if (frontend === undefined || STANDARD_FRONTEND.test(frontend))
+        return undefined;
+    return { kind: 'custom-frontend', frontend, source: fromArg === undefined ? 'directive' : 'build-arg' };
+}
+function union(results) {
+    const reads = new Map();
+    const unknown = new Map();
+    const stages = new Set();
+    for (const result of results) {
+        for (const read of result.reads)
+            reads.set(JSON.stringify([read.path, read.parents, read.exclude]), read);
+        for (const word of result.unknown)
+            unknown.set(JSON.stringify([word.value.variable, word.stage, word.instruction]), word);
+        for (const stage of result.stages)
+            stages.add(stage);
     }
-    result() {
-        return { sources: [...this.sources], dynamic: [...this.dynamic] };
-    }
+    return {
+        reads: [...reads.values()],
+        wholeContext: [...unknown.values()].map(word => ({ kind: 'unknown-word', word })),
+        stages: [...stages]
+    };
 }
 
 ;// CONCATENATED MODULE: ./src/key/hash.ts
@@ -43089,7 +43963,10 @@ class Found {
 
 // Bump when the hash's make-up changes, so old entries stop matching exactly.
 // v2: .dockerignore applied, links resolved inside the context, the engine's platform.
-const HASH_VERSION = 'v2';
+// v3: only the stages the target needs, their words expanded (args, build args,
+// platform args, ENV), --exclude, --parents and ONBUILD of the file's own
+// stages; the whole context for a custom frontend.
+const HASH_VERSION = 'v3';
 /**
  * Hashes everything that shapes the image: the Dockerfile, the files its
  * COPY/ADD lines read (or the user's `hash-files`), build args, target and
@@ -43098,12 +43975,18 @@ const HASH_VERSION = 'v2';
  *
  * With no `platforms`, the image is built for the engine's own platform, so
  * that goes in: an x64 and an arm64 runner never share an entry. The engine
- * is asked while the files are hashed; its answer is awaited only when needed.
+ * is asked while the files are hashed; its answer is awaited only when needed
+ * (also when a source names a BUILD* platform arg).
  */
 async function imageHash(inputs, workspace, enginePlatform) {
-    const { origin, paths, ignoreFile } = await filesToHash(inputs, workspace);
+    let asked;
+    const askEngine = () => {
+        asked ??= Promise.resolve(enginePlatform());
+        return asked;
+    };
+    const { origin, paths, ignoreFile } = await filesToHash(inputs, workspace, askEngine);
     const files = hashFiles([inputs.file, ...(ignoreFile ? [ignoreFile.path] : []), ...paths], workspace);
-    const engine = inputs.platforms.length === 0 ? await enginePlatform() : undefined;
+    const engine = inputs.platforms.length === 0 ? await askEngine() : undefined;
     const settings = [
         ...inputs.buildArgs.map(a => `build-arg ${a.name}=sha256:${sha256(a.value).slice(0, 12)}`),
         `target ${inputs.target || '(last stage)'}`,
@@ -43123,20 +44006,52 @@ async function imageHash(inputs, workspace, enginePlatform) {
         digest.update(`engine-platform ${JSON.stringify(engine)}\n`);
     return { hash: digest.digest('hex'), origin, files, settings };
 }
-async function filesToHash(inputs, workspace) {
+async function filesToHash(inputs, workspace, askEngine) {
     if (inputs.hashFiles.length > 0) {
         return { origin: `hash-files: ${inputs.hashFiles.join(', ')}`, paths: await globFiles(inputs.hashFiles, workspace) };
     }
-    const { sources, dynamic } = contextSources(await external_node_fs_namespaceObject.promises.readFile(inputs.file, 'utf8'));
+    const dockerfile = await external_node_fs_namespaceObject.promises.readFile(inputs.file, 'utf8');
+    const options = { buildArgs: inputs.buildArgs, target: inputs.target, platforms: inputs.platforms };
+    let sources = contextSources(dockerfile, options);
+    if (needsBuildPlatform(sources))
+        sources = contextSources(dockerfile, { ...options, buildPlatform: await askEngine() });
     const rules = readIgnoreRules(inputs.context, inputs.file);
     // A source we can't resolve statically could be any file: hash them all.
-    const patterns = dynamic.length > 0 ? ['.'] : sources;
-    const what = dynamic.length > 0
-        ? `the whole context, because ${dynamic.join(', ')} cannot be resolved without the build`
-        : `the Dockerfile's context sources: ${sources.join(', ') || '(none)'}`;
+    const reads = sources.wholeContext.length > 0 ? [{ path: '.', exclude: [] }] : sources.reads;
+    const what = describeSources(sources, inputs.target);
     const origin = rules.file ? `${what}, less what ${workspaceRelative(rules.file.path, workspace)} excludes` : what;
-    const paths = contextEntries(patterns, inputs.context, rules).map(relative => external_node_path_namespaceObject.join(inputs.context, relative));
+    const paths = contextEntries(reads, inputs.context, rules).map(relative => external_node_path_namespaceObject.join(inputs.context, relative));
     return { origin, paths, ignoreFile: rules.file };
+}
+/** For the log: what was hashed and, when it is the whole context, why. */
+function describeSources(sources, target) {
+    if (sources.wholeContext.length > 0)
+        return `the whole context, because ${sources.wholeContext.map(describeReason).join('; ')}`;
+    if (sources.stages.length === 0)
+        return 'the context sources of the Dockerfile: (none)';
+    const stages = `${sources.stages.length === 1 ? 'stage' : 'stages'} ${sources.stages.join(', ')}`;
+    const which = target === '' ? 'the last stage' : `target ${target}`;
+    return `the context sources of ${stages} (${which}): ${sources.reads.map(describeRead).join(', ') || '(none)'}`;
+}
+function describeRead(read) {
+    const source = read.parents === undefined ? read.path : `${read.path}/./${read.parents} (--parents)`;
+    return read.exclude.length === 0 ? source : `${source} (${read.exclude.map(p => `--exclude=${p}`).join(' ')})`;
+}
+const CAUSES = {
+    'image-env': "may come from the base image's ENV",
+    'build-platform': "needs the builder's platform, which it did not tell",
+    platform: 'comes from a platform that is not os/arch[/variant]',
+    'frontend-version': "depends on the Dockerfile frontend's version",
+    syntax: 'is in a malformed ${...}'
+};
+function describeReason(reason) {
+    if (reason.kind === 'custom-frontend') {
+        const named = reason.source === 'directive' ? '# syntax=' : 'the BUILDKIT_SYNTAX build arg';
+        return `the Dockerfile's frontend ${reason.frontend} (${named}) is not the standard one and may read it in its own way`;
+    }
+    const { value, stage, instruction } = reason.word;
+    const variable = value.variable === '' ? 'a value' : value.variable;
+    return `${variable} ${CAUSES[value.cause]} (stage ${stage}: ${instruction})`;
 }
 // Patterns starting with `!` exclude, as in the workflow `hashFiles()` function.
 async function globFiles(patterns, cwd) {
@@ -43185,16 +44100,17 @@ function sha256(data) {
     return (0,external_node_crypto_.createHash)('sha256').update(data).digest('hex');
 }
 
-;// CONCATENATED MODULE: ./src/steps/report.ts
+;// CONCATENATED MODULE: ./src/steps/step-state.ts
 
-const REPORT = 'report';
+// The names the state is kept under; the main and post steps of a run come from one bundle.
+const STEP_STATE = 'report';
 const CLEANUP = 'cleanup';
 const BUILDER = 'builder';
-function saveReport(report) {
-    saveState(REPORT, JSON.stringify(report));
+function saveStepState(state) {
+    saveState(STEP_STATE, JSON.stringify(state));
 }
-function readReport() {
-    const raw = core.getState(REPORT);
+function readStepState() {
+    const raw = core.getState(STEP_STATE);
     return raw ? JSON.parse(raw) : undefined;
 }
 /** Directories to remove in the post step, whatever happened before it. */
@@ -43244,8 +44160,26 @@ async function restore(store, plan, capSeconds) {
 
 ;// CONCATENATED MODULE: ./src/steps/save-decision.ts
 
-const save = (why) => ({ save: true, why });
-const skip = (reason) => ({ save: false, skip: reason });
+
+
+const saveBecause = (why) => ({ save: true, why });
+const skipBecause = (reason) => ({ save: false, skip: reason });
+/**
+ * Whether the build should export for a save, decided before it runs. An
+ * exact hit exports nothing: the common case stays free, and only a build
+ * that turns out to have rebuilt steps pays for a second, export-only call.
+ */
+function plannedSave({ write, plan, source, entry, restoreTimedOut }) {
+    if (!write.allowed)
+        return skipBecause({ kind: 'denied', denial: write.denial });
+    if (restoreTimedOut)
+        return skipBecause({ kind: 'restore-timed-out' });
+    if (entry?.problem !== undefined && sameContent(plan, entry.matchedKey))
+        return saveBecause({ kind: 'broken', problem: entry.problem });
+    if (source === 'exact')
+        return skipBecause({ kind: 'exact-hit', key: plan.content });
+    return saveBecause({ kind: 'new-content' });
+}
 /** The one line the log and the summary give for a decision. */
 function describeSave(decision) {
     return decision.save ? describeWhy(decision.why) : describeSkip(decision.skip);
@@ -43277,7 +44211,7 @@ function describeSkip(skip) {
         case 'build-failed':
             return 'the build failed.';
         case 'too-large':
-            return `the new cache is ${mb(skip.sizeBytes)}, above max-cache-size (${mb(skip.limitBytes)}).`;
+            return `the new cache is ${megabytes(skip.sizeBytes)}, above max-cache-size (${megabytes(skip.limitBytes)}).`;
         case 'export-failed':
             return `the build could not export a complete cache (${skip.problem}).`;
     }
@@ -43295,12 +44229,80 @@ function describeDenial(denial) {
             return `${printable(denial.ref)} is not a branch that writes the cache (${writers(denial.writers)}; see save-branches).`;
     }
 }
-function mb(bytes) {
-    return `${(bytes / 1024 / 1024).toFixed(1)} MB`;
+
+;// CONCATENATED MODULE: ./src/steps/prepare-export.ts
+
+
+
+
+/**
+ * Exporting costs time: it is set up only for a build whose cache will be
+ * saved (the first build, or the refresh of a stale entry after it), and
+ * otherwise only the builder is chosen.
+ */
+async function prepareExport(decision, context) {
+    const picked = await pickBuilder(context.builder, decision.save, context.createBuilder);
+    if (picked.name)
+        saveBuilderCleanup(picked.name);
+    if (!decision.save)
+        return { decision, builder: picked.name };
+    if (picked.exportBlocked)
+        return { decision: skipBecause({ kind: 'cannot-export' }), builder: picked.name };
+    try {
+        return { decision, location: await context.store.exportTo(), builder: picked.name };
+    }
+    catch (error) {
+        const nowhere = skipBecause({ kind: 'nowhere-to-export', detail: error.message });
+        warning(`Building without saving a cache: ${describeSave(nowhere)}`);
+        return { decision: nowhere, builder: picked.name };
+    }
+}
+
+;// CONCATENATED MODULE: ./src/steps/refresh.ts
+
+
+
+
+async function refreshIfDue(decision, stale, context) {
+    const what = stale.kind === 'broken'
+        ? `the restored entry could not be used (${stale.problem})`
+        : `the cache matched but ${stale.total - stale.cached} of ${stale.total} steps were rebuilt (a base image may have moved)`;
+    if (decision.save) {
+        notice(`${capitalize(what)}; this run saves a fresh entry.`);
+        return { decision };
+    }
+    if (decision.skip.kind !== 'exact-hit') {
+        notice(`${capitalize(what)}; the next run that may write (push, schedule or workflow_dispatch on ${context.writers.join(', ')}) refreshes it.`);
+        return { decision };
+    }
+    return refresh(stale, capitalize(what), context);
+}
+// Everything the build made is in the builder by now: exporting it is a
+// second build whose steps are all cached. A builder that cannot export
+// (the docker driver on the classic image store) gets a docker-container
+// builder, which has none of it and rebuilds what the cache does not hold.
+async function refresh(stale, what, context) {
+    const exporting = await prepareExport(saveBecause(stale.kind === 'broken' ? stale : { kind: 'stale', cached: stale.cached, total: stale.total }), context);
+    if (!exporting.decision.save) {
+        notice(`${what}; this run cannot refresh it (see the warning above).`);
+        return { decision: exporting.decision };
+    }
+    notice(`${what}; refreshing the entry.`);
+    const from = context.built.retriedWithoutCache ? [] : (context.entry?.from ?? []);
+    try {
+        const exportBuild = await group('Export the refreshed cache', () => build(context.inputs, { from, to: exporting.location }, { builder: exporting.builder, output: 'cache' }, context.workDir, context.env));
+        return { decision: exporting.decision, exportError: exportBuild.cacheExportError };
+    }
+    catch (error) {
+        warning(`Could not export the refreshed cache, so the stale entry stays: ${error.message}`);
+        return { decision: skipBecause({ kind: 'build-failed' }) };
+    }
+}
+function capitalize(text) {
+    return text.charAt(0).toUpperCase() + text.slice(1);
 }
 
 ;// CONCATENATED MODULE: ./src/steps/staleness.ts
-
 
 /** Whether the restored entry of this content served the build in full; undefined when it did, or was of other content. */
 function staleness(plan, entry, built) {
@@ -43314,24 +44316,12 @@ function staleness(plan, entry, built) {
         return { kind: 'rebuilt', cached: built.steps.cached, total: built.steps.total };
     return undefined;
 }
-/**
- * Whether the build should export for a save, decided before it runs. An
- * exact hit exports nothing: the common case stays free, and only a build
- * that turns out to have rebuilt steps pays for a second, export-only call.
- */
-function plannedSave({ write, plan, source, entry, restoreTimedOut }) {
-    if (!write.allowed)
-        return skip({ kind: 'denied', denial: write.denial });
-    if (restoreTimedOut)
-        return skip({ kind: 'restore-timed-out' });
-    if (entry?.problem !== undefined && sameContent(plan, entry.matchedKey))
-        return save({ kind: 'broken', problem: entry.problem });
-    if (source === 'exact')
-        return skip({ kind: 'exact-hit', key: plan.content });
-    return save({ kind: 'new-content' });
-}
 
 ;// CONCATENATED MODULE: ./src/steps/main-step.ts
+
+
+
+
 
 
 
@@ -43361,17 +44351,17 @@ async function runMain() {
     }
 }
 // Key → restore → build (exporting only what will be saved) → judge what the
-// build reused → refresh a stale entry. The post step saves; the report in
-// the state tells it what happened here.
+// build reused → refresh a stale entry. The post step saves; the step state
+// tells it what happened here.
 async function mainStep() {
     const runner = currentRunner();
-    const inputs = parseInputs(name => getInput(name), runner.workspace);
+    const inputs = parseInputs(name => getInput(name), runner.workspace, runner.env);
     for (const mask of secretMasks(inputs.secrets))
         core_setSecret(mask);
     // Asked while the branch is resolved and the key hashed: the docker calls
     // cost about a tenth of a second.
     const builderAnswer = builderFacts();
-    const facts = currentEventFacts();
+    const facts = currentEventFacts(runner);
     const defaultBranch = await resolveDefaultBranch(facts, inputs.defaultBranch, getInput(Input.GithubToken));
     const ctx = runContext(facts, defaultBranch.name, inputs.saveBranches);
     const hashed = await group('Cache key', async () => {
@@ -43394,7 +44384,7 @@ async function mainStep() {
         jobId: (0,external_node_crypto_.randomUUID)(),
         stallSeconds: inputs.stallTimeoutSeconds
     };
-    const store = createStore(storeConfig, runner.temp);
+    const store = createStore(storeConfig, runner);
     const workDir = buildDir(runner.temp);
     saveCleanup([...store.temporaryPaths(), workDir]);
     const restored = inputs.noCache
@@ -43411,11 +44401,14 @@ async function mainStep() {
     setOutput(Output.CacheSource, source);
     setOutput(Output.RestoreTime, restored.seconds.toFixed(1));
     const write = writeDecision(ctx);
-    const exporter = new Exporter(store, builder, inputs.createBuilder);
+    const exportContext = { store, builder, createBuilder: inputs.createBuilder };
     // no-cache builds everything afresh: a run that may write saves it whatever the store holds.
-    const freshSave = write.allowed ? save({ kind: 'no-cache' }) : skip({ kind: 'denied', denial: write.denial });
-    let decision = await exporter.prepare(inputs.noCache ? freshSave : plannedSave({ write, plan, source, entry, restoreTimedOut: restored.timedOut }));
-    const report = {
+    const freshSave = write.allowed
+        ? saveBecause({ kind: 'no-cache' })
+        : skipBecause({ kind: 'denied', denial: write.denial });
+    const exporting = await prepareExport(inputs.noCache ? freshSave : plannedSave({ write, plan, source, entry, restoreTimedOut: restored.timedOut }), exportContext);
+    let decision = exporting.decision;
+    const state = {
         image: inputs.image,
         key: plan.content,
         matchedKey: usedKey ?? '',
@@ -43433,136 +44426,66 @@ async function mainStep() {
     const started = Date.now();
     const seconds = () => (Date.now() - started) / 1000;
     try {
-        const built = await group(`Build ${inputs.image}`, () => build(inputs, { from: entry?.from ?? [], to: exporter.location }, { builder: exporter.builder, output: 'image' }, workDir));
-        report.build = {
+        const built = await group(`Build ${inputs.image}`, () => build(inputs, { from: entry?.from ?? [], to: exporting.location }, { builder: exporting.builder, output: 'image' }, workDir, runner.env));
+        state.build = {
             seconds: seconds(),
             steps: built.steps,
             retriedWithoutCache: built.retriedWithoutCache,
             succeeded: true
         };
-        exporter.failure = built.cacheExportError;
+        // At most one build exports: this one, or the refresh after an exact hit, which exported nothing here.
+        let exportError = built.cacheExportError;
         info(`${built.steps.cached} of ${built.steps.total} steps were cached.`);
         setOutput(Output.ImageId, built.imageId);
         setOutput(Output.Digest, built.digest);
-        setOutput(Output.BuildTime, report.build.seconds.toFixed(1));
+        setOutput(Output.BuildTime, state.build.seconds.toFixed(1));
         const judged = staleness(plan, entry, built);
-        report.stale = judged !== undefined;
+        state.stale = judged !== undefined;
         setOutput(Output.CachedSteps, `${built.steps.cached}/${built.steps.total}`);
-        setOutput(Output.CacheStale, String(report.stale));
-        if (judged)
-            decision = await refreshIfDue(decision, judged, writerBranches(ctx), what => refresh(inputs, exporter, judged, what, entry, built, workDir));
-        const exported = decision.save ? await store.exported(exporter.failure) : undefined;
+        setOutput(Output.CacheStale, String(state.stale));
+        if (judged) {
+            const refreshed = await refreshIfDue(decision, judged, {
+                ...exportContext,
+                inputs,
+                writers: writerBranches(ctx),
+                entry,
+                built,
+                workDir,
+                env: runner.env
+            });
+            decision = refreshed.decision;
+            exportError = refreshed.exportError ?? exportError;
+        }
+        const exported = decision.save ? await store.exported(exportError) : undefined;
         setOutput(Output.CacheSize, String(exported?.sizeBytes ?? entry?.sizeBytes ?? 0));
         if (exported)
             decision = checkedExport(decision, exported, inputs.maxCacheSizeBytes);
-        report.save = decision;
+        state.save = decision;
     }
     catch (error) {
-        report.build = { seconds: seconds(), steps: { total: 0, cached: 0 }, retriedWithoutCache: false, succeeded: false };
-        report.save = skip({ kind: 'build-failed' });
+        state.build = { seconds: seconds(), steps: { total: 0, cached: 0 }, retriedWithoutCache: false, succeeded: false };
+        state.save = skipBecause({ kind: 'build-failed' });
         throw error;
     }
     finally {
-        saveReport(report);
+        saveStepState(state);
     }
 }
 /** The decision to save, unless what was exported can't or shouldn't be: then why not, in a warning. */
 function checkedExport(decision, exported, limitBytes) {
     let checked = decision;
     if (exported.problem !== undefined)
-        checked = skip({ kind: 'export-failed', problem: exported.problem });
+        checked = skipBecause({ kind: 'export-failed', problem: exported.problem });
     else if (limitBytes > 0 && exported.sizeBytes > limitBytes)
-        checked = skip({ kind: 'too-large', sizeBytes: exported.sizeBytes, limitBytes });
+        checked = skipBecause({ kind: 'too-large', sizeBytes: exported.sizeBytes, limitBytes });
     if (checked !== decision)
         warning(`Not saving the cache: ${describeSave(checked)}`);
     return checked;
-}
-/**
- * Where and with which builder the build exports. Exporting costs time: it is
- * set up only for a run that will save, or later for one that must refresh a
- * stale entry.
- */
-class Exporter {
-    store;
-    facts;
-    createBuilder;
-    location;
-    builder;
-    /** What buildx printed when the last export to `location` failed (it is told to ignore export errors). */
-    failure;
-    constructor(store, facts, createBuilder) {
-        this.store = store;
-        this.facts = facts;
-        this.createBuilder = createBuilder;
-    }
-    /** The decision, unless exporting is impossible: then why nothing will be saved. */
-    async prepare(decision) {
-        const picked = await pickBuilder(this.facts, decision.save, this.createBuilder);
-        this.builder = picked.name;
-        if (picked.name)
-            saveBuilderCleanup(picked.name);
-        if (!decision.save)
-            return decision;
-        if (picked.exportBlocked)
-            return skip({ kind: 'cannot-export' });
-        try {
-            this.location = await this.store.exportTo();
-            return decision;
-        }
-        catch (error) {
-            const nowhere = skip({ kind: 'nowhere-to-export', detail: error.message });
-            warning(`Building without saving a cache: ${describeSave(nowhere)}`);
-            return nowhere;
-        }
-    }
-}
-/**
- * A stale entry: said plainly, and replaced when this run may write and has
- * not exported yet (an exact hit, which exports nothing in the common case).
- */
-async function refreshIfDue(decision, stale, writers, refreshNow) {
-    const what = stale.kind === 'broken'
-        ? `the restored entry could not be used (${stale.problem})`
-        : `the cache matched but ${stale.total - stale.cached} of ${stale.total} steps were rebuilt (a base image may have moved)`;
-    if (decision.save) {
-        notice(`${capitalize(what)}; this run saves a fresh entry.`);
-        return decision;
-    }
-    if (decision.skip.kind !== 'exact-hit') {
-        notice(`${capitalize(what)}; the next run that may write (push, schedule or workflow_dispatch on ${writers.join(', ')}) refreshes it.`);
-        return decision;
-    }
-    return refreshNow(capitalize(what));
-}
-// Everything the build made is in the builder by now: exporting it is a
-// second build whose steps are all cached. A builder that cannot export
-// (the docker driver on the classic image store) gets a docker-container
-// builder, which has none of it and rebuilds what the cache does not hold.
-async function refresh(inputs, exporter, stale, what, entry, built, workDir) {
-    const decision = await exporter.prepare(save(stale.kind === 'broken' ? stale : { kind: 'stale', cached: stale.cached, total: stale.total }));
-    if (!decision.save) {
-        notice(`${what}; this run cannot refresh it (see the warning above).`);
-        return decision;
-    }
-    notice(`${what}; refreshing the entry.`);
-    const from = built.retriedWithoutCache ? [] : (entry?.from ?? []);
-    try {
-        const exportBuild = await group('Export the refreshed cache', () => build(inputs, { from, to: exporter.location }, { builder: exporter.builder, output: 'cache' }, workDir));
-        exporter.failure = exportBuild.cacheExportError;
-        return decision;
-    }
-    catch (error) {
-        warning(`Could not export the refreshed cache, so the stale entry stays: ${error.message}`);
-        return skip({ kind: 'build-failed' });
-    }
 }
 // no-cache: a cache the build would ignore is not worth its download.
 function notRestored() {
     info('no-cache is set: nothing is restored, and the image is built without any cache.');
     return { seconds: 0, timedOut: false };
-}
-function capitalize(text) {
-    return text.charAt(0).toUpperCase() + text.slice(1);
 }
 
 

@@ -29215,7 +29215,7 @@ module.exports = {
 /***/ ((module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _steps_post_step_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(4375);
+/* harmony import */ var _steps_post_step_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(6326);
 
 // Exit explicitly: a cache request that never answered must not hold the job.
 await (0,_steps_post_step_js__WEBPACK_IMPORTED_MODULE_0__/* .runPost */ .a)();
@@ -29226,7 +29226,7 @@ __webpack_async_result__();
 
 /***/ }),
 
-/***/ 4375:
+/***/ 6326:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -31768,8 +31768,8 @@ function getExecOutput(commandLine, args, options) {
         let stdout = '';
         let stderr = '';
         //Using string decoder covers the case where a mult-byte character is split
-        const stdoutDecoder = new external_string_decoder_.StringDecoder('utf8');
-        const stderrDecoder = new external_string_decoder_.StringDecoder('utf8');
+        const stdoutDecoder = new StringDecoder('utf8');
+        const stderrDecoder = new StringDecoder('utf8');
         const originalStdoutListener = (_a = options === null || options === void 0 ? void 0 : options.listeners) === null || _a === void 0 ? void 0 : _a.stdout;
         const originalStdErrListener = (_b = options === null || options === void 0 ? void 0 : options.listeners) === null || _b === void 0 ? void 0 : _b.stderr;
         const stdErrListener = (data) => {
@@ -32180,18 +32180,18 @@ function getIDToken(aud) {
  */
 
 //# sourceMappingURL=core.js.map
+;// CONCATENATED MODULE: ./src/megabytes.ts
+/** Bytes as the log, the summary and the benchmarks say them: `12.3 MB` (MiB, as docker and du count). */
+function megabytes(bytes, digits = 1) {
+    return `${(bytes / 1024 / 1024).toFixed(digits)} MB`;
+}
+
 ;// CONCATENATED MODULE: ./src/cache/deadline.ts
 // How long the cache may keep a job waiting. A call to the service (a lookup,
 // a reservation) is a small request: it is answered within seconds or not at
 // all. A transfer is judged by its progress: a download of several gigabytes
 // that keeps moving is never cut, one that stops moving is given up on.
-/** The cache was given up on; the message says why in plain words. */
-class TimeoutError extends Error {
-    constructor(message) {
-        super(message);
-        this.name = 'TimeoutError';
-    }
-}
+
 const DEFAULT_STALL_SECONDS = 60;
 /** A call gets half the stall bound to be answered: 30 s by default. */
 function boundsFor(stallSeconds = DEFAULT_STALL_SECONDS) {
@@ -32235,35 +32235,7 @@ function seconds(n) {
     return `${Number.isInteger(n) ? n : n.toFixed(1)} s`;
 }
 function size(bytes) {
-    return bytes < 1024 * 1024 ? `${Math.round(bytes / 1024)} KB` : `${(bytes / 1024 / 1024).toFixed(1)} MB`;
-}
-/** A signal that aborts after `seconds` with a TimeoutError carrying `message`; none without a limit. */
-function hardLimit(seconds, message) {
-    if (seconds === undefined)
-        return undefined;
-    const controller = new AbortController();
-    // Unreferenced: a limit must never be what keeps the step's process alive.
-    setTimeout(() => controller.abort(new TimeoutError(message)), seconds * 1000).unref();
-    return controller.signal;
-}
-/** Settles as the promise does, or rejects with the signal's reason once it aborts: a bound that holds whatever the work does with the signal. */
-async function untilAborted(promise, signal) {
-    if (!signal)
-        return promise;
-    if (signal.aborted)
-        throw signal.reason;
-    let onAbort;
-    const aborted = new Promise((_, reject) => {
-        onAbort = () => reject(signal.reason);
-        signal.addEventListener('abort', onAbort, { once: true });
-    });
-    try {
-        return await Promise.race([promise, aborted]);
-    }
-    finally {
-        if (onAbort)
-            signal.removeEventListener('abort', onAbort);
-    }
+    return bytes < 1024 * 1024 ? `${Math.round(bytes / 1024)} KB` : megabytes(bytes);
 }
 
 ;// CONCATENATED MODULE: external "node:fs"
@@ -32278,14 +32250,13 @@ async function removeDir(dir) {
 }
 /**
  * Removes each directory, then its parent if that is left empty, unless the
- * parent is RUNNER_TEMP itself: later steps of the job still use it.
+ * parent is `keep` (RUNNER_TEMP): later steps of the job still use it.
  */
-async function removeDirs(dirs) {
+async function removeDirs(dirs, keep) {
     for (const dir of dirs)
         await removeDir(dir);
-    const keep = process.env.RUNNER_TEMP ? external_node_path_namespaceObject.resolve(process.env.RUNNER_TEMP) : undefined;
     for (const parent of new Set(dirs.map(d => external_node_path_namespaceObject.dirname(d)))) {
-        if (external_node_path_namespaceObject.resolve(parent) === keep)
+        if (keep !== undefined && external_node_path_namespaceObject.resolve(parent) === external_node_path_namespaceObject.resolve(keep))
             continue;
         await external_node_fs_namespaceObject.promises.rmdir(parent).catch(() => undefined);
     }
@@ -32392,13 +32363,56 @@ function cacheSourceOf(plan, matchedKey) {
  * Whether an entry was saved for the same content as this run, on any branch
  * and in any generation: the hash is the key's fourth component.
  */
-function sameContent(plan, matchedKey) {
+function key_sameContent(plan, matchedKey) {
     return matchedKey?.split(SEPARATOR)[3] === plan.hash;
 }
 
 ;// CONCATENATED MODULE: external "node:child_process"
 const external_node_child_process_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:child_process");
+;// CONCATENATED MODULE: ./src/time-limit.ts
+// Every bound on time the action sets, set one way: a signal that aborts
+// with a TimeoutError saying which bound it was. What is bounded (a cache
+// call, a REST request, a docker process) stops when the signal aborts.
+/** A bound on time was reached; the message says which, in plain words. */
+class TimeoutError extends Error {
+    constructor(message) {
+        super(message);
+        this.name = 'TimeoutError';
+    }
+}
+/** A signal that aborts after `seconds` with a TimeoutError carrying `message`. */
+function timeLimit(seconds, message) {
+    const controller = new AbortController();
+    // Unreferenced: a limit must never be what keeps the step's process alive.
+    setTimeout(() => controller.abort(new TimeoutError(message)), seconds * 1000).unref();
+    return controller.signal;
+}
+/** A time limit the user may set (restore-timeout, save-timeout): none when unset. */
+function hardLimit(seconds, message) {
+    return seconds === undefined ? undefined : timeLimit(seconds, message);
+}
+/** Settles as the promise does, or rejects with the signal's reason once it aborts: a bound that holds whatever the work does with the signal. */
+async function untilAborted(promise, signal) {
+    if (!signal)
+        return promise;
+    if (signal.aborted)
+        throw signal.reason;
+    let onAbort;
+    const aborted = new Promise((_, reject) => {
+        onAbort = () => reject(signal.reason);
+        signal.addEventListener('abort', onAbort, { once: true });
+    });
+    try {
+        return await Promise.race([promise, aborted]);
+    }
+    finally {
+        if (onAbort)
+            signal.removeEventListener('abort', onAbort);
+    }
+}
+
 ;// CONCATENATED MODULE: ./src/cache/client-process.ts
+
 
 
 
@@ -32624,6 +32638,7 @@ function children(document) {
  */
 class GhaCacheStore {
     bounds;
+    env;
     backend = 'gha';
     workRoot;
     cacheName;
@@ -32632,8 +32647,11 @@ class GhaCacheStore {
     // The client leaves empty directories in its temp dir after every call;
     // giving it one of ours lets us remove them all.
     clientTemp;
-    constructor(runnerTemp, image, bounds) {
+    constructor(runnerTemp, image, bounds, 
+    /** The step's environment: the client process starts from it, and the runner's cache mode and token are read from it. */
+    env) {
         this.bounds = bounds;
+        this.env = env;
         this.workRoot = external_node_path_namespaceObject.join(runnerTemp, 'buildx-ci-cache');
         this.cacheName = keyComponent(image);
         this.cacheDir = external_node_path_namespaceObject.join(this.workRoot, this.cacheName);
@@ -32702,7 +32720,7 @@ class GhaCacheStore {
     async save(plan, signal) {
         // Said plainly and before the archive is made: the client reports a
         // denied write only as a warning of its own, and we would blame a race.
-        const denied = writeDenied();
+        const denied = writeDenied(this.env);
         if (denied)
             return { saved: false, reason: denied };
         // The entry's version hashes the path the client is given, which must be
@@ -32731,7 +32749,7 @@ class GhaCacheStore {
     async call(request, signal) {
         await external_node_fs_namespaceObject.promises.mkdir(this.clientTemp, { recursive: true });
         try {
-            return await runClient(request, { workRoot: this.workRoot, temp: this.clientTemp, env: process.env }, this.bounds, signal);
+            return await runClient(request, { workRoot: this.workRoot, temp: this.clientTemp, env: this.env }, this.bounds, signal);
         }
         finally {
             await removeDir(this.clientTemp);
@@ -32744,7 +32762,7 @@ class GhaCacheStore {
  * (GitHub gives those to untrusted triggers such as pull_request_target).
  * Undefined when writing is allowed or the token can't be read.
  */
-function writeDenied(env = process.env) {
+function writeDenied(env) {
     const mode = (env.ACTIONS_CACHE_MODE ?? '').trim().toLowerCase();
     if (mode === 'none' || mode === 'read')
         return `the runner's cache mode (ACTIONS_CACHE_MODE=${mode}) does not permit writes, so nothing was uploaded.`;
@@ -32975,9 +32993,140 @@ async function lastTouched(dir) {
     return Math.max(own.mtimeMs, index?.mtimeMs ?? 0);
 }
 
+;// CONCATENATED MODULE: ./src/docker/error-line.ts
+/**
+ * The line of docker's output that says what went wrong: its last `ERROR:`
+ * line (the prefix left off), else its last line, else `fallback`. The
+ * failure message of a build and the fault of a registry call both quote it.
+ */
+function errorLine(output, fallback = '') {
+    const lines = output
+        .split('\n')
+        .map(l => l.trim())
+        .filter(Boolean);
+    const errors = lines.filter(l => /^(ERROR|error):/.test(l));
+    // buildx 0.29 and later put "failed to build: " before what 0.13 said.
+    return (errors.at(-1) ?? lines.at(-1) ?? fallback).replace(/^(ERROR|error):\s*/, '').replace(/^failed to build: /, '');
+}
+
+;// CONCATENATED MODULE: ./src/printable.ts
+// Text from files and refs goes into the log. The runner reads a line that
+// starts with `::` as a workflow command, and git allows a newline in a file
+// name, so a pull request could add a file that issues one: control
+// characters are shown escaped instead.
+function printable(text) {
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what it finds
+    return text.replace(/[\u0000-\u001f\u007f]/g, c => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+/** At most 300 characters of an answer from elsewhere: a registry's error can carry a whole page. */
+function clipped(text) {
+    return text.length > 300 ? `${text.slice(0, 300)}…` : text;
+}
+
+;// CONCATENATED MODULE: ./src/cache/registry-faults.ts
+
+
+function classifyError(stderr) {
+    const message = errorMessage(stderr);
+    // URLs and quoted names carry tags and image names, which may contain any
+    // of the words looked for.
+    const words = message.replace(/"[^"]*"/g, '""').replace(/https?:\/\/\S+/g, 'URL');
+    // Asked first: the answer to a missing tag starts with the reference.
+    if (/: not found$/.test(message) || /manifest unknown|name unknown/i.test(words))
+        return { kind: 'missing' };
+    if (/\b(401|403)\b|unauthori[sz]ed|forbidden|denied|authorization failed|no basic auth credentials|insufficient_scope/i.test(words)) {
+        return { kind: 'denied', message };
+    }
+    if (/\b405\b|method not allowed|read-only mode/i.test(words))
+        return { kind: 'read-only', message };
+    if (/\b404\b/.test(words))
+        return { kind: 'missing' };
+    return { kind: 'broken', message };
+}
+/** Why a push to `repository` failed, and what to change when it was refused. */
+function explainPushFailure(error, repository) {
+    const fault = classifyError(error);
+    switch (fault.kind) {
+        case 'denied':
+            return (`the registry refused the push to ${repository} (${fault.message}). Log in before this step with credentials that may push ` +
+                "(docker/login-action); for ghcr.io give the job `permissions: packages: write`, and give this repository write access in the package's settings if another repository created it.");
+        case 'read-only':
+            return `the registry does not take pushes to ${repository} (${fault.message}): it is read-only or a mirror; point cache-ref at a registry that takes pushes.`;
+        case 'missing':
+        case 'broken':
+            return `the push to ${repository} failed: ${errorMessage(error)}`;
+    }
+}
+/** The line that says what went wrong: docker's last `ERROR:` line, else its last line. */
+function errorMessage(stderr) {
+    return clipped(errorLine(stderr, 'no output'));
+}
+
+;// CONCATENATED MODULE: ./src/cache/registry-client.ts
+
+
+
+const LOOKUP_SECONDS = 30;
+const PUSH_SECONDS = 120;
+// A manifest of a few thousand layers is well under this.
+const MAX_OUTPUT = 32 * 1024 * 1024;
+class ImagetoolsClient {
+    lookupSeconds;
+    pushSeconds;
+    constructor(lookupSeconds = LOOKUP_SECONDS, pushSeconds = PUSH_SECONDS) {
+        this.lookupSeconds = lookupSeconds;
+        this.pushSeconds = pushSeconds;
+    }
+    async inspect(ref) {
+        const run = await registry_client_docker(['buildx', 'imagetools', 'inspect', '--raw', ref], this.lookupSeconds);
+        if (run.timedOut)
+            return { kind: 'broken', message: `the registry did not answer within ${this.lookupSeconds} s` };
+        if (run.code === 0)
+            return { kind: 'found', raw: run.stdout };
+        return classifyError(run.stderr);
+    }
+    async point(target, source, annotations) {
+        const args = ['buildx', 'imagetools', 'create', '--tag', target];
+        for (const [name, value] of Object.entries(annotations))
+            args.push('--annotation', `index:${name}=${value}`);
+        args.push(source);
+        const run = await registry_client_docker(args, this.pushSeconds);
+        if (run.timedOut)
+            return { ok: false, error: `the registry did not answer within ${this.pushSeconds} s` };
+        return run.code === 0 ? { ok: true } : { ok: false, error: errorMessage(run.stderr) };
+    }
+}
+function registry_client_docker(args, seconds) {
+    const deadline = timeLimit(seconds, `the registry did not answer within ${seconds} s`);
+    return new Promise(resolve => {
+        (0,external_node_child_process_namespaceObject.execFile)('docker', args, { signal: deadline, killSignal: 'SIGKILL', maxBuffer: MAX_OUTPUT, encoding: 'utf8' }, (error, stdout, stderr) => {
+            if (!error)
+                return resolve({ code: 0, stdout, stderr, timedOut: false });
+            const failure = error;
+            // No docker at all: said as a fault of its own, not a registry's.
+            if (failure.code === 'ENOENT')
+                return resolve({ code: 127, stdout, stderr: 'ERROR: the docker CLI is not on PATH', timedOut: false });
+            if (failure.code === 'ERR_CHILD_PROCESS_STDIO_MAXBUFFER') {
+                return resolve({
+                    code: 1,
+                    stdout: '',
+                    stderr: `ERROR: the registry answered with more than ${MAX_OUTPUT} bytes`,
+                    timedOut: false
+                });
+            }
+            resolve({
+                code: typeof failure.code === 'number' ? failure.code : 1,
+                stdout,
+                stderr,
+                timedOut: deadline.aborted
+            });
+        });
+    });
+}
+
 ;// CONCATENATED MODULE: ./src/cache/registry-manifest.ts
-// What the registry answers, read without I/O: the manifests the registry
-// backend keeps, and the errors docker prints when the registry says no.
+// The manifests the registry backend keeps, read without I/O.
+
 /** The media type of the config that makes an image manifest a BuildKit cache (`image-manifest=true`). */
 const CACHE_CONFIG_MEDIA_TYPE = 'application/vnd.buildkit.cacheconfig.v0';
 /** The annotation of a branch tag's index that names the content key it points at. */
@@ -32997,12 +33146,12 @@ function parseCacheManifest(raw) {
     if (typeof mediaType === 'string' && INDEXES.includes(mediaType))
         return { ok: false, problem: 'it is an image index, not a cache manifest' };
     if (typeof mediaType === 'string' && !IMAGE_MANIFESTS.includes(mediaType))
-        return { ok: false, problem: `its manifest has the media type ${clip(mediaType)}` };
+        return { ok: false, problem: `its manifest has the media type ${clipped(mediaType)}` };
     const config = object(manifest.config);
     if (config?.mediaType !== CACHE_CONFIG_MEDIA_TYPE) {
         return {
             ok: false,
-            problem: `it is not a BuildKit cache (its config is ${clip(String(config?.mediaType ?? 'missing'))})`
+            problem: `it is not a BuildKit cache (its config is ${clipped(String(config?.mediaType ?? 'missing'))})`
         };
     }
     if (!Array.isArray(manifest.layers))
@@ -33037,46 +33186,6 @@ function parseBranchPointer(raw, scopeKey) {
     }
     return { ok: true, key, digest };
 }
-function classifyError(stderr) {
-    const message = errorMessage(stderr);
-    // URLs and quoted names carry tags and image names, which may contain any
-    // of the words looked for.
-    const words = message.replace(/"[^"]*"/g, '""').replace(/https?:\/\/\S+/g, 'URL');
-    // Asked first: the answer to a missing tag starts with the reference.
-    if (/: not found$/.test(message) || /manifest unknown|name unknown/i.test(words))
-        return { kind: 'missing' };
-    if (/\b(401|403)\b|unauthori[sz]ed|forbidden|denied|authorization failed|no basic auth credentials|insufficient_scope/i.test(words)) {
-        return { kind: 'denied', message };
-    }
-    if (/\b405\b|method not allowed|read-only mode/i.test(words))
-        return { kind: 'read-only', message };
-    if (/\b404\b/.test(words))
-        return { kind: 'missing' };
-    return { kind: 'broken', message };
-}
-/** Why a push to `repository` failed, and what to change when it was refused. */
-function explainPushFailure(error, repository) {
-    const fault = classifyError(error);
-    switch (fault.kind) {
-        case 'denied':
-            return (`the registry refused the push to ${repository} (${fault.message}). Log in before this step with credentials that may push ` +
-                "(docker/login-action); for ghcr.io give the job `permissions: packages: write`, and give this repository write access in the package's settings if another repository created it.");
-        case 'read-only':
-            return `the registry does not take pushes to ${repository} (${fault.message}): it is read-only or a mirror; point cache-ref at a registry that takes pushes.`;
-        case 'missing':
-        case 'broken':
-            return `the push to ${repository} failed: ${errorMessage(error)}`;
-    }
-}
-/** The line that says what went wrong: docker's last `ERROR:` line, else its last line. */
-function errorMessage(stderr) {
-    const lines = stderr
-        .split('\n')
-        .map(l => l.trim())
-        .filter(Boolean);
-    const error = lines.filter(l => /^(ERROR|error):/.test(l)).at(-1) ?? lines.at(-1) ?? 'no output';
-    return clip(error.replace(/^(ERROR|error):\s*/, ''));
-}
 function json(raw) {
     try {
         return object(JSON.parse(raw));
@@ -33090,69 +33199,6 @@ function object(value) {
 }
 function registry_manifest_size(value) {
     return typeof value === 'number' && Number.isFinite(value) && value > 0 ? value : 0;
-}
-function clip(text) {
-    return text.length > 300 ? `${text.slice(0, 300)}…` : text;
-}
-
-;// CONCATENATED MODULE: ./src/cache/registry-client.ts
-
-
-const LOOKUP_SECONDS = 30;
-const PUSH_SECONDS = 120;
-// A manifest of a few thousand layers is well under this.
-const MAX_OUTPUT = 32 * 1024 * 1024;
-class ImagetoolsClient {
-    lookupSeconds;
-    pushSeconds;
-    constructor(lookupSeconds = LOOKUP_SECONDS, pushSeconds = PUSH_SECONDS) {
-        this.lookupSeconds = lookupSeconds;
-        this.pushSeconds = pushSeconds;
-    }
-    async inspect(ref) {
-        const run = await docker(['buildx', 'imagetools', 'inspect', '--raw', ref], this.lookupSeconds);
-        if (run.timedOut)
-            return { kind: 'broken', message: `the registry did not answer within ${this.lookupSeconds} s` };
-        if (run.code === 0)
-            return { kind: 'found', raw: run.stdout };
-        return classifyError(run.stderr);
-    }
-    async point(target, source, annotations) {
-        const args = ['buildx', 'imagetools', 'create', '--tag', target];
-        for (const [name, value] of Object.entries(annotations))
-            args.push('--annotation', `index:${name}=${value}`);
-        args.push(source);
-        const run = await docker(args, this.pushSeconds);
-        if (run.timedOut)
-            return { ok: false, error: `the registry did not answer within ${this.pushSeconds} s` };
-        return run.code === 0 ? { ok: true } : { ok: false, error: errorMessage(run.stderr) };
-    }
-}
-function docker(args, seconds) {
-    return new Promise(resolve => {
-        (0,external_node_child_process_namespaceObject.execFile)('docker', args, { timeout: seconds * 1000, killSignal: 'SIGKILL', maxBuffer: MAX_OUTPUT, encoding: 'utf8' }, (error, stdout, stderr) => {
-            if (!error)
-                return resolve({ code: 0, stdout, stderr, timedOut: false });
-            const failure = error;
-            // No docker at all: said as a fault of its own, not a registry's.
-            if (failure.code === 'ENOENT')
-                return resolve({ code: 127, stdout, stderr: 'ERROR: the docker CLI is not on PATH', timedOut: false });
-            if (failure.code === 'ERR_CHILD_PROCESS_STDIO_MAXBUFFER') {
-                return resolve({
-                    code: 1,
-                    stdout: '',
-                    stderr: `ERROR: the registry answered with more than ${MAX_OUTPUT} bytes`,
-                    timedOut: false
-                });
-            }
-            resolve({
-                code: typeof failure.code === 'number' ? failure.code : 1,
-                stdout,
-                stderr,
-                timedOut: failure.killed === true
-            });
-        });
-    });
 }
 
 ;// CONCATENATED MODULE: ./src/cache/registry-tags.ts
@@ -33217,6 +33263,7 @@ function digest(key) {
 }
 
 ;// CONCATENATED MODULE: ./src/cache/registry.ts
+
 
 
 
@@ -33391,14 +33438,14 @@ class RegistryCacheStore {
 
 
 
-function createStore(config, runnerTemp) {
+function createStore(config, runner) {
     switch (config.backend) {
         case 'local':
             return new LocalCacheStore(config.cacheRoot, config.jobId);
         case 'registry':
             return new RegistryCacheStore(config.cacheRef);
         case 'gha':
-            return new GhaCacheStore(runnerTemp, config.image, boundsFor(config.stallSeconds));
+            return new GhaCacheStore(runner.temp, config.image, boundsFor(config.stallSeconds), runner.env);
     }
 }
 
@@ -38402,6 +38449,7 @@ function getOctokit(token, options, ...additionalPlugins) {
 //# sourceMappingURL=github.js.map
 ;// CONCATENATED MODULE: ./src/cache/superseded.ts
 
+
 const DEFAULT_TIMEOUT_SECONDS = 60;
 const DEFAULT_MAX_DELETIONS = 100;
 const PAGE_SIZE = 100;
@@ -38415,17 +38463,16 @@ async function deleteSuperseded(options) {
     if (invalid !== undefined)
         return { ...result, skippedReason: invalid };
     const seconds = options.timeoutSeconds ?? DEFAULT_TIMEOUT_SECONDS;
-    const deadline = new AbortController();
-    const timer = setTimeout(() => deadline.abort(), seconds * 1000);
+    const deadline = timeLimit(seconds, `no answer within ${seconds} s.`);
     try {
-        const octokit = client(options, deadline.signal);
+        const octokit = client(options, deadline);
         const [owner, repo] = options.repository.split('/');
         let entries;
         try {
             entries = await listScope(octokit, { owner, repo, ref: options.ref, prefix: options.scopePrefix });
         }
         catch (error) {
-            const reason = explain(error, deadline.signal, seconds);
+            const reason = explain(error, deadline, seconds);
             return { ...result, skippedReason: `The caches could not be listed: ${reason}`, warn: true };
         }
         const plan = superseded(entries, options);
@@ -38434,7 +38481,7 @@ async function deleteSuperseded(options) {
         const max = options.maxDeletions ?? DEFAULT_MAX_DELETIONS;
         for (const [index, entry] of plan.slice(0, max).entries()) {
             const left = plan.length - index;
-            if (deadline.signal.aborted) {
+            if (deadline.aborted) {
                 result.skippedReason = `${left} superseded entries left: the clean-up took longer than ${seconds} s.`;
                 return result;
             }
@@ -38444,10 +38491,10 @@ async function deleteSuperseded(options) {
             if (outcome === 'deleted' || outcome === 'gone')
                 continue;
             const failure = outcome.error;
-            result.failed.push({ key: entry.key, reason: explain(failure, deadline.signal, seconds) });
+            result.failed.push({ key: entry.key, reason: explain(failure, deadline, seconds) });
             result.warn = true;
             // Every other deletion would fail for the same reason; stop asking.
-            if (isFatal(failure, deadline.signal)) {
+            if (isFatal(failure, deadline)) {
                 if (left > 1)
                     result.skippedReason = `${left - 1} more superseded entries left untried.`;
                 return result;
@@ -38466,9 +38513,6 @@ async function deleteSuperseded(options) {
             skippedReason: `The clean-up stopped: ${firstLine(String(error.message))}`,
             warn: true
         };
-    }
-    finally {
-        clearTimeout(timer);
     }
 }
 /** One line for the log; write it as a warning when `result.warn`. */
@@ -38610,7 +38654,7 @@ function firstLine(text) {
 
 ;// CONCATENATED MODULE: ./src/constants.ts
 // Every input and output name, so none is ever spelled twice (state names
-// live in steps/report.ts, the only module that reads or writes state).
+// live in steps/step-state.ts, the only module that reads or writes state).
 const Input = {
     Image: 'image',
     Context: 'context',
@@ -38656,6 +38700,40 @@ const Output = {
     CachedSteps: 'cached-steps',
     CacheStale: 'cache-stale'
 };
+
+;// CONCATENATED MODULE: external "node:string_decoder"
+const external_node_string_decoder_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:string_decoder");
+;// CONCATENATED MODULE: ./src/docker/docker-cli.ts
+
+
+/** Rejects only when docker cannot be started at all (no docker CLI on PATH). */
+async function docker_cli_docker(args, options = {}) {
+    const out = new external_node_string_decoder_namespaceObject.StringDecoder('utf8');
+    const err = new external_node_string_decoder_namespaceObject.StringDecoder('utf8');
+    let stdout = '';
+    let stderr = '';
+    let output = '';
+    const exitCode = await exec_exec('docker', args, {
+        ignoreReturnCode: true,
+        silent: !options.log,
+        env: options.env,
+        listeners: {
+            stdout: data => {
+                const text = out.write(data);
+                stdout += text;
+                output += text;
+            },
+            stderr: data => {
+                const text = err.write(data);
+                stderr += text;
+                output += text;
+            }
+        }
+    });
+    const restOut = out.end();
+    const restErr = err.end();
+    return { exitCode, stdout: stdout + restOut, stderr: stderr + restErr, output: output + restOut + restErr };
+}
 
 ;// CONCATENATED MODULE: ./src/docker/builder.ts
 
@@ -38745,7 +38823,7 @@ async function ensureBuilder(name) {
     // On the engine's network, not a bridge of its own: the builder then
     // reaches what a build on the docker driver reaches, a registry or cache
     // service on the runner's localhost among them.
-    const created = await exec.getExecOutput('docker', ['buildx', 'create', '--name', name, '--driver', 'docker-container', '--driver-opt', 'network=host', '--bootstrap'], { ignoreReturnCode: true });
+    const created = await docker(['buildx', 'create', '--name', name, '--driver', 'docker-container', '--driver-opt', 'network=host', '--bootstrap'], { log: true });
     if (created.exitCode !== 0) {
         await quiet(['buildx', 'rm', name]);
         throw new Error(`could not create a docker-container builder (${created.stderr.trim().split('\n').at(-1)})`);
@@ -38758,14 +38836,24 @@ async function ensureBuilder(name) {
  * rejects; a builder that cannot be removed is a warning.
  */
 async function removeBuilder(name) {
-    const removed = await quiet(['buildx', 'rm', '--force', name]);
-    if (removed.exitCode === 0)
-        info(`Removed the docker-container builder ${name}.`);
-    else if (!/not found|no builder/i.test(removed.stderr))
-        warning(`Could not remove the docker-container builder ${name}: ${removed.stderr.trim().split('\n').at(-1)}`);
+    let why;
+    try {
+        const removed = await quiet(['buildx', 'rm', '--force', name]);
+        if (removed.exitCode === 0) {
+            info(`Removed the docker-container builder ${name}.`);
+            return;
+        }
+        if (/not found|no builder/i.test(removed.stderr))
+            return;
+        why = removed.stderr.trim().split('\n').at(-1) ?? 'no output';
+    }
+    catch (error) {
+        why = error.message;
+    }
+    warning(`Could not remove the docker-container builder ${name}: ${why}`);
 }
 async function quiet(args) {
-    return getExecOutput('docker', args, { ignoreReturnCode: true, silent: true });
+    return docker_cli_docker(args);
 }
 /** Chooses and, when needed, creates the builder; a builder that cannot export is a warning, never a failure. */
 async function pickBuilder(facts, exporting, create) {
@@ -38790,19 +38878,30 @@ async function pickBuilder(facts, exporting, create) {
 function currentRunner(env = process.env, cwd = process.cwd()) {
     if (!env.RUNNER_TEMP)
         throw new Error('RUNNER_TEMP is not set; the action must run in a GitHub Actions job.');
-    return { temp: env.RUNNER_TEMP, workspace: env.GITHUB_WORKSPACE || cwd };
+    return {
+        temp: env.RUNNER_TEMP,
+        workspace: env.GITHUB_WORKSPACE || cwd,
+        repository: env.GITHUB_REPOSITORY,
+        apiUrl: env.GITHUB_API_URL,
+        ref: env.GITHUB_REF,
+        headRef: env.GITHUB_HEAD_REF,
+        baseRef: env.GITHUB_BASE_REF,
+        stepSummary: env.GITHUB_STEP_SUMMARY,
+        env: Object.fromEntries(Object.entries(env).filter((entry) => entry[1] !== undefined))
+    };
 }
 
-;// CONCATENATED MODULE: ./src/steps/report.ts
+;// CONCATENATED MODULE: ./src/steps/step-state.ts
 
-const REPORT = 'report';
+// The names the state is kept under; the main and post steps of a run come from one bundle.
+const STEP_STATE = 'report';
 const CLEANUP = 'cleanup';
 const BUILDER = 'builder';
-function saveReport(report) {
-    core.saveState(REPORT, JSON.stringify(report));
+function saveStepState(state) {
+    core.saveState(STEP_STATE, JSON.stringify(state));
 }
-function readReport() {
-    const raw = getState(REPORT);
+function readStepState() {
+    const raw = getState(STEP_STATE);
     return raw ? JSON.parse(raw) : undefined;
 }
 /** Directories to remove in the post step, whatever happened before it. */
@@ -38821,20 +38920,28 @@ function readBuilderCleanup() {
     return getState(BUILDER) || undefined;
 }
 
-;// CONCATENATED MODULE: ./src/printable.ts
-// Text from files and refs goes into the log. The runner reads a line that
-// starts with `::` as a workflow command, and git allows a newline in a file
-// name, so a pull request could add a file that issues one: control
-// characters are shown escaped instead.
-function printable(text) {
-    // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what it finds
-    return text.replace(/[\u0000-\u001f\u007f]/g, c => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
-}
-
 ;// CONCATENATED MODULE: ./src/steps/save-decision.ts
 
-const save = (why) => ({ save: true, why });
-const skip = (reason) => ({ save: false, skip: reason });
+
+
+const saveBecause = (why) => ({ save: true, why });
+const skipBecause = (reason) => ({ save: false, skip: reason });
+/**
+ * Whether the build should export for a save, decided before it runs. An
+ * exact hit exports nothing: the common case stays free, and only a build
+ * that turns out to have rebuilt steps pays for a second, export-only call.
+ */
+function plannedSave({ write, plan, source, entry, restoreTimedOut }) {
+    if (!write.allowed)
+        return skipBecause({ kind: 'denied', denial: write.denial });
+    if (restoreTimedOut)
+        return skipBecause({ kind: 'restore-timed-out' });
+    if (entry?.problem !== undefined && sameContent(plan, entry.matchedKey))
+        return saveBecause({ kind: 'broken', problem: entry.problem });
+    if (source === 'exact')
+        return skipBecause({ kind: 'exact-hit', key: plan.content });
+    return saveBecause({ kind: 'new-content' });
+}
 /** The one line the log and the summary give for a decision. */
 function describeSave(decision) {
     return decision.save ? describeWhy(decision.why) : describeSkip(decision.skip);
@@ -38866,7 +38973,7 @@ function describeSkip(skip) {
         case 'build-failed':
             return 'the build failed.';
         case 'too-large':
-            return `the new cache is ${mb(skip.sizeBytes)}, above max-cache-size (${mb(skip.limitBytes)}).`;
+            return `the new cache is ${megabytes(skip.sizeBytes)}, above max-cache-size (${megabytes(skip.limitBytes)}).`;
         case 'export-failed':
             return `the build could not export a complete cache (${skip.problem}).`;
     }
@@ -38884,9 +38991,6 @@ function describeDenial(denial) {
             return `${printable(denial.ref)} is not a branch that writes the cache (${writers(denial.writers)}; see save-branches).`;
     }
 }
-function mb(bytes) {
-    return `${(bytes / 1024 / 1024).toFixed(1)} MB`;
-}
 
 ;// CONCATENATED MODULE: ./src/steps/summary.ts
 
@@ -38896,39 +39000,40 @@ function mb(bytes) {
 // the first image's table, so a job that builds several images shows one table.
 const HEADER = '| Image | Primary key | Restored from | Restore | Build | Saved |';
 const RULE = '| --- | --- | --- | --- | --- | --- |';
-async function writeSummary(report, save) {
-    const row = summaryRow(report, save);
+/** `file`: GITHUB_STEP_SUMMARY, which @actions/core appends to. */
+async function writeSummary(state, save, file) {
+    const row = summaryRow(state, save);
     await summary
-        .addRaw(continuesTable(process.env.GITHUB_STEP_SUMMARY) ? `${row}\n` : `\n### Build cache\n\n${HEADER}\n${RULE}\n${row}\n`)
+        .addRaw(continuesTable(file) ? `${row}\n` : `\n### Build cache\n\n${HEADER}\n${RULE}\n${row}\n`)
         .write();
 }
 /** One image's row; every cell says what happened and why. */
-function summaryRow(report, save) {
+function summaryRow(state, save) {
     const cells = [
-        cell(report.image),
-        code(report.key),
-        restoredCell(report),
-        restoreCell(report),
-        buildCell(report),
+        cell(state.image),
+        code(state.key),
+        restoredCell(state),
+        restoreCell(state),
+        buildCell(state),
         savedCell(save)
     ];
     return `| ${cells.join(' | ')} |`;
 }
-function restoredCell(report) {
-    const found = report.matchedKey
-        ? `${SOURCE_WORDS[report.source] ?? report.source}: ${code(report.matchedKey)}`
-        : report.unusable
-            ? `nothing: ${code(report.unusable.key)} could not be used (${cell(report.unusable.problem)})`
+function restoredCell(state) {
+    const found = state.matchedKey
+        ? `${SOURCE_WORDS[state.source] ?? state.source}: ${code(state.matchedKey)}`
+        : state.unusable
+            ? `nothing: ${code(state.unusable.key)} could not be used (${cell(state.unusable.problem)})`
             : 'nothing: cold build';
-    return report.stale ? `${found}, **stale**: ${staleWords(report)}` : found;
+    return state.stale ? `${found}, **stale**: ${staleWords(state)}` : found;
 }
 // What a reader needs to know about a stale entry: what went wrong, and who fixes it.
-function staleWords(report) {
-    const steps = report.build?.steps ?? { total: 0, cached: 0 };
-    const what = report.unusable
+function staleWords(state) {
+    const steps = state.build?.steps ?? { total: 0, cached: 0 };
+    const what = state.unusable
         ? 'the entry of this content is broken'
         : `${steps.total - steps.cached} of ${steps.total} steps were rebuilt (a base image may have moved)`;
-    return report.save.save ? `${what}; replaced by this run` : `${what}; the next run that may write refreshes it`;
+    return state.save.save ? `${what}; replaced by this run` : `${what}; the next run that may write refreshes it`;
 }
 const SOURCE_WORDS = {
     exact: 'exact match',
@@ -38936,14 +39041,14 @@ const SOURCE_WORDS = {
     'base-branch': 'the base branch',
     'default-branch': 'the default branch'
 };
-function restoreCell(report) {
-    const r = report.restore;
+function restoreCell(state) {
+    const r = state.restore;
     if (!r)
         return '–';
-    return `${mb(r.sizeBytes)} in ${summary_seconds(r.seconds)} (${rate(r.sizeBytes, r.seconds)})`;
+    return `${megabytes(r.sizeBytes)} in ${summary_seconds(r.seconds)} (${rate(r.sizeBytes, r.seconds)})`;
 }
-function buildCell(report) {
-    const build = report.build;
+function buildCell(state) {
+    const build = state.build;
     if (!build)
         return 'not run';
     if (!build.succeeded)
@@ -38954,7 +39059,7 @@ function buildCell(report) {
 function savedCell(save) {
     const r = save.result;
     if (r.saved)
-        return `${mb(r.sizeBytes)} in ${summary_seconds(save.seconds)} (${rate(r.sizeBytes, save.seconds)})`;
+        return `${megabytes(r.sizeBytes)} in ${summary_seconds(save.seconds)} (${rate(r.sizeBytes, save.seconds)})`;
     return `no: ${cell(r.reason)}`;
 }
 // Our table continues only if nothing but its rows came after its rule.
@@ -38971,7 +39076,7 @@ function summary_seconds(s) {
     return `${s.toFixed(1)} s`;
 }
 function rate(bytes, s) {
-    return s > 0 ? `${(bytes / 1024 / 1024 / s).toFixed(0)} MB/s` : '–';
+    return s > 0 ? `${megabytes(bytes / s, 0)}/s` : '–';
 }
 function code(text) {
     return `<code>${escapeHtml(text)}</code>`;
@@ -38997,46 +39102,51 @@ function escapeHtml(text) {
 
 
 
+
 /** Saves the cache when the main step said it may, then removes every temporary directory. Never fails the job. */
 async function runPost() {
+    // RUNNER_TEMP itself is never removed: later steps of the job still use it.
+    let runnerTemp;
     try {
-        const report = readReport();
-        if (!report) {
+        const runner = currentRunner();
+        runnerTemp = runner.temp;
+        const state = readStepState();
+        if (!state) {
             info('The main step did not get as far as the build; nothing to save.');
             return;
         }
-        const outcome = await group('Save the cache', () => saveStep(report));
-        if (outcome.result.saved && report.deleteSuperseded) {
+        const outcome = await group('Save the cache', () => saveStep(state, runner));
+        if (outcome.result.saved && state.deleteSuperseded) {
             const kept = outcome.result.key;
-            await group('Delete superseded entries', () => deleteOlder(report, kept));
+            await group('Delete superseded entries', () => deleteOlder(state, kept, runner));
         }
-        if (report.summary)
-            await writeSummary(report, outcome);
+        if (state.summary)
+            await writeSummary(state, outcome, runner.stepSummary);
     }
     catch (error) {
         warning(`The cache could not be saved: ${error.message}`);
     }
     finally {
-        await removeDirs(readCleanup()).catch(() => undefined);
+        await removeDirs(readCleanup(), runnerTemp).catch(() => undefined);
         const builder = readBuilderCleanup();
         if (builder)
             await removeBuilder(builder);
     }
 }
-async function saveStep(report) {
-    const decision = report.save;
+async function saveStep(state, runner) {
+    const decision = state.save;
     if (!decision.save) {
         const reason = describeSave(decision);
         info(decision.skip.kind === 'exact-hit' ? reason : `Not saving the cache: ${reason}`);
         return { result: { saved: false, reason }, seconds: 0 };
     }
     info(`Saving the cache: ${describeSave(decision)}`);
-    const store = createStore(report.store, currentRunner().temp);
+    const store = createStore(state.store, runner);
     const started = Date.now();
     let result;
     try {
-        const cap = hardLimit(report.saveTimeoutSeconds, `The cache save did not finish within ${report.saveTimeoutSeconds} s (save-timeout)`);
-        result = await store.save({ content: report.key }, cap);
+        const cap = hardLimit(state.saveTimeoutSeconds, `The cache save did not finish within ${state.saveTimeoutSeconds} s (save-timeout)`);
+        result = await store.save({ content: state.key }, cap);
     }
     catch (error) {
         if (!(error instanceof TimeoutError))
@@ -39045,23 +39155,23 @@ async function saveStep(report) {
     }
     const seconds = (Date.now() - started) / 1000;
     if (result.saved)
-        info(`Cache saved with key: ${result.key} (${mb(result.sizeBytes)} in ${seconds.toFixed(1)} s)`);
+        info(`Cache saved with key: ${result.key} (${megabytes(result.sizeBytes)} in ${seconds.toFixed(1)} s)`);
     else
-        warning(`Cache not saved with key ${report.key}: ${result.reason}`);
+        warning(`Cache not saved with key ${state.key}: ${result.reason}`);
     return { result, seconds };
 }
 // A local cache root already keeps one entry per image and branch; the
 // service keeps every key until it is evicted, so old ones are deleted here.
-async function deleteOlder(report, kept) {
-    if (report.store.backend !== 'gha')
+async function deleteOlder(state, kept, runner) {
+    if (state.store.backend !== 'gha')
         return;
     const result = await deleteSuperseded({
         token: getInput(Input.GithubToken),
-        repository: process.env.GITHUB_REPOSITORY ?? '',
-        ref: process.env.GITHUB_REF ?? '',
-        scopePrefix: branchScope(report.key),
+        repository: runner.repository ?? '',
+        ref: runner.ref ?? '',
+        scopePrefix: branchScope(state.key),
         keep: kept,
-        apiUrl: process.env.GITHUB_API_URL
+        apiUrl: runner.apiUrl
     });
     const line = deletionSummary(result);
     if (result.warn)

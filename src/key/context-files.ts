@@ -41,14 +41,14 @@ export function readIgnoreRules(context: string, dockerfile: string): IgnoreRule
     readIgnoreFile(path.dirname(dockerfile), `${path.basename(dockerfile)}.dockerignore`) ??
     readIgnoreFile(context, '.dockerignore')
   if (!file) return NO_RULES
-  const lines = file.text
-    .replace(/^\uFEFF/, '')
-    .split(/\r?\n/)
-    .map(asDockerMeansIt)
-    .filter(isValidRule)
+  return { file, ...patternRules(file.text.replace(/^\uFEFF/, '').split(/\r?\n/)) }
+}
+
+/** Rules of Docker's pattern syntax: a path is matched when it or a directory above it matches. */
+export function patternRules(patterns: string[]): Omit<IgnoreRules, 'file'> {
+  const lines = patterns.map(asDockerMeansIt).filter(isValidRule)
   const matcher = newMatcher().add(lines)
   return {
-    file,
     excludes: relative => matcher.ignores(relative),
     hasExceptions: lines.some(line => line.trim().startsWith('!'))
   }
@@ -145,33 +145,82 @@ export function resolveInside(root: string, relative: string): Resolved {
   return kind === 'missing' ? { kind, links } : { kind, relative: resolved.join('/') || '.', links }
 }
 
+/** One source a COPY, ADD or bind mount reads from the context. */
+export interface ContextRead {
+  /** Context-relative, without `..`; `.` is the whole context. May hold wildcards (*, ?, [..]), one component at a time. */
+  path: string
+  /**
+   * `COPY --parents`: below each match of `path`, only what this pattern
+   * (Docker's pattern syntax, `**` included) matches, or lies below a match.
+   */
+  parents?: string
+  /** `--exclude` patterns, matched below each copied directory, relative to it. */
+  exclude: string[]
+}
+
 /**
  * Context-relative paths (forward slashes) of the regular files and symlinks
- * that the sources bring into the build, less what the ignore rules exclude,
- * sorted. Sources are context-relative without `..` (see dockerfile.ts); `.`
- * is the whole context.
+ * that the reads bring into the build, less what the ignore rules and each
+ * read's exclusions leave out, sorted.
  */
-export function contextEntries(sources: string[], context: string, rules: IgnoreRules): string[] {
+export function contextEntries(reads: ContextRead[], context: string, rules: IgnoreRules): string[] {
   const found = new Set<string>()
   const add = (relative: string): void => {
     if (!rules.excludes(relative)) found.add(relative)
   }
-  // Excluded directories are skipped unless a `!` rule may bring back something below them.
-  const descend = (relative: string): boolean => rules.hasExceptions || !rules.excludes(relative)
-  const take = (relative: string): void => {
-    const resolved = resolveInside(context, relative)
-    resolved.links.forEach(add)
-    if (resolved.kind === 'file') add(resolved.relative)
-    if (resolved.kind !== 'directory') return
-    for (const entry of walk(context, resolved.relative, Infinity, descend))
-      if (entry.kind !== 'directory') add(entry.relative)
-  }
-  for (const source of sources) {
-    const { base, pattern } = splitWildcards(source)
+  for (const read of reads) {
+    const excluded = read.exclude.length > 0 ? patternRules(read.exclude) : NO_RULES
+    const selected = read.parents === undefined ? EVERYTHING : selection(read.parents)
+    const take = (relative: string): void => {
+      const resolved = resolveInside(context, relative)
+      resolved.links.forEach(add)
+      // The copied path itself is never excluded: exclusions apply below it.
+      if (resolved.kind === 'file') add(resolved.relative)
+      if (resolved.kind !== 'directory') return
+      const root = resolved.relative === '.' ? '' : `${resolved.relative}/`
+      const below = (entry: string): string => entry.slice(root.length)
+      // Excluded directories are skipped unless a `!` rule may bring back something below them.
+      const descend = (entry: string): boolean =>
+        (rules.hasExceptions || !rules.excludes(entry)) &&
+        (excluded.hasExceptions || !excluded.excludes(below(entry))) &&
+        selected.descend(below(entry))
+      for (const entry of walk(context, resolved.relative, Infinity, descend)) {
+        if (entry.kind === 'directory' || excluded.excludes(below(entry.relative))) continue
+        if (selected.includes(below(entry.relative))) add(entry.relative)
+      }
+    }
+    const { base, pattern } = splitWildcards(read.path)
     if (pattern === undefined) take(base)
     else for (const match of wildcardMatches(context, base, pattern)) take(match)
   }
   return [...found].sort()
+}
+
+interface Selection {
+  /** A path (relative to the copied directory) is copied. */
+  includes(relative: string): boolean
+  /** Something below a directory may be copied. */
+  descend(relative: string): boolean
+}
+
+const EVERYTHING: Selection = { includes: () => true, descend: () => true }
+
+/**
+ * What a `--parents` pattern copies: what it matches and everything below.
+ * The walk enters only the directories on the way to a match: those along
+ * its literal start, and no deeper than its components unless it has `**`.
+ */
+function selection(pattern: string): Selection {
+  const rules = patternRules([pattern])
+  const parts = pattern.split('/')
+  const firstWildcard = parts.findIndex(part => WILDCARD.test(part))
+  const literal = firstWildcard < 0 ? parts : parts.slice(0, firstWildcard)
+  const depth = pattern.includes('**') ? Infinity : parts.length
+  const onTheWay = (relative: string): boolean => {
+    const dirs = relative.split('/')
+    return dirs.length < depth && dirs.every((dir, i) => i >= literal.length || dir === literal[i])
+  }
+  return { includes: rules.excludes, descend: relative => rules.excludes(relative) || onTheWay(relative) }
 }
 
 const WILDCARD = /[*?[]/

@@ -1,13 +1,17 @@
 import { createHash } from 'node:crypto'
 import * as fs from 'node:fs'
 import * as path from 'node:path'
-import { contextEntries, entriesBelow, readIgnoreRules, type IgnoreFile } from './context-files.js'
-import { contextSources } from './dockerfile.js'
+import { type ContextRead, contextEntries, entriesBelow, readIgnoreRules, type IgnoreFile } from './context-files.js'
+import { contextSources, needsBuildPlatform, type ContextSources, type WholeContextReason } from './dockerfile.js'
+import type { UnknownCause } from './word-expansion.js'
 import type { Inputs } from '../inputs.js'
 
 // Bump when the hash's make-up changes, so old entries stop matching exactly.
 // v2: .dockerignore applied, links resolved inside the context, the engine's platform.
-const HASH_VERSION = 'v2'
+// v3: only the stages the target needs, their words expanded (args, build args,
+// platform args, ENV), --exclude, --parents and ONBUILD of the file's own
+// stages; the whole context for a custom frontend.
+const HASH_VERSION = 'v3'
 
 export interface HashedFile {
   /** Workspace-relative, with forward slashes. */
@@ -32,16 +36,22 @@ export interface ImageHash {
  *
  * With no `platforms`, the image is built for the engine's own platform, so
  * that goes in: an x64 and an arm64 runner never share an entry. The engine
- * is asked while the files are hashed; its answer is awaited only when needed.
+ * is asked while the files are hashed; its answer is awaited only when needed
+ * (also when a source names a BUILD* platform arg).
  */
 export async function imageHash(
   inputs: Inputs,
   workspace: string,
   enginePlatform: () => string | Promise<string>
 ): Promise<ImageHash> {
-  const { origin, paths, ignoreFile } = await filesToHash(inputs, workspace)
+  let asked: Promise<string> | undefined
+  const askEngine = (): Promise<string> => {
+    asked ??= Promise.resolve(enginePlatform())
+    return asked
+  }
+  const { origin, paths, ignoreFile } = await filesToHash(inputs, workspace, askEngine)
   const files = hashFiles([inputs.file, ...(ignoreFile ? [ignoreFile.path] : []), ...paths], workspace)
-  const engine = inputs.platforms.length === 0 ? await enginePlatform() : undefined
+  const engine = inputs.platforms.length === 0 ? await askEngine() : undefined
   const settings = [
     ...inputs.buildArgs.map(a => `build-arg ${a.name}=sha256:${sha256(a.value).slice(0, 12)}`),
     `target ${inputs.target || '(last stage)'}`,
@@ -66,21 +76,55 @@ interface FilesToHash {
   ignoreFile?: IgnoreFile
 }
 
-async function filesToHash(inputs: Inputs, workspace: string): Promise<FilesToHash> {
+async function filesToHash(inputs: Inputs, workspace: string, askEngine: () => Promise<string>): Promise<FilesToHash> {
   if (inputs.hashFiles.length > 0) {
     return { origin: `hash-files: ${inputs.hashFiles.join(', ')}`, paths: await globFiles(inputs.hashFiles, workspace) }
   }
-  const { sources, dynamic } = contextSources(await fs.promises.readFile(inputs.file, 'utf8'))
+  const dockerfile = await fs.promises.readFile(inputs.file, 'utf8')
+  const options = { buildArgs: inputs.buildArgs, target: inputs.target, platforms: inputs.platforms }
+  let sources = contextSources(dockerfile, options)
+  if (needsBuildPlatform(sources))
+    sources = contextSources(dockerfile, { ...options, buildPlatform: await askEngine() })
   const rules = readIgnoreRules(inputs.context, inputs.file)
   // A source we can't resolve statically could be any file: hash them all.
-  const patterns = dynamic.length > 0 ? ['.'] : sources
-  const what =
-    dynamic.length > 0
-      ? `the whole context, because ${dynamic.join(', ')} cannot be resolved without the build`
-      : `the Dockerfile's context sources: ${sources.join(', ') || '(none)'}`
+  const reads: ContextRead[] = sources.wholeContext.length > 0 ? [{ path: '.', exclude: [] }] : sources.reads
+  const what = describeSources(sources, inputs.target)
   const origin = rules.file ? `${what}, less what ${workspaceRelative(rules.file.path, workspace)} excludes` : what
-  const paths = contextEntries(patterns, inputs.context, rules).map(relative => path.join(inputs.context, relative))
+  const paths = contextEntries(reads, inputs.context, rules).map(relative => path.join(inputs.context, relative))
   return { origin, paths, ignoreFile: rules.file }
+}
+
+/** For the log: what was hashed and, when it is the whole context, why. */
+function describeSources(sources: ContextSources, target: string): string {
+  if (sources.wholeContext.length > 0)
+    return `the whole context, because ${sources.wholeContext.map(describeReason).join('; ')}`
+  if (sources.stages.length === 0) return 'the context sources of the Dockerfile: (none)'
+  const stages = `${sources.stages.length === 1 ? 'stage' : 'stages'} ${sources.stages.join(', ')}`
+  const which = target === '' ? 'the last stage' : `target ${target}`
+  return `the context sources of ${stages} (${which}): ${sources.reads.map(describeRead).join(', ') || '(none)'}`
+}
+
+function describeRead(read: ContextRead): string {
+  const source = read.parents === undefined ? read.path : `${read.path}/./${read.parents} (--parents)`
+  return read.exclude.length === 0 ? source : `${source} (${read.exclude.map(p => `--exclude=${p}`).join(' ')})`
+}
+
+const CAUSES: Record<UnknownCause, string> = {
+  'image-env': "may come from the base image's ENV",
+  'build-platform': "needs the builder's platform, which it did not tell",
+  platform: 'comes from a platform that is not os/arch[/variant]',
+  'frontend-version': "depends on the Dockerfile frontend's version",
+  syntax: 'is in a malformed ${...}'
+}
+
+function describeReason(reason: WholeContextReason): string {
+  if (reason.kind === 'custom-frontend') {
+    const named = reason.source === 'directive' ? '# syntax=' : 'the BUILDKIT_SYNTAX build arg'
+    return `the Dockerfile's frontend ${reason.frontend} (${named}) is not the standard one and may read it in its own way`
+  }
+  const { value, stage, instruction } = reason.word
+  const variable = value.variable === '' ? 'a value' : value.variable
+  return `${variable} ${CAUSES[value.cause]} (stage ${stage}: ${instruction})`
 }
 
 // Patterns starting with `!` exclude, as in the workflow `hashFiles()` function.

@@ -38,7 +38,7 @@ function shorten(escaped: string, value: string): string {
 export interface KeyParts {
   prefix: string
   image: string
-  /** The branch this run builds; for a pull request, a name its author cannot choose (see github/context.ts). */
+  /** The branch this run builds; for a pull request, a name its author cannot choose (see github/event.ts). */
   branch: string
   /** The pull request's base branch, when there is one. */
   baseBranch?: string

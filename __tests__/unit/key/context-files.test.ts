@@ -2,7 +2,7 @@ import { afterAll, describe, expect, it } from '@jest/globals'
 import * as fs from 'node:fs'
 import * as os from 'node:os'
 import * as path from 'node:path'
-import { contextEntries, readIgnoreRules, resolveInside } from '../../../src/key/context-files.js'
+import { type ContextRead, contextEntries, readIgnoreRules, resolveInside } from '../../../src/key/context-files.js'
 
 const roots: string[] = []
 afterAll(() => {
@@ -23,8 +23,12 @@ function context(files: Record<string, string>, links: Record<string, string> = 
   return dir
 }
 
-const sent = (dir: string, sources: string[]): string[] =>
-  contextEntries(sources, dir, readIgnoreRules(dir, path.join(dir, 'Dockerfile')))
+const sent = (dir: string, sources: Array<string | ContextRead>): string[] =>
+  contextEntries(
+    sources.map(source => (typeof source === 'string' ? { path: source, exclude: [] } : source)),
+    dir,
+    readIgnoreRules(dir, path.join(dir, 'Dockerfile'))
+  )
 
 describe('resolveInside', () => {
   it('resolves relative and absolute targets inside the root, and stops `..` at it', () => {
@@ -67,6 +71,55 @@ describe('contextEntries', () => {
   it('lists regular files and links, nothing else, and nothing below a linked folder', () => {
     const dir = context({ 'a/b/c': 'c' }, { 'a/link': '/usr' })
     expect(sent(dir, ['.'])).toEqual(['a/b/c', 'a/link'])
+  })
+})
+
+describe('contextEntries with --exclude and --parents', () => {
+  const files = {
+    'app/main.py': '',
+    'app/README.md': '',
+    'app/docs/guide.md': '',
+    'app/docs/keep.md': '',
+    'app/tests/test_main.py': '',
+    'NOTES.md': '',
+    'src/pkg/a/a.go': '',
+    'src/pkg/a/a_test.go': '',
+    'src/pkg/b/deep/b.go': '',
+    'src/pkg/b/deep/b.txt': '',
+    'src/cmd/main.go': '',
+    'tools/x/main.go': '',
+    'tools/y/main.go': '',
+    'tools/y/sub/main.go': ''
+  }
+
+  it('leaves out what an --exclude pattern matches below the copied directory, relative to it', () => {
+    const dir = context(files)
+    expect(sent(dir, [{ path: 'app', exclude: ['*.md', 'tests', 'docs/*', '!docs/keep.md'] }])).toEqual([
+      'app/docs/keep.md',
+      'app/main.py'
+    ])
+    // Relative to the copied directory, `*.md` matches only at its top.
+    expect(sent(dir, [{ path: '.', exclude: ['*.md'] }])).toContain('app/README.md')
+    expect(sent(dir, [{ path: '.', exclude: ['*.md'] }])).not.toContain('NOTES.md')
+    // A copied file is copied whatever the patterns say: they apply below a directory.
+    expect(sent(dir, [{ path: 'NOTES.md', exclude: ['*.md'] }])).toEqual(['NOTES.md'])
+  })
+
+  it('takes what a --parents pattern matches below the directory, with ** across levels', () => {
+    const dir = context(files)
+    expect(sent(dir, [{ path: 'src', parents: 'pkg/**/*.go', exclude: ['**/*_test.go'] }])).toEqual([
+      'src/pkg/a/a.go',
+      'src/pkg/b/deep/b.go'
+    ])
+    expect(sent(dir, [{ path: '.', parents: 'tools/*/main.go', exclude: [] }])).toEqual([
+      'tools/x/main.go',
+      'tools/y/main.go'
+    ])
+    // A matched directory brings everything below it.
+    expect(sent(dir, [{ path: '.', parents: 'src/pkg/b', exclude: [] }])).toEqual([
+      'src/pkg/b/deep/b.go',
+      'src/pkg/b/deep/b.txt'
+    ])
   })
 })
 

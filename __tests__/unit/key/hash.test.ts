@@ -102,10 +102,12 @@ describe('imageHash', () => {
     expect(base.settings.join('\n')).not.toContain('VERSION=1')
   })
 
-  it('hashes the whole context when a source uses a variable', async () => {
-    const ws = workspace('FROM scratch\nARG DIR=conf\nCOPY ${DIR} /etc/\n')
+  it("hashes the whole context when a source uses a variable only the base image's ENV could set, and names it", async () => {
+    const ws = workspace('FROM debian:13\nCOPY ${DIR} /etc/\n')
     const hashed = await hashOf(ws)
-    expect(hashed.origin).toContain('the whole context')
+    expect(hashed.origin).toBe(
+      "the whole context, because DIR may come from the base image's ENV (stage stage-0: COPY ${DIR} /etc/)"
+    )
     expect(hashed.files.map(f => f.path)).toContain('README.md')
   })
 
@@ -169,7 +171,7 @@ describe('imageHash and .dockerignore', () => {
   })
 
   it('applies the rules when the whole context is hashed, and leaves hash-files alone', async () => {
-    const ws = workspace('FROM scratch\nARG DIR=conf\nCOPY ${DIR} /etc/\n')
+    const ws = workspace('FROM debian:13\nCOPY ${DIR} /etc/\n')
     write(ws, { '.dockerignore': 'README.md\nscripts\n' })
     const paths = await pathsOf(ws)
     expect(paths).toContain('conf/a.conf')
@@ -293,5 +295,90 @@ describe('imageHash and the platform', () => {
       }
     )
     expect(hashed.settings).toContain('platforms linux/arm64')
+  })
+})
+
+describe('imageHash of a multi-stage build', () => {
+  const flavours = [
+    'FROM ubuntu:24.04 AS base',
+    'COPY scripts/common.sh /tmp/',
+    'FROM base AS cpu',
+    'COPY cpu/ /opt/cpu/',
+    'FROM rocm/dev-ubuntu-24.04:6.2 AS rocm',
+    'COPY rocm/ /opt/rocm/',
+    'RUN --mount=type=bind,target=/ctx ls /ctx',
+    ''
+  ].join('\n')
+
+  function flavourWorkspace(dockerfile = flavours): string {
+    const ws = workspace(dockerfile)
+    write(ws, { 'scripts/common.sh': 'echo common\n', 'cpu/setup.sh': 'echo cpu\n', 'rocm/setup.sh': 'echo rocm\n' })
+    return ws
+  }
+
+  it("hashes only the target's stages, names them in the log, and keeps the key when another flavour's file changes", async () => {
+    const ws = flavourWorkspace()
+    const before = await hashOf(ws, { target: 'cpu' })
+    expect(before.files.map(f => f.path)).toEqual(['Dockerfile', 'cpu/setup.sh', 'scripts/common.sh'])
+    expect(before.origin).toBe('the context sources of stages base, cpu (target cpu): scripts/common.sh, cpu')
+    write(ws, { 'rocm/setup.sh': 'echo rocm 6.3\n', 'README.md': 'edited\n' })
+    expect((await hashOf(ws, { target: 'cpu' })).hash).toBe(before.hash)
+    write(ws, { 'cpu/setup.sh': 'echo cpu v2\n' })
+    expect((await hashOf(ws, { target: 'cpu' })).hash).not.toBe(before.hash)
+    // The last stage binds the whole context.
+    expect((await pathsOf(ws)).length).toBeGreaterThan(5)
+  })
+
+  it('follows the build args to the file a source names', async () => {
+    const ws = workspace('FROM debian:13\nARG CONFIG\nCOPY conf/${CONFIG} /etc/app.conf\n')
+    write(ws, { 'conf/prod.conf': 'prod\n', 'conf/dev.conf': 'dev\n' })
+    const prod = await hashOf(ws, { 'build-args': 'CONFIG=prod.conf' })
+    expect(prod.files.map(f => f.path)).toEqual(['Dockerfile', 'conf/prod.conf'])
+    write(ws, { 'conf/dev.conf': 'dev v2\n' })
+    expect((await hashOf(ws, { 'build-args': 'CONFIG=prod.conf' })).hash).toBe(prod.hash)
+  })
+
+  it("hashes what a base stage's ONBUILD COPY reads in the stage built FROM it", async () => {
+    const ws = workspace(
+      'FROM alpine AS parent\nONBUILD COPY scripts/build.sh /tmp/\nFROM parent\nRUN sh /tmp/build.sh\n'
+    )
+    const before = await hashOf(ws)
+    expect(before.files.map(f => f.path)).toEqual(['Dockerfile', 'scripts/build.sh'])
+    write(ws, { 'scripts/build.sh': 'echo v2\n' })
+    expect((await hashOf(ws)).hash).not.toBe(before.hash)
+  })
+
+  it('leaves out what --exclude leaves out', async () => {
+    const ws = workspace('FROM scratch\nCOPY --exclude=nested conf/ /etc/conf/\n')
+    const before = await hashOf(ws)
+    expect(before.files.map(f => f.path)).toEqual(['Dockerfile', 'conf/a.conf'])
+    expect(before.origin).toContain('conf (--exclude=nested)')
+    write(ws, { 'conf/nested/b.conf': 'b=3\n' })
+    expect((await hashOf(ws)).hash).toBe(before.hash)
+  })
+
+  it('hashes the whole context for a custom frontend, and says why', async () => {
+    const ws = workspace('# syntax=ghcr.io/acme/frontend:1\nFROM scratch\nCOPY conf/ /etc/conf/\n')
+    const hashed = await hashOf(ws)
+    expect(hashed.origin).toBe(
+      "the whole context, because the Dockerfile's frontend ghcr.io/acme/frontend:1 (# syntax=) is not the standard one and may read it in its own way"
+    )
+    expect(hashed.files.map(f => f.path)).toContain('README.md')
+  })
+
+  it('asks the engine for its platform when a source names BUILDARCH, even with platforms given', async () => {
+    const ws = workspace('FROM scratch\nARG BUILDARCH\nCOPY conf/${BUILDARCH}.conf /etc/\n')
+    write(ws, { 'conf/arm64.conf': 'arm\n' })
+    let asked = 0
+    const hashed = await imageHash(
+      parseInputs(name => ({ image: 'ci', platforms: 'linux/amd64' })[name] ?? '', ws),
+      ws,
+      () => {
+        asked++
+        return 'linux/arm64'
+      }
+    )
+    expect(asked).toBe(1)
+    expect(hashed.files.map(f => f.path)).toEqual(['Dockerfile', 'conf/arm64.conf'])
   })
 })
