@@ -15,18 +15,23 @@ export interface StepCounts {
  * after a `docker login` to a registry it reads.
  */
 export function stepCounts(progress: string): StepCounts {
-  const steps = new Set<string>()
-  const cached = new Set<string>()
+  // Steps by name: an `ADD <url>` shows as two vertices of one name, the
+  // fetch (which runs on every build, to check the source) and the copy,
+  // CACHED when the content did not change.
+  const nameOf = new Map<string, string>()
+  const cachedIds = new Set<string>()
   for (const line of progress.split('\n')) {
-    const step = /^#(\d+) \[(?!internal\]|auth\])[^\]]*\] (?!FROM )/.exec(line)
-    if (step) steps.add(step[1])
+    const step = /^#(\d+) (\[(?!internal\]|auth\])[^\]]*\] (?!FROM ).*)$/.exec(line)
+    if (step && !nameOf.has(step[1])) nameOf.set(step[1], step[2].trim())
     // A step a registry cache serves without its layer being local yet is
     // reported as the layer's download, not as CACHED; a step that runs
     // never downloads a layer.
     const hit = /^#(\d+) (?:CACHED\s*$|sha256:[a-f0-9]{64} )/.exec(line)
-    if (hit) cached.add(hit[1])
+    if (hit) cachedIds.add(hit[1])
   }
-  return { total: steps.size, cached: [...cached].filter(id => steps.has(id)).length }
+  const names = new Set(nameOf.values())
+  const cached = new Set([...cachedIds].flatMap(id => nameOf.get(id) ?? []))
+  return { total: names.size, cached: cached.size }
 }
 
 /**

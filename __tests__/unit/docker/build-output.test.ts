@@ -19,6 +19,18 @@ const progress = `#0 building with "default" instance using docker driver
 `
 
 describe('stepCounts', () => {
+  it('counts an ADD of a URL whose content did not change as one cached step, though its fetch runs', () => {
+    const addUrl = [
+      '#4 [1/2] ADD http://files.example/tool.tar.gz /opt/tool.tar.gz',
+      '#4 DONE 0.1s',
+      '#5 [1/2] ADD http://files.example/tool.tar.gz /opt/tool.tar.gz',
+      '#5 CACHED',
+      '#6 [2/2] RUN tar -xf /opt/tool.tar.gz',
+      '#6 CACHED'
+    ].join('\n')
+    expect(stepCounts(addUrl)).toEqual({ total: 2, cached: 2 })
+  })
+
   it('counts the Dockerfile steps and those reported CACHED, not internal ones', () => {
     expect(stepCounts(progress)).toEqual({ total: 4, cached: 2 })
   })
