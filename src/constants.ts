@@ -48,6 +48,7 @@ export const Output = {
   CacheStale: 'cache-stale'
 } as const
 
-export type CacheSource = 'exact' | 'branch' | 'base-branch' | 'default-branch' | 'none'
+// engine: no entry was restored; the engine still held the image this very key built, and its build cache.
+export type CacheSource = 'exact' | 'branch' | 'base-branch' | 'default-branch' | 'engine' | 'none'
 export type CacheBackendName = 'gha' | 'local' | 'registry'
 export type CacheCompression = 'gzip' | 'zstd' | 'uncompressed'

@@ -37,7 +37,7 @@ export function buildDir(runnerTemp: string): string {
 export async function build(
   inputs: Inputs,
   cache: BuildCache,
-  how: Pick<BuildSetup, 'builder' | 'output'>,
+  how: Pick<BuildSetup, 'builder' | 'output' | 'origin'>,
   dir: string,
   env: Record<string, string>
 ): Promise<BuildOutcome> {

@@ -11,6 +11,8 @@ export interface BuilderFacts {
   /** Set when `docker buildx` itself does not answer. */
   unavailable?: string
   driver: string
+  /** The current builder's name, as `docker buildx inspect` gives it. */
+  name?: string
   /** The engine stores images in containerd (docker driver only). */
   containerdStore: boolean
   /** What a build without `--platform` is for, e.g. `linux/arm64`. */
@@ -44,6 +46,10 @@ export function createFailedWarning(reason: string): string {
     'Fix: let the runner pull the moby/buildkit image that builder runs (or add docker/setup-buildx-action before this step, ' +
     `with driver-opts naming a copy of that image it can pull), or ${CONTAINERD_STORE_FIX}.`
   )
+}
+
+export function parseBuilderName(inspect: string): string | undefined {
+  return /^Name:\s*(\S+)/m.exec(inspect)?.[1]
 }
 
 export function parseDriver(inspect: string): string {
@@ -87,9 +93,10 @@ async function askBuilder(): Promise<BuilderFacts> {
     return { unavailable: inspect.stderr.trim().split('\n')[0] || 'no output', driver: '', containerdStore: false }
   }
   const driver = parseDriver(inspect.stdout)
+  const name = parseBuilderName(inspect.stdout)
   const defaultPlatform = parseDefaultPlatform(inspect.stdout) ?? (await serverPlatform())
-  if (driver !== 'docker') return { driver, containerdStore: false, defaultPlatform }
-  return { driver, containerdStore: info.exitCode === 0 && usesContainerdStore(info.stdout), defaultPlatform }
+  if (driver !== 'docker') return { driver, name, containerdStore: false, defaultPlatform }
+  return { driver, name, containerdStore: info.exitCode === 0 && usesContainerdStore(info.stdout), defaultPlatform }
 }
 
 // A docker-container builder that has not started yet lists no platforms: it

@@ -2,6 +2,7 @@ import type { CacheLocation } from '../cache/store.js'
 import type { Inputs } from '../inputs.js'
 import { attributes } from './attributes.js'
 import { secretVariable } from './build-secrets.js'
+import { imageLabelArgs, type ImageOrigin } from './engine-image.js'
 
 // One `docker buildx build` command line. A build is described by three
 // values: the action's inputs, its BuildCache (what it imports and exports)
@@ -33,6 +34,8 @@ export interface BuildSetup {
    * the first build put it), as when a stale entry is refreshed after it.
    */
   output: 'image' | 'cache'
+  /** The content key the image is built for, on the current builder: labelled on it, so that a later job on this engine knows it. */
+  origin?: ImageOrigin
 }
 
 export function buildxArgs(inputs: Inputs, cache: BuildCache, run: BuildSetup): string[] {
@@ -46,6 +49,7 @@ export function buildxArgs(inputs: Inputs, cache: BuildCache, run: BuildSetup): 
   for (const { id, path } of inputs.secretFiles) args.push('--secret', attributes(['id', id], ['src', path]))
   if (inputs.target) args.push('--target', inputs.target)
   if (inputs.platforms.length > 0) args.push('--platform', inputs.platforms.join(','))
+  if (run.output === 'image' && run.origin) args.push(...imageLabelArgs(run.origin))
   if (run.output === 'image' && inputs.load) args.push('--load')
   if (run.output === 'image' && inputs.push) args.push('--push')
   if (inputs.pull) args.push('--pull')

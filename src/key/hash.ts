@@ -5,13 +5,7 @@ import { type ContextRead, contextEntries, entriesBelow, readIgnoreRules, type I
 import { contextSources, needsBuildPlatform, type ContextSources, type WholeContextReason } from './dockerfile.js'
 import type { UnknownCause } from './word-expansion.js'
 import type { Inputs } from '../inputs.js'
-
-// Bump when the hash's make-up changes, so old entries stop matching exactly.
-// v2: .dockerignore applied, links resolved inside the context, the engine's platform.
-// v3: only the stages the target needs, their words expanded (args, build args,
-// platform args, ENV), --exclude, --parents and ONBUILD of the file's own
-// stages; the whole context for a custom frontend.
-const HASH_VERSION = 'v3'
+import { HASH_VERSION } from './hash-version.js'
 
 export interface HashedFile {
   /** Workspace-relative, with forward slashes. */

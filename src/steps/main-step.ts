@@ -15,7 +15,7 @@ import { logHashInputs } from '../key/hash-log.js'
 import { imageHash } from '../key/hash.js'
 import { cacheSourceOf, keyPlan, sameContent } from '../key/key.js'
 import { saveCleanup, saveStepState, type StepState } from './step-state.js'
-import { restore, type RestoreOutcome } from './restore.js'
+import { restoreOrReuse, type RestoreOutcome } from './restore.js'
 import { prepareExport } from './prepare-export.js'
 import { refreshIfDue } from './refresh.js'
 import { staleness } from './staleness.js'
@@ -74,12 +74,17 @@ async function mainStep(): Promise<void> {
   saveCleanup([...store.temporaryPaths(), workDir])
   const restored = inputs.noCache
     ? notRestored()
-    : await core.group('Restore the cache', () => restore(store, plan, inputs.restoreTimeoutSeconds))
+    : await core.group('Restore the cache', () =>
+        restoreOrReuse(store, plan, inputs.restoreTimeoutSeconds, {
+          tag: inputs.tags[0] ?? inputs.image,
+          builder: builder.name
+        })
+      )
   const entry = restored.restored
   // An entry that could not be imported restored nothing; it is still
   // judged below, so that one of this content gets replaced.
   const usedKey = entry?.problem === undefined ? entry?.matchedKey : undefined
-  const source = cacheSourceOf(plan, usedKey)
+  const source = restored.fromEngine ? 'engine' : cacheSourceOf(plan, usedKey)
   const cacheHit = sameContent(plan, usedKey)
   core.setOutput(Output.MatchedKey, usedKey ?? '')
   core.setOutput(Output.CacheHit, String(cacheHit))
@@ -106,7 +111,7 @@ async function mainStep(): Promise<void> {
     cacheHit,
     stale: false,
     store: storeConfig,
-    restore: entry ? { sizeBytes: entry.sizeBytes, seconds: restored.seconds } : undefined,
+    restore: entry && !restored.fromEngine ? { sizeBytes: entry.sizeBytes, seconds: restored.seconds } : undefined,
     unusable: entry?.problem !== undefined ? { key: entry.matchedKey, problem: entry.problem } : undefined,
     save: decision,
     saveTimeoutSeconds: inputs.saveTimeoutSeconds,
@@ -120,7 +125,15 @@ async function mainStep(): Promise<void> {
       build(
         inputs,
         { from: entry?.from ?? [], to: exporting.location },
-        { builder: exporting.builder, output: 'image' },
+        {
+          builder: exporting.builder,
+          output: 'image',
+          // Only the current builder outlives this job with the cache the label vouches for.
+          origin:
+            exporting.builder === undefined && builder.name !== undefined
+              ? { key: plan.content, builder: builder.name }
+              : undefined
+        },
         workDir,
         runner.env
       )

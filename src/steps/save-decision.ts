@@ -49,7 +49,8 @@ export function plannedSave({ write, plan, source, entry, restoreTimedOut }: Bef
   if (restoreTimedOut) return skipBecause({ kind: 'restore-timed-out' })
   if (entry?.problem !== undefined && sameContent(plan, entry.matchedKey))
     return saveBecause({ kind: 'broken', problem: entry.problem })
-  if (source === 'exact') return skipBecause({ kind: 'exact-hit', key: plan.content })
+  // The engine's image was built for this very key, by a run that saved it if it could.
+  if (source === 'exact' || source === 'engine') return skipBecause({ kind: 'exact-hit', key: plan.content })
   return saveBecause({ kind: 'new-content' })
 }
 

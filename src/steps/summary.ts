@@ -51,7 +51,8 @@ const SOURCE_WORDS: Record<string, string> = {
   exact: 'exact match',
   branch: 'this branch',
   'base-branch': 'the base branch',
-  'default-branch': 'the default branch'
+  'default-branch': 'the default branch',
+  engine: "the engine's own cache"
 }
 
 function restoreCell(state: StepState): string {

@@ -3,6 +3,7 @@ import {
   chooseBuilder,
   createFailedWarning,
   parseDefaultPlatform,
+  parseBuilderName,
   parseDriver,
   usesContainerdStore,
   type BuilderFacts
@@ -48,6 +49,16 @@ describe('reading the engine', () => {
   it('finds the driver in `docker buildx inspect`', () => {
     expect(parseDriver('Name:          default\nDriver:        docker\nLast Activity: 2026-11-22\n')).toBe('docker')
     expect(parseDriver('Name: b\nDriver: docker-container\n')).toBe('docker-container')
+  })
+
+  it('finds the builder name in `docker buildx inspect`, not a node name', () => {
+    expect(parseBuilderName('Name:          default\nDriver:        docker\n\nNodes:\nName:   default\n')).toBe(
+      'default'
+    )
+    expect(parseBuilderName('Name: builder-1f2e\nDriver: docker-container\n\nNodes:\nName: builder-1f2e0\n')).toBe(
+      'builder-1f2e'
+    )
+    expect(parseBuilderName('Driver: docker\n')).toBeUndefined()
   })
 
   it('tells the containerd image store from the classic one', () => {

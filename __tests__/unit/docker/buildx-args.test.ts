@@ -214,4 +214,19 @@ describe('a cache-root with a comma', () => {
       'type=local,"dest=/mnt/cache,2024/.incoming/j",mode=max,ignore-error=true,compression=zstd,force-compression=true'
     )
   })
+
+  it('labels the image with the key it was built for, and an export-only build not at all', () => {
+    const origin = { key: 'buildx/ci/master/abc', builder: 'default' }
+    const image = buildxArgs(inputs, { from: [] }, { ...files, origin })
+    expect(image.slice(image.indexOf('--label'), image.indexOf('--label') + 6)).toEqual([
+      '--label',
+      'io.github.buildx-ci-cache.key=buildx/ci/master/abc',
+      '--label',
+      expect.stringMatching(/^io\.github\.buildx-ci-cache\.hash-version=v\d+$/),
+      '--label',
+      'io.github.buildx-ci-cache.builder=default'
+    ])
+    expect(buildxArgs(inputs, { from: [] }, { ...files, output: 'cache', origin })).not.toContain('--label')
+    expect(buildxArgs(inputs, { from: [] }, files)).not.toContain('--label')
+  })
 })

@@ -10,6 +10,7 @@ import type { CacheLocation, CacheStore, Exported, Restored, SaveResult } from '
 import type { BuildOutcome } from '../../../src/docker/build.js'
 import type { BuildCache, BuildSetup } from '../../../src/docker/buildx-args.js'
 import type { StepState } from '../../../src/steps/step-state.js'
+import { HASH_VERSION } from '../../../src/key/hash-version.js'
 
 const HASH = 'c'.repeat(64)
 const CONTENT = `buildx/ci/master/${HASH}`
@@ -24,12 +25,20 @@ let exportCheck: Exported = { sizeBytes: 1234 }
 // What buildx prints about a failed export, and what the store was told of it.
 let exportError: string | undefined
 const exportedWith: Array<string | undefined> = []
-const builds: Array<{ cache: BuildCache; how: Pick<BuildSetup, 'builder' | 'output'> }> = []
+const builds: Array<{ cache: BuildCache; how: Pick<BuildSetup, 'builder' | 'output' | 'origin'> }> = []
+const restores: number[] = []
+// The current builder's name (unset: unknown, and the engine is not asked), and what `docker image inspect` answers.
+let builderName: string | undefined
+let inspect: { exitCode: number; stdout: string; stderr: string }
+const inspected: string[][] = []
 const exports: number[] = []
 
 const store: CacheStore = {
   backend: 'gha',
-  restore: async () => entry,
+  restore: async () => {
+    restores.push(1)
+    return entry
+  },
   exportTo: async () => {
     exports.push(1)
     return EXPORT
@@ -53,8 +62,14 @@ jest.unstable_mockModule('../../../src/key/hash.js', () => ({
   imageHash: async () => ({ hash: HASH, origin: 'test', files: [], settings: [] })
 }))
 jest.unstable_mockModule('../../../src/docker/builder.js', () => ({
-  builderFacts: async () => ({ driver: 'docker', containerdStore: true }),
+  builderFacts: async () => ({ driver: 'docker', containerdStore: true, name: builderName }),
   pickBuilder: async () => ({ exportBlocked: false })
+}))
+jest.unstable_mockModule('../../../src/docker/docker-cli.js', () => ({
+  docker: async (args: string[]) => {
+    inspected.push(args)
+    return { ...inspect, output: inspect.stdout + inspect.stderr }
+  }
 }))
 jest.unstable_mockModule('../../../src/docker/build.js', () => ({
   BuildError: class BuildError extends Error {},
@@ -62,7 +77,7 @@ jest.unstable_mockModule('../../../src/docker/build.js', () => ({
   build: async (
     _inputs: unknown,
     cache: BuildCache,
-    how: Pick<BuildSetup, 'builder' | 'output'>
+    how: Pick<BuildSetup, 'builder' | 'output' | 'origin'>
   ): Promise<BuildOutcome> => {
     builds.push({ cache, how })
     // The export-only call finds everything in the builder.
@@ -106,8 +121,15 @@ async function run(scenario: {
   entry?: Restored
   steps: { cached: number; total: number }
   exported?: Exported
+  /** The engine's answer to `docker image inspect` on builder `default`; unset: the builder is unknown. */
+  engine?: { exitCode: number; stdout: string; stderr?: string }
+  inputs?: Record<string, string>
 }): Promise<void> {
-  record = freshRecord({ image: 'ci' })
+  record = freshRecord({ image: 'ci', ...scenario.inputs })
+  builderName = scenario.engine ? 'default' : undefined
+  inspect = { stderr: '', ...(scenario.engine ?? { exitCode: 1, stdout: '' }) }
+  inspected.length = 0
+  restores.length = 0
   event = scenario.event
   entry = scenario.entry
   steps = scenario.steps
@@ -234,5 +256,84 @@ describe('the main step', () => {
     await run({ event: push, steps: { cached: 0, total: 6 } })
     expect(builds[0].cache).toEqual({ from: [], to: EXPORT })
     expect(record.outputs).toMatchObject({ 'matched-key': '', 'cache-source': 'none', 'cache-hit': 'false' })
+  })
+})
+
+// What `docker image inspect --format '{{json .Config.Labels}}'` prints for an image built by this action.
+const labels = (key: string, builder = 'default', version = HASH_VERSION) => ({
+  exitCode: 0,
+  stdout: `${JSON.stringify({
+    'io.github.buildx-ci-cache.key': key,
+    'io.github.buildx-ci-cache.hash-version': version,
+    'io.github.buildx-ci-cache.builder': builder
+  })}\n`
+})
+
+describe('the main step on an engine that holds an image', () => {
+  it("skips the restore and builds from the builder's own cache when the image was built for this key", async () => {
+    await run({ event: push, entry: exact(), steps: { cached: 6, total: 6 }, engine: labels(CONTENT) })
+    expect(inspected).toEqual([['image', 'inspect', '--format', '{{json .Config.Labels}}', 'ci']])
+    expect(restores).toHaveLength(0)
+    expect(builds).toHaveLength(1)
+    expect(builds[0].cache).toEqual({ from: [], to: undefined })
+    expect(record.outputs).toMatchObject({
+      'matched-key': CONTENT,
+      'cache-hit': 'true',
+      'cache-source': 'engine',
+      'cache-size': '0',
+      'cache-stale': 'false'
+    })
+    expect(report().source).toBe('engine')
+    // Nothing was downloaded: the summary shows no restore.
+    expect(report().restore).toBeUndefined()
+    expect(report().save).toEqual({ save: false, skip: { kind: 'exact-hit', key: CONTENT } })
+    expect(record.log.join('\n')).toContain(`The engine holds ci, built for this key (${CONTENT}) on builder default`)
+  })
+
+  it('judges a pruned engine stale, and a run that may write refreshes the entry', async () => {
+    await run({ event: push, steps: { cached: 1, total: 6 }, engine: labels(CONTENT) })
+    expect(restores).toHaveLength(0)
+    expect(builds.map(b => b.how.output)).toEqual(['image', 'cache'])
+    expect(builds[1].cache).toEqual({ from: [], to: EXPORT })
+    expect(record.outputs).toMatchObject({ 'cache-source': 'engine', 'cache-stale': 'true' })
+    expect(report().save).toEqual({ save: true, why: { kind: 'stale', cached: 1, total: 6 } })
+  })
+
+  it('lets a pull request use the engine, and it still writes nothing', async () => {
+    // The pull request's first job on this runner built the image for its own key.
+    await run({ event: pullRequest, steps: { cached: 0, total: 6 }, engine: { exitCode: 1, stdout: '' } })
+    const key = record.outputs.key
+    await run({ event: pullRequest, steps: { cached: 6, total: 6 }, engine: labels(key) })
+    expect(restores).toHaveLength(0)
+    expect(record.outputs['cache-source']).toBe('engine')
+    expect(exports).toHaveLength(0)
+    expect(report().save).toMatchObject({ save: false, skip: { kind: 'denied' } })
+  })
+
+  it.each([
+    ['another key', labels(`buildx/ci/master/${'d'.repeat(64)}`)],
+    ['another builder', labels(CONTENT, 'builder-1234')],
+    ['another hash version', labels(CONTENT, 'default', `${HASH_VERSION}-old`)],
+    ['no labels', { exitCode: 0, stdout: 'null\n' }],
+    ['labels of someone else', { exitCode: 0, stdout: '{"maintainer":"x"}\n' }],
+    ['no such image', { exitCode: 1, stdout: '', stderr: 'Error: No such image: ci' }],
+    ['an answer that is not JSON', { exitCode: 0, stdout: 'permission denied\n' }]
+  ])('restores as usual when the engine holds %s', async (_what, engine) => {
+    await run({ event: push, entry: exact(), steps: { cached: 6, total: 6 }, engine })
+    expect(restores).toHaveLength(1)
+    expect(builds[0].cache.from).toEqual([RESTORED])
+    expect(record.outputs).toMatchObject({ 'cache-source': 'exact', 'matched-key': `${CONTENT}/00000001` })
+  })
+
+  it('labels the image it builds on the current builder with the key, the hash version and the builder', async () => {
+    await run({ event: push, steps: { cached: 0, total: 6 }, engine: { exitCode: 1, stdout: '' } })
+    expect(builds[0].how.origin).toEqual({ key: CONTENT, builder: 'default' })
+  })
+
+  it('asks the engine nothing with no-cache', async () => {
+    await run({ event: push, steps: { cached: 0, total: 6 }, engine: labels(CONTENT), inputs: { 'no-cache': 'true' } })
+    expect(inspected).toHaveLength(0)
+    expect(restores).toHaveLength(0)
+    expect(record.outputs).toMatchObject({ 'cache-source': 'none', 'cache-hit': 'false' })
   })
 })

@@ -33,6 +33,19 @@ describe('summaryRow', () => {
     )
   })
 
+  it("says a build took its steps from the engine's own cache, with no restore", () => {
+    const row = summaryRow(
+      report({
+        matchedKey: 'buildx/dist-x86_64-linux/master/abc',
+        source: 'engine',
+        cacheHit: true,
+        restore: undefined
+      }),
+      saved
+    )
+    expect(row).toContain("| the engine's own cache: <code>buildx/dist-x86_64-linux/master/abc</code> | – |")
+  })
+
   it('says why nothing was saved, and a cold build', () => {
     const row = summaryRow(report({ matchedKey: '', source: 'none', restore: undefined }), {
       result: {
