@@ -1,5 +1,7 @@
 // One job on a fresh ephemeral runner: an engine with no build cache and none
 // of the image, an empty RUNNER_TEMP, and the cache service's calls recorded.
+// Or, with keepEngine, the next job on a persistent runner: the engine keeps
+// what earlier jobs left.
 import * as fs from 'node:fs'
 import * as os from 'node:os'
 import * as path from 'node:path'
@@ -16,6 +18,8 @@ export interface FreshJob {
   scopes: TokenScope[]
   env?: Record<string, string>
   skipPost?: boolean
+  /** A persistent runner: the engine keeps the images and build cache earlier jobs left. */
+  keepEngine?: boolean
   /** Called once the main step is running, e.g. to cancel it. */
   during?: (runnerTemp: string) => Promise<void>
 }
@@ -31,7 +35,7 @@ export interface JobOutcome extends JobResult {
 }
 
 export async function freshJob(service: CacheService, spec: FreshJob): Promise<JobOutcome> {
-  freshRunner(spec.image, spec.env?.DOCKER_HOST)
+  if (!spec.keepEngine) freshRunner(spec.image, spec.env?.DOCKER_HOST)
   const runnerTemp = fs.mkdtempSync(path.join(os.tmpdir(), 'runner-temp-'))
   const before = service.requests.length
   const started = Date.now()
