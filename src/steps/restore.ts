@@ -52,7 +52,7 @@ function engineWords(found: EngineImage, engine: EngineCheck): string {
     case 'holds':
       return `The engine holds ${engine.tag}, built for this key (${found.key}) on builder ${engine.builder}: nothing is restored, the build uses that builder's own cache.`
     case 'other-key':
-      return `The engine's ${engine.tag} was built for ${found.key}, not this key: restoring.`
+      return `The engine's ${engine.tag} was built for ${found.key}, not for this key on builder ${engine.builder}: restoring.`
     case 'unlabelled':
       return `The engine's ${engine.tag} does not say which key it was built for: restoring.`
     case 'absent':

@@ -68,6 +68,8 @@ jest.unstable_mockModule('../../../src/docker/builder.js', () => ({
 jest.unstable_mockModule('../../../src/docker/docker-cli.js', () => ({
   docker: async (args: string[]) => {
     inspected.push(args)
+    // A docker CLI that cannot be started at all.
+    if (inspect.exitCode < 0) throw new Error('Unable to locate executable file: docker')
     return { ...inspect, output: inspect.stdout + inspect.stderr }
   }
 }))
@@ -317,7 +319,8 @@ describe('the main step on an engine that holds an image', () => {
     ['no labels', { exitCode: 0, stdout: 'null\n' }],
     ['labels of someone else', { exitCode: 0, stdout: '{"maintainer":"x"}\n' }],
     ['no such image', { exitCode: 1, stdout: '', stderr: 'Error: No such image: ci' }],
-    ['an answer that is not JSON', { exitCode: 0, stdout: 'permission denied\n' }]
+    ['an answer that is not JSON', { exitCode: 0, stdout: 'permission denied\n' }],
+    ['a docker CLI that cannot start', { exitCode: -1, stdout: '' }]
   ])('restores as usual when the engine holds %s', async (_what, engine) => {
     await run({ event: push, entry: exact(), steps: { cached: 6, total: 6 }, engine })
     expect(restores).toHaveLength(1)
