@@ -29585,7 +29585,7 @@ module.exports = {
 /***/ ((module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _steps_main_step_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(8160);
+/* harmony import */ var _steps_main_step_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(4623);
 
 // Exit explicitly: a cache request that never answered must not hold the job.
 await (0,_steps_main_step_js__WEBPACK_IMPORTED_MODULE_0__/* .runMain */ .V)();
@@ -29596,7 +29596,7 @@ __webpack_async_result__();
 
 /***/ }),
 
-/***/ 8160:
+/***/ 4623:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -33911,7 +33911,110 @@ function secretMasks(secrets) {
     return [...masks];
 }
 
+;// CONCATENATED MODULE: ./src/key/hash-version.ts
+// Bump when the hash's make-up changes, so old entries stop matching exactly.
+// v2: .dockerignore applied, links resolved inside the context, the engine's platform.
+// v3: only the stages the target needs, their words expanded (args, build args,
+// platform args, ENV), --exclude, --parents and ONBUILD of the file's own
+// stages; the whole context for a custom frontend.
+const HASH_VERSION = 'v3';
+
+;// CONCATENATED MODULE: external "node:string_decoder"
+const external_node_string_decoder_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:string_decoder");
+;// CONCATENATED MODULE: ./src/docker/docker-cli.ts
+
+
+/** Rejects only when docker cannot be started at all (no docker CLI on PATH). */
+async function docker_cli_docker(args, options = {}) {
+    const out = new external_node_string_decoder_namespaceObject.StringDecoder('utf8');
+    const err = new external_node_string_decoder_namespaceObject.StringDecoder('utf8');
+    let stdout = '';
+    let stderr = '';
+    let output = '';
+    const exitCode = await exec_exec('docker', args, {
+        ignoreReturnCode: true,
+        silent: !options.log,
+        env: options.env,
+        listeners: {
+            stdout: data => {
+                const text = out.write(data);
+                stdout += text;
+                output += text;
+            },
+            stderr: data => {
+                const text = err.write(data);
+                stderr += text;
+                output += text;
+            }
+        }
+    });
+    const restOut = out.end();
+    const restErr = err.end();
+    return { exitCode, stdout: stdout + restOut, stderr: stderr + restErr, output: output + restOut + restErr };
+}
+
+;// CONCATENATED MODULE: ./src/docker/engine-image.ts
+
+
+
+// A persistent runner's engine may still hold what an earlier job built for
+// this very key. The image says which key it was built for, and on which
+// builder, through the labels a build on the current builder gives it; that
+// builder's cache then holds its steps, so a restore would only download and
+// import what is already there. A builder made for one job (ours, or one of
+// docker/setup-buildx-action, named afresh each time) is gone with its cache
+// by the next job: its images are not labelled, or name another builder.
+// Whether the builder kept the build cache is judged afterwards, by the steps
+// the build reused, as for any restored entry.
+const KEY_LABEL = 'io.github.buildx-ci-cache.key';
+const HASH_VERSION_LABEL = 'io.github.buildx-ci-cache.hash-version';
+const BUILDER_LABEL = 'io.github.buildx-ci-cache.builder';
+// An inspect answers in a fraction of a second; an engine slower than this is
+// asked nothing more, and the restore goes ahead.
+const INSPECT_SECONDS = 10;
+/** The `--label` arguments of a build of the image for `origin`. */
+function imageLabelArgs(origin) {
+    return [
+        '--label',
+        `${KEY_LABEL}=${origin.key}`,
+        '--label',
+        `${HASH_VERSION_LABEL}=${HASH_VERSION}`,
+        '--label',
+        `${BUILDER_LABEL}=${origin.builder}`
+    ];
+}
+/** Pure: what the labels of the engine's image say about this run's key and builder. */
+function judgeLabels(labels, wanted) {
+    if (typeof labels !== 'object' || labels === null)
+        return { kind: 'unlabelled' };
+    const label = (name) => {
+        const value = labels[name];
+        return typeof value === 'string' ? value : undefined;
+    };
+    const key = label(KEY_LABEL);
+    const version = label(HASH_VERSION_LABEL);
+    const builder = label(BUILDER_LABEL);
+    if (key === undefined || version === undefined || builder === undefined)
+        return { kind: 'unlabelled' };
+    if (key !== wanted.key || version !== HASH_VERSION || builder !== wanted.builder)
+        return { kind: 'other-key', key: `${key} (hash ${version}, builder ${builder})` };
+    return { kind: 'holds', key };
+}
+/** What the engine's image `tag` was built for; never rejects: any failure to ask is an image that is not there. */
+async function engineImage(tag, wanted) {
+    try {
+        const inspected = await untilAborted(docker_cli_docker(['image', 'inspect', '--format', '{{json .Config.Labels}}', tag]), timeLimit(INSPECT_SECONDS, `docker image inspect did not answer within ${INSPECT_SECONDS} s`));
+        if (inspected.exitCode !== 0)
+            return { kind: 'absent', detail: inspected.stderr.trim() || 'docker image inspect failed' };
+        return judgeLabels(JSON.parse(inspected.stdout), wanted);
+    }
+    catch (error) {
+        return { kind: 'absent', detail: error.message };
+    }
+}
+
 ;// CONCATENATED MODULE: ./src/docker/buildx-args.ts
+
 
 
 function buildxArgs(inputs, cache, run) {
@@ -33932,6 +34035,8 @@ function buildxArgs(inputs, cache, run) {
         args.push('--target', inputs.target);
     if (inputs.platforms.length > 0)
         args.push('--platform', inputs.platforms.join(','));
+    if (run.output === 'image' && run.origin)
+        args.push(...imageLabelArgs(run.origin));
     if (run.output === 'image' && inputs.load)
         args.push('--load');
     if (run.output === 'image' && inputs.push)
@@ -34025,40 +34130,6 @@ function cacheExportError(progress) {
             error = failed[2].trim();
     }
     return error;
-}
-
-;// CONCATENATED MODULE: external "node:string_decoder"
-const external_node_string_decoder_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:string_decoder");
-;// CONCATENATED MODULE: ./src/docker/docker-cli.ts
-
-
-/** Rejects only when docker cannot be started at all (no docker CLI on PATH). */
-async function docker_cli_docker(args, options = {}) {
-    const out = new external_node_string_decoder_namespaceObject.StringDecoder('utf8');
-    const err = new external_node_string_decoder_namespaceObject.StringDecoder('utf8');
-    let stdout = '';
-    let stderr = '';
-    let output = '';
-    const exitCode = await exec_exec('docker', args, {
-        ignoreReturnCode: true,
-        silent: !options.log,
-        env: options.env,
-        listeners: {
-            stdout: data => {
-                const text = out.write(data);
-                stdout += text;
-                output += text;
-            },
-            stderr: data => {
-                const text = err.write(data);
-                stderr += text;
-                output += text;
-            }
-        }
-    });
-    const restOut = out.end();
-    const restErr = err.end();
-    return { exitCode, stdout: stdout + restOut, stderr: stderr + restErr, output: output + restOut + restErr };
 }
 
 ;// CONCATENATED MODULE: ./src/docker/import-failures.ts
@@ -34211,6 +34282,9 @@ function createFailedWarning(reason) {
         'Fix: let the runner pull the moby/buildkit image that builder runs (or add docker/setup-buildx-action before this step, ' +
         `with driver-opts naming a copy of that image it can pull), or ${CONTAINERD_STORE_FIX}.`);
 }
+function parseBuilderName(inspect) {
+    return /^Name:\s*(\S+)/m.exec(inspect)?.[1];
+}
 function parseDriver(inspect) {
     return /^Driver:\s*(\S+)/m.exec(inspect)?.[1] ?? '';
 }
@@ -34248,10 +34322,11 @@ async function askBuilder() {
         return { unavailable: inspect.stderr.trim().split('\n')[0] || 'no output', driver: '', containerdStore: false };
     }
     const driver = parseDriver(inspect.stdout);
+    const name = parseBuilderName(inspect.stdout);
     const defaultPlatform = parseDefaultPlatform(inspect.stdout) ?? (await serverPlatform());
     if (driver !== 'docker')
-        return { driver, containerdStore: false, defaultPlatform };
-    return { driver, containerdStore: info.exitCode === 0 && usesContainerdStore(info.stdout), defaultPlatform };
+        return { driver, name, containerdStore: false, defaultPlatform };
+    return { driver, name, containerdStore: info.exitCode === 0 && usesContainerdStore(info.stdout), defaultPlatform };
 }
 // A docker-container builder that has not started yet lists no platforms: it
 // will run on this engine, so the engine's own platform is the one.
@@ -43966,12 +44041,7 @@ function union(results) {
 
 
 
-// Bump when the hash's make-up changes, so old entries stop matching exactly.
-// v2: .dockerignore applied, links resolved inside the context, the engine's platform.
-// v3: only the stages the target needs, their words expanded (args, build args,
-// platform args, ENV), --exclude, --parents and ONBUILD of the file's own
-// stages; the whole context for a custom frontend.
-const HASH_VERSION = 'v3';
+
 /**
  * Hashes everything that shapes the image: the Dockerfile, the files its
  * COPY/ADD lines read (or the user's `hash-files`), build args, target and
@@ -44137,6 +44207,40 @@ function readBuilderCleanup() {
 ;// CONCATENATED MODULE: ./src/steps/restore.ts
 
 
+
+/**
+ * On a runner whose engine still holds what this key built, the restore is
+ * skipped: the build takes its steps from the builder's own cache. Otherwise
+ * (an ephemeral runner, another key, an engine that cannot be asked) the
+ * store restores as usual.
+ */
+async function restoreOrReuse(store, plan, capSeconds, engine) {
+    const started = Date.now();
+    if (engine.builder !== undefined) {
+        const found = await engineImage(engine.tag, { key: plan.content, builder: engine.builder });
+        info(engineWords(found, engine));
+        if (found.kind === 'holds')
+            return {
+                restored: { matchedKey: found.key, from: [], sizeBytes: 0 },
+                seconds: (Date.now() - started) / 1000,
+                timedOut: false,
+                fromEngine: true
+            };
+    }
+    return restore(store, plan, capSeconds);
+}
+function engineWords(found, engine) {
+    switch (found.kind) {
+        case 'holds':
+            return `The engine holds ${engine.tag}, built for this key (${found.key}) on builder ${engine.builder}: nothing is restored, the build uses that builder's own cache.`;
+        case 'other-key':
+            return `The engine's ${engine.tag} was built for ${found.key}, not for this key on builder ${engine.builder}: restoring.`;
+        case 'unlabelled':
+            return `The engine's ${engine.tag} does not say which key it was built for: restoring.`;
+        case 'absent':
+            return `The engine holds no image ${engine.tag}: restoring.`;
+    }
+}
 /**
  * Restores for as long as the service answers and the download moves, and
  * within `capSeconds` when the user set restore-timeout; past either the
@@ -44181,7 +44285,8 @@ function plannedSave({ write, plan, source, entry, restoreTimedOut }) {
         return skipBecause({ kind: 'restore-timed-out' });
     if (entry?.problem !== undefined && sameContent(plan, entry.matchedKey))
         return saveBecause({ kind: 'broken', problem: entry.problem });
-    if (source === 'exact')
+    // The engine's image was built for this very key, by a run that saved it if it could.
+    if (source === 'exact' || source === 'engine')
         return skipBecause({ kind: 'exact-hit', key: plan.content });
     return saveBecause({ kind: 'new-content' });
 }
@@ -44394,12 +44499,15 @@ async function mainStep() {
     saveCleanup([...store.temporaryPaths(), workDir]);
     const restored = inputs.noCache
         ? notRestored()
-        : await group('Restore the cache', () => restore(store, plan, inputs.restoreTimeoutSeconds));
+        : await group('Restore the cache', () => restoreOrReuse(store, plan, inputs.restoreTimeoutSeconds, {
+            tag: inputs.tags[0] ?? inputs.image,
+            builder: builder.name
+        }));
     const entry = restored.restored;
     // An entry that could not be imported restored nothing; it is still
     // judged below, so that one of this content gets replaced.
     const usedKey = entry?.problem === undefined ? entry?.matchedKey : undefined;
-    const source = cacheSourceOf(plan, usedKey);
+    const source = restored.fromEngine ? 'engine' : cacheSourceOf(plan, usedKey);
     const cacheHit = sameContent(plan, usedKey);
     setOutput(Output.MatchedKey, usedKey ?? '');
     setOutput(Output.CacheHit, String(cacheHit));
@@ -44421,7 +44529,7 @@ async function mainStep() {
         cacheHit,
         stale: false,
         store: storeConfig,
-        restore: entry ? { sizeBytes: entry.sizeBytes, seconds: restored.seconds } : undefined,
+        restore: entry && !restored.fromEngine ? { sizeBytes: entry.sizeBytes, seconds: restored.seconds } : undefined,
         unusable: entry?.problem !== undefined ? { key: entry.matchedKey, problem: entry.problem } : undefined,
         save: decision,
         saveTimeoutSeconds: inputs.saveTimeoutSeconds,
@@ -44431,7 +44539,14 @@ async function mainStep() {
     const started = Date.now();
     const seconds = () => (Date.now() - started) / 1000;
     try {
-        const built = await group(`Build ${inputs.image}`, () => build(inputs, { from: entry?.from ?? [], to: exporting.location }, { builder: exporting.builder, output: 'image' }, workDir, runner.env));
+        const built = await group(`Build ${inputs.image}`, () => build(inputs, { from: entry?.from ?? [], to: exporting.location }, {
+            builder: exporting.builder,
+            output: 'image',
+            // Only the current builder outlives this job with the cache the label vouches for.
+            origin: exporting.builder === undefined && builder.name !== undefined
+                ? { key: plan.content, builder: builder.name }
+                : undefined
+        }, workDir, runner.env));
         state.build = {
             seconds: seconds(),
             steps: built.steps,

@@ -38761,6 +38761,9 @@ function createFailedWarning(reason) {
         'Fix: let the runner pull the moby/buildkit image that builder runs (or add docker/setup-buildx-action before this step, ' +
         `with driver-opts naming a copy of that image it can pull), or ${CONTAINERD_STORE_FIX}.`);
 }
+function parseBuilderName(inspect) {
+    return /^Name:\s*(\S+)/m.exec(inspect)?.[1];
+}
 function parseDriver(inspect) {
     return /^Driver:\s*(\S+)/m.exec(inspect)?.[1] ?? '';
 }
@@ -38798,10 +38801,11 @@ async function askBuilder() {
         return { unavailable: inspect.stderr.trim().split('\n')[0] || 'no output', driver: '', containerdStore: false };
     }
     const driver = parseDriver(inspect.stdout);
+    const name = parseBuilderName(inspect.stdout);
     const defaultPlatform = parseDefaultPlatform(inspect.stdout) ?? (await serverPlatform());
     if (driver !== 'docker')
-        return { driver, containerdStore: false, defaultPlatform };
-    return { driver, containerdStore: info.exitCode === 0 && usesContainerdStore(info.stdout), defaultPlatform };
+        return { driver, name, containerdStore: false, defaultPlatform };
+    return { driver, name, containerdStore: info.exitCode === 0 && usesContainerdStore(info.stdout), defaultPlatform };
 }
 // A docker-container builder that has not started yet lists no platforms: it
 // will run on this engine, so the engine's own platform is the one.
@@ -38938,7 +38942,8 @@ function plannedSave({ write, plan, source, entry, restoreTimedOut }) {
         return skipBecause({ kind: 'restore-timed-out' });
     if (entry?.problem !== undefined && sameContent(plan, entry.matchedKey))
         return saveBecause({ kind: 'broken', problem: entry.problem });
-    if (source === 'exact')
+    // The engine's image was built for this very key, by a run that saved it if it could.
+    if (source === 'exact' || source === 'engine')
         return skipBecause({ kind: 'exact-hit', key: plan.content });
     return saveBecause({ kind: 'new-content' });
 }
@@ -39039,7 +39044,8 @@ const SOURCE_WORDS = {
     exact: 'exact match',
     branch: 'this branch',
     'base-branch': 'the base branch',
-    'default-branch': 'the default branch'
+    'default-branch': 'the default branch',
+    engine: "the engine's own cache"
 };
 function restoreCell(state) {
     const r = state.restore;
