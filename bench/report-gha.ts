@@ -4,7 +4,7 @@
 // each side's time goes.
 import type { CycleRun } from './cycle.js'
 import { figureTable, type Figure } from './figures.js'
-import { med, mib, moreOrLess, sec, size, table, times } from './format.js'
+import { fine, med, mib, moreOrLess, sec, size, table, times } from './format.js'
 import type { GhaRun, StoredBytes } from './gha.js'
 import type { ActionRun } from './jobs.js'
 import type { Results } from './results.js'
@@ -179,7 +179,9 @@ export function ghaSection(r: Results): string {
       "columns of their own. type=gha's import happens inside its build (BuildKit fetches the index, then the layers it needs), and its " +
       'cache export is its save: layer by layer, each blob the service does not hold yet, then a new generation of the index. ' +
       "Uploaded and downloaded: ours, the entries its post step saved and the archive its main step restored; type=gha's, every byte " +
-      'sent to and received from the service (blobs and twirp calls), counted by the relay it reaches the service through.',
+      'sent to and received from the service (blobs and twirp calls), counted by the relay it reaches the service through. That ' +
+      `relay is one more hop for type=gha only: curl downloaded our ${mib(med(c, run => run.transport.bytes))} entry in ` +
+      `${fine(med(c, run => run.transport.relayDownloadSeconds))} through it, ${fine(med(c, run => run.transport.downloadSeconds))} directly.`,
     '',
     stored
       ? `**Stored.** After ${stored.saves} default-branch saves (the cold build, then one late change each), the service held ` +
