@@ -202,6 +202,8 @@ function running(r: Results): string {
       'brings up with `scripts/engine-up.sh` and runs the benchmarks beside through `scripts/in-engine.sh`, in its network namespace: ' +
       "BuildKit inside the engine reaches the cache service the benchmarks start only there. Every job prunes the engine's build " +
       'cache and removes its images to stand for a fresh runner, which must never happen to an engine the tests are using: the ' +
-      "benchmarks refuse the tests' roots (`/opt/engine-forky`, `/opt/engine-trixie`)."
+      "benchmarks refuse the tests' roots (`/opt/engine-forky`, `/opt/engine-trixie`). That namespace has no route out, so " +
+      "`npm run bench` first fetches the fixtures' Debian packages outside it (`npm run bench:packages`, a no-op once they are in " +
+      '`.bench-work/debs`).'
   ].join('\n')
 }
