@@ -152,7 +152,9 @@ export function ghaSection(r: Results): string {
       'on every event, with only the variables the runner gives a job (`ACTIONS_CACHE_SERVICE_V2`, `ACTIONS_RESULTS_URL`, ' +
       '`ACTIONS_RUNTIME_TOKEN`, which buildx passes on to BuildKit as `url_v2` and `token`). Same commits, same fresh runner before ' +
       'each job, same cache service, run back to back in the same turns, on the containerd image store. The targets are those of ' +
-      'the issue "Faster than BuildKit\'s own type=gha"; these rows are its baseline.',
+      'the issue "Faster than BuildKit\'s own type=gha"; these rows are its baseline. ' +
+      `The machine's load average went from ${r.machine.load.start.toFixed(1)} to ${r.machine.load.end?.toFixed(1) ?? '?'} (others ` +
+      'share it): absolute times stretch with it, the ratios, taken within each turn, much less.',
     '',
     figureTable(ghaFigures(r)),
     '',
@@ -214,17 +216,18 @@ function ghaProse(r: Results): string {
   const master = (run: CycleRun): ActionRun => run.masterOurs
   const theirs = (run: CycleRun): GhaRun => run.gha.master
   const oursSaving = med(c, run => master(run).export + master(run).save)
-  const theirsSaving = med(c, run => theirs(run).export)
   const exact = med(c, run => run.exact.restore + run.exact.build)
-  const exactTheirs = med(c, run => run.gha.exact.build)
   return (
     `**Where the time goes.** After a late change ours spent ${sec(oursSaving)} on its cache export and save ` +
     `(${sec(med(c, run => master(run).export))} exporting the whole cache directory, ${sec(med(c, run => master(run).save))} ` +
-    `archiving and uploading ${mib(med(c, run => master(run).moved.up))}), type=gha ${sec(theirsSaving)} on its export, which ` +
-    `uploaded ${mib(med(c, run => theirs(run).moved.up))}. On the exact hit ours took ${sec(exact)} to restore and build ` +
-    `(${sec(med(c, run => run.exact.restore))} of it the restore), type=gha ${sec(exactTheirs)} to build, its download inside; ` +
-    `both moved about the same bytes down (${mib(med(c, run => run.exact.moved.down))} against ` +
-    `${mib(med(c, run => run.gha.exact.moved.down))}).`
+    `archiving and uploading ${mib(med(c, run => master(run).moved.up))}), type=gha ${sec(med(c, run => theirs(run).export))} ` +
+    `on its export, which uploaded ${size(med(c, run => theirs(run).moved.up))}: the two rebuilt layers and a new index. ` +
+    `Both downloaded the whole cache (ours ${mib(med(c, run => master(run).moved.down))} before the build, type=gha ` +
+    `${mib(med(c, run => theirs(run).moved.down))} during it). On the exact hit ours took ${sec(exact)} to restore and build ` +
+    `(${sec(med(c, run => run.exact.restore))} of it the restore), type=gha ${sec(med(c, run => run.gha.exact.build))} to ` +
+    `build, ${sec(med(c, run => run.gha.exact.imageExport))} of it in "exporting to image", where BuildKit fetches the layers ` +
+    'it imported lazily; both moved about the same bytes down ' +
+    `(${mib(med(c, run => run.exact.moved.down))} against ${mib(med(c, run => run.gha.exact.moved.down))}).`
   )
 }
 
