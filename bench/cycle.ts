@@ -6,12 +6,16 @@
 // run starts from. The first run starts with the cold build that makes that
 // entry, and measures the docker save / load approach beside it; each later
 // run starts from the entry the previous one saved, one master commit on.
+// BuildKit's own type=gha builds the same commits in the same turns, from
+// the same service, and so does ours on the classic image store (through the
+// docker-container builder the action creates), from entries of its own.
 import * as fs from 'node:fs'
 import * as path from 'node:path'
 import { packDir, unpackInto } from './archive.js'
 import type { PlainBuildResult } from './buildx-build.js'
 import { dirBytes, unpackEntry } from './entries.js'
-import { startChain, type Chain } from './growth.js'
+import { ghaJob, storedBytes, type GhaRun } from './gha.js'
+import { chainFrom, type Chain } from './growth.js'
 import { actionJob, expectSource, type ActionJob, type ActionRun } from './jobs.js'
 import { setRelease, type Lab } from './lab.js'
 import { bareImport, bareNodeStart, imageFilesExtraction } from './limits.js'
@@ -21,6 +25,9 @@ import { imageArchive, saveImage, saveLoadJob, type SaveLoadRun } from './save-l
 import { timed } from './timing.js'
 import { probeTransport, type TransportProbe } from './transport.js'
 import { inTurn } from './turns.js'
+
+/** Ours on the classic store keeps entries apart from ours on the containerd store. */
+const CLASSIC_PREFIX = 'classic'
 
 /** A plain tar + zstd of a directory, or its extraction. */
 export interface PlainTransfer {
@@ -57,6 +64,10 @@ export interface CycleRun {
   registry: { exact: ActionRun; pr: ActionRun; master: ActionRun }
   /** The run's entry moved by curl alone. */
   transport: TransportProbe
+  /** BuildKit's own type=gha on the same commits, the same service, the containerd store: the cold build in the first run only. */
+  gha: { cold?: GhaRun; exact: GhaRun; pr: GhaRun; master: GhaRun }
+  /** Ours on the classic image store, under a key prefix of its own: the cold build in the first run only. */
+  classic: { cold?: ActionRun; pr: ActionRun; master: ActionRun }
   /** The archive the run starts from. */
   entryBytes: number
 }
@@ -73,14 +84,29 @@ export async function cycleRun(
 
   let chain: Chain
   let cold: ActionRun | undefined
+  let ghaCold: GhaRun | undefined
+  let classicCold: ActionRun | undefined
   let saveLoadSeed: PlainTransfer | undefined
   const archive = previous ? undefined : imageArchive(lab, 'bench')
   if (previous) {
     chain = previous.chain
   } else {
-    ;({ chain, cold } = await startChain(lab, fixture, 'bench', say))
+    const workspace = await lab.workspace(fixture)
+    setRelease(workspace, fixture, 1)
+    const start = { fixture, workspace, trigger: 'push-master' } as const
+    ;[cold, ghaCold, classicCold] = await turn<[ActionRun, GhaRun, ActionRun]>([
+      () => actionJob(lab, { ...start, keyPrefix: 'bench' }),
+      () => ghaJob(lab, start),
+      () => actionJob(lab, { ...start, keyPrefix: CLASSIC_PREFIX, store: 'classic' })
+    ])
+    expectSource(classicCold, 'none')
+    chain = chainFrom(lab, { fixture, keyPrefix: 'bench', workspace, withGha: true }, cold, say)
+    say(
+      `cold build: type=gha ${ghaCold.total.toFixed(1)} s, ours on the classic store ${classicCold.total.toFixed(1)} s (builder bootstrap ${classicCold.bootstrap.toFixed(1)} s)`
+    )
     // The save / load approach's own cold run builds the same image: its save
-    // is all that differs, taken while the cold build's image is loaded.
+    // is all that differs, taken while a cold build's image is loaded (ours
+    // or type=gha's, whichever ran last on this engine: the same image).
     saveLoadSeed = archive && (await saveImage(lab, archive, fixture.image, chain.release))
     await seedRegistry(
       lab,
@@ -101,6 +127,8 @@ export async function cycleRun(
   setRelease(workspace, fixture, release)
   const master = { fixture, workspace, trigger: 'push-master', keyPrefix } as const
   const registry = { ...master, cacheRef: lab.cacheRef(fixture) }
+  const gha = { fixture, workspace, trigger: 'push-master' } as const
+  const classic = { ...master, keyPrefix: CLASSIC_PREFIX, store: 'classic' } as const
 
   // The directory the entry holds, as a plain tarball: the plain-save baseline
   // and the recipe's starting point.
@@ -110,10 +138,11 @@ export async function cycleRun(
   const packed = await timed(() => packDir(seedDir, tarball))
   const plainSave = { seconds: packed.seconds, bytes: await dirBytes(seedDir) }
 
-  const [exact, bare, registryExact] = await turn<[ActionRun, PlainBuildResult, ActionRun]>([
+  const [exact, bare, registryExact, ghaExact] = await turn<[ActionRun, PlainBuildResult, ActionRun, GhaRun]>([
     () => actionJob(lab, master),
     () => bareImport(lab, fixture, workspace, seedDir),
-    () => actionJob(lab, registry)
+    () => actionJob(lab, registry),
+    () => ghaJob(lab, gha)
   ])
   expectSource(exact, 'exact')
   expectSource(registryExact, 'exact')
@@ -126,7 +155,7 @@ export async function cycleRun(
   const nodeStart = await bareNodeStart()
   say(
     `exact hit ${exact.total.toFixed(1)} s (restore ${exact.restore} s, build ${exact.build.toFixed(1)} s); bare import ` +
-      `${bare.seconds.toFixed(1)} s, image files ${imageFiles.seconds.toFixed(1)} s, curl download ${transport.downloadSeconds.toFixed(1)} s, node ${nodeStart.toFixed(2)} s`
+      `${bare.seconds.toFixed(1)} s, type=gha ${ghaExact.total.toFixed(1)} s, image files ${imageFiles.seconds.toFixed(1)} s, curl download ${transport.downloadSeconds.toFixed(1)} s, node ${nodeStart.toFixed(2)} s`
   )
 
   const recipeSave = path.join(seed, 'recipe-saved.tar.zst')
@@ -136,18 +165,22 @@ export async function cycleRun(
     archive
       ? saveLoadJob(lab, { fixture, workspace, trigger: 'pull-request', archive, release })
       : Promise.resolve(undefined)
-  const [prOurs, prRecipe, prSaveLoad, registryPr] = await turn<
-    [ActionRun, RecipeRun, SaveLoadRun | undefined, ActionRun]
+  const [prOurs, prRecipe, prSaveLoad, registryPr, ghaPr, classicPr] = await turn<
+    [ActionRun, RecipeRun, SaveLoadRun | undefined, ActionRun, GhaRun, ActionRun]
   >([
     () => actionJob(lab, { ...master, trigger: 'pull-request' }),
     recipe,
     saveLoad,
-    () => actionJob(lab, { ...registry, trigger: 'pull-request' })
+    () => actionJob(lab, { ...registry, trigger: 'pull-request' }),
+    () => ghaJob(lab, { ...gha, trigger: 'pull-request' }),
+    () => actionJob(lab, { ...classic, trigger: 'pull-request' })
   ])
   expectSource(prOurs, 'base-branch')
   expectSource(registryPr, 'base-branch')
+  expectSource(classicPr, 'base-branch')
   say(
-    `pull request: ours ${prOurs.total.toFixed(1)} s, recipe ${prRecipe.total.toFixed(1)} s${others(prSaveLoad)}, registry backend ${registryPr.total.toFixed(1)} s`
+    `pull request: ours ${prOurs.total.toFixed(1)} s, recipe ${prRecipe.total.toFixed(1)} s${others(prSaveLoad)}, registry backend ${registryPr.total.toFixed(1)} s, ` +
+      `type=gha ${ghaPr.total.toFixed(1)} s, ours on the classic store ${classicPr.total.toFixed(1)} s`
   )
 
   // The local backend's root, holding the same entry.
@@ -156,15 +189,24 @@ export async function cycleRun(
   const local = { ...master, inputs: { 'cache-backend': 'local', 'cache-root': cacheRoot } }
   setRelease(workspace, fixture, release + 1)
   // The registry's job pushes the entry the next run's registry jobs start from.
-  const [masterOurs, masterRecipe, masterLocal, registryMaster] = await turn<
-    [ActionRun, RecipeRun, ActionRun, ActionRun]
-  >([() => actionJob(lab, master), recipe, () => actionJob(lab, local), () => actionJob(lab, registry)])
+  const [masterOurs, masterRecipe, masterLocal, registryMaster, ghaMaster, classicMaster] = await turn<
+    [ActionRun, RecipeRun, ActionRun, ActionRun, GhaRun, ActionRun]
+  >([
+    () => actionJob(lab, master),
+    recipe,
+    () => actionJob(lab, local),
+    () => actionJob(lab, registry),
+    () => ghaJob(lab, gha),
+    () => actionJob(lab, classic)
+  ])
   expectSource(masterOurs, 'branch')
   expectSource(masterLocal, 'branch')
   expectSource(registryMaster, 'branch')
+  expectSource(classicMaster, 'branch')
   say(
     `changed source on master: ours ${masterOurs.total.toFixed(1)} s, recipe ${masterRecipe.total.toFixed(1)} s, local backend ` +
-      `${masterLocal.total.toFixed(1)} s, registry backend ${registryMaster.total.toFixed(1)} s`
+      `${masterLocal.total.toFixed(1)} s, registry backend ${registryMaster.total.toFixed(1)} s, type=gha ${ghaMaster.total.toFixed(1)} s, ` +
+      `ours on the classic store ${classicMaster.total.toFixed(1)} s`
   )
   await fs.promises.rm(seed, { recursive: true, force: true })
   await fs.promises.rm(cacheRoot, { recursive: true, force: true })
@@ -188,13 +230,16 @@ export async function cycleRun(
       plainRestore,
       registry: { exact: registryExact, pr: registryPr, master: registryMaster },
       transport,
-      entryBytes: lab.entryBytes(chain.head)
+      entryBytes: lab.entryBytes(chain.head),
+      gha: { cold: ghaCold, exact: ghaExact, pr: ghaPr, master: ghaMaster },
+      classic: { cold: classicCold, pr: classicPr, master: classicMaster }
     },
     chain: {
       ...chain,
       release: release + 1,
       head: masterOurs.key,
-      entryBytes: [...chain.entryBytes, lab.entryBytes(masterOurs.key)]
+      entryBytes: [...chain.entryBytes, lab.entryBytes(masterOurs.key)],
+      stored: chain.stored && [...chain.stored, storedBytes(lab, fixture, keyPrefix)]
     }
   }
 }

@@ -1,91 +1,108 @@
-// The engine the benchmarks build on. It is a second engine of its own by
-// default (its own root and network namespace, see scripts/engine-up.sh):
-// every run empties the engine's build cache to emulate a fresh runner, which
-// must never happen to an engine the tests are using at the same time.
+// The engine the benchmarks build on: a pair of dockerds of their own (the
+// containerd image store and the classic one) that scripts/engine-up.sh
+// brings up and scripts/in-engine.sh describes, in whose network namespace
+// the benchmarks run, so that BuildKit inside the engine reaches the cache
+// service they start. Every job empties the engine's build cache to stand for
+// a fresh runner, which must never happen to an engine the tests are using.
 import { execFileSync } from 'node:child_process'
-import * as path from 'node:path'
-import { ROOT } from '../__tests__/support/engine.js'
+
+/** The two image stores users have: ubuntu-26.04 runners use containerd's, ubuntu-24.04 keep the classic one. */
+export type ImageStore = 'containerd' | 'classic'
 
 export interface Engine {
+  /** DOCKER_HOST of the engine with the containerd image store. */
   dockerHost: string
+  /** DOCKER_HOST of the engine with the classic image store. */
+  classicDockerHost: string
   /** The static busybox the fixture Dockerfiles start from. */
   busybox: string
-  /** The engine's network namespace, where its registries listen. */
-  netns: string
-  /** host:port of the open registry engine-up.sh starts beside the engine. */
+  /** host:port of the open registry beside the engines. */
   registry: string
 }
 
-const DEFAULT_ROOT = '/opt/engine-bench'
-const DEFAULT_NETNS = 'bench'
-// Where engine-up.sh always starts the open registry, inside the namespace.
-const DEFAULT_REGISTRY = '127.0.0.1:5000'
+// The tests' engines (engine-up.sh's defaults): the benchmarks would prune
+// them under a running test.
+const TEST_ROOTS = ['/opt/engine-forky', '/opt/engine-trixie']
 
-/**
- * Finds the benchmark engine, starting it when it does not answer. An engine
- * that answers is used as it is: engine-up.sh would also copy the buildx
- * plugin over the one a concurrent build may be executing.
- */
-export function benchEngine(): Engine {
-  const root = process.env.BENCH_ENGINE_ROOT || DEFAULT_ROOT
-  const netns = process.env.BENCH_ENGINE_NETNS || DEFAULT_NETNS
-  const engine = {
-    dockerHost: `unix://${path.join(root, 'run', 'docker.sock')}`,
-    busybox: path.join(root, 'bin', 'busybox'),
-    netns,
-    registry: DEFAULT_REGISTRY
-  }
-  if (answers(engine)) return engine
-  const out = execFileSync('bash', [path.join(ROOT, 'scripts', 'engine-up.sh')], {
-    encoding: 'utf8',
-    stdio: ['ignore', 'pipe', 'inherit'],
-    env: {
-      ...process.env,
-      ENGINE_ROOT: root,
-      ENGINE_NETNS: netns,
-      ENGINE_LOG: process.env.BENCH_ENGINE_LOG || '/tmp/engine-bench.log'
-    }
-  })
-  const exported = Object.fromEntries([...out.matchAll(/^export (\w+)=(.*)$/gm)].map(m => [m[1], m[2]]))
+/** The engine in-engine.sh exported, refused when it is the tests' own or when this process is not beside it. */
+export function benchEngine(env: NodeJS.ProcessEnv = process.env): Engine {
+  const needed = ['DOCKER_HOST', 'CLASSIC_DOCKER_HOST', 'BUSYBOX', 'ENGINE_REGISTRY', 'ENGINE_ROOT', 'ENGINE_NETNS']
+  const missing = needed.filter(name => !env[name])
+  if (missing.length > 0)
+    throw new Error(
+      `The benchmarks run beside their own engine: start them with \`npm run bench\`, not without ${missing.join(', ')}.`
+    )
+  const root = env.ENGINE_ROOT as string
+  if (TEST_ROOTS.includes(root.replace(/\/+$/, '')))
+    throw new Error(
+      `ENGINE_ROOT is ${root}, an engine the tests use, and every benchmark job prunes its engine: use the benchmarks' own (\`npm run bench\` sets /opt/engine-bench).`
+    )
+  const netns = currentNetns()
+  if (netns !== env.ENGINE_NETNS)
+    throw new Error(
+      `The benchmarks run in their engine's network namespace (${env.ENGINE_NETNS}), where BuildKit reaches the cache service they start, not in '${netns || 'the host'}': start them with \`npm run bench\`.`
+    )
   return {
-    dockerHost: exported.DOCKER_HOST ?? engine.dockerHost,
-    busybox: exported.BUSYBOX ?? engine.busybox,
-    netns,
-    registry: exported.ENGINE_REGISTRY ?? engine.registry
+    dockerHost: env.DOCKER_HOST as string,
+    classicDockerHost: env.CLASSIC_DOCKER_HOST as string,
+    busybox: env.BUSYBOX as string,
+    registry: env.ENGINE_REGISTRY as string
   }
 }
 
-function answers(engine: Engine): boolean {
+function currentNetns(): string {
   try {
-    docker(engine, ['version', '--format', '{{.Server.Version}}'])
-    return true
+    return execFileSync('ip', ['netns', 'identify'], { encoding: 'utf8' }).trim()
   } catch {
-    return false
+    return ''
   }
+}
+
+export function hostOf(engine: Engine, store: ImageStore): string {
+  return store === 'classic' ? engine.classicDockerHost : engine.dockerHost
 }
 
 // DOCKER_HOST goes to every docker call explicitly: a change to process.env
 // inside a jest test does not reach child processes started without `env`.
-export function docker(engine: Engine, args: string[]): string {
+export function docker(engine: Engine, args: string[], store: ImageStore = 'containerd'): string {
   return execFileSync('docker', args, {
     encoding: 'utf8',
     stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, DOCKER_HOST: engine.dockerHost },
+    env: { ...process.env, DOCKER_HOST: hostOf(engine, store) },
     timeout: 120_000
   })
 }
 
+// What a docker-container builder runs: a hosted runner pulls it when the
+// builder is created; engine-up.sh provides it once, so it stays.
+const BUILDKIT_REPOSITORY = 'moby/buildkit'
+
 /**
- * What an ephemeral runner starts with: no build cache and no images. Every
- * image goes, not only the job's: with the containerd image store, the
- * layers of an image another scenario left behind (the multi-stage variant
- * shares its first layers with the single-stage image) could serve a build
- * that should have come from the cache.
+ * What an ephemeral runner starts with: no build cache, no images but
+ * BuildKit's, no builder container. Every other image goes, not only the
+ * job's: with the containerd image store, the layers of an image another
+ * scenario left behind (the multi-stage variant shares its first layers with
+ * the single-stage image) could serve a build that should have come from the
+ * cache.
  */
-export function freshRunner(engine: Engine): void {
-  const images = docker(engine, ['image', 'ls', '--all', '--quiet']).split('\n').filter(Boolean)
-  if (images.length > 0) docker(engine, ['image', 'rm', '--force', ...new Set(images)])
-  docker(engine, ['buildx', 'prune', '-af'])
+export function freshRunner(engine: Engine, store: ImageStore = 'containerd'): void {
+  const leftovers = docker(engine, ['ps', '--all', '--quiet', '--filter', 'name=buildx_buildkit_'], store)
+    .split('\n')
+    .filter(Boolean)
+  if (leftovers.length > 0) {
+    // The action removes the builder it made in its post step; one that is
+    // still there would hold the last job's build cache.
+    process.stderr.write(`bench: removing ${leftovers.length} builder container(s) a job left behind\n`)
+    docker(engine, ['rm', '--force', '--volumes', ...leftovers], store)
+  }
+  const images = docker(engine, ['image', 'ls', '--all', '--format', '{{.ID}} {{.Repository}}'], store)
+    .split('\n')
+    .filter(Boolean)
+    .map(line => line.split(' '))
+  const kept = new Set(images.filter(([, repository]) => repository === BUILDKIT_REPOSITORY).map(([id]) => id))
+  const doomed = [...new Set(images.map(([id]) => id).filter(id => !kept.has(id)))]
+  if (doomed.length > 0) docker(engine, ['image', 'rm', '--force', ...doomed], store)
+  docker(engine, ['buildx', 'prune', '-af'], store)
   // The last job wrote hundreds of MB (snapshots, cache directories); flushed
   // now, before the next job's clock starts, none of it is written back on
   // the next job's time.

@@ -31,6 +31,16 @@ export function mib(bytes: number): string {
   return megabytes(bytes)
 }
 
+/** Bytes in MB, or in kB below a tenth of a MB, where MB would show 0.0. */
+export function size(bytes: number): string {
+  return bytes < (1024 * 1024) / 10 ? `${(bytes / 1024).toFixed(1)} kB` : mib(bytes)
+}
+
+/** A difference, said as more or less. */
+export function moreOrLess(seconds: number): string {
+  return seconds >= 0 ? `${sec(seconds)} more` : `${sec(-seconds)} less`
+}
+
 export function table(header: string[], rows: string[][]): string {
   const line = (cells: string[]): string => `| ${cells.join(' | ')} |`
   return [line(header), line(header.map(() => '---')), ...rows.map(line)].join('\n')

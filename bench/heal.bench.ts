@@ -11,6 +11,7 @@ import * as path from 'node:path'
 import { startCacheService, type CacheService } from '../__tests__/support/cache-service.js'
 import { docker, keepAcrossRunners, ROOT } from '../__tests__/support/engine.js'
 import { freshJob, type JobOutcome } from '../__tests__/support/fresh-job.js'
+import { benchEngine } from './engine.js'
 import { cacheExportSeconds } from './timing.js'
 
 jest.setTimeout(60 * 60 * 1000)
@@ -24,9 +25,9 @@ let workspace = ''
 const rows: string[] = []
 
 beforeAll(async () => {
-  // The tests' engine: `npm run bench:heal` starts it and exports DOCKER_HOST and BUSYBOX.
-  if (!process.env.DOCKER_HOST || !process.env.BUSYBOX)
-    throw new Error('Run this through `npm run bench:heal`, which starts the engine.')
+  // The benchmarks' engine, never the tests': `npm run bench:heal` starts it
+  // and exports DOCKER_HOST and BUSYBOX, which the support helpers read.
+  benchEngine()
   service = await startCacheService()
   workspace = fs.mkdtempSync(path.join(os.tmpdir(), 'heal-bench-'))
   fs.cpSync(path.join(ROOT, '__fixtures__', 'ci-image-heavy'), workspace, { recursive: true })

@@ -4,10 +4,24 @@
 import * as fs from 'node:fs'
 import { runtimeToken, type TokenScope } from '../__tests__/support/cache-service.js'
 import { runJob, type EventSpec, type JobResult } from '../__tests__/support/run-action.js'
-import { freshRunner, retryingEngineFlakes } from './engine.js'
+import { freshRunner, hostOf, retryingEngineFlakes, type ImageStore } from './engine.js'
 import type { Lab } from './lab.js'
 import type { Fixture } from './settings.js'
-import { buildFromSummary, cacheExportSeconds, contextSeconds, saveSeconds, stopwatch } from './timing.js'
+import {
+  bootstrapSeconds,
+  buildFromSummary,
+  cacheExportSeconds,
+  contextSeconds,
+  imageExportSeconds,
+  saveSeconds,
+  stopwatch
+} from './timing.js'
+
+/** Bytes a job sent to the cache service and fetched from it. */
+export interface Moved {
+  up: number
+  down: number
+}
 
 /** Seconds. `build` leaves out the cache export, which has its own column; `other` is what remains of the total (Node start-up of both steps, the key, bookkeeping). */
 export interface Phases {
@@ -20,7 +34,10 @@ export interface Phases {
 }
 
 export interface ActionRun extends Phases {
+  store: ImageStore
   key: string
+  /** The entry restored, if any. */
+  matchedKey: string
   source: string
   cached: number
   steps: number
@@ -28,6 +45,12 @@ export interface ActionRun extends Phases {
   cacheBytes: number
   /** Of the build, buildx's "load build context". */
   contextSeconds: number
+  /** Of the build, handing the image to the engine (on a docker-container builder, the `--load` tarball). */
+  imageExport: number
+  /** Starting the docker-container builder the action created (classic store, runs that save); 0 without one. */
+  bootstrap: number
+  /** What the job moved through the cache service: the entries it saved, the entry it restored. */
+  moved: Moved
   /** Wall time of each step's process: `other` split between them. */
   mainSeconds: number
   postSeconds: number
@@ -35,7 +58,9 @@ export interface ActionRun extends Phases {
 
 export type Trigger = 'push-master' | 'pull-request'
 
-const MASTER = 'refs/heads/master'
+/** The default branch's ref, whose scope the master jobs write to. */
+export const MASTER_REF = 'refs/heads/master'
+const MASTER = MASTER_REF
 const repository = { default_branch: 'master' }
 
 const EVENTS: Record<Trigger, { event: EventSpec; scopes: TokenScope[] }> = {
@@ -60,7 +85,20 @@ const EVENTS: Record<Trigger, { event: EventSpec; scopes: TokenScope[] }> = {
 
 /** The cache service token GitHub would give a run of this trigger. */
 export function cacheToken(trigger: Trigger): string {
-  return runtimeToken(EVENTS[trigger].scopes)
+  return runnerToken(EVENTS[trigger].scopes)
+}
+
+/**
+ * A runtime token with the time claims the runner's tokens carry. The service
+ * reads only the `ac` claim; BuildKit's type=gha client (go-actions-cache)
+ * refuses a token without `nbf` ("invalid token without expiration time").
+ */
+export function runnerToken(scopes: TokenScope[]): string {
+  const [header, payload, signature] = runtimeToken(scopes).split('.')
+  const claims = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as Record<string, unknown>
+  const issued = Math.floor(Date.now() / 1000) - 60
+  const timed = { ...claims, nbf: issued, iat: issued }
+  return [header, Buffer.from(JSON.stringify(timed)).toString('base64url'), signature].join('.')
 }
 
 export interface ActionJob {
@@ -75,6 +113,8 @@ export interface ActionJob {
    * runner's steps share its engine's network.
    */
   cacheRef?: string
+  /** The engine's image store (default containerd's); on the classic one, every run that saves goes through the docker-container builder the action creates. */
+  store?: ImageStore
   /**
    * Keep the engine's build cache from the job before instead of starting
    * from an empty one: only to seed a backend with what was just built.
@@ -88,7 +128,8 @@ export async function actionJob(lab: Lab, job: ActionJob): Promise<ActionRun> {
 
 async function actionJobOnce(lab: Lab, job: ActionJob): Promise<ActionRun> {
   const { image, dockerfile, hashFiles } = job.fixture
-  if (!job.warmRunner) freshRunner(lab.engine)
+  const store = job.store ?? 'containerd'
+  if (!job.warmRunner) freshRunner(lab.engine, store)
   const runnerTemp = lab.tempDir('runner-temp-')
   const { event, scopes } = EVENTS[job.trigger]
   const fixtureInputs = {
@@ -98,15 +139,17 @@ async function actionJobOnce(lab: Lab, job: ActionJob): Promise<ActionRun> {
   const backendInputs: Record<string, string> = job.cacheRef
     ? { 'cache-backend': 'registry', 'cache-ref': job.cacheRef }
     : {}
+  const entriesBefore = lab.service.entries().length
   const elapsed = stopwatch()
   const result = await runJob({
     inputs: { image, 'key-prefix': job.keyPrefix, ...fixtureInputs, ...backendInputs, ...job.inputs },
     event,
     workspace: job.workspace,
     runnerTemp,
-    env: { ...lab.service.env(runtimeToken(scopes)), DOCKER_HOST: lab.engine.dockerHost }
+    env: { ...lab.service.env(runnerToken(scopes)), DOCKER_HOST: hostOf(lab.engine, store) }
   })
   const total = elapsed()
+  const entries = lab.service.entries()
   await fs.promises.rm(runnerTemp, { recursive: true, force: true })
   requireClean(result)
 
@@ -114,7 +157,9 @@ async function actionJobOnce(lab: Lab, job: ActionJob): Promise<ActionRun> {
   const exported = cacheExportSeconds(result.main.log)
   const restore = Number(result.main.outputs['restore-time'])
   const save = saveSeconds(result.post?.log ?? '')
+  const matchedKey = result.main.outputs['matched-key'] ?? ''
   return {
+    store,
     total,
     restore,
     build: build.seconds - exported,
@@ -122,11 +167,19 @@ async function actionJobOnce(lab: Lab, job: ActionJob): Promise<ActionRun> {
     save,
     other: total - restore - build.seconds - save,
     key: result.main.outputs.key,
+    matchedKey,
     source: result.main.outputs['cache-source'],
     cached: build.cached,
     steps: build.steps,
     cacheBytes: Number(result.main.outputs['cache-size']),
     contextSeconds: contextSeconds(result.main.log),
+    imageExport: imageExportSeconds(result.main.log),
+    bootstrap: bootstrapSeconds(result.main.log),
+    moved: {
+      up: entries.slice(entriesBefore).reduce((sum, e) => sum + e.sizeBytes, 0),
+      // The whole archive, once: @actions/cache downloads nothing else.
+      down: matchedKey ? (entries.find(e => e.key === matchedKey)?.sizeBytes ?? 0) : 0
+    },
     mainSeconds: result.main.seconds,
     postSeconds: result.post?.seconds ?? 0
   }

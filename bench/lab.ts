@@ -3,8 +3,9 @@
 // that is removed at the end.
 import * as fs from 'node:fs'
 import * as path from 'node:path'
-import { startCacheService, type CacheService } from '../__tests__/support/cache-service.js'
+import { startCacheService, type CacheService, type EntryInfo } from '../__tests__/support/cache-service.js'
 import { ROOT } from '../__tests__/support/engine.js'
+import { startRelay, type Relay } from './blob-relay.js'
 import { debianContent } from './debian-content.js'
 import { benchEngine, type Engine } from './engine.js'
 import { run } from './proc.js'
@@ -22,6 +23,8 @@ export interface Lab {
   settings: Settings
   engine: Engine
   service: CacheService
+  /** The same service as BuildKit's own type=gha reaches it (bench/blob-relay.ts). */
+  relay: Relay
   /** Where the service keeps its blobs (entries.json names them). */
   storageDir: string
   /** A fresh, empty directory under the work root. */
@@ -31,6 +34,8 @@ export interface Lab {
   /** The newest entry the service holds for a content key; blob is the archive's path: @actions/cache's tar + zstd. */
   entry(key: string): StoredEntry
   entryBytes(key: string): number
+  /** Bytes of the entries the service holds that `belongs` picks. */
+  storedBytes(belongs: (entry: EntryInfo) => boolean): number
   /**
    * A `cache-ref` on the engine's registry for the fixture, new with every
    * benchmark run: the registry keeps what earlier runs pushed.
@@ -46,6 +51,7 @@ export async function openLab(settings: Settings): Promise<Lab> {
   const storageDir = path.join(runDir, 'cache-service')
   fs.mkdirSync(storageDir, { recursive: true })
   const service = await startCacheService({ storageDir })
+  const relay = await startRelay(service.url)
 
   const tempDir = (prefix: string): string => fs.mkdtempSync(path.join(runDir, prefix))
   // One unpacked copy per fixture folder for the whole run; workspaces hard-link
@@ -88,6 +94,7 @@ export async function openLab(settings: Settings): Promise<Lab> {
     settings,
     engine,
     service,
+    relay,
     storageDir,
     tempDir,
     async workspace(fixture) {
@@ -100,8 +107,14 @@ export async function openLab(settings: Settings): Promise<Lab> {
     },
     entry,
     entryBytes: key => entry(key).sizeBytes,
+    storedBytes: belongs =>
+      service
+        .entries()
+        .filter(belongs)
+        .reduce((sum, e) => sum + e.sizeBytes, 0),
     cacheRef: fixture => `${engine.registry}/bench-${started.getTime().toString(36)}/${fixture.image}`,
     async close() {
+      await relay.close()
       await service.close()
       await fs.promises.rm(runDir, { recursive: true, force: true, maxRetries: 3 })
     }

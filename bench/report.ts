@@ -5,6 +5,7 @@ import { fairerComparisons, figureTable, missed, targets } from './figures.js'
 import { med, mib, table } from './format.js'
 import { alternativesProse, alternativesTable } from './report-alternatives.js'
 import { COMPRESSION_METHOD, compressionTable } from './report-compression.js'
+import { classicSection, ghaSection } from './report-gha.js'
 import { fixedCostTable, limitsTable } from './report-limits.js'
 import { multiStageTable } from './report-multistage.js'
 import { phaseTable, transferTable } from './report-phases.js'
@@ -64,6 +65,14 @@ export function renderReport(r: Results): string {
     alternativesTable(r),
     '',
     alternativesProse(r, missedTargets, list),
+    '',
+    "## BuildKit's own type=gha",
+    '',
+    ghaSection(r),
+    '',
+    '## The classic image store through a docker-container builder',
+    '',
+    classicSection(r),
     '',
     "## The action's fixed cost",
     '',
@@ -133,7 +142,10 @@ function machineTable(r: Results): string {
     ['CPU', `${m.cpu}, ${m.cores} cores`],
     ['Memory', `${m.memoryGiB.toFixed(1)} GiB`],
     ['OS, kernel', `${m.os}, ${m.kernel}`],
-    ['Engine', `Docker Engine ${m.engine} (containerd image store), buildx ${m.buildx}`],
+    [
+      'Engine',
+      `Docker Engine ${m.engine}, buildx ${m.buildx}: one dockerd with the containerd image store, one with the classic store (its docker-container builders run moby/buildkit:buildx-stable-1)`
+    ],
     ['Node', m.node],
     ['tar, zstd', `${m.tar}; ${m.zstd}`],
     [
@@ -169,6 +181,8 @@ function method(r: Results): string {
     "- The pull request restores master's entry through the base-branch fallback and builds with every step cached; ours imports only, the recipe also exports and saves, as it does on every event.",
     `- docker save / load: after the cold build, \`docker save | zstd -T0\` of the image, saved with @actions/cache; each of its jobs restores that with @actions/cache (\`bench/cache-step.ts\`, a process of its own as an actions/cache step), \`zstd -d | docker load\`, then a plain \`docker buildx build --load\`. It runs in the first run only, for the pull request: it rebuilds every step, so more samples would say nothing new, and its master run after a change is the same run plus the save it made after the cold build. BuildKit cannot take a loaded image as its cache with the docker driver: \`--cache-from IMAGE\` looks the name up in a registry (checked on this engine).`,
     "- The registry backend: the open distribution registry `scripts/engine-up.sh` starts in the engine's network namespace, a repository new to each benchmark run. Its first entry is pushed by the action's own master job right after the cold build, on the same engine (every step cached, so the job only exports); each run's master commit pushes the entry the next run starts from. Its jobs run in that namespace, as a runner's steps share its engine's network.",
+    "- BuildKit's own type=gha: a plain `docker buildx build` on the containerd-store engine's docker driver, on a fresh runner, with the runner's three cache variables and the token GitHub gives the event (a push: read and write on `refs/heads/master`; a pull request: read and write on `refs/pull/7/merge`, read on master). Its cold build runs in the first run, in a turn with ours'; then the same exact hit, pull request and late change as ours, in the same turns, and a late change beside each of ours in the growth sequence, so that both sides have saved as often when what the service holds is read. BuildKit reaches the service from inside the engine, through a relay in the engine's network namespace (bench/blob-relay.ts).",
+    "- The classic store: ours on the engine's classic-store dockerd, under the key prefix `classic`, its cold build beside the others in the first run, then a pull request and a late change in each run, in the same turns as ours on the containerd store; the builder the action creates is removed by its own post step, and a fresh runner there also has no builder container left.",
     "- The limits: the bare import is `docker buildx build --cache-from type=local,src=DIR --load` on a fresh runner, DIR the cache directory of the entry the run starts from, on disk; the image's files are `docker export` of a container made from the image, extracted with `tar -x` from the page cache; Node is `node -e 0` with the Node the steps run on, median of five.",
     "- The local service's URLs are not `*.blob.core.windows.net`, so @actions/cache downloads with one plain GET here; on GitHub it uses the Azure SDK's parallel ranged downloads. Uploads take the same path (Azure SDK block upload) in both places. GitHub's service has been measured elsewhere at about 90-120 MB/s.",
     `- Growth: the chain of master builds the runs made (the cold build, then one commit per run that changes \`${f.changeFile}\`), continued with more such commits, each on a fresh runner; sizes are the archives the service stores.`,
@@ -184,8 +198,12 @@ function running(r: Results): string {
       '`BENCH_OUTPUT=file` writes elsewhere; `ACTION_DIST=dir` measures another bundle than `dist/` (a frozen copy, say, while dist/ is being rebuilt). ' +
       'The raw figures go to `.bench-work/results.json`; `npm run bench:report` writes the report again from them, measuring nothing.',
     '',
-    'The benchmarks build on an engine of their own (`/opt/engine-bench`, network namespace `bench`; `BENCH_ENGINE_ROOT` and ' +
-      '`BENCH_ENGINE_NETNS` change them), started with `scripts/engine-up.sh` when it does not answer: every job prunes the ' +
-      "engine's build cache to stand for a fresh runner, which must not happen to an engine the tests are using."
+    'The benchmarks build on an engine of their own (`/opt/engine-bench`, network namespace `engine-bench`), which `npm run bench` ' +
+      'brings up with `scripts/engine-up.sh` and runs the benchmarks beside through `scripts/in-engine.sh`, in its network namespace: ' +
+      "BuildKit inside the engine reaches the cache service the benchmarks start only there. Every job prunes the engine's build " +
+      'cache and removes its images to stand for a fresh runner, which must never happen to an engine the tests are using: the ' +
+      "benchmarks refuse the tests' roots (`/opt/engine-forky`, `/opt/engine-trixie`). That namespace has no route out, so " +
+      "`npm run bench` first fetches the fixtures' Debian packages outside it (`npm run bench:packages`, a no-op once they are in " +
+      '`.bench-work/debs`).'
   ].join('\n')
 }

@@ -8,10 +8,11 @@
 //   BENCH_WORK=dir   scratch space (default .bench-work/ in the repository);
 //                    its debs/ keeps the fixture's Debian packages between
 //                    runs, its results.json the last run's raw figures
-//   BENCH_ENGINE_ROOT, BENCH_ENGINE_NETNS, BENCH_ENGINE_LOG: the engine's
-//                    root (default /opt/engine-bench), network namespace
-//                    (bench) and log, see engine.ts
 //   ACTION_DIST=dir  the bundle to measure (default dist/), read by the harness
+// The engine is not a setting here: `npm run bench` runs the benchmarks
+// through scripts/in-engine.sh with ENGINE_ROOT=/opt/engine-bench and
+// ENGINE_NETNS=engine-bench (an engine of their own, never the tests'), whose
+// DOCKER_HOST, CLASSIC_DOCKER_HOST, BUSYBOX and ENGINE_REGISTRY engine.ts reads.
 import * as path from 'node:path'
 import { ROOT } from '../__tests__/support/engine.js'
 

@@ -21,14 +21,36 @@ export function median(values: number[]): number {
 
 /**
  * Seconds buildx spent writing the cache, from its plain progress:
- * `#16 exporting cache to client directory` (or `to registry`, a push) ...
- * `#16 DONE 5.5s`. 0 when the build exported no cache.
+ * `#16 exporting cache to client directory` (or `to registry`, a push, or
+ * BuildKit's own type=gha: `exporting to GitHub Actions Cache`) ... `#16 DONE 5.5s`.
+ * 0 when the build exported no cache.
  */
 export function cacheExportSeconds(progress: string): number {
   return (
     vertexSeconds(progress, 'exporting cache to client directory') +
-    vertexSeconds(progress, 'exporting cache to registry')
+    vertexSeconds(progress, 'exporting cache to registry') +
+    vertexSeconds(progress, 'exporting to GitHub Actions Cache')
   )
+}
+
+/**
+ * Seconds of handing the image to the engine: `exporting to image` on the
+ * docker driver (layers, manifest, unpacking into the containerd store); on a
+ * docker-container builder (`--load`), `exporting to docker image format`
+ * (the image made into a tarball and sent) and then `importing to docker`
+ * (the engine loading it). 0 without any.
+ */
+export function imageExportSeconds(progress: string): number {
+  return (
+    vertexSeconds(progress, 'exporting to image') +
+    vertexSeconds(progress, 'exporting to docker image format') +
+    vertexSeconds(progress, 'importing to docker')
+  )
+}
+
+/** Seconds buildx took to start a docker-container builder (`[internal] booting buildkit`); 0 when it started none. */
+export function bootstrapSeconds(progress: string): number {
+  return vertexSeconds(progress, '[internal] booting buildkit')
 }
 
 /** Seconds buildx spent reading the build context (`[internal] load build context`); 0 when it read none. */

@@ -12,6 +12,8 @@ import { timed } from './timing.js'
 
 export interface TransportProbe {
   downloadSeconds: number
+  /** The same download through the relay BuildKit's type=gha reaches the service by: what its hop costs. */
+  relayDownloadSeconds: number
   uploadSeconds: number
   bytes: number
 }
@@ -27,6 +29,9 @@ export async function probeTransport(lab: Lab, key: string): Promise<TransportPr
   const url = String(found.signed_download_url ?? '')
   if (!url) throw new Error(`The cache service did not find ${key} for the transport probe.`)
   const download = await timed(() => run('curl', ['-sS', '--fail', '-o', file, url]))
+  const viaRelay = url.replace(lab.service.url, lab.relay.url)
+  const relayed = await timed(() => run('curl', ['-sS', '--fail', '-o', `${file}.relayed`, viaRelay]))
+  await fs.promises.rm(`${file}.relayed`, { force: true })
 
   // A reservation under a key of its own, never finalized: the probe leaves no entry.
   const reserved = await twirp(lab, 'CreateCacheEntry', {
@@ -42,7 +47,12 @@ export async function probeTransport(lab: Lab, key: string): Promise<TransportPr
 
   const bytes = (await fs.promises.stat(file)).size
   await fs.promises.rm(dir, { recursive: true, force: true })
-  return { downloadSeconds: download.seconds, uploadSeconds: upload.seconds, bytes }
+  return {
+    downloadSeconds: download.seconds,
+    relayDownloadSeconds: relayed.seconds,
+    uploadSeconds: upload.seconds,
+    bytes
+  }
 }
 
 async function twirp(lab: Lab, method: string, body: Record<string, unknown>): Promise<Record<string, unknown>> {

@@ -1,8 +1,12 @@
 // The benchmarks' own parsing: a wrong reading here would put a wrong figure
 // in docs/benchmarks.md without any run failing.
 import { describe, expect, it } from '@jest/globals'
+import { rangeStart, rewriteUrls } from '../../bench/blob-relay.js'
 import { parsePackageList } from '../../bench/debian-content.js'
-import { cacheExportSeconds, contextSeconds } from '../../bench/timing.js'
+import { benchEngine } from '../../bench/engine.js'
+import { isGhaEntry } from '../../bench/gha.js'
+import { runnerToken } from '../../bench/jobs.js'
+import { bootstrapSeconds, cacheExportSeconds, contextSeconds, imageExportSeconds } from '../../bench/timing.js'
 import { inTurn } from '../../bench/turns.js'
 
 describe('parsePackageList', () => {
@@ -45,6 +49,53 @@ describe('buildx progress', () => {
     expect(cacheExportSeconds(push)).toBe(2.4)
   })
 
+  it("times BuildKit's own type=gha export", () => {
+    const gha = [
+      '#12 exporting to GitHub Actions Cache',
+      '#12 preparing build cache for export',
+      '#12 writing layer sha256:0f4f94f055e5',
+      '#12 writing layer sha256:0f4f94f055e5 0.4s done',
+      '#12 DONE 1.1s'
+    ].join('\n')
+    expect(cacheExportSeconds(gha)).toBe(1.1)
+  })
+
+  it('times handing the image to the engine, on the docker driver and as the tarball of a docker-container builder', () => {
+    const docker = [
+      '#11 exporting to image',
+      '#11 exporting layers 0.8s done',
+      '#11 unpacking to docker.io/library/ci-image:latest 0.4s done',
+      '#11 DONE 1.4s'
+    ].join('\n')
+    const tarball = [
+      '#10 exporting to docker image format',
+      '#10 exporting layers 0.5s done',
+      '#10 sending tarball',
+      '#10 sending tarball 0.6s done',
+      '#10 DONE 1.1s',
+      '',
+      '#11 importing to docker',
+      '#11 loading layer 692f392947fa 1.12MB / 1.12MB 0.4s done',
+      '#11 DONE 0.4s'
+    ].join('\n')
+    expect(imageExportSeconds(docker)).toBe(1.4)
+    expect(imageExportSeconds(tarball)).toBeCloseTo(1.5)
+  })
+
+  it("times the docker-container builder's start", () => {
+    const create = [
+      '#1 [internal] booting buildkit',
+      '#1 pulling image moby/buildkit:buildx-stable-1 0.0s done',
+      '#1 pulling failed, using local image moby/buildkit:buildx-stable-1 done',
+      '#1 creating container buildx_buildkit_buildx-ci-cache0',
+      '#1 creating container buildx_buildkit_buildx-ci-cache0 1.5s done',
+      '#1 DONE 2.7s',
+      'buildx-ci-cache'
+    ].join('\n')
+    expect(bootstrapSeconds(create)).toBe(2.7)
+    expect(bootstrapSeconds('#1 [internal] load build definition from Dockerfile\n#1 DONE 0.0s')).toBe(0)
+  })
+
   it('gives 0 for a vertex the build never started', () => {
     expect(cacheExportSeconds('#1 [internal] load build definition from Dockerfile\n#1 DONE 0.0s')).toBe(0)
   })
@@ -59,5 +110,66 @@ describe('inTurn', () => {
     }
     expect(await inTurn<[string, string, string]>(1, [job('a'), job('b'), job('c')])).toEqual(['a', 'b', 'c'])
     expect(order).toEqual(['b', 'c', 'a'])
+  })
+})
+
+describe('the blob relay', () => {
+  it('points every signed URL of a twirp answer at itself', () => {
+    const answer = JSON.stringify({
+      ok: true,
+      signed_upload_url: 'http://127.0.0.1:4100/devstoreaccount1/actions-cache/7-ab?sig=x'
+    })
+    expect(JSON.parse(rewriteUrls(answer, 'http://127.0.0.1:4100', 'http://127.0.0.1:4200'))).toEqual({
+      ok: true,
+      signed_upload_url: 'http://127.0.0.1:4200/devstoreaccount1/actions-cache/7-ab?sig=x'
+    })
+  })
+
+  it("reads the first byte a download asks for, from Azure's header or the standard one", () => {
+    expect(rangeStart({ 'x-ms-range': 'bytes=4194304-8388607' })).toBe(4194304)
+    expect(rangeStart({ range: 'bytes=512-' })).toBe(512)
+    expect(rangeStart({ range: 'bytes=0-' })).toBe(0)
+    expect(rangeStart({})).toBe(0)
+  })
+})
+
+describe('type=gha entries', () => {
+  it("are the layers of any scope and the index of the image's own", () => {
+    expect(isGhaEntry('buildkit-blob-1-sha256:0123', 'ci-toolchain')).toBe(true)
+    expect(isGhaEntry('index-ci-toolchain-1-49c8f7d5#2', 'ci-toolchain')).toBe(true)
+    expect(isGhaEntry('index-other-1-49c8f7d5#1', 'ci-toolchain')).toBe(false)
+    expect(isGhaEntry('bench/ci-toolchain/master/abc/0001', 'ci-toolchain')).toBe(false)
+  })
+})
+
+describe('runnerToken', () => {
+  it('keeps the scopes the service reads and adds the time claims BuildKit requires', () => {
+    const token = runnerToken([{ scope: 'refs/heads/master', permission: 3 }])
+    const claims = JSON.parse(Buffer.from(token.split('.')[1], 'base64url').toString('utf8'))
+    expect(JSON.parse(claims.ac)).toEqual([{ Scope: 'refs/heads/master', Permission: 3 }])
+    const now = Date.now() / 1000
+    expect(claims.nbf).toBeLessThanOrEqual(now)
+    expect(claims.exp).toBeGreaterThan(now)
+  })
+})
+
+describe('benchEngine', () => {
+  const env = {
+    DOCKER_HOST: 'unix:///opt/engine-bench/run/docker.sock',
+    CLASSIC_DOCKER_HOST: 'unix:///opt/engine-bench/run/docker-classic.sock',
+    BUSYBOX: '/opt/engine-bench/bin/busybox',
+    ENGINE_REGISTRY: '127.0.0.1:5000',
+    ENGINE_ROOT: '/opt/engine-bench',
+    ENGINE_NETNS: 'engine-bench'
+  }
+
+  it('says how to start the benchmarks when the engine is not described', () => {
+    const { CLASSIC_DOCKER_HOST: _, ...partial } = env
+    expect(() => benchEngine(partial)).toThrow(/npm run bench.*CLASSIC_DOCKER_HOST/)
+  })
+
+  it("refuses the tests' engines, which every benchmark job would prune", () => {
+    expect(() => benchEngine({ ...env, ENGINE_ROOT: '/opt/engine-forky' })).toThrow(/the tests use/)
+    expect(() => benchEngine({ ...env, ENGINE_ROOT: '/opt/engine-trixie/' })).toThrow(/the tests use/)
   })
 })

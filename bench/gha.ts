@@ -1,0 +1,128 @@
+// BuildKit's own GitHub Actions cache, as docker/build-push-action users write
+// it: one scope per image, every intermediate layer exported,
+//   docker buildx build --cache-from type=gha,scope=IMAGE
+//                       --cache-to type=gha,scope=IMAGE,mode=max --load
+// on every event, pull requests included, with nothing but the variables the
+// runner gives the job: buildx passes ACTIONS_RESULTS_URL and
+// ACTIONS_RUNTIME_TOKEN on to BuildKit as url_v2 and token when
+// ACTIONS_CACHE_SERVICE_V2 is set. BuildKit runs inside the engine and talks
+// to the same cache service as ours, through the relay (bench/blob-relay.ts)
+// that gives it the header it needs and counts what it moves.
+import * as path from 'node:path'
+import type { EntryInfo } from '../__tests__/support/cache-service.js'
+import { stepCounts } from '../src/docker/build-output.js'
+import { freshRunner, retryingEngineFlakes } from './engine.js'
+import { cacheToken, MASTER_REF, type Moved, type Phases, type Trigger } from './jobs.js'
+import type { Lab } from './lab.js'
+import { run } from './proc.js'
+import type { Fixture } from './settings.js'
+import { cacheExportSeconds, contextSeconds, imageExportSeconds, stopwatch } from './timing.js'
+
+export interface GhaRun extends Phases {
+  cached: number
+  steps: number
+  /** Of the build, buildx's "load build context". */
+  contextSeconds: number
+  /** Of the build, `exporting to image`: the layers into the containerd store. */
+  imageExport: number
+  /** Bytes to and from the service, both blobs and the twirp calls. */
+  moved: Moved
+  /** Entries the job added to the service, and their bytes. */
+  written: { entries: number; bytes: number }
+}
+
+export interface GhaJob {
+  fixture: Fixture
+  workspace: string
+  trigger: Trigger
+}
+
+export async function ghaJob(lab: Lab, job: GhaJob): Promise<GhaRun> {
+  return retryingEngineFlakes(() => ghaJobOnce(lab, job))
+}
+
+async function ghaJobOnce(lab: Lab, job: GhaJob): Promise<GhaRun> {
+  const { image, dockerfile } = job.fixture
+  freshRunner(lab.engine)
+  const cache = `type=gha,scope=${image}`
+  const before = lab.relay.moved()
+  const entriesBefore = lab.service.entries().length
+  const elapsed = stopwatch()
+  const { stderr } = await run(
+    'docker',
+    [
+      'buildx',
+      'build',
+      '--progress=plain',
+      '--file',
+      path.join(job.workspace, dockerfile),
+      '--tag',
+      image,
+      '--load',
+      '--cache-from',
+      cache,
+      '--cache-to',
+      `${cache},mode=max`,
+      job.workspace
+    ],
+    {
+      env: {
+        ...process.env,
+        DOCKER_HOST: lab.engine.dockerHost,
+        ACTIONS_CACHE_SERVICE_V2: 'true',
+        ACTIONS_RESULTS_URL: `${lab.relay.url}/`,
+        ACTIONS_RUNTIME_TOKEN: cacheToken(job.trigger)
+      }
+    }
+  )
+  const total = elapsed()
+  const after = lab.relay.moved()
+  if (after.rangedReads > before.rangedReads)
+    throw new Error(
+      "BuildKit read a blob from an offset, which the cache service does not serve (it ignores Range): the job's figures would be of a broken import."
+    )
+  const added = lab.service.entries().slice(entriesBefore)
+  const counts = stepCounts(stderr)
+  const exported = cacheExportSeconds(stderr)
+  return {
+    total,
+    // The import happens inside the build: BuildKit fetches the index and the layers as it needs them.
+    restore: 0,
+    build: total - exported,
+    export: exported,
+    // The export is the save.
+    save: 0,
+    other: 0,
+    cached: counts.cached,
+    steps: counts.total,
+    contextSeconds: contextSeconds(stderr),
+    imageExport: imageExportSeconds(stderr),
+    moved: { up: after.up - before.up, down: after.down - before.down },
+    written: { entries: added.length, bytes: added.reduce((sum, e) => sum + e.sizeBytes, 0) }
+  }
+}
+
+/** Keys BuildKit's type=gha gives the entries of a scope: its layers (shared by every scope of the repository) and its index. */
+export function isGhaEntry(key: string, scope: string): boolean {
+  return key.startsWith('buildkit-blob-') || key.startsWith(`index-${scope}-`)
+}
+
+/** What the service holds for one image, ours beside type=gha's, in bytes. */
+export interface StoredBytes {
+  /** Ours, every entry under the chain's key prefix and image (ours writes only from the default branch). */
+  ours: number
+  /** type=gha's in the default branch's scope: its layers and every generation of its index. */
+  theirs: number
+  /** type=gha's in pull requests' scopes: the index each pull request writes. */
+  theirsPullRequests: number
+}
+
+export function storedBytes(lab: Lab, fixture: Fixture, keyPrefix: string): StoredBytes {
+  const ours = `${keyPrefix}/${fixture.image}/`
+  const theirs = (e: EntryInfo): boolean => isGhaEntry(e.key, fixture.image)
+  return {
+    ours: lab.storedBytes(e => e.key.startsWith(ours)),
+    theirs: lab.storedBytes(e => theirs(e) && e.scope === MASTER_REF),
+    theirsPullRequests: lab.storedBytes(e => theirs(e) && e.scope !== MASTER_REF)
+  }
+}
