@@ -9,17 +9,8 @@ import {
   resolveDefaultBranch,
   type AskDefaultBranch
 } from '../../../src/github/default-branch.js'
-import type { EventFacts } from '../../../src/github/event.js'
 import { captureStdout } from '../../support/stdout.js'
-
-const repo = { repository: { default_branch: 'main' } }
-
-const facts = (over: Partial<EventFacts>): EventFacts => ({
-  eventName: 'push',
-  ref: 'refs/heads/main',
-  payload: repo,
-  ...over
-})
+import { facts } from '../../support/event-facts.js'
 
 // What GitHub writes to GITHUB_EVENT_PATH for a scheduled run: the cron line, nothing else.
 const SCHEDULE_PAYLOAD = { schedule: '0 3 * * *' }

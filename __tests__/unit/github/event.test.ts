@@ -3,15 +3,7 @@
 import { describe, expect, it } from '@jest/globals'
 import { runContext, type EventFacts } from '../../../src/github/event.js'
 import { cacheSourceOf, keyPlan } from '../../../src/key/key.js'
-
-const repo = { repository: { default_branch: 'main' } }
-
-const facts = (over: Partial<EventFacts>): EventFacts => ({
-  eventName: 'push',
-  ref: 'refs/heads/main',
-  payload: repo,
-  ...over
-})
+import { facts, repo } from '../../support/event-facts.js'
 
 describe('runContext', () => {
   it('reads a pull request as pull/<number> with its base branch, never as its head branch', () => {
