@@ -12,6 +12,7 @@ import { MASTER, pushTo, writer } from '../support/events.js'
 import { freshJob, leftovers, type JobOutcome } from '../support/fresh-job.js'
 import type { EventSpec } from '../support/run-action.js'
 import { cacheServiceForFile } from '../support/suite.js'
+import { indexEntries, isPack, packEntries } from '../support/entries.js'
 
 jest.setTimeout(300_000)
 
@@ -55,7 +56,7 @@ describe('the gha backend', () => {
     expect(r.main.outputs['cache-source']).toBe('none')
     expect(cachedSteps(r.main.log)).toBe(0)
     expect(r.post?.log).toContain(`Cache saved with key: ${r.main.outputs.key}`)
-    const entries = service.entries()
+    const entries = indexEntries(service)
     expect(entries.map(e => e.scope)).toEqual([MASTER])
     expect(entries[0].key.startsWith(`${r.main.outputs.key}/`)).toBe(true)
     expect(leftovers(r.runnerTemp)).toEqual([])
@@ -139,7 +140,7 @@ describe('the gha backend', () => {
     // The nonce, busybox, its install, the setup script and its run come from the cache.
     expect(r.main.log).toContain('5 of 7 steps were cached.')
     expect(r.post?.log).toContain(`Cache saved with key: ${r.main.outputs.key}`)
-    const saved = service.entries().find(e => e.key.startsWith(`${r.main.outputs.key}/`))
+    const saved = indexEntries(service).find(e => e.key.startsWith(`${r.main.outputs.key}/`))
     // The old 2 MiB data layer is not carried along: the new entry replaces, not adds.
     expect(saved?.sizeBytes).toBeLessThan(firstSize * 1.1)
     expect(leftovers(r.runnerTemp)).toEqual([])
@@ -159,7 +160,8 @@ describe('the gha backend', () => {
   it('deletes the superseded entries of the image through the REST API when asked', async () => {
     const api = await startCachesApi(service)
     try {
-      const before = service.entries().filter(e => e.key.startsWith('buildx/ci-image/master/'))
+      const before = indexEntries(service).filter(e => e.key.startsWith('buildx/ci-image/master/'))
+      const packsBefore = packEntries(service).filter(e => e.key.startsWith('buildx/ci-image/master/'))
       expect(before.length).toBeGreaterThanOrEqual(2)
       fs.writeFileSync(path.join(workspace, 'data', 'version.txt'), 'fourth version\n')
       const r = await job({
@@ -169,8 +171,12 @@ describe('the gha backend', () => {
       })
       expect(r.main.exitCode).toBe(0)
       expect(r.post?.log).toContain(`Cache saved with key: ${r.main.outputs.key}`)
-      // Every older entry of this image on master, and nothing else.
-      expect(api.deleted.sort()).toEqual(before.map(e => e.key).sort())
+      // Every older entry of this image on master, and of its packs only
+      // those the new entry does not name.
+      const deletedPacks = api.deleted.filter(key => isPack({ key }))
+      expect(api.deleted.filter(key => !isPack({ key })).sort()).toEqual(before.map(e => e.key).sort())
+      expect(deletedPacks.length).toBeGreaterThan(0)
+      expect(packsBefore.map(e => e.key)).toEqual(expect.arrayContaining(deletedPacks))
       expect(api.authorization).toBe('token ghs_test-token')
       expect(r.post?.log).not.toContain('ghs_test-token')
     } finally {
@@ -186,7 +192,7 @@ describe('the gha backend', () => {
       expect(cachedSteps(r.main.log)).toBe(0)
       expect(r.post?.log).toContain('Cache saved with key:')
     }
-    const keys = service.entries().map(e => e.key)
+    const keys = indexEntries(service).map(e => e.key)
     expect(new Set(keys).size).toBe(keys.length)
     expect(keys.filter(k => k.startsWith('buildx/ci/master/'))).toHaveLength(1)
     expect(keys.filter(k => k.startsWith('buildx/ci-image-extra/master/'))).toHaveLength(1)

@@ -18,6 +18,7 @@ import { freshJob, leftovers, type JobOutcome } from '../support/fresh-job.js'
 import { engineRegistries, registryTags } from '../support/registry.js'
 import type { EventSpec } from '../support/run-action.js'
 import { cacheServiceForFile } from '../support/suite.js'
+import { indexEntries } from '../support/entries.js'
 
 jest.setTimeout(300_000)
 
@@ -89,8 +90,7 @@ function cachedSteps(log: string): number {
 }
 
 const entriesOf = (image: string): string[] =>
-  service
-    .entries()
+  indexEntries(service)
     .filter(e => e.key.startsWith(`buildx/${image}/`))
     .map(e => e.key)
 

@@ -14,6 +14,7 @@ import { pullRequestInto, pushTo, writer } from '../support/events.js'
 import { freshJob, leftovers, type JobOutcome } from '../support/fresh-job.js'
 import type { EventSpec } from '../support/run-action.js'
 import { cacheServiceForFile } from '../support/suite.js'
+import { indexEntries } from '../support/entries.js'
 
 jest.setTimeout(300_000)
 
@@ -156,7 +157,7 @@ describe('a broken entry under the exact key', () => {
   it('is replaced by the next master run, and the fresh runner after it has every step cached', async () => {
     const first = await job({ workspace, image })
     expectBuilt(first)
-    const saved = service.entries().find(e => e.key.startsWith(`${first.main.outputs.key}/`))
+    const saved = indexEntries(service).find(e => e.key.startsWith(`${first.main.outputs.key}/`))
     expect(saved).toBeDefined()
     // A newer generation of the same content, complete as an archive but
     // missing a blob: the lookup prefers it.
@@ -206,8 +207,7 @@ describe('save-branches', () => {
     expect(r.main.outputs.key.startsWith(`buildx/${image}/beta/`)).toBe(true)
     expect(r.writes).toBe(1)
     expect(
-      service
-        .entries()
+      indexEntries(service)
         .filter(e => e.key.startsWith(`buildx/${image}/`))
         .map(e => e.scope)
     ).toEqual(['refs/heads/beta'])

@@ -13,6 +13,7 @@ import { freshRunner, workspaceFrom } from '../support/engine.js'
 import { pushTo, repository } from '../support/events.js'
 import { runJob, type EventSpec, type JobResult } from '../support/run-action.js'
 import { cacheServiceForFile } from '../support/suite.js'
+import { indexEntries } from '../support/entries.js'
 
 jest.setTimeout(120_000)
 
@@ -120,7 +121,7 @@ describe('values used literally', () => {
     key = r.main.outputs.key
     expectSafeKey(key)
     expect(r.post?.log).toContain(`Cache saved with key: ${key}`)
-    expect(service.entries().some(e => e.scope === onBranch.ref && e.key.startsWith(`${key}/`))).toBe(true)
+    expect(indexEntries(service).some(e => e.scope === onBranch.ref && e.key.startsWith(`${key}/`))).toBe(true)
     expect(service.requests.every(q => q.key === undefined || !q.key.includes(','))).toBe(true)
     expect(fs.readdirSync(r.runnerTemp)).toEqual([])
   })

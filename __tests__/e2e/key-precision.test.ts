@@ -8,6 +8,7 @@ import * as path from 'node:path'
 import { docker, workspaceFrom } from '../support/engine.js'
 import { pushTo, writer } from '../support/events.js'
 import { freshJob, type JobOutcome } from '../support/fresh-job.js'
+import { indexEntries } from '../support/entries.js'
 import { cacheServiceForFile } from '../support/suite.js'
 
 jest.setTimeout(300_000)
@@ -96,7 +97,7 @@ describe('key precision', () => {
     expect(r.main.log).toContain('the context copy')
     expect(r.main.log).not.toContain('read from outside the context')
     firstKey = r.main.outputs.key
-    firstEntry = service.entries().find(e => e.key.startsWith(`${firstKey}/`))?.key ?? ''
+    firstEntry = indexEntries(service).find(e => e.key.startsWith(`${firstKey}/`))?.key ?? ''
     expect(firstEntry).not.toBe('')
   })
 
@@ -187,6 +188,7 @@ describe('the files the key covers', () => {
 // ADD of a URL. It stops when its standard input closes.
 const FILE_SERVER = `
 import * as http from 'node:http'
+import { indexEntries } from '../support/entries.js'
 const server = http.createServer((req, res) => res.end('tool fetched over http\\n'))
 server.listen(0, '127.0.0.1', () => process.stdout.write(server.address().port + '\\n'))
 process.stdin.on('end', () => process.exit(0))

@@ -14,6 +14,7 @@ import { runtimeToken, type CacheService, type TokenScope } from '../support/cac
 import { freshRunner, workspaceFrom } from '../support/engine.js'
 import { runJob, type EventSpec, type JobResult } from '../support/run-action.js'
 import { cacheServiceForFile } from '../support/suite.js'
+import { indexEntries } from '../support/entries.js'
 
 jest.setTimeout(120_000)
 
@@ -264,7 +265,7 @@ describe('the gha backend', () => {
   })
 
   it.each(CASES.map(c => [c.name, c] as const))('%s', async (_, c) => {
-    const masterEntries = service.entries().filter(e => e.scope === MASTER).length
+    const masterEntries = indexEntries(service).filter(e => e.scope === MASTER).length
     const r = await run(workspace, c, caseInputs(c))
     expectDecision(r, c)
     const writes = r.calls.filter(
@@ -273,16 +274,16 @@ describe('the gha backend', () => {
     if (c.saves) {
       expect(writes.map(q => q.outcome)).toEqual(['created', 'uploaded', 'finalized'])
       expect(writes.every(q => q.scope === MASTER)).toBe(true)
-      expect(service.entries().filter(e => e.scope === MASTER)).toHaveLength(masterEntries + 1)
+      expect(indexEntries(service).filter(e => e.scope === MASTER)).toHaveLength(masterEntries + 1)
     } else {
       expect(writes).toEqual([])
-      expect(service.entries().filter(e => e.scope === MASTER)).toHaveLength(masterEntries)
+      expect(indexEntries(service).filter(e => e.scope === MASTER)).toHaveLength(masterEntries)
     }
   })
 
   it('leaves entries only in the default branch scope', () => {
-    expect(new Set(service.entries().map(e => e.scope))).toEqual(new Set([MASTER]))
-    expect(service.entries()).toHaveLength(1 + CASES.filter(c => c.saves).length)
+    expect(new Set(indexEntries(service).map(e => e.scope))).toEqual(new Set([MASTER]))
+    expect(indexEntries(service)).toHaveLength(1 + CASES.filter(c => c.saves).length)
   })
 
   it("reports a fork pull request named master that builds master's newest content as a hit from its base branch, never an exact one", async () => {
@@ -414,7 +415,7 @@ describe('a repository whose default branch is not master', () => {
   afterAll(async () => {
     await new Promise(resolve => api.close(resolve))
   })
-  const mainEntries = (): number => service.entries().filter(e => e.scope === MAIN).length
+  const mainEntries = (): number => indexEntries(service).filter(e => e.scope === MAIN).length
 
   it('saves from a nightly schedule, whose payload is only the cron line', async () => {
     const before = mainEntries()

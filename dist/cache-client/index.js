@@ -10557,7 +10557,7 @@ module.exports = {
 
 
 
-const assert = __nccwpck_require__(4589)
+const assert = __nccwpck_require__(6970)
 const { AsyncResource } = __nccwpck_require__(6698)
 const { InvalidArgumentError, SocketError } = __nccwpck_require__(8707)
 const util = __nccwpck_require__(3440)
@@ -10685,7 +10685,7 @@ const {
 const util = __nccwpck_require__(3440)
 const { AsyncResource } = __nccwpck_require__(6698)
 const { addSignal, removeSignal } = __nccwpck_require__(158)
-const assert = __nccwpck_require__(4589)
+const assert = __nccwpck_require__(6970)
 
 const kResume = Symbol('resume')
 
@@ -10930,7 +10930,7 @@ module.exports = pipeline
 
 
 
-const assert = __nccwpck_require__(4589)
+const assert = __nccwpck_require__(6970)
 const { Readable } = __nccwpck_require__(9927)
 const { InvalidArgumentError, RequestAbortedError } = __nccwpck_require__(8707)
 const util = __nccwpck_require__(3440)
@@ -11151,7 +11151,7 @@ module.exports.RequestHandler = RequestHandler
 
 
 
-const assert = __nccwpck_require__(4589)
+const assert = __nccwpck_require__(6970)
 const { finished, PassThrough } = __nccwpck_require__(7075)
 const { InvalidArgumentError, InvalidReturnValueError } = __nccwpck_require__(8707)
 const util = __nccwpck_require__(3440)
@@ -11382,7 +11382,7 @@ const { InvalidArgumentError, SocketError } = __nccwpck_require__(8707)
 const { AsyncResource } = __nccwpck_require__(6698)
 const util = __nccwpck_require__(3440)
 const { addSignal, removeSignal } = __nccwpck_require__(158)
-const assert = __nccwpck_require__(4589)
+const assert = __nccwpck_require__(6970)
 
 class UpgradeHandler extends AsyncResource {
   constructor (opts, callback) {
@@ -11509,7 +11509,7 @@ module.exports.connect = __nccwpck_require__(2279)
 
 
 
-const assert = __nccwpck_require__(4589)
+const assert = __nccwpck_require__(6970)
 const { Readable } = __nccwpck_require__(7075)
 const { RequestAbortedError, NotSupportedError, InvalidArgumentError, AbortError } = __nccwpck_require__(8707)
 const util = __nccwpck_require__(3440)
@@ -11897,7 +11897,7 @@ module.exports = { Readable: BodyReadable, chunksDecode }
 /***/ 7655:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
-const assert = __nccwpck_require__(4589)
+const assert = __nccwpck_require__(6970)
 const {
   ResponseStatusCodeError
 } = __nccwpck_require__(8707)
@@ -12000,7 +12000,7 @@ module.exports = {
 
 
 const net = __nccwpck_require__(7030)
-const assert = __nccwpck_require__(4589)
+const assert = __nccwpck_require__(6970)
 const util = __nccwpck_require__(3440)
 const { InvalidArgumentError, ConnectTimeoutError } = __nccwpck_require__(8707)
 const timers = __nccwpck_require__(6603)
@@ -13016,7 +13016,7 @@ const {
   InvalidArgumentError,
   NotSupportedError
 } = __nccwpck_require__(8707)
-const assert = __nccwpck_require__(4589)
+const assert = __nccwpck_require__(6970)
 const {
   isValidHTTPToken,
   isValidHeaderValue,
@@ -13734,7 +13734,7 @@ module.exports = {
 
 
 
-const assert = __nccwpck_require__(4589)
+const assert = __nccwpck_require__(6970)
 const { kDestroyed, kBodyUsed, kListeners, kBody } = __nccwpck_require__(6443)
 const { IncomingMessage } = __nccwpck_require__(7067)
 const stream = __nccwpck_require__(7075)
@@ -14818,7 +14818,7 @@ module.exports = BalancedPool
 
 /* global WebAssembly */
 
-const assert = __nccwpck_require__(4589)
+const assert = __nccwpck_require__(6970)
 const util = __nccwpck_require__(3440)
 const { channels } = __nccwpck_require__(2414)
 const timers = __nccwpck_require__(6603)
@@ -16336,7 +16336,7 @@ module.exports = connectH1
 
 
 
-const assert = __nccwpck_require__(4589)
+const assert = __nccwpck_require__(6970)
 const { errorMonitor } = __nccwpck_require__(8474)
 const { pipeline } = __nccwpck_require__(7075)
 const util = __nccwpck_require__(3440)
@@ -17137,7 +17137,7 @@ module.exports = connectH2
 
 
 
-const assert = __nccwpck_require__(4589)
+const assert = __nccwpck_require__(6970)
 const net = __nccwpck_require__(7030)
 const http = __nccwpck_require__(7067)
 const util = __nccwpck_require__(3440)
@@ -19115,7 +19115,7 @@ module.exports = class DecoratorHandler {
 
 const util = __nccwpck_require__(3440)
 const { kBodyUsed } = __nccwpck_require__(6443)
-const assert = __nccwpck_require__(4589)
+const assert = __nccwpck_require__(6970)
 const { InvalidArgumentError } = __nccwpck_require__(8707)
 const EE = __nccwpck_require__(8474)
 
@@ -19351,7 +19351,7 @@ module.exports = RedirectHandler
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
-const assert = __nccwpck_require__(4589)
+const assert = __nccwpck_require__(6970)
 
 const { kRetryHandlerDefaultRetry } = __nccwpck_require__(6443)
 const { RequestRetryError } = __nccwpck_require__(8707)
@@ -22199,7 +22199,7 @@ const { Request, fromInnerRequest } = __nccwpck_require__(9967)
 const { kState } = __nccwpck_require__(3627)
 const { fetching } = __nccwpck_require__(4398)
 const { urlIsHttpHttpsScheme, createDeferredPromise, readAllBytes } = __nccwpck_require__(3168)
-const assert = __nccwpck_require__(4589)
+const assert = __nccwpck_require__(6970)
 
 /**
  * @see https://w3c.github.io/ServiceWorker/#dfn-cache-batch-operation
@@ -23227,7 +23227,7 @@ module.exports = {
 
 
 
-const assert = __nccwpck_require__(4589)
+const assert = __nccwpck_require__(6970)
 const { URLSerializer } = __nccwpck_require__(1900)
 const { isValidHeaderName } = __nccwpck_require__(3168)
 
@@ -23492,7 +23492,7 @@ module.exports = {
 const { maxNameValuePairSize, maxAttributeValueSize } = __nccwpck_require__(1276)
 const { isCTLExcludingHtab } = __nccwpck_require__(7797)
 const { collectASequenceOfCodePointsFast } = __nccwpck_require__(1900)
-const assert = __nccwpck_require__(4589)
+const assert = __nccwpck_require__(6970)
 
 /**
  * @description Parses the field-value attributes of a set-cookie header string.
@@ -25295,7 +25295,7 @@ const { FormData } = __nccwpck_require__(5910)
 const { kState } = __nccwpck_require__(3627)
 const { webidl } = __nccwpck_require__(5893)
 const { Blob } = __nccwpck_require__(4573)
-const assert = __nccwpck_require__(4589)
+const assert = __nccwpck_require__(6970)
 const { isErrored, isDisturbed } = __nccwpck_require__(7075)
 const { isArrayBuffer } = __nccwpck_require__(3429)
 const { serializeAMimeType } = __nccwpck_require__(1900)
@@ -25947,7 +25947,7 @@ module.exports = {
 
 
 
-const assert = __nccwpck_require__(4589)
+const assert = __nccwpck_require__(6970)
 
 const encoder = new TextEncoder()
 
@@ -26889,7 +26889,7 @@ const { utf8DecodeBytes } = __nccwpck_require__(3168)
 const { HTTP_TOKEN_CODEPOINTS, isomorphicDecode } = __nccwpck_require__(1900)
 const { isFileLike } = __nccwpck_require__(7114)
 const { makeEntry } = __nccwpck_require__(5910)
-const assert = __nccwpck_require__(4589)
+const assert = __nccwpck_require__(6970)
 const { File: NodeFile } = __nccwpck_require__(4573)
 
 const File = globalThis.File ?? NodeFile
@@ -27681,7 +27681,7 @@ const {
   isValidHeaderValue
 } = __nccwpck_require__(3168)
 const { webidl } = __nccwpck_require__(5893)
-const assert = __nccwpck_require__(4589)
+const assert = __nccwpck_require__(6970)
 const util = __nccwpck_require__(7975)
 
 const kHeadersMap = Symbol('headers map')
@@ -28413,7 +28413,7 @@ const {
   extractMimeType
 } = __nccwpck_require__(3168)
 const { kState, kDispatcher } = __nccwpck_require__(3627)
-const assert = __nccwpck_require__(4589)
+const assert = __nccwpck_require__(6970)
 const { safelyExtractBody, extractBody } = __nccwpck_require__(4492)
 const {
   redirectStatusSet,
@@ -30669,7 +30669,7 @@ const { kHeaders, kSignal, kState, kDispatcher } = __nccwpck_require__(3627)
 const { webidl } = __nccwpck_require__(5893)
 const { URLSerializer } = __nccwpck_require__(1900)
 const { kConstruct } = __nccwpck_require__(6443)
-const assert = __nccwpck_require__(4589)
+const assert = __nccwpck_require__(6970)
 const { getMaxListeners, setMaxListeners, getEventListeners, defaultMaxListeners } = __nccwpck_require__(8474)
 
 const kAbortController = Symbol('abortController')
@@ -31710,7 +31710,7 @@ const { webidl } = __nccwpck_require__(5893)
 const { FormData } = __nccwpck_require__(5910)
 const { URLSerializer } = __nccwpck_require__(1900)
 const { kConstruct } = __nccwpck_require__(6443)
-const assert = __nccwpck_require__(4589)
+const assert = __nccwpck_require__(6970)
 const { types } = __nccwpck_require__(7975)
 
 const textEncoder = new TextEncoder('utf-8')
@@ -32326,7 +32326,7 @@ const { getGlobalOrigin } = __nccwpck_require__(1059)
 const { collectASequenceOfCodePoints, collectAnHTTPQuotedString, removeChars, parseMIMEType } = __nccwpck_require__(1900)
 const { performance } = __nccwpck_require__(643)
 const { isBlobLike, ReadableStreamFrom, isValidHTTPToken, normalizedMethodRecordsBase } = __nccwpck_require__(3440)
-const assert = __nccwpck_require__(4589)
+const assert = __nccwpck_require__(6970)
 const { isUint8Array } = __nccwpck_require__(3429)
 const { webidl } = __nccwpck_require__(5893)
 
@@ -36811,7 +36811,7 @@ module.exports = { PerMessageDeflate }
 
 
 const { Writable } = __nccwpck_require__(7075)
-const assert = __nccwpck_require__(4589)
+const assert = __nccwpck_require__(6970)
 const { parserStates, opcodes, states, emptyBuffer, sentCloseFrameState } = __nccwpck_require__(736)
 const { kReadyState, kSentClose, kResponse, kReceivedClose } = __nccwpck_require__(1216)
 const { channels } = __nccwpck_require__(2414)
@@ -38435,7 +38435,7 @@ module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("net");
 
 /***/ }),
 
-/***/ 4589:
+/***/ 6970:
 /***/ ((module) => {
 
 module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:assert");
@@ -98650,6 +98650,542 @@ function classify(method, urlPath) {
     return { kind: method === 'GET' || method === 'HEAD' ? 'download' : 'upload', method: '' };
 }
 
+;// CONCATENATED MODULE: ./src/cache/integrity.ts
+
+
+// Manifests and indexes name further blobs; layers and buildkit's cache
+// config (whose layer list repeats the manifest's) do not need opening.
+const NAMES_BLOBS = /(manifest|index)[^/]*\+json$/;
+const DIGEST = /^sha256:([a-f0-9]{64})$/;
+const MAX_BLOBS = 100_000;
+/**
+ * Why dir is not a complete buildx local cache, or undefined when it is:
+ * index.json must parse, and every blob it names (through the manifests) must
+ * be present at its recorded size. Blobs are not hashed, which would read the
+ * whole cache; this catches the usual damage (a half-extracted archive, an
+ * interrupted copy, a truncated file), which otherwise either fails the build
+ * or makes buildx quietly ignore the cache.
+ */
+async function cacheProblem(dir) {
+    const checked = await checkLayout(dir);
+    return 'problem' in checked ? checked.problem : undefined;
+}
+/**
+ * Every blob of a complete layout, each once, in the order the index names
+ * them (manifests before what they name, layers in the order they stack);
+ * else why the layout is not complete, as cacheProblem says it.
+ */
+async function checkLayout(dir) {
+    const problem = (text) => ({ problem: text });
+    let index;
+    try {
+        index = JSON.parse(await fs.promises.readFile(path.join(dir, 'index.json'), 'utf8'));
+    }
+    catch (error) {
+        return problem(error.code === 'ENOENT' ? 'no index.json' : 'index.json is not valid JSON');
+    }
+    // Read front to back, so that blobs come in the order they are named.
+    const pending = children(index);
+    if (pending.length === 0)
+        return problem('index.json names no manifest');
+    const seen = new Set();
+    const blobs = [];
+    while (pending.length > 0) {
+        const descriptor = pending.shift();
+        const digest = typeof descriptor.digest === 'string' ? DIGEST.exec(descriptor.digest) : null;
+        // The digest becomes a path: anything but a plain sha256 is refused.
+        if (!digest || !Number.isSafeInteger(descriptor.size) || descriptor.size < 0)
+            return problem(`a descriptor is malformed (${JSON.stringify(descriptor.digest)})`);
+        if (seen.has(digest[1]))
+            continue;
+        if (seen.add(digest[1]).size > MAX_BLOBS)
+            return problem(`it names more than ${MAX_BLOBS} blobs`);
+        const blob = path.join(dir, 'blobs', 'sha256', digest[1]);
+        const stat = await fs.promises.stat(blob).catch(() => undefined);
+        if (!stat?.isFile())
+            return problem(`blob ${descriptor.digest} is missing`);
+        if (stat.size !== descriptor.size)
+            return problem(`blob ${descriptor.digest} has ${stat.size} bytes, not ${descriptor.size}`);
+        blobs.push({ digest: digest[0], size: stat.size });
+        if (typeof descriptor.mediaType === 'string' && NAMES_BLOBS.test(descriptor.mediaType)) {
+            try {
+                pending.push(...children(JSON.parse(await fs.promises.readFile(blob, 'utf8'))));
+            }
+            catch {
+                return problem(`manifest ${descriptor.digest} is not valid JSON`);
+            }
+        }
+    }
+    return { blobs };
+}
+/** Where a layout keeps the blob of this digest. */
+function blobPath(dir, digest) {
+    return external_node_path_namespaceObject.join(dir, 'blobs', 'sha256', digest.slice('sha256:'.length));
+}
+function children(document) {
+    if (typeof document !== 'object' || document === null)
+        return [];
+    const { manifests, layers, config } = document;
+    const list = [
+        ...(Array.isArray(manifests) ? manifests : []),
+        ...(Array.isArray(layers) ? layers : []),
+        ...(config ? [config] : [])
+    ];
+    return list.filter((d) => typeof d === 'object' && d !== null);
+}
+
+;// CONCATENATED MODULE: ./src/cache/packs/manifest.ts
+// An entry of the gha store is small: the layout's index.json and this
+// manifest, which says where each blob the index names is kept. Blobs live in
+// packs, entries of their own that hold blobs back to back, uncompressed
+// around them (layers are compressed already), so that a save uploads only
+// the blobs no pack holds yet and a restore reads only the ranges it needs.
+/** The file beside index.json that makes a layout an entry of packs. */
+const MANIFEST_FILE = 'buildx-ci-cache-packs.json';
+const FORMAT = 'buildx-ci-cache/packs';
+const FORMAT_VERSION = 1;
+const manifest_DIGEST = /^sha256:[a-f0-9]{64}$/;
+// Keys as the service takes them: no comma, at most 512 characters.
+const KEY = /^[^,]{1,512}$/;
+const MAX_PACKS = 1000;
+const manifest_MAX_BLOBS = 100_000;
+function renderManifest(manifest) {
+    return `${JSON.stringify({ format: FORMAT, version: FORMAT_VERSION, ...manifest })}\n`;
+}
+/**
+ * The manifest in `text`, or why it cannot be trusted: a restore reads byte
+ * ranges and writes files from it, so every place must lie inside its pack
+ * and every digest must be one a path can be made of.
+ */
+function parseManifest(text) {
+    let raw;
+    try {
+        raw = JSON.parse(text);
+    }
+    catch {
+        return { problem: `${MANIFEST_FILE} is not valid JSON` };
+    }
+    const doc = (typeof raw === 'object' && raw !== null ? raw : {});
+    if (doc.format !== FORMAT)
+        return { problem: `${MANIFEST_FILE} is not a manifest of packs` };
+    if (doc.version !== FORMAT_VERSION)
+        return { problem: `${MANIFEST_FILE} has version ${JSON.stringify(doc.version)}, not ${FORMAT_VERSION}` };
+    const { packs, blobs } = doc;
+    if (!Array.isArray(packs) || packs.length > MAX_PACKS)
+        return { problem: `${MANIFEST_FILE} lists no valid packs` };
+    if (!Array.isArray(blobs) || blobs.length > manifest_MAX_BLOBS)
+        return { problem: `${MANIFEST_FILE} lists no valid blobs` };
+    const checkedPacks = [];
+    for (const p of packs) {
+        if (typeof p?.key !== 'string' || !KEY.test(p.key) || !isCount(p.sizeBytes))
+            return { problem: `${MANIFEST_FILE} names a pack wrongly (${JSON.stringify(p?.key)})` };
+        checkedPacks.push({ key: p.key, sizeBytes: p.sizeBytes });
+    }
+    const checkedBlobs = [];
+    const seen = new Set();
+    for (const b of blobs) {
+        const { digest, size, pack, offset } = b ?? {};
+        if (typeof digest !== 'string' || !manifest_DIGEST.test(digest) || !isCount(size) || !isCount(offset) || !isCount(pack))
+            return { problem: `${MANIFEST_FILE} places a blob wrongly (${JSON.stringify(digest)})` };
+        const holder = checkedPacks[pack];
+        if (holder === undefined || offset + size > holder.sizeBytes)
+            return { problem: `${MANIFEST_FILE} places blob ${digest} outside its pack` };
+        if (seen.has(digest))
+            return { problem: `${MANIFEST_FILE} places blob ${digest} twice` };
+        seen.add(digest);
+        checkedBlobs.push({ digest, size, pack, offset });
+    }
+    return { packs: checkedPacks, blobs: checkedBlobs };
+}
+function isCount(value) {
+    return Number.isSafeInteger(value) && value >= 0;
+}
+
+;// CONCATENATED MODULE: external "node:stream/promises"
+const promises_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:stream/promises");
+;// CONCATENATED MODULE: ./src/cache/packs/limit.ts
+/**
+ * Runs `work` on every item, at most `width` at once, and waits for all; the
+ * first failure rejects once every started item has settled, so no transfer
+ * is left running behind the caller's back.
+ */
+async function eachLimited(items, width, work) {
+    let next = 0;
+    let failure;
+    const lane = async () => {
+        while (failure === undefined && next < items.length) {
+            const item = items[next++];
+            try {
+                await work(item);
+            }
+            catch (error) {
+                failure ??= { error };
+            }
+        }
+    };
+    await Promise.all(Array.from({ length: Math.min(width, items.length) }, lane));
+    if (failure !== undefined)
+        throw failure.error;
+}
+
+;// CONCATENATED MODULE: ./src/cache/packs/transfer.ts
+
+
+
+
+
+// Packs move through the storage SDK @actions/cache uses, on the same signed
+// URLs: byte ranges in parallel down, blocks in parallel up. Nothing is
+// archived or compressed around the blobs, and each blob is written where the
+// layout keeps it.
+/** Bytes one ranged GET asks for. */
+const CHUNK_BYTES = 16 * 1024 * 1024;
+/** Ranged GETs open at once, over all packs of a restore. */
+const DOWNLOAD_WIDTH = 8;
+/** Bytes one staged block carries. */
+const BLOCK_BYTES = 32 * 1024 * 1024;
+const UPLOAD_WIDTH = 4;
+/** Up to this, a pack goes up in one request. */
+const SINGLE_SHOT_BYTES = 8 * 1024 * 1024;
+const TRY_TIMEOUT_MS = 30_000;
+/**
+ * Writes every blob of `ranges` from the pack at `url` (a signed download
+ * URL), then checks each against its digest. Rejects on the first failure,
+ * saying which blob; the caller removes what was written.
+ */
+async function fetchBlobs(packs) {
+    const all = packs.flatMap(p => p.ranges);
+    // An empty range means "to the end" to the SDK: empty blobs are only created.
+    const handles = new Map();
+    try {
+        for (const blob of all)
+            handles.set(blob.path, await external_node_fs_namespaceObject.promises.open(blob.path, 'w'));
+        const chunks = packs.flatMap(p => chunksOf(p.url, p.ranges));
+        await eachLimited(chunks, DOWNLOAD_WIDTH, chunk => fetchChunk(chunk, handles));
+    }
+    finally {
+        await Promise.all([...handles.values()].map(h => h.close()));
+    }
+    await eachLimited(all, 2, verify);
+    return all.reduce((sum, b) => sum + b.size, 0);
+}
+/** Adjacent blobs read together, cut into chunks of at most CHUNK_BYTES. */
+function chunksOf(url, ranges) {
+    const sorted = ranges.filter(r => r.size > 0).sort((a, b) => a.offset - b.offset);
+    const chunks = [];
+    let current;
+    for (const blob of sorted) {
+        let start = blob.offset;
+        const end = blob.offset + blob.size;
+        while (start < end) {
+            const joins = current !== undefined && current.offset + current.count === start && current.count < CHUNK_BYTES;
+            if (!joins || current === undefined) {
+                current = { url, offset: start, count: 0, blobs: [] };
+                chunks.push(current);
+            }
+            const take = Math.min(end - start, CHUNK_BYTES - current.count);
+            current.count += take;
+            if (current.blobs.at(-1) !== blob)
+                current.blobs.push(blob);
+            start += take;
+        }
+    }
+    return chunks;
+}
+async function fetchChunk(chunk, handles) {
+    const client = new BlobClient(chunk.url, undefined, { retryOptions: { tryTimeoutInMs: TRY_TIMEOUT_MS } });
+    const response = await client.download(chunk.offset, chunk.count, { maxRetryRequests: 3 });
+    const body = response.readableStreamBody;
+    if (!body)
+        throw new Error('the storage service sent no body');
+    let at = chunk.offset;
+    let current = 0;
+    for await (const data of body) {
+        let used = 0;
+        while (used < data.length) {
+            // Bytes come in order and the chunk's blobs lie back to back.
+            while (current < chunk.blobs.length && at >= endOf(chunk.blobs[current]))
+                current++;
+            const blob = chunk.blobs[current];
+            if (blob === undefined)
+                throw new Error(`the storage service sent more than the ${chunk.count} bytes asked for`);
+            const n = Math.min(data.length - used, endOf(blob) - at);
+            await handles.get(blob.path).write(data, used, n, at - blob.offset);
+            used += n;
+            at += n;
+        }
+    }
+    if (at !== chunk.offset + chunk.count)
+        throw new Error(`the storage service sent ${at - chunk.offset} of the ${chunk.count} bytes asked for`);
+}
+function endOf(blob) {
+    return blob.offset + blob.size;
+}
+async function verify(blob) {
+    const hash = (0,external_node_crypto_.createHash)('sha256');
+    await (0,promises_namespaceObject.pipeline)(external_node_fs_namespaceObject.createReadStream(blob.path), hash);
+    const digest = `sha256:${hash.digest('hex')}`;
+    if (digest !== blob.digest)
+        throw new Error(`blob ${blob.digest} arrived with other content (${digest})`);
+}
+/** Uploads the files, back to back, as the blob at `url` (a signed upload URL). */
+async function uploadPack(url, files) {
+    const client = new BlobClient(url, undefined, { retryOptions: { tryTimeoutInMs: 10 * TRY_TIMEOUT_MS } });
+    const blocks = client.getBlockBlobClient();
+    const total = files.reduce((sum, f) => sum + f.size, 0);
+    if (total <= SINGLE_SHOT_BYTES) {
+        const body = Buffer.concat(await Promise.all(files.map(f => external_node_fs_namespaceObject.promises.readFile(f.path))));
+        if (body.length !== total)
+            throw new Error('a blob changed size while it was being uploaded');
+        await blocks.upload(body, body.length);
+        return;
+    }
+    const pieces = [];
+    for (const file of files) {
+        for (let start = 0; start < file.size; start += BLOCK_BYTES) {
+            // Block ids of one blob must all have the same length.
+            const id = Buffer.from(String(pieces.length).padStart(8, '0')).toString('base64');
+            pieces.push({ id, path: file.path, start, length: Math.min(BLOCK_BYTES, file.size - start) });
+        }
+    }
+    await eachLimited(pieces, UPLOAD_WIDTH, async (piece) => {
+        const body = () => external_node_fs_namespaceObject.createReadStream(piece.path, { start: piece.start, end: piece.start + piece.length - 1 });
+        await blocks.stageBlock(piece.id, body, piece.length);
+    });
+    await blocks.commitBlockList(pieces.map(p => p.id));
+}
+
+;// CONCATENATED MODULE: ./src/cache/packs/entry.ts
+
+
+
+
+
+/** Fills the layout at `dir` (index.json and the manifest, as restored) with the blobs its packs hold. */
+async function fetchEntryBlobs(dir, service) {
+    const text = await external_node_fs_namespaceObject.promises.readFile(external_node_path_namespaceObject.join(dir, MANIFEST_FILE), 'utf8').catch(() => undefined);
+    if (text === undefined)
+        return { kind: 'whole' };
+    if (service === undefined)
+        return { kind: 'failed', problem: 'its packs need the cache service v2 API' };
+    const manifest = parseManifest(text);
+    if ('problem' in manifest)
+        return { kind: 'failed', problem: manifest.problem };
+    const urls = await Promise.all(manifest.packs.map(p => service.lookup(p.key)));
+    for (const [i, found] of urls.entries()) {
+        const key = manifest.packs[i]?.key;
+        if (found.kind === 'miss')
+            return { kind: 'failed', problem: `its pack ${key} is gone from the cache service` };
+        if (found.kind === 'failed')
+            return { kind: 'failed', problem: `its pack ${key} could not be looked up: ${found.reason}` };
+    }
+    await external_node_fs_namespaceObject.promises.mkdir(external_node_path_namespaceObject.join(dir, 'blobs', 'sha256'), { recursive: true });
+    const packs = manifest.packs.map((_, i) => ({
+        url: urls[i].downloadUrl,
+        ranges: manifest.blobs
+            .filter(b => b.pack === i)
+            .map(b => ({ digest: b.digest, size: b.size, offset: b.offset, path: blobPath(dir, b.digest) }))
+    }));
+    try {
+        const bytes = await fetchBlobs(packs.filter(p => p.ranges.length > 0));
+        return { kind: 'fetched', bytes, packs: packs.length };
+    }
+    catch (error) {
+        return { kind: 'failed', problem: `its blobs could not be fetched: ${error.message}` };
+    }
+}
+/** Uploads the pack of blobs (files of the layout at `dir`) under `key`, unless the service holds it already. */
+async function uploadEntryPack(upload, dir, service) {
+    const reservation = await service.reserve(upload.key);
+    if (reservation.kind === 'exists')
+        return { kind: 'held' };
+    if (reservation.kind === 'refused')
+        return { kind: 'failed', reason: `the pack was refused: ${reservation.reason}` };
+    const files = upload.blobs.map(b => ({ path: blobPath(dir, b.digest), size: b.size }));
+    const bytes = files.reduce((sum, f) => sum + f.size, 0);
+    try {
+        await uploadPack(reservation.uploadUrl, files);
+    }
+    catch (error) {
+        return { kind: 'failed', reason: `the pack's upload failed: ${error.message}` };
+    }
+    const refused = await service.finalize(upload.key, bytes);
+    return refused === undefined
+        ? { kind: 'uploaded', bytes }
+        : { kind: 'failed', reason: `the pack was not completed: ${refused}` };
+}
+
+;// CONCATENATED MODULE: external "node:timers/promises"
+const external_node_timers_promises_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:timers/promises");
+;// CONCATENATED MODULE: ./src/cache/packs/backoff.ts
+// How long to wait before asking the service again. Its rate limit (200 new
+// entries a minute per repository) is met by a matrix that starts together;
+// the jobs that were refused must not all come back in the same second.
+/** Longest single wait, whatever Retry-After says. */
+const MAX_WAIT_SECONDS = 60;
+/**
+ * Seconds to wait after a 429: what Retry-After asks (seconds or an HTTP
+ * date), else a doubling from 2 s, plus up to a quarter more at random so
+ * that refused jobs spread out.
+ */
+function rateLimitWait(retryAfter, attempt, now = Date.now(), random = Math.random) {
+    const asked = retryAfterSeconds(retryAfter, now) ?? 2 ** (attempt + 1);
+    const base = Math.min(Math.max(asked, 1), MAX_WAIT_SECONDS);
+    return Math.min(base * (1 + random() / 4), MAX_WAIT_SECONDS);
+}
+/** Retry-After in seconds, or undefined when it says nothing usable. */
+function retryAfterSeconds(header, now = Date.now()) {
+    if (header === undefined || header.trim() === '')
+        return undefined;
+    const text = header.trim();
+    if (/^\d+$/.test(text))
+        return Number(text);
+    const at = Date.parse(text);
+    return Number.isNaN(at) ? undefined : Math.max(0, (at - now) / 1000);
+}
+/** Seconds before the next try after a failure of the service itself (5xx, no answer): 1, 2, 4... */
+function failureWait(attempt) {
+    return Math.min(2 ** attempt, 8);
+}
+
+;// CONCATENATED MODULE: ./src/cache/packs/service.ts
+
+
+
+
+
+// The three calls of the cache service's v2 protocol that packs need,
+// spoken directly: @actions/cache would wrap every pack in a tar archive and
+// compress it again. The index entry still goes through @actions/cache.
+const SERVICE = 'github.actions.results.api.v1.CacheService';
+const FAILURE_TRIES = 3;
+/** Longest the calls of one transfer wait in all on the rate limit before giving up. */
+const RATE_LIMIT_BUDGET_SECONDS = 180;
+/** Entries of packs are versioned apart from everything @actions/cache writes. */
+const PACK_VERSION = (0,external_node_crypto_.createHash)('sha256').update('buildx-ci-cache pack 1').digest('hex');
+/**
+ * Whether the runner's cache service speaks the v2 API, as @actions/cache
+ * decides it: the runner says so, and the server is GitHub's (GHES keeps v1,
+ * where entries stay whole layouts).
+ */
+function packsAvailable(env) {
+    if (!env.ACTIONS_CACHE_SERVICE_V2 || !env.ACTIONS_RESULTS_URL)
+        return false;
+    let host = 'github.com';
+    try {
+        host = new URL(env.GITHUB_SERVER_URL || 'https://github.com').hostname.toUpperCase();
+    }
+    catch {
+        return false;
+    }
+    return host === 'GITHUB.COM' || host.endsWith('.GHE.COM') || host.endsWith('.LOCALHOST');
+}
+class PackService {
+    baseUrl;
+    say;
+    client;
+    rateLimitWaited = 0;
+    constructor(baseUrl, token, 
+    /** Said for each wait, so the log explains a slow save. */
+    say = () => undefined) {
+        this.baseUrl = baseUrl;
+        this.say = say;
+        this.client = new lib_HttpClient('buildx-ci-cache', [new auth_BearerCredentialHandler(token)]);
+    }
+    /** The service from the runner's environment, or undefined when it gave this job none that takes packs. */
+    static fromEnv(env, say) {
+        const url = env.ACTIONS_RESULTS_URL;
+        const token = env.ACTIONS_RUNTIME_TOKEN;
+        return packsAvailable(env) && url && token ? new PackService(url, token, say) : undefined;
+    }
+    async lookup(key) {
+        const answer = await this.call('GetCacheEntryDownloadURL', { key, restore_keys: [], version: PACK_VERSION });
+        if (answer.kind !== 'answered' || answer.status !== 200)
+            return { kind: 'failed', reason: describe(answer) };
+        const url = field(answer.body, 'signed_download_url', 'signedDownloadUrl');
+        return answer.body.ok === true && url ? { kind: 'hit', downloadUrl: url } : { kind: 'miss' };
+    }
+    async reserve(key) {
+        const answer = await this.call('CreateCacheEntry', { key, version: PACK_VERSION });
+        if (answer.kind === 'answered' && answer.status === 409)
+            return { kind: 'exists' };
+        if (answer.kind !== 'answered' || answer.status !== 200)
+            return { kind: 'refused', reason: describe(answer) };
+        const url = field(answer.body, 'signed_upload_url', 'signedUploadUrl');
+        if (answer.body.ok === true && url)
+            return { kind: 'reserved', uploadUrl: url };
+        return { kind: 'refused', reason: String(answer.body.message || 'the service did not reserve it') };
+    }
+    async finalize(key, sizeBytes) {
+        const answer = await this.call('FinalizeCacheEntryUpload', {
+            key,
+            size_bytes: String(sizeBytes),
+            version: PACK_VERSION
+        });
+        if (answer.kind !== 'answered' || answer.status !== 200)
+            return describe(answer);
+        return answer.body.ok === true ? undefined : String(answer.body.message || 'the service did not complete it');
+    }
+    // 429s wait as the service asks, within a budget shared by the calls of
+    // this process; 5xx and unanswered calls are tried three times.
+    async call(method, body) {
+        const url = new URL(`/twirp/${SERVICE}/${method}`, this.baseUrl).href;
+        let failures = 0;
+        for (let rateLimited = 0;;) {
+            const answer = await this.post(url, body);
+            if (answer.kind === 'answered' && answer.status === 429) {
+                const wait = rateLimitWait(answer.retryAfter, rateLimited++);
+                if (this.rateLimitWaited + wait > RATE_LIMIT_BUDGET_SECONDS)
+                    return answer;
+                this.rateLimitWaited += wait;
+                this.say(`The cache service is rate-limiting new entries; ${method} again in ${Math.ceil(wait)} s.`);
+                await (0,external_node_timers_promises_namespaceObject.setTimeout)(wait * 1000);
+                continue;
+            }
+            if ((answer.kind === 'unanswered' || answer.status >= 500) && ++failures < FAILURE_TRIES) {
+                await (0,external_node_timers_promises_namespaceObject.setTimeout)(failureWait(failures) * 1000);
+                continue;
+            }
+            return answer;
+        }
+    }
+    async post(url, body) {
+        try {
+            const response = await this.client.post(url, JSON.stringify(body), { 'Content-Type': 'application/json' });
+            const text = await response.readBody();
+            const status = response.message.statusCode ?? 0;
+            const headers = response.message.headers;
+            let parsed = {};
+            try {
+                parsed = JSON.parse(text);
+            }
+            catch {
+                parsed = { msg: text.slice(0, 200) };
+            }
+            const retryAfter = headers['retry-after'];
+            return {
+                kind: 'answered',
+                status,
+                body: parsed,
+                retryAfter: typeof retryAfter === 'string' ? retryAfter : undefined
+            };
+        }
+        catch (error) {
+            return { kind: 'unanswered', error: error.message };
+        }
+    }
+}
+function field(body, snake, camel) {
+    const value = body[snake] ?? body[camel];
+    return typeof value === 'string' && value !== '' ? value : undefined;
+}
+function describe(answer) {
+    if (answer.kind === 'unanswered')
+        return `no answer (${answer.error})`;
+    const message = answer.body.msg ?? answer.body.message ?? '';
+    return `HTTP ${answer.status}${message ? `: ${String(message)}` : ''}`;
+}
+
 ;// CONCATENATED MODULE: ./src/cache/gha-client.ts
 // The cache client process: runs @actions/cache for one restore or save and
 // reports to the action over the IPC channel. The action starts it with the
@@ -98657,6 +99193,9 @@ function classify(method, urlPath) {
 // workspace it archives from) and ends it, with everything it started, when
 // the service stops answering. Bundled apart (dist/cache-client), so that the
 // steps do not load the client unless they talk to the service.
+
+
+
 
 
 const REPORT_EVERY_MS = 250;
@@ -98670,15 +99209,29 @@ function send(message) {
 async function serve(request) {
     if (!isFeatureAvailable())
         return { kind: 'unavailable' };
+    // Unset on a service without the v2 API (GHES): there entries are whole layouts.
+    const service = PackService.fromEnv(process.env, line => console.log(line));
     try {
-        if (request.op === 'save')
-            return { kind: 'saved', id: await cache_saveCache(request.paths, request.key) };
+        if (request.op === 'save') {
+            // The pack first: an index entry must never name a pack the service does not hold.
+            let pack;
+            if (request.pack) {
+                if (!service)
+                    return { kind: 'pack-failed', reason: 'packs need the cache service v2 API' };
+                pack = await uploadEntryPack(request.pack, request.pack.layout, service);
+                if (pack.kind === 'failed')
+                    return { kind: 'pack-failed', reason: pack.reason };
+            }
+            return { kind: 'saved', id: await cache_saveCache(request.paths, request.key), pack };
+        }
         // One lookup on a hit, the common case. The client answers a miss and a
         // failed download alike; only then does a second, lookup-only call tell
         // them apart.
         const matchedKey = await restoreCache(request.paths, request.key, request.restoreKeys);
-        if (matchedKey !== undefined)
-            return { kind: 'restored', found: matchedKey, matchedKey };
+        if (matchedKey !== undefined) {
+            const blobs = await fetchEntryBlobs(external_node_path_namespaceObject.resolve(request.paths[0] ?? ''), service);
+            return { kind: 'restored', found: matchedKey, matchedKey, blobs };
+        }
         const found = await restoreCache(request.paths, request.key, request.restoreKeys, { lookupOnly: true });
         return found === undefined ? { kind: 'restored' } : { kind: 'restored', found };
     }

@@ -29215,7 +29215,7 @@ module.exports = {
 /***/ ((module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _steps_post_step_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(6326);
+/* harmony import */ var _steps_post_step_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(8571);
 
 // Exit explicitly: a cache request that never answered must not hold the job.
 await (0,_steps_post_step_js__WEBPACK_IMPORTED_MODULE_0__/* .runPost */ .a)();
@@ -29226,7 +29226,7 @@ __webpack_async_result__();
 
 /***/ }),
 
-/***/ 6326:
+/***/ 8571:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -32569,43 +32569,60 @@ const MAX_BLOBS = 100_000;
  * or makes buildx quietly ignore the cache.
  */
 async function cacheProblem(dir) {
+    const checked = await checkLayout(dir);
+    return 'problem' in checked ? checked.problem : undefined;
+}
+/**
+ * Every blob of a complete layout, each once, in the order the index names
+ * them (manifests before what they name, layers in the order they stack);
+ * else why the layout is not complete, as cacheProblem says it.
+ */
+async function checkLayout(dir) {
+    const problem = (text) => ({ problem: text });
     let index;
     try {
         index = JSON.parse(await external_node_fs_namespaceObject.promises.readFile(external_node_path_namespaceObject.join(dir, 'index.json'), 'utf8'));
     }
     catch (error) {
-        return error.code === 'ENOENT' ? 'no index.json' : 'index.json is not valid JSON';
+        return problem(error.code === 'ENOENT' ? 'no index.json' : 'index.json is not valid JSON');
     }
+    // Read front to back, so that blobs come in the order they are named.
     const pending = children(index);
     if (pending.length === 0)
-        return 'index.json names no manifest';
+        return problem('index.json names no manifest');
     const seen = new Set();
+    const blobs = [];
     while (pending.length > 0) {
-        const descriptor = pending.pop();
+        const descriptor = pending.shift();
         const digest = typeof descriptor.digest === 'string' ? DIGEST.exec(descriptor.digest) : null;
         // The digest becomes a path: anything but a plain sha256 is refused.
-        if (!digest || typeof descriptor.size !== 'number')
-            return `a descriptor is malformed (${JSON.stringify(descriptor.digest)})`;
+        if (!digest || !Number.isSafeInteger(descriptor.size) || descriptor.size < 0)
+            return problem(`a descriptor is malformed (${JSON.stringify(descriptor.digest)})`);
         if (seen.has(digest[1]))
             continue;
         if (seen.add(digest[1]).size > MAX_BLOBS)
-            return `it names more than ${MAX_BLOBS} blobs`;
+            return problem(`it names more than ${MAX_BLOBS} blobs`);
         const blob = external_node_path_namespaceObject.join(dir, 'blobs', 'sha256', digest[1]);
         const stat = await external_node_fs_namespaceObject.promises.stat(blob).catch(() => undefined);
         if (!stat?.isFile())
-            return `blob ${descriptor.digest} is missing`;
+            return problem(`blob ${descriptor.digest} is missing`);
         if (stat.size !== descriptor.size)
-            return `blob ${descriptor.digest} has ${stat.size} bytes, not ${descriptor.size}`;
+            return problem(`blob ${descriptor.digest} has ${stat.size} bytes, not ${descriptor.size}`);
+        blobs.push({ digest: digest[0], size: stat.size });
         if (typeof descriptor.mediaType === 'string' && NAMES_BLOBS.test(descriptor.mediaType)) {
             try {
                 pending.push(...children(JSON.parse(await external_node_fs_namespaceObject.promises.readFile(blob, 'utf8'))));
             }
             catch {
-                return `manifest ${descriptor.digest} is not valid JSON`;
+                return problem(`manifest ${descriptor.digest} is not valid JSON`);
             }
         }
     }
-    return undefined;
+    return { blobs };
+}
+/** Where a layout keeps the blob of this digest. */
+function blobPath(dir, digest) {
+    return path.join(dir, 'blobs', 'sha256', digest.slice('sha256:'.length));
 }
 function children(document) {
     if (typeof document !== 'object' || document === null)
@@ -32619,6 +32636,299 @@ function children(document) {
     return list.filter((d) => typeof d === 'object' && d !== null);
 }
 
+;// CONCATENATED MODULE: ./src/cache/packs/manifest.ts
+// An entry of the gha store is small: the layout's index.json and this
+// manifest, which says where each blob the index names is kept. Blobs live in
+// packs, entries of their own that hold blobs back to back, uncompressed
+// around them (layers are compressed already), so that a save uploads only
+// the blobs no pack holds yet and a restore reads only the ranges it needs.
+/** The file beside index.json that makes a layout an entry of packs. */
+const MANIFEST_FILE = 'buildx-ci-cache-packs.json';
+const FORMAT = 'buildx-ci-cache/packs';
+const FORMAT_VERSION = 1;
+const manifest_DIGEST = /^sha256:[a-f0-9]{64}$/;
+// Keys as the service takes them: no comma, at most 512 characters.
+const KEY = /^[^,]{1,512}$/;
+const MAX_PACKS = 1000;
+const manifest_MAX_BLOBS = 100_000;
+function renderManifest(manifest) {
+    return `${JSON.stringify({ format: FORMAT, version: FORMAT_VERSION, ...manifest })}\n`;
+}
+/**
+ * The manifest in `text`, or why it cannot be trusted: a restore reads byte
+ * ranges and writes files from it, so every place must lie inside its pack
+ * and every digest must be one a path can be made of.
+ */
+function parseManifest(text) {
+    let raw;
+    try {
+        raw = JSON.parse(text);
+    }
+    catch {
+        return { problem: `${MANIFEST_FILE} is not valid JSON` };
+    }
+    const doc = (typeof raw === 'object' && raw !== null ? raw : {});
+    if (doc.format !== FORMAT)
+        return { problem: `${MANIFEST_FILE} is not a manifest of packs` };
+    if (doc.version !== FORMAT_VERSION)
+        return { problem: `${MANIFEST_FILE} has version ${JSON.stringify(doc.version)}, not ${FORMAT_VERSION}` };
+    const { packs, blobs } = doc;
+    if (!Array.isArray(packs) || packs.length > MAX_PACKS)
+        return { problem: `${MANIFEST_FILE} lists no valid packs` };
+    if (!Array.isArray(blobs) || blobs.length > manifest_MAX_BLOBS)
+        return { problem: `${MANIFEST_FILE} lists no valid blobs` };
+    const checkedPacks = [];
+    for (const p of packs) {
+        if (typeof p?.key !== 'string' || !KEY.test(p.key) || !isCount(p.sizeBytes))
+            return { problem: `${MANIFEST_FILE} names a pack wrongly (${JSON.stringify(p?.key)})` };
+        checkedPacks.push({ key: p.key, sizeBytes: p.sizeBytes });
+    }
+    const checkedBlobs = [];
+    const seen = new Set();
+    for (const b of blobs) {
+        const { digest, size, pack, offset } = b ?? {};
+        if (typeof digest !== 'string' || !manifest_DIGEST.test(digest) || !isCount(size) || !isCount(offset) || !isCount(pack))
+            return { problem: `${MANIFEST_FILE} places a blob wrongly (${JSON.stringify(digest)})` };
+        const holder = checkedPacks[pack];
+        if (holder === undefined || offset + size > holder.sizeBytes)
+            return { problem: `${MANIFEST_FILE} places blob ${digest} outside its pack` };
+        if (seen.has(digest))
+            return { problem: `${MANIFEST_FILE} places blob ${digest} twice` };
+        seen.add(digest);
+        checkedBlobs.push({ digest, size, pack, offset });
+    }
+    return { packs: checkedPacks, blobs: checkedBlobs };
+}
+function isCount(value) {
+    return Number.isSafeInteger(value) && value >= 0;
+}
+
+;// CONCATENATED MODULE: ./src/cache/packs/plan.ts
+
+/**
+ * A pack whose blobs no longer named take more than this share of it is
+ * written again: its live blobs go into the new pack and it is left to be
+ * deleted, which keeps what the service stores within a tenth of what the
+ * newest entry needs.
+ */
+const MAX_DEAD_SHARE = 0.1;
+/**
+ * What to upload for `blobs` (the exported layout, in its order) when the
+ * service holds the packs of `held` (the restored entry's manifest, every blob
+ * of which was read back and verified this run). `scope` is where this
+ * branch's packs are named: `<prefix>/<image>/<branch>/`.
+ */
+function planSave(blobs, held, scope) {
+    const wanted = new Set(blobs.map(b => b.digest));
+    const heldAt = new Map((held?.blobs ?? []).map(b => [b.digest, b]));
+    const kept = keptPacks(held, wanted);
+    const packs = [];
+    const packIndex = new Map();
+    const places = [];
+    const fresh = [];
+    let reusedBytes = 0;
+    for (const blob of blobs) {
+        const place = heldAt.get(blob.digest);
+        if (place !== undefined && place.size === blob.size && kept.has(place.pack) && held) {
+            let index = packIndex.get(place.pack);
+            if (index === undefined) {
+                index = packs.push(held.packs[place.pack]) - 1;
+                packIndex.set(place.pack, index);
+            }
+            places.push({ ...place, pack: index });
+            reusedBytes += blob.size;
+        }
+        else
+            fresh.push(blob);
+    }
+    const rewritten = (held?.packs ?? []).filter((_, i) => !kept.has(i) && usedBy(held, i, wanted)).map(p => p.key);
+    if (fresh.length === 0)
+        return { manifest: { packs, blobs: places }, reusedBytes, rewritten };
+    const key = packKey(scope, fresh);
+    const sizeBytes = fresh.reduce((sum, b) => sum + b.size, 0);
+    const index = packs.push({ key, sizeBytes }) - 1;
+    let offset = 0;
+    for (const blob of fresh) {
+        places.push({ digest: blob.digest, size: blob.size, pack: index, offset });
+        offset += blob.size;
+    }
+    return {
+        manifest: { packs, blobs: places },
+        upload: { key, blobs: fresh, sizeBytes },
+        reusedBytes,
+        rewritten
+    };
+}
+/** The held packs worth keeping: those whose dead share stays within the bound. */
+function keptPacks(held, wanted) {
+    const kept = new Set();
+    if (held === undefined)
+        return kept;
+    const live = new Array(held.packs.length).fill(0);
+    for (const b of held.blobs)
+        if (wanted.has(b.digest))
+            live[b.pack] = (live[b.pack] ?? 0) + b.size;
+    held.packs.forEach((p, i) => {
+        const used = live[i] ?? 0;
+        if (used > 0 && p.sizeBytes - used <= MAX_DEAD_SHARE * p.sizeBytes)
+            kept.add(i);
+    });
+    return kept;
+}
+function usedBy(held, pack, wanted) {
+    return (held?.blobs ?? []).some(b => b.pack === pack && wanted.has(b.digest));
+}
+/**
+ * Named by what it holds, in order: two runs that upload the same blobs name
+ * the same pack, and the service keeps one.
+ */
+function packKey(scope, blobs) {
+    const hash = (0,external_node_crypto_.createHash)('sha256');
+    for (const b of blobs)
+        hash.update(`${b.digest} ${b.size}\n`);
+    return `${scope}packs/${hash.digest('hex')}`;
+}
+
+;// CONCATENATED MODULE: external "node:timers/promises"
+const promises_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:timers/promises");
+;// CONCATENATED MODULE: ./src/cache/packs/service.ts
+
+
+
+
+
+// The three calls of the cache service's v2 protocol that packs need,
+// spoken directly: @actions/cache would wrap every pack in a tar archive and
+// compress it again. The index entry still goes through @actions/cache.
+const SERVICE = 'github.actions.results.api.v1.CacheService';
+const FAILURE_TRIES = 3;
+/** Longest the calls of one transfer wait in all on the rate limit before giving up. */
+const RATE_LIMIT_BUDGET_SECONDS = 180;
+/** Entries of packs are versioned apart from everything @actions/cache writes. */
+const PACK_VERSION = (0,external_node_crypto_.createHash)('sha256').update('buildx-ci-cache pack 1').digest('hex');
+/**
+ * Whether the runner's cache service speaks the v2 API, as @actions/cache
+ * decides it: the runner says so, and the server is GitHub's (GHES keeps v1,
+ * where entries stay whole layouts).
+ */
+function packsAvailable(env) {
+    if (!env.ACTIONS_CACHE_SERVICE_V2 || !env.ACTIONS_RESULTS_URL)
+        return false;
+    let host = 'github.com';
+    try {
+        host = new URL(env.GITHUB_SERVER_URL || 'https://github.com').hostname.toUpperCase();
+    }
+    catch {
+        return false;
+    }
+    return host === 'GITHUB.COM' || host.endsWith('.GHE.COM') || host.endsWith('.LOCALHOST');
+}
+class PackService {
+    baseUrl;
+    say;
+    client;
+    rateLimitWaited = 0;
+    constructor(baseUrl, token, 
+    /** Said for each wait, so the log explains a slow save. */
+    say = () => undefined) {
+        this.baseUrl = baseUrl;
+        this.say = say;
+        this.client = new HttpClient('buildx-ci-cache', [new BearerCredentialHandler(token)]);
+    }
+    /** The service from the runner's environment, or undefined when it gave this job none that takes packs. */
+    static fromEnv(env, say) {
+        const url = env.ACTIONS_RESULTS_URL;
+        const token = env.ACTIONS_RUNTIME_TOKEN;
+        return packsAvailable(env) && url && token ? new PackService(url, token, say) : undefined;
+    }
+    async lookup(key) {
+        const answer = await this.call('GetCacheEntryDownloadURL', { key, restore_keys: [], version: PACK_VERSION });
+        if (answer.kind !== 'answered' || answer.status !== 200)
+            return { kind: 'failed', reason: describe(answer) };
+        const url = field(answer.body, 'signed_download_url', 'signedDownloadUrl');
+        return answer.body.ok === true && url ? { kind: 'hit', downloadUrl: url } : { kind: 'miss' };
+    }
+    async reserve(key) {
+        const answer = await this.call('CreateCacheEntry', { key, version: PACK_VERSION });
+        if (answer.kind === 'answered' && answer.status === 409)
+            return { kind: 'exists' };
+        if (answer.kind !== 'answered' || answer.status !== 200)
+            return { kind: 'refused', reason: describe(answer) };
+        const url = field(answer.body, 'signed_upload_url', 'signedUploadUrl');
+        if (answer.body.ok === true && url)
+            return { kind: 'reserved', uploadUrl: url };
+        return { kind: 'refused', reason: String(answer.body.message || 'the service did not reserve it') };
+    }
+    async finalize(key, sizeBytes) {
+        const answer = await this.call('FinalizeCacheEntryUpload', {
+            key,
+            size_bytes: String(sizeBytes),
+            version: PACK_VERSION
+        });
+        if (answer.kind !== 'answered' || answer.status !== 200)
+            return describe(answer);
+        return answer.body.ok === true ? undefined : String(answer.body.message || 'the service did not complete it');
+    }
+    // 429s wait as the service asks, within a budget shared by the calls of
+    // this process; 5xx and unanswered calls are tried three times.
+    async call(method, body) {
+        const url = new URL(`/twirp/${SERVICE}/${method}`, this.baseUrl).href;
+        let failures = 0;
+        for (let rateLimited = 0;;) {
+            const answer = await this.post(url, body);
+            if (answer.kind === 'answered' && answer.status === 429) {
+                const wait = rateLimitWait(answer.retryAfter, rateLimited++);
+                if (this.rateLimitWaited + wait > RATE_LIMIT_BUDGET_SECONDS)
+                    return answer;
+                this.rateLimitWaited += wait;
+                this.say(`The cache service is rate-limiting new entries; ${method} again in ${Math.ceil(wait)} s.`);
+                await sleep(wait * 1000);
+                continue;
+            }
+            if ((answer.kind === 'unanswered' || answer.status >= 500) && ++failures < FAILURE_TRIES) {
+                await sleep(failureWait(failures) * 1000);
+                continue;
+            }
+            return answer;
+        }
+    }
+    async post(url, body) {
+        try {
+            const response = await this.client.post(url, JSON.stringify(body), { 'Content-Type': 'application/json' });
+            const text = await response.readBody();
+            const status = response.message.statusCode ?? 0;
+            const headers = response.message.headers;
+            let parsed = {};
+            try {
+                parsed = JSON.parse(text);
+            }
+            catch {
+                parsed = { msg: text.slice(0, 200) };
+            }
+            const retryAfter = headers['retry-after'];
+            return {
+                kind: 'answered',
+                status,
+                body: parsed,
+                retryAfter: typeof retryAfter === 'string' ? retryAfter : undefined
+            };
+        }
+        catch (error) {
+            return { kind: 'unanswered', error: error.message };
+        }
+    }
+}
+function field(body, snake, camel) {
+    const value = body[snake] ?? body[camel];
+    return typeof value === 'string' && value !== '' ? value : undefined;
+}
+function describe(answer) {
+    if (answer.kind === 'unanswered')
+        return `no answer (${answer.error})`;
+    const message = answer.body.msg ?? answer.body.message ?? '';
+    return `HTTP ${answer.status}${message ? `: ${String(message)}` : ''}`;
+}
+
 ;// CONCATENATED MODULE: ./src/cache/gha.ts
 
 
@@ -32627,8 +32937,18 @@ function children(document) {
 
 
 
+
+
+
+
 /**
- * The GitHub Actions cache service. The service's entry version hashes the
+ * The GitHub Actions cache service. An entry is the layout's index.json and
+ * a manifest of packs (packs/manifest.ts): the blobs live in packs, entries
+ * of their own, so that a save uploads only what the service does not hold
+ * and a restore reads blobs straight into the layout. On a service without
+ * the v2 API (GHES), entries are whole layouts; restores read both.
+ *
+ * The service's entry version hashes the
  * path strings the client is given, and the client archives paths relative to
  * GITHUB_WORKSPACE. Each call therefore runs in a client process whose
  * workspace and working directory are our own folder under RUNNER_TEMP, and
@@ -32698,12 +33018,25 @@ class GhaCacheStore {
             warning(`The cache entry ${found} was found but could not be downloaded or unpacked${said}; building without a cache.`);
             return await this.unusable(found, 'it could not be downloaded or unpacked');
         }
+        const blobs = reply.blobs ?? { kind: 'whole' };
+        if (blobs.kind === 'failed') {
+            warning(`The entry ${found} could not be used (${blobs.problem}); building without it.`);
+            return await this.unusable(found, blobs.problem);
+        }
         const problem = await cacheProblem(this.cacheDir);
         if (problem !== undefined) {
             warning(`The entry ${found} is not a complete buildx cache (${problem}); building without it.`);
             return await this.unusable(found, problem);
         }
-        return { matchedKey: found, from: [{ type: 'local', dir: this.cacheDir }], sizeBytes: await dirSize(this.cacheDir) };
+        const sizeBytes = await dirSize(this.cacheDir);
+        if (blobs.kind === 'fetched')
+            info(`Fetched ${megabytes(blobs.bytes)} of blobs from ${blobs.packs} pack(s) into the layout.`);
+        return {
+            matchedKey: found,
+            from: [{ type: 'local', dir: this.cacheDir }],
+            sizeBytes,
+            movedBytes: blobs.kind === 'fetched' ? blobs.bytes : sizeBytes
+        };
     }
     async unusable(matchedKey, problem) {
         await removeDir(this.cacheDir);
@@ -32718,11 +33051,56 @@ class GhaCacheStore {
         return { sizeBytes: await dirSize(this.exportDir), problem };
     }
     async save(plan, signal) {
-        // Said plainly and before the archive is made: the client reports a
+        // Said plainly and before anything is uploaded: the client reports a
         // denied write only as a warning of its own, and we would blame a race.
         const denied = writeDenied(this.env);
         if (denied)
             return { saved: false, reason: denied };
+        return packsAvailable(this.env) ? await this.savePacked(plan, signal) : await this.saveWhole(plan, signal);
+    }
+    // The entry names the exported layout's blobs; those the restored entry's
+    // packs hold (read back and verified this run) are named where they are,
+    // the rest go up in one new pack before the entry.
+    async savePacked(plan, signal) {
+        const layout = await checkLayout(this.exportDir);
+        if ('problem' in layout)
+            return { saved: false, reason: `the exported cache is incomplete (${layout.problem})` };
+        const planned = planSave(layout.blobs, await this.heldPacks(), branchScope(plan.content));
+        const sizeBytes = layout.blobs.reduce((sum, b) => sum + b.size, 0);
+        info(planned.upload
+            ? `Uploading ${megabytes(planned.upload.sizeBytes)} of new blobs; ${megabytes(planned.reusedBytes)} are held by the cache service already.`
+            : `Every blob (${megabytes(planned.reusedBytes)}) is held by the cache service already: only the index is uploaded.`);
+        if (planned.rewritten.length > 0)
+            info(`Writing again the live blobs of ${planned.rewritten.length} pack(s) mostly made of blobs no longer named.`);
+        await removeDir(this.cacheDir);
+        await external_node_fs_namespaceObject.promises.mkdir(this.cacheDir, { recursive: true });
+        await external_node_fs_namespaceObject.promises.copyFile(external_node_path_namespaceObject.join(this.exportDir, 'index.json'), external_node_path_namespaceObject.join(this.cacheDir, 'index.json'));
+        await external_node_fs_namespaceObject.promises.writeFile(external_node_path_namespaceObject.join(this.cacheDir, MANIFEST_FILE), renderManifest(planned.manifest));
+        const key = generationKey(plan.content);
+        const upload = planned.upload && { ...planned.upload, layout: this.exportDir };
+        const { reply, warnings } = await this.call({ op: 'save', paths: [this.cacheName], key, pack: upload }, signal);
+        const refused = this.refusal(reply, warnings);
+        if (refused)
+            return refused;
+        const indexBytes = await dirSize(this.cacheDir);
+        const packBytes = reply.kind === 'saved' && reply.pack?.kind === 'uploaded' ? reply.pack.bytes : 0;
+        return {
+            saved: true,
+            key,
+            sizeBytes,
+            movedBytes: packBytes + indexBytes,
+            needs: planned.manifest.packs.map(p => p.key)
+        };
+    }
+    /** The packs of the entry this run restored, if it restored one of packs. */
+    async heldPacks() {
+        const text = await external_node_fs_namespaceObject.promises.readFile(external_node_path_namespaceObject.join(this.cacheDir, MANIFEST_FILE), 'utf8').catch(() => undefined);
+        if (text === undefined)
+            return undefined;
+        const manifest = parseManifest(text);
+        return 'problem' in manifest ? undefined : manifest;
+    }
+    async saveWhole(plan, signal) {
         // The entry's version hashes the path the client is given, which must be
         // the one restores ask for: the export takes the restored cache's place.
         // buildx adds to a local cache and never removes from it; a fresh export
@@ -32731,17 +33109,26 @@ class GhaCacheStore {
         await external_node_fs_namespaceObject.promises.rename(this.exportDir, this.cacheDir);
         const key = generationKey(plan.content);
         const { reply, warnings } = await this.call({ op: 'save', paths: [this.cacheName], key }, signal);
+        const refused = this.refusal(reply, warnings);
+        if (refused)
+            return refused;
+        const sizeBytes = await dirSize(this.cacheDir);
+        return { saved: true, key, sizeBytes, movedBytes: sizeBytes };
+    }
+    refusal(reply, warnings) {
         if (reply.kind === 'unavailable')
             return { saved: false, reason: 'the GitHub Actions cache service is not available to this job.' };
         if (reply.kind === 'refused')
             return { saved: false, reason: `the cache service refused it: ${reply.message}` };
+        if (reply.kind === 'pack-failed')
+            return { saved: false, reason: `its blobs could not be stored: ${reply.reason}` };
         if (reply.kind !== 'saved' || reply.id === -1) {
             const why = warnings.length > 0
                 ? warnings.join('; ')
                 : 'another job may have saved this generation first, or the service failed; see above';
             return { saved: false, reason: `the cache service did not accept the entry (${why})` };
         }
-        return { saved: true, key, sizeBytes: await dirSize(this.cacheDir) };
+        return undefined;
     }
     temporaryPaths() {
         return [this.cacheDir, this.exportDir, this.clientTemp];
@@ -38586,6 +38973,7 @@ function toEntry(raw) {
  * delete what a newer run saved while it was building.
  */
 function superseded(entries, scope) {
+    const needed = new Set(scope.needed ?? []);
     const inScope = entries.filter(e => e.ref === scope.ref && e.key.startsWith(scope.scopePrefix));
     const kept = inScope.filter(e => e.key === scope.keep && Number.isFinite(e.createdAt));
     if (kept.length === 0) {
@@ -38593,7 +38981,7 @@ function superseded(entries, scope) {
     }
     const keptAt = Math.max(...kept.map(e => e.createdAt));
     return inScope
-        .filter(e => e.key !== scope.keep && Number.isFinite(e.createdAt) && e.createdAt < keptAt)
+        .filter(e => e.key !== scope.keep && !needed.has(e.key) && Number.isFinite(e.createdAt) && e.createdAt < keptAt)
         .sort((a, b) => a.createdAt - b.createdAt || a.id - b.id);
 }
 /** `gone`: evicted or deleted by another run since the list; not a failure. */
@@ -39051,7 +39439,8 @@ function restoreCell(state) {
     const r = state.restore;
     if (!r)
         return '–';
-    return `${megabytes(r.sizeBytes)} in ${summary_seconds(r.seconds)} (${rate(r.sizeBytes, r.seconds)})`;
+    const moved = r.movedBytes === undefined ? '' : `, ${megabytes(r.movedBytes)} downloaded`;
+    return `${megabytes(r.sizeBytes)} in ${summary_seconds(r.seconds)} (${rate(r.sizeBytes, r.seconds)}${moved})`;
 }
 function buildCell(state) {
     const build = state.build;
@@ -39064,8 +39453,10 @@ function buildCell(state) {
 }
 function savedCell(save) {
     const r = save.result;
-    if (r.saved)
-        return `${megabytes(r.sizeBytes)} in ${summary_seconds(save.seconds)} (${rate(r.sizeBytes, save.seconds)})`;
+    if (r.saved) {
+        const moved = r.movedBytes === undefined ? '' : `, ${megabytes(r.movedBytes)} uploaded`;
+        return `${megabytes(r.sizeBytes)} in ${summary_seconds(save.seconds)} (${rate(r.sizeBytes, save.seconds)}${moved})`;
+    }
     return `no: ${cell(r.reason)}`;
 }
 // Our table continues only if nothing but its rows came after its rule.
@@ -39123,8 +39514,8 @@ async function runPost() {
         }
         const outcome = await group('Save the cache', () => saveStep(state, runner));
         if (outcome.result.saved && state.deleteSuperseded) {
-            const kept = outcome.result.key;
-            await group('Delete superseded entries', () => deleteOlder(state, kept, runner));
+            const { key, needs } = outcome.result;
+            await group('Delete superseded entries', () => deleteOlder(state, key, needs ?? [], runner));
         }
         if (state.summary)
             await writeSummary(state, outcome, runner.stepSummary);
@@ -39160,15 +39551,17 @@ async function saveStep(state, runner) {
         result = { saved: false, reason: `${error.message}.` };
     }
     const seconds = (Date.now() - started) / 1000;
-    if (result.saved)
-        info(`Cache saved with key: ${result.key} (${megabytes(result.sizeBytes)} in ${seconds.toFixed(1)} s)`);
+    if (result.saved) {
+        const moved = result.movedBytes === undefined ? '' : `, ${megabytes(result.movedBytes)} uploaded`;
+        info(`Cache saved with key: ${result.key} (${megabytes(result.sizeBytes)}${moved}, in ${seconds.toFixed(1)} s)`);
+    }
     else
         warning(`Cache not saved with key ${state.key}: ${result.reason}`);
     return { result, seconds };
 }
 // A local cache root already keeps one entry per image and branch; the
 // service keeps every key until it is evicted, so old ones are deleted here.
-async function deleteOlder(state, kept, runner) {
+async function deleteOlder(state, kept, needed, runner) {
     if (state.store.backend !== 'gha')
         return;
     const result = await deleteSuperseded({
@@ -39177,6 +39570,7 @@ async function deleteOlder(state, kept, runner) {
         ref: runner.ref ?? '',
         scopePrefix: branchScope(state.key),
         keep: kept,
+        needed,
         apiUrl: runner.apiUrl
     });
     const line = deletionSummary(result);

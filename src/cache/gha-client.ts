@@ -7,6 +7,9 @@
 import * as cache from '@actions/cache'
 import type { ClientMessage, ClientReply, ClientRequest } from './client-protocol.js'
 import { NetworkActivity } from './network-activity.js'
+import { fetchEntryBlobs, uploadEntryPack, type Uploaded } from './packs/entry.js'
+import { PackService } from './packs/service.js'
+import * as path from 'node:path'
 
 const REPORT_EVERY_MS = 250
 
@@ -19,13 +22,27 @@ function send(message: ClientMessage): Promise<void> {
 
 async function serve(request: ClientRequest): Promise<ClientReply> {
   if (!cache.isFeatureAvailable()) return { kind: 'unavailable' }
+  // Unset on a service without the v2 API (GHES): there entries are whole layouts.
+  const service = PackService.fromEnv(process.env, line => console.log(line))
   try {
-    if (request.op === 'save') return { kind: 'saved', id: await cache.saveCache(request.paths, request.key) }
+    if (request.op === 'save') {
+      // The pack first: an index entry must never name a pack the service does not hold.
+      let pack: Uploaded | undefined
+      if (request.pack) {
+        if (!service) return { kind: 'pack-failed', reason: 'packs need the cache service v2 API' }
+        pack = await uploadEntryPack(request.pack, request.pack.layout, service)
+        if (pack.kind === 'failed') return { kind: 'pack-failed', reason: pack.reason }
+      }
+      return { kind: 'saved', id: await cache.saveCache(request.paths, request.key), pack }
+    }
     // One lookup on a hit, the common case. The client answers a miss and a
     // failed download alike; only then does a second, lookup-only call tell
     // them apart.
     const matchedKey = await cache.restoreCache(request.paths, request.key, request.restoreKeys)
-    if (matchedKey !== undefined) return { kind: 'restored', found: matchedKey, matchedKey }
+    if (matchedKey !== undefined) {
+      const blobs = await fetchEntryBlobs(path.resolve(request.paths[0] ?? ''), service)
+      return { kind: 'restored', found: matchedKey, matchedKey, blobs }
+    }
     const found = await cache.restoreCache(request.paths, request.key, request.restoreKeys, { lookupOnly: true })
     return found === undefined ? { kind: 'restored' } : { kind: 'restored', found }
   } catch (error) {

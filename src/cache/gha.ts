@@ -2,15 +2,25 @@ import * as core from '@actions/core'
 import * as fs from 'node:fs'
 import * as path from 'node:path'
 import { dirSize, removeDir } from '../fsutil.js'
-import { generationKey, keyComponent, type KeyPlan } from '../key/key.js'
+import { branchScope, generationKey, keyComponent, type KeyPlan } from '../key/key.js'
+import { megabytes } from '../megabytes.js'
 import { runClient, type ClientOutcome } from './client-process.js'
 import type { ClientRequest } from './client-protocol.js'
 import type { Bounds } from './deadline.js'
-import { cacheProblem } from './integrity.js'
+import { cacheProblem, checkLayout } from './integrity.js'
+import { MANIFEST_FILE, parseManifest, renderManifest, type PackManifest } from './packs/manifest.js'
+import { planSave } from './packs/plan.js'
+import { packsAvailable } from './packs/service.js'
 import type { CacheLocation, CacheStore, Exported, Restored, SaveResult } from './store.js'
 
 /**
- * The GitHub Actions cache service. The service's entry version hashes the
+ * The GitHub Actions cache service. An entry is the layout's index.json and
+ * a manifest of packs (packs/manifest.ts): the blobs live in packs, entries
+ * of their own, so that a save uploads only what the service does not hold
+ * and a restore reads blobs straight into the layout. On a service without
+ * the v2 API (GHES), entries are whole layouts; restores read both.
+ *
+ * The service's entry version hashes the
  * path strings the client is given, and the client archives paths relative to
  * GITHUB_WORKSPACE. Each call therefore runs in a client process whose
  * workspace and working directory are our own folder under RUNNER_TEMP, and
@@ -86,12 +96,25 @@ export class GhaCacheStore implements CacheStore {
       )
       return await this.unusable(found, 'it could not be downloaded or unpacked')
     }
+    const blobs = reply.blobs ?? { kind: 'whole' }
+    if (blobs.kind === 'failed') {
+      core.warning(`The entry ${found} could not be used (${blobs.problem}); building without it.`)
+      return await this.unusable(found, blobs.problem)
+    }
     const problem = await cacheProblem(this.cacheDir)
     if (problem !== undefined) {
       core.warning(`The entry ${found} is not a complete buildx cache (${problem}); building without it.`)
       return await this.unusable(found, problem)
     }
-    return { matchedKey: found, from: [{ type: 'local', dir: this.cacheDir }], sizeBytes: await dirSize(this.cacheDir) }
+    const sizeBytes = await dirSize(this.cacheDir)
+    if (blobs.kind === 'fetched')
+      core.info(`Fetched ${megabytes(blobs.bytes)} of blobs from ${blobs.packs} pack(s) into the layout.`)
+    return {
+      matchedKey: found,
+      from: [{ type: 'local', dir: this.cacheDir }],
+      sizeBytes,
+      movedBytes: blobs.kind === 'fetched' ? blobs.bytes : sizeBytes
+    }
   }
 
   private async unusable(matchedKey: string, problem: string): Promise<Restored> {
@@ -110,10 +133,59 @@ export class GhaCacheStore implements CacheStore {
   }
 
   async save(plan: Pick<KeyPlan, 'content'>, signal?: AbortSignal): Promise<SaveResult> {
-    // Said plainly and before the archive is made: the client reports a
+    // Said plainly and before anything is uploaded: the client reports a
     // denied write only as a warning of its own, and we would blame a race.
     const denied = writeDenied(this.env)
     if (denied) return { saved: false, reason: denied }
+    return packsAvailable(this.env) ? await this.savePacked(plan, signal) : await this.saveWhole(plan, signal)
+  }
+
+  // The entry names the exported layout's blobs; those the restored entry's
+  // packs hold (read back and verified this run) are named where they are,
+  // the rest go up in one new pack before the entry.
+  private async savePacked(plan: Pick<KeyPlan, 'content'>, signal?: AbortSignal): Promise<SaveResult> {
+    const layout = await checkLayout(this.exportDir)
+    if ('problem' in layout) return { saved: false, reason: `the exported cache is incomplete (${layout.problem})` }
+    const planned = planSave(layout.blobs, await this.heldPacks(), branchScope(plan.content))
+    const sizeBytes = layout.blobs.reduce((sum, b) => sum + b.size, 0)
+    core.info(
+      planned.upload
+        ? `Uploading ${megabytes(planned.upload.sizeBytes)} of new blobs; ${megabytes(planned.reusedBytes)} are held by the cache service already.`
+        : `Every blob (${megabytes(planned.reusedBytes)}) is held by the cache service already: only the index is uploaded.`
+    )
+    if (planned.rewritten.length > 0)
+      core.info(
+        `Writing again the live blobs of ${planned.rewritten.length} pack(s) mostly made of blobs no longer named.`
+      )
+    await removeDir(this.cacheDir)
+    await fs.promises.mkdir(this.cacheDir, { recursive: true })
+    await fs.promises.copyFile(path.join(this.exportDir, 'index.json'), path.join(this.cacheDir, 'index.json'))
+    await fs.promises.writeFile(path.join(this.cacheDir, MANIFEST_FILE), renderManifest(planned.manifest))
+    const key = generationKey(plan.content)
+    const upload = planned.upload && { ...planned.upload, layout: this.exportDir }
+    const { reply, warnings } = await this.call({ op: 'save', paths: [this.cacheName], key, pack: upload }, signal)
+    const refused = this.refusal(reply, warnings)
+    if (refused) return refused
+    const indexBytes = await dirSize(this.cacheDir)
+    const packBytes = reply.kind === 'saved' && reply.pack?.kind === 'uploaded' ? reply.pack.bytes : 0
+    return {
+      saved: true,
+      key,
+      sizeBytes,
+      movedBytes: packBytes + indexBytes,
+      needs: planned.manifest.packs.map(p => p.key)
+    }
+  }
+
+  /** The packs of the entry this run restored, if it restored one of packs. */
+  private async heldPacks(): Promise<PackManifest | undefined> {
+    const text = await fs.promises.readFile(path.join(this.cacheDir, MANIFEST_FILE), 'utf8').catch(() => undefined)
+    if (text === undefined) return undefined
+    const manifest = parseManifest(text)
+    return 'problem' in manifest ? undefined : manifest
+  }
+
+  private async saveWhole(plan: Pick<KeyPlan, 'content'>, signal?: AbortSignal): Promise<SaveResult> {
     // The entry's version hashes the path the client is given, which must be
     // the one restores ask for: the export takes the restored cache's place.
     // buildx adds to a local cache and never removes from it; a fresh export
@@ -122,9 +194,17 @@ export class GhaCacheStore implements CacheStore {
     await fs.promises.rename(this.exportDir, this.cacheDir)
     const key = generationKey(plan.content)
     const { reply, warnings } = await this.call({ op: 'save', paths: [this.cacheName], key }, signal)
+    const refused = this.refusal(reply, warnings)
+    if (refused) return refused
+    const sizeBytes = await dirSize(this.cacheDir)
+    return { saved: true, key, sizeBytes, movedBytes: sizeBytes }
+  }
+
+  private refusal(reply: ClientOutcome['reply'], warnings: string[]): SaveResult | undefined {
     if (reply.kind === 'unavailable')
       return { saved: false, reason: 'the GitHub Actions cache service is not available to this job.' }
     if (reply.kind === 'refused') return { saved: false, reason: `the cache service refused it: ${reply.message}` }
+    if (reply.kind === 'pack-failed') return { saved: false, reason: `its blobs could not be stored: ${reply.reason}` }
     if (reply.kind !== 'saved' || reply.id === -1) {
       const why =
         warnings.length > 0
@@ -132,7 +212,7 @@ export class GhaCacheStore implements CacheStore {
           : 'another job may have saved this generation first, or the service failed; see above'
       return { saved: false, reason: `the cache service did not accept the entry (${why})` }
     }
-    return { saved: true, key, sizeBytes: await dirSize(this.cacheDir) }
+    return undefined
   }
 
   temporaryPaths(): string[] {

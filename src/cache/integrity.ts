@@ -13,6 +13,15 @@ const NAMES_BLOBS = /(manifest|index)[^/]*\+json$/
 const DIGEST = /^sha256:([a-f0-9]{64})$/
 const MAX_BLOBS = 100_000
 
+/** A blob a layout names, as its descriptor gives it. */
+export interface LayoutBlob {
+  /** `sha256:<hex>`. */
+  digest: string
+  size: number
+}
+
+export type LayoutCheck = { blobs: LayoutBlob[] } | { problem: string }
+
 /**
  * Why dir is not a complete buildx local cache, or undefined when it is:
  * index.json must parse, and every blob it names (through the manifests) must
@@ -22,36 +31,58 @@ const MAX_BLOBS = 100_000
  * or makes buildx quietly ignore the cache.
  */
 export async function cacheProblem(dir: string): Promise<string | undefined> {
+  const checked = await checkLayout(dir)
+  return 'problem' in checked ? checked.problem : undefined
+}
+
+/**
+ * Every blob of a complete layout, each once, in the order the index names
+ * them (manifests before what they name, layers in the order they stack);
+ * else why the layout is not complete, as cacheProblem says it.
+ */
+export async function checkLayout(dir: string): Promise<LayoutCheck> {
+  const problem = (text: string): LayoutCheck => ({ problem: text })
   let index: unknown
   try {
     index = JSON.parse(await fs.promises.readFile(path.join(dir, 'index.json'), 'utf8'))
   } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'ENOENT' ? 'no index.json' : 'index.json is not valid JSON'
+    return problem(
+      (error as NodeJS.ErrnoException).code === 'ENOENT' ? 'no index.json' : 'index.json is not valid JSON'
+    )
   }
+  // Read front to back, so that blobs come in the order they are named.
   const pending = children(index)
-  if (pending.length === 0) return 'index.json names no manifest'
+  if (pending.length === 0) return problem('index.json names no manifest')
   const seen = new Set<string>()
+  const blobs: LayoutBlob[] = []
   while (pending.length > 0) {
-    const descriptor = pending.pop() as Descriptor
+    const descriptor = pending.shift() as Descriptor
     const digest = typeof descriptor.digest === 'string' ? DIGEST.exec(descriptor.digest) : null
     // The digest becomes a path: anything but a plain sha256 is refused.
-    if (!digest || typeof descriptor.size !== 'number')
-      return `a descriptor is malformed (${JSON.stringify(descriptor.digest)})`
+    if (!digest || !Number.isSafeInteger(descriptor.size) || (descriptor.size as number) < 0)
+      return problem(`a descriptor is malformed (${JSON.stringify(descriptor.digest)})`)
     if (seen.has(digest[1])) continue
-    if (seen.add(digest[1]).size > MAX_BLOBS) return `it names more than ${MAX_BLOBS} blobs`
+    if (seen.add(digest[1]).size > MAX_BLOBS) return problem(`it names more than ${MAX_BLOBS} blobs`)
     const blob = path.join(dir, 'blobs', 'sha256', digest[1])
     const stat = await fs.promises.stat(blob).catch(() => undefined)
-    if (!stat?.isFile()) return `blob ${descriptor.digest} is missing`
-    if (stat.size !== descriptor.size) return `blob ${descriptor.digest} has ${stat.size} bytes, not ${descriptor.size}`
+    if (!stat?.isFile()) return problem(`blob ${descriptor.digest} is missing`)
+    if (stat.size !== descriptor.size)
+      return problem(`blob ${descriptor.digest} has ${stat.size} bytes, not ${descriptor.size}`)
+    blobs.push({ digest: digest[0], size: stat.size })
     if (typeof descriptor.mediaType === 'string' && NAMES_BLOBS.test(descriptor.mediaType)) {
       try {
         pending.push(...children(JSON.parse(await fs.promises.readFile(blob, 'utf8'))))
       } catch {
-        return `manifest ${descriptor.digest} is not valid JSON`
+        return problem(`manifest ${descriptor.digest} is not valid JSON`)
       }
     }
   }
-  return undefined
+  return { blobs }
+}
+
+/** Where a layout keeps the blob of this digest. */
+export function blobPath(dir: string, digest: string): string {
+  return path.join(dir, 'blobs', 'sha256', digest.slice('sha256:'.length))
 }
 
 function children(document: unknown): Descriptor[] {

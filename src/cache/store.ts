@@ -10,6 +10,8 @@ export interface Restored {
   /** What buildx imports; empty when the entry is not whole. */
   from: CacheLocation[]
   sizeBytes: number
+  /** Bytes that came over the network for it, when the store knows (packs fetch only what the entry names). */
+  movedBytes?: number
   /** Why the entry found cannot be imported (a missing blob, a bad archive); unset when it is whole. */
   problem?: string
 }
@@ -19,7 +21,17 @@ export interface Exported {
   problem?: string
 }
 
-export type SaveResult = { saved: true; key: string; sizeBytes: number } | { saved: false; reason: string }
+export type SaveResult =
+  | {
+      saved: true
+      key: string
+      sizeBytes: number
+      /** Bytes uploaded, when the store knows: only blobs the service did not hold. */
+      movedBytes?: number
+      /** Other entries the saved one needs (its packs): never superseded by it. */
+      needs?: string[]
+    }
+  | { saved: false; reason: string }
 
 /** What the main step hands the post step so that it finds the same store. */
 export interface StoreConfig {

@@ -19,6 +19,8 @@ export interface DeletionOptions {
   scopePrefix: string
   /** The key just saved; it and anything created after it are kept. */
   keep: string
+  /** Older entries the kept one still needs (the packs holding its blobs): kept too. */
+  needed?: string[]
   /** The REST API root (GITHUB_API_URL). Default: the one @actions/github picks. */
   apiUrl?: string
   /** Bound on the whole listing and deleting. Default 60. */
@@ -190,8 +192,9 @@ function toEntry(raw: { id?: number; key?: string; ref?: string; created_at?: st
  */
 function superseded(
   entries: CacheEntry[],
-  scope: Pick<DeletionOptions, 'ref' | 'scopePrefix' | 'keep'>
+  scope: Pick<DeletionOptions, 'ref' | 'scopePrefix' | 'keep' | 'needed'>
 ): CacheEntry[] | string {
+  const needed = new Set(scope.needed ?? [])
   const inScope = entries.filter(e => e.ref === scope.ref && e.key.startsWith(scope.scopePrefix))
   const kept = inScope.filter(e => e.key === scope.keep && Number.isFinite(e.createdAt))
   if (kept.length === 0) {
@@ -199,7 +202,7 @@ function superseded(
   }
   const keptAt = Math.max(...kept.map(e => e.createdAt))
   return inScope
-    .filter(e => e.key !== scope.keep && Number.isFinite(e.createdAt) && e.createdAt < keptAt)
+    .filter(e => e.key !== scope.keep && !needed.has(e.key) && Number.isFinite(e.createdAt) && e.createdAt < keptAt)
     .sort((a, b) => a.createdAt - b.createdAt || a.id - b.id)
 }
 

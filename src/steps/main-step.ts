@@ -111,7 +111,10 @@ async function mainStep(): Promise<void> {
     cacheHit,
     stale: false,
     store: storeConfig,
-    restore: entry && !restored.fromEngine ? { sizeBytes: entry.sizeBytes, seconds: restored.seconds } : undefined,
+    restore:
+      entry && !restored.fromEngine
+        ? { sizeBytes: entry.sizeBytes, seconds: restored.seconds, movedBytes: entry.movedBytes }
+        : undefined,
     unusable: entry?.problem !== undefined ? { key: entry.matchedKey, problem: entry.problem } : undefined,
     save: decision,
     saveTimeoutSeconds: inputs.saveTimeoutSeconds,

@@ -27,8 +27,8 @@ export async function runPost(): Promise<void> {
     }
     const outcome = await core.group('Save the cache', () => saveStep(state, runner))
     if (outcome.result.saved && state.deleteSuperseded) {
-      const kept = outcome.result.key
-      await core.group('Delete superseded entries', () => deleteOlder(state, kept, runner))
+      const { key, needs } = outcome.result
+      await core.group('Delete superseded entries', () => deleteOlder(state, key, needs ?? [], runner))
     }
     if (state.summary) await writeSummary(state, outcome, runner.stepSummary)
   } catch (error) {
@@ -62,15 +62,18 @@ async function saveStep(state: StepState, runner: Runner): Promise<SaveOutcome> 
     result = { saved: false, reason: `${error.message}.` }
   }
   const seconds = (Date.now() - started) / 1000
-  if (result.saved)
-    core.info(`Cache saved with key: ${result.key} (${megabytes(result.sizeBytes)} in ${seconds.toFixed(1)} s)`)
-  else core.warning(`Cache not saved with key ${state.key}: ${result.reason}`)
+  if (result.saved) {
+    const moved = result.movedBytes === undefined ? '' : `, ${megabytes(result.movedBytes)} uploaded`
+    core.info(
+      `Cache saved with key: ${result.key} (${megabytes(result.sizeBytes)}${moved}, in ${seconds.toFixed(1)} s)`
+    )
+  } else core.warning(`Cache not saved with key ${state.key}: ${result.reason}`)
   return { result, seconds }
 }
 
 // A local cache root already keeps one entry per image and branch; the
 // service keeps every key until it is evicted, so old ones are deleted here.
-async function deleteOlder(state: StepState, kept: string, runner: Runner): Promise<void> {
+async function deleteOlder(state: StepState, kept: string, needed: string[], runner: Runner): Promise<void> {
   if (state.store.backend !== 'gha') return
   const result = await deleteSuperseded({
     token: core.getInput(Input.GithubToken),
@@ -78,6 +81,7 @@ async function deleteOlder(state: StepState, kept: string, runner: Runner): Prom
     ref: runner.ref ?? '',
     scopePrefix: branchScope(state.key),
     keep: kept,
+    needed,
     apiUrl: runner.apiUrl
   })
   const line = deletionSummary(result)

@@ -16,7 +16,7 @@ export interface StepState {
   /** The restored entry of this content was stale or broken. */
   stale: boolean
   store: StoreConfig
-  restore?: { sizeBytes: number; seconds: number }
+  restore?: { sizeBytes: number; seconds: number; movedBytes?: number }
   /** An entry found but not imported, and why. */
   unusable?: { key: string; problem: string }
   build?: { seconds: number; steps: StepCounts; retriedWithoutCache: boolean; succeeded: boolean }

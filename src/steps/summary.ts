@@ -58,7 +58,8 @@ const SOURCE_WORDS: Record<string, string> = {
 function restoreCell(state: StepState): string {
   const r = state.restore
   if (!r) return '–'
-  return `${megabytes(r.sizeBytes)} in ${seconds(r.seconds)} (${rate(r.sizeBytes, r.seconds)})`
+  const moved = r.movedBytes === undefined ? '' : `, ${megabytes(r.movedBytes)} downloaded`
+  return `${megabytes(r.sizeBytes)} in ${seconds(r.seconds)} (${rate(r.sizeBytes, r.seconds)}${moved})`
 }
 
 function buildCell(state: StepState): string {
@@ -71,7 +72,10 @@ function buildCell(state: StepState): string {
 
 function savedCell(save: SaveOutcome): string {
   const r = save.result
-  if (r.saved) return `${megabytes(r.sizeBytes)} in ${seconds(save.seconds)} (${rate(r.sizeBytes, save.seconds)})`
+  if (r.saved) {
+    const moved = r.movedBytes === undefined ? '' : `, ${megabytes(r.movedBytes)} uploaded`
+    return `${megabytes(r.sizeBytes)} in ${seconds(save.seconds)} (${rate(r.sizeBytes, save.seconds)}${moved})`
+  }
   return `no: ${cell(r.reason)}`
 }
 

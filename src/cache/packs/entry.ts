@@ -1,0 +1,67 @@
+import * as fs from 'node:fs'
+import * as path from 'node:path'
+import { blobPath } from '../integrity.js'
+import { MANIFEST_FILE, parseManifest } from './manifest.js'
+import type { PackService } from './service.js'
+import { fetchBlobs, uploadPack } from './transfer.js'
+
+// What the cache client does around the index entry @actions/cache moves:
+// after a restore, fetch the blobs its manifest places; before a save, upload
+// the pack of blobs the service does not hold yet.
+
+export type Fetched =
+  /** The entry is a whole layout already (saved before packs existed). */
+  { kind: 'whole' } | { kind: 'fetched'; bytes: number; packs: number } | { kind: 'failed'; problem: string }
+
+/** Fills the layout at `dir` (index.json and the manifest, as restored) with the blobs its packs hold. */
+export async function fetchEntryBlobs(dir: string, service: PackService | undefined): Promise<Fetched> {
+  const text = await fs.promises.readFile(path.join(dir, MANIFEST_FILE), 'utf8').catch(() => undefined)
+  if (text === undefined) return { kind: 'whole' }
+  if (service === undefined) return { kind: 'failed', problem: 'its packs need the cache service v2 API' }
+  const manifest = parseManifest(text)
+  if ('problem' in manifest) return { kind: 'failed', problem: manifest.problem }
+  const urls = await Promise.all(manifest.packs.map(p => service.lookup(p.key)))
+  for (const [i, found] of urls.entries()) {
+    const key = manifest.packs[i]?.key
+    if (found.kind === 'miss') return { kind: 'failed', problem: `its pack ${key} is gone from the cache service` }
+    if (found.kind === 'failed')
+      return { kind: 'failed', problem: `its pack ${key} could not be looked up: ${found.reason}` }
+  }
+  await fs.promises.mkdir(path.join(dir, 'blobs', 'sha256'), { recursive: true })
+  const packs = manifest.packs.map((_, i) => ({
+    url: (urls[i] as { downloadUrl: string }).downloadUrl,
+    ranges: manifest.blobs
+      .filter(b => b.pack === i)
+      .map(b => ({ digest: b.digest, size: b.size, offset: b.offset, path: blobPath(dir, b.digest) }))
+  }))
+  try {
+    const bytes = await fetchBlobs(packs.filter(p => p.ranges.length > 0))
+    return { kind: 'fetched', bytes, packs: packs.length }
+  } catch (error) {
+    return { kind: 'failed', problem: `its blobs could not be fetched: ${(error as Error).message}` }
+  }
+}
+
+export type Uploaded = { kind: 'uploaded'; bytes: number } | { kind: 'held' } | { kind: 'failed'; reason: string }
+
+/** Uploads the pack of blobs (files of the layout at `dir`) under `key`, unless the service holds it already. */
+export async function uploadEntryPack(
+  upload: { key: string; blobs: Array<{ digest: string; size: number }> },
+  dir: string,
+  service: PackService
+): Promise<Uploaded> {
+  const reservation = await service.reserve(upload.key)
+  if (reservation.kind === 'exists') return { kind: 'held' }
+  if (reservation.kind === 'refused') return { kind: 'failed', reason: `the pack was refused: ${reservation.reason}` }
+  const files = upload.blobs.map(b => ({ path: blobPath(dir, b.digest), size: b.size }))
+  const bytes = files.reduce((sum, f) => sum + f.size, 0)
+  try {
+    await uploadPack(reservation.uploadUrl, files)
+  } catch (error) {
+    return { kind: 'failed', reason: `the pack's upload failed: ${(error as Error).message}` }
+  }
+  const refused = await service.finalize(upload.key, bytes)
+  return refused === undefined
+    ? { kind: 'uploaded', bytes }
+    : { kind: 'failed', reason: `the pack was not completed: ${refused}` }
+}
