@@ -39552,8 +39552,8 @@ async function saveStep(state, runner) {
     }
     const seconds = (Date.now() - started) / 1000;
     if (result.saved) {
-        const moved = result.movedBytes === undefined ? '' : `, ${megabytes(result.movedBytes)} uploaded`;
-        info(`Cache saved with key: ${result.key} (${megabytes(result.sizeBytes)}${moved}, in ${seconds.toFixed(1)} s)`);
+        const moved = result.movedBytes === undefined ? '' : `; ${megabytes(result.movedBytes)} uploaded`;
+        info(`Cache saved with key: ${result.key} (${megabytes(result.sizeBytes)} in ${seconds.toFixed(1)} s${moved})`);
     }
     else
         warning(`Cache not saved with key ${state.key}: ${result.reason}`);

@@ -63,10 +63,8 @@ async function saveStep(state: StepState, runner: Runner): Promise<SaveOutcome> 
   }
   const seconds = (Date.now() - started) / 1000
   if (result.saved) {
-    const moved = result.movedBytes === undefined ? '' : `, ${megabytes(result.movedBytes)} uploaded`
-    core.info(
-      `Cache saved with key: ${result.key} (${megabytes(result.sizeBytes)}${moved}, in ${seconds.toFixed(1)} s)`
-    )
+    const moved = result.movedBytes === undefined ? '' : `; ${megabytes(result.movedBytes)} uploaded`
+    core.info(`Cache saved with key: ${result.key} (${megabytes(result.sizeBytes)} in ${seconds.toFixed(1)} s${moved})`)
   } else core.warning(`Cache not saved with key ${state.key}: ${result.reason}`)
   return { result, seconds }
 }

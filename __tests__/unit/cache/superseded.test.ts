@@ -184,6 +184,18 @@ describe('deleteSuperseded', () => {
     expect(api.authorizations.every(a => a === `token ${TOKEN}`)).toBe(true)
   })
 
+  it('keeps the older packs the entry just saved still names, and deletes the packs it does not', async () => {
+    const named = entry(`${SCOPE}packs/${'1'.repeat(64)}`, 3)
+    const unnamed = entry(`${SCOPE}packs/${'2'.repeat(64)}`, 4)
+    const { superseded, untouchable } = repositoryEntries()
+    await startApi([...superseded, named, unnamed, ...untouchable])
+
+    const result = await run({ needed: [named.key] })
+
+    expect(result.deleted).toEqual([...superseded, unnamed].map(e => e.key))
+    expect(api.entries.map(e => e.key)).toContain(named.key)
+  })
+
   it('filters by itself, even if the service matched the key more loosely', async () => {
     const { superseded, untouchable } = repositoryEntries()
     await startApi([...superseded, ...untouchable], { ignoreFilters: true })
