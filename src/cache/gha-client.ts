@@ -8,8 +8,11 @@ import * as cache from '@actions/cache'
 import type { ClientMessage, ClientReply, ClientRequest } from './client-protocol.js'
 import { NetworkActivity } from './network-activity.js'
 import { fetchEntryBlobs, uploadEntryPack, type Uploaded } from './packs/entry.js'
+import { rateLimitWait } from './packs/backoff.js'
 import { PackService } from './packs/service.js'
+import { RateLimits } from './rate-limits.js'
 import * as path from 'node:path'
+import { setTimeout as sleep } from 'node:timers/promises'
 
 const REPORT_EVERY_MS = 250
 
@@ -33,7 +36,7 @@ async function serve(request: ClientRequest): Promise<ClientReply> {
         pack = await uploadEntryPack(request.pack, request.pack.layout, service)
         if (pack.kind === 'failed') return { kind: 'pack-failed', reason: pack.reason }
       }
-      return { kind: 'saved', id: await cache.saveCache(request.paths, request.key), pack }
+      return { kind: 'saved', id: await saveWaitingOnRateLimit(request.paths, request.key), pack }
     }
     // One lookup on a hit, the common case. The client answers a miss and a
     // failed download alike; only then does a second, lookup-only call tell
@@ -50,6 +53,26 @@ async function serve(request: ClientRequest): Promise<ClientReply> {
   }
 }
 
+/** Longest a save waits in all on the service's rate limit before it gives up. */
+const RATE_LIMIT_BUDGET_SECONDS = 180
+
+// A matrix that saves at once can meet the service's limit on new entries:
+// the entry is asked for again when the service says, within a budget.
+async function saveWaitingOnRateLimit(paths: string[], key: string): Promise<number> {
+  let waited = 0
+  for (let attempt = 0; ; attempt++) {
+    const refusedBefore = rateLimits.count()
+    const id = await cache.saveCache(paths, key)
+    if (id !== -1 || rateLimits.count() === refusedBefore) return id
+    const wait = rateLimitWait(rateLimits.latestRetryAfter(), attempt)
+    if (waited + wait > RATE_LIMIT_BUDGET_SECONDS) return id
+    waited += wait
+    console.log(`The cache service is rate-limiting new entries; saving again in ${Math.ceil(wait)} s.`)
+    await sleep(wait * 1000)
+  }
+}
+
+const rateLimits = new RateLimits()
 const activity = new NetworkActivity()
 const reporting = setInterval(() => void send({ type: 'activity', pending: activity.pending() }), REPORT_EVERY_MS)
 
