@@ -104,7 +104,7 @@ describe('the ubuntu-24.04 saving path: a docker-container builder the action cr
     expectBuilt(r)
     expect(r.main.outputs).toMatchObject({ 'cache-source': 'none', 'cached-steps': '0/7' })
     expect(r.warnings).toEqual([])
-    expect(r.writes).toBe(1)
+    expect(r.saves).toBe(1)
     expect(entriesOf(image)).toHaveLength(1)
     // The builder's `--load` sends the image to the engine as a tarball.
     expect(onClassic('image', 'inspect', '--format', '{{.Id}}', image).trim()).toBe(r.main.outputs.imageid)
@@ -208,7 +208,7 @@ describe('a stale entry healed on the classic store', () => {
     const r = await job({ workspace, image, classic: {} })
     expectBuilt(r)
     expect(r.main.outputs['cached-steps']).toBe('0/4')
-    expect(r.writes).toBe(1)
+    expect(r.saves).toBe(1)
     key = r.main.outputs.key
   })
 
@@ -222,7 +222,7 @@ describe('a stale entry healed on the classic store', () => {
     )
     expect(r.main.log).toContain('Export the refreshed cache')
     expect(r.warnings).toEqual([])
-    expect(r.writes).toBe(1)
+    expect(r.saves).toBe(1)
     expect(entriesOf(image)).toHaveLength(2)
     expectBuilderUsedAndRemoved(r)
   })

@@ -188,7 +188,6 @@ describe('the files the key covers', () => {
 // ADD of a URL. It stops when its standard input closes.
 const FILE_SERVER = `
 import * as http from 'node:http'
-import { indexEntries } from '../support/entries.js'
 const server = http.createServer((req, res) => res.end('tool fetched over http\\n'))
 server.listen(0, '127.0.0.1', () => process.stdout.write(server.address().port + '\\n'))
 process.stdin.on('end', () => process.exit(0))

@@ -31,7 +31,7 @@ describe('a persistent runner', () => {
     const r = await job(workspace, false)
     expect(r.main.exitCode).toBe(0)
     expect(r.main.outputs['cache-source']).toBe('none')
-    expect(r.writes).toBe(1)
+    expect(r.saves).toBe(1)
     key = r.main.outputs.key
   })
 
@@ -69,7 +69,7 @@ describe('a persistent runner', () => {
     expect(r.main.log).toMatch(
       /::notice::The cache matched but \d+ of \d+ steps were rebuilt .*; refreshing the entry\./
     )
-    expect(r.writes).toBe(1)
+    expect(r.saves).toBe(1)
     expect(r.summary).toContain('**stale**')
   })
 

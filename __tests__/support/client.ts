@@ -62,3 +62,17 @@ export function layerBlobs(entry: string): string[] {
   const named = manifest.layers ?? manifest.manifests ?? []
   return named.filter(d => d.mediaType.includes('layer')).map(d => blob(d.digest))
 }
+
+/**
+ * Takes the largest blob (a layer) out of a restored gha entry's manifest of
+ * packs: the entry then names a blob no pack supplies, as a layout missing a
+ * blob would. Returns its digest.
+ */
+export function dropLargestBlob(entry: string): string {
+  const file = path.join(entry, 'buildx-ci-cache-packs.json')
+  const manifest = JSON.parse(fs.readFileSync(file, 'utf8')) as { blobs: Array<{ digest: string; size: number }> }
+  const largest = manifest.blobs.reduce((a, b) => (b.size > a.size ? b : a))
+  manifest.blobs = manifest.blobs.filter(b => b !== largest)
+  fs.writeFileSync(file, JSON.stringify(manifest))
+  return largest.digest
+}

@@ -7,6 +7,7 @@ import * as os from 'node:os'
 import * as path from 'node:path'
 import { runtimeToken, type CacheService, type TokenScope } from './cache-service.js'
 import { freshRunner } from './engine.js'
+import { isPack } from './entries.js'
 import { runJob, type EventSpec, type JobResult } from './run-action.js'
 
 export interface FreshJob {
@@ -29,8 +30,10 @@ export interface JobOutcome extends JobResult {
   seconds: number
   /** What the service received during the job. */
   calls: CacheService['requests']
-  /** CreateCacheEntry calls among them. */
+  /** CreateCacheEntry calls among them: entries and packs. */
   writes: number
+  /** Those of them that reserved an entry, not a pack: the saves. */
+  saves: number
   warnings: string[]
 }
 
@@ -57,6 +60,7 @@ export async function freshJob(service: CacheService, spec: FreshJob): Promise<J
     seconds: (Date.now() - started) / 1000,
     calls,
     writes: calls.filter(r => r.method === 'CreateCacheEntry').length,
+    saves: calls.filter(r => r.method === 'CreateCacheEntry' && !isPack({ key: r.key ?? '' })).length,
     warnings: log.split('\n').filter(line => line.startsWith('::warning::'))
   }
 }

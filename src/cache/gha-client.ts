@@ -54,7 +54,7 @@ async function serve(request: ClientRequest): Promise<ClientReply> {
 }
 
 /** Longest a save waits in all on the service's rate limit before it gives up. */
-const RATE_LIMIT_BUDGET_SECONDS = 180
+const RATE_LIMIT_BUDGET_SECONDS = 60
 
 // A matrix that saves at once can meet the service's limit on new entries:
 // the entry is asked for again when the service says, within a budget.

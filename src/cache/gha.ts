@@ -204,7 +204,8 @@ export class GhaCacheStore implements CacheStore {
     if (reply.kind === 'unavailable')
       return { saved: false, reason: 'the GitHub Actions cache service is not available to this job.' }
     if (reply.kind === 'refused') return { saved: false, reason: `the cache service refused it: ${reply.message}` }
-    if (reply.kind === 'pack-failed') return { saved: false, reason: `its blobs could not be stored: ${reply.reason}` }
+    if (reply.kind === 'pack-failed')
+      return { saved: false, reason: `the cache service did not accept the entry (${reply.reason})` }
     if (reply.kind !== 'saved' || reply.id === -1) {
       const why =
         warnings.length > 0

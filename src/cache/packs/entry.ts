@@ -52,16 +52,17 @@ export async function uploadEntryPack(
 ): Promise<Uploaded> {
   const reservation = await service.reserve(upload.key)
   if (reservation.kind === 'exists') return { kind: 'held' }
-  if (reservation.kind === 'refused') return { kind: 'failed', reason: `the pack was refused: ${reservation.reason}` }
+  if (reservation.kind === 'refused')
+    return { kind: 'failed', reason: `its new blobs were refused: ${reservation.reason}` }
   const files = upload.blobs.map(b => ({ path: blobPath(dir, b.digest), size: b.size }))
   const bytes = files.reduce((sum, f) => sum + f.size, 0)
   try {
     await uploadPack(reservation.uploadUrl, files)
   } catch (error) {
-    return { kind: 'failed', reason: `the pack's upload failed: ${(error as Error).message}` }
+    return { kind: 'failed', reason: `the upload of its new blobs failed: ${(error as Error).message}` }
   }
   const refused = await service.finalize(upload.key, bytes)
   return refused === undefined
     ? { kind: 'uploaded', bytes }
-    : { kind: 'failed', reason: `the pack was not completed: ${refused}` }
+    : { kind: 'failed', reason: `its new blobs were not completed: ${refused}` }
 }

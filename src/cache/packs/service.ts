@@ -11,7 +11,7 @@ import { failureWait, rateLimitWait } from './backoff.js'
 const SERVICE = 'github.actions.results.api.v1.CacheService'
 const FAILURE_TRIES = 3
 /** Longest the calls of one transfer wait in all on the rate limit before giving up. */
-const RATE_LIMIT_BUDGET_SECONDS = 180
+const RATE_LIMIT_BUDGET_SECONDS = 60
 
 /** Entries of packs are versioned apart from everything @actions/cache writes. */
 export const PACK_VERSION = createHash('sha256').update('buildx-ci-cache pack 1').digest('hex')
