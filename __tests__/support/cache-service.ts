@@ -110,7 +110,7 @@ export interface RequestLog {
 
 /** Bytes of request and response bodies, blobs and twirp calls alike, since the service started. */
 export interface Traffic {
-  /** What clients sent: uploads, twirp requests. */
+  /** What clients sent that the service read: uploads, twirp requests (not a body refused unread). */
   received: number
   /** What the service answered: downloads, twirp answers, error bodies. */
   sent: number
@@ -349,6 +349,8 @@ function blobAddress(hostHeader: string | undefined, pathname: string): { resour
 }
 
 export async function startCacheService(options: CacheServiceOptions = {}): Promise<CacheService> {
+  // First: a limit it could not keep throws before anything is made.
+  const createWindow = options.createLimit ? new CreateWindow(options.createLimit) : undefined
   const ownsStorage = options.storageDir === undefined
   const storageDir = options.storageDir ?? (await mkdtemp(join(tmpdir(), 'cache-service-')))
   const blobDir = join(storageDir, 'blobs')
@@ -371,7 +373,6 @@ export async function startCacheService(options: CacheServiceOptions = {}): Prom
   let seq = stored.reduce((max, e) => Math.max(max, e.seq), 0) + 1
   let fault: Fault | undefined
   let closed = false
-  const createWindow = options.createLimit ? new CreateWindow(options.createLimit) : undefined
   const traffic: Traffic = { received: 0, sent: 0 }
   const received = (bytes: number): void => {
     traffic.received += bytes
