@@ -85,20 +85,7 @@ const EVENTS: Record<Trigger, { event: EventSpec; scopes: TokenScope[] }> = {
 
 /** The cache service token GitHub would give a run of this trigger. */
 export function cacheToken(trigger: Trigger): string {
-  return runnerToken(EVENTS[trigger].scopes)
-}
-
-/**
- * A runtime token with the time claims the runner's tokens carry. The service
- * reads only the `ac` claim; BuildKit's type=gha client (go-actions-cache)
- * refuses a token without `nbf` ("invalid token without expiration time").
- */
-export function runnerToken(scopes: TokenScope[]): string {
-  const [header, payload, signature] = runtimeToken(scopes).split('.')
-  const claims = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as Record<string, unknown>
-  const issued = Math.floor(Date.now() / 1000) - 60
-  const timed = { ...claims, nbf: issued, iat: issued }
-  return [header, Buffer.from(JSON.stringify(timed)).toString('base64url'), signature].join('.')
+  return runtimeToken(EVENTS[trigger].scopes)
 }
 
 export interface ActionJob {
@@ -146,7 +133,7 @@ async function actionJobOnce(lab: Lab, job: ActionJob): Promise<ActionRun> {
     event,
     workspace: job.workspace,
     runnerTemp,
-    env: { ...lab.service.env(runnerToken(scopes)), DOCKER_HOST: hostOf(lab.engine, store) }
+    env: { ...lab.service.env(runtimeToken(scopes)), DOCKER_HOST: hostOf(lab.engine, store) }
   })
   const total = elapsed()
   const entries = lab.service.entries()

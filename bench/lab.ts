@@ -3,9 +3,13 @@
 // that is removed at the end.
 import * as fs from 'node:fs'
 import * as path from 'node:path'
-import { startCacheService, type CacheService, type EntryInfo } from '../__tests__/support/cache-service.js'
+import {
+  GITHUB_CREATES_PER_MINUTE,
+  startCacheService,
+  type CacheService,
+  type EntryInfo
+} from '../__tests__/support/cache-service.js'
 import { ROOT } from '../__tests__/support/engine.js'
-import { startRelay, type Relay } from './blob-relay.js'
 import { debianContent } from './debian-content.js'
 import { benchEngine, type Engine } from './engine.js'
 import { run } from './proc.js'
@@ -22,9 +26,8 @@ export interface StoredEntry {
 export interface Lab {
   settings: Settings
   engine: Engine
+  /** Ours and BuildKit's own type=gha both reach it here, in the engine's network namespace. */
   service: CacheService
-  /** The same service as BuildKit's own type=gha reaches it (bench/blob-relay.ts). */
-  relay: Relay
   /** Where the service keeps its blobs (entries.json names them). */
   storageDir: string
   /** A fresh, empty directory under the work root. */
@@ -50,8 +53,8 @@ export async function openLab(settings: Settings): Promise<Lab> {
   const runDir = path.join(settings.workRoot, `run-${started.toISOString().replace(/[:.]/g, '-')}`)
   const storageDir = path.join(runDir, 'cache-service')
   fs.mkdirSync(storageDir, { recursive: true })
-  const service = await startCacheService({ storageDir })
-  const relay = await startRelay(service.url)
+  // GitHub's limit on new entries, so that a side that writes many at once meets it here as it would there.
+  const service = await startCacheService({ storageDir, createLimit: { perMinute: GITHUB_CREATES_PER_MINUTE } })
 
   const tempDir = (prefix: string): string => fs.mkdtempSync(path.join(runDir, prefix))
   // One unpacked copy per fixture folder for the whole run; workspaces hard-link
@@ -94,7 +97,6 @@ export async function openLab(settings: Settings): Promise<Lab> {
     settings,
     engine,
     service,
-    relay,
     storageDir,
     tempDir,
     async workspace(fixture) {
@@ -114,7 +116,6 @@ export async function openLab(settings: Settings): Promise<Lab> {
         .reduce((sum, e) => sum + e.sizeBytes, 0),
     cacheRef: fixture => `${engine.registry}/bench-${started.getTime().toString(36)}/${fixture.image}`,
     async close() {
-      await relay.close()
       await service.close()
       await fs.promises.rm(runDir, { recursive: true, force: true, maxRetries: 3 })
     }

@@ -4,7 +4,7 @@
 // each side's time goes.
 import type { CycleRun } from './cycle.js'
 import { figureTable, type Figure } from './figures.js'
-import { fine, med, mib, moreOrLess, sec, size, table, times } from './format.js'
+import { med, mib, moreOrLess, sec, size, table, times } from './format.js'
 import type { GhaRun, StoredBytes } from './gha.js'
 import type { ActionRun } from './jobs.js'
 import type { Results } from './results.js'
@@ -180,10 +180,8 @@ export function ghaSection(r: Results): string {
     'Build leaves out the image export ("exporting to image": the layers into the containerd store) and the cache export, which have ' +
       "columns of their own. type=gha's import happens inside its build (BuildKit fetches the index, then the layers it needs), and its " +
       'cache export is its save: layer by layer, each blob the service does not hold yet, then a new generation of the index. ' +
-      "Uploaded and downloaded: ours, the entries its post step saved and the archive its main step restored; type=gha's, every byte " +
-      'sent to and received from the service (blobs and twirp calls), counted by the relay it reaches the service through. That ' +
-      `relay is one more hop for type=gha only: curl downloaded our ${mib(med(c, run => run.transport.bytes))} entry in ` +
-      `${fine(med(c, run => run.transport.relayDownloadSeconds))} through it, ${fine(med(c, run => run.transport.downloadSeconds))} directly.`,
+      "Uploaded and downloaded: ours, the entries its post step saved and the archive its main step restored; type=gha's, the " +
+      'bodies of every request it sent the service and of every answer (blobs and twirp calls), as the service counts them.',
     '',
     stored
       ? `**Stored.** After ${stored.saves} default-branch saves (the cold build, then one late change each), the service held ` +
@@ -202,12 +200,10 @@ export function ghaSection(r: Results): string {
     ghaProse(r),
     '',
     "**What BuildKit's type=gha needed from the tests' cache service** (Docker 28.5, buildx 0.29.1, its BuildKit): a runtime token " +
-      'with an `nbf` claim, which the benchmarks add (without one: "invalid token without expiration time"); an `x-ms-request-id` ' +
-      'header on every upload answer, which Azure Blob always sends and the service does not (without it dockerd dies of a nil ' +
-      'pointer in go-actions-cache at the first upload), added by a relay in front of the service (bench/blob-relay.ts) that ' +
-      "BuildKit's calls go through, and that also counts the bytes; prefix lookups, for the index generations (`index-…#N`). " +
-      'It asked for no blob from an offset other than 0, which the service would not serve (it ignores `Range`): a run that did ' +
-      "would fail the benchmark. buildx 0.29.1 does fill `url_v2` and `token` from the runner's variables."
+      'with an `nbf` claim (without one: "invalid token without expiration time"); an `x-ms-request-id` header on every upload ' +
+      'answer, which Azure Blob always sends (without it dockerd dies of a nil pointer in go-actions-cache at the first upload); ' +
+      'prefix lookups, for the index generations (`index-…#N`). The service gives all three. buildx 0.29.1 does fill `url_v2` ' +
+      "and `token` from the runner's variables."
   ].join('\n')
 }
 

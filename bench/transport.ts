@@ -12,8 +12,6 @@ import { timed } from './timing.js'
 
 export interface TransportProbe {
   downloadSeconds: number
-  /** The same download through the relay BuildKit's type=gha reaches the service by: what its hop costs. */
-  relayDownloadSeconds: number
   uploadSeconds: number
   bytes: number
 }
@@ -29,9 +27,6 @@ export async function probeTransport(lab: Lab, key: string): Promise<TransportPr
   const url = String(found.signed_download_url ?? '')
   if (!url) throw new Error(`The cache service did not find ${key} for the transport probe.`)
   const download = await timed(() => run('curl', ['-sS', '--fail', '-o', file, url]))
-  const viaRelay = url.replace(lab.service.url, lab.relay.url)
-  const relayed = await timed(() => run('curl', ['-sS', '--fail', '-o', `${file}.relayed`, viaRelay]))
-  await fs.promises.rm(`${file}.relayed`, { force: true })
 
   // A reservation under a key of its own, never finalized: the probe leaves no entry.
   const reserved = await twirp(lab, 'CreateCacheEntry', {
@@ -49,7 +44,6 @@ export async function probeTransport(lab: Lab, key: string): Promise<TransportPr
   await fs.promises.rm(dir, { recursive: true, force: true })
   return {
     downloadSeconds: download.seconds,
-    relayDownloadSeconds: relayed.seconds,
     uploadSeconds: upload.seconds,
     bytes
   }

@@ -13,6 +13,9 @@
 // any other, one plain GET. Such a host must resolve to 127.0.0.1 where the
 // client runs, e.g. through the hosts file of a network namespace.
 //
+// With the `createLimit` option it takes only so many new entries a minute,
+// as GitHub's does (GITHUB_CREATES_PER_MINUTE), and answers 429 past them.
+//
 // Run directly to serve other processes:
 //   node __tests__/support/cache-service.ts [--port N] [--storage DIR] [--blob-host NAME]
 // prints `CACHE_SERVICE_URL=<url>` and serves until SIGTERM/SIGINT. Entries
@@ -25,10 +28,14 @@ import { createReadStream, createWriteStream, realpathSync } from 'node:fs'
 import { mkdir, mkdtemp, open, readFile, rename, rm, stat, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { Transform } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { pathToFileURL } from 'node:url'
 import { parseArgs } from 'node:util'
+import { type CreateLimit, CreateWindow } from './create-limit.js'
+
+export { type CreateLimit, GITHUB_CREATES_PER_MINUTE } from './create-limit.js'
 
 export type Permission = 1 | 2 | 3 // 1 read, 2 write, 3 both
 
@@ -74,6 +81,8 @@ export type Outcome =
   | 'miss'
   | 'created'
   | 'exists'
+  /** CreateCacheEntry past the `createLimit`: 429 with Retry-After, nothing reserved. */
+  | 'rate-limited'
   | 'finalized'
   | 'uploaded'
   | 'downloaded'
@@ -99,10 +108,22 @@ export interface RequestLog {
   time: Date
 }
 
+/** Bytes of request and response bodies, blobs and twirp calls alike, since the service started. */
+export interface Traffic {
+  /** What clients sent that the service read: uploads, twirp requests (not a body refused unread). */
+  received: number
+  /** What the service answered: downloads, twirp answers, error bodies. */
+  sent: number
+}
+
 export interface CacheService {
   url: string
   close(): Promise<void>
   entries(): EntryInfo[]
+  /** Bytes of the finalized entries, per scope: what the service holds, as its quota counts it. */
+  storedBytes(): Record<string, number>
+  /** A job's traffic is the difference of two readings. */
+  traffic(): Traffic
   requests: RequestLog[]
   setFault(fault: Fault | undefined): void
   env(token: string): Record<string, string>
@@ -119,6 +140,8 @@ export interface CacheServiceOptions {
    * The service listens on 127.0.0.1 whatever the name, and takes both styles.
    */
   blobHost?: string
+  /** Takes only so many new entries a window, as GitHub's service does; without it, any number. */
+  createLimit?: CreateLimit
 }
 
 const BLOB_METHODS: MethodName[] = ['PutBlob', 'PutBlock', 'PutBlockList', 'GetBlobProperties', 'GetBlob']
@@ -158,11 +181,14 @@ function base64url(value: string): string {
 }
 
 // Real runtime tokens are signed by GitHub; nothing here checks a signature,
-// only the `ac` claim, which is itself a JSON string inside the payload.
+// only the `ac` claim, which is itself a JSON string inside the payload. The
+// time claims are for BuildKit's type=gha client, which refuses a token
+// without `nbf` ("invalid token without expiration time").
 export function runtimeToken(scopes: TokenScope[]): string {
   const ac = JSON.stringify(scopes.map(s => ({ Scope: s.scope, Permission: s.permission })))
   const header = base64url(JSON.stringify({ typ: 'JWT', alg: 'none' }))
-  const payload = base64url(JSON.stringify({ ac, exp: Math.floor(Date.now() / 1000) + 6 * 3600 }))
+  const now = Math.floor(Date.now() / 1000)
+  const payload = base64url(JSON.stringify({ ac, nbf: now, iat: now, exp: now + 6 * 3600 }))
   return `${header}.${payload}.${base64url('unsigned')}`
 }
 
@@ -261,6 +287,37 @@ async function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
   return Buffer.concat(chunks)
 }
 
+/** Passes a body on, telling `count` the bytes of each piece. */
+function counting(count: (bytes: number) => void): Transform {
+  return new Transform({
+    transform(chunk: Buffer, _encoding, done) {
+      count(chunk.length)
+      done(null, chunk)
+    }
+  })
+}
+
+function byteLength(chunk: unknown): number {
+  if (typeof chunk === 'string') return Buffer.byteLength(chunk)
+  return chunk instanceof Uint8Array ? chunk.byteLength : 0
+}
+
+/**
+ * Tells `count` the bytes of every body piece the response is given, however
+ * it is given them (piped downloads, paced writes, JSON at once).
+ */
+function countBody(res: ServerResponse, count: (bytes: number) => void): void {
+  const { write, end } = res
+  res.write = function (this: ServerResponse, chunk: unknown, ...rest: unknown[]): boolean {
+    count(byteLength(chunk))
+    return Reflect.apply(write, this, [chunk, ...rest])
+  } as ServerResponse['write']
+  res.end = function (this: ServerResponse, ...args: unknown[]): ServerResponse {
+    if (typeof args[0] !== 'function') count(byteLength(args[0]))
+    return Reflect.apply(end, this, args)
+  } as ServerResponse['end']
+}
+
 function field(body: Record<string, unknown>, snake: string, camel: string): unknown {
   return body[snake] ?? body[camel]
 }
@@ -292,6 +349,8 @@ function blobAddress(hostHeader: string | undefined, pathname: string): { resour
 }
 
 export async function startCacheService(options: CacheServiceOptions = {}): Promise<CacheService> {
+  // First: a limit it could not keep throws before anything is made.
+  const createWindow = options.createLimit ? new CreateWindow(options.createLimit) : undefined
   const ownsStorage = options.storageDir === undefined
   const storageDir = options.storageDir ?? (await mkdtemp(join(tmpdir(), 'cache-service-')))
   const blobDir = join(storageDir, 'blobs')
@@ -314,9 +373,16 @@ export async function startCacheService(options: CacheServiceOptions = {}): Prom
   let seq = stored.reduce((max, e) => Math.max(max, e.seq), 0) + 1
   let fault: Fault | undefined
   let closed = false
+  const traffic: Traffic = { received: 0, sent: 0 }
+  const received = (bytes: number): void => {
+    traffic.received += bytes
+  }
 
   const sockets = new Set<Socket>()
   const server = createServer((req, res) => {
+    countBody(res, bytes => {
+      traffic.sent += bytes
+    })
     handle(req, res).catch(error => {
       if (!res.headersSent) sendJson(res, 500, { code: 'internal', msg: String(error) })
       else res.destroy()
@@ -422,7 +488,8 @@ export async function startCacheService(options: CacheServiceOptions = {}): Prom
     const method = address ? blobMethod(req, target.searchParams) : undefined
     if (!address || !method) {
       log('unknown', 'not-found', 404)
-      return sendJson(res, 404, { code: 'bad_route', msg: `no handler for ${req.method} ${target.pathname}` })
+      const msg = `no handler for ${req.method} ${target.pathname}`
+      return sendJson(res, 404, { code: 'bad_route', msg }, storageHeaders(req))
     }
     return handleBlob(req, res, method, target, address)
   }
@@ -463,7 +530,7 @@ export async function startCacheService(options: CacheServiceOptions = {}): Prom
         log(method, outcome, active.status, context)
         req.resume()
         const message = `injected status ${active.status}`
-        if (isBlob) sendBlobError(res, active.status, 'InjectedFault', message)
+        if (isBlob) sendBlobError(res, active.status, 'InjectedFault', message, storageHeaders(req))
         else sendJson(res, active.status, { code: TWIRP_CODES[active.status] ?? 'unknown', msg: message })
         return true
       }
@@ -472,7 +539,7 @@ export async function startCacheService(options: CacheServiceOptions = {}): Prom
         req.resume()
         const headers = { 'Retry-After': String(active.retryAfterSeconds) }
         const message = 'too many requests: rate limit exceeded'
-        if (isBlob) sendBlobError(res, 429, 'ServerBusy', message, headers)
+        if (isBlob) sendBlobError(res, 429, 'ServerBusy', message, { ...storageHeaders(req), ...headers })
         else sendJson(res, 429, { code: 'resource_exhausted', msg: message }, headers)
         return true
       }
@@ -490,7 +557,9 @@ export async function startCacheService(options: CacheServiceOptions = {}): Prom
     let body: Record<string, unknown> = {}
     let key: string | undefined
     try {
-      const parsed: unknown = JSON.parse((await readBody(req, MAX_TWIRP_BODY)).toString('utf8') || '{}')
+      const raw = await readBody(req, MAX_TWIRP_BODY)
+      received(raw.length)
+      const parsed: unknown = JSON.parse(raw.toString('utf8') || '{}')
       if (typeof parsed !== 'object' || parsed === null) throw new SyntaxError('not an object')
       body = parsed as Record<string, unknown>
       key = typeof body.key === 'string' ? body.key : undefined
@@ -575,6 +644,13 @@ export async function startCacheService(options: CacheServiceOptions = {}): Prom
         'exists'
       )
     }
+    // Only a call that would create an entry takes a place in the window.
+    const retryAfter = createWindow?.take() ?? 0
+    if (retryAfter > 0) {
+      log('CreateCacheEntry', 'rate-limited', 429, { key, scope })
+      const msg = `too many cache entries created: at most ${options.createLimit?.perMinute} a minute per repository`
+      return sendJson(res, 429, { code: 'resource_exhausted', msg }, { 'Retry-After': String(retryAfter) })
+    }
     const id = nextId++
     const blob = `${id}-${randomBytes(6).toString('hex')}`
     reservations.set(blob, { id, scope, key, version, blob })
@@ -656,15 +732,18 @@ export async function startCacheService(options: CacheServiceOptions = {}): Prom
     }
     if (method === 'PutBlob') {
       const partial = join(blobDir, `${blob}.${randomBytes(4).toString('hex')}.part`)
-      await pipeline(req, createWriteStream(partial))
+      await pipeline(req, counting(received), createWriteStream(partial))
       await rename(partial, join(blobDir, blob))
       reservation.uploadedBytes = (await stat(join(blobDir, blob))).size
     } else if (method === 'PutBlock') {
       const blockId = target.searchParams.get('blockid') ?? ''
       await mkdir(join(blockDir, blob), { recursive: true })
-      await pipeline(req, createWriteStream(join(blockDir, blob, Buffer.from(blockId).toString('hex'))))
+      const file = join(blockDir, blob, Buffer.from(blockId).toString('hex'))
+      await pipeline(req, counting(received), createWriteStream(file))
     } else {
-      const xml = (await readBody(req, 16 * 1024 * 1024)).toString('utf8')
+      const list = await readBody(req, 16 * 1024 * 1024)
+      received(list.length)
+      const xml = list.toString('utf8')
       const ids = [...xml.matchAll(/<(?:Latest|Uncommitted|Committed)>([^<]*)<\//g)].map(m => m[1])
       reservation.uploadedBytes = await commitBlocks(blob, ids).catch(() => undefined)
       if (reservation.uploadedBytes === undefined) {
@@ -770,6 +849,12 @@ export async function startCacheService(options: CacheServiceOptions = {}): Prom
         sizeBytes: e.sizeBytes,
         createdAt: e.createdAt
       })),
+    storedBytes: () => {
+      const bytes: Record<string, number> = {}
+      for (const e of stored) bytes[e.scope] = (bytes[e.scope] ?? 0) + e.sizeBytes
+      return bytes
+    },
+    traffic: () => ({ ...traffic }),
     env: (token: string) => ({
       ACTIONS_CACHE_SERVICE_V2: 'true',
       ACTIONS_RESULTS_URL: `${url}/`,

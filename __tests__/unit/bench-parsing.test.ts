@@ -1,11 +1,9 @@
 // The benchmarks' own parsing: a wrong reading here would put a wrong figure
 // in docs/benchmarks.md without any run failing.
 import { describe, expect, it } from '@jest/globals'
-import { rangeStart, rewriteUrls } from '../../bench/blob-relay.js'
 import { parsePackageList } from '../../bench/debian-content.js'
 import { benchEngine } from '../../bench/engine.js'
 import { isGhaEntry } from '../../bench/gha.js'
-import { runnerToken } from '../../bench/jobs.js'
 import { bootstrapSeconds, cacheExportSeconds, contextSeconds, imageExportSeconds } from '../../bench/timing.js'
 import { inTurn } from '../../bench/turns.js'
 
@@ -113,43 +111,12 @@ describe('inTurn', () => {
   })
 })
 
-describe('the blob relay', () => {
-  it('points every signed URL of a twirp answer at itself', () => {
-    const answer = JSON.stringify({
-      ok: true,
-      signed_upload_url: 'http://127.0.0.1:4100/devstoreaccount1/actions-cache/7-ab?sig=x'
-    })
-    expect(JSON.parse(rewriteUrls(answer, 'http://127.0.0.1:4100', 'http://127.0.0.1:4200'))).toEqual({
-      ok: true,
-      signed_upload_url: 'http://127.0.0.1:4200/devstoreaccount1/actions-cache/7-ab?sig=x'
-    })
-  })
-
-  it("reads the first byte a download asks for, from Azure's header or the standard one", () => {
-    expect(rangeStart({ 'x-ms-range': 'bytes=4194304-8388607' })).toBe(4194304)
-    expect(rangeStart({ range: 'bytes=512-' })).toBe(512)
-    expect(rangeStart({ range: 'bytes=0-' })).toBe(0)
-    expect(rangeStart({})).toBe(0)
-  })
-})
-
 describe('type=gha entries', () => {
   it("are the layers of any scope and the index of the image's own", () => {
     expect(isGhaEntry('buildkit-blob-1-sha256:0123', 'ci-toolchain')).toBe(true)
     expect(isGhaEntry('index-ci-toolchain-1-49c8f7d5#2', 'ci-toolchain')).toBe(true)
     expect(isGhaEntry('index-other-1-49c8f7d5#1', 'ci-toolchain')).toBe(false)
     expect(isGhaEntry('bench/ci-toolchain/master/abc/0001', 'ci-toolchain')).toBe(false)
-  })
-})
-
-describe('runnerToken', () => {
-  it('keeps the scopes the service reads and adds the time claims BuildKit requires', () => {
-    const token = runnerToken([{ scope: 'refs/heads/master', permission: 3 }])
-    const claims = JSON.parse(Buffer.from(token.split('.')[1], 'base64url').toString('utf8'))
-    expect(JSON.parse(claims.ac)).toEqual([{ Scope: 'refs/heads/master', Permission: 3 }])
-    const now = Date.now() / 1000
-    expect(claims.nbf).toBeLessThanOrEqual(now)
-    expect(claims.exp).toBeGreaterThan(now)
   })
 })
 
