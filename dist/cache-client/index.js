@@ -10557,7 +10557,7 @@ module.exports = {
 
 
 
-const assert = __nccwpck_require__(6970)
+const assert = __nccwpck_require__(4589)
 const { AsyncResource } = __nccwpck_require__(6698)
 const { InvalidArgumentError, SocketError } = __nccwpck_require__(8707)
 const util = __nccwpck_require__(3440)
@@ -10685,7 +10685,7 @@ const {
 const util = __nccwpck_require__(3440)
 const { AsyncResource } = __nccwpck_require__(6698)
 const { addSignal, removeSignal } = __nccwpck_require__(158)
-const assert = __nccwpck_require__(6970)
+const assert = __nccwpck_require__(4589)
 
 const kResume = Symbol('resume')
 
@@ -10930,7 +10930,7 @@ module.exports = pipeline
 
 
 
-const assert = __nccwpck_require__(6970)
+const assert = __nccwpck_require__(4589)
 const { Readable } = __nccwpck_require__(9927)
 const { InvalidArgumentError, RequestAbortedError } = __nccwpck_require__(8707)
 const util = __nccwpck_require__(3440)
@@ -11151,7 +11151,7 @@ module.exports.RequestHandler = RequestHandler
 
 
 
-const assert = __nccwpck_require__(6970)
+const assert = __nccwpck_require__(4589)
 const { finished, PassThrough } = __nccwpck_require__(7075)
 const { InvalidArgumentError, InvalidReturnValueError } = __nccwpck_require__(8707)
 const util = __nccwpck_require__(3440)
@@ -11382,7 +11382,7 @@ const { InvalidArgumentError, SocketError } = __nccwpck_require__(8707)
 const { AsyncResource } = __nccwpck_require__(6698)
 const util = __nccwpck_require__(3440)
 const { addSignal, removeSignal } = __nccwpck_require__(158)
-const assert = __nccwpck_require__(6970)
+const assert = __nccwpck_require__(4589)
 
 class UpgradeHandler extends AsyncResource {
   constructor (opts, callback) {
@@ -11509,7 +11509,7 @@ module.exports.connect = __nccwpck_require__(2279)
 
 
 
-const assert = __nccwpck_require__(6970)
+const assert = __nccwpck_require__(4589)
 const { Readable } = __nccwpck_require__(7075)
 const { RequestAbortedError, NotSupportedError, InvalidArgumentError, AbortError } = __nccwpck_require__(8707)
 const util = __nccwpck_require__(3440)
@@ -11897,7 +11897,7 @@ module.exports = { Readable: BodyReadable, chunksDecode }
 /***/ 7655:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
-const assert = __nccwpck_require__(6970)
+const assert = __nccwpck_require__(4589)
 const {
   ResponseStatusCodeError
 } = __nccwpck_require__(8707)
@@ -12000,7 +12000,7 @@ module.exports = {
 
 
 const net = __nccwpck_require__(7030)
-const assert = __nccwpck_require__(6970)
+const assert = __nccwpck_require__(4589)
 const util = __nccwpck_require__(3440)
 const { InvalidArgumentError, ConnectTimeoutError } = __nccwpck_require__(8707)
 const timers = __nccwpck_require__(6603)
@@ -13016,7 +13016,7 @@ const {
   InvalidArgumentError,
   NotSupportedError
 } = __nccwpck_require__(8707)
-const assert = __nccwpck_require__(6970)
+const assert = __nccwpck_require__(4589)
 const {
   isValidHTTPToken,
   isValidHeaderValue,
@@ -13734,7 +13734,7 @@ module.exports = {
 
 
 
-const assert = __nccwpck_require__(6970)
+const assert = __nccwpck_require__(4589)
 const { kDestroyed, kBodyUsed, kListeners, kBody } = __nccwpck_require__(6443)
 const { IncomingMessage } = __nccwpck_require__(7067)
 const stream = __nccwpck_require__(7075)
@@ -14818,7 +14818,7 @@ module.exports = BalancedPool
 
 /* global WebAssembly */
 
-const assert = __nccwpck_require__(6970)
+const assert = __nccwpck_require__(4589)
 const util = __nccwpck_require__(3440)
 const { channels } = __nccwpck_require__(2414)
 const timers = __nccwpck_require__(6603)
@@ -16336,7 +16336,7 @@ module.exports = connectH1
 
 
 
-const assert = __nccwpck_require__(6970)
+const assert = __nccwpck_require__(4589)
 const { errorMonitor } = __nccwpck_require__(8474)
 const { pipeline } = __nccwpck_require__(7075)
 const util = __nccwpck_require__(3440)
@@ -17137,7 +17137,7 @@ module.exports = connectH2
 
 
 
-const assert = __nccwpck_require__(6970)
+const assert = __nccwpck_require__(4589)
 const net = __nccwpck_require__(7030)
 const http = __nccwpck_require__(7067)
 const util = __nccwpck_require__(3440)
@@ -19115,7 +19115,7 @@ module.exports = class DecoratorHandler {
 
 const util = __nccwpck_require__(3440)
 const { kBodyUsed } = __nccwpck_require__(6443)
-const assert = __nccwpck_require__(6970)
+const assert = __nccwpck_require__(4589)
 const { InvalidArgumentError } = __nccwpck_require__(8707)
 const EE = __nccwpck_require__(8474)
 
@@ -19351,7 +19351,7 @@ module.exports = RedirectHandler
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
-const assert = __nccwpck_require__(6970)
+const assert = __nccwpck_require__(4589)
 
 const { kRetryHandlerDefaultRetry } = __nccwpck_require__(6443)
 const { RequestRetryError } = __nccwpck_require__(8707)
@@ -22199,7 +22199,7 @@ const { Request, fromInnerRequest } = __nccwpck_require__(9967)
 const { kState } = __nccwpck_require__(3627)
 const { fetching } = __nccwpck_require__(4398)
 const { urlIsHttpHttpsScheme, createDeferredPromise, readAllBytes } = __nccwpck_require__(3168)
-const assert = __nccwpck_require__(6970)
+const assert = __nccwpck_require__(4589)
 
 /**
  * @see https://w3c.github.io/ServiceWorker/#dfn-cache-batch-operation
@@ -23227,7 +23227,7 @@ module.exports = {
 
 
 
-const assert = __nccwpck_require__(6970)
+const assert = __nccwpck_require__(4589)
 const { URLSerializer } = __nccwpck_require__(1900)
 const { isValidHeaderName } = __nccwpck_require__(3168)
 
@@ -23492,7 +23492,7 @@ module.exports = {
 const { maxNameValuePairSize, maxAttributeValueSize } = __nccwpck_require__(1276)
 const { isCTLExcludingHtab } = __nccwpck_require__(7797)
 const { collectASequenceOfCodePointsFast } = __nccwpck_require__(1900)
-const assert = __nccwpck_require__(6970)
+const assert = __nccwpck_require__(4589)
 
 /**
  * @description Parses the field-value attributes of a set-cookie header string.
@@ -25295,7 +25295,7 @@ const { FormData } = __nccwpck_require__(5910)
 const { kState } = __nccwpck_require__(3627)
 const { webidl } = __nccwpck_require__(5893)
 const { Blob } = __nccwpck_require__(4573)
-const assert = __nccwpck_require__(6970)
+const assert = __nccwpck_require__(4589)
 const { isErrored, isDisturbed } = __nccwpck_require__(7075)
 const { isArrayBuffer } = __nccwpck_require__(3429)
 const { serializeAMimeType } = __nccwpck_require__(1900)
@@ -25947,7 +25947,7 @@ module.exports = {
 
 
 
-const assert = __nccwpck_require__(6970)
+const assert = __nccwpck_require__(4589)
 
 const encoder = new TextEncoder()
 
@@ -26889,7 +26889,7 @@ const { utf8DecodeBytes } = __nccwpck_require__(3168)
 const { HTTP_TOKEN_CODEPOINTS, isomorphicDecode } = __nccwpck_require__(1900)
 const { isFileLike } = __nccwpck_require__(7114)
 const { makeEntry } = __nccwpck_require__(5910)
-const assert = __nccwpck_require__(6970)
+const assert = __nccwpck_require__(4589)
 const { File: NodeFile } = __nccwpck_require__(4573)
 
 const File = globalThis.File ?? NodeFile
@@ -27681,7 +27681,7 @@ const {
   isValidHeaderValue
 } = __nccwpck_require__(3168)
 const { webidl } = __nccwpck_require__(5893)
-const assert = __nccwpck_require__(6970)
+const assert = __nccwpck_require__(4589)
 const util = __nccwpck_require__(7975)
 
 const kHeadersMap = Symbol('headers map')
@@ -28413,7 +28413,7 @@ const {
   extractMimeType
 } = __nccwpck_require__(3168)
 const { kState, kDispatcher } = __nccwpck_require__(3627)
-const assert = __nccwpck_require__(6970)
+const assert = __nccwpck_require__(4589)
 const { safelyExtractBody, extractBody } = __nccwpck_require__(4492)
 const {
   redirectStatusSet,
@@ -30669,7 +30669,7 @@ const { kHeaders, kSignal, kState, kDispatcher } = __nccwpck_require__(3627)
 const { webidl } = __nccwpck_require__(5893)
 const { URLSerializer } = __nccwpck_require__(1900)
 const { kConstruct } = __nccwpck_require__(6443)
-const assert = __nccwpck_require__(6970)
+const assert = __nccwpck_require__(4589)
 const { getMaxListeners, setMaxListeners, getEventListeners, defaultMaxListeners } = __nccwpck_require__(8474)
 
 const kAbortController = Symbol('abortController')
@@ -31710,7 +31710,7 @@ const { webidl } = __nccwpck_require__(5893)
 const { FormData } = __nccwpck_require__(5910)
 const { URLSerializer } = __nccwpck_require__(1900)
 const { kConstruct } = __nccwpck_require__(6443)
-const assert = __nccwpck_require__(6970)
+const assert = __nccwpck_require__(4589)
 const { types } = __nccwpck_require__(7975)
 
 const textEncoder = new TextEncoder('utf-8')
@@ -32326,7 +32326,7 @@ const { getGlobalOrigin } = __nccwpck_require__(1059)
 const { collectASequenceOfCodePoints, collectAnHTTPQuotedString, removeChars, parseMIMEType } = __nccwpck_require__(1900)
 const { performance } = __nccwpck_require__(643)
 const { isBlobLike, ReadableStreamFrom, isValidHTTPToken, normalizedMethodRecordsBase } = __nccwpck_require__(3440)
-const assert = __nccwpck_require__(6970)
+const assert = __nccwpck_require__(4589)
 const { isUint8Array } = __nccwpck_require__(3429)
 const { webidl } = __nccwpck_require__(5893)
 
@@ -36811,7 +36811,7 @@ module.exports = { PerMessageDeflate }
 
 
 const { Writable } = __nccwpck_require__(7075)
-const assert = __nccwpck_require__(6970)
+const assert = __nccwpck_require__(4589)
 const { parserStates, opcodes, states, emptyBuffer, sentCloseFrameState } = __nccwpck_require__(736)
 const { kReadyState, kSentClose, kResponse, kReceivedClose } = __nccwpck_require__(1216)
 const { channels } = __nccwpck_require__(2414)
@@ -38435,7 +38435,7 @@ module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("net");
 
 /***/ }),
 
-/***/ 6970:
+/***/ 4589:
 /***/ ((module) => {
 
 module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:assert");
@@ -99000,23 +99000,21 @@ async function uploadEntryPack(upload, dir, service) {
     if (reservation.kind === 'exists')
         return { kind: 'held' };
     if (reservation.kind === 'refused')
-        return { kind: 'failed', reason: `the pack was refused: ${reservation.reason}` };
+        return { kind: 'failed', reason: `its new blobs were refused: ${reservation.reason}` };
     const files = upload.blobs.map(b => ({ path: blobPath(dir, b.digest), size: b.size }));
     const bytes = files.reduce((sum, f) => sum + f.size, 0);
     try {
         await uploadPack(reservation.uploadUrl, files);
     }
     catch (error) {
-        return { kind: 'failed', reason: `the pack's upload failed: ${error.message}` };
+        return { kind: 'failed', reason: `the upload of its new blobs failed: ${error.message}` };
     }
     const refused = await service.finalize(upload.key, bytes);
     return refused === undefined
         ? { kind: 'uploaded', bytes }
-        : { kind: 'failed', reason: `the pack was not completed: ${refused}` };
+        : { kind: 'failed', reason: `its new blobs were not completed: ${refused}` };
 }
 
-;// CONCATENATED MODULE: external "node:timers/promises"
-const external_node_timers_promises_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:timers/promises");
 ;// CONCATENATED MODULE: ./src/cache/packs/backoff.ts
 // How long to wait before asking the service again. Its rate limit (200 new
 // entries a minute per repository) is met by a matrix that starts together;
@@ -99048,6 +99046,8 @@ function failureWait(attempt) {
     return Math.min(2 ** attempt, 8);
 }
 
+;// CONCATENATED MODULE: external "node:timers/promises"
+const external_node_timers_promises_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:timers/promises");
 ;// CONCATENATED MODULE: ./src/cache/packs/service.ts
 
 
@@ -99060,7 +99060,7 @@ function failureWait(attempt) {
 const SERVICE = 'github.actions.results.api.v1.CacheService';
 const FAILURE_TRIES = 3;
 /** Longest the calls of one transfer wait in all on the rate limit before giving up. */
-const RATE_LIMIT_BUDGET_SECONDS = 180;
+const RATE_LIMIT_BUDGET_SECONDS = 60;
 /** Entries of packs are versioned apart from everything @actions/cache writes. */
 const PACK_VERSION = (0,external_node_crypto_.createHash)('sha256').update('buildx-ci-cache pack 1').digest('hex');
 /**
@@ -99186,6 +99186,37 @@ function describe(answer) {
     return `HTTP ${answer.status}${message ? `: ${String(message)}` : ''}`;
 }
 
+;// CONCATENATED MODULE: ./src/cache/rate-limits.ts
+
+/**
+ * The 429s the service answered to new entries in this process, read from the
+ * responses Node reports: @actions/cache turns a refused reservation into -1
+ * and a warning, and only the response says how long to wait before asking
+ * again.
+ */
+class RateLimits {
+    retryAfter;
+    seen = 0;
+    constructor() {
+        external_node_diagnostics_channel_.subscribe('http.client.response.finish', message => {
+            const { request, response } = message;
+            if (response.statusCode !== 429 || !request.path.endsWith('/CreateCacheEntry'))
+                return;
+            this.seen++;
+            const header = response.headers['retry-after'];
+            this.retryAfter = typeof header === 'string' ? header : undefined;
+        });
+    }
+    /** How many reservations were refused so far; compare before and after a call. */
+    count() {
+        return this.seen;
+    }
+    /** The Retry-After of the latest refusal. */
+    latestRetryAfter() {
+        return this.retryAfter;
+    }
+}
+
 ;// CONCATENATED MODULE: ./src/cache/gha-client.ts
 // The cache client process: runs @actions/cache for one restore or save and
 // reports to the action over the IPC channel. The action starts it with the
@@ -99193,6 +99224,9 @@ function describe(answer) {
 // workspace it archives from) and ends it, with everything it started, when
 // the service stops answering. Bundled apart (dist/cache-client), so that the
 // steps do not load the client unless they talk to the service.
+
+
+
 
 
 
@@ -99222,7 +99256,7 @@ async function serve(request) {
                 if (pack.kind === 'failed')
                     return { kind: 'pack-failed', reason: pack.reason };
             }
-            return { kind: 'saved', id: await cache_saveCache(request.paths, request.key), pack };
+            return { kind: 'saved', id: await saveWaitingOnRateLimit(request.paths, request.key), pack };
         }
         // One lookup on a hit, the common case. The client answers a miss and a
         // failed download alike; only then does a second, lookup-only call tell
@@ -99239,6 +99273,26 @@ async function serve(request) {
         return { kind: 'refused', message: error.message };
     }
 }
+/** Longest a save waits in all on the service's rate limit before it gives up. */
+const gha_client_RATE_LIMIT_BUDGET_SECONDS = 60;
+// A matrix that saves at once can meet the service's limit on new entries:
+// the entry is asked for again when the service says, within a budget.
+async function saveWaitingOnRateLimit(paths, key) {
+    let waited = 0;
+    for (let attempt = 0;; attempt++) {
+        const refusedBefore = rateLimits.count();
+        const id = await cache_saveCache(paths, key);
+        if (id !== -1 || rateLimits.count() === refusedBefore)
+            return id;
+        const wait = rateLimitWait(rateLimits.latestRetryAfter(), attempt);
+        if (waited + wait > gha_client_RATE_LIMIT_BUDGET_SECONDS)
+            return id;
+        waited += wait;
+        console.log(`The cache service is rate-limiting new entries; saving again in ${Math.ceil(wait)} s.`);
+        await (0,external_node_timers_promises_namespaceObject.setTimeout)(wait * 1000);
+    }
+}
+const rateLimits = new RateLimits();
 const activity = new NetworkActivity();
 const reporting = setInterval(() => void send({ type: 'activity', pending: activity.pending() }), REPORT_EVERY_MS);
 // Without the action there is nobody to report to: end, with the archiver

@@ -32803,7 +32803,7 @@ const promises_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.ur
 const SERVICE = 'github.actions.results.api.v1.CacheService';
 const FAILURE_TRIES = 3;
 /** Longest the calls of one transfer wait in all on the rate limit before giving up. */
-const RATE_LIMIT_BUDGET_SECONDS = 180;
+const RATE_LIMIT_BUDGET_SECONDS = 60;
 /** Entries of packs are versioned apart from everything @actions/cache writes. */
 const PACK_VERSION = (0,external_node_crypto_.createHash)('sha256').update('buildx-ci-cache pack 1').digest('hex');
 /**
@@ -33121,7 +33121,7 @@ class GhaCacheStore {
         if (reply.kind === 'refused')
             return { saved: false, reason: `the cache service refused it: ${reply.message}` };
         if (reply.kind === 'pack-failed')
-            return { saved: false, reason: `its blobs could not be stored: ${reply.reason}` };
+            return { saved: false, reason: `the cache service did not accept the entry (${reply.reason})` };
         if (reply.kind !== 'saved' || reply.id === -1) {
             const why = warnings.length > 0
                 ? warnings.join('; ')
