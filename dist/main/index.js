@@ -33435,7 +33435,8 @@ class GhaCacheStore {
         const layout = await checkLayout(this.exportDir);
         if ('problem' in layout)
             return { saved: false, reason: `the exported cache is incomplete (${layout.problem})` };
-        const planned = planSave(layout.blobs, await this.heldPacks(), branchScope(plan.content));
+        const held = await this.heldPacks();
+        const planned = planSave(layout.blobs, held, branchScope(plan.content));
         const sizeBytes = layout.blobs.reduce((sum, b) => sum + b.size, 0);
         info(planned.upload
             ? `Uploading ${megabytes(planned.upload.sizeBytes)} of new blobs; ${megabytes(planned.reusedBytes)} are held by the cache service already.`
@@ -33468,7 +33469,11 @@ class GhaCacheStore {
         if (text === undefined)
             return undefined;
         const manifest = parseManifest(text);
-        return 'problem' in manifest ? undefined : manifest;
+        if ('problem' in manifest) {
+            info(`The restored entry's packs cannot be reused (${manifest.problem}): every blob is uploaded.`);
+            return undefined;
+        }
+        return manifest;
     }
     async saveWhole(plan, signal) {
         // The entry's version hashes the path the client is given, which must be

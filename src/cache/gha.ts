@@ -146,7 +146,8 @@ export class GhaCacheStore implements CacheStore {
   private async savePacked(plan: Pick<KeyPlan, 'content'>, signal?: AbortSignal): Promise<SaveResult> {
     const layout = await checkLayout(this.exportDir)
     if ('problem' in layout) return { saved: false, reason: `the exported cache is incomplete (${layout.problem})` }
-    const planned = planSave(layout.blobs, await this.heldPacks(), branchScope(plan.content))
+    const held = await this.heldPacks()
+    const planned = planSave(layout.blobs, held, branchScope(plan.content))
     const sizeBytes = layout.blobs.reduce((sum, b) => sum + b.size, 0)
     core.info(
       planned.upload
@@ -182,7 +183,11 @@ export class GhaCacheStore implements CacheStore {
     const text = await fs.promises.readFile(path.join(this.cacheDir, MANIFEST_FILE), 'utf8').catch(() => undefined)
     if (text === undefined) return undefined
     const manifest = parseManifest(text)
-    return 'problem' in manifest ? undefined : manifest
+    if ('problem' in manifest) {
+      core.info(`The restored entry's packs cannot be reused (${manifest.problem}): every blob is uploaded.`)
+      return undefined
+    }
+    return manifest
   }
 
   private async saveWhole(plan: Pick<KeyPlan, 'content'>, signal?: AbortSignal): Promise<SaveResult> {
