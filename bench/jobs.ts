@@ -126,7 +126,7 @@ async function actionJobOnce(lab: Lab, job: ActionJob): Promise<ActionRun> {
   const backendInputs: Record<string, string> = job.cacheRef
     ? { 'cache-backend': 'registry', 'cache-ref': job.cacheRef }
     : {}
-  const entriesBefore = lab.service.entries().length
+  const trafficBefore = lab.service.traffic()
   const elapsed = stopwatch()
   const result = await runJob({
     inputs: { image, 'key-prefix': job.keyPrefix, ...fixtureInputs, ...backendInputs, ...job.inputs },
@@ -136,7 +136,7 @@ async function actionJobOnce(lab: Lab, job: ActionJob): Promise<ActionRun> {
     env: { ...lab.service.env(runtimeToken(scopes)), DOCKER_HOST: hostOf(lab.engine, store) }
   })
   const total = elapsed()
-  const entries = lab.service.entries()
+  const traffic = lab.service.traffic()
   await fs.promises.rm(runnerTemp, { recursive: true, force: true })
   requireClean(result)
 
@@ -162,11 +162,8 @@ async function actionJobOnce(lab: Lab, job: ActionJob): Promise<ActionRun> {
     contextSeconds: contextSeconds(result.main.log),
     imageExport: imageExportSeconds(result.main.log),
     bootstrap: bootstrapSeconds(result.main.log),
-    moved: {
-      up: entries.slice(entriesBefore).reduce((sum, e) => sum + e.sizeBytes, 0),
-      // The whole archive, once: @actions/cache downloads nothing else.
-      down: matchedKey ? (entries.find(e => e.key === matchedKey)?.sizeBytes ?? 0) : 0
-    },
+    // Body bytes both ways, blobs and calls alike, as for type=gha.
+    moved: { up: traffic.received - trafficBefore.received, down: traffic.sent - trafficBefore.sent },
     mainSeconds: result.main.seconds,
     postSeconds: result.post?.seconds ?? 0
   }

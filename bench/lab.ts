@@ -108,7 +108,20 @@ export async function openLab(settings: Settings): Promise<Lab> {
       return dir
     },
     entry,
-    entryBytes: key => entry(key).sizeBytes,
+    entryBytes: key => {
+      // An entry of packs needs its packs: the image's packs on that branch
+      // stored up to it (the benchmarks delete none), with its index.
+      const found = entry(key)
+      const entries = JSON.parse(fs.readFileSync(path.join(storageDir, 'entries.json'), 'utf8')) as Array<
+        StoredEntry & { seq: number }
+      >
+      const seq = entries.find(e => e.key === found.key)?.seq ?? Number.POSITIVE_INFINITY
+      const packs = `${found.key.split('/').slice(0, 3).join('/')}/packs/`
+      return (
+        found.sizeBytes +
+        entries.filter(e => e.key.startsWith(packs) && e.seq < seq).reduce((sum, e) => sum + e.sizeBytes, 0)
+      )
+    },
     storedBytes: belongs =>
       service
         .entries()
