@@ -34430,7 +34430,7 @@ function buildxArgs(inputs, cache, run) {
     if (run.output === 'image' && run.origin)
         args.push(...imageLabelArgs(run.origin));
     if (run.output === 'image' && inputs.load)
-        args.push('--load');
+        args.push('--output', loaded(inputs.cacheCompression));
     if (run.output === 'image' && inputs.push)
         args.push('--push');
     if (inputs.pull)
@@ -34462,6 +34462,18 @@ function cacheTo(location) {
     return location.type === 'local'
         ? attributes(['type', 'local'], ['dest', location.dir], ['mode', 'max'], ['ignore-error', 'true'])
         : attributes(['type', 'registry'], ['ref', location.ref], ['mode', 'max'], ['image-manifest', 'true'], ['oci-mediatypes', 'true'], ['ignore-error', 'true']);
+}
+// `--load` with the layers compressed as the cache wants them. The image
+// export compresses every layer it built anyway; asked for gzip (--load's
+// own choice) it did so once for the image and the cache export then did it
+// again in zstd. Asked for the cache's compression, the cache export finds
+// the layers already made: on the toolchain image, a cold build's image
+// export took 7.7 s instead of 29 s and its cache export 3.0 s instead of
+// 25.6 s (zstd is also the cheaper of the two to make). Every engine that
+// reads zstd layers loads these (Docker 23 and later). A pushed image keeps
+// --push's own gzip, which older pullers read.
+function loaded(choice) {
+    return `type=docker${compression(choice)}`;
 }
 // Layers keep the compression they were built or imported with: layers
 // built here come out gzip-compressed, those of a restored entry keep its

