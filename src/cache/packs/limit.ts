@@ -23,3 +23,23 @@ export async function eachLimited<T>(
   await Promise.all(Array.from({ length: Math.min(width, items.length) }, lane))
   if (failure !== undefined) throw failure.error
 }
+
+/**
+ * A gate that lets at most `width` calls run at once, in the order they come;
+ * the others wait for a slot, which a finished call hands straight on.
+ */
+export function limiter(width: number): <T>(work: () => Promise<T>) => Promise<T> {
+  let running = 0
+  const waiting: Array<() => void> = []
+  return async work => {
+    if (running < width) running++
+    else await new Promise<void>(resolve => waiting.push(resolve))
+    try {
+      return await work()
+    } finally {
+      const next = waiting.shift()
+      if (next) next()
+      else running--
+    }
+  }
+}
