@@ -19,6 +19,8 @@ export interface Progress {
   finished: number
   /** Of those, the ones the build ran itself: what a restore did not already hold. */
   built: number
+  /** Steps that started but neither finished nor failed: cut short (CANCELED) when the build stopped. */
+  unfinished: number
 }
 
 // `#12 [builder 3/5] RUN make`: the label in brackets, then the instruction.
@@ -69,18 +71,22 @@ export function progressOf(progress: string): Progress {
   const nameOf = new Map<string, string>()
   const cached = new Set<string>()
   const done = new Set<string>()
+  const ended = new Set<string>()
   for (const line of progress.split('\n')) {
     const step = STEP.exec(line)
     if (step && !nameOf.has(step[1])) nameOf.set(step[1], stepName(step[2], step[3]))
     if (/^#(\d+) CACHED\s*$/.test(line)) cached.add(line.split(' ')[0].slice(1))
     const finished = /^#(\d+) DONE /.exec(line)
     if (finished) done.add(finished[1])
+    const failed = /^#(\d+) ERROR: /.exec(line)
+    if (failed) ended.add(failed[1])
   }
   const names = (ids: Set<string>): Set<string> => new Set([...ids].flatMap(id => nameOf.get(id) ?? []))
   const cachedNames = names(cached)
   const doneNames = names(done)
   const built = [...doneNames].filter(name => !cachedNames.has(name))
-  return { finished: new Set([...cachedNames, ...doneNames]).size, built: built.length }
+  const unfinished = [...nameOf.keys()].filter(id => !cached.has(id) && !done.has(id) && !ended.has(id))
+  return { finished: new Set([...cachedNames, ...doneNames]).size, built: built.length, unfinished: unfinished.length }
 }
 
 /** A step's label without its `n/m` counter, which changes when the Dockerfile is cut. */

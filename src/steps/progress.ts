@@ -79,6 +79,14 @@ async function cutAndExport(
   if (progress.finished === 0) return nothing(`the first step, \`${printable(step.instruction)}\`, failed.`)
   if (progress.built === 0)
     return nothing('every step that finished came from the restored cache, which holds them already.')
+  // Every step before the failing one on its platform had finished: it
+  // needed them. On a build of several platforms that buildx did not say
+  // which one failed, and steps cut short elsewhere would run in the cut.
+  const platforms = step.platform ? [step.platform] : inputs.platforms
+  if (platforms.length > 1 && progress.unfinished > 0)
+    return nothing(
+      `buildx does not say which of the platforms ${inputs.platforms.join(', ')} failed, and ${progress.unfinished} steps were cut short: the cut would build them.`
+    )
   const cut = cutBefore(await fs.promises.readFile(inputs.file, 'utf8'), step.line, step.instruction)
   if (!cut.ok) return nothing(`${describeRefusal(cut.why)}.`)
 
@@ -97,7 +105,7 @@ async function cutAndExport(
         ...inputs,
         file,
         target: '',
-        platforms: step.platform ? [step.platform] : inputs.platforms,
+        platforms,
         noCache: false
       },
       { from: failure.failed?.withoutCache ? [] : (context.entry?.from ?? []), to: location },

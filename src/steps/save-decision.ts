@@ -72,7 +72,7 @@ function describeWhy(why: SaveWhy): string {
     case 'no-cache':
       return 'no-cache is set: the cache of this fresh build replaces any entry of this content.'
     case 'progress':
-      return `the build failed, but ${why.steps} step${why.steps === 1 ? '' : 's'} finished before \`${printable(why.failedStep)}\`: they are saved as a partial entry, which the next run of this branch restores.`
+      return `the build failed, but ${why.steps === 1 ? '1 step' : `${why.steps} steps`} finished before \`${printable(why.failedStep)}\`: ${why.steps === 1 ? 'it is' : 'they are'} saved as a partial entry, which the next run of this branch restores.`
   }
 }
 

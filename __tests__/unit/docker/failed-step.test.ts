@@ -16,7 +16,7 @@ describe.each(['buildx-0.13', 'buildx-0.29'])('%s', version => {
     const output = read(version, 'build-error')
     expect(failedStep(output)).toEqual({ instruction: 'RUN echo the tests failed >&2 && exit 3', line: 12 })
     // Six served by the engine's cache, one run by this build.
-    expect(progressOf(output)).toEqual({ finished: 7, built: 1 })
+    expect(progressOf(output)).toEqual({ finished: 7, built: 1, unfinished: 0 })
   })
 
   it('finds no failing step in a build that passed', () => {
@@ -33,7 +33,7 @@ describe('buildx-0.29', () => {
       instruction: 'RUN echo more > /more   && echo second   && exit 5',
       line: 7
     })
-    expect(progressOf(output)).toEqual({ finished: 3, built: 3 })
+    expect(progressOf(output)).toEqual({ finished: 3, built: 3, unfinished: 0 })
   })
 
   it('sees no failing step in a syntax error: the frontend failed before any step', () => {
@@ -52,11 +52,15 @@ describe('buildx-0.29', () => {
       instruction: 'RUN [ "386" = amd64 ] || exit 6',
       line: 6
     })
+    // amd64 got to the end: nothing was cut short.
+    expect(progressOf(output)).toMatchObject({ unfinished: 0 })
     expect(
-      failedStep(
-        output.replace(' > [4/4] RUN', ' > [linux/386 4/4] RUN').replace(/#10 \[4\/4\]/g, '#10 [linux/386 4/4]'),
-        ['linux/amd64', 'linux/386']
-      )
+      failedStep(output.replaceAll('[4/4] RUN [ "386"', '[linux/386 4/4] RUN [ "386"'), ['linux/amd64', 'linux/386'])
     ).toMatchObject({ platform: 'linux/386' })
+  })
+  it('counts the steps a failure in a parallel stage cut short', () => {
+    const output = read29('parallel-stage-error')
+    expect(failedStep(output)).toEqual({ instruction: 'RUN exit 7', line: 7 })
+    expect(progressOf(output)).toMatchObject({ finished: 2, unfinished: 1 })
   })
 })
