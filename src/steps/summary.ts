@@ -68,7 +68,10 @@ function restoreCell(state: StepState): string {
 function buildCell(state: StepState): string {
   const build = state.build
   if (!build) return 'not run'
-  if (!build.succeeded) return `failed after ${seconds(build.seconds)}`
+  if (!build.succeeded) {
+    const kept = state.progress ? `; the steps it finished exported in ${seconds(state.progress.cutSeconds)}` : ''
+    return `failed after ${seconds(build.seconds)}${kept}`
+  }
   const retry = build.retriedWithoutCache ? '; rebuilt without the broken cache' : ''
   return `${seconds(build.seconds)}, ${build.steps.cached}/${build.steps.total} steps cached${retry}`
 }

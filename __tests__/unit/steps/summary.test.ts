@@ -89,7 +89,7 @@ describe('summaryRow', () => {
       }),
       { result: { saved: true, key: `${key}/0`, sizeBytes: 1.2 * 1024 ** 3 }, seconds: 10 }
     )
-    expect(row).toContain('| failed after 3600.0 s |')
+    expect(row).toContain('| failed after 3600.0 s; the steps it finished exported in 4.2 s |')
     expect(row).toContain(
       '| **partial**: saved the 7 steps that finished (1228.8 MB); the failing step was <code>RUN ./build-gcc.sh</code>; 1228.8 MB in 10.0 s'
     )
