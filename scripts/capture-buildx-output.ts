@@ -109,6 +109,34 @@ try {
   fs.writeFileSync(failing, `${fs.readFileSync(dockerfile, 'utf8')}RUN echo the tests failed >&2 && exit 3\n`)
   save('build-error', build(engine, ['--file', failing]).output)
 
+  // Failed builds, for the step that failed and what finished before it
+  // (docker/failed-step.ts): a named stage failing on a continued line, one
+  // platform of two failing, a syntax error, a failing first step.
+  const failure = (name: string, text: string, extra: string[] = []): void => {
+    const file = path.join(context, `${name}.Dockerfile`)
+    fs.writeFileSync(file, text)
+    save(
+      name,
+      docker(engine, ['buildx', 'build', '--progress=plain', '--no-cache', '--file', file, ...extra, context]).output
+    )
+  }
+  const busybox = 'COPY busybox /bin/busybox\nRUN ["/bin/busybox", "--install", "-s", "/bin"]\n'
+  failure(
+    'multistage-continuation-error',
+    `FROM scratch AS base\n${busybox}\nFROM base AS toolchain\nRUN echo toolchain > /toolchain\nRUN echo more > /more \\\n  && echo second \\\n  && exit 5\n\nFROM base AS final\nCOPY --from=toolchain /toolchain /toolchain\nRUN echo done\n`
+  )
+  failure('syntax-error', 'FROM scratch\nCOPY busybox /bin/busybox\nFROBNICATE the tests\n')
+  failure('first-step-error', 'FROM scratch\nRUN ["/bin/busybox", "false"]\nCOPY busybox /bin/busybox\n')
+  failure(
+    'multiplatform-error',
+    `FROM scratch\n${busybox}ARG TARGETARCH\nRUN echo building for $TARGETARCH > /arch\nRUN [ "$TARGETARCH" = amd64 ] || exit 6\n`,
+    ['--platform', 'linux/amd64,linux/386']
+  )
+  failure(
+    'parallel-stage-error',
+    `FROM scratch AS base\n${busybox}FROM base AS slow\nRUN sleep 5 && echo slow > /slow\nFROM base AS fails\nRUN exit 7\nFROM base\nCOPY --from=slow /slow /slow\nCOPY --from=fails /slow /x\n`
+  )
+
   // The classic store's docker driver cannot export: refused, or ignored with ignore-error.
   save('classic-export-refused', build(classic, ['--cache-to', `type=local,dest=${cacheDir}.classic`]).output)
   save(

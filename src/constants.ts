@@ -31,7 +31,8 @@ export const Input = {
   RestoreTimeout: 'restore-timeout',
   SaveTimeout: 'save-timeout',
   StallTimeout: 'stall-timeout',
-  Summary: 'summary'
+  Summary: 'summary',
+  SaveOnFailure: 'save-on-failure'
 } as const
 
 export const Output = {

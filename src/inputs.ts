@@ -50,6 +50,8 @@ export interface Inputs {
   /** Seconds a cache transfer may go without moving a byte; a call to the service gets half as long to be answered. */
   stallTimeoutSeconds: number
   summary: boolean
+  /** When a run that may write fails its build, save the steps that finished as a partial entry. */
+  saveOnFailure: boolean
 }
 
 /** A bad input: the message says which input and what to change. */
@@ -143,7 +145,8 @@ export function parseInputs(read: ReadInput, workspace: string, env: NodeJS.Proc
     restoreTimeoutSeconds: seconds(Input.RestoreTimeout, read(Input.RestoreTimeout), undefined),
     saveTimeoutSeconds: seconds(Input.SaveTimeout, read(Input.SaveTimeout), undefined),
     stallTimeoutSeconds: seconds(Input.StallTimeout, read(Input.StallTimeout), DEFAULT_STALL_SECONDS),
-    summary: boolean(Input.Summary, read(Input.Summary), true)
+    summary: boolean(Input.Summary, read(Input.Summary), true),
+    saveOnFailure: boolean(Input.SaveOnFailure, read(Input.SaveOnFailure), true)
   }
 }
 

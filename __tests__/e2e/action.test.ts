@@ -198,12 +198,16 @@ describe('the gha backend', () => {
     expect(keys.filter(k => k.startsWith('buildx/ci-image-extra/master/'))).toHaveLength(1)
   })
 
-  it('fails clearly on a build error, saves nothing and leaves no temporary directory', async () => {
+  // What a failed build keeps of its progress: progress-on-failure.test.ts.
+  it('fails clearly on a build error, saves nothing with save-on-failure off and leaves no temporary directory', async () => {
     fs.writeFileSync(
       path.join(workspace, 'Dockerfile.broken'),
       'FROM scratch\nCOPY busybox /bin/busybox\nRUN ["/bin/busybox", "sh", "-c", "exit 3"]\n'
     )
-    const r = await job({ workspace, inputs: { image: 'broken', file: 'Dockerfile.broken' } })
+    const r = await job({
+      workspace,
+      inputs: { image: 'broken', file: 'Dockerfile.broken', 'save-on-failure': 'false' }
+    })
     expect(r.main.exitCode).toBe(1)
     expect(r.main.log).toMatch(/::error::The image build failed \(docker buildx exit code 1\): .*exit code: 3/)
     expect(r.post?.log).toContain('Not saving the cache: the build failed.')

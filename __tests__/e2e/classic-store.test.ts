@@ -138,13 +138,15 @@ describe('the ubuntu-24.04 saving path: a docker-container builder the action cr
     expect(r.writes).toBe(0)
   })
 
-  it('removes the builder when the build fails, and fails with the build error', async () => {
+  // What a failed build keeps of its progress: progress-on-failure.test.ts.
+  it('removes the builder when the build fails, after keeping what it finished, and fails with the build error', async () => {
     const failing = uniqueWorkspaceFrom('ci-image')
     fs.appendFileSync(path.join(failing, 'Dockerfile'), 'RUN echo the test suite failed >&2 && exit 3\n')
     const r = await job({ workspace: failing, image: 'classic-failing', classic: {} })
     expect(r.main.exitCode).toBe(1)
     expect(r.main.log).toMatch(/^::error::.*exit code: 3/m)
-    expect(r.writes).toBe(0)
+    expect(r.saves).toBe(1)
+    expect(entriesOf('classic-failing')).toEqual([expect.stringMatching(/\.partial\/[0-9a-z]+$/)])
     expect(leftovers(r.runnerTemp)).toEqual([])
     expectBuilderUsedAndRemoved(r)
   })

@@ -275,12 +275,13 @@ describe('a cache service that fails', () => {
     expect(r.writes).toBe(0)
   })
 
+  // What a failed build keeps of its progress (save-on-failure): progress-on-failure.test.ts.
   it('runs the post step after a failed main step: nothing saved, nothing left, the cache not blamed', async () => {
     fs.writeFileSync(
       path.join(workspace, 'Dockerfile.fails'),
       'FROM scratch\nCOPY busybox /bin/busybox\nRUN ["/bin/busybox", "sh", "-c", "exit 3"]\n'
     )
-    const r = await job({ workspace, inputs: { file: 'Dockerfile.fails' } })
+    const r = await job({ workspace, inputs: { file: 'Dockerfile.fails', 'save-on-failure': 'false' } })
     expect(r.main.exitCode).toBe(1)
     expect(r.main.log).toMatch(/::error::The image build failed .*exit code: 3/)
     expect(r.main.log).not.toContain('building once more without it')

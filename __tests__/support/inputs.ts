@@ -30,5 +30,6 @@ export const ciInputs: Inputs = {
   maxCacheSizeBytes: 0,
   deleteSuperseded: false,
   stallTimeoutSeconds: 60,
-  summary: true
+  summary: true,
+  saveOnFailure: true
 }

@@ -61,7 +61,8 @@ describe('parseInputs', () => {
       restoreTimeoutSeconds: undefined,
       saveTimeoutSeconds: undefined,
       stallTimeoutSeconds: 60,
-      summary: true
+      summary: true,
+      saveOnFailure: true
     })
   })
 

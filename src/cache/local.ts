@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto'
 import * as fs from 'node:fs'
 import * as path from 'node:path'
 import { dirSize, exists, removeDir } from '../fsutil.js'
-import type { KeyPlan, RestoreKey } from '../key/key.js'
+import { branchScope, isPartialKey, type KeyPlan, type RestoreKey } from '../key/key.js'
 import { cacheProblem } from './integrity.js'
 import type { CacheLocation, CacheStore, Exported, Restored, SaveResult } from './store.js'
 
@@ -68,7 +68,8 @@ export class LocalCacheStore implements CacheStore {
 
   // The new entry takes the content key's place, whatever was there (a stale
   // or damaged entry of the same content), and supersedes every older entry
-  // of this image on this branch.
+  // of this image on this branch; a partial one (a failed build's progress)
+  // supersedes only older partial ones.
   async save(plan: Pick<KeyPlan, 'content'>): Promise<SaveResult> {
     try {
       return await this.moveIntoPlace(plan.content)
@@ -84,8 +85,10 @@ export class LocalCacheStore implements CacheStore {
       const scope = path.dirname(target)
       await fs.promises.mkdir(scope, { recursive: true })
       await fs.promises.rename(this.exportDir, target)
+      const partial = isPartialKey(content)
       for (const sibling of await fs.promises.readdir(scope)) {
-        if (sibling !== path.basename(target)) await removeDir(path.join(scope, sibling))
+        const superseded = !partial || isPartialKey(`${branchScope(content)}${sibling}`)
+        if (sibling !== path.basename(target) && superseded) await removeDir(path.join(scope, sibling))
       }
       return { saved: true, key: content, sizeBytes: await dirSize(target) }
     } catch (error) {

@@ -30,6 +30,8 @@ export class RegistryCacheStore implements CacheStore {
   private plan?: KeyPlan
   // Set when the registry could not be used at all: a push would fail or hang too.
   private unusable?: string
+  // The content key of the last export: the plan's, or a partial one.
+  private exportKey?: string
 
   constructor(
     private readonly repository: string,
@@ -79,17 +81,18 @@ export class RegistryCacheStore implements CacheStore {
     return damagedExact
   }
 
-  async exportTo(): Promise<CacheLocation> {
+  async exportTo(content?: string): Promise<CacheLocation> {
     if (this.unusable !== undefined) throw new Error(this.unusable)
     if (this.plan === undefined) throw new Error('the registry was not looked up before the build')
-    return { type: 'registry', ref: this.tagged(contentTag(this.plan.content)) }
+    this.exportKey = content ?? this.plan.content
+    return { type: 'registry', ref: this.tagged(contentTag(this.exportKey)) }
   }
 
-  // What the registry holds under the content tag now: the build pushed it,
-  // unless buildx said the push failed.
+  // What the registry holds under the exported content's tag now: the build
+  // pushed it, unless buildx said the push failed.
   async exported(buildError?: string): Promise<Exported> {
     if (this.plan === undefined) return { sizeBytes: 0, problem: 'the registry was not looked up before the build' }
-    const ref = this.tagged(contentTag(this.plan.content))
+    const ref = this.tagged(contentTag(this.exportKey ?? this.plan.content))
     if (buildError !== undefined) return { sizeBytes: 0, problem: explainPushFailure(buildError, ref) }
     const lookup = await this.client.inspect(ref)
     if (lookup.kind !== 'found')

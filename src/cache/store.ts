@@ -61,8 +61,12 @@ export interface CacheStore {
    * `signal` aborts, having left nothing behind.
    */
   restore(plan: KeyPlan, signal?: AbortSignal): Promise<Restored | undefined>
-  /** Where this run's build writes the cache it may save; throws when there is nowhere. */
-  exportTo(): Promise<CacheLocation>
+  /**
+   * Where this run's build writes the cache it may save; throws when there is
+   * nowhere. `content`: the content key it will be saved under, when not the
+   * plan's (a failed build's progress is saved under a partial key).
+   */
+  exportTo(content?: string): Promise<CacheLocation>
   /**
    * What the build exported: its size, and why it cannot be saved when the
    * export failed part-way (buildx is told to ignore export errors, so that a

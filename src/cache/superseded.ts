@@ -1,4 +1,5 @@
 import * as github from '@actions/github'
+import { isPartialKey } from '../key/key.js'
 import { timeLimit } from '../time-limit.js'
 
 // After the default branch saves a new entry for an image, the older entries
@@ -21,6 +22,12 @@ export interface DeletionOptions {
   keep: string
   /** Older entries the kept one still needs (the packs holding its blobs): kept too. */
   needed?: string[]
+  /**
+   * The kept entry is partial (a failed build's progress): it supersedes only
+   * older partial entries, never a whole one, which may still serve a build of
+   * its own content.
+   */
+  onlyPartial?: boolean
   /** The REST API root (GITHUB_API_URL). Default: the one @actions/github picks. */
   apiUrl?: string
   /** Bound on the whole listing and deleting. Default 60. */
@@ -192,17 +199,25 @@ function toEntry(raw: { id?: number; key?: string; ref?: string; created_at?: st
  */
 function superseded(
   entries: CacheEntry[],
-  scope: Pick<DeletionOptions, 'ref' | 'scopePrefix' | 'keep' | 'needed'>
+  scope: Pick<DeletionOptions, 'ref' | 'scopePrefix' | 'keep' | 'needed' | 'onlyPartial'>
 ): CacheEntry[] | string {
   const needed = new Set(scope.needed ?? [])
   const inScope = entries.filter(e => e.ref === scope.ref && e.key.startsWith(scope.scopePrefix))
+  const deletable = (key: string): boolean => !scope.onlyPartial || isPartialKey(key)
   const kept = inScope.filter(e => e.key === scope.keep && Number.isFinite(e.createdAt))
   if (kept.length === 0) {
     return `The entry just saved (${scope.keep}) is not listed yet; nothing deleted, the next save will clean up.`
   }
   const keptAt = Math.max(...kept.map(e => e.createdAt))
   return inScope
-    .filter(e => e.key !== scope.keep && !needed.has(e.key) && Number.isFinite(e.createdAt) && e.createdAt < keptAt)
+    .filter(
+      e =>
+        e.key !== scope.keep &&
+        !needed.has(e.key) &&
+        deletable(e.key) &&
+        Number.isFinite(e.createdAt) &&
+        e.createdAt < keptAt
+    )
     .sort((a, b) => a.createdAt - b.createdAt || a.id - b.id)
 }
 

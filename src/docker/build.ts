@@ -11,7 +11,16 @@ import { errorLine } from './error-line.js'
 import { failedOnCacheImport } from './import-failures.js'
 
 /** A build that failed for its own reasons: the step fails with this message. */
-export class BuildError extends Error {}
+export class BuildError extends Error {
+  constructor(
+    message: string,
+    /** What the failed build printed, and whether it ran without the restored cache: how far it got. */
+    readonly failed?: { output: string; withoutCache: boolean }
+  ) {
+    super(message)
+    this.name = 'BuildError'
+  }
+}
 
 /** What a build came to, after its retry without a damaged cache. */
 export interface BuildOutcome {
@@ -58,7 +67,10 @@ export async function build(
       retriedWithoutCache = true
     }
     if (result.exitCode !== 0) {
-      throw new BuildError(`The image build failed (docker buildx exit code ${result.exitCode}): ${result.error}`)
+      throw new BuildError(`The image build failed (docker buildx exit code ${result.exitCode}): ${result.error}`, {
+        output: result.output,
+        withoutCache: retriedWithoutCache || cache.noCache === true
+      })
     }
     const exportError = cache.to ? cacheExportError(result.output) : undefined
     return {

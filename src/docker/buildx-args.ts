@@ -32,8 +32,10 @@ export interface BuildSetup {
   /**
    * `cache`: the build only exports its cache (the image is already where
    * the first build put it), as when a stale entry is refreshed after it.
+   * `cache-only`: nor is any image made or tagged (`type=cacheonly`): the
+   * build of a cut Dockerfile, whose image is not the one the tags name.
    */
-  output: 'image' | 'cache'
+  output: 'image' | 'cache' | 'cache-only'
   /** The content key the image is built for, on the current builder: labelled on it, so that a later job on this engine knows it. */
   origin?: ImageOrigin
 }
@@ -41,7 +43,8 @@ export interface BuildSetup {
 export function buildxArgs(inputs: Inputs, cache: BuildCache, run: BuildSetup): string[] {
   const args = ['buildx', 'build', '--progress=plain', '--file', inputs.file]
   if (run.builder) args.push('--builder', run.builder)
-  for (const tag of inputs.tags.length > 0 ? inputs.tags : [inputs.image]) args.push('--tag', tag)
+  if (run.output === 'cache-only') args.push('--output', 'type=cacheonly')
+  else for (const tag of inputs.tags.length > 0 ? inputs.tags : [inputs.image]) args.push('--tag', tag)
   for (const { name, value } of inputs.buildArgs) args.push('--build-arg', `${name}=${value}`)
   for (const [i, { id }] of inputs.secrets.entries())
     args.push('--secret', attributes(['id', id], ['env', secretVariable(i)]))

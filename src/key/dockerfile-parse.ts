@@ -20,6 +20,8 @@ export interface Instruction {
   json: boolean
   /** The whole logical line, needed to find heredoc markers the way BuildKit does. */
   text: string
+  /** The 1-based line the instruction starts on, as BuildKit's errors name it; unset for ONBUILD's trigger. */
+  line?: number
 }
 
 export interface ParsedDockerfile {
@@ -108,6 +110,7 @@ function* instructions(lines: string[], escapeChar: string): Generator<Instructi
   const continuation = continuationPattern(escapeChar)
   let next = 0
   while (next < lines.length) {
+    const start = next
     const first = (lines[next++] ?? '').trimStart()
     if (first === '' || first.startsWith('#')) continue
 
@@ -123,7 +126,7 @@ function* instructions(lines: string[], escapeChar: string): Generator<Instructi
       piece = lines[next++]
     }
 
-    const instruction = parseInstruction(text)
+    const instruction = { ...parseInstruction(text), line: start + 1 }
     yield instruction
     for (const heredoc of heredocsOf(instruction)) next = skipHeredocBody(lines, next, heredoc)
   }

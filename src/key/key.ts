@@ -123,3 +123,21 @@ export function cacheSourceOf(plan: KeyPlan, matchedKey: string | undefined): Ca
 export function sameContent(plan: KeyPlan, matchedKey: string | undefined): boolean {
   return matchedKey?.split(SEPARATOR)[3] === plan.hash
 }
+
+// A failed build's progress is saved under its own content key: the hash
+// with this suffix. It can never match an exact lookup (`<content>/`) nor a
+// same-content restore key, so it is never a cache hit and never taken for a
+// whole entry; it is found only as its branch's newest entry. `.` is escaped
+// at the start of a component only, and a hash is hex, so the suffix can't
+// occur otherwise.
+const PARTIAL = '.partial'
+
+/** The content key a failed build's progress is saved under. */
+export function partialKey(content: string): string {
+  return `${content}${PARTIAL}`
+}
+
+/** Whether a key (content or entry) names a partial entry: the steps a failed build finished. */
+export function isPartialKey(key: string): boolean {
+  return key.split(SEPARATOR)[3]?.endsWith(PARTIAL) ?? false
+}

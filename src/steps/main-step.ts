@@ -13,10 +13,12 @@ import { currentRunner } from '../github/runner.js'
 import { InputError, parseInputs } from '../inputs.js'
 import { logHashInputs } from '../key/hash-log.js'
 import { imageHash } from '../key/hash.js'
-import { cacheSourceOf, keyPlan, sameContent } from '../key/key.js'
+import { cacheSourceOf, isPartialKey, keyPlan, sameContent } from '../key/key.js'
 import { saveCleanup, saveStepState, type StepState } from './step-state.js'
 import { restoreOrReuse, type RestoreOutcome } from './restore.js'
 import { prepareExport } from './prepare-export.js'
+import { keepProgress, progressDir } from './progress.js'
+import { partialRestoredLine } from './progress-words.js'
 import { refreshIfDue } from './refresh.js'
 import { staleness } from './staleness.js'
 import { describeSave, plannedSave, saveBecause, skipBecause, type SaveDecision } from './save-decision.js'
@@ -71,7 +73,8 @@ async function mainStep(): Promise<void> {
   }
   const store = createStore(storeConfig, runner)
   const workDir = buildDir(runner.temp)
-  saveCleanup([...store.temporaryPaths(), workDir])
+  const cutDir = progressDir(runner.temp)
+  saveCleanup([...store.temporaryPaths(), workDir, cutDir])
   const restored = inputs.noCache
     ? notRestored()
     : await core.group('Restore the cache', () =>
@@ -90,6 +93,7 @@ async function mainStep(): Promise<void> {
   core.setOutput(Output.CacheHit, String(cacheHit))
   core.setOutput(Output.CacheSource, source)
   core.setOutput(Output.RestoreTime, restored.seconds.toFixed(1))
+  if (usedKey !== undefined && isPartialKey(usedKey)) core.info(partialRestoredLine(usedKey))
 
   const write = writeDecision(ctx)
   const exportContext = { store, builder, createBuilder: inputs.createBuilder }
@@ -179,6 +183,20 @@ async function mainStep(): Promise<void> {
   } catch (error) {
     state.build = { seconds: seconds(), steps: { total: 0, cached: 0 }, retriedWithoutCache: false, succeeded: false }
     state.save = skipBecause({ kind: 'build-failed' })
+    if (error instanceof BuildError) {
+      const kept = await keepProgress(error, {
+        inputs,
+        plan,
+        store,
+        exporting,
+        entry,
+        workDir,
+        progressDir: cutDir,
+        env: runner.env
+      })
+      state.save = kept.decision
+      state.progress = kept.report
+    }
     throw error
   } finally {
     saveStepState(state)

@@ -6,11 +6,12 @@ import { Input } from '../constants.js'
 import { removeBuilder } from '../docker/builder.js'
 import { removeDirs } from '../fsutil.js'
 import { currentRunner, type Runner } from '../github/runner.js'
-import { branchScope } from '../key/key.js'
+import { branchScope, isPartialKey } from '../key/key.js'
 import { megabytes } from '../megabytes.js'
 import { hardLimit, TimeoutError } from '../time-limit.js'
 import { readBuilderCleanup, readCleanup, readStepState, type StepState, type SaveOutcome } from './step-state.js'
-import { describeSave } from './save-decision.js'
+import { progressSavedLine } from './progress-words.js'
+import { describeSave, type SaveDecision } from './save-decision.js'
 import { writeSummary } from './summary.js'
 
 /** Saves the cache when the main step said it may, then removes every temporary directory. Never fails the job. */
@@ -56,7 +57,7 @@ async function saveStep(state: StepState, runner: Runner): Promise<SaveOutcome> 
       state.saveTimeoutSeconds,
       `The cache save did not finish within ${state.saveTimeoutSeconds} s (save-timeout)`
     )
-    result = await store.save({ content: state.key }, cap)
+    result = await store.save({ content: savedContent(decision) ?? state.key }, cap)
   } catch (error) {
     if (!(error instanceof TimeoutError)) throw error
     result = { saved: false, reason: `${error.message}.` }
@@ -65,6 +66,7 @@ async function saveStep(state: StepState, runner: Runner): Promise<SaveOutcome> 
   if (result.saved) {
     const moved = result.movedBytes === undefined ? '' : `; ${megabytes(result.movedBytes)} uploaded`
     core.info(`Cache saved with key: ${result.key} (${megabytes(result.sizeBytes)} in ${seconds.toFixed(1)} s${moved})`)
+    if (state.progress) core.info(`The build failed: ${progressSavedLine(state.progress, result.sizeBytes)}.`)
   } else core.warning(`Cache not saved with key ${state.key}: ${result.reason}`)
   return { result, seconds }
 }
@@ -80,9 +82,15 @@ async function deleteOlder(state: StepState, kept: string, needed: string[], run
     scopePrefix: branchScope(state.key),
     keep: kept,
     needed,
+    onlyPartial: isPartialKey(kept),
     apiUrl: runner.apiUrl
   })
   const line = deletionSummary(result)
   if (result.warn) core.warning(line)
   else core.info(line)
+}
+
+/** The content key a failed build's progress is saved under; unset: the run's own. */
+function savedContent(decision: SaveDecision): string | undefined {
+  return decision.save && decision.why.kind === 'progress' ? decision.why.key : undefined
 }

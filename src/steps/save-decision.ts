@@ -14,6 +14,8 @@ export type SaveWhy =
   | { kind: 'broken'; problem: string }
   /** `no-cache`: nothing was restored, and what was built from scratch replaces any entry of this content. */
   | { kind: 'no-cache' }
+  /** The build failed: the steps it finished are saved under `key`, a partial content key (steps/progress.ts). */
+  | { kind: 'progress'; key: string; steps: number; failedStep: string }
 
 /** Why this run does not save. */
 export type SaveSkip =
@@ -69,6 +71,8 @@ function describeWhy(why: SaveWhy): string {
       return `the entry of this content could not be imported (${why.problem}); the new cache replaces it.`
     case 'no-cache':
       return 'no-cache is set: the cache of this fresh build replaces any entry of this content.'
+    case 'progress':
+      return `the build failed, but ${why.steps === 1 ? '1 step' : `${why.steps} steps`} finished before \`${printable(why.failedStep)}\`: ${why.steps === 1 ? 'it is' : 'they are'} saved as a partial entry, which the next run of this branch restores.`
   }
 }
 

@@ -2,6 +2,7 @@ import * as core from '@actions/core'
 import type { StoreConfig, SaveResult } from '../cache/store.js'
 import type { CacheSource } from '../constants.js'
 import type { StepCounts } from '../docker/build-output.js'
+import type { ProgressReport } from './progress-words.js'
 import type { SaveDecision } from './save-decision.js'
 
 /** The state the main step hands the post step: what it did, for the post step to save and summarise. */
@@ -22,6 +23,8 @@ export interface StepState {
   build?: { seconds: number; steps: StepCounts; retriedWithoutCache: boolean; succeeded: boolean }
   /** Whether the post step saves what the build exported, and why. */
   save: SaveDecision
+  /** The build failed, and what it finished was kept for the save (a partial entry). */
+  progress?: ProgressReport
   /** save-timeout; unset: no limit beyond the stall bound. */
   saveTimeoutSeconds?: number
   deleteSuperseded: boolean

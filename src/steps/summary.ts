@@ -1,6 +1,8 @@
 import * as core from '@actions/core'
 import * as fs from 'node:fs'
+import { isPartialKey } from '../key/key.js'
 import { megabytes } from '../megabytes.js'
+import { progressSavedLine } from './progress-words.js'
 import type { StepState, SaveOutcome } from './step-state.js'
 
 // Markdown, not HTML: the row of a second image in the same job can then join
@@ -24,14 +26,15 @@ export function summaryRow(state: StepState, save: SaveOutcome): string {
     restoredCell(state),
     restoreCell(state),
     buildCell(state),
-    savedCell(save)
+    savedCell(state, save)
   ]
   return `| ${cells.join(' | ')} |`
 }
 
 function restoredCell(state: StepState): string {
+  const partial = isPartialKey(state.matchedKey) ? ' (**partial**: what a failed build finished)' : ''
   const found = state.matchedKey
-    ? `${SOURCE_WORDS[state.source] ?? state.source}: ${code(state.matchedKey)}`
+    ? `${SOURCE_WORDS[state.source] ?? state.source}: ${code(state.matchedKey)}${partial}`
     : state.unusable
       ? `nothing: ${code(state.unusable.key)} could not be used (${cell(state.unusable.problem)})`
       : 'nothing: cold build'
@@ -65,16 +68,20 @@ function restoreCell(state: StepState): string {
 function buildCell(state: StepState): string {
   const build = state.build
   if (!build) return 'not run'
-  if (!build.succeeded) return `failed after ${seconds(build.seconds)}`
+  if (!build.succeeded) {
+    const kept = state.progress ? `; the steps it finished exported in ${seconds(state.progress.cutSeconds)}` : ''
+    return `failed after ${seconds(build.seconds)}${kept}`
+  }
   const retry = build.retriedWithoutCache ? '; rebuilt without the broken cache' : ''
   return `${seconds(build.seconds)}, ${build.steps.cached}/${build.steps.total} steps cached${retry}`
 }
 
-function savedCell(save: SaveOutcome): string {
+function savedCell(state: StepState, save: SaveOutcome): string {
   const r = save.result
   if (r.saved) {
     const moved = r.movedBytes === undefined ? '' : `, ${megabytes(r.movedBytes)} uploaded`
-    return `${megabytes(r.sizeBytes)} in ${seconds(save.seconds)} (${rate(r.sizeBytes, save.seconds)}${moved})`
+    const saved = `${megabytes(r.sizeBytes)} in ${seconds(save.seconds)} (${rate(r.sizeBytes, save.seconds)}${moved})`
+    return state.progress ? `**partial**: ${progressSavedLine(state.progress, r.sizeBytes, code)}; ${saved}` : saved
   }
   return `no: ${cell(r.reason)}`
 }

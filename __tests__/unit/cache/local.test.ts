@@ -203,6 +203,21 @@ describe('LocalCacheStore with damaged entries', () => {
     expect(await cacheProblem(path.join(root, 'p/img/main/k'))).toBeUndefined()
   })
 
+  it('saves a partial entry beside the whole ones, replacing only older partial ones; a whole save then supersedes it', async () => {
+    writeLayeredCache(path.join(root, 'p/img/main/k'))
+    writeLayeredCache(path.join(root, 'p/img/main/old.partial'))
+    const store = new LocalCacheStore(root, 'job')
+    const partial = await store.exportTo()
+    writeLayeredCache(partial.type === 'local' ? partial.dir : '')
+    expect(await store.save({ content: 'p/img/main/new.partial' })).toMatchObject({ saved: true })
+    expect(fs.readdirSync(path.join(root, 'p/img/main')).sort()).toEqual(['k', 'new.partial'])
+
+    const whole = await store.exportTo()
+    writeLayeredCache(whole.type === 'local' ? whole.dir : '')
+    expect(await store.save({ content: 'p/img/main/fixed' })).toMatchObject({ saved: true })
+    expect(fs.readdirSync(path.join(root, 'p/img/main'))).toEqual(['fixed'])
+  })
+
   it('refuses to export into a root that cannot be written, so the main step can skip the save', async () => {
     const file = path.join(tmp, 'a-file')
     fs.writeFileSync(file, '')

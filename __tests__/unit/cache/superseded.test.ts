@@ -196,6 +196,29 @@ describe('deleteSuperseded', () => {
     expect(api.entries.map(e => e.key)).toContain(named.key)
   })
 
+  it('lets a partial entry supersede only older partial ones: whole entries and packs stay', async () => {
+    const partialKeep = `${SCOPE}${'c'.repeat(64)}.partial/0mx7a0000`
+    const olderPartial = entry(`${SCOPE}${'a'.repeat(64)}.partial/0mx700000`, 3)
+    const pack = entry(`${SCOPE}packs/${'2'.repeat(64)}`, 4)
+    const { superseded, untouchable } = repositoryEntries()
+    await startApi([...superseded, olderPartial, pack, entry(partialKeep, 10), ...untouchable])
+
+    const result = await run({ keep: partialKeep, onlyPartial: true })
+
+    expect(result.deleted).toEqual([olderPartial.key])
+    expect(api.entries.map(e => e.key)).toEqual(expect.arrayContaining([...superseded.map(e => e.key), pack.key]))
+  })
+
+  it('lets a whole entry supersede older partial ones too', async () => {
+    const olderPartial = entry(`${SCOPE}${'a'.repeat(64)}.partial/0mx700000`, 3)
+    const { superseded, untouchable } = repositoryEntries()
+    await startApi([...superseded, olderPartial, ...untouchable])
+
+    const result = await run()
+
+    expect(result.deleted).toEqual([...superseded, olderPartial].map(e => e.key))
+  })
+
   it('filters by itself, even if the service matched the key more loosely', async () => {
     const { superseded, untouchable } = repositoryEntries()
     await startApi([...superseded, ...untouchable], { ignoreFilters: true })

@@ -92,6 +92,17 @@ describe('buildxArgs', () => {
     expect(args).toContain('type=local,dest=/c/new,mode=max,ignore-error=true,compression=gzip,force-compression=true')
   })
 
+  it('makes no image and names none when the build of a cut Dockerfile exports only its cache', () => {
+    const args = buildxArgs(
+      { ...inputs, tags: ['ghcr.io/acme/ci:latest'], push: true },
+      { from: [], to: local('/c/new') },
+      { ...files, output: 'cache-only', origin: { key: 'buildx/ci/master/abc', builder: 'default' } }
+    )
+    expect(args.join(' ')).toContain('--output type=cacheonly')
+    for (const flag of ['--tag', '--load', '--push', '--label']) expect(args).not.toContain(flag)
+    expect(args).toContain('type=local,dest=/c/new,mode=max,ignore-error=true,compression=gzip,force-compression=true')
+  })
+
   it('reads and writes a registry cache with OCI media types', () => {
     const ref = 'ghcr.io/acme/cache:img'
     const args = buildxArgs(inputs, { from: [{ type: 'registry', ref }], to: { type: 'registry', ref } }, files)

@@ -3,8 +3,10 @@ import {
   branchScope,
   cacheSourceOf,
   generationKey,
+  isPartialKey,
   keyComponent,
   keyPlan,
+  partialKey,
   sameContent,
   type KeyParts
 } from '../../../src/key/key.js'
@@ -166,5 +168,36 @@ describe('branchScope', () => {
     expect(branchScope(plan.content)).toBe(plan.restoreKeys.find(r => r.source === 'branch')?.key)
     expect(branchScope(plan.content)).toBe('buildx/a%2Fb/feature%2Fx/')
     expect(branchScope(generationKey(plan.content))).toBe('buildx/a%2Fb/feature%2Fx/')
+  })
+})
+
+describe('partial entries', () => {
+  const plan = keyPlan(parts({ branch: 'feature', baseBranch: 'release' }))
+  const partial = generationKey(partialKey(plan.content), Date.UTC(2026, 11, 3))
+
+  it('are told from whole ones by their key alone, in any generation', () => {
+    expect(isPartialKey(partialKey(plan.content))).toBe(true)
+    expect(isPartialKey(partial)).toBe(true)
+    expect(isPartialKey(plan.content)).toBe(false)
+    expect(isPartialKey(generationKey(plan.content))).toBe(false)
+    expect(isPartialKey(`${branchScope(plan.content)}packs/${'1'.repeat(64)}`)).toBe(false)
+    // An image or branch named like the suffix is escaped, and is not the hash component anyway.
+    expect(isPartialKey(keyPlan(parts({ image: 'x.partial', branch: '.partial' })).content)).toBe(false)
+  })
+
+  it('never match the exact lookup nor a same-content restore key, only a branch fallback', () => {
+    expect(partial.startsWith(plan.lookup)).toBe(false)
+    const matching = plan.restoreKeys.filter(r => partial.startsWith(r.key))
+    expect(matching).toEqual([{ key: branchScope(plan.content), source: 'branch', sameContent: false }])
+    expect(cacheSourceOf(plan, partial)).toBe('branch')
+  })
+
+  it('are never a cache hit, even of their own content', () => {
+    expect(sameContent(plan, partial)).toBe(false)
+    expect(sameContent(plan, partialKey(plan.content))).toBe(false)
+  })
+
+  it('keep their branch scope', () => {
+    expect(branchScope(partial)).toBe(branchScope(plan.content))
   })
 })

@@ -69,6 +69,24 @@ describe('the post step', () => {
     expect(record.log.some(l => l.startsWith('Cache saved with key: buildx/ci/master/h/0001 (2.0 MB in'))).toBe(true)
   })
 
+  it("saves a failed build's progress under its partial key, and says what was kept and which step failed", async () => {
+    const key = 'buildx/ci/master/h.partial'
+    saveResult = { saved: true, key: `${key}/0001`, sizeBytes: 12 * 1024 * 1024 }
+    await post({
+      ...base,
+      build: { seconds: 60, steps: { total: 0, cached: 0 }, retriedWithoutCache: false, succeeded: false },
+      save: { save: true, why: { kind: 'progress', key, steps: 8, failedStep: 'RUN ./build-gcc.sh' } },
+      progress: { steps: 8, rerun: 0, failedStep: 'RUN ./build-gcc.sh', cutSeconds: 3 }
+    })
+    expect(saves).toEqual([key])
+    expect(record.log).toContain(
+      'Saving the cache: the build failed, but 8 steps finished before `RUN ./build-gcc.sh`: they are saved as a partial entry, which the next run of this branch restores.'
+    )
+    expect(record.log).toContain(
+      'The build failed: saved the 8 steps that finished (12.0 MB); the failing step was `RUN ./build-gcc.sh`.'
+    )
+  })
+
   it('saves nothing and says why when the main step decided not to', async () => {
     await post({
       ...base,

@@ -79,6 +79,29 @@ describe('summaryRow', () => {
     )
   })
 
+  it('says a failed build saved the steps it finished, and which step failed', () => {
+    const key = 'buildx/dist-x86_64-linux/master/abc.partial'
+    const row = summaryRow(
+      report({
+        build: { seconds: 3600, steps: { total: 0, cached: 0 }, retriedWithoutCache: false, succeeded: false },
+        save: { save: true, why: { kind: 'progress', key, steps: 7, failedStep: 'RUN ./build-gcc.sh' } },
+        progress: { steps: 7, rerun: 0, failedStep: 'RUN ./build-gcc.sh', cutSeconds: 4.2 }
+      }),
+      { result: { saved: true, key: `${key}/0`, sizeBytes: 1.2 * 1024 ** 3 }, seconds: 10 }
+    )
+    expect(row).toContain('| failed after 3600.0 s; the steps it finished exported in 4.2 s |')
+    expect(row).toContain(
+      '| **partial**: saved the 7 steps that finished (1228.8 MB); the failing step was <code>RUN ./build-gcc.sh</code>; 1228.8 MB in 10.0 s'
+    )
+  })
+
+  it('says a restored entry was partial', () => {
+    const row = summaryRow(report({ matchedKey: 'buildx/dist-x86_64-linux/master/old.partial/0mx' }), saved)
+    expect(row).toContain(
+      'this branch: <code>buildx/dist-x86_64-linux/master/old.partial/0mx</code> (**partial**: what a failed build finished)'
+    )
+  })
+
   it('keeps hostile text from breaking the table or adding markup', () => {
     const row = summaryRow(report({ image: 'a|b\n<script>' }), saved)
     expect(row.split('\n')).toHaveLength(1)
