@@ -29585,7 +29585,7 @@ module.exports = {
 /***/ ((module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _steps_main_step_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(5379);
+/* harmony import */ var _steps_main_step_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(8853);
 
 // Exit explicitly: a cache request that never answered must not hold the job.
 await (0,_steps_main_step_js__WEBPACK_IMPORTED_MODULE_0__/* .runMain */ .V)();
@@ -29596,7 +29596,7 @@ __webpack_async_result__();
 
 /***/ }),
 
-/***/ 5379:
+/***/ 8853:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -32554,7 +32554,7 @@ function getIDToken(aud) {
 var external_node_crypto_ = __nccwpck_require__(7598);
 ;// CONCATENATED MODULE: ./src/megabytes.ts
 /** Bytes as the log, the summary and the benchmarks say them: `12.3 MB` (MiB, as docker and du count). */
-function megabytes(bytes, digits = 1) {
+function megabytes_megabytes(bytes, digits = 1) {
     return `${(bytes / 1024 / 1024).toFixed(digits)} MB`;
 }
 
@@ -32607,7 +32607,7 @@ function seconds(n) {
     return `${Number.isInteger(n) ? n : n.toFixed(1)} s`;
 }
 function size(bytes) {
-    return bytes < 1024 * 1024 ? `${Math.round(bytes / 1024)} KB` : megabytes(bytes);
+    return bytes < 1024 * 1024 ? `${Math.round(bytes / 1024)} KB` : megabytes_megabytes(bytes);
 }
 
 ;// CONCATENATED MODULE: external "node:fs"
@@ -32735,6 +32735,21 @@ function cacheSourceOf(plan, matchedKey) {
  */
 function sameContent(plan, matchedKey) {
     return matchedKey?.split(SEPARATOR)[3] === plan.hash;
+}
+// A failed build's progress is saved under its own content key: the hash
+// with this suffix. It can never match an exact lookup (`<content>/`) nor a
+// same-content restore key, so it is never a cache hit and never taken for a
+// whole entry; it is found only as its branch's newest entry. `.` is escaped
+// at the start of a component only, and a hash is hex, so the suffix can't
+// occur otherwise.
+const PARTIAL = '.partial';
+/** The content key a failed build's progress is saved under. */
+function partialKey(content) {
+    return `${content}${PARTIAL}`;
+}
+/** Whether a key (content or entry) names a partial entry: the steps a failed build finished. */
+function isPartialKey(key) {
+    return key.split(SEPARATOR)[3]?.endsWith(PARTIAL) ?? false;
 }
 
 ;// CONCATENATED MODULE: external "node:child_process"
@@ -33400,7 +33415,7 @@ class GhaCacheStore {
         }
         const sizeBytes = await dirSize(this.cacheDir);
         if (blobs.kind === 'fetched')
-            info(`Fetched ${megabytes(blobs.bytes)} of blobs from ${blobs.packs} pack(s) into the layout.`);
+            info(`Fetched ${megabytes_megabytes(blobs.bytes)} of blobs from ${blobs.packs} pack(s) into the layout.`);
         return {
             matchedKey: found,
             from: [{ type: 'local', dir: this.cacheDir }],
@@ -33439,8 +33454,8 @@ class GhaCacheStore {
         const planned = planSave(layout.blobs, held, branchScope(plan.content));
         const sizeBytes = layout.blobs.reduce((sum, b) => sum + b.size, 0);
         info(planned.upload
-            ? `Uploading ${megabytes(planned.upload.sizeBytes)} of new blobs; ${megabytes(planned.reusedBytes)} are held by the cache service already.`
-            : `Every blob (${megabytes(planned.reusedBytes)}) is held by the cache service already: only the index is uploaded.`);
+            ? `Uploading ${megabytes_megabytes(planned.upload.sizeBytes)} of new blobs; ${megabytes_megabytes(planned.reusedBytes)} are held by the cache service already.`
+            : `Every blob (${megabytes_megabytes(planned.reusedBytes)}) is held by the cache service already: only the index is uploaded.`);
         if (planned.rewritten.length > 0)
             info(`Writing again the live blobs of ${planned.rewritten.length} pack(s) mostly made of blobs no longer named.`);
         await removeDir(this.cacheDir);
@@ -33561,6 +33576,7 @@ function tokenScopes(token) {
 
 
 
+
 /**
  * A directory that outlives the runner (a persisted volume on self-hosted or
  * ephemeral runners). Each entry is a buildx local cache at `<root>/<key>`:
@@ -33620,7 +33636,8 @@ class LocalCacheStore {
     }
     // The new entry takes the content key's place, whatever was there (a stale
     // or damaged entry of the same content), and supersedes every older entry
-    // of this image on this branch.
+    // of this image on this branch; a partial one (a failed build's progress)
+    // supersedes only older partial ones.
     async save(plan) {
         try {
             return await this.moveIntoPlace(plan.content);
@@ -33637,8 +33654,10 @@ class LocalCacheStore {
             const scope = external_node_path_namespaceObject.dirname(target);
             await external_node_fs_namespaceObject.promises.mkdir(scope, { recursive: true });
             await external_node_fs_namespaceObject.promises.rename(this.exportDir, target);
+            const partial = isPartialKey(content);
             for (const sibling of await external_node_fs_namespaceObject.promises.readdir(scope)) {
-                if (sibling !== external_node_path_namespaceObject.basename(target))
+                const superseded = !partial || isPartialKey(`${branchScope(content)}${sibling}`);
+                if (sibling !== external_node_path_namespaceObject.basename(target) && superseded)
                     await removeDir(external_node_path_namespaceObject.join(scope, sibling));
             }
             return { saved: true, key: content, sizeBytes: await dirSize(target) };
@@ -33776,7 +33795,7 @@ function errorLine(output, fallback = '') {
 // starts with `::` as a workflow command, and git allows a newline in a file
 // name, so a pull request could add a file that issues one: control
 // characters are shown escaped instead.
-function printable(text) {
+function printable_printable(text) {
     // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what it finds
     return text.replace(/[\u0000-\u001f\u007f]/g, c => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
@@ -34049,6 +34068,8 @@ class RegistryCacheStore {
     plan;
     // Set when the registry could not be used at all: a push would fail or hang too.
     unusable;
+    // The content key of the last export: the plan's, or a partial one.
+    exportKey;
     constructor(repository, client = new ImagetoolsClient()) {
         this.repository = repository;
         this.client = client;
@@ -34095,19 +34116,20 @@ class RegistryCacheStore {
         // Reported, so that this run replaces it when it may write.
         return damagedExact;
     }
-    async exportTo() {
+    async exportTo(content) {
         if (this.unusable !== undefined)
             throw new Error(this.unusable);
         if (this.plan === undefined)
             throw new Error('the registry was not looked up before the build');
-        return { type: 'registry', ref: this.tagged(contentTag(this.plan.content)) };
+        this.exportKey = content ?? this.plan.content;
+        return { type: 'registry', ref: this.tagged(contentTag(this.exportKey)) };
     }
-    // What the registry holds under the content tag now: the build pushed it,
-    // unless buildx said the push failed.
+    // What the registry holds under the exported content's tag now: the build
+    // pushed it, unless buildx said the push failed.
     async exported(buildError) {
         if (this.plan === undefined)
             return { sizeBytes: 0, problem: 'the registry was not looked up before the build' };
-        const ref = this.tagged(contentTag(this.plan.content));
+        const ref = this.tagged(contentTag(this.exportKey ?? this.plan.content));
         if (buildError !== undefined)
             return { sizeBytes: 0, problem: explainPushFailure(buildError, ref) };
         const lookup = await this.client.inspect(ref);
@@ -34244,7 +34266,8 @@ const Input = {
     RestoreTimeout: 'restore-timeout',
     SaveTimeout: 'save-timeout',
     StallTimeout: 'stall-timeout',
-    Summary: 'summary'
+    Summary: 'summary',
+    SaveOnFailure: 'save-on-failure'
 };
 const Output = {
     Key: 'key',
@@ -34413,8 +34436,11 @@ function buildxArgs(inputs, cache, run) {
     const args = ['buildx', 'build', '--progress=plain', '--file', inputs.file];
     if (run.builder)
         args.push('--builder', run.builder);
-    for (const tag of inputs.tags.length > 0 ? inputs.tags : [inputs.image])
-        args.push('--tag', tag);
+    if (run.output === 'cache-only')
+        args.push('--output', 'type=cacheonly');
+    else
+        for (const tag of inputs.tags.length > 0 ? inputs.tags : [inputs.image])
+            args.push('--tag', tag);
     for (const { name, value } of inputs.buildArgs)
         args.push('--build-arg', `${name}=${value}`);
     for (const [i, { id }] of inputs.secrets.entries())
@@ -34600,6 +34626,14 @@ function failedOnCacheImport(output) {
 
 /** A build that failed for its own reasons: the step fails with this message. */
 class BuildError extends Error {
+    failed;
+    constructor(message, 
+    /** What the failed build printed, and whether it ran without the restored cache: how far it got. */
+    failed) {
+        super(message);
+        this.failed = failed;
+        this.name = 'BuildError';
+    }
 }
 /** Where a build writes its image ID and metadata: a fixed path, so the post step removes it even after a cancelled build. */
 function buildDir(runnerTemp) {
@@ -34627,7 +34661,10 @@ async function build(inputs, cache, how, dir, env) {
             retriedWithoutCache = true;
         }
         if (result.exitCode !== 0) {
-            throw new BuildError(`The image build failed (docker buildx exit code ${result.exitCode}): ${result.error}`);
+            throw new BuildError(`The image build failed (docker buildx exit code ${result.exitCode}): ${result.error}`, {
+                output: result.output,
+                withoutCache: retriedWithoutCache || cache.noCache === true
+            });
         }
         const exportError = cache.to ? cacheExportError(result.output) : undefined;
         return {
@@ -39833,7 +39870,7 @@ async function resolveDefaultBranch(facts, input, token, ask = askDefaultBranch)
             'Set `default-branch`, or give `github-token` read access to the repository.');
     }
     else {
-        info(`Default branch: ${printable(found.name)} (${describeSource(found.source)})`);
+        info(`Default branch: ${printable_printable(found.name)} (${describeSource(found.source)})`);
     }
     return found;
 }
@@ -40248,7 +40285,8 @@ function parseInputs(read, workspace, env = {}) {
         restoreTimeoutSeconds: inputs_seconds(Input.RestoreTimeout, read(Input.RestoreTimeout), undefined),
         saveTimeoutSeconds: inputs_seconds(Input.SaveTimeout, read(Input.SaveTimeout), undefined),
         stallTimeoutSeconds: inputs_seconds(Input.StallTimeout, read(Input.StallTimeout), DEFAULT_STALL_SECONDS),
-        summary: inputs_boolean(Input.Summary, read(Input.Summary), true)
+        summary: inputs_boolean(Input.Summary, read(Input.Summary), true),
+        saveOnFailure: inputs_boolean(Input.SaveOnFailure, read(Input.SaveOnFailure), true)
     };
 }
 function insideWorkspace(name, value, workspace) {
@@ -40340,9 +40378,9 @@ function oneOf(name, value, allowed) {
 const FILES_SHOWN = 200;
 /** What went into the key, so a user can see why two runs got different keys. */
 function logHashInputs(hashed) {
-    info(`Hashing ${printable(hashed.origin)}`);
+    info(`Hashing ${printable_printable(hashed.origin)}`);
     for (const file of hashed.files.slice(0, FILES_SHOWN))
-        info(`  ${file.digest.slice(0, 13)}  ${printable(file.path)}`);
+        info(`  ${file.digest.slice(0, 13)}  ${printable_printable(file.path)}`);
     if (hashed.files.length > FILES_SHOWN)
         info(`  ... and ${hashed.files.length - FILES_SHOWN} more files`);
     for (const setting of hashed.settings)
@@ -43450,6 +43488,7 @@ function* instructions(lines, escapeChar) {
     const continuation = continuationPattern(escapeChar);
     let next = 0;
     while (next < lines.length) {
+        const start = next;
         const first = (lines[next++] ?? '').trimStart();
         if (first === '' || first.startsWith('#'))
             continue;
@@ -43465,7 +43504,7 @@ function* instructions(lines, escapeChar) {
             next = nextContinuationLine(lines, next);
             piece = lines[next++];
         }
-        const instruction = parseInstruction(text);
+        const instruction = { ...parseInstruction(text), line: start + 1 };
         yield instruction;
         for (const heredoc of heredocsOf(instruction))
             next = skipHeredocBody(lines, next, heredoc);
@@ -44708,6 +44747,8 @@ function describeWhy(why) {
             return `the entry of this content could not be imported (${why.problem}); the new cache replaces it.`;
         case 'no-cache':
             return 'no-cache is set: the cache of this fresh build replaces any entry of this content.';
+        case 'progress':
+            return `the build failed, but ${why.steps === 1 ? '1 step' : `${why.steps} steps`} finished before \`${printable_printable(why.failedStep)}\`: ${why.steps === 1 ? 'it is' : 'they are'} saved as a partial entry, which the next run of this branch restores.`;
     }
 }
 function describeSkip(skip) {
@@ -44725,22 +44766,22 @@ function describeSkip(skip) {
         case 'build-failed':
             return 'the build failed.';
         case 'too-large':
-            return `the new cache is ${megabytes(skip.sizeBytes)}, above max-cache-size (${megabytes(skip.limitBytes)}).`;
+            return `the new cache is ${megabytes_megabytes(skip.sizeBytes)}, above max-cache-size (${megabytes_megabytes(skip.limitBytes)}).`;
         case 'export-failed':
             return `the build could not export a complete cache (${skip.problem}).`;
     }
 }
 function describeDenial(denial) {
-    const writers = (names) => names.map(n => `refs/heads/${printable(n)}`).join(', ');
+    const writers = (names) => names.map(n => `refs/heads/${printable_printable(n)}`).join(', ');
     switch (denial.kind) {
         case 'pull-request':
-            return `${denial.event} runs never write the cache: a pull request's entries are visible only to itself, and its code is not trusted to write for ${printable(denial.defaultBranch)}.`;
+            return `${denial.event} runs never write the cache: a pull request's entries are visible only to itself, and its code is not trusted to write for ${printable_printable(denial.defaultBranch)}.`;
         case 'untrusted-trigger':
             return `${denial.event} runs never write the cache: they may be triggered by a fork.`;
         case 'event':
-            return `${printable(denial.event)} runs do not write the cache; only push, workflow_dispatch and schedule on ${writers(denial.writers)} do.`;
+            return `${printable_printable(denial.event)} runs do not write the cache; only push, workflow_dispatch and schedule on ${writers(denial.writers)} do.`;
         case 'branch':
-            return `${printable(denial.ref)} is not a branch that writes the cache (${writers(denial.writers)}; see save-branches).`;
+            return `${printable_printable(denial.ref)} is not a branch that writes the cache (${writers(denial.writers)}; see save-branches).`;
     }
 }
 
@@ -44770,6 +44811,236 @@ async function prepareExport(decision, context) {
         warning(`Building without saving a cache: ${describeSave(nowhere)}`);
         return { decision: nowhere, builder: picked.name };
     }
+}
+
+;// CONCATENATED MODULE: ./src/docker/dockerfile-cut.ts
+
+/** `failing`: the instruction as buildx shows it, checked against the file. */
+function cutBefore(dockerfile, line, failing) {
+    const { instructions } = parseDockerfile(dockerfile);
+    const index = instructions.findIndex(i => i.line === line);
+    if (index < 0)
+        return { ok: false, why: { kind: 'no-instruction', line } };
+    const instruction = instructions[index];
+    const shownKeyword = failing.trim().split(/\s/)[0]?.toLowerCase() ?? '';
+    if (shownKeyword !== instruction.keyword)
+        return { ok: false, why: { kind: 'other-instruction', expected: shownKeyword, found: instruction.keyword } };
+    const stageStart = instructions.slice(0, index).findLastIndex(i => i.keyword === 'from');
+    if (instruction.keyword === 'from' || stageStart < 0)
+        return { ok: false, why: { kind: 'not-in-a-stage', keyword: instruction.keyword } };
+    const kept = dockerfile.split('\n').slice(0, line - 1);
+    return { ok: true, text: `${kept.join('\n')}\n`, stageSteps: index - stageStart - 1 };
+}
+function describeRefusal(why) {
+    switch (why.kind) {
+        case 'no-instruction':
+            return `no instruction of the Dockerfile starts on line ${why.line}, where buildx located the failure`;
+        case 'not-in-a-stage':
+            return `the failing ${why.keyword.toUpperCase()} starts a stage, so no step of it finished`;
+        case 'other-instruction':
+            return `buildx reported a ${why.expected.toUpperCase()} failing where the Dockerfile holds a ${why.found.toUpperCase()}`;
+    }
+}
+
+;// CONCATENATED MODULE: ./src/docker/failed-step.ts
+// What a failed build's `--progress=plain` output says about how far it got:
+// the Dockerfile step that failed the solve, where it is in the Dockerfile,
+// and which steps finished before it. A failed solve exports no cache; this is
+// what tells the action what the engine still holds.
+// `#12 [builder 3/5] RUN make`: the label in brackets, then the instruction.
+const STEP = /^#(\d+) \[((?!internal\]|auth\])[^\]]*)\] (?!FROM )(.*)$/;
+// The block buildx prints under the error for the step that failed the solve.
+const FAILED_BLOCK = /^ > \[([^\]]*)\] (.*):$/;
+// `Dockerfile:12` or `Dockerfile:12-14` over the source excerpt.
+const LOCATION = /^\S.*:(\d+)(?:-\d+)?$/;
+const EXCERPT_RULE = '--------------------';
+/**
+ * The step whose error failed the build, when it is a Dockerfile step that
+ * buildx located: a syntax error, a missing file or a frontend failure names
+ * no step, and leaves nothing to keep.
+ */
+function failedStep(progress, platforms = []) {
+    const lines = progress.split('\n');
+    const labels = new Map();
+    const errored = new Set();
+    for (const line of lines) {
+        const step = STEP.exec(line);
+        if (step && !labels.has(step[1]))
+            labels.set(step[1], `[${step[2]}] ${step[3].trim()}`);
+        const error = /^#(\d+) ERROR: /.exec(line);
+        if (error)
+            errored.add(error[1]);
+    }
+    let block;
+    let line;
+    for (const [i, text] of lines.entries()) {
+        const failed = FAILED_BLOCK.exec(text);
+        if (failed)
+            block = { label: failed[1], instruction: failed[2].trim() };
+        const at = LOCATION.exec(text);
+        if (at && block && lines[i + 1] === EXCERPT_RULE)
+            line = Number(at[1]);
+    }
+    if (!block || line === undefined)
+        return undefined;
+    const shown = `[${block.label}] ${block.instruction}`;
+    const stepFailed = [...errored].some(id => labels.get(id) === shown);
+    if (!stepFailed)
+        return undefined;
+    const platform = block.label.split(' ').find(word => platforms.includes(word));
+    return { instruction: block.instruction, line, ...(platform ? { platform } : {}) };
+}
+/**
+ * How many Dockerfile steps finished before the failure. A step is named by
+ * its label without the counter: an `ADD <url>` shows as two vertices of one
+ * name, and a cut build numbers its steps differently.
+ */
+function progressOf(progress) {
+    const nameOf = new Map();
+    const cached = new Set();
+    const done = new Set();
+    const ended = new Set();
+    for (const line of progress.split('\n')) {
+        const step = STEP.exec(line);
+        if (step && !nameOf.has(step[1]))
+            nameOf.set(step[1], stepName(step[2], step[3]));
+        if (/^#(\d+) CACHED\s*$/.test(line))
+            cached.add(line.split(' ')[0].slice(1));
+        const finished = /^#(\d+) DONE /.exec(line);
+        if (finished)
+            done.add(finished[1]);
+        const failed = /^#(\d+) ERROR: /.exec(line);
+        if (failed)
+            ended.add(failed[1]);
+    }
+    const names = (ids) => new Set([...ids].flatMap(id => nameOf.get(id) ?? []));
+    const cachedNames = names(cached);
+    const doneNames = names(done);
+    const built = [...doneNames].filter(name => !cachedNames.has(name));
+    const unfinished = [...nameOf.keys()].filter(id => !cached.has(id) && !done.has(id) && !ended.has(id));
+    return { finished: new Set([...cachedNames, ...doneNames]).size, built: built.length, unfinished: unfinished.length };
+}
+/** A step's label without its `n/m` counter, which changes when the Dockerfile is cut. */
+function stepName(label, instruction) {
+    const words = label.split(' ').filter(word => !/^\d+\/\d+$/.test(word));
+    return `${words.join(' ')}|${instruction.trim()}`;
+}
+
+;// CONCATENATED MODULE: ./src/steps/progress.ts
+
+
+
+
+
+
+
+
+
+
+/** Where the cut Dockerfile goes: a fixed path under RUNNER_TEMP, so that the post step removes it. */
+function progressDir(runnerTemp) {
+    return external_node_path_namespaceObject.join(runnerTemp, 'buildx-ci-cache', 'progress');
+}
+/**
+ * What is saved of a failed build: the steps it finished, as a partial entry,
+ * or nothing, and why. Never throws: the step fails with the build's own
+ * error whatever happens here.
+ */
+async function keepProgress(failure, context) {
+    const failed = skipBecause({ kind: 'build-failed' });
+    // A run that would not have saved a whole build saves none of a failed one.
+    if (!context.exporting.decision.save || context.exporting.location === undefined)
+        return { decision: failed };
+    const nothing = (why) => {
+        info(`Nothing of the failed build is saved: ${why}`);
+        return { decision: failed };
+    };
+    if (!context.inputs.saveOnFailure)
+        return nothing('save-on-failure is false.');
+    try {
+        return await cutAndExport(failure, context, nothing);
+    }
+    catch (error) {
+        warning(`The steps the failed build finished could not be kept: ${error.message}`);
+        return { decision: failed };
+    }
+}
+async function cutAndExport(failure, context, nothing) {
+    const { inputs } = context;
+    const output = failure.failed?.output ?? '';
+    const step = failedStep(output, inputs.platforms);
+    if (step === undefined)
+        return nothing('no step of the Dockerfile failed (a syntax error or a missing file, say), so there is no progress.');
+    const progress = progressOf(output);
+    if (progress.finished === 0)
+        return nothing(`the first step, \`${printable_printable(step.instruction)}\`, failed.`);
+    if (progress.built === 0)
+        return nothing('every step that finished came from the restored cache, which holds them already.');
+    // Every step before the failing one on its platform had finished: it
+    // needed them. On a build of several platforms that buildx did not say
+    // which one failed, and steps cut short elsewhere would run in the cut.
+    const platforms = step.platform ? [step.platform] : inputs.platforms;
+    if (platforms.length > 1 && progress.unfinished > 0)
+        return nothing(`buildx does not say which of the platforms ${inputs.platforms.join(', ')} failed, and ${progress.unfinished} steps were cut short: the cut would build them.`);
+    const cut = cutBefore(await external_node_fs_namespaceObject.promises.readFile(inputs.file, 'utf8'), step.line, step.instruction);
+    if (!cut.ok)
+        return nothing(`${describeRefusal(cut.why)}.`);
+    const file = await writeCut(cut.text, inputs.file, context.progressDir);
+    const key = partialKey(context.plan.content);
+    const location = await context.store.exportTo(key);
+    info(`The build failed at \`${printable_printable(step.instruction)}\` (line ${step.line}) after ${progress.finished} steps finished; exporting them with the Dockerfile cut before that line.`);
+    const started = Date.now();
+    const built = await group('Export the steps the failed build finished', () => build(
+    // The same build but for the file, its last stage (the one that failed)
+    // and the platform that failed; nothing is built afresh.
+    {
+        ...inputs,
+        file,
+        target: '',
+        platforms,
+        noCache: false
+    }, { from: failure.failed?.withoutCache ? [] : (context.entry?.from ?? []), to: location }, { builder: context.exporting.builder, output: 'cache-only' }, context.workDir, context.env));
+    const cutSeconds = (Date.now() - started) / 1000;
+    const { total, cached } = built.steps;
+    if (total === 0)
+        return nothing('the failing stage has no step before the failing one.');
+    const exported = await context.store.exported(built.cacheExportError);
+    if (exported.problem !== undefined)
+        return nothing(`the cut build could not export its cache (${exported.problem}).`);
+    const limit = inputs.maxCacheSizeBytes;
+    if (limit > 0 && exported.sizeBytes > limit)
+        return nothing(`its cache is ${megabytes_megabytes(exported.sizeBytes)}, above max-cache-size (${megabytes_megabytes(limit)}).`);
+    if (cached < total)
+        warning(`${total - cached} of the ${total} steps before \`${printable_printable(step.instruction)}\` were not in the builder's cache and ran again in the cut build.`);
+    info(`Kept ${total} steps (${megabytes_megabytes(exported.sizeBytes)}) in ${cutSeconds.toFixed(1)} s; the post step saves them as the partial entry ${key}.`);
+    return {
+        decision: saveBecause({ kind: 'progress', key, steps: total, failedStep: step.instruction }),
+        report: { steps: total, rerun: total - cached, failedStep: step.instruction, cutSeconds }
+    };
+}
+// Under the Dockerfile's own name, and with its own ignore file when it has
+// one (BuildKit reads `<Dockerfile>.dockerignore` beside it before the
+// context's), so the cut build sends the same context.
+async function writeCut(text, original, dir) {
+    await external_node_fs_namespaceObject.promises.mkdir(dir, { recursive: true });
+    const file = external_node_path_namespaceObject.join(dir, external_node_path_namespaceObject.basename(original));
+    await external_node_fs_namespaceObject.promises.writeFile(file, text);
+    const ignore = `${original}.dockerignore`;
+    if (external_node_fs_namespaceObject.existsSync(ignore))
+        await external_node_fs_namespaceObject.promises.copyFile(ignore, `${file}.dockerignore`);
+    return file;
+}
+
+;// CONCATENATED MODULE: ./src/steps/progress-words.ts
+
+
+/** `saved the 7 steps that finished (1.2 GB); the failing step was `RUN ./build-gcc.sh``. */
+function progressSavedLine(report, sizeBytes, quote = instruction => `\`${printable(instruction)}\``) {
+    const steps = report.steps === 1 ? 'the 1 step that finished' : `the ${report.steps} steps that finished`;
+    return `saved ${steps} (${megabytes(sizeBytes)}); the failing step was ${quote(report.failedStep)}`;
+}
+function partialRestoredLine(key) {
+    return `The entry restored, ${key}, is partial: it holds the steps a failed build of this branch finished. It is not a cache hit; the build runs the rest.`;
 }
 
 ;// CONCATENATED MODULE: ./src/steps/refresh.ts
@@ -44853,6 +45124,8 @@ function staleness(plan, entry, built) {
 
 
 
+
+
 async function runMain() {
     try {
         await mainStep();
@@ -44900,7 +45173,8 @@ async function mainStep() {
     };
     const store = createStore(storeConfig, runner);
     const workDir = buildDir(runner.temp);
-    saveCleanup([...store.temporaryPaths(), workDir]);
+    const cutDir = progressDir(runner.temp);
+    saveCleanup([...store.temporaryPaths(), workDir, cutDir]);
     const restored = inputs.noCache
         ? notRestored()
         : await group('Restore the cache', () => restoreOrReuse(store, plan, inputs.restoreTimeoutSeconds, {
@@ -44917,6 +45191,8 @@ async function mainStep() {
     setOutput(Output.CacheHit, String(cacheHit));
     setOutput(Output.CacheSource, source);
     setOutput(Output.RestoreTime, restored.seconds.toFixed(1));
+    if (usedKey !== undefined && isPartialKey(usedKey))
+        info(partialRestoredLine(usedKey));
     const write = writeDecision(ctx);
     const exportContext = { store, builder, createBuilder: inputs.createBuilder };
     // no-cache builds everything afresh: a run that may write saves it whatever the store holds.
@@ -44991,6 +45267,20 @@ async function mainStep() {
     catch (error) {
         state.build = { seconds: seconds(), steps: { total: 0, cached: 0 }, retriedWithoutCache: false, succeeded: false };
         state.save = skipBecause({ kind: 'build-failed' });
+        if (error instanceof BuildError) {
+            const kept = await keepProgress(error, {
+                inputs,
+                plan,
+                store,
+                exporting,
+                entry,
+                workDir,
+                progressDir: cutDir,
+                env: runner.env
+            });
+            state.save = kept.decision;
+            state.progress = kept.report;
+        }
         throw error;
     }
     finally {

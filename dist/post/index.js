@@ -29215,7 +29215,7 @@ module.exports = {
 /***/ ((module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _steps_post_step_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(8571);
+/* harmony import */ var _steps_post_step_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(2982);
 
 // Exit explicitly: a cache request that never answered must not hold the job.
 await (0,_steps_post_step_js__WEBPACK_IMPORTED_MODULE_0__/* .runPost */ .a)();
@@ -29226,7 +29226,7 @@ __webpack_async_result__();
 
 /***/ }),
 
-/***/ 8571:
+/***/ 2982:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -32366,6 +32366,21 @@ function cacheSourceOf(plan, matchedKey) {
 function key_sameContent(plan, matchedKey) {
     return matchedKey?.split(SEPARATOR)[3] === plan.hash;
 }
+// A failed build's progress is saved under its own content key: the hash
+// with this suffix. It can never match an exact lookup (`<content>/`) nor a
+// same-content restore key, so it is never a cache hit and never taken for a
+// whole entry; it is found only as its branch's newest entry. `.` is escaped
+// at the start of a component only, and a hash is hex, so the suffix can't
+// occur otherwise.
+const PARTIAL = '.partial';
+/** The content key a failed build's progress is saved under. */
+function partialKey(content) {
+    return `${content}${PARTIAL}`;
+}
+/** Whether a key (content or entry) names a partial entry: the steps a failed build finished. */
+function isPartialKey(key) {
+    return key.split(SEPARATOR)[3]?.endsWith(PARTIAL) ?? false;
+}
 
 ;// CONCATENATED MODULE: external "node:child_process"
 const external_node_child_process_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:child_process");
@@ -33191,6 +33206,7 @@ function tokenScopes(token) {
 
 
 
+
 /**
  * A directory that outlives the runner (a persisted volume on self-hosted or
  * ephemeral runners). Each entry is a buildx local cache at `<root>/<key>`:
@@ -33250,7 +33266,8 @@ class LocalCacheStore {
     }
     // The new entry takes the content key's place, whatever was there (a stale
     // or damaged entry of the same content), and supersedes every older entry
-    // of this image on this branch.
+    // of this image on this branch; a partial one (a failed build's progress)
+    // supersedes only older partial ones.
     async save(plan) {
         try {
             return await this.moveIntoPlace(plan.content);
@@ -33267,8 +33284,10 @@ class LocalCacheStore {
             const scope = external_node_path_namespaceObject.dirname(target);
             await external_node_fs_namespaceObject.promises.mkdir(scope, { recursive: true });
             await external_node_fs_namespaceObject.promises.rename(this.exportDir, target);
+            const partial = isPartialKey(content);
             for (const sibling of await external_node_fs_namespaceObject.promises.readdir(scope)) {
-                if (sibling !== external_node_path_namespaceObject.basename(target))
+                const superseded = !partial || isPartialKey(`${branchScope(content)}${sibling}`);
+                if (sibling !== external_node_path_namespaceObject.basename(target) && superseded)
                     await removeDir(external_node_path_namespaceObject.join(scope, sibling));
             }
             return { saved: true, key: content, sizeBytes: await dirSize(target) };
@@ -33679,6 +33698,8 @@ class RegistryCacheStore {
     plan;
     // Set when the registry could not be used at all: a push would fail or hang too.
     unusable;
+    // The content key of the last export: the plan's, or a partial one.
+    exportKey;
     constructor(repository, client = new ImagetoolsClient()) {
         this.repository = repository;
         this.client = client;
@@ -33725,19 +33746,20 @@ class RegistryCacheStore {
         // Reported, so that this run replaces it when it may write.
         return damagedExact;
     }
-    async exportTo() {
+    async exportTo(content) {
         if (this.unusable !== undefined)
             throw new Error(this.unusable);
         if (this.plan === undefined)
             throw new Error('the registry was not looked up before the build');
-        return { type: 'registry', ref: this.tagged(contentTag(this.plan.content)) };
+        this.exportKey = content ?? this.plan.content;
+        return { type: 'registry', ref: this.tagged(contentTag(this.exportKey)) };
     }
-    // What the registry holds under the content tag now: the build pushed it,
-    // unless buildx said the push failed.
+    // What the registry holds under the exported content's tag now: the build
+    // pushed it, unless buildx said the push failed.
     async exported(buildError) {
         if (this.plan === undefined)
             return { sizeBytes: 0, problem: 'the registry was not looked up before the build' };
-        const ref = this.tagged(contentTag(this.plan.content));
+        const ref = this.tagged(contentTag(this.exportKey ?? this.plan.content));
         if (buildError !== undefined)
             return { sizeBytes: 0, problem: explainPushFailure(buildError, ref) };
         const lookup = await this.client.inspect(ref);
@@ -38842,6 +38864,7 @@ function getOctokit(token, options, ...additionalPlugins) {
 ;// CONCATENATED MODULE: ./src/cache/superseded.ts
 
 
+
 const DEFAULT_TIMEOUT_SECONDS = 60;
 const DEFAULT_MAX_DELETIONS = 100;
 const PAGE_SIZE = 100;
@@ -38980,13 +39003,18 @@ function toEntry(raw) {
 function superseded(entries, scope) {
     const needed = new Set(scope.needed ?? []);
     const inScope = entries.filter(e => e.ref === scope.ref && e.key.startsWith(scope.scopePrefix));
+    const deletable = (key) => !scope.onlyPartial || isPartialKey(key);
     const kept = inScope.filter(e => e.key === scope.keep && Number.isFinite(e.createdAt));
     if (kept.length === 0) {
         return `The entry just saved (${scope.keep}) is not listed yet; nothing deleted, the next save will clean up.`;
     }
     const keptAt = Math.max(...kept.map(e => e.createdAt));
     return inScope
-        .filter(e => e.key !== scope.keep && !needed.has(e.key) && Number.isFinite(e.createdAt) && e.createdAt < keptAt)
+        .filter(e => e.key !== scope.keep &&
+        !needed.has(e.key) &&
+        deletable(e.key) &&
+        Number.isFinite(e.createdAt) &&
+        e.createdAt < keptAt)
         .sort((a, b) => a.createdAt - b.createdAt || a.id - b.id);
 }
 /** `gone`: evicted or deleted by another run since the list; not a failure. */
@@ -39078,7 +39106,8 @@ const Input = {
     RestoreTimeout: 'restore-timeout',
     SaveTimeout: 'save-timeout',
     StallTimeout: 'stall-timeout',
-    Summary: 'summary'
+    Summary: 'summary',
+    SaveOnFailure: 'save-on-failure'
 };
 const Output = {
     Key: 'key',
@@ -39317,6 +39346,18 @@ function readBuilderCleanup() {
     return getState(BUILDER) || undefined;
 }
 
+;// CONCATENATED MODULE: ./src/steps/progress-words.ts
+
+
+/** `saved the 7 steps that finished (1.2 GB); the failing step was `RUN ./build-gcc.sh``. */
+function progressSavedLine(report, sizeBytes, quote = instruction => `\`${printable(instruction)}\``) {
+    const steps = report.steps === 1 ? 'the 1 step that finished' : `the ${report.steps} steps that finished`;
+    return `saved ${steps} (${megabytes(sizeBytes)}); the failing step was ${quote(report.failedStep)}`;
+}
+function partialRestoredLine(key) {
+    return `The entry restored, ${key}, is partial: it holds the steps a failed build of this branch finished. It is not a cache hit; the build runs the rest.`;
+}
+
 ;// CONCATENATED MODULE: ./src/steps/save-decision.ts
 
 
@@ -39354,6 +39395,8 @@ function describeWhy(why) {
             return `the entry of this content could not be imported (${why.problem}); the new cache replaces it.`;
         case 'no-cache':
             return 'no-cache is set: the cache of this fresh build replaces any entry of this content.';
+        case 'progress':
+            return `the build failed, but ${why.steps === 1 ? '1 step' : `${why.steps} steps`} finished before \`${printable(why.failedStep)}\`: ${why.steps === 1 ? 'it is' : 'they are'} saved as a partial entry, which the next run of this branch restores.`;
     }
 }
 function describeSkip(skip) {
@@ -39394,6 +39437,8 @@ function describeDenial(denial) {
 
 
 
+
+
 // Markdown, not HTML: the row of a second image in the same job can then join
 // the first image's table, so a job that builds several images shows one table.
 const HEADER = '| Image | Primary key | Restored from | Restore | Build | Saved |';
@@ -39413,13 +39458,14 @@ function summaryRow(state, save) {
         restoredCell(state),
         restoreCell(state),
         buildCell(state),
-        savedCell(save)
+        savedCell(state, save)
     ];
     return `| ${cells.join(' | ')} |`;
 }
 function restoredCell(state) {
+    const partial = isPartialKey(state.matchedKey) ? ' (**partial**: what a failed build finished)' : '';
     const found = state.matchedKey
-        ? `${SOURCE_WORDS[state.source] ?? state.source}: ${code(state.matchedKey)}`
+        ? `${SOURCE_WORDS[state.source] ?? state.source}: ${code(state.matchedKey)}${partial}`
         : state.unusable
             ? `nothing: ${code(state.unusable.key)} could not be used (${cell(state.unusable.problem)})`
             : 'nothing: cold build';
@@ -39451,16 +39497,19 @@ function buildCell(state) {
     const build = state.build;
     if (!build)
         return 'not run';
-    if (!build.succeeded)
-        return `failed after ${summary_seconds(build.seconds)}`;
+    if (!build.succeeded) {
+        const kept = state.progress ? `; the steps it finished exported in ${summary_seconds(state.progress.cutSeconds)}` : '';
+        return `failed after ${summary_seconds(build.seconds)}${kept}`;
+    }
     const retry = build.retriedWithoutCache ? '; rebuilt without the broken cache' : '';
     return `${summary_seconds(build.seconds)}, ${build.steps.cached}/${build.steps.total} steps cached${retry}`;
 }
-function savedCell(save) {
+function savedCell(state, save) {
     const r = save.result;
     if (r.saved) {
         const moved = r.movedBytes === undefined ? '' : `, ${megabytes(r.movedBytes)} uploaded`;
-        return `${megabytes(r.sizeBytes)} in ${summary_seconds(save.seconds)} (${rate(r.sizeBytes, save.seconds)}${moved})`;
+        const saved = `${megabytes(r.sizeBytes)} in ${summary_seconds(save.seconds)} (${rate(r.sizeBytes, save.seconds)}${moved})`;
+        return state.progress ? `**partial**: ${progressSavedLine(state.progress, r.sizeBytes, code)}; ${saved}` : saved;
     }
     return `no: ${cell(r.reason)}`;
 }
@@ -39492,6 +39541,7 @@ function escapeHtml(text) {
 }
 
 ;// CONCATENATED MODULE: ./src/steps/post-step.ts
+
 
 
 
@@ -39548,7 +39598,7 @@ async function saveStep(state, runner) {
     let result;
     try {
         const cap = hardLimit(state.saveTimeoutSeconds, `The cache save did not finish within ${state.saveTimeoutSeconds} s (save-timeout)`);
-        result = await store.save({ content: state.key }, cap);
+        result = await store.save({ content: savedContent(decision) ?? state.key }, cap);
     }
     catch (error) {
         if (!(error instanceof TimeoutError))
@@ -39559,6 +39609,8 @@ async function saveStep(state, runner) {
     if (result.saved) {
         const moved = result.movedBytes === undefined ? '' : `; ${megabytes(result.movedBytes)} uploaded`;
         info(`Cache saved with key: ${result.key} (${megabytes(result.sizeBytes)} in ${seconds.toFixed(1)} s${moved})`);
+        if (state.progress)
+            info(`The build failed: ${progressSavedLine(state.progress, result.sizeBytes)}.`);
     }
     else
         warning(`Cache not saved with key ${state.key}: ${result.reason}`);
@@ -39576,6 +39628,7 @@ async function deleteOlder(state, kept, needed, runner) {
         scopePrefix: branchScope(state.key),
         keep: kept,
         needed,
+        onlyPartial: isPartialKey(kept),
         apiUrl: runner.apiUrl
     });
     const line = deletionSummary(result);
@@ -39583,6 +39636,10 @@ async function deleteOlder(state, kept, needed, runner) {
         warning(line);
     else
         info(line);
+}
+/** The content key a failed build's progress is saved under; unset: the run's own. */
+function savedContent(decision) {
+    return decision.save && decision.why.kind === 'progress' ? decision.why.key : undefined;
 }
 
 
