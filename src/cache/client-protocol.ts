@@ -3,8 +3,12 @@
 import type { Fetched, Uploaded } from './packs/entry.js'
 
 export type ClientRequest =
-  /** After the index entry, the blobs its manifest places are fetched into the restored layout. */
-  | { op: 'restore'; paths: string[]; key: string; restoreKeys: string[] }
+  /**
+   * After the index entry, the blobs its manifest places are fetched into the
+   * restored layout (`blobs: 'fetch'`), or only their packs looked up, for the
+   * action to serve the blobs to the build itself (`'locate'`).
+   */
+  | { op: 'restore'; paths: string[]; key: string; restoreKeys: string[]; blobs: 'fetch' | 'locate' }
   /** `pack`: blobs of the layout at `layout` the service does not hold, uploaded before the index entry. */
   | {
       op: 'save'

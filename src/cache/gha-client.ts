@@ -7,7 +7,7 @@
 import * as cache from '@actions/cache'
 import type { ClientMessage, ClientReply, ClientRequest } from './client-protocol.js'
 import { NetworkActivity } from './network-activity.js'
-import { fetchEntryBlobs, uploadEntryPack, type Uploaded } from './packs/entry.js'
+import { fetchEntryBlobs, locateEntryPacks, uploadEntryPack, type Uploaded } from './packs/entry.js'
 import { rateLimitWait } from './packs/backoff.js'
 import { PackService } from './packs/service.js'
 import { RateLimits } from './rate-limits.js'
@@ -43,7 +43,9 @@ async function serve(request: ClientRequest): Promise<ClientReply> {
     // them apart.
     const matchedKey = await cache.restoreCache(request.paths, request.key, request.restoreKeys)
     if (matchedKey !== undefined) {
-      const blobs = await fetchEntryBlobs(path.resolve(request.paths[0] ?? ''), service)
+      const dir = path.resolve(request.paths[0] ?? '')
+      const blobs =
+        request.blobs === 'locate' ? await locateEntryPacks(dir, service) : await fetchEntryBlobs(dir, service)
       return { kind: 'restored', found: matchedKey, matchedKey, blobs }
     }
     const found = await cache.restoreCache(request.paths, request.key, request.restoreKeys, { lookupOnly: true })

@@ -11,7 +11,8 @@ import { cacheProblem, checkLayout } from './integrity.js'
 import { MANIFEST_FILE, parseManifest, renderManifest, type PackManifest } from './packs/manifest.js'
 import { planSave } from './packs/plan.js'
 import { packsAvailable } from './packs/service.js'
-import type { CacheLocation, CacheStore, Exported, Restored, SaveResult } from './store.js'
+import { BlobServer, type PackedBlob } from './packs/blob-server.js'
+import type { CacheLocation, CacheStore, Exported, Released, Restored, SaveResult } from './store.js'
 
 /**
  * The GitHub Actions cache service. An entry is the layout's index.json and
@@ -37,13 +38,21 @@ export class GhaCacheStore implements CacheStore {
   // The client leaves empty directories in its temp dir after every call;
   // giving it one of ours lets us remove them all.
   private readonly clientTemp: string
+  private server: BlobServer | undefined
 
   constructor(
     runnerTemp: string,
     image: string,
     private readonly bounds: Bounds,
     /** The step's environment: the client process starts from it, and the runner's cache mode and token are read from it. */
-    private readonly env: NodeJS.ProcessEnv
+    private readonly env: NodeJS.ProcessEnv,
+    /**
+     * Whether the builder reaches this runner's loopback interface (the docker
+     * driver, the builder the action creates on the host's network): then an
+     * entry of packs is served to it during the build rather than written to
+     * disk first.
+     */
+    private readonly serveBlobs = false
   ) {
     this.workRoot = path.join(runnerTemp, 'buildx-ci-cache')
     this.cacheName = keyComponent(image)
@@ -58,7 +67,8 @@ export class GhaCacheStore implements CacheStore {
       op: 'restore',
       paths: [this.cacheName],
       key: plan.lookup,
-      restoreKeys: plan.restoreKeys.map(r => r.key)
+      restoreKeys: plan.restoreKeys.map(r => r.key),
+      blobs: this.serveBlobs ? 'locate' : 'fetch'
     }
     let outcome: ClientOutcome
     try {
@@ -101,6 +111,7 @@ export class GhaCacheStore implements CacheStore {
       core.warning(`The entry ${found} could not be used (${blobs.problem}); building without it.`)
       return await this.unusable(found, blobs.problem)
     }
+    if (blobs.kind === 'located') return await this.serve(found, blobs.urls)
     const problem = await cacheProblem(this.cacheDir)
     if (problem !== undefined) {
       core.warning(`The entry ${found} is not a complete buildx cache (${problem}); building without it.`)
@@ -115,6 +126,50 @@ export class GhaCacheStore implements CacheStore {
       sizeBytes,
       movedBytes: blobs.kind === 'fetched' ? blobs.bytes : sizeBytes
     }
+  }
+
+  // The index and manifest are on disk; the blobs stay in their packs until
+  // the builder asks for them.
+  private async serve(matchedKey: string, urls: string[]): Promise<Restored> {
+    const served = await servedEntry(this.cacheDir, urls)
+    if ('problem' in served) {
+      core.warning(`The entry ${matchedKey} could not be used (${served.problem}); building without it.`)
+      return await this.unusable(matchedKey, served.problem)
+    }
+    try {
+      this.server = await BlobServer.start(served.blobs, served.top, this.bounds.stallSeconds)
+    } catch (error) {
+      const problem = `its blobs could not be offered to the builder: ${(error as Error).message}`
+      core.warning(`The entry ${matchedKey} could not be used (${problem}); building without it.`)
+      return await this.unusable(matchedKey, problem)
+    }
+    const checked = await this.server.check()
+    if (checked !== undefined) {
+      await this.server.close()
+      this.server = undefined
+      core.warning(
+        checked.kind === 'incomplete'
+          ? `The entry ${matchedKey} is not a complete buildx cache (${checked.problem}); building without it.`
+          : `The entry ${matchedKey} could not be used (${checked.problem}); building without it.`
+      )
+      return await this.unusable(matchedKey, checked.problem)
+    }
+    const sizeBytes = served.blobs.reduce((sum, b) => sum + b.size, 0)
+    core.info(
+      `The entry's ${served.blobs.length} blobs (${megabytes(sizeBytes)}) from ${urls.length} pack(s) are read by the builder as it needs them, from ${this.server.ref}.`
+    )
+    return { matchedKey, from: [{ type: 'registry', ref: this.server.ref }], sizeBytes, served: true }
+  }
+
+  async release(): Promise<Released | undefined> {
+    const server = this.server
+    if (server === undefined) return undefined
+    this.server = undefined
+    const report = await server.close()
+    // A blob that failed this run is not trusted by the save: every blob goes up again.
+    if (report.problems.length > 0)
+      await fs.promises.writeFile(path.join(this.cacheDir, DISTRUSTED_FILE), `${report.problems.join('\n')}\n`)
+    return { movedBytes: report.fetchedBytes, problems: report.problems }
   }
 
   private async unusable(matchedKey: string, problem: string): Promise<Restored> {
@@ -180,6 +235,15 @@ export class GhaCacheStore implements CacheStore {
 
   /** The packs of the entry this run restored, if it restored one of packs. */
   private async heldPacks(): Promise<PackManifest | undefined> {
+    const distrusted = await fs.promises
+      .readFile(path.join(this.cacheDir, DISTRUSTED_FILE), 'utf8')
+      .catch(() => undefined)
+    if (distrusted !== undefined) {
+      core.info(
+        `The restored entry's packs are not reused, as the build could not read them all: every blob is uploaded.`
+      )
+      return undefined
+    }
     const text = await fs.promises.readFile(path.join(this.cacheDir, MANIFEST_FILE), 'utf8').catch(() => undefined)
     if (text === undefined) return undefined
     const manifest = parseManifest(text)
@@ -238,6 +302,35 @@ export class GhaCacheStore implements CacheStore {
       await removeDir(this.clientTemp)
     }
   }
+}
+
+/** Beside the restored index: what went wrong while the builder read the entry. */
+const DISTRUSTED_FILE = 'buildx-ci-cache-unread.txt'
+
+type ServedEntry = { blobs: PackedBlob[]; top: { digest: string; mediaType: string } } | { problem: string }
+
+/** The blobs of the entry restored at `dir` (index.json and its manifest of packs) where its packs hold them. */
+export async function servedEntry(dir: string, urls: readonly string[]): Promise<ServedEntry> {
+  const manifest = parseManifest(await fs.promises.readFile(path.join(dir, MANIFEST_FILE), 'utf8'))
+  if ('problem' in manifest) return manifest
+  let top: unknown
+  try {
+    top = (JSON.parse(await fs.promises.readFile(path.join(dir, 'index.json'), 'utf8')) as { manifests?: unknown[] })
+      .manifests?.[0]
+  } catch {
+    return { problem: 'index.json is not valid JSON' }
+  }
+  const { digest, mediaType } = (top ?? {}) as { digest?: unknown; mediaType?: unknown }
+  if (typeof digest !== 'string' || typeof mediaType !== 'string') return { problem: 'index.json names no manifest' }
+  const blobs = manifest.blobs.map(b => ({
+    digest: b.digest,
+    size: b.size,
+    offset: b.offset,
+    url: urls[b.pack] as string
+  }))
+  if (!blobs.some(b => b.digest === digest)) return { problem: `its packs do not hold the manifest ${digest}` }
+  if (blobs.some(b => b.url === undefined)) return { problem: 'its manifest names a pack that was not looked up' }
+  return { blobs, top: { digest, mediaType } }
 }
 
 /**

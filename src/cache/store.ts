@@ -12,6 +12,8 @@ export interface Restored {
   sizeBytes: number
   /** Bytes that came over the network for it, when the store knows (packs fetch only what the entry names). */
   movedBytes?: number
+  /** The blobs are read by the builder during the build (`movedBytes` is known only after it). */
+  served?: boolean
   /** Why the entry found cannot be imported (a missing blob, a bad archive); unset when it is whole. */
   problem?: string
 }
@@ -78,4 +80,18 @@ export interface CacheStore {
   save(plan: Pick<KeyPlan, 'content'>, signal?: AbortSignal): Promise<SaveResult>
   /** Everything the store made on the runner, removed whatever happened. */
   temporaryPaths(): string[]
+  /**
+   * Called once the builds that import the restored entry are over: a store
+   * that serves the entry's blobs to the builder stops, and says what the
+   * builder read. Stores that only lay files out have nothing to do.
+   */
+  release?(): Promise<Released | undefined>
+}
+
+/** What the builder read of an entry served to it during the build. */
+export interface Released {
+  /** Bytes that came over the network. */
+  movedBytes: number
+  /** What could not be read, a line per blob: the build went on without the cache. */
+  problems: string[]
 }

@@ -16,6 +16,10 @@ import { errorLine } from './error-line.js'
 // exported; a layer its manifest names but the registry no longer has
 // (deleted, garbage-collected) fails that export:
 //   failed to solve: failed to copy: httpReadSeeker: failed open: could not fetch content descriptor sha256:<d> (application/vnd.oci.image.layer.v1.tar+gzip) from remote: not found
+// An entry served to the builder from packs (cache/packs/blob-server.ts) is
+// imported the same way; a blob the server cannot read is answered 404 (the
+// line above), and one whose pack sends other bytes or too few is cut short:
+//   failed to solve: short read: expected <n> bytes but got <m>: unexpected EOF
 // Such a failed import leaves records in the engine that outlive
 // `buildx prune -af`; on an engine that persists between jobs, every later
 // build of the same steps fails, with or without a cache, until one runs with
@@ -37,6 +41,7 @@ const CACHE_IMPORT_FAILURES = [
     `${STAGE}failed commit on ref "layer-${SHA}": commit failed: .*(?:unexpected commit (?:digest|size)|failed size validation)`
   ),
   new RegExp(`${STAGE}failed to read expected number of bytes: unexpected EOF$`),
+  new RegExp(`${STAGE}short read: expected \\d+ bytes but got \\d+: unexpected EOF$`),
   new RegExp(
     `${STAGE}failed to copy: httpReadSeeker: failed open: could not fetch content descriptor ${SHA} \\([^)]*\\) from remote: not found$`
   ),

@@ -71,7 +71,12 @@ async function mainStep(): Promise<void> {
     jobId: randomUUID(),
     stallSeconds: inputs.stallTimeoutSeconds
   }
-  const store = createStore(storeConfig, runner)
+  // The docker driver's BuildKit runs in the engine, on the host's network,
+  // as does the builder the action creates: both reach a server on loopback.
+  // restore-timeout bounds the restore, which the builder's reads during the
+  // build would outlast: with it, the entry is written to disk first.
+  const serveBlobs = builder.driver === 'docker' && inputs.restoreTimeoutSeconds === undefined
+  const store = createStore(storeConfig, runner, serveBlobs)
   const workDir = buildDir(runner.temp)
   const cutDir = progressDir(runner.temp)
   saveCleanup([...store.temporaryPaths(), workDir, cutDir])
@@ -117,7 +122,12 @@ async function mainStep(): Promise<void> {
     store: storeConfig,
     restore:
       entry && !restored.fromEngine
-        ? { sizeBytes: entry.sizeBytes, seconds: restored.seconds, movedBytes: entry.movedBytes }
+        ? {
+            sizeBytes: entry.sizeBytes,
+            seconds: restored.seconds,
+            movedBytes: entry.movedBytes,
+            served: entry.served
+          }
         : undefined,
     unusable: entry?.problem !== undefined ? { key: entry.matchedKey, problem: entry.problem } : undefined,
     save: decision,
@@ -199,8 +209,29 @@ async function mainStep(): Promise<void> {
     }
     throw error
   } finally {
+    const released = await store.release?.()
+    if (released) {
+      if (state.restore) state.restore.movedBytes = released.movedBytes
+      if (entry && released.problems.length > 0) servedEntryFailed(state, entry.matchedKey, released.problems)
+    }
     saveStepState(state)
   }
+}
+
+// The builder could not read every blob of the entry served to it: the build
+// went on without it (build.ts retries without the cache), so the outputs
+// and the summary say it restored nothing, as for an entry found unusable
+// before the build.
+function servedEntryFailed(state: StepState, key: string, problems: string[]): void {
+  core.warning(`The build could not read all of the restored entry ${key}: ${problems.join('; ')}`)
+  if (!state.build?.retriedWithoutCache) return
+  state.unusable = { key, problem: problems[0] as string }
+  state.matchedKey = ''
+  state.source = 'none'
+  state.cacheHit = false
+  core.setOutput(Output.MatchedKey, '')
+  core.setOutput(Output.CacheHit, 'false')
+  core.setOutput(Output.CacheSource, 'none')
 }
 
 /** The decision to save, unless what was exported can't or shouldn't be: then why not, in a warning. */

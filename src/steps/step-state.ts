@@ -17,7 +17,8 @@ export interface StepState {
   /** The restored entry of this content was stale or broken. */
   stale: boolean
   store: StoreConfig
-  restore?: { sizeBytes: number; seconds: number; movedBytes?: number }
+  /** `served`: the builder read the blobs during the build; `seconds` is the index's restore alone. */
+  restore?: { sizeBytes: number; seconds: number; movedBytes?: number; served?: boolean }
   /** An entry found but not imported, and why. */
   unusable?: { key: string; problem: string }
   build?: { seconds: number; steps: StepCounts; retriedWithoutCache: boolean; succeeded: boolean }

@@ -61,6 +61,8 @@ const SOURCE_WORDS: Record<string, string> = {
 function restoreCell(state: StepState): string {
   const r = state.restore
   if (!r) return '–'
+  if (r.served)
+    return `index in ${seconds(r.seconds)}; ${megabytes(r.movedBytes ?? 0)} of ${megabytes(r.sizeBytes)} read by the builder during the build`
   const moved = r.movedBytes === undefined ? '' : `, ${megabytes(r.movedBytes)} downloaded`
   return `${megabytes(r.sizeBytes)} in ${seconds(r.seconds)} (${rate(r.sizeBytes, r.seconds)}${moved})`
 }

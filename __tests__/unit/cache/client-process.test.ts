@@ -24,7 +24,7 @@ beforeEach(() => {
 })
 
 const place = { workRoot: dir, temp: path.join(dir, 'tmp'), env: { ...process.env, KEPT: 'yes' } }
-const request = { op: 'restore' as const, paths: ['c'], key: 'k', restoreKeys: [] }
+const request = { op: 'restore' as const, paths: ['c'], key: 'k', restoreKeys: [], blobs: 'fetch' as const }
 
 /** A stand-in client: `body` runs once the request has arrived, with `send`, `report` and `request` in scope. */
 function client(name: string, body: string): string {

@@ -33,6 +33,14 @@ describe('summaryRow', () => {
     )
   })
 
+  it('says what the builder read of an entry served to it during the build, apart from the index restore', () => {
+    const row = summaryRow(
+      report({ restore: { sizeBytes: 200 * 1024 * 1024, seconds: 0.4, movedBytes: 150 * 1024 * 1024, served: true } }),
+      saved
+    )
+    expect(row).toContain('| index in 0.4 s; 150.0 MB of 200.0 MB read by the builder during the build |')
+  })
+
   it("says a build took its steps from the engine's own cache, with no restore", () => {
     const row = summaryRow(
       report({

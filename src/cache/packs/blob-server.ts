@@ -1,0 +1,342 @@
+import { createHash } from 'node:crypto'
+import * as http from 'node:http'
+import type { AddressInfo } from 'node:net'
+
+// The restored entry, offered to BuildKit as a read-only registry on the
+// loopback interface: BuildKit imports it as `type=registry` and pulls each
+// blob when it needs it, while earlier layers unpack, instead of waiting for
+// the whole entry to be written to disk first. Each blob is read from its
+// pack with one ranged GET on the pack's signed URL and passed on as it
+// comes, its digest checked on the way: the last bytes are held back until
+// it matches, so that a blob with other content never reaches the builder
+// whole. A blob that cannot be read is answered 404, which BuildKit reports
+// as content not found, a failure the build already recognises as a damaged
+// cache and retries without it: the cache never fails the build.
+
+/** A blob of the entry: where its bytes lie in a pack. */
+export interface PackedBlob {
+  digest: string
+  size: number
+  /** The pack's signed download URL. */
+  url: string
+  offset: number
+}
+
+/** Why an entry cannot serve a build: it names blobs its packs lack, or its packs could not be read. */
+export type EntryCheck = { kind: 'incomplete' | 'unreadable'; problem: string }
+
+function incomplete(problem: string): EntryCheck {
+  return { kind: 'incomplete', problem }
+}
+
+export interface ServeReport {
+  /** Bytes that came from the packs. */
+  fetchedBytes: number
+  /** Blobs sent whole with the right digest. */
+  verified: string[]
+  /** What went wrong, a line per blob; empty when every read succeeded. */
+  problems: string[]
+}
+
+const REPOSITORY = 'buildx-ci-cache'
+const TAG = 'entry'
+const DIGEST = /^sha256:[a-f0-9]{64}$/
+const BLOB_PATH = /^\/v2\/.+\/blobs\/(sha256:[a-f0-9]{64})$/
+const MANIFEST_PATH = /^\/v2\/.+\/manifests\/([^/]+)$/
+const RANGE = /^bytes=(\d+)-(\d*)$/
+const MANIFEST_MEDIA = /(manifest|index)[^/]*\+json$/
+
+export class BlobServer {
+  private fetchedBytes = 0
+  private readonly verified = new Set<string>()
+  private readonly problems = new Map<string, string>()
+  private readonly reads = new Set<AbortController>()
+  /** Manifests and configs, read once: BuildKit asks for the cache manifest by tag, then by digest. */
+  private readonly small = new Map<string, Promise<Buffer | undefined>>()
+
+  private constructor(
+    private readonly server: http.Server,
+    private readonly blobs: ReadonlyMap<string, PackedBlob>,
+    /** The cache manifest index.json names, served for any tag. */
+    private readonly top: { digest: string; mediaType: string },
+    private readonly stallMs: number,
+    /** What BuildKit is given: `--cache-from type=registry,ref=<ref>`. */
+    readonly ref: string
+  ) {}
+
+  /** Serves `blobs` on 127.0.0.1, on a port of its own; resolves once it listens. */
+  static async start(
+    blobs: readonly PackedBlob[],
+    top: { digest: string; mediaType: string },
+    stallSeconds: number
+  ): Promise<BlobServer> {
+    const server = http.createServer()
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject)
+      server.listen(0, '127.0.0.1', () => resolve())
+    })
+    const { port } = server.address() as AddressInfo
+    const served = new BlobServer(
+      server,
+      new Map(blobs.map(b => [b.digest, b])),
+      top,
+      stallSeconds * 1000,
+      `127.0.0.1:${port}/${REPOSITORY}:${TAG}`
+    )
+    server.on('request', (req, res) => void served.answer(req, res))
+    return served
+  }
+
+  /**
+   * Why the entry cannot serve a build, or undefined when it can: the cache
+   * manifest is read (and kept for the builder), and every blob it names must
+   * be in the packs at its size. Catches an entry saved incomplete before the
+   * build, where a builder would only fail on it part-way.
+   */
+  async check(): Promise<EntryCheck | undefined> {
+    const pending = [this.top.digest]
+    const seen = new Set<string>()
+    while (pending.length > 0) {
+      const digest = pending.shift() as string
+      if (seen.has(digest)) continue
+      seen.add(digest)
+      const body = await this.readSmall(digest)
+      if (!body) {
+        const failed = this.problems.get(digest)
+        return failed ? { kind: 'unreadable', problem: failed } : incomplete(`blob ${digest} is missing`)
+      }
+      let document: unknown
+      try {
+        document = JSON.parse(body.toString('utf8'))
+      } catch {
+        return incomplete(`manifest ${digest} is not valid JSON`)
+      }
+      for (const child of childrenOf(document)) {
+        const held = this.blobs.get(child.digest)
+        if (!held) return incomplete(`blob ${child.digest} is missing`)
+        if (held.size !== child.size)
+          return incomplete(`blob ${child.digest} has ${held.size} bytes, not ${child.size}`)
+        if (MANIFEST_MEDIA.test(child.mediaType)) pending.push(child.digest)
+      }
+    }
+    return undefined
+  }
+
+  /** Stops serving, ending any read still open, and says what was served. */
+  async close(): Promise<ServeReport> {
+    for (const read of this.reads) read.abort()
+    this.server.closeAllConnections()
+    await new Promise<void>(resolve => this.server.close(() => resolve()))
+    return { fetchedBytes: this.fetchedBytes, verified: [...this.verified], problems: [...this.problems.values()] }
+  }
+
+  private async answer(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    try {
+      const url = new URL(req.url ?? '/', 'http://loopback')
+      const head = req.method === 'HEAD'
+      if (req.method !== 'GET' && !head) return end(res, 405)
+      if (url.pathname === '/v2/' || url.pathname === '/v2') {
+        res.writeHead(200, { 'Docker-Distribution-API-Version': 'registry/2.0', 'Content-Type': 'application/json' })
+        return void res.end(head ? undefined : '{}')
+      }
+      const manifest = MANIFEST_PATH.exec(url.pathname)
+      if (manifest) return await this.manifest(manifest[1] as string, head, res)
+      const blob = BLOB_PATH.exec(url.pathname)
+      if (blob) return await this.blob(blob[1] as string, head, req.headers.range, res)
+      end(res, 404)
+    } catch {
+      res.destroy()
+    }
+  }
+
+  private async manifest(reference: string, head: boolean, res: http.ServerResponse): Promise<void> {
+    const digest = DIGEST.test(reference) ? reference : this.top.digest
+    const blob = this.blobs.get(digest)
+    if (!blob) return end(res, 404)
+    const body = await this.readSmall(digest)
+    if (!body) return end(res, 404)
+    const mediaType = digest === this.top.digest ? this.top.mediaType : declaredMediaType(body)
+    res.writeHead(200, { 'Content-Type': mediaType, 'Content-Length': body.length, 'Docker-Content-Digest': digest })
+    res.end(head ? undefined : body)
+  }
+
+  private async blob(
+    digest: string,
+    head: boolean,
+    range: string | undefined,
+    res: http.ServerResponse
+  ): Promise<void> {
+    const blob = this.blobs.get(digest)
+    // A blob that failed once is not read again: the build gives up on the cache at once.
+    if (!blob || this.problems.has(digest)) return end(res, 404)
+    const headers = { 'Content-Type': 'application/octet-stream', 'Docker-Content-Digest': digest }
+    if (head) {
+      res.writeHead(200, { ...headers, 'Content-Length': blob.size })
+      return void res.end()
+    }
+    const asked = range === undefined ? undefined : RANGE.exec(range)
+    const start = asked ? Number(asked[1]) : 0
+    const last = asked?.[2] ? Math.min(Number(asked[2]), blob.size - 1) : blob.size - 1
+    if (start > last && blob.size > 0) {
+      res.writeHead(416, { 'Content-Range': `bytes */${blob.size}` })
+      return void res.end()
+    }
+    const whole = start === 0 && last === blob.size - 1
+    const reader = this.read(blob, start, last)
+    // Held back until the digest is known: only a blob that matches is sent whole.
+    let held: Buffer
+    try {
+      const step = await reader.next()
+      held = step.done ? Buffer.alloc(0) : step.value
+    } catch (error) {
+      this.problems.set(digest, `blob ${digest} could not be read from its pack: ${(error as Error).message}`)
+      return end(res, 404)
+    }
+    res.writeHead(
+      whole ? 200 : 206,
+      whole
+        ? { ...headers, 'Content-Length': blob.size }
+        : { ...headers, 'Content-Length': last - start + 1, 'Content-Range': `bytes ${start}-${last}/${blob.size}` }
+    )
+    const hash = whole ? createHash('sha256') : undefined
+    try {
+      for await (const data of reader) {
+        // The builder hung up (it gave up, or has what it needed): stop reading.
+        if (res.destroyed) return
+        hash?.update(held)
+        if (!res.write(held)) await waitDrain(res)
+        held = data
+      }
+      hash?.update(held)
+    } catch (error) {
+      this.problems.set(digest, `blob ${digest} could not be read from its pack: ${(error as Error).message}`)
+      return void res.destroy()
+    }
+    const got = hash && `sha256:${hash.digest('hex')}`
+    if (got !== undefined && got !== digest) {
+      this.problems.set(digest, `blob ${digest} arrived with other content (${got})`)
+      return void res.destroy()
+    }
+    if (got !== undefined) this.verified.add(digest)
+    res.end(held)
+  }
+
+  private readSmall(digest: string): Promise<Buffer | undefined> {
+    let read = this.small.get(digest)
+    if (!read) {
+      const blob = this.blobs.get(digest)
+      read = blob ? this.readWhole(blob) : Promise.resolve(undefined)
+      this.small.set(digest, read)
+    }
+    return read
+  }
+
+  private async readWhole(blob: PackedBlob): Promise<Buffer | undefined> {
+    const parts: Buffer[] = []
+    try {
+      for await (const data of this.read(blob, 0, blob.size - 1)) parts.push(data)
+    } catch (error) {
+      this.problems.set(blob.digest, `blob ${blob.digest} could not be read from its pack: ${(error as Error).message}`)
+      return undefined
+    }
+    const body = Buffer.concat(parts)
+    const got = `sha256:${createHash('sha256').update(body).digest('hex')}`
+    if (got === blob.digest) {
+      this.verified.add(blob.digest)
+      return body
+    }
+    this.problems.set(blob.digest, `blob ${blob.digest} arrived with other content (${got})`)
+    return undefined
+  }
+
+  /** Bytes `first`..`last` of the blob, from its pack; rejects when the pack stops sending for the stall bound. */
+  private async *read(blob: PackedBlob, first: number, last: number): AsyncGenerator<Buffer> {
+    if (last < first) return
+    const abort = new AbortController()
+    this.reads.add(abort)
+    let timer = setTimeout(() => abort.abort(stalled(this.stallMs)), this.stallMs)
+    try {
+      const response = await fetch(blob.url, {
+        headers: { Range: `bytes=${blob.offset + first}-${blob.offset + last}` },
+        signal: abort.signal
+      })
+      if (response.status !== 206 && response.status !== 200)
+        throw new Error(`the storage service answered ${response.status}`)
+      if (!response.body) throw new Error('the storage service sent no body')
+      // A 200 is the whole pack: skip to the blob.
+      let skip = response.status === 200 ? blob.offset + first : 0
+      let left = last - first + 1
+      for await (const chunk of response.body as AsyncIterable<Uint8Array>) {
+        clearTimeout(timer)
+        timer = setTimeout(() => abort.abort(stalled(this.stallMs)), this.stallMs)
+        let data = Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength)
+        if (skip > 0) {
+          const dropped = Math.min(skip, data.length)
+          skip -= dropped
+          data = data.subarray(dropped)
+        }
+        if (data.length === 0) continue
+        const take = data.subarray(0, left)
+        left -= take.length
+        this.fetchedBytes += take.length
+        yield take
+        if (left === 0) break
+      }
+      if (left > 0) throw new Error(`the storage service sent ${last - first + 1 - left} of ${last - first + 1} bytes`)
+    } catch (error) {
+      throw abort.signal.aborted && abort.signal.reason instanceof Error ? abort.signal.reason : error
+    } finally {
+      clearTimeout(timer)
+      abort.abort()
+      this.reads.delete(abort)
+    }
+  }
+}
+
+/** The descriptors a manifest or index names. */
+function childrenOf(document: unknown): Array<{ digest: string; size: number; mediaType: string }> {
+  if (typeof document !== 'object' || document === null) return []
+  const { manifests, layers, config } = document as Record<string, unknown>
+  const list = [
+    ...(Array.isArray(manifests) ? manifests : []),
+    ...(Array.isArray(layers) ? layers : []),
+    ...(config ? [config] : [])
+  ] as Array<Record<string, unknown>>
+  return list.map(d => ({
+    digest: String(d?.digest),
+    size: Number(d?.size),
+    mediaType: typeof d?.mediaType === 'string' ? d.mediaType : ''
+  }))
+}
+
+function stalled(ms: number): Error {
+  return new Error(`nothing arrived for ${Math.round(ms / 1000)} s`)
+}
+
+function end(res: http.ServerResponse, status: number): void {
+  res.writeHead(status)
+  res.end()
+}
+
+function waitDrain(res: http.ServerResponse): Promise<void> {
+  return new Promise(resolve => {
+    const done = (): void => {
+      res.off('drain', done)
+      res.off('close', done)
+      resolve()
+    }
+    res.once('drain', done)
+    res.once('close', done)
+  })
+}
+
+/** A manifest's own mediaType field, which registries send as its Content-Type. */
+function declaredMediaType(body: Buffer): string {
+  try {
+    const { mediaType } = JSON.parse(body.toString('utf8')) as { mediaType?: unknown }
+    if (typeof mediaType === 'string') return mediaType
+  } catch {
+    // Not JSON: BuildKit will say so.
+  }
+  return 'application/vnd.oci.image.manifest.v1+json'
+}
