@@ -31,7 +31,7 @@ COPY nonce /nonce
 COPY busybox /bin/busybox
 RUN ["/bin/busybox", "--install", "-s", "/bin"]
 COPY src.txt /src.txt
-RUN --mount=type=cache,target=/root/.ccache,id=ccache ls /root/.ccache | xargs echo "ccache held:" && cp /src.txt "/root/.ccache/obj-$(cat /src.txt).o"
+RUN --mount=type=cache,target=/root/.ccache,id=ccache ls /root/.ccache | xargs echo "ccache held:" && cp /src.txt "/root/.ccache/obj-$(cat /src.txt).o" && [ "$(cat /src.txt)" != fail ]
 RUN --mount=type=cache,target=/var/cache/other ls /var/cache/other | xargs echo "other held:" && head -c ${OTHER_BYTES} /dev/urandom > "/var/cache/other/other-$(cat /src.txt)"
 `
 
@@ -165,6 +165,30 @@ describe('a RUN with cache mounts (gha, containerd store)', () => {
     expect(held(r)).toEqual({ ccache: '', other: '' })
     expect(r.main.outputs['cache-mounts-restored']).toBe('0/0')
     expect(r.main.log).not.toContain('::group::Export the cache mounts')
+  })
+})
+
+describe('a default-branch build that fails in the step with the mount', () => {
+  const image = 'mounts-failure'
+  const ws = workspace()
+
+  it('keeps what the failed step left in its mount with the partial entry, and the fix finds it', async () => {
+    source(ws, 'fail')
+    const failed = await job({ workspace: ws, image })
+    expect(failed.main.exitCode).not.toBe(0)
+    expect(failed.main.log).toContain('::group::Export the steps the failed build finished')
+    // Only the mount the build reached: the other one's RUN comes after the failing line.
+    expect(failed.main.log).toMatch(/Cache mount ccache exported/)
+    expect(failed.main.log).not.toMatch(/Cache mount \/var\/cache\/other exported/)
+    expect(failed.saves).toBe(1)
+    expect(leftovers(failed.runnerTemp)).toEqual([])
+
+    source(ws, 'fixed')
+    const fixed = await job({ workspace: ws, image })
+    expectOk(fixed)
+    expect(fixed.main.outputs['matched-key']).toMatch(/\.partial\//)
+    expect(held(fixed)).toEqual({ ccache: 'obj-fail.o', other: '' })
+    expect(fixed.main.outputs['cache-mounts-restored']).toBe('1/2')
   })
 })
 

@@ -2,6 +2,8 @@ import * as core from '@actions/core'
 import * as fs from 'node:fs'
 import * as path from 'node:path'
 import type { CacheLocation, Restored } from '../cache/store.js'
+import type { BuildError } from '../docker/build.js'
+import { failedStep } from '../docker/failed-step.js'
 import type { Inputs } from '../inputs.js'
 import { contextSources, type CacheMount } from '../key/dockerfile.js'
 import { printable } from '../printable.js'
@@ -101,4 +103,24 @@ export async function mountsAfterBuild(
       reports
     )
   )
+}
+
+/**
+ * After a failed build whose progress is kept: the mounts first used at or
+ * before the failing line, whose helper stages the builder holds. A mount
+ * first used further down was never reached, and its helper build would run
+ * the failing step again.
+ */
+export async function mountsAfterFailure(
+  of: MountsOfBuild,
+  reports: MountReport[],
+  failure: BuildError,
+  to: { location: CacheLocation; contentKey: string; from: CacheLocation[] },
+  context: MountsContext
+): Promise<MountReport[]> {
+  const step = failedStep(failure.failed?.output ?? '', context.inputs.platforms)
+  if (step === undefined) return reports
+  const reached = of.mounts.filter(m => m.line <= step.line)
+  const kept = await mountsAfterBuild({ ...of, mounts: reached }, reports, to, context)
+  return reports.map(r => kept.find(k => k.id === r.id) ?? r)
 }

@@ -17,7 +17,13 @@ import { cacheSourceOf, isPartialKey, keyPlan, sameContent } from '../key/key.js
 import { saveCleanup, saveStepState, type StepState } from './step-state.js'
 import { restoreOrReuse, type RestoreOutcome } from './restore.js'
 import { prepareExport } from './prepare-export.js'
-import { mountsAfterBuild, mountsBeforeBuild, mountsDir, mountsOfBuild } from '../mounts/mount-step.js'
+import {
+  mountsAfterBuild,
+  mountsAfterFailure,
+  mountsBeforeBuild,
+  mountsDir,
+  mountsOfBuild
+} from '../mounts/mount-step.js'
 import { restoredCount } from '../mounts/report.js'
 import { keepProgress, progressDir } from './progress.js'
 import { partialRestoredLine } from './progress-words.js'
@@ -212,9 +218,10 @@ async function mainStep(): Promise<void> {
       state.progress = kept.report
       // What the failed steps left in their mounts (a half-done compile's cache) is kept with their progress.
       if (kept.decision.save && kept.decision.why.kind === 'progress' && exporting.location)
-        state.mounts = await mountsAfterBuild(
+        state.mounts = await mountsAfterFailure(
           cacheMounts,
           mounts,
+          error,
           { location: exporting.location, contentKey: kept.decision.why.key, from: entry?.from ?? [] },
           mountsContext
         )
