@@ -3,6 +3,7 @@ import * as path from 'node:path'
 import { ImagetoolsClient, type RegistryClient } from '../cache/registry-client.js'
 import { contentTag } from '../cache/registry-tags.js'
 import type { CacheLocation, Restored } from '../cache/store.js'
+import { docker } from '../docker/docker-cli.js'
 import { MOUNTS_FOLDER } from './folder.js'
 import { runMountBuild, type MountBuildSetup } from './mount-builds.js'
 
@@ -85,7 +86,11 @@ export async function publishFolder(
     },
     { ...setup, from: [] }
   )
-  return pushed.ok ? undefined : `${ref} could not be pushed: ${pushed.error}`
+  if (!pushed.ok) return `${ref} could not be pushed: ${pushed.error}`
+  // The docker driver also stores what it pushes in the engine's images: not
+  // an image anyone runs, and one per save on a persistent runner.
+  if (setup.builder === undefined) await docker(['image', 'rm', ref])
+  return undefined
 }
 
 async function emptyDir(dir: string): Promise<string> {
