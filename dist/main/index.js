@@ -44935,6 +44935,90 @@ async function prepareExport(decision, context) {
     }
 }
 
+;// CONCATENATED MODULE: ./src/docker/failed-step.ts
+// What a failed build's `--progress=plain` output says about how far it got:
+// the Dockerfile step that failed the solve, where it is in the Dockerfile,
+// and which steps finished before it. A failed solve exports no cache; this is
+// what tells the action what the engine still holds.
+// `#12 [builder 3/5] RUN make`: the label in brackets, then the instruction.
+const STEP = /^#(\d+) \[((?!internal\]|auth\])[^\]]*)\] (?!FROM )(.*)$/;
+// The block buildx prints under the error for the step that failed the solve.
+const FAILED_BLOCK = /^ > \[([^\]]*)\] (.*):$/;
+// `Dockerfile:12` or `Dockerfile:12-14` over the source excerpt.
+const LOCATION = /^\S.*:(\d+)(?:-\d+)?$/;
+const EXCERPT_RULE = '--------------------';
+/**
+ * The step whose error failed the build, when it is a Dockerfile step that
+ * buildx located: a syntax error, a missing file or a frontend failure names
+ * no step, and leaves nothing to keep.
+ */
+function failedStep(progress, platforms = []) {
+    const lines = progress.split('\n');
+    const labels = new Map();
+    const errored = new Set();
+    for (const line of lines) {
+        const step = STEP.exec(line);
+        if (step && !labels.has(step[1]))
+            labels.set(step[1], `[${step[2]}] ${step[3].trim()}`);
+        const error = /^#(\d+) ERROR: /.exec(line);
+        if (error)
+            errored.add(error[1]);
+    }
+    let block;
+    let line;
+    for (const [i, text] of lines.entries()) {
+        const failed = FAILED_BLOCK.exec(text);
+        if (failed)
+            block = { label: failed[1], instruction: failed[2].trim() };
+        const at = LOCATION.exec(text);
+        if (at && block && lines[i + 1] === EXCERPT_RULE)
+            line = Number(at[1]);
+    }
+    if (!block || line === undefined)
+        return undefined;
+    const shown = `[${block.label}] ${block.instruction}`;
+    const stepFailed = [...errored].some(id => labels.get(id) === shown);
+    if (!stepFailed)
+        return undefined;
+    const platform = block.label.split(' ').find(word => platforms.includes(word));
+    return { instruction: block.instruction, line, ...(platform ? { platform } : {}) };
+}
+/**
+ * How many Dockerfile steps finished before the failure. A step is named by
+ * its label without the counter: an `ADD <url>` shows as two vertices of one
+ * name, and a cut build numbers its steps differently.
+ */
+function progressOf(progress) {
+    const nameOf = new Map();
+    const cached = new Set();
+    const done = new Set();
+    const ended = new Set();
+    for (const line of progress.split('\n')) {
+        const step = STEP.exec(line);
+        if (step && !nameOf.has(step[1]))
+            nameOf.set(step[1], stepName(step[2], step[3]));
+        if (/^#(\d+) CACHED\s*$/.test(line))
+            cached.add(line.split(' ')[0].slice(1));
+        const finished = /^#(\d+) DONE /.exec(line);
+        if (finished)
+            done.add(finished[1]);
+        const failed = /^#(\d+) ERROR: /.exec(line);
+        if (failed)
+            ended.add(failed[1]);
+    }
+    const names = (ids) => new Set([...ids].flatMap(id => nameOf.get(id) ?? []));
+    const cachedNames = names(cached);
+    const doneNames = names(done);
+    const built = [...doneNames].filter(name => !cachedNames.has(name));
+    const unfinished = [...nameOf.keys()].filter(id => !cached.has(id) && !done.has(id) && !ended.has(id));
+    return { finished: new Set([...cachedNames, ...doneNames]).size, built: built.length, unfinished: unfinished.length };
+}
+/** A step's label without its `n/m` counter, which changes when the Dockerfile is cut. */
+function stepName(label, instruction) {
+    const words = label.split(' ').filter(word => !/^\d+\/\d+$/.test(word));
+    return `${words.join(' ')}|${instruction.trim()}`;
+}
+
 ;// CONCATENATED MODULE: ./src/mounts/mount-builds.ts
 
 
@@ -44995,6 +45079,7 @@ async function extract(archive, dir) {
 
 
 
+
 const TAG_SUFFIX = '-mounts';
 /** The registry reference of the mounts of the entry saved under `contentKey`. */
 function mountsRef(repository, contentKey) {
@@ -45043,7 +45128,13 @@ async function publishFolder(location, folder, repository, contentKey, scratch, 
         output: `type=image,name=${ref},push=true,oci-mediatypes=true`,
         context: folder
     }, { ...setup, from: [] });
-    return pushed.ok ? undefined : `${ref} could not be pushed: ${pushed.error}`;
+    if (!pushed.ok)
+        return `${ref} could not be pushed: ${pushed.error}`;
+    // The docker driver also stores what it pushes in the engine's images: not
+    // an image anyone runs, and one per save on a persistent runner.
+    if (setup.builder === undefined)
+        await docker_cli_docker(['image', 'rm', ref]);
+    return undefined;
 }
 async function emptyDir(dir) {
     await external_node_fs_namespaceObject.promises.mkdir(dir, { recursive: true });
@@ -45323,6 +45414,7 @@ async function saveOne(mount, folder, context) {
 
 
 
+
 /** Where the mounts' helper files go: under RUNNER_TEMP, removed by the post step whatever happens. */
 function mountsDir(runnerTemp) {
     return external_node_path_namespaceObject.join(runnerTemp, 'buildx-ci-cache', 'mounts');
@@ -45383,6 +45475,20 @@ async function mountsAfterBuild(of, reports, to, context) {
         setup: { inputs: context.inputs, builder: context.builder, from: to.from, env: context.env }
     }, reports));
 }
+/**
+ * After a failed build whose progress is kept: the mounts first used at or
+ * before the failing line, whose helper stages the builder holds. A mount
+ * first used further down was never reached, and its helper build would run
+ * the failing step again.
+ */
+async function mountsAfterFailure(of, reports, failure, to, context) {
+    const step = failedStep(failure.failed?.output ?? '', context.inputs.platforms);
+    if (step === undefined)
+        return reports;
+    const reached = of.mounts.filter(m => m.line <= step.line);
+    const kept = await mountsAfterBuild({ ...of, mounts: reached }, reports, to, context);
+    return reports.map(r => kept.find(k => k.id === r.id) ?? r);
+}
 
 ;// CONCATENATED MODULE: ./src/mounts/report.ts
 /** The `cache-mounts-restored` output: mounts restored out of the mounts the build uses, as N/M. */
@@ -45417,90 +45523,6 @@ function describeRefusal(why) {
         case 'other-instruction':
             return `buildx reported a ${why.expected.toUpperCase()} failing where the Dockerfile holds a ${why.found.toUpperCase()}`;
     }
-}
-
-;// CONCATENATED MODULE: ./src/docker/failed-step.ts
-// What a failed build's `--progress=plain` output says about how far it got:
-// the Dockerfile step that failed the solve, where it is in the Dockerfile,
-// and which steps finished before it. A failed solve exports no cache; this is
-// what tells the action what the engine still holds.
-// `#12 [builder 3/5] RUN make`: the label in brackets, then the instruction.
-const STEP = /^#(\d+) \[((?!internal\]|auth\])[^\]]*)\] (?!FROM )(.*)$/;
-// The block buildx prints under the error for the step that failed the solve.
-const FAILED_BLOCK = /^ > \[([^\]]*)\] (.*):$/;
-// `Dockerfile:12` or `Dockerfile:12-14` over the source excerpt.
-const LOCATION = /^\S.*:(\d+)(?:-\d+)?$/;
-const EXCERPT_RULE = '--------------------';
-/**
- * The step whose error failed the build, when it is a Dockerfile step that
- * buildx located: a syntax error, a missing file or a frontend failure names
- * no step, and leaves nothing to keep.
- */
-function failedStep(progress, platforms = []) {
-    const lines = progress.split('\n');
-    const labels = new Map();
-    const errored = new Set();
-    for (const line of lines) {
-        const step = STEP.exec(line);
-        if (step && !labels.has(step[1]))
-            labels.set(step[1], `[${step[2]}] ${step[3].trim()}`);
-        const error = /^#(\d+) ERROR: /.exec(line);
-        if (error)
-            errored.add(error[1]);
-    }
-    let block;
-    let line;
-    for (const [i, text] of lines.entries()) {
-        const failed = FAILED_BLOCK.exec(text);
-        if (failed)
-            block = { label: failed[1], instruction: failed[2].trim() };
-        const at = LOCATION.exec(text);
-        if (at && block && lines[i + 1] === EXCERPT_RULE)
-            line = Number(at[1]);
-    }
-    if (!block || line === undefined)
-        return undefined;
-    const shown = `[${block.label}] ${block.instruction}`;
-    const stepFailed = [...errored].some(id => labels.get(id) === shown);
-    if (!stepFailed)
-        return undefined;
-    const platform = block.label.split(' ').find(word => platforms.includes(word));
-    return { instruction: block.instruction, line, ...(platform ? { platform } : {}) };
-}
-/**
- * How many Dockerfile steps finished before the failure. A step is named by
- * its label without the counter: an `ADD <url>` shows as two vertices of one
- * name, and a cut build numbers its steps differently.
- */
-function progressOf(progress) {
-    const nameOf = new Map();
-    const cached = new Set();
-    const done = new Set();
-    const ended = new Set();
-    for (const line of progress.split('\n')) {
-        const step = STEP.exec(line);
-        if (step && !nameOf.has(step[1]))
-            nameOf.set(step[1], stepName(step[2], step[3]));
-        if (/^#(\d+) CACHED\s*$/.test(line))
-            cached.add(line.split(' ')[0].slice(1));
-        const finished = /^#(\d+) DONE /.exec(line);
-        if (finished)
-            done.add(finished[1]);
-        const failed = /^#(\d+) ERROR: /.exec(line);
-        if (failed)
-            ended.add(failed[1]);
-    }
-    const names = (ids) => new Set([...ids].flatMap(id => nameOf.get(id) ?? []));
-    const cachedNames = names(cached);
-    const doneNames = names(done);
-    const built = [...doneNames].filter(name => !cachedNames.has(name));
-    const unfinished = [...nameOf.keys()].filter(id => !cached.has(id) && !done.has(id) && !ended.has(id));
-    return { finished: new Set([...cachedNames, ...doneNames]).size, built: built.length, unfinished: unfinished.length };
-}
-/** A step's label without its `n/m` counter, which changes when the Dockerfile is cut. */
-function stepName(label, instruction) {
-    const words = label.split(' ').filter(word => !/^\d+\/\d+$/.test(word));
-    return `${words.join(' ')}|${instruction.trim()}`;
 }
 
 ;// CONCATENATED MODULE: ./src/steps/progress.ts
@@ -45868,7 +45890,7 @@ async function mainStep() {
             state.progress = kept.report;
             // What the failed steps left in their mounts (a half-done compile's cache) is kept with their progress.
             if (kept.decision.save && kept.decision.why.kind === 'progress' && exporting.location)
-                state.mounts = await mountsAfterBuild(cacheMounts, mounts, { location: exporting.location, contentKey: kept.decision.why.key, from: entry?.from ?? [] }, mountsContext);
+                state.mounts = await mountsAfterFailure(cacheMounts, mounts, error, { location: exporting.location, contentKey: kept.decision.why.key, from: entry?.from ?? [] }, mountsContext);
         }
         throw error;
     }
