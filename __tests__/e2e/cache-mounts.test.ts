@@ -239,7 +239,7 @@ describe('the classic store, through the docker-container builder the action cre
   const ws = workspace()
   const classic = (): Record<string, string> => ({ DOCKER_HOST: classicEngine(), DOCKER_CONFIG: dockerConfig() })
 
-  it('restores the mounts into that builder on the next fresh runner', async () => {
+  it('restores the mounts into that builder on the next fresh runner, and into the docker driver for a pull request', async () => {
     source(ws, 'a')
     const first = await job({ workspace: ws, image, env: classic() })
     expectOk(first)
@@ -255,6 +255,14 @@ describe('the classic store, through the docker-container builder the action cre
     figures.push(
       `gha, classic store, docker-container builder: restore ${restored.mb} MB in ${restored.s} s, export ${exported.mb} MB in ${exported.s} s`
     )
+
+    // A pull request builds on the classic store's own docker driver, which restores the mounts too.
+    source(ws, 'c')
+    const pr = await job({ workspace: ws, image, env: classic(), ...pullRequestInto('master', 19) })
+    expectOk(pr)
+    expect(pr.main.log).not.toContain('Create the docker-container builder')
+    expect(held(pr)).toEqual({ ccache: 'obj-a.o obj-b.o', other: 'other-a other-b' })
+    expect(pr.writes).toBe(0)
   })
 })
 
