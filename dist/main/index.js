@@ -45261,18 +45261,18 @@ async function restoreMounts(context) {
                 continue;
             }
             const started = Date.now();
-            const problem = await restoreOne(mount, saved, fetched.folder, context);
+            const outcome = await restoreOne(mount, saved, fetched.folder, context);
             report.restoreSeconds = (Date.now() - started) / 1000;
-            if (problem.kind === 'failed') {
-                warning(`The cache mount ${printable_printable(mount.id)} could not be restored (${problem.why}); the build starts with it empty.`);
-                report.restoreNote = problem.why;
+            if (outcome.kind === 'failed') {
+                warning(`The cache mount ${printable_printable(mount.id)} could not be restored (${outcome.why}); the build starts with it empty.`);
+                report.restoreNote = outcome.why;
                 continue;
             }
-            if (problem.kind === 'kept')
+            if (outcome.kind === 'kept')
                 report.restoreNote = "the builder's own mount was kept";
             else
                 report.restoredBytes = saved.bytes;
-            info(problem.kind === 'kept'
+            info(outcome.kind === 'kept'
                 ? `The builder's cache mount ${printable_printable(mount.id)} already held files: kept.`
                 : `Cache mount ${printable_printable(mount.id)} restored (${megabytes_megabytes(saved.bytes)} in ${report.restoreSeconds.toFixed(1)} s).`);
         }

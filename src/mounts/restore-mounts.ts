@@ -7,7 +7,7 @@ import type { CacheMount } from '../key/dockerfile-stages.js'
 import { megabytes } from '../megabytes.js'
 import { printable } from '../printable.js'
 import { fetchFolder } from './carrier.js'
-import { archiveProblem, readIndex } from './folder.js'
+import { archiveProblem, readIndex, type SavedMount } from './folder.js'
 import { NOT_EMPTY_MARK, RESTORED_CONTEXT, restoreDockerfile, unwritable } from './generated-dockerfile.js'
 import { extract, runMountBuild, type MountBuildSetup } from './mount-builds.js'
 import type { MountReport } from './report.js'
@@ -61,19 +61,19 @@ export async function restoreMounts(context: MountRestoreContext): Promise<Mount
         continue
       }
       const started = Date.now()
-      const problem = await restoreOne(mount, saved, fetched.folder, context)
+      const outcome = await restoreOne(mount, saved, fetched.folder, context)
       report.restoreSeconds = (Date.now() - started) / 1000
-      if (problem.kind === 'failed') {
+      if (outcome.kind === 'failed') {
         core.warning(
-          `The cache mount ${printable(mount.id)} could not be restored (${problem.why}); the build starts with it empty.`
+          `The cache mount ${printable(mount.id)} could not be restored (${outcome.why}); the build starts with it empty.`
         )
-        report.restoreNote = problem.why
+        report.restoreNote = outcome.why
         continue
       }
-      if (problem.kind === 'kept') report.restoreNote = "the builder's own mount was kept"
+      if (outcome.kind === 'kept') report.restoreNote = "the builder's own mount was kept"
       else report.restoredBytes = saved.bytes
       core.info(
-        problem.kind === 'kept'
+        outcome.kind === 'kept'
           ? `The builder's cache mount ${printable(mount.id)} already held files: kept.`
           : `Cache mount ${printable(mount.id)} restored (${megabytes(saved.bytes)} in ${report.restoreSeconds.toFixed(1)} s).`
       )
@@ -92,7 +92,7 @@ type OneRestore = { kind: 'restored' } | { kind: 'kept' } | { kind: 'failed'; wh
 
 async function restoreOne(
   mount: CacheMount,
-  saved: { file: string; bytes: number; sha256: string; id: string },
+  saved: SavedMount,
   folder: string,
   context: MountRestoreContext
 ): Promise<OneRestore> {
