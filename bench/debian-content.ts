@@ -9,6 +9,8 @@ import { run } from './proc.js'
 
 export const PACKAGE_LIST = 'packages.txt'
 export const LOCK_FILE = 'packages.lock'
+/** Debian's ccache 4.7 and the library it links that the toolchain fixture lacks. */
+export const CCACHE_PACKAGES = ['ccache', 'libhiredis0.14']
 
 export interface PackageGroup {
   /** Context folder: `rootfs/<name>` is unpacked for COPY, `debs/<name>` keeps the .deb files for a RUN step. */

@@ -7,7 +7,7 @@ import { it, jest } from '@jest/globals'
 import * as fs from 'node:fs'
 import * as path from 'node:path'
 import { ROOT } from '../__tests__/support/engine.js'
-import { fetchPackages, PACKAGE_LIST, parsePackageList } from './debian-content.js'
+import { CCACHE_PACKAGES, fetchPackages, PACKAGE_LIST, parsePackageList } from './debian-content.js'
 import { readSettings, type Fixture } from './settings.js'
 
 jest.setTimeout(30 * 60 * 1000)
@@ -22,6 +22,8 @@ it("fetches the realistic fixtures' Debian packages", async () => {
     const list = await fs.promises.readFile(path.join(ROOT, '__fixtures__', fixture.name, PACKAGE_LIST), 'utf8')
     for (const group of parsePackageList(list)) for (const name of group.packages) names.add(name)
   }
+  // The compiler cache of `npm run bench:mounts` (bench/cache-mounts.bench.ts).
+  for (const name of CCACHE_PACKAGES) names.add(name)
   if (names.size === 0) return
   const debs = await fetchPackages([...names], path.join(settings.workRoot, 'debs'))
   process.stdout.write(`${debs.size} Debian packages in ${path.join(settings.workRoot, 'debs')}\n`)

@@ -32,7 +32,9 @@ export const Input = {
   SaveTimeout: 'save-timeout',
   StallTimeout: 'stall-timeout',
   Summary: 'summary',
-  SaveOnFailure: 'save-on-failure'
+  SaveOnFailure: 'save-on-failure',
+  CacheMounts: 'cache-mounts',
+  MaxCacheMountSize: 'max-cache-mount-size'
 } as const
 
 export const Output = {
@@ -46,7 +48,8 @@ export const Output = {
   RestoreTime: 'restore-time',
   BuildTime: 'build-time',
   CachedSteps: 'cached-steps',
-  CacheStale: 'cache-stale'
+  CacheStale: 'cache-stale',
+  CacheMountsRestored: 'cache-mounts-restored'
 } as const
 
 // engine: no entry was restored; the engine still held the image this very key built, and its build cache.

@@ -52,6 +52,10 @@ export interface Inputs {
   summary: boolean
   /** When a run that may write fails its build, save the steps that finished as a partial entry. */
   saveOnFailure: boolean
+  /** Keep the contents of the Dockerfile's `RUN --mount=type=cache` mounts with the entry. */
+  cacheMounts: boolean
+  /** Bytes above which a cache mount is neither saved nor restored; 0: no limit. */
+  maxCacheMountSizeBytes: number
 }
 
 /** A bad input: the message says which input and what to change. */
@@ -146,7 +150,9 @@ export function parseInputs(read: ReadInput, workspace: string, env: NodeJS.Proc
     saveTimeoutSeconds: seconds(Input.SaveTimeout, read(Input.SaveTimeout), undefined),
     stallTimeoutSeconds: seconds(Input.StallTimeout, read(Input.StallTimeout), DEFAULT_STALL_SECONDS),
     summary: boolean(Input.Summary, read(Input.Summary), true),
-    saveOnFailure: boolean(Input.SaveOnFailure, read(Input.SaveOnFailure), true)
+    saveOnFailure: boolean(Input.SaveOnFailure, read(Input.SaveOnFailure), true),
+    cacheMounts: boolean(Input.CacheMounts, read(Input.CacheMounts), true),
+    maxCacheMountSizeBytes: size(Input.MaxCacheMountSize, read(Input.MaxCacheMountSize).trim() || DEFAULT_MOUNT_SIZE)
   }
 }
 
@@ -223,6 +229,9 @@ function boolean(name: string, value: string, fallback: boolean): boolean {
 }
 
 const UNITS: Record<string, number> = { '': 1, K: 1024, M: 1024 ** 2, G: 1024 ** 3, T: 1024 ** 4 }
+
+// A compiler cache (ccache, sccache, cargo's target) rarely needs more; a larger one costs more to move than it saves.
+const DEFAULT_MOUNT_SIZE = '2GB'
 
 function size(name: string, value: string): number {
   if (value.trim() === '') return 0

@@ -31,5 +31,7 @@ export const ciInputs: Inputs = {
   deleteSuperseded: false,
   stallTimeoutSeconds: 60,
   summary: true,
-  saveOnFailure: true
+  saveOnFailure: true,
+  cacheMounts: true,
+  maxCacheMountSizeBytes: 2 * 1024 ** 3
 }

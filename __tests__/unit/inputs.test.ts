@@ -62,7 +62,9 @@ describe('parseInputs', () => {
       saveTimeoutSeconds: undefined,
       stallTimeoutSeconds: 60,
       summary: true,
-      saveOnFailure: true
+      saveOnFailure: true,
+      cacheMounts: true,
+      maxCacheMountSizeBytes: 2 * 1024 ** 3
     })
   })
 

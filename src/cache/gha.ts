@@ -9,6 +9,7 @@ import type { ClientRequest } from './client-protocol.js'
 import type { Bounds } from './deadline.js'
 import { cacheProblem, checkLayout } from './integrity.js'
 import { MANIFEST_FILE, parseManifest, renderManifest, type PackManifest } from './packs/manifest.js'
+import { MOUNTS_FOLDER } from '../mounts/folder.js'
 import { planSave } from './packs/plan.js'
 import { packsAvailable } from './packs/service.js'
 import { BlobServer, type PackedBlob } from './packs/blob-server.js'
@@ -158,7 +159,7 @@ export class GhaCacheStore implements CacheStore {
     core.info(
       `The entry's ${served.blobs.length} blobs (${megabytes(sizeBytes)}) from ${urls.length} pack(s) are read by the builder as it needs them, from ${this.server.ref}.`
     )
-    return { matchedKey, from: [{ type: 'registry', ref: this.server.ref }], sizeBytes, served: true }
+    return { matchedKey, from: [{ type: 'registry', ref: this.server.ref }], sizeBytes, served: true, dir: this.cacheDir }
   }
 
   async release(): Promise<Released | undefined> {
@@ -217,6 +218,9 @@ export class GhaCacheStore implements CacheStore {
     await fs.promises.mkdir(this.cacheDir, { recursive: true })
     await fs.promises.copyFile(path.join(this.exportDir, 'index.json'), path.join(this.cacheDir, 'index.json'))
     await fs.promises.writeFile(path.join(this.cacheDir, MANIFEST_FILE), renderManifest(planned.manifest))
+    // The build's cache mounts travel in the entry's own archive, beside the index.
+    const mounts = path.join(this.exportDir, MOUNTS_FOLDER)
+    if (fs.existsSync(mounts)) await fs.promises.rename(mounts, path.join(this.cacheDir, MOUNTS_FOLDER))
     const key = generationKey(plan.content)
     const upload = planned.upload && { ...planned.upload, layout: this.exportDir }
     const { reply, warnings } = await this.call({ op: 'save', paths: [this.cacheName], key, pack: upload }, signal)

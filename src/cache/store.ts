@@ -14,6 +14,12 @@ export interface Restored {
   movedBytes?: number
   /** The blobs are read by the builder during the build (`movedBytes` is known only after it). */
   served?: boolean
+  /**
+   * Where the entry's own files are on the runner when `from` is not a
+   * directory (an entry served to the builder keeps its index and cache
+   * mounts here).
+   */
+  dir?: string
   /** Why the entry found cannot be imported (a missing blob, a bad archive); unset when it is whole. */
   problem?: string
 }

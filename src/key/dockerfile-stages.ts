@@ -35,6 +35,27 @@ export interface StageReads {
   unknown: UnknownWord[]
   /** The stages the target needs, in file order. */
   stages: string[]
+  /** The cache mounts (`RUN --mount=type=cache`) of those stages, one per id, first use first. */
+  cacheMounts: CacheMount[]
+}
+
+/** One `RUN --mount=type=cache` as BuildKit keeps it: by id, whatever stage uses it. */
+export interface CacheMount {
+  /** `id=`, else the target, as BuildKit defaults it. */
+  id: string
+  target: string
+  /** shared (BuildKit's default), private or locked. */
+  sharing: string
+  from?: string
+  source?: string
+  mode?: string
+  uid?: string
+  gid?: string
+  /** The stage of the first RUN that uses it, and that RUN's 1-based line: what a helper build cuts the file before. */
+  stage: string
+  /** The stage's index in the file. */
+  stageIndex: number
+  line: number
 }
 
 const SCRATCH = 'scratch'
@@ -57,7 +78,7 @@ export function stageReads(parsed: ParsedDockerfile, settings: BuildSettings): S
   const firstFrom = parsed.instructions.findIndex(i => i.keyword === 'from')
   const global = globalScope(parsed, firstFrom < 0 ? [] : parsed.instructions.slice(0, firstFrom), settings)
   const stages = splitStages(parsed, firstFrom, global)
-  if (stages.length === 0) return { reads: [], unknown, stages: [] }
+  if (stages.length === 0) return { reads: [], unknown, stages: [], cacheMounts: [] }
   const names = new Map<string, number>()
   for (const stage of stages) if (stage.name !== undefined) names.set(stage.name, stage.index)
 
@@ -65,6 +86,7 @@ export function stageReads(parsed: ParsedDockerfile, settings: BuildSettings): S
   const needed = neededStages(stages, names, settings.target, commandsOf)
 
   const reads: ContextRead[] = []
+  const mounts = new Map<string, CacheMount>()
   const finalScopes = new Map<number, Scope>()
   for (const stage of stages) {
     if (!needed.has(stage.index)) continue
@@ -75,6 +97,10 @@ export function stageReads(parsed: ParsedDockerfile, settings: BuildSettings): S
     }
     const scope = startingScope(stage.base, finalScopes)
     for (const command of commandsOf(stage)) {
+      if (command.keyword === 'run' && command.line !== undefined)
+        for (const mount of cacheMountsOf(command, scope, parsed.escapeChar))
+          if (!mounts.has(mount.id))
+            mounts.set(mount.id, { ...mount, stage: label, stageIndex: stage.index, line: command.line })
       run(command, {
         scope,
         global,
@@ -89,7 +115,44 @@ export function stageReads(parsed: ParsedDockerfile, settings: BuildSettings): S
     finalScopes.set(stage.index, scope)
   }
   const stageNames = stages.filter(s => needed.has(s.index)).map(stageLabel)
-  return { reads, unknown, stages: stageNames }
+  return { reads, unknown, stages: stageNames, cacheMounts: [...mounts.values()] }
+}
+
+/** The cache mounts one RUN declares; one whose id or target can't be expanded before the build is left out. */
+function cacheMountsOf(
+  command: Instruction,
+  scope: Scope,
+  escapeChar: string
+): Array<Omit<CacheMount, 'stage' | 'stageIndex' | 'line'>> {
+  const found: Array<Omit<CacheMount, 'stage' | 'stageIndex' | 'line'>> = []
+  for (const spec of flagValues(command, 'mount')) {
+    const fields = mountFields(spec)
+    const known = (name: string): string | undefined => {
+      const raw = fields.get(name)
+      if (raw === undefined) return undefined
+      const value = expandWord(raw, escapeChar, scope.lookup)
+      return isKnown(value) ? value : undefined
+    }
+    if ((known('type') ?? '').toLowerCase() !== 'cache') continue
+    const target = known('target') ?? known('dst') ?? known('destination')
+    if (target === undefined || (fields.has('id') && known('id') === undefined)) continue
+    const optional = (name: string): Record<string, string> => {
+      const value = known(name)
+      return value === undefined ? {} : { [name]: value }
+    }
+    found.push({
+      id: known('id') || target,
+      target,
+      sharing: (known('sharing') ?? 'shared').toLowerCase(),
+      // From a stage or image, never expanded (as in mountSources).
+      ...(fields.get('from') ? { from: fields.get('from') } : {}),
+      ...optional('source'),
+      ...optional('mode'),
+      ...optional('uid'),
+      ...optional('gid')
+    })
+  }
+  return found
 }
 
 function stageLabel(stage: Stage): string {

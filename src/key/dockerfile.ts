@@ -11,10 +11,10 @@
  */
 import type { ContextRead } from './context-files.js'
 import { parseDockerfile, syntaxDirective } from './dockerfile-parse.js'
-import { type StageReads, stageReads, type UnknownWord } from './dockerfile-stages.js'
+import { type CacheMount, type StageReads, stageReads, type UnknownWord } from './dockerfile-stages.js'
 import { platformAnswer } from './platform-args.js'
 
-export type { UnknownWord } from './dockerfile-stages.js'
+export type { CacheMount, UnknownWord } from './dockerfile-stages.js'
 
 export interface BuildOptions {
   buildArgs: Array<{ name: string; value: string }>
@@ -39,6 +39,8 @@ export interface ContextSources {
   wholeContext: WholeContextReason[]
   /** The stages the target needs, in file order. */
   stages: string[]
+  /** The cache mounts of those stages, one per id (the first platform's, for several). */
+  cacheMounts: CacheMount[]
 }
 
 const NO_OPTIONS: BuildOptions = { buildArgs: [], target: '', platforms: [] }
@@ -49,7 +51,7 @@ const STANDARD_FRONTEND =
 
 export function contextSources(dockerfile: string, options: BuildOptions = NO_OPTIONS): ContextSources {
   const frontend = customFrontend(dockerfile, options)
-  if (frontend) return { reads: [], wholeContext: [frontend], stages: [] }
+  if (frontend) return { reads: [], wholeContext: [frontend], stages: [], cacheMounts: [] }
 
   const parsed = parseDockerfile(dockerfile)
   const buildArgs = new Map(options.buildArgs.map(a => [a.name, a.value]))
@@ -82,7 +84,9 @@ function union(results: StageReads[]): ContextSources {
   const reads = new Map<string, ContextRead>()
   const unknown = new Map<string, UnknownWord>()
   const stages = new Set<string>()
+  const mounts = new Map<string, CacheMount>()
   for (const result of results) {
+    for (const mount of result.cacheMounts) if (!mounts.has(mount.id)) mounts.set(mount.id, mount)
     for (const read of result.reads) reads.set(JSON.stringify([read.path, read.parents, read.exclude]), read)
     for (const word of result.unknown)
       unknown.set(JSON.stringify([word.value.variable, word.stage, word.instruction]), word)
@@ -91,6 +95,7 @@ function union(results: StageReads[]): ContextSources {
   return {
     reads: [...reads.values()],
     wholeContext: [...unknown.values()].map(word => ({ kind: 'unknown-word', word })),
-    stages: [...stages]
+    stages: [...stages],
+    cacheMounts: [...mounts.values()]
   }
 }

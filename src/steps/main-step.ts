@@ -17,6 +17,14 @@ import { cacheSourceOf, isPartialKey, keyPlan, sameContent } from '../key/key.js
 import { saveCleanup, saveStepState, type StepState } from './step-state.js'
 import { restoreOrReuse, type RestoreOutcome } from './restore.js'
 import { prepareExport } from './prepare-export.js'
+import {
+  mountsAfterBuild,
+  mountsAfterFailure,
+  mountsBeforeBuild,
+  mountsDir,
+  mountsOfBuild
+} from '../mounts/mount-step.js'
+import { restoredCount } from '../mounts/report.js'
 import { keepProgress, progressDir } from './progress.js'
 import { partialRestoredLine } from './progress-words.js'
 import { refreshIfDue } from './refresh.js'
@@ -79,7 +87,7 @@ async function mainStep(): Promise<void> {
   const store = createStore(storeConfig, runner, serveBlobs)
   const workDir = buildDir(runner.temp)
   const cutDir = progressDir(runner.temp)
-  saveCleanup([...store.temporaryPaths(), workDir, cutDir])
+  saveCleanup([...store.temporaryPaths(), workDir, cutDir, mountsDir(runner.temp)])
   const restored = inputs.noCache
     ? notRestored()
     : await core.group('Restore the cache', () =>
@@ -111,6 +119,10 @@ async function mainStep(): Promise<void> {
     exportContext
   )
   let decision = exporting.decision
+  const mountsContext = { inputs, builder: exporting.builder, temp: runner.temp, env: runner.env }
+  const cacheMounts = await mountsOfBuild(inputs)
+  const mounts = await mountsBeforeBuild(cacheMounts, entry, restored.fromEngine === true, mountsContext)
+  core.setOutput(Output.CacheMountsRestored, restoredCount(mounts))
 
   const state: StepState = {
     image: inputs.image,
@@ -133,7 +145,8 @@ async function mainStep(): Promise<void> {
     save: decision,
     saveTimeoutSeconds: inputs.saveTimeoutSeconds,
     deleteSuperseded: inputs.deleteSuperseded,
-    summary: inputs.summary
+    summary: inputs.summary,
+    mounts
   }
   const started = Date.now()
   const seconds = (): number => (Date.now() - started) / 1000
@@ -189,6 +202,13 @@ async function mainStep(): Promise<void> {
     const exported = decision.save ? await store.exported(exportError) : undefined
     core.setOutput(Output.CacheSize, String(exported?.sizeBytes ?? entry?.sizeBytes ?? 0))
     if (exported) decision = checkedExport(decision, exported, inputs.maxCacheSizeBytes)
+    if (decision.save && exporting.location)
+      state.mounts = await mountsAfterBuild(
+        cacheMounts,
+        mounts,
+        { location: exporting.location, contentKey: plan.content, from: entry?.from ?? [] },
+        mountsContext
+      )
     state.save = decision
   } catch (error) {
     state.build = { seconds: seconds(), steps: { total: 0, cached: 0 }, retriedWithoutCache: false, succeeded: false }
@@ -206,6 +226,15 @@ async function mainStep(): Promise<void> {
       })
       state.save = kept.decision
       state.progress = kept.report
+      // What the failed steps left in their mounts (a half-done compile's cache) is kept with their progress.
+      if (kept.decision.save && kept.decision.why.kind === 'progress' && exporting.location)
+        state.mounts = await mountsAfterFailure(
+          cacheMounts,
+          mounts,
+          error,
+          { location: exporting.location, contentKey: kept.decision.why.key, from: entry?.from ?? [] },
+          mountsContext
+        )
     }
     throw error
   } finally {

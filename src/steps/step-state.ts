@@ -2,6 +2,7 @@ import * as core from '@actions/core'
 import type { StoreConfig, SaveResult } from '../cache/store.js'
 import type { CacheSource } from '../constants.js'
 import type { StepCounts } from '../docker/build-output.js'
+import type { MountReport } from '../mounts/report.js'
 import type { ProgressReport } from './progress-words.js'
 import type { SaveDecision } from './save-decision.js'
 
@@ -30,6 +31,8 @@ export interface StepState {
   saveTimeoutSeconds?: number
   deleteSuperseded: boolean
   summary: boolean
+  /** The build's cache mounts: what was restored into the builder and exported for the save. */
+  mounts?: MountReport[]
 }
 
 /** What the post step's save came to. */

@@ -2,6 +2,7 @@ import * as core from '@actions/core'
 import * as fs from 'node:fs'
 import { isPartialKey } from '../key/key.js'
 import { megabytes } from '../megabytes.js'
+import { mountRows } from '../mounts/summary-rows.js'
 import { progressSavedLine } from './progress-words.js'
 import type { StepState, SaveOutcome } from './step-state.js'
 
@@ -12,7 +13,7 @@ const RULE = '| --- | --- | --- | --- | --- | --- |'
 
 /** `file`: GITHUB_STEP_SUMMARY, which @actions/core appends to. */
 export async function writeSummary(state: StepState, save: SaveOutcome, file: string | undefined): Promise<void> {
-  const row = summaryRow(state, save)
+  const row = [summaryRow(state, save), ...mountRows(state.image, state.mounts ?? [], save.result.saved)].join('\n')
   await core.summary
     .addRaw(continuesTable(file) ? `${row}\n` : `\n### Build cache\n\n${HEADER}\n${RULE}\n${row}\n`)
     .write()

@@ -535,7 +535,8 @@ describe('contextSources', () => {
           { path: 'requirements/cpu.txt', exclude: [] }
         ],
         wholeContext: [],
-        stages: ['base', 'cpu']
+        stages: ['base', 'cpu'],
+        cacheMounts: []
       })
       expect(read(flavours, build('CUDA')).sources).toEqual(['scripts/common.sh', 'requirements/cuda.txt'])
       expect(contextSources(flavours, build('')).stages).toEqual(['rocm'])
@@ -841,7 +842,8 @@ describe('contextSources', () => {
         wholeContext: [
           { kind: 'custom-frontend', frontend: 'ghcr.io/acme/dockerfile-frontend:2', source: 'directive' }
         ],
-        stages: []
+        stages: [],
+        cacheMounts: []
       })
       const viaArg = {
         buildArgs: [{ name: 'BUILDKIT_SYNTAX', value: 'acme/frontend:1 --opt' }],
