@@ -159,7 +159,13 @@ export class GhaCacheStore implements CacheStore {
     core.info(
       `The entry's ${served.blobs.length} blobs (${megabytes(sizeBytes)}) from ${urls.length} pack(s) are read by the builder as it needs them, from ${this.server.ref}.`
     )
-    return { matchedKey, from: [{ type: 'registry', ref: this.server.ref }], sizeBytes, served: true, dir: this.cacheDir }
+    return {
+      matchedKey,
+      from: [{ type: 'registry', ref: this.server.ref }],
+      sizeBytes,
+      served: true,
+      dir: this.cacheDir
+    }
   }
 
   async release(): Promise<Released | undefined> {
