@@ -33473,7 +33473,13 @@ class GhaCacheStore {
         }
         const sizeBytes = served.blobs.reduce((sum, b) => sum + b.size, 0);
         info(`The entry's ${served.blobs.length} blobs (${megabytes(sizeBytes)}) from ${urls.length} pack(s) are read by the builder as it needs them, from ${this.server.ref}.`);
-        return { matchedKey, from: [{ type: 'registry', ref: this.server.ref }], sizeBytes, served: true, dir: this.cacheDir };
+        return {
+            matchedKey,
+            from: [{ type: 'registry', ref: this.server.ref }],
+            sizeBytes,
+            served: true,
+            dir: this.cacheDir
+        };
     }
     async release() {
         const server = this.server;
