@@ -32,7 +32,8 @@ export const Input = {
   SaveTimeout: 'save-timeout',
   StallTimeout: 'stall-timeout',
   Summary: 'summary',
-  SaveOnFailure: 'save-on-failure'
+  SaveOnFailure: 'save-on-failure',
+  BaseImages: 'base-images'
 } as const
 
 export const Output = {
@@ -53,3 +54,5 @@ export const Output = {
 export type CacheSource = 'exact' | 'branch' | 'base-branch' | 'default-branch' | 'engine' | 'none'
 export type CacheBackendName = 'gha' | 'local' | 'registry'
 export type CacheCompression = 'gzip' | 'zstd' | 'uncompressed'
+// cache: base images kept with the entry serve the runs that restore it; registry: every run asks the registry.
+export type BaseImagesSource = 'cache' | 'registry'

@@ -1,6 +1,6 @@
 import * as path from 'node:path'
 import { DEFAULT_STALL_SECONDS } from './cache/deadline.js'
-import { Input, type CacheBackendName, type CacheCompression } from './constants.js'
+import { Input, type BaseImagesSource, type CacheBackendName, type CacheCompression } from './constants.js'
 import { isDirectory, isFile } from './fsutil.js'
 import { cacheRefProblem, referenceProblem } from './inputs/image-reference.js'
 import { isProblem, readSecrets, type Problem } from './inputs/secrets.js'
@@ -52,6 +52,13 @@ export interface Inputs {
   summary: boolean
   /** When a run that may write fails its build, save the steps that finished as a partial entry. */
   saveOnFailure: boolean
+  /**
+   * Where the images the Dockerfile starts from come from: `cache`, the copies
+   * kept with the restored entry (runs that may write still ask the registry
+   * first); `registry`, the registry on every run. `pull` and `no-cache` mean
+   * the registry.
+   */
+  baseImages: BaseImagesSource
 }
 
 /** A bad input: the message says which input and what to change. */
@@ -146,7 +153,8 @@ export function parseInputs(read: ReadInput, workspace: string, env: NodeJS.Proc
     saveTimeoutSeconds: seconds(Input.SaveTimeout, read(Input.SaveTimeout), undefined),
     stallTimeoutSeconds: seconds(Input.StallTimeout, read(Input.StallTimeout), DEFAULT_STALL_SECONDS),
     summary: boolean(Input.Summary, read(Input.Summary), true),
-    saveOnFailure: boolean(Input.SaveOnFailure, read(Input.SaveOnFailure), true)
+    saveOnFailure: boolean(Input.SaveOnFailure, read(Input.SaveOnFailure), true),
+    baseImages: oneOf(Input.BaseImages, read(Input.BaseImages).trim() || 'cache', ['cache', 'registry'] as const)
   }
 }
 

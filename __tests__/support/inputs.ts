@@ -31,5 +31,6 @@ export const ciInputs: Inputs = {
   deleteSuperseded: false,
   stallTimeoutSeconds: 60,
   summary: true,
-  saveOnFailure: true
+  saveOnFailure: true,
+  baseImages: 'cache'
 }

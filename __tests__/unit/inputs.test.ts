@@ -62,8 +62,16 @@ describe('parseInputs', () => {
       saveTimeoutSeconds: undefined,
       stallTimeoutSeconds: 60,
       summary: true,
-      saveOnFailure: true
+      saveOnFailure: true,
+      baseImages: 'cache'
     })
+  })
+
+  it('takes base-images as cache or registry, and refuses anything else', () => {
+    expect(parse({ image: 'ci', 'base-images': 'registry' }).baseImages).toBe('registry')
+    expect(() => parse({ image: 'ci', 'base-images': 'pull' })).toThrow(
+      'Input `base-images` must be one of cache, registry, not "pull".'
+    )
   })
 
   it('resolves the Dockerfile inside the context by default', () => {
