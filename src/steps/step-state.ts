@@ -2,6 +2,7 @@ import * as core from '@actions/core'
 import type { StoreConfig, SaveResult } from '../cache/store.js'
 import type { CacheSource } from '../constants.js'
 import type { StepCounts } from '../docker/build-output.js'
+import type { BaseImagesReport } from './base-images.js'
 import type { ProgressReport } from './progress-words.js'
 import type { SaveDecision } from './save-decision.js'
 
@@ -29,6 +30,8 @@ export interface StepState {
   saveTimeoutSeconds?: number
   deleteSuperseded: boolean
   summary: boolean
+  /** Where the base images came from, and what keeping them added to the entry. */
+  bases?: BaseImagesReport
 }
 
 /** What the post step's save came to. */
