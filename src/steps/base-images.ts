@@ -1,4 +1,5 @@
 import * as core from '@actions/core'
+import * as exec from '@actions/exec'
 import * as fs from 'node:fs'
 import * as path from 'node:path'
 import type { CacheLocation } from '../cache/store.js'
@@ -29,14 +30,26 @@ import { megabytes } from '../megabytes.js'
 // tag that moved is built on and kept; when a registry cannot answer, it
 // falls back to the kept copy.
 
+/**
+ * The kept images of a restored layout, and how the build gets them: as
+ * named contexts, or (the docker driver on the classic image store, whose
+ * BuildKit has no oci-layout source) loaded into the engine under their
+ * names first, which that driver builds on without asking a registry.
+ */
+export interface KeptSource {
+  kept: KeptBase[]
+  layout: string
+  via: 'context' | 'engine'
+}
+
 /** How this run's build gets its base images: a typed decision, said in the log. */
 export type BasePlan =
   /** Every base from its registry, and nothing kept: the input, pull, no-cache, or several platforms. */
   | { kind: 'registry'; why: string }
   /** A run that cannot write: the restored entry's kept images, asking no registry for them. */
-  | { kind: 'kept'; bases: NonNullable<BuildCache['bases']> }
+  | { kind: 'kept'; bases: KeptSource }
   /** A run that may write: the registries first; the kept images if a registry cannot answer. */
-  | { kind: 'registry-first'; fallback?: NonNullable<BuildCache['bases']> }
+  | { kind: 'registry-first'; fallback?: KeptSource }
 
 /** What the base images came to in this run, for the log and the summary. */
 export interface BaseImagesReport {
@@ -57,6 +70,10 @@ export interface BasePlanContext {
   mayWrite: boolean
   /** The build runs on the docker driver, which sees the engine's own images. */
   dockerDriver: boolean
+  /** ... with the classic image store, which cannot read an oci-layout context. */
+  classicStore: boolean
+  /** A directory of this run's own, removed whatever happens. */
+  workDir: string
   env: Record<string, string>
 }
 
@@ -73,7 +90,9 @@ export async function planBases(context: BasePlanContext): Promise<BasePlan> {
   const layout = context.restored.find(l => l.type === 'local')?.dir
   const kept = layout === undefined ? [] : await keptIn(layout)
   const usable = await leftToTheEngine(kept, context)
-  const bases = layout !== undefined && usable.length > 0 ? { kept: usable, layout } : undefined
+  const via = context.dockerDriver && context.classicStore ? 'engine' : 'context'
+  const bases: KeptSource | undefined =
+    layout !== undefined && usable.length > 0 ? { kept: usable, layout, via } : undefined
   if (context.mayWrite) return { kind: 'registry-first', fallback: bases }
   return bases ? { kind: 'kept', bases } : { kind: 'registry', why: 'the restored entry keeps no base image' }
 }
@@ -96,8 +115,14 @@ export function describePlan(plan: BasePlan): string {
  */
 export async function buildOnBases(
   plan: BasePlan,
-  run: (bases: BuildCache['bases']) => Promise<BuildOutcome>
+  context: Pick<BasePlanContext, 'workDir' | 'env'>,
+  build: (bases: BuildCache['bases']) => Promise<BuildOutcome>
 ): Promise<{ built: BuildOutcome; report: BaseImagesReport }> {
+  const run = async (source: KeptSource | undefined): Promise<BuildOutcome> => {
+    if (source?.via !== 'engine') return build(source && { kept: source.kept, layout: source.layout })
+    await loadIntoEngine(source, context)
+    return build(undefined)
+  }
   const first = plan.kind === 'kept' ? plan.bases : undefined
   try {
     return { built: await run(first), report: { fromCache: first?.kept.length ?? 0 } }
@@ -116,6 +141,58 @@ export async function buildOnBases(
       built,
       report: { fromCache: fallback.kept.length, fellBack: `${failure.registry} ${answered}` }
     }
+  }
+}
+
+/**
+ * Loads each kept image into the engine under its name, as `docker load`
+ * takes an archive: the layout's own blobs (linked, not copied), an index and
+ * the manifest.json the classic store reads.
+ */
+async function loadIntoEngine(source: KeptSource, context: Pick<BasePlanContext, 'workDir' | 'env'>): Promise<void> {
+  try {
+    for (const [n, base] of source.kept.entries()) {
+      const dir = path.join(context.workDir, `load-${n}`)
+      const manifest = JSON.parse(await fs.promises.readFile(blobPath(source.layout, base.digest), 'utf8')) as {
+        config?: { digest?: string }
+        layers?: Array<{ digest?: string }>
+      }
+      const config = manifest.config?.digest
+      const layers = (manifest.layers ?? []).map(l => l.digest ?? '')
+      if (config === undefined || base.name.includes('@')) continue
+      await fs.promises.mkdir(path.join(dir, 'blobs', 'sha256'), { recursive: true })
+      for (const digest of [base.digest, config, ...layers])
+        await fs.promises
+          .symlink(blobPath(source.layout, digest), blobPath(dir, digest))
+          .catch(error => (error.code === 'EEXIST' ? undefined : Promise.reject(error)))
+      const blob = (digest: string): string => `blobs/sha256/${digest.slice('sha256:'.length)}`
+      await fs.promises.writeFile(path.join(dir, 'oci-layout'), JSON.stringify({ imageLayoutVersion: '1.0.0' }))
+      await fs.promises.writeFile(
+        path.join(dir, 'index.json'),
+        JSON.stringify({
+          schemaVersion: 2,
+          mediaType: 'application/vnd.oci.image.index.v1+json',
+          manifests: [{ mediaType: base.mediaType, digest: base.digest, size: base.size }]
+        })
+      )
+      await fs.promises.writeFile(
+        path.join(dir, 'manifest.json'),
+        JSON.stringify([{ Config: blob(config), RepoTags: [base.name], Layers: layers.map(blob) }])
+      )
+      const archive = `${dir}.tar`
+      const packed = await exec.exec('tar', ['-c', '-h', '-f', archive, '-C', dir, '.'], {
+        ignoreReturnCode: true,
+        silent: true
+      })
+      const loaded = packed === 0 ? await docker(['load', '--input', archive], { env: context.env }) : undefined
+      if (loaded?.exitCode !== 0)
+        core.warning(
+          `Could not load the kept base image ${base.name} into the engine: ${errorLine(loaded?.output ?? '', 'tar failed')}`
+        )
+      else core.info(`Loaded the kept base image ${base.name} into the engine, which builds on it.`)
+    }
+  } finally {
+    await removeDir(context.workDir)
   }
 }
 

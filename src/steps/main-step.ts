@@ -114,6 +114,8 @@ async function mainStep(): Promise<void> {
     restored: entry?.from ?? [],
     mayWrite: write.allowed,
     dockerDriver: builder.driver === 'docker' && exporting.builder === undefined,
+    classicStore: !builder.containerdStore,
+    workDir: basesDir,
     env: runner.env
   })
   core.info(describePlan(basePlan))
@@ -140,7 +142,7 @@ async function mainStep(): Promise<void> {
   const seconds = (): number => (Date.now() - started) / 1000
   try {
     const { built, report: baseReport } = await core.group(`Build ${inputs.image}`, () =>
-      buildOnBases(basePlan, bases =>
+      buildOnBases(basePlan, { workDir: basesDir, env: runner.env }, bases =>
         build(
           inputs,
           { from: entry?.from ?? [], to: exporting.location, bases },
