@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals'
 import * as fs from 'node:fs'
 import * as os from 'node:os'
 import * as path from 'node:path'
-import { docker, uniqueWorkspaceFrom } from '../support/engine.js'
+import { classicEngine, docker, dockerConfig, uniqueWorkspaceFrom } from '../support/engine.js'
 import { pullRequestInto, pushTo, writer } from '../support/events.js'
 import { freshJob, leftovers, type JobOutcome } from '../support/fresh-job.js'
 import { ownRegistry, refusingRegistry, type OwnRegistry } from '../support/own-registry.js'
@@ -24,6 +24,8 @@ interface Job {
   event?: EventSpec
   scopes?: TokenScope[]
   inputs?: Record<string, string>
+  /** On the engine with the classic image store, as GitHub's ubuntu-24.04 runners have it. */
+  classic?: boolean
 }
 
 const job = (spec: Job): Promise<JobOutcome> =>
@@ -32,7 +34,8 @@ const job = (spec: Job): Promise<JobOutcome> =>
     image: spec.image,
     inputs: { image: spec.image, ...spec.inputs },
     event: spec.event ?? pushTo('master'),
-    scopes: spec.scopes ?? writer('master')
+    scopes: spec.scopes ?? writer('master'),
+    env: spec.classic ? { DOCKER_HOST: classicEngine(), DOCKER_CONFIG: dockerConfig() } : {}
   })
 
 function expectBuilt(r: JobOutcome): void {
@@ -153,6 +156,61 @@ describe('base images kept with a gha entry', () => {
     expect(r.main.log).toMatch(
       new RegExp(`::error::The base image ${base.replace(/[.]/g, '\\.')} could not be resolved: its registry`)
     )
+  })
+})
+
+describe('base images kept on the classic store: saved through the docker-container builder, used by the docker driver', () => {
+  const image = 'bases-classic'
+  let registry: OwnRegistry
+  let base = ''
+  let workspace = ''
+  let publish: (version: string) => void = () => undefined
+
+  beforeAll(async () => {
+    registry = await ownRegistry()
+    await registry.start()
+    base = `${registry.address}/acme/classic-base:1`
+    ;({ workspace, publish } = workspaceOn(base))
+    publish('one')
+  })
+  afterAll(async () => {
+    await registry.stop()
+  })
+
+  it('a cold master run keeps the base through the builder it creates', async () => {
+    const r = await job({ workspace, image, classic: true })
+    expectBuilt(r)
+    expect(r.main.log).toContain('Create the docker-container builder buildx-ci-cache')
+    expect(keptLine(r)).toContain(`${base} at sha256:`)
+    expect(r.warnings).toEqual([])
+    expect(r.saves).toBe(1)
+  })
+
+  it('with the registry stopped, a pull request on the docker driver builds with every step cached', async () => {
+    await registry.stop()
+    const r = await job({ workspace, image, classic: true, ...pullRequestInto('master', 51) })
+    expectBuilt(r)
+    expect(r.main.outputs).toMatchObject({
+      'cache-source': 'base-branch',
+      'cached-steps': '4/4',
+      'cache-stale': 'false'
+    })
+    expect(r.warnings).toEqual([])
+  })
+
+  it('once the base moved, the next master run rebuilds after FROM and refreshes, and the run after it is cached', async () => {
+    await registry.start()
+    publish('two')
+    const moved = await job({ workspace, image, classic: true })
+    expectBuilt(moved)
+    expect(moved.main.outputs).toMatchObject({ 'cache-stale': 'true', 'cached-steps': '0/4' })
+    expect(moved.saves).toBe(1)
+    expect(keptLine(moved)).toContain(`${base} at sha256:`)
+    await registry.stop()
+    const after = await job({ workspace, image, classic: true })
+    expectBuilt(after)
+    expect(after.main.outputs).toMatchObject({ 'cache-stale': 'false', 'cached-steps': '4/4' })
+    expect(after.writes).toBe(0)
   })
 })
 
