@@ -44815,6 +44815,7 @@ function readBuilderCleanup() {
 
 
 
+
 async function planBases(context) {
     const { inputs } = context;
     if (inputs.baseImages === 'registry')
@@ -44831,7 +44832,8 @@ async function planBases(context) {
     const layout = context.restored.find(l => l.type === 'local')?.dir;
     const kept = layout === undefined ? [] : await keptIn(layout);
     const usable = await leftToTheEngine(kept, context);
-    const bases = layout !== undefined && usable.length > 0 ? { kept: usable, layout } : undefined;
+    const via = context.dockerDriver && context.classicStore ? 'engine' : 'context';
+    const bases = layout !== undefined && usable.length > 0 ? { kept: usable, layout, via } : undefined;
     if (context.mayWrite)
         return { kind: 'registry-first', fallback: bases };
     return bases ? { kind: 'kept', bases } : { kind: 'registry', why: 'the restored entry keeps no base image' };
@@ -44852,7 +44854,13 @@ function describePlan(plan) {
  * copy, with a warning; without one, the build fails with one sentence that
  * names the image, its registry and the fix.
  */
-async function buildOnBases(plan, run) {
+async function buildOnBases(plan, context, build) {
+    const run = async (source) => {
+        if (source?.via !== 'engine')
+            return build(source && { kept: source.kept, layout: source.layout });
+        await loadIntoEngine(source, context);
+        return build(undefined);
+    };
     const first = plan.kind === 'kept' ? plan.bases : undefined;
     try {
         return { built: await run(first), report: { fromCache: first?.kept.length ?? 0 } };
@@ -44873,6 +44881,49 @@ async function buildOnBases(plan, run) {
             built,
             report: { fromCache: fallback.kept.length, fellBack: `${failure.registry} ${answered}` }
         };
+    }
+}
+/**
+ * Loads each kept image into the engine under its name, as `docker load`
+ * takes an archive: the layout's own blobs (linked, not copied), an index and
+ * the manifest.json the classic store reads.
+ */
+async function loadIntoEngine(source, context) {
+    try {
+        for (const [n, base] of source.kept.entries()) {
+            const dir = external_node_path_namespaceObject.join(context.workDir, `load-${n}`);
+            const manifest = JSON.parse(await external_node_fs_namespaceObject.promises.readFile(blobPath(source.layout, base.digest), 'utf8'));
+            const config = manifest.config?.digest;
+            const layers = (manifest.layers ?? []).map(l => l.digest ?? '');
+            if (config === undefined || base.name.includes('@'))
+                continue;
+            await external_node_fs_namespaceObject.promises.mkdir(external_node_path_namespaceObject.join(dir, 'blobs', 'sha256'), { recursive: true });
+            for (const digest of [base.digest, config, ...layers])
+                await external_node_fs_namespaceObject.promises
+                    .symlink(blobPath(source.layout, digest), blobPath(dir, digest))
+                    .catch(error => (error.code === 'EEXIST' ? undefined : Promise.reject(error)));
+            const blob = (digest) => `blobs/sha256/${digest.slice('sha256:'.length)}`;
+            await external_node_fs_namespaceObject.promises.writeFile(external_node_path_namespaceObject.join(dir, 'oci-layout'), JSON.stringify({ imageLayoutVersion: '1.0.0' }));
+            await external_node_fs_namespaceObject.promises.writeFile(external_node_path_namespaceObject.join(dir, 'index.json'), JSON.stringify({
+                schemaVersion: 2,
+                mediaType: 'application/vnd.oci.image.index.v1+json',
+                manifests: [{ mediaType: base.mediaType, digest: base.digest, size: base.size }]
+            }));
+            await external_node_fs_namespaceObject.promises.writeFile(external_node_path_namespaceObject.join(dir, 'manifest.json'), JSON.stringify([{ Config: blob(config), RepoTags: [base.name], Layers: layers.map(blob) }]));
+            const archive = `${dir}.tar`;
+            const packed = await exec_exec('tar', ['-c', '-h', '-f', archive, '-C', dir, '.'], {
+                ignoreReturnCode: true,
+                silent: true
+            });
+            const loaded = packed === 0 ? await docker_cli_docker(['load', '--input', archive], { env: context.env }) : undefined;
+            if (loaded?.exitCode !== 0)
+                warning(`Could not load the kept base image ${base.name} into the engine: ${errorLine(loaded?.output ?? '', 'tar failed')}`);
+            else
+                info(`Loaded the kept base image ${base.name} into the engine, which builds on it.`);
+        }
+    }
+    finally {
+        await removeDir(context.workDir);
     }
 }
 /** The kept bases a layout names, each with its manifest present. */
@@ -45590,6 +45641,8 @@ async function mainStep() {
         restored: entry?.from ?? [],
         mayWrite: write.allowed,
         dockerDriver: builder.driver === 'docker' && exporting.builder === undefined,
+        classicStore: !builder.containerdStore,
+        workDir: basesDir,
         env: runner.env
     });
     info(describePlan(basePlan));
@@ -45613,7 +45666,7 @@ async function mainStep() {
     const started = Date.now();
     const seconds = () => (Date.now() - started) / 1000;
     try {
-        const { built, report: baseReport } = await group(`Build ${inputs.image}`, () => buildOnBases(basePlan, bases => build(inputs, { from: entry?.from ?? [], to: exporting.location, bases }, {
+        const { built, report: baseReport } = await group(`Build ${inputs.image}`, () => buildOnBases(basePlan, { workDir: basesDir, env: runner.env }, bases => build(inputs, { from: entry?.from ?? [], to: exporting.location, bases }, {
             builder: exporting.builder,
             output: 'image',
             // Only the current builder outlives this job with the cache the label vouches for.
