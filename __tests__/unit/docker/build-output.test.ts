@@ -69,6 +69,8 @@ describe('stepCounts with a base image from a named context', () => {
       '#2 DONE 0.1s',
       '#5 [context 127.0.0.1:5093/acme/base:1] OCI load from client',
       '#5 DONE 0.0s',
+      '#8 [context 127.0.0.1:5093/acme/base:1] 127.0.0.1:5000/cache@sha256:ea3d3746bb7aaf71e13b16676fd90f7cb65216dd2fb53899a1ea09268aac9cfc',
+      '#8 DONE 0.0s',
       '#6 [1/3] RUN cat /base-version > /stamp',
       '#6 CACHED',
       '#7 [context 2/3] RUN echo hi >> /stamp',
