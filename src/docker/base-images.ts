@@ -124,11 +124,50 @@ export function keptDescriptor(base: KeptBase): Record<string, unknown> {
 }
 
 /**
- * `--build-context` values that make the build use the kept copies: BuildKit
- * then reads each image from the layout and asks no registry for it.
+ * `--build-context` values that make the build use the kept copies, from
+ * `source`: `oci-layout://<dir>` (a restored layout, which BuildKit reads
+ * without asking any registry) or `docker-image://<repository>` (the cache's
+ * own repository, which the registry backend reads anyway).
  */
-export function baseContextArgs(kept: KeptBase[], layout: string): string[] {
-  return kept.flatMap(base => ['--build-context', `${base.name}=oci-layout://${layout}@${base.digest}`])
+export function baseContextArgs(kept: KeptBase[], source: string): string[] {
+  return kept.flatMap(base => ['--build-context', `${base.name}=${source}@${base.digest}`])
+}
+
+/**
+ * The annotations of the index the registry backend keeps bases under (one
+ * pair per kept manifest, keyed by its digest: an index's manifests carry no
+ * annotations of their own through `imagetools create`).
+ */
+export function basesIndexAnnotations(kept: KeptBase[]): Record<string, string> {
+  const notes: Record<string, string> = {}
+  for (const base of kept) {
+    const hex = base.digest.slice('sha256:'.length)
+    notes[`${BASE_NAME_ANNOTATION}.${hex}`] = base.name
+    notes[`${BASE_RESOLVED_ANNOTATION}.${hex}`] = base.resolved
+  }
+  return notes
+}
+
+/** The kept bases such an index names. */
+export function keptInBasesIndex(raw: string): KeptBase[] {
+  let index: { manifests?: unknown; annotations?: unknown }
+  try {
+    index = JSON.parse(raw)
+  } catch {
+    return []
+  }
+  const notes = (index.annotations ?? {}) as Record<string, unknown>
+  const kept: KeptBase[] = []
+  for (const m of Array.isArray(index.manifests) ? index.manifests : []) {
+    const { digest, mediaType, size } = (m ?? {}) as Record<string, unknown>
+    if (typeof digest !== 'string' || !DIGEST.test(digest)) continue
+    const hex = digest.slice('sha256:'.length)
+    const name = notes[`${BASE_NAME_ANNOTATION}.${hex}`]
+    const resolved = notes[`${BASE_RESOLVED_ANNOTATION}.${hex}`]
+    if (typeof name !== 'string' || typeof mediaType !== 'string' || typeof size !== 'number') continue
+    kept.push({ name, digest, resolved: typeof resolved === 'string' ? resolved : '', mediaType, size })
+  }
+  return kept
 }
 
 /** Why BuildKit could not resolve a base image, read from a failed build's output. */

@@ -23,7 +23,7 @@ export interface BuildCache {
    */
   noCache?: boolean
   /** Base images kept in a restored layout, which the build uses instead of asking their registries. */
-  bases?: { kept: KeptBase[]; layout: string }
+  bases?: { kept: KeptBase[]; source: string }
 }
 
 /** The rest of one build's command line: where it writes the image ID and metadata, the builder, the output. */
@@ -59,7 +59,7 @@ export function buildxArgs(inputs: Inputs, cache: BuildCache, run: BuildSetup): 
   if (run.output === 'image' && inputs.load) args.push('--output', loaded(inputs.cacheCompression))
   if (run.output === 'image' && inputs.push) args.push('--push')
   if (inputs.pull) args.push('--pull')
-  if (cache.bases) args.push(...baseContextArgs(cache.bases.kept, cache.bases.layout))
+  if (cache.bases) args.push(...baseContextArgs(cache.bases.kept, cache.bases.source))
   // no-cache: neither the engine's cache nor an imported one.
   const noCache = cache.noCache || inputs.noCache
   if (noCache) args.push('--no-cache')

@@ -1,44 +1,41 @@
 import * as core from '@actions/core'
-import * as exec from '@actions/exec'
-import * as fs from 'node:fs'
-import * as path from 'node:path'
+import { addToIndex, copyImage, keptIn } from '../cache/base-layout.js'
+import { basesRef, keptInRepository, nameInRepository } from '../cache/registry-bases.js'
 import type { CacheLocation } from '../cache/store.js'
-import { blobPath } from '../cache/integrity.js'
-import { attributes } from '../docker/attributes.js'
-import {
-  baseFailureSentence,
-  baseResolveFailure,
-  keptBases,
-  keptDescriptor,
-  type KeptBase,
-  type ResolvedBase
-} from '../docker/base-images.js'
+import { exportBase } from '../docker/base-export.js'
+import { baseFailureSentence, baseResolveFailure, type KeptBase, type ResolvedBase } from '../docker/base-images.js'
+import { loadIntoEngine } from '../docker/base-load.js'
 import { BuildError, type BuildOutcome } from '../docker/build.js'
 import type { BuildCache } from '../docker/buildx-args.js'
 import { docker } from '../docker/docker-cli.js'
-import { errorLine } from '../docker/error-line.js'
 import { removeDir } from '../fsutil.js'
 import type { Inputs } from '../inputs.js'
 import { megabytes } from '../megabytes.js'
 
 // The images a Dockerfile starts from travel with the entry: a run that
-// writes keeps, in the exported layout, a copy of each base image its build
-// resolved (the layers are the cache's own: only a manifest and a config
-// are added); a run that restores the entry builds on exactly those, through
-// `--build-context <name>=oci-layout://<layout>@<digest>`, and asks no
-// registry for them. A run that writes still asks the registries first, so a
-// tag that moved is built on and kept; when a registry cannot answer, it
-// falls back to the kept copy.
+// writes keeps a copy of each base image its build resolved (in the exported
+// layout for gha and local, in the cache's repository for registry; the
+// layers are the cache's own blobs, so only a manifest and a config are
+// added); a run that restores the entry builds on exactly those, through
+// `--build-context <name>=oci-layout://<layout>@<digest>` (or
+// `docker-image://<cache repository>@<digest>`), and asks no other registry
+// for them. A run that writes still asks the registries first, so a tag that
+// moved is built on and kept; when a registry cannot answer, it falls back
+// to the kept copy.
 
 /**
- * The kept images of a restored layout, and how the build gets them: as
- * named contexts, or (the docker driver on the classic image store, whose
- * BuildKit has no oci-layout source) loaded into the engine under their
- * names first, which that driver builds on without asking a registry.
+ * The kept images of the restored entry, and how the build gets them: as
+ * named contexts from `source`, or (the docker driver on the classic image
+ * store, whose BuildKit has no oci-layout source) loaded into the engine
+ * under their names first, which that driver builds on without asking a
+ * registry.
  */
 export interface KeptSource {
   kept: KeptBase[]
-  layout: string
+  /** `oci-layout://<dir>` or `docker-image://<repository>`. */
+  source: string
+  /** The restored layout that holds them (gha and local). */
+  layout?: string
   via: 'context' | 'engine'
 }
 
@@ -57,16 +54,17 @@ export interface BaseImagesReport {
   fromCache: number
   /** The registry could not answer for one, and the kept copies served instead. */
   fellBack?: string
-  /** Kept with the entry this run saves: how many, and the bytes they add to it. */
-  kept?: { count: number; addedBytes: number }
+  /** Kept with the entry this run saves: how many, and the bytes they add to it (unknown in a registry). */
+  kept?: { count: number; addedBytes?: number }
   /** Why nothing is kept, when something could have been. */
   notKept?: string
 }
 
 export interface BasePlanContext {
   inputs: Inputs
-  /** Where the restored entry was imported from. */
+  /** Where the restored entry was imported from, and its key. */
   restored: CacheLocation[]
+  matchedKey?: string
   mayWrite: boolean
   /** The build runs on the docker driver, which sees the engine's own images. */
   dockerDriver: boolean
@@ -87,14 +85,27 @@ export async function planBases(context: BasePlanContext): Promise<BasePlan> {
       kind: 'registry',
       why: 'the build is for several platforms, and a kept copy stands for one platform only'
     }
-  const layout = context.restored.find(l => l.type === 'local')?.dir
-  const kept = layout === undefined ? [] : await keptIn(layout)
-  const usable = await leftToTheEngine(kept, context)
-  const via = context.dockerDriver && context.classicStore ? 'engine' : 'context'
-  const bases: KeptSource | undefined =
-    layout !== undefined && usable.length > 0 ? { kept: usable, layout, via } : undefined
+  const found = await keptOfEntry(context)
+  const usable = found ? await leftToTheEngine(found.kept, context) : []
+  const bases = found && usable.length > 0 ? { ...found, kept: usable } : undefined
   if (context.mayWrite) return { kind: 'registry-first', fallback: bases }
   return bases ? { kind: 'kept', bases } : { kind: 'registry', why: 'the restored entry keeps no base image' }
+}
+
+async function keptOfEntry(context: BasePlanContext): Promise<KeptSource | undefined> {
+  const location = context.restored[0]
+  if (location === undefined) return undefined
+  if (location.type === 'local') {
+    const via = context.dockerDriver && context.classicStore ? 'engine' : 'context'
+    return { kept: await keptIn(location.dir), source: `oci-layout://${location.dir}`, layout: location.dir, via }
+  }
+  if (context.matchedKey === undefined) return undefined
+  const repository = context.inputs.cacheRef
+  return {
+    kept: await keptInRepository(repository, context.matchedKey),
+    source: `docker-image://${repository}`,
+    via: 'context'
+  }
 }
 
 /** The plan in one line of the log. */
@@ -119,8 +130,9 @@ export async function buildOnBases(
   build: (bases: BuildCache['bases']) => Promise<BuildOutcome>
 ): Promise<{ built: BuildOutcome; report: BaseImagesReport }> {
   const run = async (source: KeptSource | undefined): Promise<BuildOutcome> => {
-    if (source?.via !== 'engine') return build(source && { kept: source.kept, layout: source.layout })
-    await loadIntoEngine(source, context)
+    if (source === undefined) return build(undefined)
+    if (source.via === 'context') return build({ kept: source.kept, source: source.source })
+    await loadIntoEngine(source.kept, source.layout ?? '', context.workDir, context.env)
     return build(undefined)
   }
   const first = plan.kind === 'kept' ? plan.bases : undefined
@@ -144,70 +156,6 @@ export async function buildOnBases(
   }
 }
 
-/**
- * Loads each kept image into the engine under its name, as `docker load`
- * takes an archive: the layout's own blobs (linked, not copied), an index and
- * the manifest.json the classic store reads.
- */
-async function loadIntoEngine(source: KeptSource, context: Pick<BasePlanContext, 'workDir' | 'env'>): Promise<void> {
-  try {
-    for (const [n, base] of source.kept.entries()) {
-      const dir = path.join(context.workDir, `load-${n}`)
-      const manifest = JSON.parse(await fs.promises.readFile(blobPath(source.layout, base.digest), 'utf8')) as {
-        config?: { digest?: string }
-        layers?: Array<{ digest?: string }>
-      }
-      const config = manifest.config?.digest
-      const layers = (manifest.layers ?? []).map(l => l.digest ?? '')
-      if (config === undefined || base.name.includes('@')) continue
-      await fs.promises.mkdir(path.join(dir, 'blobs', 'sha256'), { recursive: true })
-      for (const digest of [base.digest, config, ...layers])
-        await fs.promises
-          .symlink(blobPath(source.layout, digest), blobPath(dir, digest))
-          .catch(error => (error.code === 'EEXIST' ? undefined : Promise.reject(error)))
-      const blob = (digest: string): string => `blobs/sha256/${digest.slice('sha256:'.length)}`
-      await fs.promises.writeFile(path.join(dir, 'oci-layout'), JSON.stringify({ imageLayoutVersion: '1.0.0' }))
-      await fs.promises.writeFile(
-        path.join(dir, 'index.json'),
-        JSON.stringify({
-          schemaVersion: 2,
-          mediaType: 'application/vnd.oci.image.index.v1+json',
-          manifests: [{ mediaType: base.mediaType, digest: base.digest, size: base.size }]
-        })
-      )
-      await fs.promises.writeFile(
-        path.join(dir, 'manifest.json'),
-        JSON.stringify([{ Config: blob(config), RepoTags: [base.name], Layers: layers.map(blob) }])
-      )
-      const archive = `${dir}.tar`
-      const packed = await exec.exec('tar', ['-c', '-h', '-f', archive, '-C', dir, '.'], {
-        ignoreReturnCode: true,
-        silent: true
-      })
-      const loaded = packed === 0 ? await docker(['load', '--input', archive], { env: context.env }) : undefined
-      if (loaded?.exitCode !== 0)
-        core.warning(
-          `Could not load the kept base image ${base.name} into the engine: ${errorLine(loaded?.output ?? '', 'tar failed')}`
-        )
-      else core.info(`Loaded the kept base image ${base.name} into the engine, which builds on it.`)
-    }
-  } finally {
-    await removeDir(context.workDir)
-  }
-}
-
-/** The kept bases a layout names, each with its manifest present. */
-export async function keptIn(layout: string): Promise<KeptBase[]> {
-  try {
-    const index = JSON.parse(await fs.promises.readFile(path.join(layout, 'index.json'), 'utf8'))
-    const kept = keptBases(index)
-    const present = await Promise.all(kept.map(k => exists(blobPath(layout, k.digest))))
-    return kept.filter((_, i) => present[i])
-  } catch {
-    return []
-  }
-}
-
 // An image the engine holds itself (built or pulled by an earlier step) is
 // what the user means on the docker driver, which builds on it: left alone.
 async function leftToTheEngine(kept: KeptBase[], context: Pick<BasePlanContext, 'dockerDriver' | 'env'>) {
@@ -223,8 +171,9 @@ async function inEngine(name: string, env: Record<string, string>): Promise<bool
 
 export interface KeepContext {
   inputs: Inputs
-  /** The layout the build exported, which the entry saves. */
-  layout: string
+  /** Where the build exported the entry this run saves, and its content key. */
+  to: CacheLocation
+  contentKey: string
   /** The builder the build ran on, unless the current one. */
   builder?: string
   dockerDriver: boolean
@@ -234,11 +183,11 @@ export interface KeepContext {
 }
 
 /**
- * Adds to the exported layout a copy of each base image the build used: those
- * it resolved from registries, exported through the same builder (which holds
- * them already) with the cache's compression, so that their layers are the
- * very blobs the cache holds; or, when the build fell back on kept copies,
- * those copies. Never fails the job: a base that cannot be kept is said.
+ * Keeps with the exported entry a copy of each base image the build used:
+ * those it resolved from registries, exported through the same builder
+ * (which holds them already) with the cache's compression, so that their
+ * layers are the very blobs the cache holds; or, when the build fell back on
+ * kept copies, those copies. Never fails the job: what cannot be kept is said.
  */
 export async function keepBases(
   plan: BasePlan,
@@ -247,38 +196,68 @@ export async function keepBases(
   context: KeepContext
 ): Promise<BaseImagesReport> {
   if (plan.kind !== 'registry-first') return report
-  let added = 0
-  const kept: KeptBase[] = []
   try {
-    if (report.fellBack !== undefined && plan.fallback) {
-      for (const base of plan.fallback.kept) {
-        added += await copyImage(plan.fallback.layout, context.layout, base.digest)
-        kept.push(base)
-      }
-    } else {
-      const bases = await registryBases(built.bases, context)
-      for (const [i, base] of bases.entries()) {
-        const copy = await exportBase(base, i, context)
-        if ('problem' in copy) {
-          core.warning(`Could not keep the base image ${base.name} with the entry: ${copy.problem}`)
-          continue
-        }
-        added += await copyImage(copy.layout, context.layout, copy.descriptor.digest)
-        kept.push({ name: base.name, resolved: base.digest, ...copy.descriptor })
-      }
+    const carried = report.fellBack !== undefined ? plan.fallback : undefined
+    const kept = carried ? await carryForward(carried, context) : await keepResolved(built.bases, context)
+    if (kept.bases.length === 0) return { ...report, notKept: 'the build resolved no base image from a registry' }
+    if (context.to.type === 'local') await addToIndex(context.to.dir, kept.bases)
+    else {
+      const named = await nameInRepository(context.inputs.cacheRef, context.contentKey, kept.bases)
+      if (!named.ok) throw new Error(`the index naming them could not be pushed: ${named.error}`)
     }
-    if (kept.length === 0) return { ...report, notKept: 'the build resolved no base image from a registry' }
-    await addToIndex(context.layout, kept)
+    const where = context.to.type === 'local' ? '' : ' in the cache repository'
+    const cost =
+      kept.addedBytes === undefined
+        ? "their layers are the cache's own"
+        : `they add ${megabytes(kept.addedBytes, 3)}, their layers being the cache's own`
+    core.info(
+      `Kept ${kept.bases.length} base image(s) with the entry${where} (${kept.bases.map(k => `${k.name} at ${k.resolved}`).join(', ')}): ${cost}.`
+    )
+    return { ...report, kept: { count: kept.bases.length, addedBytes: kept.addedBytes } }
   } catch (error) {
     core.warning(`Could not keep the base images with the entry: ${(error as Error).message}`)
     return { ...report, notKept: (error as Error).message }
   } finally {
     await removeDir(context.workDir)
   }
-  core.info(
-    `Kept ${kept.length} base image(s) with the entry (${kept.map(k => `${k.name} at ${k.resolved}`).join(', ')}): they add ${megabytes(added, 3)}, their layers being the cache's own.`
-  )
-  return { ...report, kept: { count: kept.length, addedBytes: added } }
+}
+
+interface Kept {
+  bases: KeptBase[]
+  addedBytes?: number
+}
+
+async function carryForward(source: KeptSource, context: KeepContext): Promise<Kept> {
+  if (context.to.type !== 'local' || source.layout === undefined) return { bases: source.kept }
+  let added = 0
+  for (const base of source.kept) added += await copyImage(source.layout, context.to.dir, base.digest)
+  return { bases: source.kept, addedBytes: added }
+}
+
+async function keepResolved(resolved: ResolvedBase[], context: KeepContext): Promise<Kept> {
+  const to = context.to
+  const bases: KeptBase[] = []
+  let added = 0
+  for (const [i, base] of (await registryBases(resolved, context)).entries()) {
+    const copy = await exportBase(base, i, {
+      builder: context.builder,
+      compression: context.inputs.cacheCompression,
+      workDir: context.workDir,
+      env: context.env,
+      to:
+        to.type === 'local'
+          ? { kind: 'layout' }
+          : { kind: 'repository', name: basesRef(context.inputs.cacheRef, context.contentKey) }
+    })
+    if ('problem' in copy) {
+      core.warning(`Could not keep the base image ${base.name} with the entry: ${copy.problem}`)
+      continue
+    }
+    if (to.type === 'local' && copy.layout !== undefined)
+      added += await copyImage(copy.layout, to.dir, copy.descriptor.digest)
+    bases.push({ name: base.name, resolved: base.digest, ...copy.descriptor })
+  }
+  return { bases, addedBytes: to.type === 'local' ? added : undefined }
 }
 
 async function registryBases(bases: ResolvedBase[], context: KeepContext): Promise<ResolvedBase[]> {
@@ -286,100 +265,4 @@ async function registryBases(bases: ResolvedBase[], context: KeepContext): Promi
   if (!context.dockerDriver || context.builder !== undefined) return bases
   const local = await Promise.all(bases.map(b => inEngine(b.name, context.env)))
   return bases.filter((_, i) => !local[i])
-}
-
-interface ExportedBase {
-  layout: string
-  descriptor: { digest: string; mediaType: string; size: number }
-}
-
-// `FROM <name>@<digest>` exported as an OCI layout: the image the build used,
-// its layers compressed as the cache's are, which the builder has at hand.
-async function exportBase(
-  base: ResolvedBase,
-  n: number,
-  context: KeepContext
-): Promise<ExportedBase | { problem: string }> {
-  const dir = path.join(context.workDir, `base-${n}`)
-  const layout = path.join(dir, 'layout')
-  await fs.promises.mkdir(dir, { recursive: true })
-  const pinned = base.name.includes('@') ? base.name : `${base.name}@${base.digest}`
-  await fs.promises.writeFile(path.join(dir, 'Dockerfile'), `FROM ${pinned}\n`)
-  const choice = context.inputs.cacheCompression
-  const args = ['buildx', 'build', '--progress=plain']
-  if (context.builder) args.push('--builder', context.builder)
-  if (base.platform) args.push('--platform', base.platform)
-  args.push(
-    '--output',
-    attributes(
-      ['type', 'oci'],
-      ['dest', layout],
-      ['tar', 'false'],
-      ['compression', choice],
-      ['force-compression', 'true']
-    ),
-    '--file',
-    path.join(dir, 'Dockerfile'),
-    dir
-  )
-  const { exitCode, output } = await docker(args, { env: context.env })
-  if (exitCode !== 0) return { problem: errorLine(output, `docker buildx exit code ${exitCode}`) }
-  const index = JSON.parse(await fs.promises.readFile(path.join(layout, 'index.json'), 'utf8')) as {
-    manifests?: Array<{ digest?: string; mediaType?: string; size?: number }>
-  }
-  const first = index.manifests?.[0]
-  if (!first?.digest || !first.mediaType || typeof first.size !== 'number')
-    return { problem: 'the exported layout names no image' }
-  return { layout, descriptor: { digest: first.digest, mediaType: first.mediaType, size: first.size } }
-}
-
-/** Copies an image (its manifest or index, and all it names) into another layout; the bytes it added. */
-async function copyImage(from: string, to: string, digest: string): Promise<number> {
-  let added = 0
-  const pending = [digest]
-  const seen = new Set<string>()
-  while (pending.length > 0) {
-    const next = pending.shift() as string
-    if (seen.has(next)) continue
-    seen.add(next)
-    const source = blobPath(from, next)
-    const target = blobPath(to, next)
-    const size = (await fs.promises.stat(source)).size
-    if (!(await exists(target))) {
-      await fs.promises.mkdir(path.dirname(target), { recursive: true })
-      await fs.promises.copyFile(source, target)
-      added += size
-    }
-    // Manifests, indexes and configs are small JSON documents; layers are never opened.
-    if (size < 1024 * 1024) pending.push(...namedBlobs(await fs.promises.readFile(source)))
-  }
-  return added
-}
-
-function namedBlobs(text: Buffer): string[] {
-  let document: unknown
-  try {
-    document = JSON.parse(text.toString('utf8'))
-  } catch {
-    return []
-  }
-  if (typeof document !== 'object' || document === null) return []
-  const { manifests, layers, config, mediaType } = document as Record<string, unknown>
-  if (typeof mediaType === 'string' && !/(manifest|index)/.test(mediaType) && config === undefined) return []
-  return [...(Array.isArray(manifests) ? manifests : []), ...(Array.isArray(layers) ? layers : []), config]
-    .map(d => (d as { digest?: unknown } | undefined)?.digest)
-    .filter((d): d is string => typeof d === 'string' && /^sha256:[a-f0-9]{64}$/.test(d))
-}
-
-async function addToIndex(layout: string, kept: KeptBase[]): Promise<void> {
-  const file = path.join(layout, 'index.json')
-  const index = JSON.parse(await fs.promises.readFile(file, 'utf8')) as { manifests?: unknown[] }
-  const names = new Set(kept.map(k => k.name))
-  const others = (index.manifests ?? []).filter(m => !keptBases({ manifests: [m] }).some(k => names.has(k.name)))
-  index.manifests = [...others, ...kept.map(keptDescriptor)]
-  await fs.promises.writeFile(file, JSON.stringify(index))
-}
-
-async function exists(p: string): Promise<boolean> {
-  return (await fs.promises.stat(p).catch(() => undefined))?.isFile() ?? false
 }

@@ -112,6 +112,7 @@ async function mainStep(): Promise<void> {
   const basePlan = await planBases({
     inputs,
     restored: entry?.from ?? [],
+    matchedKey: usedKey,
     mayWrite: write.allowed,
     dockerDriver: builder.driver === 'docker' && exporting.builder === undefined,
     classicStore: !builder.containerdStore,
@@ -193,10 +194,11 @@ async function mainStep(): Promise<void> {
       exportError = refreshed.exportError ?? exportError
       exportedBy = refreshed.exporting ?? exportedBy
     }
-    if (decision.save && exportedBy.location?.type === 'local')
+    if (decision.save && exportedBy.location)
       state.bases = await keptWithEntry(basePlan, baseReport, built, {
         inputs,
-        layout: exportedBy.location.dir,
+        to: exportedBy.location,
+        contentKey: plan.content,
         builder: exportedBy.builder,
         dockerDriver: builder.driver === 'docker' && exportedBy.builder === undefined,
         workDir: basesDir,

@@ -100,7 +100,10 @@ function basesUsedWords(state: StepState): string {
 // What keeping them costs the entry.
 function basesKeptWords(state: StepState): string {
   const kept = state.bases?.kept
-  return kept ? `; keeps ${kept.count} base image(s), adding ${megabytes(kept.addedBytes, 3)}` : ''
+  if (!kept) return ''
+  return kept.addedBytes === undefined
+    ? `; keeps ${kept.count} base image(s) in the cache repository`
+    : `; keeps ${kept.count} base image(s), adding ${megabytes(kept.addedBytes, 3)}`
 }
 
 // Our table continues only if nothing but its rows came after its rule.
