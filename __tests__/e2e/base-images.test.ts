@@ -10,6 +10,7 @@ import { classicEngine, docker, dockerConfig, uniqueWorkspaceFrom } from '../sup
 import { pullRequestInto, pushTo, writer } from '../support/events.js'
 import { freshJob, leftovers, type JobOutcome } from '../support/fresh-job.js'
 import { ownRegistry, refusingRegistry, type OwnRegistry } from '../support/own-registry.js'
+import { engineRegistries } from '../support/registry.js'
 import type { EventSpec } from '../support/run-action.js'
 import { cacheServiceForFile } from '../support/suite.js'
 import type { TokenScope } from '../support/cache-service.js'
@@ -156,6 +157,73 @@ describe('base images kept with a gha entry', () => {
     expect(r.main.log).toMatch(
       new RegExp(`::error::The base image ${base.replace(/[.]/g, '\\.')} could not be resolved: its registry`)
     )
+  })
+})
+
+describe('base images kept in the cache repository (registry backend)', () => {
+  const image = 'bases-registry'
+  // The cache's repository stays up; the base's registry is the one that goes away.
+  const cacheRef = `${engineRegistries().open}/bases-cache-${Date.now().toString(36)}`
+  const inputs = { 'cache-backend': 'registry', 'cache-ref': cacheRef }
+  let registry: OwnRegistry
+  let base = ''
+  let workspace = ''
+  let publish: (version: string) => void = () => undefined
+  let firstKept = ''
+
+  beforeAll(async () => {
+    registry = await ownRegistry()
+    await registry.start()
+    base = `${registry.address}/acme/registry-base:1`
+    ;({ workspace, publish } = workspaceOn(base))
+    publish('one')
+  })
+  afterAll(async () => {
+    await registry.stop()
+  })
+
+  it('a cold master run keeps the base in the cache repository', async () => {
+    const r = await job({ workspace, image, inputs })
+    expectBuilt(r)
+    firstKept = keptLine(r)
+    expect(firstKept).toContain(`with the entry in the cache repository (${base} at sha256:`)
+    expect(r.warnings).toEqual([])
+  })
+
+  it('with the base registry stopped, a pull request and a warm master run build with every step cached', async () => {
+    await registry.stop()
+    const pr = await job({ workspace, image, inputs, ...pullRequestInto('master', 61) })
+    expectBuilt(pr)
+    expect(pr.main.outputs).toMatchObject({
+      'cache-source': 'base-branch',
+      'cached-steps': '4/4',
+      'cache-stale': 'false'
+    })
+    expect(pr.main.log).toContain(`=docker-image://${cacheRef}@sha256:`)
+    expect(pr.warnings).toEqual([])
+    const master = await job({ workspace, image, inputs })
+    expectBuilt(master)
+    expect(master.main.outputs).toMatchObject({
+      'cache-source': 'exact',
+      'cached-steps': '4/4',
+      'cache-stale': 'false'
+    })
+    expect(master.warnings.join('\n')).toContain(`The registry ${registry.address} could not be reached`)
+  })
+
+  it('once the base moved, the next master run rebuilds after FROM and refreshes, and the run after it is cached', async () => {
+    await registry.start()
+    publish('two')
+    const moved = await job({ workspace, image, inputs })
+    expectBuilt(moved)
+    expect(moved.main.outputs).toMatchObject({ 'cache-stale': 'true', 'cached-steps': '0/4' })
+    const kept = keptLine(moved)
+    expect(kept).toContain(`${base} at sha256:`)
+    expect(kept).not.toBe(firstKept)
+    await registry.stop()
+    const after = await job({ workspace, image, inputs, ...pullRequestInto('master', 62) })
+    expectBuilt(after)
+    expect(after.main.outputs).toMatchObject({ 'cache-stale': 'false', 'cached-steps': '4/4' })
   })
 })
 
