@@ -29585,7 +29585,7 @@ module.exports = {
 /***/ ((module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _steps_main_step_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(9411);
+/* harmony import */ var _steps_main_step_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(1679);
 
 // Exit explicitly: a cache request that never answered must not hold the job.
 await (0,_steps_main_step_js__WEBPACK_IMPORTED_MODULE_0__/* .runMain */ .V)();
@@ -29596,7 +29596,7 @@ __webpack_async_result__();
 
 /***/ }),
 
-/***/ 9411:
+/***/ 1679:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -33876,6 +33876,17 @@ class ImagetoolsClient {
             return { ok: false, error: `the registry did not answer within ${this.pushSeconds} s` };
         return run.code === 0 ? { ok: true } : { ok: false, error: errorMessage(run.stderr) };
     }
+    /** Makes `target` an index of the manifests `sources` name (in the target's repository), with these annotations on it. */
+    async combine(target, sources, annotations) {
+        const args = ['buildx', 'imagetools', 'create', '--tag', target];
+        for (const [name, value] of Object.entries(annotations))
+            args.push('--annotation', `index:${name}=${value}`);
+        args.push(...sources);
+        const run = await docker(args, this.pushSeconds);
+        if (run.timedOut)
+            return { ok: false, error: `the registry did not answer within ${this.pushSeconds} s` };
+        return run.code === 0 ? { ok: true } : { ok: false, error: errorMessage(run.stderr) };
+    }
 }
 function docker(args, seconds) {
     const deadline = timeLimit(seconds, `the registry did not answer within ${seconds} s`);
@@ -34001,10 +34012,16 @@ const MAX_BRANCH_HINT = 30;
 const HASH_HINT = 12;
 /** Marks the tag that follows an image's newest entry on a branch. */
 const NEWEST = 'newest';
+/** Marks the tag of an entry's kept base images. */
+const BASES = 'bases';
 /** The tag of one content key (`<prefix>/<image>/<branch>/<hash>`): rewritten only for the same content. */
 function contentTag(contentKey) {
     const [, image, branch, hash] = components(contentKey);
     return join([hint(image, MAX_IMAGE_HINT), hint(branch, MAX_BRANCH_HINT), hint(hash, HASH_HINT), digest(contentKey)]);
+}
+/** The tag of the index that keeps the base images of one content key's entry, beside it. */
+function basesTag(contentKey) {
+    return join([contentTag(contentKey), BASES]);
 }
 /**
  * The tag that follows the newest entry of an image on a branch, named by the
@@ -34387,11 +34404,51 @@ function keptDescriptor(base) {
     };
 }
 /**
- * `--build-context` values that make the build use the kept copies: BuildKit
- * then reads each image from the layout and asks no registry for it.
+ * `--build-context` values that make the build use the kept copies, from
+ * `source`: `oci-layout://<dir>` (a restored layout, which BuildKit reads
+ * without asking any registry) or `docker-image://<repository>` (the cache's
+ * own repository, which the registry backend reads anyway).
  */
-function baseContextArgs(kept, layout) {
-    return kept.flatMap(base => ['--build-context', `${base.name}=oci-layout://${layout}@${base.digest}`]);
+function baseContextArgs(kept, source) {
+    return kept.flatMap(base => ['--build-context', `${base.name}=${source}@${base.digest}`]);
+}
+/**
+ * The annotations of the index the registry backend keeps bases under (one
+ * pair per kept manifest, keyed by its digest: an index's manifests carry no
+ * annotations of their own through `imagetools create`).
+ */
+function basesIndexAnnotations(kept) {
+    const notes = {};
+    for (const base of kept) {
+        const hex = base.digest.slice('sha256:'.length);
+        notes[`${BASE_NAME_ANNOTATION}.${hex}`] = base.name;
+        notes[`${BASE_RESOLVED_ANNOTATION}.${hex}`] = base.resolved;
+    }
+    return notes;
+}
+/** The kept bases such an index names. */
+function keptInBasesIndex(raw) {
+    let index;
+    try {
+        index = JSON.parse(raw);
+    }
+    catch {
+        return [];
+    }
+    const notes = (index.annotations ?? {});
+    const kept = [];
+    for (const m of Array.isArray(index.manifests) ? index.manifests : []) {
+        const { digest, mediaType, size } = (m ?? {});
+        if (typeof digest !== 'string' || !base_images_DIGEST.test(digest))
+            continue;
+        const hex = digest.slice('sha256:'.length);
+        const name = notes[`${BASE_NAME_ANNOTATION}.${hex}`];
+        const resolved = notes[`${BASE_RESOLVED_ANNOTATION}.${hex}`];
+        if (typeof name !== 'string' || typeof mediaType !== 'string' || typeof size !== 'number')
+            continue;
+        kept.push({ name, digest, resolved: typeof resolved === 'string' ? resolved : '', mediaType, size });
+    }
+    return kept;
 }
 const RESOLVE_FAILURE = /failed to resolve source metadata for (\S+): (.*)$/m;
 function baseResolveFailure(output) {
@@ -34608,7 +34665,7 @@ function buildxArgs(inputs, cache, run) {
     if (inputs.pull)
         args.push('--pull');
     if (cache.bases)
-        args.push(...baseContextArgs(cache.bases.kept, cache.bases.layout));
+        args.push(...baseContextArgs(cache.bases.kept, cache.bases.source));
     // no-cache: neither the engine's cache nor an imported one.
     const noCache = cache.noCache || inputs.noCache;
     if (noCache)
@@ -34668,7 +34725,9 @@ function compression(choice) {
  * warm or not: it is not a step the cache can serve, so it is not counted.
  * Nor is `#3 [auth] sharing credentials for ghcr.io`, which a build prints
  * after a `docker login` to a registry it reads, nor what loads a base image
- * from a named context (`#2 [context alpine] load metadata for ...`).
+ * from a named context (`#2 [context alpine] load metadata for ...`,
+ * `#5 [context alpine] OCI load from client`, `#5 [context alpine] <ref>@<digest>`),
+ * which a stage named `context` (`[context 1/3] RUN ...`) is not.
  */
 function stepCounts(progress) {
     // Steps by name: an `ADD <url>` shows as two vertices of one name, the
@@ -34677,7 +34736,7 @@ function stepCounts(progress) {
     const nameOf = new Map();
     const cachedIds = new Set();
     for (const line of progress.split('\n')) {
-        const step = /^#(\d+) (\[(?!internal\]|auth\]|context \S+\] (?:load metadata for |OCI load from client))[^\]]*\] (?!FROM ).*)$/.exec(line);
+        const step = /^#(\d+) (\[(?!internal\]|auth\]|context (?!\d+\/\d+\])\S+\] )[^\]]*\] (?!FROM ).*)$/.exec(line);
         if (step && !nameOf.has(step[1]))
             nameOf.set(step[1], step[2].trim());
         // A step a registry cache serves without its layer being local yet is
@@ -44803,9 +44862,218 @@ function readBuilderCleanup() {
     return core.getState(BUILDER) || undefined;
 }
 
+;// CONCATENATED MODULE: ./src/cache/base-layout.ts
+
+
+
+
+// Base images kept in an OCI layout beside the cache: the cache's own
+// layout, whose index.json names them next to the cache manifest (BuildKit
+// imports the manifest tagged `latest` and ignores the rest), so that every
+// backend that moves the layout moves them, and blobs they share with the
+// cache are held once.
+/** The kept bases a layout names, each with its manifest present. */
+async function keptIn(layout) {
+    try {
+        const index = JSON.parse(await external_node_fs_namespaceObject.promises.readFile(external_node_path_namespaceObject.join(layout, 'index.json'), 'utf8'));
+        const kept = keptBases(index);
+        const present = await Promise.all(kept.map(k => base_layout_isFile(blobPath(layout, k.digest))));
+        return kept.filter((_, i) => present[i]);
+    }
+    catch {
+        return [];
+    }
+}
+/** Copies an image (its manifest or index, and all it names) into another layout; the bytes it added there. */
+async function copyImage(from, to, digest) {
+    let added = 0;
+    const pending = [digest];
+    const seen = new Set();
+    while (pending.length > 0) {
+        const next = pending.shift();
+        if (seen.has(next))
+            continue;
+        seen.add(next);
+        const source = blobPath(from, next);
+        const target = blobPath(to, next);
+        const size = (await external_node_fs_namespaceObject.promises.stat(source)).size;
+        if (!(await base_layout_isFile(target))) {
+            await external_node_fs_namespaceObject.promises.mkdir(external_node_path_namespaceObject.dirname(target), { recursive: true });
+            await external_node_fs_namespaceObject.promises.copyFile(source, target);
+            added += size;
+        }
+        // Manifests, indexes and configs are small JSON documents; a layer is never read.
+        if (size < 1024 * 1024)
+            pending.push(...namedBlobs(await external_node_fs_namespaceObject.promises.readFile(source)));
+    }
+    return added;
+}
+/** Names the kept bases in the layout's index.json, replacing any kept before under the same names. */
+async function addToIndex(layout, kept) {
+    const file = external_node_path_namespaceObject.join(layout, 'index.json');
+    const index = JSON.parse(await external_node_fs_namespaceObject.promises.readFile(file, 'utf8'));
+    const names = new Set(kept.map(k => k.name));
+    const others = (index.manifests ?? []).filter(m => !keptBases({ manifests: [m] }).some(k => names.has(k.name)));
+    index.manifests = [...others, ...kept.map(keptDescriptor)];
+    await external_node_fs_namespaceObject.promises.writeFile(file, JSON.stringify(index));
+}
+function namedBlobs(text) {
+    let document;
+    try {
+        document = JSON.parse(text.toString('utf8'));
+    }
+    catch {
+        return [];
+    }
+    if (typeof document !== 'object' || document === null)
+        return [];
+    const { manifests, layers, config } = document;
+    return [...(Array.isArray(manifests) ? manifests : []), ...(Array.isArray(layers) ? layers : []), config]
+        .map(d => d?.digest)
+        .filter((d) => typeof d === 'string' && /^sha256:[a-f0-9]{64}$/.test(d));
+}
+async function base_layout_isFile(p) {
+    return (await external_node_fs_namespaceObject.promises.stat(p).catch(() => undefined))?.isFile() ?? false;
+}
+
+;// CONCATENATED MODULE: ./src/cache/registry-bases.ts
+
+
+
+// With the registry backend, an entry's base images are kept in the cache's
+// own repository: each pushed with the cache's compression (so its layers
+// are the very blobs the cache holds), then named by one index beside the
+// entry, `<content tag>.bases`, whose annotations say which reference each
+// manifest stands for. The docker driver cannot push by digest alone: each
+// image is pushed under that same tag first, which the index then replaces.
+/** Where the bases of this content key's entry are kept. */
+function basesRef(repository, contentKey) {
+    return `${repository}:${basesTag(contentKey)}`;
+}
+/** The bases kept beside the entry of this content key; none when there is no index or it cannot be read. */
+async function keptInRepository(repository, contentKey, client = new ImagetoolsClient()) {
+    const lookup = await client.inspect(basesRef(repository, contentKey));
+    return lookup.kind === 'found' ? keptInBasesIndex(lookup.raw) : [];
+}
+/** Names the kept bases (already pushed to the repository) beside the entry of this content key. */
+function nameInRepository(repository, contentKey, kept, client = new ImagetoolsClient()) {
+    return client.combine(basesRef(repository, contentKey), kept.map(k => `${repository}@${k.digest}`), basesIndexAnnotations(kept));
+}
+
+;// CONCATENATED MODULE: ./src/docker/base-export.ts
+
+
+
+
+
+async function exportBase(base, n, how) {
+    const dir = external_node_path_namespaceObject.join(how.workDir, `base-${n}`);
+    const layout = external_node_path_namespaceObject.join(dir, 'layout');
+    const metadata = external_node_path_namespaceObject.join(dir, 'metadata.json');
+    await external_node_fs_namespaceObject.promises.mkdir(dir, { recursive: true });
+    const pinned = base.name.includes('@') ? base.name : `${base.name}@${base.digest}`;
+    await external_node_fs_namespaceObject.promises.writeFile(external_node_path_namespaceObject.join(dir, 'Dockerfile'), `FROM ${pinned}\n`);
+    const compression = [
+        ['compression', how.compression],
+        ['force-compression', 'true']
+    ];
+    const output = how.to.kind === 'layout'
+        ? attributes(['type', 'oci'], ['dest', layout], ['tar', 'false'], ...compression)
+        : attributes(['type', 'image'], ['name', how.to.name], ['push', 'true'], ['oci-mediatypes', 'true'], ...compression);
+    const args = ['buildx', 'build', '--progress=plain', '--provenance=false', '--sbom=false'];
+    if (how.builder)
+        args.push('--builder', how.builder);
+    if (base.platform)
+        args.push('--platform', base.platform);
+    args.push('--output', output, '--metadata-file', metadata, '--file', external_node_path_namespaceObject.join(dir, 'Dockerfile'), dir);
+    const { exitCode, output: printed } = await docker_cli_docker(args, { env: how.env });
+    if (exitCode !== 0)
+        return { problem: errorLine(printed, `docker buildx exit code ${exitCode}`) };
+    const descriptor = how.to.kind === 'layout' ? await firstInIndex(external_node_path_namespaceObject.join(layout, 'index.json')) : await pushed(metadata);
+    if (descriptor === undefined)
+        return { problem: 'the export names no image' };
+    return how.to.kind === 'layout' ? { descriptor, layout } : { descriptor };
+}
+function isDescriptor(d) {
+    const { digest, mediaType, size } = (d ?? {});
+    return typeof digest === 'string' && typeof mediaType === 'string' && typeof size === 'number';
+}
+async function firstInIndex(file) {
+    const index = JSON.parse(await external_node_fs_namespaceObject.promises.readFile(file, 'utf8'));
+    const first = index.manifests?.[0];
+    return isDescriptor(first) ? { digest: first.digest, mediaType: first.mediaType, size: first.size } : undefined;
+}
+async function pushed(file) {
+    const metadata = JSON.parse(await external_node_fs_namespaceObject.promises.readFile(file, 'utf8'));
+    const d = metadata['containerimage.descriptor'];
+    return isDescriptor(d) ? { digest: d.digest, mediaType: d.mediaType, size: d.size } : undefined;
+}
+
+;// CONCATENATED MODULE: ./src/docker/base-load.ts
+
+
+
+
+
+
+
+
+// The docker driver on the classic image store has no oci-layout source
+// ("unknown scheme oci-layout"), but builds on an image the engine holds
+// without asking a registry: a kept base is loaded there under its name.
+/**
+ * Loads each kept image into the engine, as `docker load` takes an archive:
+ * the layout's own blobs (linked, not copied), an index, and the
+ * manifest.json the classic store reads. A base that cannot be loaded is
+ * said; the build then asks its registry.
+ */
+async function loadIntoEngine(kept, layout, workDir, env) {
+    try {
+        for (const [n, base] of kept.entries()) {
+            const problem = await loadOne(base, layout, external_node_path_namespaceObject.join(workDir, `load-${n}`), env);
+            if (problem === undefined)
+                info(`Loaded the kept base image ${base.name} into the engine, which builds on it.`);
+            else
+                warning(`Could not load the kept base image ${base.name} into the engine (${problem}); the build asks its registry.`);
+        }
+    }
+    finally {
+        await removeDir(workDir);
+    }
+}
+async function loadOne(base, layout, dir, env) {
+    // A tag names what is loaded: a reference pinned by digest has none to give it.
+    if (base.name.includes('@'))
+        return 'a reference pinned by digest cannot be tagged';
+    const manifest = JSON.parse(await external_node_fs_namespaceObject.promises.readFile(blobPath(layout, base.digest), 'utf8'));
+    const config = manifest.config?.digest;
+    if (config === undefined)
+        return 'the kept copy is not an image manifest';
+    const layers = (manifest.layers ?? []).map(l => l.digest ?? '');
+    await external_node_fs_namespaceObject.promises.mkdir(external_node_path_namespaceObject.join(dir, 'blobs', 'sha256'), { recursive: true });
+    for (const digest of new Set([base.digest, config, ...layers]))
+        await external_node_fs_namespaceObject.promises.symlink(blobPath(layout, digest), blobPath(dir, digest));
+    const blob = (digest) => `blobs/sha256/${digest.slice('sha256:'.length)}`;
+    await external_node_fs_namespaceObject.promises.writeFile(external_node_path_namespaceObject.join(dir, 'oci-layout'), JSON.stringify({ imageLayoutVersion: '1.0.0' }));
+    await external_node_fs_namespaceObject.promises.writeFile(external_node_path_namespaceObject.join(dir, 'index.json'), JSON.stringify({
+        schemaVersion: 2,
+        mediaType: 'application/vnd.oci.image.index.v1+json',
+        manifests: [{ mediaType: base.mediaType, digest: base.digest, size: base.size }]
+    }));
+    await external_node_fs_namespaceObject.promises.writeFile(external_node_path_namespaceObject.join(dir, 'manifest.json'), JSON.stringify([{ Config: blob(config), RepoTags: [base.name], Layers: layers.map(blob) }]));
+    const archive = `${dir}.tar`;
+    // -h: the archive holds the blobs the links point at.
+    const packed = await exec_exec('tar', ['-c', '-h', '-f', archive, '-C', dir, '.'], {
+        ignoreReturnCode: true,
+        silent: true
+    });
+    if (packed !== 0)
+        return `tar exit code ${packed}`;
+    const loaded = await docker_cli_docker(['load', '--input', archive], { env });
+    return loaded.exitCode === 0 ? undefined : errorLine(loaded.output, `docker load exit code ${loaded.exitCode}`);
+}
+
 ;// CONCATENATED MODULE: ./src/steps/base-images.ts
-
-
 
 
 
@@ -44829,14 +45097,29 @@ async function planBases(context) {
             kind: 'registry',
             why: 'the build is for several platforms, and a kept copy stands for one platform only'
         };
-    const layout = context.restored.find(l => l.type === 'local')?.dir;
-    const kept = layout === undefined ? [] : await keptIn(layout);
-    const usable = await leftToTheEngine(kept, context);
-    const via = context.dockerDriver && context.classicStore ? 'engine' : 'context';
-    const bases = layout !== undefined && usable.length > 0 ? { kept: usable, layout, via } : undefined;
+    const found = await keptOfEntry(context);
+    const usable = found ? await leftToTheEngine(found.kept, context) : [];
+    const bases = found && usable.length > 0 ? { ...found, kept: usable } : undefined;
     if (context.mayWrite)
         return { kind: 'registry-first', fallback: bases };
     return bases ? { kind: 'kept', bases } : { kind: 'registry', why: 'the restored entry keeps no base image' };
+}
+async function keptOfEntry(context) {
+    const location = context.restored[0];
+    if (location === undefined)
+        return undefined;
+    if (location.type === 'local') {
+        const via = context.dockerDriver && context.classicStore ? 'engine' : 'context';
+        return { kept: await keptIn(location.dir), source: `oci-layout://${location.dir}`, layout: location.dir, via };
+    }
+    if (context.matchedKey === undefined)
+        return undefined;
+    const repository = context.inputs.cacheRef;
+    return {
+        kept: await keptInRepository(repository, context.matchedKey),
+        source: `docker-image://${repository}`,
+        via: 'context'
+    };
 }
 /** The plan in one line of the log. */
 function describePlan(plan) {
@@ -44856,9 +45139,11 @@ function describePlan(plan) {
  */
 async function buildOnBases(plan, context, build) {
     const run = async (source) => {
-        if (source?.via !== 'engine')
-            return build(source && { kept: source.kept, layout: source.layout });
-        await loadIntoEngine(source, context);
+        if (source === undefined)
+            return build(undefined);
+        if (source.via === 'context')
+            return build({ kept: source.kept, source: source.source });
+        await loadIntoEngine(source.kept, source.layout ?? '', context.workDir, context.env);
         return build(undefined);
     };
     const first = plan.kind === 'kept' ? plan.bases : undefined;
@@ -44883,61 +45168,6 @@ async function buildOnBases(plan, context, build) {
         };
     }
 }
-/**
- * Loads each kept image into the engine under its name, as `docker load`
- * takes an archive: the layout's own blobs (linked, not copied), an index and
- * the manifest.json the classic store reads.
- */
-async function loadIntoEngine(source, context) {
-    try {
-        for (const [n, base] of source.kept.entries()) {
-            const dir = external_node_path_namespaceObject.join(context.workDir, `load-${n}`);
-            const manifest = JSON.parse(await external_node_fs_namespaceObject.promises.readFile(blobPath(source.layout, base.digest), 'utf8'));
-            const config = manifest.config?.digest;
-            const layers = (manifest.layers ?? []).map(l => l.digest ?? '');
-            if (config === undefined || base.name.includes('@'))
-                continue;
-            await external_node_fs_namespaceObject.promises.mkdir(external_node_path_namespaceObject.join(dir, 'blobs', 'sha256'), { recursive: true });
-            for (const digest of [base.digest, config, ...layers])
-                await external_node_fs_namespaceObject.promises
-                    .symlink(blobPath(source.layout, digest), blobPath(dir, digest))
-                    .catch(error => (error.code === 'EEXIST' ? undefined : Promise.reject(error)));
-            const blob = (digest) => `blobs/sha256/${digest.slice('sha256:'.length)}`;
-            await external_node_fs_namespaceObject.promises.writeFile(external_node_path_namespaceObject.join(dir, 'oci-layout'), JSON.stringify({ imageLayoutVersion: '1.0.0' }));
-            await external_node_fs_namespaceObject.promises.writeFile(external_node_path_namespaceObject.join(dir, 'index.json'), JSON.stringify({
-                schemaVersion: 2,
-                mediaType: 'application/vnd.oci.image.index.v1+json',
-                manifests: [{ mediaType: base.mediaType, digest: base.digest, size: base.size }]
-            }));
-            await external_node_fs_namespaceObject.promises.writeFile(external_node_path_namespaceObject.join(dir, 'manifest.json'), JSON.stringify([{ Config: blob(config), RepoTags: [base.name], Layers: layers.map(blob) }]));
-            const archive = `${dir}.tar`;
-            const packed = await exec_exec('tar', ['-c', '-h', '-f', archive, '-C', dir, '.'], {
-                ignoreReturnCode: true,
-                silent: true
-            });
-            const loaded = packed === 0 ? await docker_cli_docker(['load', '--input', archive], { env: context.env }) : undefined;
-            if (loaded?.exitCode !== 0)
-                warning(`Could not load the kept base image ${base.name} into the engine: ${errorLine(loaded?.output ?? '', 'tar failed')}`);
-            else
-                info(`Loaded the kept base image ${base.name} into the engine, which builds on it.`);
-        }
-    }
-    finally {
-        await removeDir(context.workDir);
-    }
-}
-/** The kept bases a layout names, each with its manifest present. */
-async function keptIn(layout) {
-    try {
-        const index = JSON.parse(await external_node_fs_namespaceObject.promises.readFile(external_node_path_namespaceObject.join(layout, 'index.json'), 'utf8'));
-        const kept = keptBases(index);
-        const present = await Promise.all(kept.map(k => base_images_exists(blobPath(layout, k.digest))));
-        return kept.filter((_, i) => present[i]);
-    }
-    catch {
-        return [];
-    }
-}
 // An image the engine holds itself (built or pulled by an earlier step) is
 // what the user means on the docker driver, which builds on it: left alone.
 async function leftToTheEngine(kept, context) {
@@ -44951,39 +45181,33 @@ async function inEngine(name, env) {
     return exitCode === 0;
 }
 /**
- * Adds to the exported layout a copy of each base image the build used: those
- * it resolved from registries, exported through the same builder (which holds
- * them already) with the cache's compression, so that their layers are the
- * very blobs the cache holds; or, when the build fell back on kept copies,
- * those copies. Never fails the job: a base that cannot be kept is said.
+ * Keeps with the exported entry a copy of each base image the build used:
+ * those it resolved from registries, exported through the same builder
+ * (which holds them already) with the cache's compression, so that their
+ * layers are the very blobs the cache holds; or, when the build fell back on
+ * kept copies, those copies. Never fails the job: what cannot be kept is said.
  */
 async function keepBases(plan, report, built, context) {
     if (plan.kind !== 'registry-first')
         return report;
-    let added = 0;
-    const kept = [];
     try {
-        if (report.fellBack !== undefined && plan.fallback) {
-            for (const base of plan.fallback.kept) {
-                added += await copyImage(plan.fallback.layout, context.layout, base.digest);
-                kept.push(base);
-            }
-        }
-        else {
-            const bases = await registryBases(built.bases, context);
-            for (const [i, base] of bases.entries()) {
-                const copy = await exportBase(base, i, context);
-                if ('problem' in copy) {
-                    warning(`Could not keep the base image ${base.name} with the entry: ${copy.problem}`);
-                    continue;
-                }
-                added += await copyImage(copy.layout, context.layout, copy.descriptor.digest);
-                kept.push({ name: base.name, resolved: base.digest, ...copy.descriptor });
-            }
-        }
-        if (kept.length === 0)
+        const carried = report.fellBack !== undefined ? plan.fallback : undefined;
+        const kept = carried ? await carryForward(carried, context) : await keepResolved(built.bases, context);
+        if (kept.bases.length === 0)
             return { ...report, notKept: 'the build resolved no base image from a registry' };
-        await addToIndex(context.layout, kept);
+        if (context.to.type === 'local')
+            await addToIndex(context.to.dir, kept.bases);
+        else {
+            const named = await nameInRepository(context.inputs.cacheRef, context.contentKey, kept.bases);
+            if (!named.ok)
+                throw new Error(`the index naming them could not be pushed: ${named.error}`);
+        }
+        const where = context.to.type === 'local' ? '' : ' in the cache repository';
+        const cost = kept.addedBytes === undefined
+            ? "their layers are the cache's own"
+            : `they add ${megabytes_megabytes(kept.addedBytes, 3)}, their layers being the cache's own`;
+        info(`Kept ${kept.bases.length} base image(s) with the entry${where} (${kept.bases.map(k => `${k.name} at ${k.resolved}`).join(', ')}): ${cost}.`);
+        return { ...report, kept: { count: kept.bases.length, addedBytes: kept.addedBytes } };
     }
     catch (error) {
         warning(`Could not keep the base images with the entry: ${error.message}`);
@@ -44992,8 +45216,38 @@ async function keepBases(plan, report, built, context) {
     finally {
         await removeDir(context.workDir);
     }
-    info(`Kept ${kept.length} base image(s) with the entry (${kept.map(k => `${k.name} at ${k.resolved}`).join(', ')}): they add ${megabytes_megabytes(added, 3)}, their layers being the cache's own.`);
-    return { ...report, kept: { count: kept.length, addedBytes: added } };
+}
+async function carryForward(source, context) {
+    if (context.to.type !== 'local' || source.layout === undefined)
+        return { bases: source.kept };
+    let added = 0;
+    for (const base of source.kept)
+        added += await copyImage(source.layout, context.to.dir, base.digest);
+    return { bases: source.kept, addedBytes: added };
+}
+async function keepResolved(resolved, context) {
+    const to = context.to;
+    const bases = [];
+    let added = 0;
+    for (const [i, base] of (await registryBases(resolved, context)).entries()) {
+        const copy = await exportBase(base, i, {
+            builder: context.builder,
+            compression: context.inputs.cacheCompression,
+            workDir: context.workDir,
+            env: context.env,
+            to: to.type === 'local'
+                ? { kind: 'layout' }
+                : { kind: 'repository', name: basesRef(context.inputs.cacheRef, context.contentKey) }
+        });
+        if ('problem' in copy) {
+            warning(`Could not keep the base image ${base.name} with the entry: ${copy.problem}`);
+            continue;
+        }
+        if (to.type === 'local' && copy.layout !== undefined)
+            added += await copyImage(copy.layout, to.dir, copy.descriptor.digest);
+        bases.push({ name: base.name, resolved: base.digest, ...copy.descriptor });
+    }
+    return { bases, addedBytes: to.type === 'local' ? added : undefined };
 }
 async function registryBases(bases, context) {
     // A build on the docker driver takes an image the engine holds; a builder of its own sees none.
@@ -45001,82 +45255,6 @@ async function registryBases(bases, context) {
         return bases;
     const local = await Promise.all(bases.map(b => inEngine(b.name, context.env)));
     return bases.filter((_, i) => !local[i]);
-}
-// `FROM <name>@<digest>` exported as an OCI layout: the image the build used,
-// its layers compressed as the cache's are, which the builder has at hand.
-async function exportBase(base, n, context) {
-    const dir = external_node_path_namespaceObject.join(context.workDir, `base-${n}`);
-    const layout = external_node_path_namespaceObject.join(dir, 'layout');
-    await external_node_fs_namespaceObject.promises.mkdir(dir, { recursive: true });
-    const pinned = base.name.includes('@') ? base.name : `${base.name}@${base.digest}`;
-    await external_node_fs_namespaceObject.promises.writeFile(external_node_path_namespaceObject.join(dir, 'Dockerfile'), `FROM ${pinned}\n`);
-    const choice = context.inputs.cacheCompression;
-    const args = ['buildx', 'build', '--progress=plain'];
-    if (context.builder)
-        args.push('--builder', context.builder);
-    if (base.platform)
-        args.push('--platform', base.platform);
-    args.push('--output', attributes(['type', 'oci'], ['dest', layout], ['tar', 'false'], ['compression', choice], ['force-compression', 'true']), '--file', external_node_path_namespaceObject.join(dir, 'Dockerfile'), dir);
-    const { exitCode, output } = await docker_cli_docker(args, { env: context.env });
-    if (exitCode !== 0)
-        return { problem: errorLine(output, `docker buildx exit code ${exitCode}`) };
-    const index = JSON.parse(await external_node_fs_namespaceObject.promises.readFile(external_node_path_namespaceObject.join(layout, 'index.json'), 'utf8'));
-    const first = index.manifests?.[0];
-    if (!first?.digest || !first.mediaType || typeof first.size !== 'number')
-        return { problem: 'the exported layout names no image' };
-    return { layout, descriptor: { digest: first.digest, mediaType: first.mediaType, size: first.size } };
-}
-/** Copies an image (its manifest or index, and all it names) into another layout; the bytes it added. */
-async function copyImage(from, to, digest) {
-    let added = 0;
-    const pending = [digest];
-    const seen = new Set();
-    while (pending.length > 0) {
-        const next = pending.shift();
-        if (seen.has(next))
-            continue;
-        seen.add(next);
-        const source = blobPath(from, next);
-        const target = blobPath(to, next);
-        const size = (await external_node_fs_namespaceObject.promises.stat(source)).size;
-        if (!(await base_images_exists(target))) {
-            await external_node_fs_namespaceObject.promises.mkdir(external_node_path_namespaceObject.dirname(target), { recursive: true });
-            await external_node_fs_namespaceObject.promises.copyFile(source, target);
-            added += size;
-        }
-        // Manifests, indexes and configs are small JSON documents; layers are never opened.
-        if (size < 1024 * 1024)
-            pending.push(...namedBlobs(await external_node_fs_namespaceObject.promises.readFile(source)));
-    }
-    return added;
-}
-function namedBlobs(text) {
-    let document;
-    try {
-        document = JSON.parse(text.toString('utf8'));
-    }
-    catch {
-        return [];
-    }
-    if (typeof document !== 'object' || document === null)
-        return [];
-    const { manifests, layers, config, mediaType } = document;
-    if (typeof mediaType === 'string' && !/(manifest|index)/.test(mediaType) && config === undefined)
-        return [];
-    return [...(Array.isArray(manifests) ? manifests : []), ...(Array.isArray(layers) ? layers : []), config]
-        .map(d => d?.digest)
-        .filter((d) => typeof d === 'string' && /^sha256:[a-f0-9]{64}$/.test(d));
-}
-async function addToIndex(layout, kept) {
-    const file = external_node_path_namespaceObject.join(layout, 'index.json');
-    const index = JSON.parse(await external_node_fs_namespaceObject.promises.readFile(file, 'utf8'));
-    const names = new Set(kept.map(k => k.name));
-    const others = (index.manifests ?? []).filter(m => !keptBases({ manifests: [m] }).some(k => names.has(k.name)));
-    index.manifests = [...others, ...kept.map(keptDescriptor)];
-    await external_node_fs_namespaceObject.promises.writeFile(file, JSON.stringify(index));
-}
-async function base_images_exists(p) {
-    return (await external_node_fs_namespaceObject.promises.stat(p).catch(() => undefined))?.isFile() ?? false;
 }
 
 ;// CONCATENATED MODULE: ./src/steps/restore.ts
@@ -45639,6 +45817,7 @@ async function mainStep() {
     const basePlan = await planBases({
         inputs,
         restored: entry?.from ?? [],
+        matchedKey: usedKey,
         mayWrite: write.allowed,
         dockerDriver: builder.driver === 'docker' && exporting.builder === undefined,
         classicStore: !builder.containerdStore,
@@ -45706,10 +45885,11 @@ async function mainStep() {
             exportError = refreshed.exportError ?? exportError;
             exportedBy = refreshed.exporting ?? exportedBy;
         }
-        if (decision.save && exportedBy.location?.type === 'local')
+        if (decision.save && exportedBy.location)
             state.bases = await keptWithEntry(basePlan, baseReport, built, {
                 inputs,
-                layout: exportedBy.location.dir,
+                to: exportedBy.location,
+                contentKey: plan.content,
                 builder: exportedBy.builder,
                 dockerDriver: builder.driver === 'docker' && exportedBy.builder === undefined,
                 workDir: basesDir,

@@ -33506,6 +33506,17 @@ class ImagetoolsClient {
             return { ok: false, error: `the registry did not answer within ${this.pushSeconds} s` };
         return run.code === 0 ? { ok: true } : { ok: false, error: errorMessage(run.stderr) };
     }
+    /** Makes `target` an index of the manifests `sources` name (in the target's repository), with these annotations on it. */
+    async combine(target, sources, annotations) {
+        const args = ['buildx', 'imagetools', 'create', '--tag', target];
+        for (const [name, value] of Object.entries(annotations))
+            args.push('--annotation', `index:${name}=${value}`);
+        args.push(...sources);
+        const run = await registry_client_docker(args, this.pushSeconds);
+        if (run.timedOut)
+            return { ok: false, error: `the registry did not answer within ${this.pushSeconds} s` };
+        return run.code === 0 ? { ok: true } : { ok: false, error: errorMessage(run.stderr) };
+    }
 }
 function registry_client_docker(args, seconds) {
     const deadline = timeLimit(seconds, `the registry did not answer within ${seconds} s`);
@@ -33631,10 +33642,16 @@ const MAX_BRANCH_HINT = 30;
 const HASH_HINT = 12;
 /** Marks the tag that follows an image's newest entry on a branch. */
 const NEWEST = 'newest';
+/** Marks the tag of an entry's kept base images. */
+const BASES = 'bases';
 /** The tag of one content key (`<prefix>/<image>/<branch>/<hash>`): rewritten only for the same content. */
 function contentTag(contentKey) {
     const [, image, branch, hash] = components(contentKey);
     return join([hint(image, MAX_IMAGE_HINT), hint(branch, MAX_BRANCH_HINT), hint(hash, HASH_HINT), digest(contentKey)]);
+}
+/** The tag of the index that keeps the base images of one content key's entry, beside it. */
+function basesTag(contentKey) {
+    return join([contentTag(contentKey), BASES]);
 }
 /**
  * The tag that follows the newest entry of an image on a branch, named by the
@@ -39528,7 +39545,11 @@ function basesUsedWords(state) {
 // What keeping them costs the entry.
 function basesKeptWords(state) {
     const kept = state.bases?.kept;
-    return kept ? `; keeps ${kept.count} base image(s), adding ${megabytes(kept.addedBytes, 3)}` : '';
+    if (!kept)
+        return '';
+    return kept.addedBytes === undefined
+        ? `; keeps ${kept.count} base image(s) in the cache repository`
+        : `; keeps ${kept.count} base image(s), adding ${megabytes(kept.addedBytes, 3)}`;
 }
 // Our table continues only if nothing but its rows came after its rule.
 function continuesTable(file) {
