@@ -196,6 +196,7 @@ export async function keepBases(
   context: KeepContext
 ): Promise<BaseImagesReport> {
   if (plan.kind !== 'registry-first') return report
+  const started = Date.now()
   try {
     const carried = report.fellBack !== undefined ? plan.fallback : undefined
     const kept = carried ? await carryForward(carried, context) : await keepResolved(built.bases, context)
@@ -210,8 +211,9 @@ export async function keepBases(
       kept.addedBytes === undefined
         ? "their layers are the cache's own"
         : `they add ${megabytes(kept.addedBytes, 3)}, their layers being the cache's own`
+    const seconds = ((Date.now() - started) / 1000).toFixed(1)
     core.info(
-      `Kept ${kept.bases.length} base image(s) with the entry${where} (${kept.bases.map(k => `${k.name} at ${k.resolved}`).join(', ')}): ${cost}.`
+      `Kept ${kept.bases.length} base image(s) with the entry${where} in ${seconds} s (${kept.bases.map(k => `${k.name} at ${k.resolved}`).join(', ')}): ${cost}.`
     )
     return { ...report, kept: { count: kept.bases.length, addedBytes: kept.addedBytes } }
   } catch (error) {
