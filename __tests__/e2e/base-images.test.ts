@@ -160,6 +160,41 @@ describe('base images kept with a gha entry', () => {
   })
 })
 
+describe('base images kept with a local entry', () => {
+  const image = 'bases-local'
+  const inputs = { 'cache-backend': 'local', 'cache-root': fs.mkdtempSync(path.join(os.tmpdir(), 'bases-root-')) }
+  let registry: OwnRegistry
+  let base = ''
+  let workspace = ''
+
+  beforeAll(async () => {
+    registry = await ownRegistry()
+    await registry.start()
+    base = `${registry.address}/acme/local-base:1`
+    let publish: (version: string) => void
+    ;({ workspace, publish } = workspaceOn(base))
+    publish('one')
+  })
+  afterAll(async () => {
+    await registry.stop()
+  })
+
+  it('keeps the base in the entry directory, and a pull request with the registry stopped has every step cached', async () => {
+    const master = await job({ workspace, image, inputs })
+    expectBuilt(master)
+    expect(keptLine(master)).toMatch(/in \d+\.\d s \(.*\): they add 0\.00\d MB, their layers being the cache's own\.$/)
+    await registry.stop()
+    const pr = await job({ workspace, image, inputs, ...pullRequestInto('master', 71) })
+    expectBuilt(pr)
+    expect(pr.main.outputs).toMatchObject({
+      'cache-source': 'base-branch',
+      'cached-steps': '4/4',
+      'cache-stale': 'false'
+    })
+    expect(pr.warnings).toEqual([])
+  })
+})
+
 describe('base images kept in the cache repository (registry backend)', () => {
   const image = 'bases-registry'
   // The cache's repository stays up; the base's registry is the one that goes away.
@@ -186,7 +221,8 @@ describe('base images kept in the cache repository (registry backend)', () => {
     const r = await job({ workspace, image, inputs })
     expectBuilt(r)
     firstKept = keptLine(r)
-    expect(firstKept).toContain(`with the entry in the cache repository (${base} at sha256:`)
+    expect(firstKept).toMatch(/with the entry in the cache repository in \d+\.\d s \(/)
+    expect(firstKept).toContain(`(${base} at sha256:`)
     expect(r.warnings).toEqual([])
   })
 
