@@ -45190,6 +45190,7 @@ async function inEngine(name, env) {
 async function keepBases(plan, report, built, context) {
     if (plan.kind !== 'registry-first')
         return report;
+    const started = Date.now();
     try {
         const carried = report.fellBack !== undefined ? plan.fallback : undefined;
         const kept = carried ? await carryForward(carried, context) : await keepResolved(built.bases, context);
@@ -45206,7 +45207,8 @@ async function keepBases(plan, report, built, context) {
         const cost = kept.addedBytes === undefined
             ? "their layers are the cache's own"
             : `they add ${megabytes_megabytes(kept.addedBytes, 3)}, their layers being the cache's own`;
-        info(`Kept ${kept.bases.length} base image(s) with the entry${where} (${kept.bases.map(k => `${k.name} at ${k.resolved}`).join(', ')}): ${cost}.`);
+        const seconds = ((Date.now() - started) / 1000).toFixed(1);
+        info(`Kept ${kept.bases.length} base image(s) with the entry${where} in ${seconds} s (${kept.bases.map(k => `${k.name} at ${k.resolved}`).join(', ')}): ${cost}.`);
         return { ...report, kept: { count: kept.bases.length, addedBytes: kept.addedBytes } };
     }
     catch (error) {
