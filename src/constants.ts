@@ -34,7 +34,8 @@ export const Input = {
   Summary: 'summary',
   SaveOnFailure: 'save-on-failure',
   CacheMounts: 'cache-mounts',
-  MaxCacheMountSize: 'max-cache-mount-size'
+  MaxCacheMountSize: 'max-cache-mount-size',
+  BaseImages: 'base-images'
 } as const
 
 export const Output = {
@@ -56,3 +57,5 @@ export const Output = {
 export type CacheSource = 'exact' | 'branch' | 'base-branch' | 'default-branch' | 'engine' | 'none'
 export type CacheBackendName = 'gha' | 'local' | 'registry'
 export type CacheCompression = 'gzip' | 'zstd' | 'uncompressed'
+// cache: base images kept with the entry serve the runs that restore it; registry: every run asks the registry.
+export type BaseImagesSource = 'cache' | 'registry'

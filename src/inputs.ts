@@ -1,6 +1,6 @@
 import * as path from 'node:path'
 import { DEFAULT_STALL_SECONDS } from './cache/deadline.js'
-import { Input, type CacheBackendName, type CacheCompression } from './constants.js'
+import { Input, type BaseImagesSource, type CacheBackendName, type CacheCompression } from './constants.js'
 import { isDirectory, isFile } from './fsutil.js'
 import { cacheRefProblem, referenceProblem } from './inputs/image-reference.js'
 import { isProblem, readSecrets, type Problem } from './inputs/secrets.js'
@@ -56,6 +56,13 @@ export interface Inputs {
   cacheMounts: boolean
   /** Bytes above which a cache mount is neither saved nor restored; 0: no limit. */
   maxCacheMountSizeBytes: number
+  /**
+   * Where the images the Dockerfile starts from come from: `cache`, the copies
+   * kept with the restored entry (runs that may write still ask the registry
+   * first); `registry`, the registry on every run. `pull` and `no-cache` mean
+   * the registry.
+   */
+  baseImages: BaseImagesSource
 }
 
 /** A bad input: the message says which input and what to change. */
@@ -152,7 +159,8 @@ export function parseInputs(read: ReadInput, workspace: string, env: NodeJS.Proc
     summary: boolean(Input.Summary, read(Input.Summary), true),
     saveOnFailure: boolean(Input.SaveOnFailure, read(Input.SaveOnFailure), true),
     cacheMounts: boolean(Input.CacheMounts, read(Input.CacheMounts), true),
-    maxCacheMountSizeBytes: size(Input.MaxCacheMountSize, read(Input.MaxCacheMountSize).trim() || DEFAULT_MOUNT_SIZE)
+    maxCacheMountSizeBytes: size(Input.MaxCacheMountSize, read(Input.MaxCacheMountSize).trim() || DEFAULT_MOUNT_SIZE),
+    baseImages: oneOf(Input.BaseImages, read(Input.BaseImages).trim() || 'cache', ['cache', 'registry'] as const)
   }
 }
 

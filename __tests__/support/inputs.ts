@@ -33,5 +33,6 @@ export const ciInputs: Inputs = {
   summary: true,
   saveOnFailure: true,
   cacheMounts: true,
-  maxCacheMountSizeBytes: 2 * 1024 ** 3
+  maxCacheMountSizeBytes: 2 * 1024 ** 3,
+  baseImages: 'cache'
 }

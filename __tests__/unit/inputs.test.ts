@@ -64,8 +64,16 @@ describe('parseInputs', () => {
       summary: true,
       saveOnFailure: true,
       cacheMounts: true,
-      maxCacheMountSizeBytes: 2 * 1024 ** 3
+      maxCacheMountSizeBytes: 2 * 1024 ** 3,
+      baseImages: 'cache'
     })
+  })
+
+  it('takes base-images as cache or registry, and refuses anything else', () => {
+    expect(parse({ image: 'ci', 'base-images': 'registry' }).baseImages).toBe('registry')
+    expect(() => parse({ image: 'ci', 'base-images': 'pull' })).toThrow(
+      'Input `base-images` must be one of cache, registry, not "pull".'
+    )
   })
 
   it('resolves the Dockerfile inside the context by default', () => {

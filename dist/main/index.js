@@ -29585,7 +29585,7 @@ module.exports = {
 /***/ ((module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _steps_main_step_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(604);
+/* harmony import */ var _steps_main_step_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(7435);
 
 // Exit explicitly: a cache request that never answered must not hold the job.
 await (0,_steps_main_step_js__WEBPACK_IMPORTED_MODULE_0__/* .runMain */ .V)();
@@ -29596,7 +29596,7 @@ __webpack_async_result__();
 
 /***/ }),
 
-/***/ 604:
+/***/ 7435:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -32552,6 +32552,8 @@ function getIDToken(aud) {
 //# sourceMappingURL=core.js.map
 // EXTERNAL MODULE: external "node:crypto"
 var external_node_crypto_ = __nccwpck_require__(7598);
+;// CONCATENATED MODULE: external "node:path"
+const external_node_path_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:path");
 ;// CONCATENATED MODULE: ./src/megabytes.ts
 /** Bytes as the log, the summary and the benchmarks say them: `12.3 MB` (MiB, as docker and du count). */
 function megabytes_megabytes(bytes, digits = 1) {
@@ -32612,8 +32614,6 @@ function size(bytes) {
 
 ;// CONCATENATED MODULE: external "node:fs"
 const external_node_fs_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:fs");
-;// CONCATENATED MODULE: external "node:path"
-const external_node_path_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:path");
 ;// CONCATENATED MODULE: ./src/fsutil.ts
 
 
@@ -33007,7 +33007,7 @@ async function checkLayout(dir) {
 }
 /** Where a layout keeps the blob of this digest. */
 function blobPath(dir, digest) {
-    return path.join(dir, 'blobs', 'sha256', digest.slice('sha256:'.length));
+    return external_node_path_namespaceObject.join(dir, 'blobs', 'sha256', digest.slice('sha256:'.length));
 }
 function children(document) {
     if (typeof document !== 'object' || document === null)
@@ -33992,8 +33992,9 @@ async function servedEntry(dir, urls) {
         return manifest;
     let top;
     try {
-        top = JSON.parse(await external_node_fs_namespaceObject.promises.readFile(external_node_path_namespaceObject.join(dir, 'index.json'), 'utf8'))
-            .manifests?.[0];
+        const { manifests } = JSON.parse(await external_node_fs_namespaceObject.promises.readFile(external_node_path_namespaceObject.join(dir, 'index.json'), 'utf8'));
+        // BuildKit imports the manifest tagged `latest`; kept base images may follow it.
+        top = manifests?.find(m => m?.annotations?.['org.opencontainers.image.ref.name'] === 'latest') ?? manifests?.[0];
     }
     catch {
         return { problem: 'index.json is not valid JSON' };
@@ -34356,6 +34357,17 @@ class ImagetoolsClient {
             return { ok: false, error: `the registry did not answer within ${this.pushSeconds} s` };
         return run.code === 0 ? { ok: true } : { ok: false, error: errorMessage(run.stderr) };
     }
+    /** Makes `target` an index of the manifests `sources` name (in the target's repository), with these annotations on it. */
+    async combine(target, sources, annotations) {
+        const args = ['buildx', 'imagetools', 'create', '--tag', target];
+        for (const [name, value] of Object.entries(annotations))
+            args.push('--annotation', `index:${name}=${value}`);
+        args.push(...sources);
+        const run = await docker(args, this.pushSeconds);
+        if (run.timedOut)
+            return { ok: false, error: `the registry did not answer within ${this.pushSeconds} s` };
+        return run.code === 0 ? { ok: true } : { ok: false, error: errorMessage(run.stderr) };
+    }
 }
 function docker(args, seconds) {
     const deadline = timeLimit(seconds, `the registry did not answer within ${seconds} s`);
@@ -34481,10 +34493,16 @@ const MAX_BRANCH_HINT = 30;
 const HASH_HINT = 12;
 /** Marks the tag that follows an image's newest entry on a branch. */
 const NEWEST = 'newest';
+/** Marks the tag of an entry's kept base images. */
+const BASES = 'bases';
 /** The tag of one content key (`<prefix>/<image>/<branch>/<hash>`): rewritten only for the same content. */
 function contentTag(contentKey) {
     const [, image, branch, hash] = components(contentKey);
     return join([hint(image, MAX_IMAGE_HINT), hint(branch, MAX_BRANCH_HINT), hint(hash, HASH_HINT), digest(contentKey)]);
+}
+/** The tag of the index that keeps the base images of one content key's entry, beside it. */
+function basesTag(contentKey) {
+    return join([contentTag(contentKey), BASES]);
 }
 /**
  * The tag that follows the newest entry of an image on a branch, named by the
@@ -34753,7 +34771,8 @@ const Input = {
     Summary: 'summary',
     SaveOnFailure: 'save-on-failure',
     CacheMounts: 'cache-mounts',
-    MaxCacheMountSize: 'max-cache-mount-size'
+    MaxCacheMountSize: 'max-cache-mount-size',
+    BaseImages: 'base-images'
 };
 const Output = {
     Key: 'key',
@@ -34769,6 +34788,190 @@ const Output = {
     CacheStale: 'cache-stale',
     CacheMountsRestored: 'cache-mounts-restored'
 };
+
+;// CONCATENATED MODULE: ./src/docker/base-images.ts
+/**
+ * The images a build starts from (FROM, COPY --from=<image>, RUN
+ * --mount=from=<image>), as the build resolved them, and the copies of them
+ * an entry keeps. Pure: what the build's metadata and the layout's index say.
+ */
+/** The annotations that mark a kept base image in the layout's index.json. */
+const BASE_NAME_ANNOTATION = 'io.github.buildx-ci-cache.base-image';
+const BASE_RESOLVED_ANNOTATION = 'io.github.buildx-ci-cache.base-image.resolved';
+const base_images_DIGEST = /^sha256:[a-f0-9]{64}$/;
+/**
+ * The images a build's metadata file says it resolved: buildx writes the
+ * provenance's materials there (`buildx.build.provenance`), each image as a
+ * package URL, `pkg:docker/<name>@<tag or digest>?platform=<os/arch>`.
+ * Stages and `scratch` are not materials; nor is anything but an image.
+ */
+function resolvedBases(metadata) {
+    const provenance = metadata?.['buildx.build.provenance'];
+    const materials = provenance?.materials;
+    if (!Array.isArray(materials))
+        return [];
+    const found = new Map();
+    for (const material of materials) {
+        const { uri, digest } = (material ?? {});
+        if (typeof uri !== 'string' || typeof digest?.sha256 !== 'string')
+            continue;
+        const base = fromPackageUrl(uri, `sha256:${digest.sha256}`);
+        if (base)
+            found.set(`${base.name} ${base.platform ?? ''}`, base);
+    }
+    return [...found.values()];
+}
+function fromPackageUrl(uri, digest) {
+    const m = /^pkg:docker\/([^@?#]+)@([^?#]+)(?:\?([^#]*))?/.exec(uri);
+    if (!m || !base_images_DIGEST.test(digest))
+        return undefined;
+    let name;
+    let version;
+    try {
+        name = decodeURIComponent(m[1]);
+        version = decodeURIComponent(m[2]);
+    }
+    catch {
+        return undefined;
+    }
+    const platform = new URLSearchParams(m[3] ?? '').get('platform') ?? undefined;
+    const familiar = familiarName(name);
+    const reference = base_images_DIGEST.test(version)
+        ? `${familiar}@${version}`
+        : version === 'latest'
+            ? familiar
+            : `${familiar}:${version}`;
+    return { name: reference, digest, ...(platform ? { platform } : {}) };
+}
+/** `docker.io/library/alpine` → `alpine`, as Docker's familiar form writes a Docker Hub name. */
+function familiarName(name) {
+    const hub = /^(?:docker\.io|index\.docker\.io|registry-1\.docker\.io)\/(.+)$/.exec(name);
+    const path = hub ? hub[1] : name;
+    if (!hub && hasRegistry(path))
+        return path;
+    return path.startsWith('library/') && path.split('/').length === 2 ? path.slice('library/'.length) : path;
+}
+/** The registry a reference names: its first component when that is a host, else Docker Hub. */
+function registryOf(reference) {
+    const first = reference.split('/')[0];
+    return reference.includes('/') && hasRegistry(reference) ? first : 'docker.io';
+}
+function hasRegistry(name) {
+    const slash = name.indexOf('/');
+    if (slash < 0)
+        return false;
+    const first = name.slice(0, slash);
+    return first.includes('.') || first.includes(':') || first === 'localhost';
+}
+/** The kept bases a layout's index.json names; the cache's own manifest is not one. */
+function keptBases(index) {
+    const manifests = index?.manifests;
+    if (!Array.isArray(manifests))
+        return [];
+    const kept = [];
+    for (const m of manifests) {
+        const { digest, mediaType, size, annotations } = (m ?? {});
+        const notes = (annotations ?? {});
+        const name = notes[BASE_NAME_ANNOTATION];
+        const resolved = notes[BASE_RESOLVED_ANNOTATION];
+        if (typeof name !== 'string' || typeof digest !== 'string' || !base_images_DIGEST.test(digest))
+            continue;
+        if (typeof mediaType !== 'string' || typeof size !== 'number')
+            continue;
+        kept.push({ name, digest, resolved: typeof resolved === 'string' ? resolved : '', mediaType, size });
+    }
+    return kept;
+}
+/** The index entry that keeps a base: a descriptor of its manifest, annotated with what it stands for. */
+function keptDescriptor(base) {
+    return {
+        mediaType: base.mediaType,
+        digest: base.digest,
+        size: base.size,
+        annotations: { [BASE_NAME_ANNOTATION]: base.name, [BASE_RESOLVED_ANNOTATION]: base.resolved }
+    };
+}
+/**
+ * `--build-context` values that make the build use the kept copies, from
+ * `source`: `oci-layout://<dir>` (a restored layout, which BuildKit reads
+ * without asking any registry) or `docker-image://<repository>` (the cache's
+ * own repository, which the registry backend reads anyway).
+ */
+function baseContextArgs(kept, source) {
+    return kept.flatMap(base => ['--build-context', `${base.name}=${source}@${base.digest}`]);
+}
+/**
+ * The annotations of the index the registry backend keeps bases under (one
+ * pair per kept manifest, keyed by its digest: an index's manifests carry no
+ * annotations of their own through `imagetools create`).
+ */
+function basesIndexAnnotations(kept) {
+    const notes = {};
+    for (const base of kept) {
+        const hex = base.digest.slice('sha256:'.length);
+        notes[`${BASE_NAME_ANNOTATION}.${hex}`] = base.name;
+        notes[`${BASE_RESOLVED_ANNOTATION}.${hex}`] = base.resolved;
+    }
+    return notes;
+}
+/** The kept bases such an index names. */
+function keptInBasesIndex(raw) {
+    let index;
+    try {
+        index = JSON.parse(raw);
+    }
+    catch {
+        return [];
+    }
+    const notes = (index.annotations ?? {});
+    const kept = [];
+    for (const m of Array.isArray(index.manifests) ? index.manifests : []) {
+        const { digest, mediaType, size } = (m ?? {});
+        if (typeof digest !== 'string' || !base_images_DIGEST.test(digest))
+            continue;
+        const hex = digest.slice('sha256:'.length);
+        const name = notes[`${BASE_NAME_ANNOTATION}.${hex}`];
+        const resolved = notes[`${BASE_RESOLVED_ANNOTATION}.${hex}`];
+        if (typeof name !== 'string' || typeof mediaType !== 'string' || typeof size !== 'number')
+            continue;
+        kept.push({ name, digest, resolved: typeof resolved === 'string' ? resolved : '', mediaType, size });
+    }
+    return kept;
+}
+const RESOLVE_FAILURE = /failed to resolve source metadata for (\S+): (.*)$/m;
+function baseResolveFailure(output) {
+    const m = RESOLVE_FAILURE.exec(output);
+    if (!m)
+        return undefined;
+    const name = m[1];
+    const reason = m[2].trim();
+    // "unexpected status from HEAD request to https://...: 429 Too Many Requests", "... 401 Unauthorized".
+    const status = /:\s([45]\d\d)\b/.exec(reason);
+    return {
+        name,
+        registry: registryOf(name),
+        reason,
+        ...(status ? { status: Number(status[1]) } : {})
+    };
+}
+/** The one sentence a build fails with when a base image's registry refused and no kept copy stands in. */
+function baseFailureSentence(failure) {
+    const answered = failure.status === undefined
+        ? `could not be reached (${failure.reason})`
+        : `answered ${statusWords(failure.status)}`;
+    return `The base image ${failure.name} could not be resolved: its registry ${failure.registry} ${answered}. Log in to ${failure.registry} with docker/login-action before this step (a login lifts anonymous pull limits), or build from a mirror of the image; once a run that writes the cache has saved, its entry keeps a copy and later runs need no registry for it.`;
+}
+function statusWords(status) {
+    if (status === 429)
+        return '429 Too Many Requests (a pull rate limit)';
+    if (status === 401)
+        return '401 Unauthorized';
+    if (status === 403)
+        return '403 Forbidden';
+    if (status >= 500)
+        return `${status} (the registry is failing)`;
+    return String(status);
+}
 
 ;// CONCATENATED MODULE: ./src/docker/attributes.ts
 /**
@@ -34919,6 +35122,7 @@ async function engineImage(tag, wanted) {
 
 
 
+
 function buildxArgs(inputs, cache, run) {
     const args = ['buildx', 'build', '--progress=plain', '--file', inputs.file];
     if (run.builder)
@@ -34948,6 +35152,8 @@ function buildxArgs(inputs, cache, run) {
         args.push('--push');
     if (inputs.pull)
         args.push('--pull');
+    if (cache.bases)
+        args.push(...baseContextArgs(cache.bases.kept, cache.bases.source));
     // no-cache: neither the engine's cache nor an imported one.
     const noCache = cache.noCache || inputs.noCache;
     if (noCache)
@@ -35006,7 +35212,10 @@ function compression(choice) {
  * CACHED. A `FROM` step resolves a base image and is never reported CACHED,
  * warm or not: it is not a step the cache can serve, so it is not counted.
  * Nor is `#3 [auth] sharing credentials for ghcr.io`, which a build prints
- * after a `docker login` to a registry it reads.
+ * after a `docker login` to a registry it reads, nor what loads a base image
+ * from a named context (`#2 [context alpine] load metadata for ...`,
+ * `#5 [context alpine] OCI load from client`, `#5 [context alpine] <ref>@<digest>`),
+ * which a stage named `context` (`[context 1/3] RUN ...`) is not.
  */
 function stepCounts(progress) {
     // Steps by name: an `ADD <url>` shows as two vertices of one name, the
@@ -35015,7 +35224,7 @@ function stepCounts(progress) {
     const nameOf = new Map();
     const cachedIds = new Set();
     for (const line of progress.split('\n')) {
-        const step = /^#(\d+) (\[(?!internal\]|auth\])[^\]]*\] (?!FROM ).*)$/.exec(line);
+        const step = /^#(\d+) (\[(?!internal\]|auth\]|context (?!\d+\/\d+\])\S+\] )[^\]]*\] (?!FROM ).*)$/.exec(line);
         if (step && !nameOf.has(step[1]))
             nameOf.set(step[1], step[2].trim());
         // A step a registry cache serves without its layer being local yet is
@@ -35116,6 +35325,7 @@ function failedOnCacheImport(output) {
 
 
 
+
 /** A build that failed for its own reasons: the step fails with this message. */
 class BuildError extends Error {
     failed;
@@ -35139,7 +35349,10 @@ function buildDir(runnerTemp) {
 async function build(inputs, cache, how, dir, env) {
     await external_node_fs_namespaceObject.promises.mkdir(dir, { recursive: true });
     const run = { iidFile: external_node_path_namespaceObject.join(dir, 'iid'), metadataFile: external_node_path_namespaceObject.join(dir, 'metadata.json'), ...how };
-    const buildEnv = { ...env, ...secretEnv(inputs.secrets) };
+    // The provenance's materials in the metadata file say which digest each
+    // base image resolved to (min is buildx's default; max has them too).
+    const provenance = env.BUILDX_METADATA_PROVENANCE === 'max' ? 'max' : 'min';
+    const buildEnv = { ...env, ...secretEnv(inputs.secrets), BUILDX_METADATA_PROVENANCE: provenance };
     try {
         let result = await runBuildx(buildxArgs(inputs, cache, run), buildEnv);
         let retriedWithoutCache = false;
@@ -35149,7 +35362,7 @@ async function build(inputs, cache, how, dir, env) {
                 : `The build failed on records a damaged cache left in the engine (${result.error}); building once more without the engine's cache.`);
             if (cache.to?.type === 'local')
                 await removeDir(cache.to.dir);
-            result = await runBuildx(buildxArgs(inputs, { from: [], to: cache.to, noCache: true }, run), buildEnv);
+            result = await runBuildx(buildxArgs(inputs, { from: [], to: cache.to, noCache: true, bases: cache.bases }, run), buildEnv);
             retriedWithoutCache = true;
         }
         if (result.exitCode !== 0) {
@@ -35173,15 +35386,17 @@ async function build(inputs, cache, how, dir, env) {
 async function imageFacts(iidFile, metadataFile) {
     const imageId = (await external_node_fs_namespaceObject.promises.readFile(iidFile, 'utf8').catch(() => '')).trim();
     let digest = '';
+    let bases = [];
     try {
         const metadata = JSON.parse(await external_node_fs_namespaceObject.promises.readFile(metadataFile, 'utf8'));
         if (typeof metadata['containerimage.digest'] === 'string')
             digest = metadata['containerimage.digest'];
+        bases = resolvedBases(metadata);
     }
     catch {
         // No metadata file (nothing exported): the digest output stays empty.
     }
-    return { imageId, digest };
+    return { imageId, digest, bases };
 }
 /** Runs docker with the given arguments and environment, its output streaming into the log. */
 async function runBuildx(args, env) {
@@ -40780,7 +40995,8 @@ function parseInputs(read, workspace, env = {}) {
         summary: inputs_boolean(Input.Summary, read(Input.Summary), true),
         saveOnFailure: inputs_boolean(Input.SaveOnFailure, read(Input.SaveOnFailure), true),
         cacheMounts: inputs_boolean(Input.CacheMounts, read(Input.CacheMounts), true),
-        maxCacheMountSizeBytes: inputs_size(Input.MaxCacheMountSize, read(Input.MaxCacheMountSize).trim() || DEFAULT_MOUNT_SIZE)
+        maxCacheMountSizeBytes: inputs_size(Input.MaxCacheMountSize, read(Input.MaxCacheMountSize).trim() || DEFAULT_MOUNT_SIZE),
+        baseImages: oneOf(Input.BaseImages, read(Input.BaseImages).trim() || 'cache', ['cache', 'registry'])
     };
 }
 function insideWorkspace(name, value, workspace) {
@@ -45188,6 +45404,424 @@ function readBuilderCleanup() {
     return core.getState(BUILDER) || undefined;
 }
 
+;// CONCATENATED MODULE: ./src/cache/base-layout.ts
+
+
+
+
+
+// Base images kept in an OCI layout beside the cache: the cache's own
+// layout, whose index.json names them next to the cache manifest (BuildKit
+// imports the manifest tagged `latest` and ignores the rest), so that every
+// backend that moves the layout moves them, and blobs they share with the
+// cache are held once.
+/**
+ * The kept bases a layout names, each with its manifest present: in the
+ * layout, or in `held` (the blobs an entry of packs holds, when the layout
+ * has only its index).
+ */
+async function keptIn(layout, held) {
+    try {
+        const index = JSON.parse(await external_node_fs_namespaceObject.promises.readFile(external_node_path_namespaceObject.join(layout, 'index.json'), 'utf8'));
+        const kept = keptBases(index);
+        const present = await Promise.all(kept.map(k => (held ? Promise.resolve(held.has(k.digest)) : base_layout_isFile(blobPath(layout, k.digest)))));
+        return kept.filter((_, i) => present[i]);
+    }
+    catch {
+        return [];
+    }
+}
+/** Copies an image (its manifest or index, and all it names) into another layout; the bytes it added there. */
+async function copyImage(from, to, digest) {
+    let added = 0;
+    const pending = [digest];
+    const seen = new Set();
+    while (pending.length > 0) {
+        const next = pending.shift();
+        if (seen.has(next))
+            continue;
+        seen.add(next);
+        const source = blobPath(from, next);
+        const target = blobPath(to, next);
+        const size = (await external_node_fs_namespaceObject.promises.stat(source)).size;
+        if (!(await base_layout_isFile(target))) {
+            await external_node_fs_namespaceObject.promises.mkdir(external_node_path_namespaceObject.dirname(target), { recursive: true });
+            await external_node_fs_namespaceObject.promises.copyFile(source, target);
+            added += size;
+        }
+        // Manifests, indexes and configs are small JSON documents; a layer is never read.
+        if (size < 1024 * 1024)
+            pending.push(...namedBlobs(await external_node_fs_namespaceObject.promises.readFile(source)));
+    }
+    return added;
+}
+/** Names the kept bases in the layout's index.json, replacing any kept before under the same names. */
+async function addToIndex(layout, kept) {
+    const file = external_node_path_namespaceObject.join(layout, 'index.json');
+    const index = JSON.parse(await external_node_fs_namespaceObject.promises.readFile(file, 'utf8'));
+    const names = new Set(kept.map(k => k.name));
+    const others = (index.manifests ?? []).filter(m => !keptBases({ manifests: [m] }).some(k => names.has(k.name)));
+    index.manifests = [...others, ...kept.map(keptDescriptor)];
+    await external_node_fs_namespaceObject.promises.writeFile(file, JSON.stringify(index));
+}
+function namedBlobs(text) {
+    let document;
+    try {
+        document = JSON.parse(text.toString('utf8'));
+    }
+    catch {
+        return [];
+    }
+    if (typeof document !== 'object' || document === null)
+        return [];
+    const { manifests, layers, config } = document;
+    return [...(Array.isArray(manifests) ? manifests : []), ...(Array.isArray(layers) ? layers : []), config]
+        .map(d => d?.digest)
+        .filter((d) => typeof d === 'string' && /^sha256:[a-f0-9]{64}$/.test(d));
+}
+async function base_layout_isFile(p) {
+    return (await external_node_fs_namespaceObject.promises.stat(p).catch(() => undefined))?.isFile() ?? false;
+}
+/** The digests the manifest of packs beside a restored index places, empty when it has none. */
+async function packedBlobs(layout) {
+    const text = await external_node_fs_namespaceObject.promises.readFile(external_node_path_namespaceObject.join(layout, MANIFEST_FILE), 'utf8').catch(() => '');
+    const manifest = text ? parseManifest(text) : undefined;
+    return new Set(manifest && !('problem' in manifest) ? manifest.blobs.map(b => b.digest) : []);
+}
+
+;// CONCATENATED MODULE: ./src/cache/registry-bases.ts
+
+
+
+// With the registry backend, an entry's base images are kept in the cache's
+// own repository: each pushed with the cache's compression (so its layers
+// are the very blobs the cache holds), then named by one index beside the
+// entry, `<content tag>.bases`, whose annotations say which reference each
+// manifest stands for. The docker driver cannot push by digest alone: each
+// image is pushed under that same tag first, which the index then replaces.
+/** Where the bases of this content key's entry are kept. */
+function basesRef(repository, contentKey) {
+    return `${repository}:${basesTag(contentKey)}`;
+}
+/** The bases kept beside the entry of this content key; none when there is no index or it cannot be read. */
+async function keptInRepository(repository, contentKey, client = new ImagetoolsClient()) {
+    const lookup = await client.inspect(basesRef(repository, contentKey));
+    return lookup.kind === 'found' ? keptInBasesIndex(lookup.raw) : [];
+}
+/** Names the kept bases (already pushed to the repository) beside the entry of this content key. */
+function nameInRepository(repository, contentKey, kept, client = new ImagetoolsClient()) {
+    return client.combine(basesRef(repository, contentKey), kept.map(k => `${repository}@${k.digest}`), basesIndexAnnotations(kept));
+}
+
+;// CONCATENATED MODULE: ./src/docker/base-export.ts
+
+
+
+
+
+async function exportBase(base, n, how) {
+    const dir = external_node_path_namespaceObject.join(how.workDir, `base-${n}`);
+    const layout = external_node_path_namespaceObject.join(dir, 'layout');
+    const metadata = external_node_path_namespaceObject.join(dir, 'metadata.json');
+    await external_node_fs_namespaceObject.promises.mkdir(dir, { recursive: true });
+    const pinned = base.name.includes('@') ? base.name : `${base.name}@${base.digest}`;
+    await external_node_fs_namespaceObject.promises.writeFile(external_node_path_namespaceObject.join(dir, 'Dockerfile'), `FROM ${pinned}\n`);
+    const compression = [
+        ['compression', how.compression],
+        ['force-compression', 'true']
+    ];
+    const output = how.to.kind === 'layout'
+        ? attributes(['type', 'oci'], ['dest', layout], ['tar', 'false'], ...compression)
+        : attributes(['type', 'image'], ['name', how.to.name], ['push', 'true'], ['oci-mediatypes', 'true'], ...compression);
+    const args = ['buildx', 'build', '--progress=plain', '--provenance=false', '--sbom=false'];
+    if (how.builder)
+        args.push('--builder', how.builder);
+    if (base.platform)
+        args.push('--platform', base.platform);
+    args.push('--output', output, '--metadata-file', metadata, '--file', external_node_path_namespaceObject.join(dir, 'Dockerfile'), dir);
+    const { exitCode, output: printed } = await docker_cli_docker(args, { env: how.env });
+    if (exitCode !== 0)
+        return { problem: errorLine(printed, `docker buildx exit code ${exitCode}`) };
+    const descriptor = how.to.kind === 'layout' ? await firstInIndex(external_node_path_namespaceObject.join(layout, 'index.json')) : await pushed(metadata);
+    if (descriptor === undefined)
+        return { problem: 'the export names no image' };
+    return how.to.kind === 'layout' ? { descriptor, layout } : { descriptor };
+}
+function isDescriptor(d) {
+    const { digest, mediaType, size } = (d ?? {});
+    return typeof digest === 'string' && typeof mediaType === 'string' && typeof size === 'number';
+}
+async function firstInIndex(file) {
+    const index = JSON.parse(await external_node_fs_namespaceObject.promises.readFile(file, 'utf8'));
+    const first = index.manifests?.[0];
+    return isDescriptor(first) ? { digest: first.digest, mediaType: first.mediaType, size: first.size } : undefined;
+}
+async function pushed(file) {
+    const metadata = JSON.parse(await external_node_fs_namespaceObject.promises.readFile(file, 'utf8'));
+    const d = metadata['containerimage.descriptor'];
+    return isDescriptor(d) ? { digest: d.digest, mediaType: d.mediaType, size: d.size } : undefined;
+}
+
+;// CONCATENATED MODULE: ./src/docker/base-load.ts
+
+
+
+
+
+
+
+
+// The docker driver on the classic image store has no oci-layout source
+// ("unknown scheme oci-layout"), but builds on an image the engine holds
+// without asking a registry: a kept base is loaded there under its name.
+/**
+ * Loads each kept image into the engine, as `docker load` takes an archive:
+ * the layout's own blobs (linked, not copied), an index, and the
+ * manifest.json the classic store reads. A base that cannot be loaded is
+ * said; the build then asks its registry.
+ */
+async function loadIntoEngine(kept, layout, workDir, env) {
+    try {
+        for (const [n, base] of kept.entries()) {
+            const problem = await loadOne(base, layout, external_node_path_namespaceObject.join(workDir, `load-${n}`), env);
+            if (problem === undefined)
+                info(`Loaded the kept base image ${base.name} into the engine, which builds on it.`);
+            else
+                warning(`Could not load the kept base image ${base.name} into the engine (${problem}); the build asks its registry.`);
+        }
+    }
+    finally {
+        await removeDir(workDir);
+    }
+}
+async function loadOne(base, layout, dir, env) {
+    // A tag names what is loaded: a reference pinned by digest has none to give it.
+    if (base.name.includes('@'))
+        return 'a reference pinned by digest cannot be tagged';
+    const manifest = JSON.parse(await external_node_fs_namespaceObject.promises.readFile(blobPath(layout, base.digest), 'utf8'));
+    const config = manifest.config?.digest;
+    if (config === undefined)
+        return 'the kept copy is not an image manifest';
+    const layers = (manifest.layers ?? []).map(l => l.digest ?? '');
+    await external_node_fs_namespaceObject.promises.mkdir(external_node_path_namespaceObject.join(dir, 'blobs', 'sha256'), { recursive: true });
+    for (const digest of new Set([base.digest, config, ...layers]))
+        await external_node_fs_namespaceObject.promises.symlink(blobPath(layout, digest), blobPath(dir, digest));
+    const blob = (digest) => `blobs/sha256/${digest.slice('sha256:'.length)}`;
+    await external_node_fs_namespaceObject.promises.writeFile(external_node_path_namespaceObject.join(dir, 'oci-layout'), JSON.stringify({ imageLayoutVersion: '1.0.0' }));
+    await external_node_fs_namespaceObject.promises.writeFile(external_node_path_namespaceObject.join(dir, 'index.json'), JSON.stringify({
+        schemaVersion: 2,
+        mediaType: 'application/vnd.oci.image.index.v1+json',
+        manifests: [{ mediaType: base.mediaType, digest: base.digest, size: base.size }]
+    }));
+    await external_node_fs_namespaceObject.promises.writeFile(external_node_path_namespaceObject.join(dir, 'manifest.json'), JSON.stringify([{ Config: blob(config), RepoTags: [base.name], Layers: layers.map(blob) }]));
+    const archive = `${dir}.tar`;
+    // -h: the archive holds the blobs the links point at.
+    const packed = await exec_exec('tar', ['-c', '-h', '-f', archive, '-C', dir, '.'], {
+        ignoreReturnCode: true,
+        silent: true
+    });
+    if (packed !== 0)
+        return `tar exit code ${packed}`;
+    const loaded = await docker_cli_docker(['load', '--input', archive], { env });
+    return loaded.exitCode === 0 ? undefined : errorLine(loaded.output, `docker load exit code ${loaded.exitCode}`);
+}
+
+;// CONCATENATED MODULE: ./src/steps/base-images.ts
+
+
+
+
+
+
+
+
+
+
+async function planBases(context) {
+    const { inputs } = context;
+    if (inputs.baseImages === 'registry')
+        return { kind: 'registry', why: 'base-images is registry' };
+    if (inputs.pull)
+        return { kind: 'registry', why: 'pull is true' };
+    if (inputs.noCache)
+        return { kind: 'registry', why: 'no-cache is true' };
+    if (inputs.platforms.length > 1)
+        return {
+            kind: 'registry',
+            why: 'the build is for several platforms, and a kept copy stands for one platform only'
+        };
+    const found = await keptOfEntry(context);
+    const usable = found ? await leftToTheEngine(found.kept, context) : [];
+    const bases = found && usable.length > 0 ? { ...found, kept: usable } : undefined;
+    if (context.mayWrite)
+        return { kind: 'registry-first', fallback: bases };
+    return bases ? { kind: 'kept', bases } : { kind: 'registry', why: 'the restored entry keeps no base image' };
+}
+async function keptOfEntry(context) {
+    const location = context.restored[0];
+    if (location === undefined)
+        return undefined;
+    if (location.type === 'local') {
+        const via = context.dockerDriver && context.classicStore ? 'engine' : 'context';
+        return { kept: await keptIn(location.dir), source: `oci-layout://${location.dir}`, layout: location.dir, via };
+    }
+    if (context.entryDir !== undefined) {
+        // An entry of packs served to the builder as a registry: its index names
+        // the kept images, and the same server gives them out by digest.
+        const repository = location.ref.replace(/:[^:/]+$/, '');
+        return {
+            kept: await keptIn(context.entryDir, await packedBlobs(context.entryDir)),
+            source: `docker-image://${repository}`,
+            via: 'context'
+        };
+    }
+    if (context.matchedKey === undefined)
+        return undefined;
+    const repository = context.inputs.cacheRef;
+    return {
+        kept: await keptInRepository(repository, context.matchedKey),
+        source: `docker-image://${repository}`,
+        via: 'context'
+    };
+}
+/** The plan in one line of the log. */
+function describePlan(plan) {
+    if (plan.kind === 'registry')
+        return `Base images come from their registries: ${plan.why}.`;
+    if (plan.kind === 'kept')
+        return `Base images come from the restored entry, asking no registry: ${plan.bases.kept.map(k => `${k.name} (${k.resolved || k.digest})`).join(', ')}.`;
+    return plan.fallback
+        ? `Base images come from their registries (this run may write, so a moved tag is seen); the entry's copies stand in if a registry cannot answer: ${plan.fallback.kept.map(k => k.name).join(', ')}.`
+        : 'Base images come from their registries (this run may write); the restored entry keeps no copy of them.';
+}
+/**
+ * Runs the build on the planned bases. A base image whose registry refused
+ * or could not be reached: a run that may write builds again on the kept
+ * copy, with a warning; without one, the build fails with one sentence that
+ * names the image, its registry and the fix.
+ */
+async function buildOnBases(plan, context, build) {
+    const run = async (source) => {
+        if (source === undefined)
+            return build(undefined);
+        if (source.via === 'context')
+            return build({ kept: source.kept, source: source.source });
+        await loadIntoEngine(source.kept, source.layout ?? '', context.workDir, context.env);
+        return build(undefined);
+    };
+    const first = plan.kind === 'kept' ? plan.bases : undefined;
+    try {
+        return { built: await run(first), report: { fromCache: first?.kept.length ?? 0 } };
+    }
+    catch (error) {
+        if (!(error instanceof BuildError) || error.failed === undefined)
+            throw error;
+        const failure = baseResolveFailure(error.failed.output);
+        if (failure === undefined)
+            throw error;
+        const fallback = plan.kind === 'registry-first' ? plan.fallback : undefined;
+        if (fallback === undefined)
+            throw new BuildError(baseFailureSentence(failure), error.failed);
+        const answered = failure.status === undefined ? 'could not be reached' : `answered ${failure.status}`;
+        warning(`The registry ${failure.registry} ${answered} for the base image ${failure.name}; building on the copies the restored entry keeps instead (${fallback.kept.map(k => k.name).join(', ')}), which a later run refreshes once the registry answers.`);
+        const built = await run(fallback);
+        return {
+            built,
+            report: { fromCache: fallback.kept.length, fellBack: `${failure.registry} ${answered}` }
+        };
+    }
+}
+// An image the engine holds itself (built or pulled by an earlier step) is
+// what the user means on the docker driver, which builds on it: left alone.
+async function leftToTheEngine(kept, context) {
+    if (!context.dockerDriver)
+        return kept;
+    const local = await Promise.all(kept.map(k => inEngine(k.name, context.env)));
+    return kept.filter((_, i) => !local[i]);
+}
+async function inEngine(name, env) {
+    const { exitCode } = await docker_cli_docker(['image', 'inspect', '--format', '{{.Id}}', name], { env });
+    return exitCode === 0;
+}
+/**
+ * Keeps with the exported entry a copy of each base image the build used:
+ * those it resolved from registries, exported through the same builder
+ * (which holds them already) with the cache's compression, so that their
+ * layers are the very blobs the cache holds; or, when the build fell back on
+ * kept copies, those copies. Never fails the job: what cannot be kept is said.
+ */
+async function keepBases(plan, report, built, context) {
+    if (plan.kind !== 'registry-first')
+        return report;
+    const started = Date.now();
+    try {
+        const carried = report.fellBack !== undefined ? plan.fallback : undefined;
+        const kept = carried ? await carryForward(carried, context) : await keepResolved(built.bases, context);
+        if (kept.bases.length === 0)
+            return { ...report, notKept: 'the build resolved no base image from a registry' };
+        if (context.to.type === 'local')
+            await addToIndex(context.to.dir, kept.bases);
+        else {
+            const named = await nameInRepository(context.inputs.cacheRef, context.contentKey, kept.bases);
+            if (!named.ok)
+                throw new Error(`the index naming them could not be pushed: ${named.error}`);
+        }
+        const where = context.to.type === 'local' ? '' : ' in the cache repository';
+        const cost = kept.addedBytes === undefined
+            ? "their layers are the cache's own"
+            : `they add ${megabytes_megabytes(kept.addedBytes, 3)}, their layers being the cache's own`;
+        const seconds = ((Date.now() - started) / 1000).toFixed(1);
+        info(`Kept ${kept.bases.length} base image(s) with the entry${where} in ${seconds} s (${kept.bases.map(k => `${k.name} at ${k.resolved}`).join(', ')}): ${cost}.`);
+        return { ...report, kept: { count: kept.bases.length, addedBytes: kept.addedBytes } };
+    }
+    catch (error) {
+        warning(`Could not keep the base images with the entry: ${error.message}`);
+        return { ...report, notKept: error.message };
+    }
+    finally {
+        await removeDir(context.workDir);
+    }
+}
+async function carryForward(source, context) {
+    if (context.to.type !== 'local' || source.layout === undefined)
+        return { bases: source.kept };
+    let added = 0;
+    for (const base of source.kept)
+        added += await copyImage(source.layout, context.to.dir, base.digest);
+    return { bases: source.kept, addedBytes: added };
+}
+async function keepResolved(resolved, context) {
+    const to = context.to;
+    const bases = [];
+    let added = 0;
+    for (const [i, base] of (await registryBases(resolved, context)).entries()) {
+        const copy = await exportBase(base, i, {
+            builder: context.builder,
+            compression: context.inputs.cacheCompression,
+            workDir: context.workDir,
+            env: context.env,
+            to: to.type === 'local'
+                ? { kind: 'layout' }
+                : { kind: 'repository', name: basesRef(context.inputs.cacheRef, context.contentKey) }
+        });
+        if ('problem' in copy) {
+            warning(`Could not keep the base image ${base.name} with the entry: ${copy.problem}`);
+            continue;
+        }
+        if (to.type === 'local' && copy.layout !== undefined)
+            added += await copyImage(copy.layout, to.dir, copy.descriptor.digest);
+        bases.push({ name: base.name, resolved: base.digest, ...copy.descriptor });
+    }
+    return { bases, addedBytes: to.type === 'local' ? added : undefined };
+}
+async function registryBases(bases, context) {
+    // A build on the docker driver takes an image the engine holds; a builder of its own sees none.
+    if (!context.dockerDriver || context.builder !== undefined)
+        return bases;
+    const local = await Promise.all(bases.map(b => inEngine(b.name, context.env)));
+    return bases.filter((_, i) => !local[i]);
+}
+
 ;// CONCATENATED MODULE: ./src/steps/restore.ts
 
 
@@ -46095,7 +46729,7 @@ async function refresh(stale, what, context) {
     const from = context.built.retriedWithoutCache ? [] : (context.entry?.from ?? []);
     try {
         const exportBuild = await group('Export the refreshed cache', () => build(context.inputs, { from, to: exporting.location }, { builder: exporting.builder, output: 'cache' }, context.workDir, context.env));
-        return { decision: exporting.decision, exportError: exportBuild.cacheExportError };
+        return { decision: exporting.decision, exportError: exportBuild.cacheExportError, exporting };
     }
     catch (error) {
         warning(`Could not export the refreshed cache, so the stale entry stays: ${error.message}`);
@@ -46122,6 +46756,8 @@ function staleness(plan, entry, built) {
 }
 
 ;// CONCATENATED MODULE: ./src/steps/main-step.ts
+
+
 
 
 
@@ -46200,7 +46836,8 @@ async function mainStep() {
     const store = createStore(storeConfig, runner, serveBlobs);
     const workDir = buildDir(runner.temp);
     const cutDir = progressDir(runner.temp);
-    saveCleanup([...store.temporaryPaths(), workDir, cutDir, mountsDir(runner.temp)]);
+    const basesDir = external_node_path_namespaceObject.join(runner.temp, 'buildx-ci-cache', 'bases');
+    saveCleanup([...store.temporaryPaths(), workDir, cutDir, basesDir, mountsDir(runner.temp)]);
     const restored = inputs.noCache
         ? notRestored()
         : await group('Restore the cache', () => restoreOrReuse(store, plan, inputs.restoreTimeoutSeconds, {
@@ -46227,6 +46864,18 @@ async function mainStep() {
         : skipBecause({ kind: 'denied', denial: write.denial });
     const exporting = await prepareExport(inputs.noCache ? freshSave : plannedSave({ write, plan, source, entry, restoreTimedOut: restored.timedOut }), exportContext);
     let decision = exporting.decision;
+    const basePlan = await planBases({
+        inputs,
+        restored: entry?.from ?? [],
+        entryDir: entry?.dir,
+        matchedKey: usedKey,
+        mayWrite: write.allowed,
+        dockerDriver: builder.driver === 'docker' && exporting.builder === undefined,
+        classicStore: !builder.containerdStore,
+        workDir: basesDir,
+        env: runner.env
+    });
+    info(describePlan(basePlan));
     const mountsContext = { inputs, builder: exporting.builder, temp: runner.temp, env: runner.env };
     const cacheMounts = await mountsOfBuild(inputs);
     const mounts = await mountsBeforeBuild(cacheMounts, entry, restored.fromEngine === true, mountsContext);
@@ -46257,14 +46906,15 @@ async function mainStep() {
     const started = Date.now();
     const seconds = () => (Date.now() - started) / 1000;
     try {
-        const built = await group(`Build ${inputs.image}`, () => build(inputs, { from: entry?.from ?? [], to: exporting.location }, {
+        const { built, report: baseReport } = await group(`Build ${inputs.image}`, () => buildOnBases(basePlan, { workDir: basesDir, env: runner.env }, bases => build(inputs, { from: entry?.from ?? [], to: exporting.location, bases }, {
             builder: exporting.builder,
             output: 'image',
             // Only the current builder outlives this job with the cache the label vouches for.
             origin: exporting.builder === undefined && builder.name !== undefined
                 ? { key: plan.content, builder: builder.name }
                 : undefined
-        }, workDir, runner.env));
+        }, workDir, runner.env)));
+        state.bases = baseReport;
         state.build = {
             seconds: seconds(),
             steps: built.steps,
@@ -46281,6 +46931,7 @@ async function mainStep() {
         state.stale = judged !== undefined;
         setOutput(Output.CachedSteps, `${built.steps.cached}/${built.steps.total}`);
         setOutput(Output.CacheStale, String(state.stale));
+        let exportedBy = exporting;
         if (judged) {
             const refreshed = await refreshIfDue(decision, judged, {
                 ...exportContext,
@@ -46293,7 +46944,18 @@ async function mainStep() {
             });
             decision = refreshed.decision;
             exportError = refreshed.exportError ?? exportError;
+            exportedBy = refreshed.exporting ?? exportedBy;
         }
+        if (decision.save && exportedBy.location)
+            state.bases = await keptWithEntry(basePlan, baseReport, built, {
+                inputs,
+                to: exportedBy.location,
+                contentKey: plan.content,
+                builder: exportedBy.builder,
+                dockerDriver: builder.driver === 'docker' && exportedBy.builder === undefined,
+                workDir: basesDir,
+                env: runner.env
+            });
         const exported = decision.save ? await store.exported(exportError) : undefined;
         setOutput(Output.CacheSize, String(exported?.sizeBytes ?? entry?.sizeBytes ?? 0));
         if (exported)
@@ -46350,6 +47012,9 @@ function servedEntryFailed(state, key, problems) {
     setOutput(Output.MatchedKey, '');
     setOutput(Output.CacheHit, 'false');
     setOutput(Output.CacheSource, 'none');
+}
+function keptWithEntry(...args) {
+    return group('Keep the base images with the entry', () => keepBases(...args));
 }
 /** The decision to save, unless what was exported can't or shouldn't be: then why not, in a warning. */
 function checkedExport(decision, exported, limitBytes) {

@@ -33622,8 +33622,9 @@ async function servedEntry(dir, urls) {
         return manifest;
     let top;
     try {
-        top = JSON.parse(await external_node_fs_namespaceObject.promises.readFile(external_node_path_namespaceObject.join(dir, 'index.json'), 'utf8'))
-            .manifests?.[0];
+        const { manifests } = JSON.parse(await external_node_fs_namespaceObject.promises.readFile(external_node_path_namespaceObject.join(dir, 'index.json'), 'utf8'));
+        // BuildKit imports the manifest tagged `latest`; kept base images may follow it.
+        top = manifests?.find(m => m?.annotations?.['org.opencontainers.image.ref.name'] === 'latest') ?? manifests?.[0];
     }
     catch {
         return { problem: 'index.json is not valid JSON' };
@@ -33986,6 +33987,17 @@ class ImagetoolsClient {
             return { ok: false, error: `the registry did not answer within ${this.pushSeconds} s` };
         return run.code === 0 ? { ok: true } : { ok: false, error: errorMessage(run.stderr) };
     }
+    /** Makes `target` an index of the manifests `sources` name (in the target's repository), with these annotations on it. */
+    async combine(target, sources, annotations) {
+        const args = ['buildx', 'imagetools', 'create', '--tag', target];
+        for (const [name, value] of Object.entries(annotations))
+            args.push('--annotation', `index:${name}=${value}`);
+        args.push(...sources);
+        const run = await registry_client_docker(args, this.pushSeconds);
+        if (run.timedOut)
+            return { ok: false, error: `the registry did not answer within ${this.pushSeconds} s` };
+        return run.code === 0 ? { ok: true } : { ok: false, error: errorMessage(run.stderr) };
+    }
 }
 function registry_client_docker(args, seconds) {
     const deadline = timeLimit(seconds, `the registry did not answer within ${seconds} s`);
@@ -34111,10 +34123,16 @@ const MAX_BRANCH_HINT = 30;
 const HASH_HINT = 12;
 /** Marks the tag that follows an image's newest entry on a branch. */
 const NEWEST = 'newest';
+/** Marks the tag of an entry's kept base images. */
+const BASES = 'bases';
 /** The tag of one content key (`<prefix>/<image>/<branch>/<hash>`): rewritten only for the same content. */
 function contentTag(contentKey) {
     const [, image, branch, hash] = components(contentKey);
     return join([hint(image, MAX_IMAGE_HINT), hint(branch, MAX_BRANCH_HINT), hint(hash, HASH_HINT), digest(contentKey)]);
+}
+/** The tag of the index that keeps the base images of one content key's entry, beside it. */
+function basesTag(contentKey) {
+    return join([contentTag(contentKey), BASES]);
 }
 /**
  * The tag that follows the newest entry of an image on a branch, named by the
@@ -39593,7 +39611,8 @@ const Input = {
     Summary: 'summary',
     SaveOnFailure: 'save-on-failure',
     CacheMounts: 'cache-mounts',
-    MaxCacheMountSize: 'max-cache-mount-size'
+    MaxCacheMountSize: 'max-cache-mount-size',
+    BaseImages: 'base-images'
 };
 const Output = {
     Key: 'key',
@@ -40029,16 +40048,36 @@ function buildCell(state) {
         return `failed after ${summary_seconds(build.seconds)}${kept}`;
     }
     const retry = build.retriedWithoutCache ? '; rebuilt without the broken cache' : '';
-    return `${summary_seconds(build.seconds)}, ${build.steps.cached}/${build.steps.total} steps cached${retry}`;
+    return `${summary_seconds(build.seconds)}, ${build.steps.cached}/${build.steps.total} steps cached${retry}${basesUsedWords(state)}`;
 }
 function summary_savedCell(state, save) {
     const r = save.result;
     if (r.saved) {
         const moved = r.movedBytes === undefined ? '' : `, ${megabytes(r.movedBytes)} uploaded`;
         const saved = `${megabytes(r.sizeBytes)} in ${summary_seconds(save.seconds)} (${rate(r.sizeBytes, save.seconds)}${moved})`;
-        return state.progress ? `**partial**: ${progressSavedLine(state.progress, r.sizeBytes, code)}; ${saved}` : saved;
+        const entry = state.progress
+            ? `**partial**: ${progressSavedLine(state.progress, r.sizeBytes, code)}; ${saved}`
+            : saved;
+        return `${entry}${basesKeptWords(state)}`;
     }
     return `no: ${summary_cell(r.reason)}`;
+}
+// What the kept base images gained this run: the registry lookups it did not make.
+function basesUsedWords(state) {
+    const from = state.bases?.fromCache ?? 0;
+    if (from === 0)
+        return '';
+    const why = state.bases?.fellBack ? ` (the registry: ${summary_cell(state.bases.fellBack)})` : '';
+    return `; ${from} base image(s) from the entry, ${from} registry lookup(s) avoided${why}`;
+}
+// What keeping them costs the entry.
+function basesKeptWords(state) {
+    const kept = state.bases?.kept;
+    if (!kept)
+        return '';
+    return kept.addedBytes === undefined
+        ? `; keeps ${kept.count} base image(s) in the cache repository`
+        : `; keeps ${kept.count} base image(s), adding ${megabytes(kept.addedBytes, 3)}`;
 }
 // Our table continues only if nothing but its rows came after its rule.
 function continuesTable(file) {

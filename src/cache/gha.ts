@@ -325,8 +325,11 @@ export async function servedEntry(dir: string, urls: readonly string[]): Promise
   if ('problem' in manifest) return manifest
   let top: unknown
   try {
-    top = (JSON.parse(await fs.promises.readFile(path.join(dir, 'index.json'), 'utf8')) as { manifests?: unknown[] })
-      .manifests?.[0]
+    const { manifests } = JSON.parse(await fs.promises.readFile(path.join(dir, 'index.json'), 'utf8')) as {
+      manifests?: Array<{ annotations?: Record<string, unknown> }>
+    }
+    // BuildKit imports the manifest tagged `latest`; kept base images may follow it.
+    top = manifests?.find(m => m?.annotations?.['org.opencontainers.image.ref.name'] === 'latest') ?? manifests?.[0]
   } catch {
     return { problem: 'index.json is not valid JSON' }
   }

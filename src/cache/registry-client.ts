@@ -44,6 +44,16 @@ export class ImagetoolsClient implements RegistryClient {
     if (run.timedOut) return { ok: false, error: `the registry did not answer within ${this.pushSeconds} s` }
     return run.code === 0 ? { ok: true } : { ok: false, error: errorMessage(run.stderr) }
   }
+
+  /** Makes `target` an index of the manifests `sources` name (in the target's repository), with these annotations on it. */
+  async combine(target: string, sources: string[], annotations: Record<string, string>): Promise<Pushed> {
+    const args = ['buildx', 'imagetools', 'create', '--tag', target]
+    for (const [name, value] of Object.entries(annotations)) args.push('--annotation', `index:${name}=${value}`)
+    args.push(...sources)
+    const run = await docker(args, this.pushSeconds)
+    if (run.timedOut) return { ok: false, error: `the registry did not answer within ${this.pushSeconds} s` }
+    return run.code === 0 ? { ok: true } : { ok: false, error: errorMessage(run.stderr) }
+  }
 }
 
 interface Run {

@@ -18,11 +18,18 @@ const MAX_BRANCH_HINT = 30
 const HASH_HINT = 12
 /** Marks the tag that follows an image's newest entry on a branch. */
 const NEWEST = 'newest'
+/** Marks the tag of an entry's kept base images. */
+const BASES = 'bases'
 
 /** The tag of one content key (`<prefix>/<image>/<branch>/<hash>`): rewritten only for the same content. */
 export function contentTag(contentKey: string): string {
   const [, image, branch, hash] = components(contentKey)
   return join([hint(image, MAX_IMAGE_HINT), hint(branch, MAX_BRANCH_HINT), hint(hash, HASH_HINT), digest(contentKey)])
+}
+
+/** The tag of the index that keeps the base images of one content key's entry, beside it. */
+export function basesTag(contentKey: string): string {
+  return join([contentTag(contentKey), BASES])
 }
 
 /**

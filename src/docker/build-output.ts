@@ -12,7 +12,10 @@ export interface StepCounts {
  * CACHED. A `FROM` step resolves a base image and is never reported CACHED,
  * warm or not: it is not a step the cache can serve, so it is not counted.
  * Nor is `#3 [auth] sharing credentials for ghcr.io`, which a build prints
- * after a `docker login` to a registry it reads.
+ * after a `docker login` to a registry it reads, nor what loads a base image
+ * from a named context (`#2 [context alpine] load metadata for ...`,
+ * `#5 [context alpine] OCI load from client`, `#5 [context alpine] <ref>@<digest>`),
+ * which a stage named `context` (`[context 1/3] RUN ...`) is not.
  */
 export function stepCounts(progress: string): StepCounts {
   // Steps by name: an `ADD <url>` shows as two vertices of one name, the
@@ -21,7 +24,7 @@ export function stepCounts(progress: string): StepCounts {
   const nameOf = new Map<string, string>()
   const cachedIds = new Set<string>()
   for (const line of progress.split('\n')) {
-    const step = /^#(\d+) (\[(?!internal\]|auth\])[^\]]*\] (?!FROM ).*)$/.exec(line)
+    const step = /^#(\d+) (\[(?!internal\]|auth\]|context (?!\d+\/\d+\])\S+\] )[^\]]*\] (?!FROM ).*)$/.exec(line)
     if (step && !nameOf.has(step[1])) nameOf.set(step[1], step[2].trim())
     // A step a registry cache serves without its layer being local yet is
     // reported as the layer's download, not as CACHED; a step that runs

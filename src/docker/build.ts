@@ -3,6 +3,7 @@ import * as fs from 'node:fs'
 import * as path from 'node:path'
 import { removeDir } from '../fsutil.js'
 import type { Inputs } from '../inputs.js'
+import { resolvedBases, type ResolvedBase } from './base-images.js'
 import { buildxArgs, type BuildCache, type BuildSetup } from './buildx-args.js'
 import { cacheExportError, stepCounts, type StepCounts } from './build-output.js'
 import { secretEnv } from './build-secrets.js'
@@ -31,6 +32,8 @@ export interface BuildOutcome {
   cacheExportError?: string
   imageId: string
   digest: string
+  /** The images the build resolved from registries (its provenance's materials). */
+  bases: ResolvedBase[]
 }
 
 /** Where a build writes its image ID and metadata: a fixed path, so the post step removes it even after a cancelled build. */
@@ -52,7 +55,10 @@ export async function build(
 ): Promise<BuildOutcome> {
   await fs.promises.mkdir(dir, { recursive: true })
   const run: BuildSetup = { iidFile: path.join(dir, 'iid'), metadataFile: path.join(dir, 'metadata.json'), ...how }
-  const buildEnv = { ...env, ...secretEnv(inputs.secrets) }
+  // The provenance's materials in the metadata file say which digest each
+  // base image resolved to (min is buildx's default; max has them too).
+  const provenance = env.BUILDX_METADATA_PROVENANCE === 'max' ? 'max' : 'min'
+  const buildEnv = { ...env, ...secretEnv(inputs.secrets), BUILDX_METADATA_PROVENANCE: provenance }
   try {
     let result = await runBuildx(buildxArgs(inputs, cache, run), buildEnv)
     let retriedWithoutCache = false
@@ -63,7 +69,10 @@ export async function build(
           : `The build failed on records a damaged cache left in the engine (${result.error}); building once more without the engine's cache.`
       )
       if (cache.to?.type === 'local') await removeDir(cache.to.dir)
-      result = await runBuildx(buildxArgs(inputs, { from: [], to: cache.to, noCache: true }, run), buildEnv)
+      result = await runBuildx(
+        buildxArgs(inputs, { from: [], to: cache.to, noCache: true, bases: cache.bases }, run),
+        buildEnv
+      )
       retriedWithoutCache = true
     }
     if (result.exitCode !== 0) {
@@ -84,16 +93,21 @@ export async function build(
   }
 }
 
-async function imageFacts(iidFile: string, metadataFile: string): Promise<{ imageId: string; digest: string }> {
+async function imageFacts(
+  iidFile: string,
+  metadataFile: string
+): Promise<{ imageId: string; digest: string; bases: ResolvedBase[] }> {
   const imageId = (await fs.promises.readFile(iidFile, 'utf8').catch(() => '')).trim()
   let digest = ''
+  let bases: ResolvedBase[] = []
   try {
     const metadata = JSON.parse(await fs.promises.readFile(metadataFile, 'utf8')) as Record<string, unknown>
     if (typeof metadata['containerimage.digest'] === 'string') digest = metadata['containerimage.digest']
+    bases = resolvedBases(metadata)
   } catch {
     // No metadata file (nothing exported): the digest output stays empty.
   }
-  return { imageId, digest }
+  return { imageId, digest, bases }
 }
 
 /** One `docker buildx build` process as it ended. */

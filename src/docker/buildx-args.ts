@@ -1,6 +1,7 @@
 import type { CacheLocation } from '../cache/store.js'
 import type { Inputs } from '../inputs.js'
 import { attributes } from './attributes.js'
+import { baseContextArgs, type KeptBase } from './base-images.js'
 import { secretVariable } from './build-secrets.js'
 import { imageLabelArgs, type ImageOrigin } from './engine-image.js'
 
@@ -21,6 +22,8 @@ export interface BuildCache {
    * every later build of the same steps (see import-failures.ts).
    */
   noCache?: boolean
+  /** Base images kept in a restored layout, which the build uses instead of asking their registries. */
+  bases?: { kept: KeptBase[]; source: string }
 }
 
 /** The rest of one build's command line: where it writes the image ID and metadata, the builder, the output. */
@@ -56,6 +59,7 @@ export function buildxArgs(inputs: Inputs, cache: BuildCache, run: BuildSetup): 
   if (run.output === 'image' && inputs.load) args.push('--output', loaded(inputs.cacheCompression))
   if (run.output === 'image' && inputs.push) args.push('--push')
   if (inputs.pull) args.push('--pull')
+  if (cache.bases) args.push(...baseContextArgs(cache.bases.kept, cache.bases.source))
   // no-cache: neither the engine's cache nor an imported one.
   const noCache = cache.noCache || inputs.noCache
   if (noCache) args.push('--no-cache')

@@ -1,5 +1,6 @@
 import * as core from '@actions/core'
 import { randomUUID } from 'node:crypto'
+import * as path from 'node:path'
 import { createStore } from '../cache/create.js'
 import type { Exported } from '../cache/store.js'
 import { Input, Output } from '../constants.js'
@@ -15,6 +16,7 @@ import { logHashInputs } from '../key/hash-log.js'
 import { imageHash } from '../key/hash.js'
 import { cacheSourceOf, isPartialKey, keyPlan, sameContent } from '../key/key.js'
 import { saveCleanup, saveStepState, type StepState } from './step-state.js'
+import { buildOnBases, describePlan, keepBases, planBases, type BaseImagesReport } from './base-images.js'
 import { restoreOrReuse, type RestoreOutcome } from './restore.js'
 import { prepareExport } from './prepare-export.js'
 import {
@@ -87,7 +89,8 @@ async function mainStep(): Promise<void> {
   const store = createStore(storeConfig, runner, serveBlobs)
   const workDir = buildDir(runner.temp)
   const cutDir = progressDir(runner.temp)
-  saveCleanup([...store.temporaryPaths(), workDir, cutDir, mountsDir(runner.temp)])
+  const basesDir = path.join(runner.temp, 'buildx-ci-cache', 'bases')
+  saveCleanup([...store.temporaryPaths(), workDir, cutDir, basesDir, mountsDir(runner.temp)])
   const restored = inputs.noCache
     ? notRestored()
     : await core.group('Restore the cache', () =>
@@ -119,6 +122,18 @@ async function mainStep(): Promise<void> {
     exportContext
   )
   let decision = exporting.decision
+  const basePlan = await planBases({
+    inputs,
+    restored: entry?.from ?? [],
+    entryDir: entry?.dir,
+    matchedKey: usedKey,
+    mayWrite: write.allowed,
+    dockerDriver: builder.driver === 'docker' && exporting.builder === undefined,
+    classicStore: !builder.containerdStore,
+    workDir: basesDir,
+    env: runner.env
+  })
+  core.info(describePlan(basePlan))
   const mountsContext = { inputs, builder: exporting.builder, temp: runner.temp, env: runner.env }
   const cacheMounts = await mountsOfBuild(inputs)
   const mounts = await mountsBeforeBuild(cacheMounts, entry, restored.fromEngine === true, mountsContext)
@@ -151,23 +166,26 @@ async function mainStep(): Promise<void> {
   const started = Date.now()
   const seconds = (): number => (Date.now() - started) / 1000
   try {
-    const built = await core.group(`Build ${inputs.image}`, () =>
-      build(
-        inputs,
-        { from: entry?.from ?? [], to: exporting.location },
-        {
-          builder: exporting.builder,
-          output: 'image',
-          // Only the current builder outlives this job with the cache the label vouches for.
-          origin:
-            exporting.builder === undefined && builder.name !== undefined
-              ? { key: plan.content, builder: builder.name }
-              : undefined
-        },
-        workDir,
-        runner.env
+    const { built, report: baseReport } = await core.group(`Build ${inputs.image}`, () =>
+      buildOnBases(basePlan, { workDir: basesDir, env: runner.env }, bases =>
+        build(
+          inputs,
+          { from: entry?.from ?? [], to: exporting.location, bases },
+          {
+            builder: exporting.builder,
+            output: 'image',
+            // Only the current builder outlives this job with the cache the label vouches for.
+            origin:
+              exporting.builder === undefined && builder.name !== undefined
+                ? { key: plan.content, builder: builder.name }
+                : undefined
+          },
+          workDir,
+          runner.env
+        )
       )
     )
+    state.bases = baseReport
     state.build = {
       seconds: seconds(),
       steps: built.steps,
@@ -185,6 +203,7 @@ async function mainStep(): Promise<void> {
     state.stale = judged !== undefined
     core.setOutput(Output.CachedSteps, `${built.steps.cached}/${built.steps.total}`)
     core.setOutput(Output.CacheStale, String(state.stale))
+    let exportedBy = exporting
     if (judged) {
       const refreshed = await refreshIfDue(decision, judged, {
         ...exportContext,
@@ -197,7 +216,18 @@ async function mainStep(): Promise<void> {
       })
       decision = refreshed.decision
       exportError = refreshed.exportError ?? exportError
+      exportedBy = refreshed.exporting ?? exportedBy
     }
+    if (decision.save && exportedBy.location)
+      state.bases = await keptWithEntry(basePlan, baseReport, built, {
+        inputs,
+        to: exportedBy.location,
+        contentKey: plan.content,
+        builder: exportedBy.builder,
+        dockerDriver: builder.driver === 'docker' && exportedBy.builder === undefined,
+        workDir: basesDir,
+        env: runner.env
+      })
 
     const exported = decision.save ? await store.exported(exportError) : undefined
     core.setOutput(Output.CacheSize, String(exported?.sizeBytes ?? entry?.sizeBytes ?? 0))
@@ -261,6 +291,10 @@ function servedEntryFailed(state: StepState, key: string, problems: string[]): v
   core.setOutput(Output.MatchedKey, '')
   core.setOutput(Output.CacheHit, 'false')
   core.setOutput(Output.CacheSource, 'none')
+}
+
+function keptWithEntry(...args: Parameters<typeof keepBases>): Promise<BaseImagesReport> {
+  return core.group('Keep the base images with the entry', () => keepBases(...args))
 }
 
 /** The decision to save, unless what was exported can't or shouldn't be: then why not, in a warning. */

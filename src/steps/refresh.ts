@@ -2,7 +2,7 @@ import * as core from '@actions/core'
 import type { Restored } from '../cache/store.js'
 import { build, type BuildOutcome } from '../docker/build.js'
 import type { Inputs } from '../inputs.js'
-import { prepareExport, type ExportContext } from './prepare-export.js'
+import { prepareExport, type ExportContext, type ExportPlan } from './prepare-export.js'
 import { saveBecause, skipBecause, type SaveDecision } from './save-decision.js'
 import type { Staleness } from './staleness.js'
 
@@ -26,6 +26,8 @@ export interface Refreshed {
   decision: SaveDecision
   /** What buildx printed when the refresh's own export failed (it is told to ignore export errors). */
   exportError?: string
+  /** Where and on which builder the refresh exported, when it did. */
+  exporting?: ExportPlan
 }
 
 export async function refreshIfDue(
@@ -75,7 +77,7 @@ async function refresh(stale: Staleness, what: string, context: RefreshContext):
         context.env
       )
     )
-    return { decision: exporting.decision, exportError: exportBuild.cacheExportError }
+    return { decision: exporting.decision, exportError: exportBuild.cacheExportError, exporting }
   } catch (error) {
     core.warning(`Could not export the refreshed cache, so the stale entry stays: ${(error as Error).message}`)
     return { decision: skipBecause({ kind: 'build-failed' }) }

@@ -3,6 +3,7 @@ import type { StoreConfig, SaveResult } from '../cache/store.js'
 import type { CacheSource } from '../constants.js'
 import type { StepCounts } from '../docker/build-output.js'
 import type { MountReport } from '../mounts/report.js'
+import type { BaseImagesReport } from './base-images.js'
 import type { ProgressReport } from './progress-words.js'
 import type { SaveDecision } from './save-decision.js'
 
@@ -33,6 +34,8 @@ export interface StepState {
   summary: boolean
   /** The build's cache mounts: what was restored into the builder and exported for the save. */
   mounts?: MountReport[]
+  /** Where the base images came from, and what keeping them added to the entry. */
+  bases?: BaseImagesReport
 }
 
 /** What the post step's save came to. */

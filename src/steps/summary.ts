@@ -76,7 +76,7 @@ function buildCell(state: StepState): string {
     return `failed after ${seconds(build.seconds)}${kept}`
   }
   const retry = build.retriedWithoutCache ? '; rebuilt without the broken cache' : ''
-  return `${seconds(build.seconds)}, ${build.steps.cached}/${build.steps.total} steps cached${retry}`
+  return `${seconds(build.seconds)}, ${build.steps.cached}/${build.steps.total} steps cached${retry}${basesUsedWords(state)}`
 }
 
 function savedCell(state: StepState, save: SaveOutcome): string {
@@ -84,9 +84,29 @@ function savedCell(state: StepState, save: SaveOutcome): string {
   if (r.saved) {
     const moved = r.movedBytes === undefined ? '' : `, ${megabytes(r.movedBytes)} uploaded`
     const saved = `${megabytes(r.sizeBytes)} in ${seconds(save.seconds)} (${rate(r.sizeBytes, save.seconds)}${moved})`
-    return state.progress ? `**partial**: ${progressSavedLine(state.progress, r.sizeBytes, code)}; ${saved}` : saved
+    const entry = state.progress
+      ? `**partial**: ${progressSavedLine(state.progress, r.sizeBytes, code)}; ${saved}`
+      : saved
+    return `${entry}${basesKeptWords(state)}`
   }
   return `no: ${cell(r.reason)}`
+}
+
+// What the kept base images gained this run: the registry lookups it did not make.
+function basesUsedWords(state: StepState): string {
+  const from = state.bases?.fromCache ?? 0
+  if (from === 0) return ''
+  const why = state.bases?.fellBack ? ` (the registry: ${cell(state.bases.fellBack)})` : ''
+  return `; ${from} base image(s) from the entry, ${from} registry lookup(s) avoided${why}`
+}
+
+// What keeping them costs the entry.
+function basesKeptWords(state: StepState): string {
+  const kept = state.bases?.kept
+  if (!kept) return ''
+  return kept.addedBytes === undefined
+    ? `; keeps ${kept.count} base image(s) in the cache repository`
+    : `; keeps ${kept.count} base image(s), adding ${megabytes(kept.addedBytes, 3)}`
 }
 
 // Our table continues only if nothing but its rows came after its rule.

@@ -62,6 +62,24 @@ describe('stepCounts after a registry login', () => {
   })
 })
 
+describe('stepCounts with a base image from a named context', () => {
+  it('counts neither the context loading its metadata nor its load, as buildx 0.29 prints them', () => {
+    const progress = [
+      '#2 [context 127.0.0.1:5093/acme/base:1] load metadata for 127.0.0.1:5093/acme/base:1@sha256:f355213a6a431c7a9eba68c11cdc7c87597bf8e29cfa7223e4f12cfc1389eb8d',
+      '#2 DONE 0.1s',
+      '#5 [context 127.0.0.1:5093/acme/base:1] OCI load from client',
+      '#5 DONE 0.0s',
+      '#8 [context 127.0.0.1:5093/acme/base:1] 127.0.0.1:5000/cache@sha256:ea3d3746bb7aaf71e13b16676fd90f7cb65216dd2fb53899a1ea09268aac9cfc',
+      '#8 DONE 0.0s',
+      '#6 [1/3] RUN cat /base-version > /stamp',
+      '#6 CACHED',
+      '#7 [context 2/3] RUN echo hi >> /stamp',
+      '#7 CACHED'
+    ].join('\n')
+    expect(stepCounts(progress)).toEqual({ total: 2, cached: 2 })
+  })
+})
+
 // As buildx 0.13 printed them against a distribution registry.
 const refusedPush = `#10 exporting to image
 #10 DONE 1.2s

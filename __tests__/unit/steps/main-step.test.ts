@@ -88,6 +88,7 @@ jest.unstable_mockModule('../../../src/docker/build.js', () => ({
       steps: counts,
       retriedWithoutCache: false,
       imageId: 'sha256:1',
+      bases: [],
       digest: '',
       cacheExportError: cache.to ? exportError : undefined
     }

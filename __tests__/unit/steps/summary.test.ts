@@ -41,6 +41,17 @@ describe('summaryRow', () => {
     expect(row).toContain('| index in 0.4 s; 150.0 MB of 200.0 MB read by the builder during the build |')
   })
 
+  it('says what the kept base images gained a run, and what keeping them adds to the entry', () => {
+    const used = summaryRow(report({ bases: { fromCache: 2, fellBack: '127.0.0.1:5003 answered 429' } }), saved)
+    expect(used).toContain(
+      '| 31.3 s, 9/12 steps cached; 2 base image(s) from the entry, 2 registry lookup(s) avoided (the registry: 127.0.0.1:5003 answered 429) |'
+    )
+    const kept = summaryRow(report({ bases: { fromCache: 0, kept: { count: 1, addedBytes: 1738 } } }), saved)
+    expect(kept).toContain('(70 MB/s); keeps 1 base image(s), adding 0.002 MB |')
+    const inRepository = summaryRow(report({ bases: { fromCache: 0, kept: { count: 1 } } }), saved)
+    expect(inRepository).toContain('; keeps 1 base image(s) in the cache repository |')
+  })
+
   it("says a build took its steps from the engine's own cache, with no restore", () => {
     const row = summaryRow(
       report({
