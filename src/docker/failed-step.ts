@@ -83,7 +83,9 @@ export function progressOf(progress: string): Progress {
   }
   const names = (ids: Set<string>): Set<string> => new Set([...ids].flatMap(id => nameOf.get(id) ?? []))
   const cachedNames = names(cached)
-  const doneNames = names(done)
+  // Under load buildx can print DONE for the failing step before its ERROR:
+  // a step with an ERROR line did not finish.
+  const doneNames = names(new Set([...done].filter(id => !ended.has(id))))
   const built = [...doneNames].filter(name => !cachedNames.has(name))
   const unfinished = [...nameOf.keys()].filter(id => !cached.has(id) && !done.has(id) && !ended.has(id))
   return { finished: new Set([...cachedNames, ...doneNames]).size, built: built.length, unfinished: unfinished.length }

@@ -46,6 +46,19 @@ describe('buildx-0.29', () => {
     expect(progressOf(output).finished).toBe(0)
   })
 
+  it('sees nothing finished when buildx printed DONE for the failing first step before its ERROR, as it can under load', () => {
+    // Seen on a busy engine: the step's vertex is reported done, then again with its error.
+    const output = [
+      '#4 [1/2] RUN ["/bin/busybox", "false"]',
+      '#4 DONE 0.0s',
+      '',
+      '#4 [1/2] RUN ["/bin/busybox", "false"]',
+      '#4 0.241 runc run failed: unable to start container process: exec: "/bin/busybox": stat /bin/busybox: no such file or directory',
+      '#4 ERROR: process "/bin/busybox false" did not complete successfully: exit code: 1'
+    ].join('\n')
+    expect(progressOf(output)).toEqual({ finished: 0, built: 0, unfinished: 0 })
+  })
+
   it('counts the steps of each platform once by name, and names the platform only when buildx does', () => {
     const output = read29('multiplatform-error')
     expect(failedStep(output, ['linux/amd64', 'linux/386'])).toEqual({
