@@ -7,43 +7,20 @@ import * as fs from 'node:fs'
 import * as os from 'node:os'
 import * as path from 'node:path'
 import { classicEngine, docker, dockerConfig, uniqueWorkspaceFrom } from '../support/engine.js'
-import { pullRequestInto, pushTo, writer } from '../support/events.js'
-import { freshJob, leftovers, type JobOutcome } from '../support/fresh-job.js'
+import { pullRequestInto } from '../support/events.js'
+import { defaultBranchJobs, expectBuilt, type JobOutcome, type DefaultBranchJob } from '../support/fresh-job.js'
 import { ownRegistry, refusingRegistry, type OwnRegistry } from '../support/own-registry.js'
 import { engineRegistries } from '../support/registry.js'
-import type { EventSpec } from '../support/run-action.js'
 import { cacheServiceForFile } from '../support/suite.js'
-import type { TokenScope } from '../support/cache-service.js'
 
 jest.setTimeout(300_000)
 
 const service = cacheServiceForFile()
 
-interface Job {
-  workspace: string
-  image: string
-  event?: EventSpec
-  scopes?: TokenScope[]
-  inputs?: Record<string, string>
-  /** On the engine with the classic image store, as GitHub's ubuntu-24.04 runners have it. */
-  classic?: boolean
-}
-
-const job = (spec: Job): Promise<JobOutcome> =>
-  freshJob(service, {
-    workspace: spec.workspace,
-    image: spec.image,
-    inputs: { image: spec.image, ...spec.inputs },
-    event: spec.event ?? pushTo('master'),
-    scopes: spec.scopes ?? writer('master'),
-    env: spec.classic ? { DOCKER_HOST: classicEngine(), DOCKER_CONFIG: dockerConfig() } : {}
-  })
-
-function expectBuilt(r: JobOutcome): void {
-  expect(r.main.exitCode).toBe(0)
-  expect(r.post?.exitCode).toBe(0)
-  expect(leftovers(r.runnerTemp)).toEqual([])
-}
+const defaultBranchJob = defaultBranchJobs(service)
+/** `classic`: on the engine with the classic image store, as GitHub's ubuntu-24.04 runners have it. */
+const job = ({ classic, ...spec }: DefaultBranchJob & { classic?: boolean }): Promise<JobOutcome> =>
+  defaultBranchJob({ ...spec, env: classic ? { DOCKER_HOST: classicEngine(), DOCKER_CONFIG: dockerConfig() } : {} })
 
 /** A CI image FROM a base in a registry, and a way to publish that base again under the same tag. */
 function workspaceOn(base: string): { workspace: string; publish: (version: string) => void } {

@@ -10,18 +10,14 @@ import * as fs from 'node:fs'
 import * as os from 'node:os'
 import * as path from 'node:path'
 import { classicEngine, dockerConfig, workspaceFrom } from '../support/engine.js'
-import { pullRequestInto, pushTo, writer } from '../support/events.js'
-import { freshJob, leftovers, type JobOutcome } from '../support/fresh-job.js'
+import { pullRequestInto } from '../support/events.js'
+import { leftovers, defaultBranchJobs, type JobOutcome } from '../support/fresh-job.js'
 import { engineRegistries, registryTags } from '../support/registry.js'
-import type { EventSpec } from '../support/run-action.js'
-import type { TokenScope } from '../support/cache-service.js'
 import { cacheServiceForFile } from '../support/suite.js'
 
 jest.setTimeout(300_000)
 
 const service = cacheServiceForFile()
-const pushToMaster = pushTo('master')
-const masterWriter = writer('master')
 
 // Two mounts of two stages' worth of steps: the "compiler" cache keeps one
 // object per source it has seen; the other mount, a file of `OTHER_BYTES`.
@@ -46,24 +42,7 @@ function source(dir: string, name: string): void {
   fs.writeFileSync(path.join(dir, 'src.txt'), name)
 }
 
-interface Job {
-  workspace: string
-  image: string
-  event?: EventSpec
-  scopes?: TokenScope[]
-  inputs?: Record<string, string>
-  env?: Record<string, string>
-}
-
-const job = (spec: Job): Promise<JobOutcome> =>
-  freshJob(service, {
-    workspace: spec.workspace,
-    image: spec.image,
-    inputs: spec.inputs,
-    event: spec.event ?? pushToMaster,
-    scopes: spec.scopes ?? masterWriter,
-    env: spec.env
-  })
+const job = defaultBranchJobs(service)
 
 /** What each mount held when its step ran, as the step printed it. */
 function held(r: JobOutcome): { ccache: string; other: string } {

@@ -7,12 +7,10 @@ import * as fs from 'node:fs'
 import * as os from 'node:os'
 import * as path from 'node:path'
 import * as cache from '@actions/cache'
-import type { TokenScope } from '../support/cache-service.js'
 import { dropLargestBlob, withClient } from '../support/client.js'
 import { docker, keepAcrossRunners, uniqueWorkspaceFrom } from '../support/engine.js'
 import { pullRequestInto, pushTo, writer } from '../support/events.js'
-import { freshJob, leftovers, type JobOutcome } from '../support/fresh-job.js'
-import type { EventSpec } from '../support/run-action.js'
+import { defaultBranchJobs, expectBuilt, type JobOutcome } from '../support/fresh-job.js'
 import { cacheServiceForFile } from '../support/suite.js'
 import { indexEntries } from '../support/entries.js'
 
@@ -20,28 +18,7 @@ jest.setTimeout(300_000)
 
 const service = cacheServiceForFile()
 
-interface Job {
-  workspace: string
-  image: string
-  event?: EventSpec
-  scopes?: TokenScope[]
-  inputs?: Record<string, string>
-}
-
-const job = (spec: Job): Promise<JobOutcome> =>
-  freshJob(service, {
-    workspace: spec.workspace,
-    image: spec.image,
-    inputs: { image: spec.image, ...spec.inputs },
-    event: spec.event ?? pushTo('master'),
-    scopes: spec.scopes ?? writer('master')
-  })
-
-function expectBuilt(r: JobOutcome): void {
-  expect(r.main.exitCode).toBe(0)
-  expect(r.post?.exitCode).toBe(0)
-  expect(leftovers(r.runnerTemp)).toEqual([])
-}
+const job = defaultBranchJobs(service)
 
 /**
  * A CI image built FROM a local base image, which the docker driver resolves

@@ -13,18 +13,14 @@ import { branchTag } from '../../src/cache/registry-tags.js'
 import { KEY_ANNOTATION } from '../../src/cache/registry-manifest.js'
 import { classicEngine, dockerConfig, uniqueWorkspaceFrom } from '../support/engine.js'
 import { indexEntries } from '../support/entries.js'
-import { pullRequestInto, pushTo, writer } from '../support/events.js'
-import { freshJob, leftovers, type JobOutcome } from '../support/fresh-job.js'
+import { pullRequestInto } from '../support/events.js'
+import { leftovers, defaultBranchJobs, type JobOutcome } from '../support/fresh-job.js'
 import { engineRegistries, registryTags } from '../support/registry.js'
-import type { EventSpec } from '../support/run-action.js'
-import type { TokenScope } from '../support/cache-service.js'
 import { cacheServiceForFile } from '../support/suite.js'
 
 jest.setTimeout(300_000)
 
 const service = cacheServiceForFile()
-const pushToMaster = pushTo('master')
-const masterWriter = writer('master')
 
 // 8 MiB that no cache holds before the first run: the "heavy" toolchain step.
 const HEAVY = 'RUN head -c 8388608 /dev/urandom > /heavy.bin'
@@ -39,24 +35,7 @@ function withSteps(workspace: string, ...last: string[]): void {
   fs.writeFileSync(file, `${fs.readFileSync(original, 'utf8').trimEnd()}\n${last.join('\n')}\n`)
 }
 
-interface Job {
-  workspace: string
-  image: string
-  event?: EventSpec
-  scopes?: TokenScope[]
-  inputs?: Record<string, string>
-  env?: Record<string, string>
-}
-
-const job = (spec: Job): Promise<JobOutcome> =>
-  freshJob(service, {
-    workspace: spec.workspace,
-    image: spec.image,
-    inputs: spec.inputs,
-    event: spec.event ?? pushToMaster,
-    scopes: spec.scopes ?? masterWriter,
-    env: spec.env
-  })
+const job = defaultBranchJobs(service)
 
 /** The lines of one log group. */
 function group(log: string, title: string): string {

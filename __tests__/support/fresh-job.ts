@@ -2,12 +2,14 @@
 // of the image, an empty RUNNER_TEMP, and the cache service's calls recorded.
 // Or, with keepEngine, the next job on a persistent runner: the engine keeps
 // what earlier jobs left.
+import { expect } from '@jest/globals'
 import * as fs from 'node:fs'
 import * as os from 'node:os'
 import * as path from 'node:path'
 import { runtimeToken, type CacheService, type TokenScope } from './cache-service.js'
 import { freshRunner } from './engine.js'
 import { isPack } from './entries.js'
+import { pushTo, writer } from './events.js'
 import { runJob, type EventSpec, type JobResult } from './run-action.js'
 
 export interface FreshJob {
@@ -68,4 +70,20 @@ export async function freshJob(service: CacheService, spec: FreshJob): Promise<J
 /** What a job left in RUNNER_TEMP: nothing, after its post step. */
 export function leftovers(runnerTemp: string): string[] {
   return fs.readdirSync(runnerTemp)
+}
+
+/** A job as most tests run it: a push to master, whose token may write, unless the spec says otherwise. */
+export type DefaultBranchJob = Omit<FreshJob, 'event' | 'scopes'> & Partial<Pick<FreshJob, 'event' | 'scopes'>>
+
+/** Jobs against `service` that default to a push to master. */
+export function defaultBranchJobs(service: CacheService): (spec: DefaultBranchJob) => Promise<JobOutcome> {
+  return spec =>
+    freshJob(service, { ...spec, event: spec.event ?? pushTo('master'), scopes: spec.scopes ?? writer('master') })
+}
+
+/** What every job that built shows: both steps passed and nothing is left in RUNNER_TEMP. */
+export function expectBuilt(r: JobOutcome): void {
+  expect(r.main.exitCode).toBe(0)
+  expect(r.post?.exitCode).toBe(0)
+  expect(leftovers(r.runnerTemp)).toEqual([])
 }
