@@ -98722,6 +98722,7 @@ async function checkLayout(dir) {
 function blobPath(dir, digest) {
     return external_node_path_namespaceObject.join(dir, 'blobs', 'sha256', digest.slice('sha256:'.length));
 }
+/** The descriptors a manifest or index names: its manifests, layers and config. */
 function children(document) {
     if (typeof document !== 'object' || document === null)
         return [];

@@ -33009,6 +33009,7 @@ async function checkLayout(dir) {
 function blobPath(dir, digest) {
     return external_node_path_namespaceObject.join(dir, 'blobs', 'sha256', digest.slice('sha256:'.length));
 }
+/** The descriptors a manifest or index names: its manifests, layers and config. */
 function children(document) {
     if (typeof document !== 'object' || document === null)
         return [];
@@ -33384,6 +33385,7 @@ var external_node_http_ = __nccwpck_require__(7067);
 ;// CONCATENATED MODULE: ./src/cache/packs/blob-server.ts
 
 
+
 function incomplete(problem) {
     return { kind: 'incomplete', problem };
 }
@@ -33455,7 +33457,12 @@ class BlobServer {
             catch {
                 return incomplete(`manifest ${digest} is not valid JSON`);
             }
-            for (const child of childrenOf(document)) {
+            for (const { digest: named, size, mediaType } of children(document)) {
+                const child = {
+                    digest: String(named),
+                    size: Number(size),
+                    mediaType: typeof mediaType === 'string' ? mediaType : ''
+                };
                 const held = this.blobs.get(child.digest);
                 if (!held)
                     return incomplete(`blob ${child.digest} is missing`);
@@ -33644,22 +33651,6 @@ class BlobServer {
             this.reads.delete(abort);
         }
     }
-}
-/** The descriptors a manifest or index names. */
-function childrenOf(document) {
-    if (typeof document !== 'object' || document === null)
-        return [];
-    const { manifests, layers, config } = document;
-    const list = [
-        ...(Array.isArray(manifests) ? manifests : []),
-        ...(Array.isArray(layers) ? layers : []),
-        ...(config ? [config] : [])
-    ];
-    return list.map(d => ({
-        digest: String(d?.digest),
-        size: Number(d?.size),
-        mediaType: typeof d?.mediaType === 'string' ? d.mediaType : ''
-    }));
 }
 function stalled(ms) {
     return new Error(`nothing arrived for ${Math.round(ms / 1000)} s`);

@@ -1,7 +1,7 @@
 import * as fs from 'node:fs'
 import * as path from 'node:path'
 
-interface Descriptor {
+export interface Descriptor {
   mediaType?: unknown
   digest?: unknown
   size?: unknown
@@ -85,7 +85,8 @@ export function blobPath(dir: string, digest: string): string {
   return path.join(dir, 'blobs', 'sha256', digest.slice('sha256:'.length))
 }
 
-function children(document: unknown): Descriptor[] {
+/** The descriptors a manifest or index names: its manifests, layers and config. */
+export function children(document: unknown): Descriptor[] {
   if (typeof document !== 'object' || document === null) return []
   const { manifests, layers, config } = document as Record<string, unknown>
   const list = [

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto'
 import * as http from 'node:http'
 import type { AddressInfo } from 'node:net'
+import { children } from '../integrity.js'
 
 // The restored entry, offered to BuildKit as a read-only registry on the
 // loopback interface: BuildKit imports it as `type=registry` and pulls each
@@ -111,7 +112,12 @@ export class BlobServer {
       } catch {
         return incomplete(`manifest ${digest} is not valid JSON`)
       }
-      for (const child of childrenOf(document)) {
+      for (const { digest: named, size, mediaType } of children(document)) {
+        const child = {
+          digest: String(named),
+          size: Number(size),
+          mediaType: typeof mediaType === 'string' ? mediaType : ''
+        }
         const held = this.blobs.get(child.digest)
         if (!held) return incomplete(`blob ${child.digest} is missing`)
         if (held.size !== child.size)
@@ -291,22 +297,6 @@ export class BlobServer {
       this.reads.delete(abort)
     }
   }
-}
-
-/** The descriptors a manifest or index names. */
-function childrenOf(document: unknown): Array<{ digest: string; size: number; mediaType: string }> {
-  if (typeof document !== 'object' || document === null) return []
-  const { manifests, layers, config } = document as Record<string, unknown>
-  const list = [
-    ...(Array.isArray(manifests) ? manifests : []),
-    ...(Array.isArray(layers) ? layers : []),
-    ...(config ? [config] : [])
-  ] as Array<Record<string, unknown>>
-  return list.map(d => ({
-    digest: String(d?.digest),
-    size: Number(d?.size),
-    mediaType: typeof d?.mediaType === 'string' ? d.mediaType : ''
-  }))
 }
 
 function stalled(ms: number): Error {
