@@ -109,7 +109,12 @@ describe('buildx-ci-cache benchmarks', () => {
       !key ||
       (extreme && !incompressible)
     ) {
-      throw new Error('A scenario failed (see above): the report is not written, so the last complete one stays.')
+      // What did run is kept, to be read without measuring again.
+      if (cycles.length > 0)
+        await fs.promises.writeFile(path.join(settings.workRoot, 'cycles.json'), JSON.stringify(cycles, null, 1))
+      throw new Error(
+        'A scenario failed or was not run (see above): the report is not written, so the last complete one stays; the runs that finished are in cycles.json.'
+      )
     }
     machine.load.end = os.loadavg()[0]
     const results: Results = {

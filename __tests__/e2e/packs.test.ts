@@ -114,6 +114,10 @@ describe('entries of packs', () => {
     expect(added?.sizeBytes).toBeLessThan(firstPack.sizeBytes / 8)
     expect(uploaded(r)).toBeLessThan(4)
     expect(r.saves).toBe(1)
+    // The export went back to the server that served the entry: only the new blobs reached the runner's disk.
+    expect(r.main.log).toMatch(
+      /The builder exported \d\.\d+ MB of new blobs; the \d+ it found in the restored entry \(\d+\.\d+ MB\) stay in their packs/
+    )
 
     // The next fresh runner reads both packs: the old one for what did not change.
     const next = await job()

@@ -29215,7 +29215,7 @@ module.exports = {
 /***/ ((module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _steps_post_step_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(9907);
+/* harmony import */ var _steps_post_step_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(9953);
 
 // Exit explicitly: a cache request that never answered must not hold the job.
 await (0,_steps_post_step_js__WEBPACK_IMPORTED_MODULE_0__/* .runPost */ .a)();
@@ -29226,7 +29226,7 @@ __webpack_async_result__();
 
 /***/ }),
 
-/***/ 9907:
+/***/ 9953:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -32590,9 +32590,13 @@ async function cacheProblem(dir) {
 /**
  * Every blob of a complete layout, each once, in the order the index names
  * them (manifests before what they name, layers in the order they stack);
- * else why the layout is not complete, as cacheProblem says it.
+ * else why the layout is not complete, as cacheProblem says it. With `held`
+ * (digest → size), a layer or config missing from the directory is complete
+ * when held at its size: an export pushed to the loopback registry writes
+ * only the blobs the restored entry's packs lack. Manifests must be on disk,
+ * to be read.
  */
-async function checkLayout(dir) {
+async function checkLayout(dir, held) {
     const problem = (text) => ({ problem: text });
     let index;
     try {
@@ -32619,12 +32623,20 @@ async function checkLayout(dir) {
             return problem(`it names more than ${MAX_BLOBS} blobs`);
         const blob = external_node_path_namespaceObject.join(dir, 'blobs', 'sha256', digest[1]);
         const stat = await external_node_fs_namespaceObject.promises.stat(blob).catch(() => undefined);
+        const opens = typeof descriptor.mediaType === 'string' && NAMES_BLOBS.test(descriptor.mediaType);
+        if (!stat && !opens && held?.get(digest[0]) === descriptor.size) {
+            blobs.push({ digest: digest[0], size: descriptor.size, elsewhere: true });
+            continue;
+        }
         if (!stat?.isFile())
-            return problem(`blob ${descriptor.digest} is missing`);
+            return {
+                problem: `blob ${descriptor.digest} is missing`,
+                missing: { digest: digest[0], size: descriptor.size }
+            };
         if (stat.size !== descriptor.size)
             return problem(`blob ${descriptor.digest} has ${stat.size} bytes, not ${descriptor.size}`);
         blobs.push({ digest: digest[0], size: stat.size });
-        if (typeof descriptor.mediaType === 'string' && NAMES_BLOBS.test(descriptor.mediaType)) {
+        if (opens) {
             try {
                 pending.push(...children(JSON.parse(await external_node_fs_namespaceObject.promises.readFile(blob, 'utf8'))));
             }
@@ -32637,7 +32649,7 @@ async function checkLayout(dir) {
 }
 /** Where a layout keeps the blob of this digest. */
 function blobPath(dir, digest) {
-    return path.join(dir, 'blobs', 'sha256', digest.slice('sha256:'.length));
+    return external_node_path_namespaceObject.join(dir, 'blobs', 'sha256', digest.slice('sha256:'.length));
 }
 /** The descriptors a manifest or index names: its manifests, layers and config. */
 function children(document) {
@@ -33012,7 +33024,139 @@ function describe(answer) {
 
 // EXTERNAL MODULE: external "node:http"
 var external_node_http_ = __nccwpck_require__(7067);
+;// CONCATENATED MODULE: external "node:stream/promises"
+const external_node_stream_promises_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:stream/promises");
+// EXTERNAL MODULE: external "node:stream"
+var external_node_stream_ = __nccwpck_require__(7075);
+;// CONCATENATED MODULE: ./src/cache/packs/blob-intake.ts
+
+
+
+
+
+
+// What the builder pushes when it exports its cache to the loopback registry
+// that serves it the restored entry. BuildKit asks first whether the registry
+// holds each blob (a HEAD) and uploads only those it lacks: the blobs of the
+// restored entry stay in their packs and are never written, read or hashed
+// again, and only what this build made reaches the disk. The pushed cache
+// manifest becomes the layout's index.json, tagged `latest` as a local
+// export tags it, so that the layout reads as an exported one whose blobs
+// are partly elsewhere (integrity.ts checkLayout with `held`).
+/** The index.json a local cache export writes, naming one cache manifest. */
+function indexNaming(manifest) {
+    return `${JSON.stringify({
+        schemaVersion: 2,
+        mediaType: 'application/vnd.oci.image.index.v1+json',
+        manifests: [{ ...manifest, annotations: { 'org.opencontainers.image.ref.name': 'latest' } }]
+    })}\n`;
+}
+/** The blobs pushed during a build, laid into a layout directory as they arrive. */
+class BlobIntake {
+    dir;
+    uploads = new Map();
+    received = new Map();
+    /** Bytes of the blobs received whole with the digest they were pushed under. */
+    receivedBytes = 0;
+    constructor(dir) {
+        this.dir = dir;
+    }
+    /** The size of a blob pushed this build, if one was. */
+    sizeOf(digest) {
+        return this.received.get(digest);
+    }
+    /** Starts an upload; its id names the upload's URL. */
+    async start() {
+        const id = (0,external_node_crypto_.randomUUID)();
+        const uploads = external_node_path_namespaceObject.join(this.dir, '.uploads');
+        await external_node_fs_namespaceObject.promises.mkdir(uploads, { recursive: true });
+        const file = external_node_path_namespaceObject.join(uploads, id);
+        await external_node_fs_namespaceObject.promises.writeFile(file, '');
+        this.uploads.set(id, { file, hash: (0,external_node_crypto_.createHash)('sha256'), bytes: 0 });
+        return id;
+    }
+    /** Appends the request's body to the upload: its size so far, or undefined for an unknown upload. */
+    async append(id, body) {
+        const upload = this.uploads.get(id);
+        if (!upload)
+            return undefined;
+        const out = external_node_fs_namespaceObject.createWriteStream(upload.file, { flags: 'a' });
+        const hashing = new external_node_stream_.Writable({
+            write(chunk, _encoding, done) {
+                upload.hash.update(chunk);
+                upload.bytes += chunk.length;
+                if (out.write(chunk))
+                    done();
+                else
+                    out.once('drain', () => done());
+            },
+            final(done) {
+                out.end(() => done());
+            }
+        });
+        try {
+            await (0,external_node_stream_promises_namespaceObject.pipeline)(body, hashing);
+        }
+        catch (error) {
+            out.destroy();
+            await this.drop(id);
+            throw error;
+        }
+        return upload.bytes;
+    }
+    /**
+     * Ends the upload with its last bytes: the blob takes its place in the
+     * layout when its content has `digest`, and is dropped when not.
+     */
+    async finish(id, digest, body) {
+        if ((await this.append(id, body)) === undefined)
+            return 'unknown';
+        const upload = this.uploads.get(id);
+        this.uploads.delete(id);
+        const got = `sha256:${upload.hash.digest('hex')}`;
+        if (got !== digest) {
+            await external_node_fs_namespaceObject.promises.rm(upload.file, { force: true });
+            return 'mismatch';
+        }
+        await this.place(upload.file, digest, upload.bytes);
+        return 'stored';
+    }
+    /** A pushed manifest: stored as a blob, and named by index.json when it is the cache's (pushed by tag). */
+    async manifest(body, mediaType, byTag) {
+        const digest = `sha256:${(0,external_node_crypto_.createHash)('sha256').update(body).digest('hex')}`;
+        const file = external_node_path_namespaceObject.join(this.dir, '.uploads', `${(0,external_node_crypto_.randomUUID)()}.manifest`);
+        await external_node_fs_namespaceObject.promises.mkdir(external_node_path_namespaceObject.dirname(file), { recursive: true });
+        await external_node_fs_namespaceObject.promises.writeFile(file, body);
+        await this.place(file, digest, body.length);
+        if (byTag)
+            await external_node_fs_namespaceObject.promises.writeFile(external_node_path_namespaceObject.join(this.dir, 'index.json'), indexNaming({ mediaType, digest, size: body.length }));
+        return digest;
+    }
+    /** Uploads left unfinished are removed; the blobs received stay. */
+    async close() {
+        this.uploads.clear();
+        await external_node_fs_namespaceObject.promises.rm(external_node_path_namespaceObject.join(this.dir, '.uploads'), { recursive: true, force: true });
+    }
+    async place(file, digest, size) {
+        const target = blobPath(this.dir, digest);
+        await external_node_fs_namespaceObject.promises.mkdir(external_node_path_namespaceObject.dirname(target), { recursive: true });
+        await external_node_fs_namespaceObject.promises.rename(file, target);
+        if (!this.received.has(digest))
+            this.receivedBytes += size;
+        this.received.set(digest, size);
+    }
+    async drop(id) {
+        const upload = this.uploads.get(id);
+        this.uploads.delete(id);
+        if (upload)
+            await external_node_fs_namespaceObject.promises.rm(upload.file, { force: true });
+    }
+}
+
 ;// CONCATENATED MODULE: ./src/cache/packs/blob-server.ts
+
+
+
 
 
 
@@ -33021,9 +33165,15 @@ function incomplete(problem) {
 }
 const REPOSITORY = 'buildx-ci-cache';
 const TAG = 'entry';
+/** What an export pushes: never the restored entry's tag, so that BuildKit asks and pushes its own manifest. */
+const PUSH_TAG = 'export';
 const blob_server_DIGEST = /^sha256:[a-f0-9]{64}$/;
-const BLOB_PATH = /^\/v2\/.+\/blobs\/(sha256:[a-f0-9]{64})$/;
-const MANIFEST_PATH = /^\/v2\/.+\/manifests\/([^/]+)$/;
+const BLOB_PATH = /^\/v2\/(.+)\/blobs\/(sha256:[a-f0-9]{64})$/;
+const UPLOADS_PATH = /^\/v2\/(.+)\/blobs\/uploads\/?$/;
+const UPLOAD_PATH = /^\/v2\/(.+)\/blobs\/uploads\/([a-f0-9-]{36})$/;
+/** Cache manifests are small; a bigger push is not one. */
+const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
+const MANIFEST_PATH = /^\/v2\/(.+)\/manifests\/([^/]+)$/;
 const RANGE = /^bytes=(\d+)-(\d*)$/;
 const MANIFEST_MEDIA = /(manifest|index)[^/]*\+json$/;
 class BlobServer {
@@ -33038,6 +33188,7 @@ class BlobServer {
     reads = new Set();
     /** Manifests and configs, read once: BuildKit asks for the cache manifest by tag, then by digest. */
     small = new Map();
+    intake;
     constructor(server, blobs, 
     /** The cache manifest index.json names, served for any tag. */
     top, stallMs, 
@@ -33104,30 +33255,94 @@ class BlobServer {
         }
         return undefined;
     }
+    /**
+     * From now on the builder may export its cache here: what it pushes is laid
+     * into `dir` (see blob-intake.ts). Returns the ref to export to.
+     */
+    acceptPushes(dir) {
+        this.intake = new BlobIntake(dir);
+        return this.ref.replace(/:[^:/]+$/, `:${PUSH_TAG}`);
+    }
+    /** Whether the builder was told to export here. */
+    pushing() {
+        return this.intake !== undefined;
+    }
+    /** Bytes the builder pushed since it was told to export here. */
+    pushedBytes() {
+        return this.intake?.receivedBytes ?? 0;
+    }
+    /** Whether every blob read so far arrived whole with its digest. */
+    trusted() {
+        return this.problems.size === 0;
+    }
+    /**
+     * Writes a blob of the entry into the layout at `dir` from its pack, its
+     * digest checked: for the save, which needs on disk the manifests it reads
+     * and the blobs of a pack it writes again. False when it cannot be read.
+     */
+    async lay(dir, digest) {
+        const blob = this.blobs.get(digest);
+        if (!blob || this.problems.has(digest))
+            return false;
+        const target = blobPath(dir, digest);
+        const partial = `${target}.partial`;
+        await external_node_fs_namespaceObject.promises.mkdir(external_node_path_namespaceObject.dirname(target), { recursive: true });
+        const hash = (0,external_node_crypto_.createHash)('sha256');
+        const out = external_node_fs_namespaceObject.createWriteStream(partial);
+        try {
+            for await (const data of this.read(blob, 0, blob.size - 1)) {
+                hash.update(data);
+                if (!out.write(data))
+                    await new Promise(resolve => out.once('drain', () => resolve()));
+            }
+            await new Promise((resolve, reject) => out.end((error) => (error ? reject(error) : resolve())));
+        }
+        catch (error) {
+            out.destroy();
+            await external_node_fs_namespaceObject.promises.rm(partial, { force: true });
+            this.problems.set(digest, `blob ${digest} could not be read from its pack: ${error.message}`);
+            return false;
+        }
+        const got = `sha256:${hash.digest('hex')}`;
+        if (got !== digest) {
+            await external_node_fs_namespaceObject.promises.rm(partial, { force: true });
+            this.problems.set(digest, `blob ${digest} arrived with other content (${got})`);
+            return false;
+        }
+        await external_node_fs_namespaceObject.promises.rename(partial, target);
+        return true;
+    }
     /** Stops serving, ending any read still open, and says what was served. */
     async close() {
         for (const read of this.reads)
             read.abort();
         this.server.closeAllConnections();
         await new Promise(resolve => this.server.close(() => resolve()));
-        return { fetchedBytes: this.fetchedBytes, verified: [...this.verified], problems: [...this.problems.values()] };
+        await this.intake?.close();
+        return {
+            fetchedBytes: this.fetchedBytes,
+            verified: [...this.verified],
+            problems: [...this.problems.values()],
+            pushedBytes: this.intake?.receivedBytes ?? 0
+        };
     }
     async answer(req, res) {
         try {
             const url = new URL(req.url ?? '/', 'http://loopback');
-            const head = req.method === 'HEAD';
-            if (req.method !== 'GET' && !head)
-                return end(res, 405);
+            const method = req.method ?? 'GET';
             if (url.pathname === '/v2/' || url.pathname === '/v2') {
                 res.writeHead(200, { 'Docker-Distribution-API-Version': 'registry/2.0', 'Content-Type': 'application/json' });
-                return void res.end(head ? undefined : '{}');
+                return void res.end(method === 'HEAD' ? undefined : '{}');
             }
+            if (method !== 'GET' && method !== 'HEAD')
+                return await this.push(method, url, req, res);
+            const head = method === 'HEAD';
             const manifest = MANIFEST_PATH.exec(url.pathname);
             if (manifest)
-                return await this.manifest(manifest[1], head, res);
+                return await this.manifest(manifest[2], head, res);
             const blob = BLOB_PATH.exec(url.pathname);
             if (blob)
-                return await this.blob(blob[1], head, req.headers.range, res);
+                return await this.blob(blob[2], head, req.headers.range, res);
             end(res, 404);
         }
         catch {
@@ -33135,6 +33350,8 @@ class BlobServer {
         }
     }
     async manifest(reference, head, res) {
+        if (reference === PUSH_TAG)
+            return end(res, 404);
         const digest = blob_server_DIGEST.test(reference) ? reference : this.top.digest;
         const blob = this.blobs.get(digest);
         if (!blob)
@@ -33146,13 +33363,88 @@ class BlobServer {
         res.writeHead(200, { 'Content-Type': mediaType, 'Content-Length': body.length, 'Docker-Content-Digest': digest });
         res.end(head ? undefined : body);
     }
+    /** Whether the registry holds the blob for an export: pushed this build, or in the entry's packs while they are trusted. */
+    holds(digest) {
+        if (this.intake?.sizeOf(digest) !== undefined)
+            return true;
+        // Once a blob failed, the packs are not trusted: the save uploads every blob, so each must be pushed.
+        return this.blobs.has(digest) && this.problems.size === 0;
+    }
+    // The upload protocol of the distribution spec, as containerd's pusher
+    // speaks it: POST starts an upload (or mounts a blob held already), PUT
+    // with ?digest= ends it, PATCH adds to it; a manifest is PUT by tag.
+    async push(method, url, req, res) {
+        const intake = this.intake;
+        if (!intake)
+            return end(res, 405);
+        const uploads = UPLOADS_PATH.exec(url.pathname);
+        if (method === 'POST' && uploads) {
+            const mount = url.searchParams.get('mount') ?? '';
+            if (blob_server_DIGEST.test(mount) && this.holds(mount)) {
+                res.writeHead(201, { Location: `/v2/${uploads[1]}/blobs/${mount}`, 'Docker-Content-Digest': mount });
+                return void res.end();
+            }
+            const id = await intake.start();
+            res.writeHead(202, {
+                Location: `/v2/${uploads[1]}/blobs/uploads/${id}`,
+                'Docker-Upload-UUID': id,
+                Range: '0-0',
+                'Content-Length': 0
+            });
+            return void res.end();
+        }
+        const upload = UPLOAD_PATH.exec(url.pathname);
+        if (upload && method === 'PATCH') {
+            const bytes = await intake.append(upload[2], req);
+            if (bytes === undefined)
+                return end(res, 404);
+            res.writeHead(202, {
+                Location: `/v2/${upload[1]}/blobs/uploads/${upload[2]}`,
+                'Docker-Upload-UUID': upload[2],
+                Range: `0-${Math.max(bytes - 1, 0)}`,
+                'Content-Length': 0
+            });
+            return void res.end();
+        }
+        if (upload && method === 'PUT') {
+            const digest = url.searchParams.get('digest') ?? '';
+            if (!blob_server_DIGEST.test(digest))
+                return end(res, 400);
+            const stored = await intake.finish(upload[2], digest, req);
+            if (stored !== 'stored')
+                return end(res, stored === 'unknown' ? 404 : 400);
+            res.writeHead(201, { Location: `/v2/${upload[1]}/blobs/${digest}`, 'Docker-Content-Digest': digest });
+            return void res.end();
+        }
+        const manifest = MANIFEST_PATH.exec(url.pathname);
+        if (manifest && method === 'PUT') {
+            const body = await readBody(req, MAX_MANIFEST_BYTES);
+            if (body === undefined)
+                return end(res, 413);
+            const reference = manifest[2];
+            const mediaType = req.headers['content-type'] ?? declaredMediaType(body);
+            const digest = await intake.manifest(body, mediaType, !blob_server_DIGEST.test(reference));
+            res.writeHead(201, { Location: `/v2/${manifest[1]}/manifests/${digest}`, 'Docker-Content-Digest': digest });
+            return void res.end();
+        }
+        end(res, 405);
+    }
     async blob(digest, head, range, res) {
+        const headers = { 'Content-Type': 'application/octet-stream', 'Docker-Content-Digest': digest };
+        const pushed = this.intake?.sizeOf(digest);
+        if (pushed !== undefined && this.intake) {
+            res.writeHead(200, { ...headers, 'Content-Length': pushed });
+            if (head)
+                return void res.end();
+            return void external_node_fs_namespaceObject.createReadStream(blobPath(this.intake.dir, digest)).pipe(res);
+        }
         const blob = this.blobs.get(digest);
         // A blob that failed once is not read again: the build gives up on the cache at once.
         if (!blob || this.problems.has(digest))
             return end(res, 404);
-        const headers = { 'Content-Type': 'application/octet-stream', 'Docker-Content-Digest': digest };
         if (head) {
+            if (this.intake && !this.holds(digest))
+                return end(res, 404);
             res.writeHead(200, { ...headers, 'Content-Length': blob.size });
             return void res.end();
         }
@@ -33299,6 +33591,18 @@ function waitDrain(res) {
         res.once('drain', done);
         res.once('close', done);
     });
+}
+/** The request's body, or undefined when it is longer than `limit`. */
+async function readBody(req, limit) {
+    const parts = [];
+    let length = 0;
+    for await (const chunk of req) {
+        length += chunk.length;
+        if (length > limit)
+            return undefined;
+        parts.push(chunk);
+    }
+    return Buffer.concat(parts);
 }
 /** A manifest's own mediaType field, which registries send as its Content-Type. */
 function declaredMediaType(body) {
@@ -33489,11 +33793,43 @@ class GhaCacheStore {
     }
     async exportTo() {
         await removeDir(this.exportDir);
+        // Served to the builder: the export goes back through the same server,
+        // and only what the entry lacks reaches the directory.
+        if (this.server)
+            return { type: 'local', dir: this.exportDir, through: this.server.acceptPushes(this.exportDir) };
         return { type: 'local', dir: this.exportDir };
     }
     async exported() {
-        const problem = await cacheProblem(this.exportDir);
-        return { sizeBytes: await dirSize(this.exportDir), problem };
+        if (!this.server?.pushing()) {
+            const problem = await cacheProblem(this.exportDir);
+            return { sizeBytes: await dirSize(this.exportDir), problem };
+        }
+        const layout = await this.completeLayout(this.server);
+        if ('problem' in layout)
+            return { sizeBytes: await dirSize(this.exportDir), problem: layout.problem };
+        const elsewhere = layout.blobs.filter(b => b.elsewhere);
+        info(`The builder exported ${megabytes(this.server.pushedBytes())} of new blobs; the ${elsewhere.length} it found in the restored entry (${megabytes(elsewhere.reduce((sum, b) => sum + b.size, 0))}) stay in their packs.`);
+        return { sizeBytes: layout.blobs.reduce((sum, b) => sum + b.size, 0) };
+    }
+    // A layout pushed to the server lacks the blobs the entry's packs hold.
+    // The save reads its manifests and writes again the live blobs of a pack
+    // mostly dead: those are fetched now, while the packs' addresses are known.
+    async completeLayout(server) {
+        const held = server.trusted() ? await this.restoredManifest() : undefined;
+        const sizes = new Map((held?.blobs ?? []).map(b => [b.digest, b.size]));
+        for (let laid = 0;; laid++) {
+            const layout = await checkLayout(this.exportDir, sizes);
+            if (!('problem' in layout)) {
+                // The pack's scope names it, not what goes in it.
+                const rewritten = planSave(layout.blobs, held, '').upload?.blobs.filter(b => b.elsewhere) ?? [];
+                for (const blob of rewritten)
+                    if (!(await server.lay(this.exportDir, blob.digest)))
+                        return { problem: `blob ${blob.digest} could not be read back from its pack` };
+                return rewritten.length > 0 ? await checkLayout(this.exportDir, sizes) : layout;
+            }
+            if (!layout.missing || laid >= MAX_LAID_MANIFESTS || !(await server.lay(this.exportDir, layout.missing.digest)))
+                return layout;
+        }
     }
     async save(plan, signal) {
         // Said plainly and before anything is uploaded: the client reports a
@@ -33507,10 +33843,10 @@ class GhaCacheStore {
     // packs hold (read back and verified this run) are named where they are,
     // the rest go up in one new pack before the entry.
     async savePacked(plan, signal) {
-        const layout = await checkLayout(this.exportDir);
+        const held = await this.heldPacks();
+        const layout = await checkLayout(this.exportDir, new Map((held?.blobs ?? []).map(b => [b.digest, b.size])));
         if ('problem' in layout)
             return { saved: false, reason: `the exported cache is incomplete (${layout.problem})` };
-        const held = await this.heldPacks();
         const planned = planSave(layout.blobs, held, branchScope(plan.content));
         const sizeBytes = layout.blobs.reduce((sum, b) => sum + b.size, 0);
         info(planned.upload
@@ -33551,12 +33887,16 @@ class GhaCacheStore {
             info(`The restored entry's packs are not reused, as the build could not read them all: every blob is uploaded.`);
             return undefined;
         }
+        return await this.restoredManifest(true);
+    }
+    async restoredManifest(say = false) {
         const text = await external_node_fs_namespaceObject.promises.readFile(external_node_path_namespaceObject.join(this.cacheDir, MANIFEST_FILE), 'utf8').catch(() => undefined);
         if (text === undefined)
             return undefined;
         const manifest = parseManifest(text);
         if ('problem' in manifest) {
-            info(`The restored entry's packs cannot be reused (${manifest.problem}): every blob is uploaded.`);
+            if (say)
+                info(`The restored entry's packs cannot be reused (${manifest.problem}): every blob is uploaded.`);
             return undefined;
         }
         return manifest;
@@ -33604,6 +33944,8 @@ class GhaCacheStore {
         }
     }
 }
+/** Manifests of kept images an export names from the entry, fetched for the save to read. */
+const MAX_LAID_MANIFESTS = 64;
 /** Beside the restored index: what went wrong while the builder read the entry. */
 const DISTRUSTED_FILE = 'buildx-ci-cache-unread.txt';
 /** The blobs of the entry restored at `dir` (index.json and its manifest of packs) where its packs hold them. */

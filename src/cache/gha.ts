@@ -7,7 +7,7 @@ import { megabytes } from '../megabytes.js'
 import { runClient, type ClientOutcome } from './client-process.js'
 import type { ClientRequest } from './client-protocol.js'
 import type { Bounds } from './deadline.js'
-import { cacheProblem, checkLayout } from './integrity.js'
+import { cacheProblem, checkLayout, type LayoutCheck } from './integrity.js'
 import { MANIFEST_FILE, parseManifest, renderManifest, type PackManifest } from './packs/manifest.js'
 import { MOUNTS_FOLDER } from '../mounts/folder.js'
 import { planSave } from './packs/plan.js'
@@ -186,12 +186,45 @@ export class GhaCacheStore implements CacheStore {
 
   async exportTo(): Promise<CacheLocation> {
     await removeDir(this.exportDir)
+    // Served to the builder: the export goes back through the same server,
+    // and only what the entry lacks reaches the directory.
+    if (this.server) return { type: 'local', dir: this.exportDir, through: this.server.acceptPushes(this.exportDir) }
     return { type: 'local', dir: this.exportDir }
   }
 
   async exported(): Promise<Exported> {
-    const problem = await cacheProblem(this.exportDir)
-    return { sizeBytes: await dirSize(this.exportDir), problem }
+    if (!this.server?.pushing()) {
+      const problem = await cacheProblem(this.exportDir)
+      return { sizeBytes: await dirSize(this.exportDir), problem }
+    }
+    const layout = await this.completeLayout(this.server)
+    if ('problem' in layout) return { sizeBytes: await dirSize(this.exportDir), problem: layout.problem }
+    const elsewhere = layout.blobs.filter(b => b.elsewhere)
+    core.info(
+      `The builder exported ${megabytes(this.server.pushedBytes())} of new blobs; the ${elsewhere.length} it found in the restored entry (${megabytes(elsewhere.reduce((sum, b) => sum + b.size, 0))}) stay in their packs.`
+    )
+    return { sizeBytes: layout.blobs.reduce((sum, b) => sum + b.size, 0) }
+  }
+
+  // A layout pushed to the server lacks the blobs the entry's packs hold.
+  // The save reads its manifests and writes again the live blobs of a pack
+  // mostly dead: those are fetched now, while the packs' addresses are known.
+  private async completeLayout(server: BlobServer): Promise<LayoutCheck> {
+    const held = server.trusted() ? await this.restoredManifest() : undefined
+    const sizes = new Map((held?.blobs ?? []).map(b => [b.digest, b.size]))
+    for (let laid = 0; ; laid++) {
+      const layout = await checkLayout(this.exportDir, sizes)
+      if (!('problem' in layout)) {
+        // The pack's scope names it, not what goes in it.
+        const rewritten = planSave(layout.blobs, held, '').upload?.blobs.filter(b => b.elsewhere) ?? []
+        for (const blob of rewritten)
+          if (!(await server.lay(this.exportDir, blob.digest)))
+            return { problem: `blob ${blob.digest} could not be read back from its pack` }
+        return rewritten.length > 0 ? await checkLayout(this.exportDir, sizes) : layout
+      }
+      if (!layout.missing || laid >= MAX_LAID_MANIFESTS || !(await server.lay(this.exportDir, layout.missing.digest)))
+        return layout
+    }
   }
 
   async save(plan: Pick<KeyPlan, 'content'>, signal?: AbortSignal): Promise<SaveResult> {
@@ -206,9 +239,9 @@ export class GhaCacheStore implements CacheStore {
   // packs hold (read back and verified this run) are named where they are,
   // the rest go up in one new pack before the entry.
   private async savePacked(plan: Pick<KeyPlan, 'content'>, signal?: AbortSignal): Promise<SaveResult> {
-    const layout = await checkLayout(this.exportDir)
-    if ('problem' in layout) return { saved: false, reason: `the exported cache is incomplete (${layout.problem})` }
     const held = await this.heldPacks()
+    const layout = await checkLayout(this.exportDir, new Map((held?.blobs ?? []).map(b => [b.digest, b.size])))
+    if ('problem' in layout) return { saved: false, reason: `the exported cache is incomplete (${layout.problem})` }
     const planned = planSave(layout.blobs, held, branchScope(plan.content))
     const sizeBytes = layout.blobs.reduce((sum, b) => sum + b.size, 0)
     core.info(
@@ -254,11 +287,15 @@ export class GhaCacheStore implements CacheStore {
       )
       return undefined
     }
+    return await this.restoredManifest(true)
+  }
+
+  private async restoredManifest(say = false): Promise<PackManifest | undefined> {
     const text = await fs.promises.readFile(path.join(this.cacheDir, MANIFEST_FILE), 'utf8').catch(() => undefined)
     if (text === undefined) return undefined
     const manifest = parseManifest(text)
     if ('problem' in manifest) {
-      core.info(`The restored entry's packs cannot be reused (${manifest.problem}): every blob is uploaded.`)
+      if (say) core.info(`The restored entry's packs cannot be reused (${manifest.problem}): every blob is uploaded.`)
       return undefined
     }
     return manifest
@@ -313,6 +350,9 @@ export class GhaCacheStore implements CacheStore {
     }
   }
 }
+
+/** Manifests of kept images an export names from the entry, fetched for the save to read. */
+const MAX_LAID_MANIFESTS = 64
 
 /** Beside the restored index: what went wrong while the builder read the entry. */
 const DISTRUSTED_FILE = 'buildx-ci-cache-unread.txt'

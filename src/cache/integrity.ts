@@ -18,9 +18,14 @@ export interface LayoutBlob {
   /** `sha256:<hex>`. */
   digest: string
   size: number
+  /** Not in the directory: a blob of `held` (checkLayout), which the service holds already. */
+  elsewhere?: true
 }
 
-export type LayoutCheck = { blobs: LayoutBlob[] } | { problem: string }
+export type LayoutCheck =
+  | { blobs: LayoutBlob[] }
+  /** `missing`: the blob whose absence is the problem, when that is it. */
+  | { problem: string; missing?: LayoutBlob }
 
 /**
  * Why dir is not a complete buildx local cache, or undefined when it is:
@@ -38,9 +43,13 @@ export async function cacheProblem(dir: string): Promise<string | undefined> {
 /**
  * Every blob of a complete layout, each once, in the order the index names
  * them (manifests before what they name, layers in the order they stack);
- * else why the layout is not complete, as cacheProblem says it.
+ * else why the layout is not complete, as cacheProblem says it. With `held`
+ * (digest → size), a layer or config missing from the directory is complete
+ * when held at its size: an export pushed to the loopback registry writes
+ * only the blobs the restored entry's packs lack. Manifests must be on disk,
+ * to be read.
  */
-export async function checkLayout(dir: string): Promise<LayoutCheck> {
+export async function checkLayout(dir: string, held?: ReadonlyMap<string, number>): Promise<LayoutCheck> {
   const problem = (text: string): LayoutCheck => ({ problem: text })
   let index: unknown
   try {
@@ -65,11 +74,20 @@ export async function checkLayout(dir: string): Promise<LayoutCheck> {
     if (seen.add(digest[1]).size > MAX_BLOBS) return problem(`it names more than ${MAX_BLOBS} blobs`)
     const blob = path.join(dir, 'blobs', 'sha256', digest[1])
     const stat = await fs.promises.stat(blob).catch(() => undefined)
-    if (!stat?.isFile()) return problem(`blob ${descriptor.digest} is missing`)
+    const opens = typeof descriptor.mediaType === 'string' && NAMES_BLOBS.test(descriptor.mediaType)
+    if (!stat && !opens && held?.get(digest[0]) === descriptor.size) {
+      blobs.push({ digest: digest[0], size: descriptor.size as number, elsewhere: true })
+      continue
+    }
+    if (!stat?.isFile())
+      return {
+        problem: `blob ${descriptor.digest} is missing`,
+        missing: { digest: digest[0], size: descriptor.size as number }
+      }
     if (stat.size !== descriptor.size)
       return problem(`blob ${descriptor.digest} has ${stat.size} bytes, not ${descriptor.size}`)
     blobs.push({ digest: digest[0], size: stat.size })
-    if (typeof descriptor.mediaType === 'string' && NAMES_BLOBS.test(descriptor.mediaType)) {
+    if (opens) {
       try {
         pending.push(...children(JSON.parse(await fs.promises.readFile(blob, 'utf8'))))
       } catch {

@@ -2,7 +2,17 @@ import type { CacheBackendName } from '../constants.js'
 import type { KeyPlan } from '../key/key.js'
 
 /** Where buildx reads or writes a cache; docker/buildx-args.ts renders it as a --cache-from/--cache-to value. */
-export type CacheLocation = { type: 'local'; dir: string } | { type: 'registry'; ref: string }
+export type CacheLocation =
+  | {
+      type: 'local'
+      dir: string
+      /**
+       * An export only: the loopback registry the builder pushes the cache
+       * to, which lays into `dir` the blobs the restored entry lacks.
+       */
+      through?: string
+    }
+  | { type: 'registry'; ref: string }
 
 export interface Restored {
   /** The key of the entry found. */

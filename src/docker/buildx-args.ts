@@ -82,6 +82,16 @@ function cacheFrom(location: CacheLocation): string {
 // (see cacheExportError). image-manifest=true stores a registry cache as an
 // OCI image manifest, which registries such as ghcr.io accept.
 function cacheTo(location: CacheLocation): string {
+  if (location.type === 'local' && location.through !== undefined)
+    // Pushed as the index a local export writes (no image-manifest), so that
+    // the layout is the same whichever way it was written.
+    return attributes(
+      ['type', 'registry'],
+      ['ref', location.through],
+      ['mode', 'max'],
+      ['oci-mediatypes', 'true'],
+      ['ignore-error', 'true']
+    )
   return location.type === 'local'
     ? attributes(['type', 'local'], ['dest', location.dir], ['mode', 'max'], ['ignore-error', 'true'])
     : attributes(

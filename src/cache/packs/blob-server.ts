@@ -1,7 +1,10 @@
 import { createHash } from 'node:crypto'
 import * as http from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { children } from '../integrity.js'
+import { blobPath, children } from '../integrity.js'
+import * as fs from 'node:fs'
+import * as path from 'node:path'
+import { BlobIntake } from './blob-intake.js'
 
 // The restored entry, offered to BuildKit as a read-only registry on the
 // loopback interface: BuildKit imports it as `type=registry` and pulls each
@@ -13,6 +16,9 @@ import { children } from '../integrity.js'
 // whole. A blob that cannot be read is answered 404, which BuildKit reports
 // as content not found, a failure the build already recognises as a damaged
 // cache and retries without it: the cache never fails the build.
+//
+// A build that saves exports its cache back to the same server, under a tag
+// of its own (blob-intake.ts): only the blobs the entry lacks are pushed.
 
 /** A blob of the entry: where its bytes lie in a pack. */
 export interface PackedBlob {
@@ -35,15 +41,23 @@ export interface ServeReport {
   fetchedBytes: number
   /** Blobs sent whole with the right digest. */
   verified: string[]
+  /** Bytes the builder pushed when it exported the cache here. */
+  pushedBytes: number
   /** What went wrong, a line per blob; empty when every read succeeded. */
   problems: string[]
 }
 
 const REPOSITORY = 'buildx-ci-cache'
 const TAG = 'entry'
+/** What an export pushes: never the restored entry's tag, so that BuildKit asks and pushes its own manifest. */
+const PUSH_TAG = 'export'
 const DIGEST = /^sha256:[a-f0-9]{64}$/
-const BLOB_PATH = /^\/v2\/.+\/blobs\/(sha256:[a-f0-9]{64})$/
-const MANIFEST_PATH = /^\/v2\/.+\/manifests\/([^/]+)$/
+const BLOB_PATH = /^\/v2\/(.+)\/blobs\/(sha256:[a-f0-9]{64})$/
+const UPLOADS_PATH = /^\/v2\/(.+)\/blobs\/uploads\/?$/
+const UPLOAD_PATH = /^\/v2\/(.+)\/blobs\/uploads\/([a-f0-9-]{36})$/
+/** Cache manifests are small; a bigger push is not one. */
+const MAX_MANIFEST_BYTES = 4 * 1024 * 1024
+const MANIFEST_PATH = /^\/v2\/(.+)\/manifests\/([^/]+)$/
 const RANGE = /^bytes=(\d+)-(\d*)$/
 const MANIFEST_MEDIA = /(manifest|index)[^/]*\+json$/
 
@@ -54,6 +68,7 @@ export class BlobServer {
   private readonly reads = new Set<AbortController>()
   /** Manifests and configs, read once: BuildKit asks for the cache manifest by tag, then by digest. */
   private readonly small = new Map<string, Promise<Buffer | undefined>>()
+  private intake: BlobIntake | undefined
 
   private constructor(
     private readonly server: http.Server,
@@ -128,27 +143,95 @@ export class BlobServer {
     return undefined
   }
 
+  /**
+   * From now on the builder may export its cache here: what it pushes is laid
+   * into `dir` (see blob-intake.ts). Returns the ref to export to.
+   */
+  acceptPushes(dir: string): string {
+    this.intake = new BlobIntake(dir)
+    return this.ref.replace(/:[^:/]+$/, `:${PUSH_TAG}`)
+  }
+
+  /** Whether the builder was told to export here. */
+  pushing(): boolean {
+    return this.intake !== undefined
+  }
+
+  /** Bytes the builder pushed since it was told to export here. */
+  pushedBytes(): number {
+    return this.intake?.receivedBytes ?? 0
+  }
+
+  /** Whether every blob read so far arrived whole with its digest. */
+  trusted(): boolean {
+    return this.problems.size === 0
+  }
+
+  /**
+   * Writes a blob of the entry into the layout at `dir` from its pack, its
+   * digest checked: for the save, which needs on disk the manifests it reads
+   * and the blobs of a pack it writes again. False when it cannot be read.
+   */
+  async lay(dir: string, digest: string): Promise<boolean> {
+    const blob = this.blobs.get(digest)
+    if (!blob || this.problems.has(digest)) return false
+    const target = blobPath(dir, digest)
+    const partial = `${target}.partial`
+    await fs.promises.mkdir(path.dirname(target), { recursive: true })
+    const hash = createHash('sha256')
+    const out = fs.createWriteStream(partial)
+    try {
+      for await (const data of this.read(blob, 0, blob.size - 1)) {
+        hash.update(data)
+        if (!out.write(data)) await new Promise<void>(resolve => out.once('drain', () => resolve()))
+      }
+      await new Promise<void>((resolve, reject) =>
+        out.end((error?: Error | null) => (error ? reject(error) : resolve()))
+      )
+    } catch (error) {
+      out.destroy()
+      await fs.promises.rm(partial, { force: true })
+      this.problems.set(digest, `blob ${digest} could not be read from its pack: ${(error as Error).message}`)
+      return false
+    }
+    const got = `sha256:${hash.digest('hex')}`
+    if (got !== digest) {
+      await fs.promises.rm(partial, { force: true })
+      this.problems.set(digest, `blob ${digest} arrived with other content (${got})`)
+      return false
+    }
+    await fs.promises.rename(partial, target)
+    return true
+  }
+
   /** Stops serving, ending any read still open, and says what was served. */
   async close(): Promise<ServeReport> {
     for (const read of this.reads) read.abort()
     this.server.closeAllConnections()
     await new Promise<void>(resolve => this.server.close(() => resolve()))
-    return { fetchedBytes: this.fetchedBytes, verified: [...this.verified], problems: [...this.problems.values()] }
+    await this.intake?.close()
+    return {
+      fetchedBytes: this.fetchedBytes,
+      verified: [...this.verified],
+      problems: [...this.problems.values()],
+      pushedBytes: this.intake?.receivedBytes ?? 0
+    }
   }
 
   private async answer(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     try {
       const url = new URL(req.url ?? '/', 'http://loopback')
-      const head = req.method === 'HEAD'
-      if (req.method !== 'GET' && !head) return end(res, 405)
+      const method = req.method ?? 'GET'
       if (url.pathname === '/v2/' || url.pathname === '/v2') {
         res.writeHead(200, { 'Docker-Distribution-API-Version': 'registry/2.0', 'Content-Type': 'application/json' })
-        return void res.end(head ? undefined : '{}')
+        return void res.end(method === 'HEAD' ? undefined : '{}')
       }
+      if (method !== 'GET' && method !== 'HEAD') return await this.push(method, url, req, res)
+      const head = method === 'HEAD'
       const manifest = MANIFEST_PATH.exec(url.pathname)
-      if (manifest) return await this.manifest(manifest[1] as string, head, res)
+      if (manifest) return await this.manifest(manifest[2] as string, head, res)
       const blob = BLOB_PATH.exec(url.pathname)
-      if (blob) return await this.blob(blob[1] as string, head, req.headers.range, res)
+      if (blob) return await this.blob(blob[2] as string, head, req.headers.range, res)
       end(res, 404)
     } catch {
       res.destroy()
@@ -156,6 +239,7 @@ export class BlobServer {
   }
 
   private async manifest(reference: string, head: boolean, res: http.ServerResponse): Promise<void> {
+    if (reference === PUSH_TAG) return end(res, 404)
     const digest = DIGEST.test(reference) ? reference : this.top.digest
     const blob = this.blobs.get(digest)
     if (!blob) return end(res, 404)
@@ -166,17 +250,86 @@ export class BlobServer {
     res.end(head ? undefined : body)
   }
 
+  /** Whether the registry holds the blob for an export: pushed this build, or in the entry's packs while they are trusted. */
+  private holds(digest: string): boolean {
+    if (this.intake?.sizeOf(digest) !== undefined) return true
+    // Once a blob failed, the packs are not trusted: the save uploads every blob, so each must be pushed.
+    return this.blobs.has(digest) && this.problems.size === 0
+  }
+
+  // The upload protocol of the distribution spec, as containerd's pusher
+  // speaks it: POST starts an upload (or mounts a blob held already), PUT
+  // with ?digest= ends it, PATCH adds to it; a manifest is PUT by tag.
+  private async push(method: string, url: URL, req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    const intake = this.intake
+    if (!intake) return end(res, 405)
+    const uploads = UPLOADS_PATH.exec(url.pathname)
+    if (method === 'POST' && uploads) {
+      const mount = url.searchParams.get('mount') ?? ''
+      if (DIGEST.test(mount) && this.holds(mount)) {
+        res.writeHead(201, { Location: `/v2/${uploads[1]}/blobs/${mount}`, 'Docker-Content-Digest': mount })
+        return void res.end()
+      }
+      const id = await intake.start()
+      res.writeHead(202, {
+        Location: `/v2/${uploads[1]}/blobs/uploads/${id}`,
+        'Docker-Upload-UUID': id,
+        Range: '0-0',
+        'Content-Length': 0
+      })
+      return void res.end()
+    }
+    const upload = UPLOAD_PATH.exec(url.pathname)
+    if (upload && method === 'PATCH') {
+      const bytes = await intake.append(upload[2] as string, req)
+      if (bytes === undefined) return end(res, 404)
+      res.writeHead(202, {
+        Location: `/v2/${upload[1]}/blobs/uploads/${upload[2]}`,
+        'Docker-Upload-UUID': upload[2] as string,
+        Range: `0-${Math.max(bytes - 1, 0)}`,
+        'Content-Length': 0
+      })
+      return void res.end()
+    }
+    if (upload && method === 'PUT') {
+      const digest = url.searchParams.get('digest') ?? ''
+      if (!DIGEST.test(digest)) return end(res, 400)
+      const stored = await intake.finish(upload[2] as string, digest, req)
+      if (stored !== 'stored') return end(res, stored === 'unknown' ? 404 : 400)
+      res.writeHead(201, { Location: `/v2/${upload[1]}/blobs/${digest}`, 'Docker-Content-Digest': digest })
+      return void res.end()
+    }
+    const manifest = MANIFEST_PATH.exec(url.pathname)
+    if (manifest && method === 'PUT') {
+      const body = await readBody(req, MAX_MANIFEST_BYTES)
+      if (body === undefined) return end(res, 413)
+      const reference = manifest[2] as string
+      const mediaType = req.headers['content-type'] ?? declaredMediaType(body)
+      const digest = await intake.manifest(body, mediaType, !DIGEST.test(reference))
+      res.writeHead(201, { Location: `/v2/${manifest[1]}/manifests/${digest}`, 'Docker-Content-Digest': digest })
+      return void res.end()
+    }
+    end(res, 405)
+  }
+
   private async blob(
     digest: string,
     head: boolean,
     range: string | undefined,
     res: http.ServerResponse
   ): Promise<void> {
+    const headers = { 'Content-Type': 'application/octet-stream', 'Docker-Content-Digest': digest }
+    const pushed = this.intake?.sizeOf(digest)
+    if (pushed !== undefined && this.intake) {
+      res.writeHead(200, { ...headers, 'Content-Length': pushed })
+      if (head) return void res.end()
+      return void fs.createReadStream(blobPath(this.intake.dir, digest)).pipe(res)
+    }
     const blob = this.blobs.get(digest)
     // A blob that failed once is not read again: the build gives up on the cache at once.
     if (!blob || this.problems.has(digest)) return end(res, 404)
-    const headers = { 'Content-Type': 'application/octet-stream', 'Docker-Content-Digest': digest }
     if (head) {
+      if (this.intake && !this.holds(digest)) return end(res, 404)
       res.writeHead(200, { ...headers, 'Content-Length': blob.size })
       return void res.end()
     }
@@ -318,6 +471,18 @@ function waitDrain(res: http.ServerResponse): Promise<void> {
     res.once('drain', done)
     res.once('close', done)
   })
+}
+
+/** The request's body, or undefined when it is longer than `limit`. */
+async function readBody(req: http.IncomingMessage, limit: number): Promise<Buffer | undefined> {
+  const parts: Buffer[] = []
+  let length = 0
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    length += chunk.length
+    if (length > limit) return undefined
+    parts.push(chunk)
+  }
+  return Buffer.concat(parts)
 }
 
 /** A manifest's own mediaType field, which registries send as its Content-Type. */

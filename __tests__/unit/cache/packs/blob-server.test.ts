@@ -122,7 +122,7 @@ describe('BlobServer', () => {
     expect(r.body?.equals(layer)).toBe(true)
     expect(pack.ranges).toEqual([`bytes=${manifest.length}-${packBytes.length - 1}`])
     const report = await server.close()
-    expect(report).toEqual({ fetchedBytes: layer.length, verified: [digestOf(layer)], problems: [] })
+    expect(report).toEqual({ fetchedBytes: layer.length, verified: [digestOf(layer)], problems: [], pushedBytes: 0 })
   })
 
   it('answers HEAD from the manifest of packs, without reading the pack', async () => {
