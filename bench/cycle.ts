@@ -68,6 +68,8 @@ export interface CycleRun {
   gha: { cold?: GhaRun; exact: GhaRun; pr: GhaRun; master: GhaRun }
   /** Ours on the classic image store, under a key prefix of its own: the cold build in the first run only. */
   classic: { cold?: ActionRun; pr: ActionRun; master: ActionRun }
+  /** type=gha on the classic store, through a docker-container builder, in a repository of its own. */
+  ghaClassic: { cold?: GhaRun; pr: GhaRun; master: GhaRun }
   /** The archive the run starts from. */
   entryBytes: number
 }
@@ -86,6 +88,7 @@ export async function cycleRun(
   let cold: ActionRun | undefined
   let ghaCold: GhaRun | undefined
   let classicCold: ActionRun | undefined
+  let ghaClassicCold: GhaRun | undefined
   let saveLoadSeed: PlainTransfer | undefined
   const archive = previous ? undefined : imageArchive(lab, 'bench')
   if (previous) {
@@ -94,15 +97,16 @@ export async function cycleRun(
     const workspace = await lab.workspace(fixture)
     setRelease(workspace, fixture, 1)
     const start = { fixture, workspace, trigger: 'push-master' } as const
-    ;[cold, ghaCold, classicCold] = await turn<[ActionRun, GhaRun, ActionRun]>([
+    ;[cold, ghaCold, classicCold, ghaClassicCold] = await turn<[ActionRun, GhaRun, ActionRun, GhaRun]>([
       () => actionJob(lab, { ...start, keyPrefix: 'bench' }),
       () => ghaJob(lab, start),
-      () => actionJob(lab, { ...start, keyPrefix: CLASSIC_PREFIX, store: 'classic' })
+      () => actionJob(lab, { ...start, keyPrefix: CLASSIC_PREFIX, store: 'classic' }),
+      () => ghaJob(lab, { ...start, store: 'classic' })
     ])
     expectSource(classicCold, 'none')
     chain = chainFrom(lab, { fixture, keyPrefix: 'bench', workspace, withGha: true }, cold, say)
     say(
-      `cold build: type=gha ${ghaCold.total.toFixed(1)} s, ours on the classic store ${classicCold.total.toFixed(1)} s (builder bootstrap ${classicCold.bootstrap.toFixed(1)} s)`
+      `cold build: type=gha ${ghaCold.total.toFixed(1)} s, ours on the classic store ${classicCold.total.toFixed(1)} s (builder bootstrap ${classicCold.bootstrap.toFixed(1)} s), type=gha there ${ghaClassicCold.total.toFixed(1)} s`
     )
     // The save / load approach's own cold run builds the same image: its save
     // is all that differs, taken while a cold build's image is loaded (ours
@@ -165,22 +169,23 @@ export async function cycleRun(
     archive
       ? saveLoadJob(lab, { fixture, workspace, trigger: 'pull-request', archive, release })
       : Promise.resolve(undefined)
-  const [prOurs, prRecipe, prSaveLoad, registryPr, ghaPr, classicPr] = await turn<
-    [ActionRun, RecipeRun, SaveLoadRun | undefined, ActionRun, GhaRun, ActionRun]
+  const [prOurs, prRecipe, prSaveLoad, registryPr, ghaPr, classicPr, ghaClassicPr] = await turn<
+    [ActionRun, RecipeRun, SaveLoadRun | undefined, ActionRun, GhaRun, ActionRun, GhaRun]
   >([
     () => actionJob(lab, { ...master, trigger: 'pull-request' }),
     recipe,
     saveLoad,
     () => actionJob(lab, { ...registry, trigger: 'pull-request' }),
     () => ghaJob(lab, { ...gha, trigger: 'pull-request' }),
-    () => actionJob(lab, { ...classic, trigger: 'pull-request' })
+    () => actionJob(lab, { ...classic, trigger: 'pull-request' }),
+    () => ghaJob(lab, { ...gha, trigger: 'pull-request', store: 'classic' })
   ])
   expectSource(prOurs, 'base-branch')
   expectSource(registryPr, 'base-branch')
   expectSource(classicPr, 'base-branch')
   say(
     `pull request: ours ${prOurs.total.toFixed(1)} s, recipe ${prRecipe.total.toFixed(1)} s${others(prSaveLoad)}, registry backend ${registryPr.total.toFixed(1)} s, ` +
-      `type=gha ${ghaPr.total.toFixed(1)} s, ours on the classic store ${classicPr.total.toFixed(1)} s`
+      `type=gha ${ghaPr.total.toFixed(1)} s, ours on the classic store ${classicPr.total.toFixed(1)} s, type=gha there ${ghaClassicPr.total.toFixed(1)} s`
   )
 
   // The local backend's root, holding the same entry.
@@ -189,16 +194,16 @@ export async function cycleRun(
   const local = { ...master, inputs: { 'cache-backend': 'local', 'cache-root': cacheRoot } }
   setRelease(workspace, fixture, release + 1)
   // The registry's job pushes the entry the next run's registry jobs start from.
-  const [masterOurs, masterRecipe, masterLocal, registryMaster, ghaMaster, classicMaster] = await turn<
-    [ActionRun, RecipeRun, ActionRun, ActionRun, GhaRun, ActionRun]
-  >([
-    () => actionJob(lab, master),
-    recipe,
-    () => actionJob(lab, local),
-    () => actionJob(lab, registry),
-    () => ghaJob(lab, gha),
-    () => actionJob(lab, classic)
-  ])
+  const [masterOurs, masterRecipe, masterLocal, registryMaster, ghaMaster, classicMaster, ghaClassicMaster] =
+    await turn<[ActionRun, RecipeRun, ActionRun, ActionRun, GhaRun, ActionRun, GhaRun]>([
+      () => actionJob(lab, master),
+      recipe,
+      () => actionJob(lab, local),
+      () => actionJob(lab, registry),
+      () => ghaJob(lab, gha),
+      () => actionJob(lab, classic),
+      () => ghaJob(lab, { ...gha, store: 'classic' })
+    ])
   expectSource(masterOurs, 'branch')
   expectSource(masterLocal, 'branch')
   expectSource(registryMaster, 'branch')
@@ -206,7 +211,7 @@ export async function cycleRun(
   say(
     `changed source on master: ours ${masterOurs.total.toFixed(1)} s, recipe ${masterRecipe.total.toFixed(1)} s, local backend ` +
       `${masterLocal.total.toFixed(1)} s, registry backend ${registryMaster.total.toFixed(1)} s, type=gha ${ghaMaster.total.toFixed(1)} s, ` +
-      `ours on the classic store ${classicMaster.total.toFixed(1)} s`
+      `ours on the classic store ${classicMaster.total.toFixed(1)} s, type=gha there ${ghaClassicMaster.total.toFixed(1)} s`
   )
   await fs.promises.rm(seed, { recursive: true, force: true })
   await fs.promises.rm(cacheRoot, { recursive: true, force: true })
@@ -232,7 +237,8 @@ export async function cycleRun(
       transport,
       entryBytes: lab.entryBytes(chain.head),
       gha: { cold: ghaCold, exact: ghaExact, pr: ghaPr, master: ghaMaster },
-      classic: { cold: classicCold, pr: classicPr, master: classicMaster }
+      classic: { cold: classicCold, pr: classicPr, master: classicMaster },
+      ghaClassic: { cold: ghaClassicCold, pr: ghaClassicPr, master: ghaClassicMaster }
     },
     chain: {
       ...chain,

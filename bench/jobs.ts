@@ -83,9 +83,14 @@ const EVENTS: Record<Trigger, { event: EventSpec; scopes: TokenScope[] }> = {
   }
 }
 
-/** The cache service token GitHub would give a run of this trigger. */
-export function cacheToken(trigger: Trigger): string {
-  return runtimeToken(EVENTS[trigger].scopes)
+/**
+ * The cache service token GitHub would give a run of this trigger; with
+ * `apart`, as if in a repository of that name, whose entries no other job
+ * reads or counts.
+ */
+export function cacheToken(trigger: Trigger, apart?: string): string {
+  const scopes = EVENTS[trigger].scopes
+  return runtimeToken(apart === undefined ? scopes : scopes.map(s => ({ ...s, scope: `${apart}:${s.scope}` })))
 }
 
 export interface ActionJob {
