@@ -139,6 +139,22 @@ describe('entries of packs', () => {
     expect(r.main.outputs['cache-source']).toBe('none')
     expect(packEntries(service).filter(e => e.key.startsWith(`buildx/${other}/master/packs/`))).toHaveLength(1)
   })
+
+  it('writes a mostly dead pack again from what the builder left in the packs, and the next runner is whole', async () => {
+    // The 30 MiB tools layer is rebuilt with other bytes: most of the first pack is no longer named.
+    const file = path.join(workspace, 'Dockerfile')
+    fs.writeFileSync(file, fs.readFileSync(file, 'utf8').replace('count=30', 'count=29'))
+    const r = await job()
+    expectBuilt(r)
+    expect(r.main.outputs['cache-source']).toBe('branch')
+    expect(r.post?.log).toMatch(/Writing again the live blobs of \d+ pack\(s\)/)
+    expect(r.saves).toBe(1)
+    const next = await job()
+    expectBuilt(next)
+    expect(next.main.outputs).toMatchObject({ 'cache-hit': 'true', 'cached-steps': '8/8' })
+    // The first pack is named by no entry now: the newest reads none of it.
+    expect(next.calls.some(c => c.method === 'GetBlob' && c.key === firstPack.key)).toBe(false)
+  })
 })
 
 describe('a pack that is damaged or gone', () => {
