@@ -37,6 +37,7 @@ export function coldBuild(r: Results): ActionRun {
 
 export function targets(r: Results): Figure[] {
   const c = r.cycles
+  const colds = c.filter(run => run.cold !== undefined && run.headSave.seconds > 0)
   const cold = coldBuild(r)
   const sizes = r.growth.entryBytes
   return [
@@ -76,24 +77,23 @@ export function targets(r: Results): Figure[] {
       target: '≤ 0.40 s',
       met: atMost(0.4)
     },
-    {
-      id: 'restore-throughput',
-      figure: 'Restore throughput, ours / plain tar + zstd',
-      samples: c.map(run => run.plainRestore.seconds / run.exact.restore),
-      show: times,
-      detail: `${rate(med(c, run => run.exact.cacheBytes / run.exact.restore))} vs ${rate(med(c, run => run.plainRestore.bytes / run.plainRestore.seconds))}`,
-      target: '≥ 0.85×',
-      met: v => v >= 0.85
-    },
-    {
-      id: 'save-throughput',
-      figure: 'Save throughput, ours / plain tar + zstd',
-      samples: c.map(run => run.plainSave.seconds / run.headSave.seconds),
-      show: times,
-      detail: `${rate(med(c, run => run.headSave.cacheBytes / run.headSave.seconds))} vs ${rate(med(c, run => run.plainSave.bytes / run.plainSave.seconds))}`,
-      target: '≥ 0.85×',
-      met: v => v >= 0.85
-    },
+    // An entry of packs served to the builder restores only its index before
+    // the build (the blobs move during it, in the build's time), and a save
+    // after a change uploads only the new blobs: throughput is measured on
+    // the cold build's save, the one that uploads every blob.
+    ...(colds.length === 0
+      ? []
+      : [
+          {
+            id: 'save-throughput',
+            figure: "Save throughput of the cold build's save (every blob), ours / plain tar + zstd",
+            samples: colds.map(run => run.plainSave.seconds / run.headSave.seconds),
+            show: times,
+            detail: `${rate(med(colds, run => run.headSave.cacheBytes / run.headSave.seconds))} vs ${rate(med(colds, run => run.plainSave.bytes / run.plainSave.seconds))}`,
+            target: '≥ 0.85×',
+            met: (v: number) => v >= 0.85
+          }
+        ]),
     {
       id: 'growth',
       figure: `Entry size after ${sizes.length} master builds / after the first`,

@@ -74,8 +74,8 @@ export function buildFromSummary(summary: string): { seconds: number; cached: nu
   return { seconds: Number(m[1]), cached: Number(m[2]), steps: Number(m[3]) }
 }
 
-/** Seconds of the save from the post step's "Cache saved with key: K (X MB in Y s)"; 0 when nothing was saved. */
+/** Seconds of the save from the post step's "Cache saved with key: K (X MB in Y s[; Z uploaded])"; 0 when nothing was saved. */
 export function saveSeconds(postLog: string): number {
-  const m = /Cache saved with key: \S+ \([\d.]+ MB in ([\d.]+) s\)/.exec(postLog)
+  const m = /Cache saved with key: \S+ \([\d.]+ MB in ([\d.]+) s[;)]/.exec(postLog)
   return m ? Number(m[1]) : 0
 }
