@@ -33450,25 +33450,17 @@ class BlobIntake {
         const upload = this.uploads.get(id);
         if (!upload)
             return undefined;
-        const out = external_node_fs_namespaceObject.createWriteStream(upload.file, { flags: 'a' });
-        const hashing = new external_node_stream_.Writable({
-            write(chunk, _encoding, done) {
+        const hashing = new external_node_stream_.Transform({
+            transform(chunk, _encoding, done) {
                 upload.hash.update(chunk);
                 upload.bytes += chunk.length;
-                if (out.write(chunk))
-                    done();
-                else
-                    out.once('drain', () => done());
-            },
-            final(done) {
-                out.end(() => done());
+                done(null, chunk);
             }
         });
         try {
-            await (0,external_node_stream_promises_namespaceObject.pipeline)(body, hashing);
+            await (0,external_node_stream_promises_namespaceObject.pipeline)(body, hashing, external_node_fs_namespaceObject.createWriteStream(upload.file, { flags: 'a' }));
         }
         catch (error) {
-            out.destroy();
             await this.drop(id);
             throw error;
         }
@@ -33524,6 +33516,7 @@ class BlobIntake {
 }
 
 ;// CONCATENATED MODULE: ./src/cache/packs/blob-server.ts
+
 
 
 
@@ -33658,17 +33651,15 @@ class BlobServer {
         const partial = `${target}.partial`;
         await external_node_fs_namespaceObject.promises.mkdir(external_node_path_namespaceObject.dirname(target), { recursive: true });
         const hash = (0,external_node_crypto_.createHash)('sha256');
-        const out = external_node_fs_namespaceObject.createWriteStream(partial);
         try {
-            for await (const data of this.read(blob, 0, blob.size - 1)) {
-                hash.update(data);
-                if (!out.write(data))
-                    await new Promise(resolve => out.once('drain', () => resolve()));
-            }
-            await new Promise((resolve, reject) => out.end((error) => (error ? reject(error) : resolve())));
+            await (0,external_node_stream_promises_namespaceObject.pipeline)(this.read(blob, 0, blob.size - 1), async function* (source) {
+                for await (const data of source) {
+                    hash.update(data);
+                    yield data;
+                }
+            }, external_node_fs_namespaceObject.createWriteStream(partial));
         }
         catch (error) {
-            out.destroy();
             await external_node_fs_namespaceObject.promises.rm(partial, { force: true });
             this.problems.set(digest, `blob ${digest} could not be read from its pack: ${error.message}`);
             return false;

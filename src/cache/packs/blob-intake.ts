@@ -3,7 +3,7 @@ import * as fs from 'node:fs'
 import type * as http from 'node:http'
 import * as path from 'node:path'
 import { pipeline } from 'node:stream/promises'
-import { Writable } from 'node:stream'
+import { Transform } from 'node:stream'
 import { blobPath } from '../integrity.js'
 
 // What the builder pushes when it exports its cache to the loopback registry
@@ -59,22 +59,16 @@ export class BlobIntake {
   async append(id: string, body: http.IncomingMessage): Promise<number | undefined> {
     const upload = this.uploads.get(id)
     if (!upload) return undefined
-    const out = fs.createWriteStream(upload.file, { flags: 'a' })
-    const hashing = new Writable({
-      write(chunk: Buffer, _encoding, done) {
+    const hashing = new Transform({
+      transform(chunk: Buffer, _encoding, done) {
         upload.hash.update(chunk)
         upload.bytes += chunk.length
-        if (out.write(chunk)) done()
-        else out.once('drain', () => done())
-      },
-      final(done) {
-        out.end(() => done())
+        done(null, chunk)
       }
     })
     try {
-      await pipeline(body, hashing)
+      await pipeline(body, hashing, fs.createWriteStream(upload.file, { flags: 'a' }))
     } catch (error) {
-      out.destroy()
       await this.drop(id)
       throw error
     }

@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net'
 import { blobPath, children } from '../integrity.js'
 import * as fs from 'node:fs'
 import * as path from 'node:path'
+import { pipeline } from 'node:stream/promises'
 import { BlobIntake } from './blob-intake.js'
 
 // The restored entry, offered to BuildKit as a read-only registry on the
@@ -179,17 +180,18 @@ export class BlobServer {
     const partial = `${target}.partial`
     await fs.promises.mkdir(path.dirname(target), { recursive: true })
     const hash = createHash('sha256')
-    const out = fs.createWriteStream(partial)
     try {
-      for await (const data of this.read(blob, 0, blob.size - 1)) {
-        hash.update(data)
-        if (!out.write(data)) await new Promise<void>(resolve => out.once('drain', () => resolve()))
-      }
-      await new Promise<void>((resolve, reject) =>
-        out.end((error?: Error | null) => (error ? reject(error) : resolve()))
+      await pipeline(
+        this.read(blob, 0, blob.size - 1),
+        async function* (source: AsyncIterable<Buffer>) {
+          for await (const data of source) {
+            hash.update(data)
+            yield data
+          }
+        },
+        fs.createWriteStream(partial)
       )
     } catch (error) {
-      out.destroy()
       await fs.promises.rm(partial, { force: true })
       this.problems.set(digest, `blob ${digest} could not be read from its pack: ${(error as Error).message}`)
       return false
