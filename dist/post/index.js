@@ -33291,13 +33291,13 @@ class BlobServer {
         }
         catch (error) {
             await external_node_fs_namespaceObject.promises.rm(partial, { force: true });
-            this.problems.set(digest, `blob ${digest} could not be read from its pack: ${error.message}`);
+            this.unreadable(digest, error);
             return false;
         }
         const got = `sha256:${hash.digest('hex')}`;
         if (got !== digest) {
             await external_node_fs_namespaceObject.promises.rm(partial, { force: true });
-            this.problems.set(digest, `blob ${digest} arrived with other content (${got})`);
+            this.mismatched(digest, got);
             return false;
         }
         await external_node_fs_namespaceObject.promises.rename(partial, target);
@@ -33359,7 +33359,7 @@ class BlobServer {
         if (this.intake?.sizeOf(digest) !== undefined)
             return true;
         // Once a blob failed, the packs are not trusted: the save uploads every blob, so each must be pushed.
-        return this.blobs.has(digest) && this.problems.size === 0;
+        return this.blobs.has(digest) && this.trusted();
     }
     // The upload protocol of the distribution spec, as containerd's pusher
     // speaks it: POST starts an upload (or mounts a blob held already), PUT
@@ -33455,7 +33455,7 @@ class BlobServer {
             held = step.done ? Buffer.alloc(0) : step.value;
         }
         catch (error) {
-            this.problems.set(digest, `blob ${digest} could not be read from its pack: ${error.message}`);
+            this.unreadable(digest, error);
             return end(res, 404);
         }
         res.writeHead(whole ? 200 : 206, whole
@@ -33475,12 +33475,12 @@ class BlobServer {
             hash?.update(held);
         }
         catch (error) {
-            this.problems.set(digest, `blob ${digest} could not be read from its pack: ${error.message}`);
+            this.unreadable(digest, error);
             return void res.destroy();
         }
         const got = hash && `sha256:${hash.digest('hex')}`;
         if (got !== undefined && got !== digest) {
-            this.problems.set(digest, `blob ${digest} arrived with other content (${got})`);
+            this.mismatched(digest, got);
             return void res.destroy();
         }
         if (got !== undefined)
@@ -33503,7 +33503,7 @@ class BlobServer {
                 parts.push(data);
         }
         catch (error) {
-            this.problems.set(blob.digest, `blob ${blob.digest} could not be read from its pack: ${error.message}`);
+            this.unreadable(blob.digest, error);
             return undefined;
         }
         const body = Buffer.concat(parts);
@@ -33512,8 +33512,14 @@ class BlobServer {
             this.verified.add(blob.digest);
             return body;
         }
-        this.problems.set(blob.digest, `blob ${blob.digest} arrived with other content (${got})`);
+        this.mismatched(blob.digest, got);
         return undefined;
+    }
+    unreadable(digest, error) {
+        this.problems.set(digest, `blob ${digest} could not be read from its pack: ${error.message}`);
+    }
+    mismatched(digest, got) {
+        this.problems.set(digest, `blob ${digest} arrived with other content (${got})`);
     }
     /** Bytes `first`..`last` of the blob, from its pack; rejects when the pack stops sending for the stall bound. */
     async *read(blob, first, last) {
@@ -33807,7 +33813,7 @@ class GhaCacheStore {
     // mostly dead: those are fetched now, while the packs' addresses are known.
     async completeLayout(server) {
         const held = server.trusted() ? await this.restoredManifest() : undefined;
-        const sizes = new Map((held?.blobs ?? []).map(b => [b.digest, b.size]));
+        const sizes = heldSizes(held);
         for (let laid = 0;; laid++) {
             const layout = await checkLayout(this.exportDir, sizes);
             if (!('problem' in layout)) {
@@ -33835,7 +33841,7 @@ class GhaCacheStore {
     // the rest go up in one new pack before the entry.
     async savePacked(plan, signal) {
         const held = await this.heldPacks();
-        const layout = await checkLayout(this.exportDir, new Map((held?.blobs ?? []).map(b => [b.digest, b.size])));
+        const layout = await checkLayout(this.exportDir, heldSizes(held));
         if ('problem' in layout)
             return { saved: false, reason: `the exported cache is incomplete (${layout.problem})` };
         const planned = planSave(layout.blobs, held, branchScope(plan.content));
@@ -33934,6 +33940,10 @@ class GhaCacheStore {
             await removeDir(this.clientTemp);
         }
     }
+}
+/** digest → size of the blobs a manifest of packs places: what checkLayout may find elsewhere. */
+function heldSizes(held) {
+    return new Map((held?.blobs ?? []).map(b => [b.digest, b.size]));
 }
 /** Manifests of kept images an export names from the entry, fetched for the save to read. */
 const MAX_LAID_MANIFESTS = 64;

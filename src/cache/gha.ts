@@ -211,7 +211,7 @@ export class GhaCacheStore implements CacheStore {
   // mostly dead: those are fetched now, while the packs' addresses are known.
   private async completeLayout(server: BlobServer): Promise<LayoutCheck> {
     const held = server.trusted() ? await this.restoredManifest() : undefined
-    const sizes = new Map((held?.blobs ?? []).map(b => [b.digest, b.size]))
+    const sizes = heldSizes(held)
     for (let laid = 0; ; laid++) {
       const layout = await checkLayout(this.exportDir, sizes)
       if (!('problem' in layout)) {
@@ -240,7 +240,7 @@ export class GhaCacheStore implements CacheStore {
   // the rest go up in one new pack before the entry.
   private async savePacked(plan: Pick<KeyPlan, 'content'>, signal?: AbortSignal): Promise<SaveResult> {
     const held = await this.heldPacks()
-    const layout = await checkLayout(this.exportDir, new Map((held?.blobs ?? []).map(b => [b.digest, b.size])))
+    const layout = await checkLayout(this.exportDir, heldSizes(held))
     if ('problem' in layout) return { saved: false, reason: `the exported cache is incomplete (${layout.problem})` }
     const planned = planSave(layout.blobs, held, branchScope(plan.content))
     const sizeBytes = layout.blobs.reduce((sum, b) => sum + b.size, 0)
@@ -349,6 +349,11 @@ export class GhaCacheStore implements CacheStore {
       await removeDir(this.clientTemp)
     }
   }
+}
+
+/** digest → size of the blobs a manifest of packs places: what checkLayout may find elsewhere. */
+function heldSizes(held: PackManifest | undefined): Map<string, number> {
+  return new Map((held?.blobs ?? []).map(b => [b.digest, b.size]))
 }
 
 /** Manifests of kept images an export names from the entry, fetched for the save to read. */

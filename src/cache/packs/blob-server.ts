@@ -193,13 +193,13 @@ export class BlobServer {
       )
     } catch (error) {
       await fs.promises.rm(partial, { force: true })
-      this.problems.set(digest, `blob ${digest} could not be read from its pack: ${(error as Error).message}`)
+      this.unreadable(digest, error)
       return false
     }
     const got = `sha256:${hash.digest('hex')}`
     if (got !== digest) {
       await fs.promises.rm(partial, { force: true })
-      this.problems.set(digest, `blob ${digest} arrived with other content (${got})`)
+      this.mismatched(digest, got)
       return false
     }
     await fs.promises.rename(partial, target)
@@ -256,7 +256,7 @@ export class BlobServer {
   private holds(digest: string): boolean {
     if (this.intake?.sizeOf(digest) !== undefined) return true
     // Once a blob failed, the packs are not trusted: the save uploads every blob, so each must be pushed.
-    return this.blobs.has(digest) && this.problems.size === 0
+    return this.blobs.has(digest) && this.trusted()
   }
 
   // The upload protocol of the distribution spec, as containerd's pusher
@@ -350,7 +350,7 @@ export class BlobServer {
       const step = await reader.next()
       held = step.done ? Buffer.alloc(0) : step.value
     } catch (error) {
-      this.problems.set(digest, `blob ${digest} could not be read from its pack: ${(error as Error).message}`)
+      this.unreadable(digest, error)
       return end(res, 404)
     }
     res.writeHead(
@@ -370,12 +370,12 @@ export class BlobServer {
       }
       hash?.update(held)
     } catch (error) {
-      this.problems.set(digest, `blob ${digest} could not be read from its pack: ${(error as Error).message}`)
+      this.unreadable(digest, error)
       return void res.destroy()
     }
     const got = hash && `sha256:${hash.digest('hex')}`
     if (got !== undefined && got !== digest) {
-      this.problems.set(digest, `blob ${digest} arrived with other content (${got})`)
+      this.mismatched(digest, got)
       return void res.destroy()
     }
     if (got !== undefined) this.verified.add(digest)
@@ -397,7 +397,7 @@ export class BlobServer {
     try {
       for await (const data of this.read(blob, 0, blob.size - 1)) parts.push(data)
     } catch (error) {
-      this.problems.set(blob.digest, `blob ${blob.digest} could not be read from its pack: ${(error as Error).message}`)
+      this.unreadable(blob.digest, error)
       return undefined
     }
     const body = Buffer.concat(parts)
@@ -406,8 +406,16 @@ export class BlobServer {
       this.verified.add(blob.digest)
       return body
     }
-    this.problems.set(blob.digest, `blob ${blob.digest} arrived with other content (${got})`)
+    this.mismatched(blob.digest, got)
     return undefined
+  }
+
+  private unreadable(digest: string, error: unknown): void {
+    this.problems.set(digest, `blob ${digest} could not be read from its pack: ${(error as Error).message}`)
+  }
+
+  private mismatched(digest: string, got: string): void {
+    this.problems.set(digest, `blob ${digest} arrived with other content (${got})`)
   }
 
   /** Bytes `first`..`last` of the blob, from its pack; rejects when the pack stops sending for the stall bound. */
