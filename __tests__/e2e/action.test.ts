@@ -12,6 +12,7 @@ import { MASTER, pushTo, writer } from '../support/events.js'
 import { freshJob, leftovers, type JobOutcome } from '../support/fresh-job.js'
 import type { EventSpec } from '../support/run-action.js'
 import { cacheServiceForFile } from '../support/suite.js'
+import { builtSteps } from '../support/build-steps.js'
 import { indexEntries, isPack, packEntries } from '../support/entries.js'
 
 jest.setTimeout(300_000)
@@ -38,9 +39,7 @@ const job = (spec: Job): Promise<JobOutcome> =>
     scopes: spec.scopes ?? masterToken
   })
 
-function cachedSteps(log: string): number {
-  return log.split('\n').filter(line => /^#\d+ CACHED\s*$/.test(line)).length
-}
+const cachedSteps = (log: string): number => builtSteps(log).cached.length
 
 describe('the gha backend', () => {
   const workspace = uniqueWorkspaceFrom('ci-image')

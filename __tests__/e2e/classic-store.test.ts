@@ -18,6 +18,7 @@ import { freshJob, leftovers, type JobOutcome } from '../support/fresh-job.js'
 import { engineRegistries, registryTags } from '../support/registry.js'
 import type { EventSpec } from '../support/run-action.js'
 import { cacheServiceForFile } from '../support/suite.js'
+import { builtSteps } from '../support/build-steps.js'
 import { indexEntries } from '../support/entries.js'
 
 jest.setTimeout(300_000)
@@ -85,9 +86,7 @@ function expectBuilderUsedAndRemoved(r: JobOutcome): void {
   expect(builderRemains()).toEqual([])
 }
 
-function cachedSteps(log: string): number {
-  return log.split('\n').filter(line => /^#\d+ CACHED\s*$/.test(line)).length
-}
+const cachedSteps = (log: string): number => builtSteps(log).cached.length
 
 const entriesOf = (image: string): string[] =>
   indexEntries(service)

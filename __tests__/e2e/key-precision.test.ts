@@ -5,6 +5,7 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import * as fs from 'node:fs'
 import * as os from 'node:os'
 import * as path from 'node:path'
+import { rebuiltSteps } from '../support/build-steps.js'
 import { docker, workspaceFrom } from '../support/engine.js'
 import { pushTo, writer } from '../support/events.js'
 import { freshJob, type JobOutcome } from '../support/fresh-job.js'
@@ -356,20 +357,3 @@ describe('a source that an ARG expands to a URL', () => {
     expect(rebuiltSteps(r.main.log)).toEqual([])
   })
 })
-
-/**
- * The build's steps (`#5 [2/4] COPY ...`) that BuildKit ran rather than took
- * from the cache: a step is cached when a vertex of its name is reported CACHED.
- */
-function rebuiltSteps(log: string): string[] {
-  const names = new Map<string, string>()
-  const cached = new Set<string>()
-  for (const line of log.split('\n')) {
-    const step = /^#(\d+) (\[(?!internal\])[^\]]*\] (?!FROM ).*)$/.exec(line)
-    if (step) names.set(step[1] as string, step[2] as string)
-    const hit = /^#(\d+) CACHED\s*$/.exec(line)
-    if (hit) cached.add(hit[1] as string)
-  }
-  const cachedNames = new Set([...cached].map(id => names.get(id)))
-  return [...new Set(names.values())].filter(name => !cachedNames.has(name))
-}

@@ -11,6 +11,7 @@ import * as os from 'node:os'
 import * as path from 'node:path'
 import { branchTag } from '../../src/cache/registry-tags.js'
 import { KEY_ANNOTATION } from '../../src/cache/registry-manifest.js'
+import { builtSteps } from '../support/build-steps.js'
 import { classicEngine, dockerConfig, uniqueWorkspaceFrom } from '../support/engine.js'
 import { indexEntries } from '../support/entries.js'
 import { pullRequestInto } from '../support/events.js'
@@ -45,19 +46,6 @@ function group(log: string, title: string): string {
   return log.slice(start, end < 0 ? undefined : end)
 }
 
-/** The Dockerfile steps a build printed and which of them were CACHED, by their instruction. */
-function steps(progress: string): { all: string[]; cached: string[] } {
-  const names = new Map<string, string>()
-  const cached = new Set<string>()
-  for (const line of progress.split('\n')) {
-    const step = /^#(\d+) \[(?!internal\])[^\]]*\] (.*)$/.exec(line)
-    if (step && !names.has(step[1])) names.set(step[1], step[2].trim())
-    const hit = /^#(\d+) CACHED\s*$/.exec(line)
-    if (hit) cached.add(hit[1])
-  }
-  return { all: [...names.values()], cached: [...cached].flatMap(id => names.get(id) ?? []) }
-}
-
 const CUT_GROUP = 'Export the steps the failed build finished'
 const BUILD_ERROR =
   /::error::The image build failed \(docker buildx exit code 1\): .*process "\/bin\/sh -c echo the tests failed >&2 && exit 3" did not complete successfully: exit code: 3/
@@ -75,7 +63,7 @@ function cutSeconds(r: JobOutcome): number {
 function expectProgressKept(r: JobOutcome, finished: number): void {
   expect(r.main.exitCode).not.toBe(0)
   expect(r.main.log).toMatch(BUILD_ERROR)
-  const cut = steps(group(r.main.log, CUT_GROUP))
+  const cut = builtSteps(group(r.main.log, CUT_GROUP))
   expect(cut.all).toHaveLength(finished)
   expect(cut.all).toContain(HEAVY)
   expect(cut.all).not.toContain(FAILING)
@@ -109,7 +97,7 @@ function expectFixBuiltFromPartial(r: JobOutcome, partialKey: RegExp): void {
   expect(r.main.outputs['cache-hit']).toBe('false')
   expect(r.main.outputs['cache-source']).toBe('branch')
   expect(r.main.log).toContain(`The entry restored, ${r.main.outputs['matched-key']}, is partial`)
-  const built = steps(r.main.log)
+  const built = builtSteps(r.main.log)
   expect(built.cached).toContain(HEAVY)
   expect(built.cached).not.toContain(FIXED)
   expect(r.summary).toContain('(**partial**: what a failed build finished)')

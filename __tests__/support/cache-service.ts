@@ -810,11 +810,18 @@ export async function startCacheService(options: CacheServiceOptions = {}): Prom
 
   async function commitBlocks(blob: string, ids: string[]): Promise<number> {
     const partial = join(blobDir, `${blob}.${randomBytes(4).toString('hex')}.part`)
-    const out = createWriteStream(partial)
-    for (const id of ids) {
-      await pipeline(createReadStream(join(blockDir, blob, Buffer.from(id).toString('hex'))), out, { end: false })
+    // One handle written block after block: a stream piped into again and
+    // again would gather a set of listeners for each block.
+    const out = await open(partial, 'w')
+    try {
+      for (const id of ids) {
+        for await (const chunk of createReadStream(join(blockDir, blob, Buffer.from(id).toString('hex')))) {
+          await out.write(chunk as Buffer)
+        }
+      }
+    } finally {
+      await out.close()
     }
-    await new Promise<void>((resolve, reject) => out.end((error?: Error | null) => (error ? reject(error) : resolve())))
     await rename(partial, join(blobDir, blob))
     await rm(join(blockDir, blob), { recursive: true, force: true })
     return (await stat(join(blobDir, blob))).size
