@@ -83,11 +83,9 @@ function limitsProse(r: Results): string {
   const bare = med(c, run => run.bareImport.seconds)
   const context = med(c, run => run.bareImport.contextSeconds)
   const down = med(c, download)
-  const extraction = med(c, run => run.plainRestore.seconds)
   const files = med(c, run => run.imageFiles.seconds)
   const restoreAbove = med(c, run => run.exact.restore - download(run))
   const steps = c[0].bareImport
-  const client = r.machine.bundleBytes.cacheClient
   const parts: Array<[string, number]> = [
     ['the restore', restoreAbove],
     ['the build', med(c, run => run.exact.build - run.bareImport.seconds)],
@@ -98,10 +96,8 @@ function limitsProse(r: Results): string {
     `Ours took ${sec(exact)}; BuildKit importing the same directory by itself took ${sec(bare)} (${steps.cached}/${steps.steps} steps cached), ` +
       `${pct(bare / exact)} of ours, and the transfer ${sec(down)}. The target (≤ 1.10×) leaves ${fine(0.1 * (bare + down))} above the two; ours ` +
       `was ${fine(med(c, run => run.exact.total - run.bareImport.seconds - download(run)))} above them. The restore spent ` +
-      `${beyond(restoreAbove, 'the transfer')}: a plain \`zstd -d | tar -x\` of the same directory takes ${fine(extraction)}, and the rest ` +
-      `(${fine(restoreAbove - extraction)}) is the cache client` +
-      (client ? `, a process of its own that loads @actions/cache (${mib(client)}),` : '') +
-      ' looking the entry up, then downloading the whole archive to a file before extracting it. The build took ' +
+      `${beyond(restoreAbove, 'the transfer')}: it looks the entry up and unpacks its index (kilobytes) in the action's own process, ` +
+      'without starting the cache client, then looks up each pack; the blobs are read by the builder during the build, in its time. The build took ' +
       `${beyond(parts[1][1], 'the bare import')}, and the action's own start-up and bookkeeping ${beyond(parts[2][1], 'two bare Node starts')}` +
       (largest[1] > 0 ? `; ${largest[0]} is where most of the difference is.` : '.'),
     '',

@@ -98814,6 +98814,33 @@ function isCount(value) {
     return Number.isSafeInteger(value) && value >= 0;
 }
 
+;// CONCATENATED MODULE: ./src/cache/packs/locate.ts
+
+
+
+/** Looks up each pack of the entry restored at `dir` with `lookup`; undefined `lookup`: no service takes packs here. */
+async function locatePacks(dir, lookup) {
+    const text = await external_node_fs_namespaceObject.promises.readFile(external_node_path_namespaceObject.join(dir, MANIFEST_FILE), 'utf8').catch(() => undefined);
+    if (text === undefined)
+        return { kind: 'whole' };
+    if (lookup === undefined)
+        return { kind: 'failed', problem: 'its packs need the cache service v2 API' };
+    const manifest = parseManifest(text);
+    if ('problem' in manifest)
+        return { kind: 'failed', problem: manifest.problem };
+    const found = await Promise.all(manifest.packs.map(p => lookup(p.key)));
+    const urls = [];
+    for (const [i, answer] of found.entries()) {
+        const key = manifest.packs[i]?.key;
+        if (answer.kind === 'miss')
+            return { kind: 'failed', problem: `its pack ${key} is gone from the cache service` };
+        if (answer.kind === 'failed')
+            return { kind: 'failed', problem: `its pack ${key} could not be looked up: ${answer.reason}` };
+        urls.push(answer.downloadUrl);
+    }
+    return { kind: 'located', manifest, urls };
+}
+
 ;// CONCATENATED MODULE: external "node:stream/promises"
 const promises_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:stream/promises");
 ;// CONCATENATED MODULE: ./src/cache/packs/limit.ts
@@ -99028,37 +99055,15 @@ async function uploadPack(url, files) {
 
 
 
-/** The entry's manifest (index.json and the manifest, as restored, at `dir`) and a signed URL for each of its packs. */
-async function locatePacks(dir, service) {
-    const text = await external_node_fs_namespaceObject.promises.readFile(external_node_path_namespaceObject.join(dir, MANIFEST_FILE), 'utf8').catch(() => undefined);
-    if (text === undefined)
-        return { kind: 'whole' };
-    if (service === undefined)
-        return { kind: 'failed', problem: 'its packs need the cache service v2 API' };
-    const manifest = parseManifest(text);
-    if ('problem' in manifest)
-        return { kind: 'failed', problem: manifest.problem };
-    const found = await Promise.all(manifest.packs.map(p => service.lookup(p.key)));
-    const urls = [];
-    for (const [i, lookup] of found.entries()) {
-        const key = manifest.packs[i]?.key;
-        if (lookup.kind === 'miss')
-            return { kind: 'failed', problem: `its pack ${key} is gone from the cache service` };
-        if (lookup.kind === 'failed')
-            return { kind: 'failed', problem: `its pack ${key} could not be looked up: ${lookup.reason}` };
-        urls.push(lookup.downloadUrl);
-    }
-    return { manifest, urls };
-}
 /** Looks up the packs of the entry restored at `dir`, fetching none of their blobs. */
 async function locateEntryPacks(dir, service) {
-    const located = await locatePacks(dir, service);
-    return 'manifest' in located ? { kind: 'located', urls: located.urls } : located;
+    const located = await locatePacks(dir, service && (key => service.lookup(key)));
+    return located.kind === 'located' ? { kind: 'located', urls: located.urls } : located;
 }
 /** Fills the layout at `dir` (index.json and the manifest, as restored) with the blobs its packs hold. */
 async function fetchEntryBlobs(dir, service) {
-    const located = await locatePacks(dir, service);
-    if (!('manifest' in located))
+    const located = await locatePacks(dir, service && (key => service.lookup(key)));
+    if (located.kind !== 'located')
         return located;
     const { manifest, urls } = located;
     await external_node_fs_namespaceObject.promises.mkdir(external_node_path_namespaceObject.join(dir, 'blobs', 'sha256'), { recursive: true });

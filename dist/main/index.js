@@ -29585,7 +29585,7 @@ module.exports = {
 /***/ ((module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _steps_main_step_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(1636);
+/* harmony import */ var _steps_main_step_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(4226);
 
 // Exit explicitly: a cache request that never answered must not hold the job.
 await (0,_steps_main_step_js__WEBPACK_IMPORTED_MODULE_0__/* .runMain */ .V)();
@@ -29596,7 +29596,7 @@ __webpack_async_result__();
 
 /***/ }),
 
-/***/ 1636:
+/***/ 4226:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -32578,20 +32578,26 @@ function boundsFor(stallSeconds = DEFAULT_STALL_SECONDS) {
  */
 function overdue(pending, silentSeconds, bounds) {
     for (const p of pending) {
-        if (p.kind === 'call' && p.idleSeconds >= bounds.callSeconds) {
-            return `The cache service did not answer ${callWords(p.method)} within ${seconds(bounds.callSeconds)}`;
-        }
-        if (p.kind !== 'call' && p.idleSeconds >= bounds.stallSeconds) {
-            // Below a kilobyte, only the request and its headers went through.
-            const moved = p.bytes >= 1024 ? ` after ${size(p.bytes)}` : '';
-            return p.kind === 'download'
-                ? `The cache download stopped: nothing arrived for ${seconds(bounds.stallSeconds)}${moved}`
-                : `The cache upload stopped: the service took nothing for ${seconds(bounds.stallSeconds)}${moved}`;
-        }
+        if (p.kind === 'call' && p.idleSeconds >= bounds.callSeconds)
+            return unansweredCall(p.method, bounds);
+        if (p.kind !== 'call' && p.idleSeconds >= bounds.stallSeconds)
+            return stalledTransfer(p.kind, p.bytes, bounds);
     }
     if (silentSeconds >= bounds.stallSeconds)
         return `The cache client stopped responding for ${seconds(bounds.stallSeconds)}`;
     return undefined;
+}
+/** Why a call to the service was given up on: it went unanswered for the call bound. */
+function unansweredCall(method, bounds) {
+    return `The cache service did not answer ${callWords(method)} within ${seconds(bounds.callSeconds)}`;
+}
+/** Why a transfer was given up on: no byte moved for the stall bound, after `bytes`. */
+function stalledTransfer(kind, bytes, bounds) {
+    // Below a kilobyte, only the request and its headers went through.
+    const moved = bytes >= 1024 ? ` after ${size(bytes)}` : '';
+    return kind === 'download'
+        ? `The cache download stopped: nothing arrived for ${seconds(bounds.stallSeconds)}${moved}`
+        : `The cache upload stopped: the service took nothing for ${seconds(bounds.stallSeconds)}${moved}`;
 }
 function callWords(method) {
     switch (method) {
@@ -32937,14 +32943,466 @@ function unescapeData(text) {
     return text.replace(/%0D/g, '\r').replace(/%0A/g, '\n').replace(/%25/g, '%');
 }
 
+;// CONCATENATED MODULE: external "node:timers/promises"
+const promises_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:timers/promises");
+;// CONCATENATED MODULE: ./src/cache/packs/manifest.ts
+// An entry of the gha store is small: the layout's index.json and this
+// manifest, which says where each blob the index names is kept. Blobs live in
+// packs, entries of their own that hold blobs back to back, uncompressed
+// around them (layers are compressed already), so that a save uploads only
+// the blobs no pack holds yet and a restore reads only the ranges it needs.
+/** The file beside index.json that makes a layout an entry of packs. */
+const MANIFEST_FILE = 'buildx-ci-cache-packs.json';
+const FORMAT = 'buildx-ci-cache/packs';
+const FORMAT_VERSION = 1;
+const DIGEST = /^sha256:[a-f0-9]{64}$/;
+// Keys as the service takes them: no comma, at most 512 characters.
+const KEY = /^[^,]{1,512}$/;
+const MAX_PACKS = 1000;
+const MAX_BLOBS = 100_000;
+function renderManifest(manifest) {
+    return `${JSON.stringify({ format: FORMAT, version: FORMAT_VERSION, ...manifest })}\n`;
+}
+/**
+ * The manifest in `text`, or why it cannot be trusted: a restore reads byte
+ * ranges and writes files from it, so every place must lie inside its pack
+ * and every digest must be one a path can be made of.
+ */
+function parseManifest(text) {
+    let raw;
+    try {
+        raw = JSON.parse(text);
+    }
+    catch {
+        return { problem: `${MANIFEST_FILE} is not valid JSON` };
+    }
+    const doc = (typeof raw === 'object' && raw !== null ? raw : {});
+    if (doc.format !== FORMAT)
+        return { problem: `${MANIFEST_FILE} is not a manifest of packs` };
+    if (doc.version !== FORMAT_VERSION)
+        return { problem: `${MANIFEST_FILE} has version ${JSON.stringify(doc.version)}, not ${FORMAT_VERSION}` };
+    const { packs, blobs } = doc;
+    if (!Array.isArray(packs) || packs.length > MAX_PACKS)
+        return { problem: `${MANIFEST_FILE} lists no valid packs` };
+    if (!Array.isArray(blobs) || blobs.length > MAX_BLOBS)
+        return { problem: `${MANIFEST_FILE} lists no valid blobs` };
+    const checkedPacks = [];
+    for (const p of packs) {
+        if (typeof p?.key !== 'string' || !KEY.test(p.key) || !isCount(p.sizeBytes))
+            return { problem: `${MANIFEST_FILE} names a pack wrongly (${JSON.stringify(p?.key)})` };
+        checkedPacks.push({ key: p.key, sizeBytes: p.sizeBytes });
+    }
+    const checkedBlobs = [];
+    const seen = new Set();
+    for (const b of blobs) {
+        const { digest, size, pack, offset } = b ?? {};
+        if (typeof digest !== 'string' || !DIGEST.test(digest) || !isCount(size) || !isCount(offset) || !isCount(pack))
+            return { problem: `${MANIFEST_FILE} places a blob wrongly (${JSON.stringify(digest)})` };
+        const holder = checkedPacks[pack];
+        if (holder === undefined || offset + size > holder.sizeBytes)
+            return { problem: `${MANIFEST_FILE} places blob ${digest} outside its pack` };
+        if (seen.has(digest))
+            return { problem: `${MANIFEST_FILE} places blob ${digest} twice` };
+        seen.add(digest);
+        checkedBlobs.push({ digest, size, pack, offset });
+    }
+    return { packs: checkedPacks, blobs: checkedBlobs };
+}
+function isCount(value) {
+    return Number.isSafeInteger(value) && value >= 0;
+}
+
+;// CONCATENATED MODULE: ./src/cache/packs/locate.ts
+
+
+
+/** Looks up each pack of the entry restored at `dir` with `lookup`; undefined `lookup`: no service takes packs here. */
+async function locatePacks(dir, lookup) {
+    const text = await external_node_fs_namespaceObject.promises.readFile(external_node_path_namespaceObject.join(dir, MANIFEST_FILE), 'utf8').catch(() => undefined);
+    if (text === undefined)
+        return { kind: 'whole' };
+    if (lookup === undefined)
+        return { kind: 'failed', problem: 'its packs need the cache service v2 API' };
+    const manifest = parseManifest(text);
+    if ('problem' in manifest)
+        return { kind: 'failed', problem: manifest.problem };
+    const found = await Promise.all(manifest.packs.map(p => lookup(p.key)));
+    const urls = [];
+    for (const [i, answer] of found.entries()) {
+        const key = manifest.packs[i]?.key;
+        if (answer.kind === 'miss')
+            return { kind: 'failed', problem: `its pack ${key} is gone from the cache service` };
+        if (answer.kind === 'failed')
+            return { kind: 'failed', problem: `its pack ${key} could not be looked up: ${answer.reason}` };
+        urls.push(answer.downloadUrl);
+    }
+    return { kind: 'located', manifest, urls };
+}
+
+;// CONCATENATED MODULE: ./src/cache/packs/service.ts
+
+
+
+
+
+// The three calls of the cache service's v2 protocol that packs need,
+// spoken directly: @actions/cache would wrap every pack in a tar archive and
+// compress it again. The index entry still goes through @actions/cache.
+const SERVICE = 'github.actions.results.api.v1.CacheService';
+const FAILURE_TRIES = 3;
+/** Longest the calls of one transfer wait in all on the rate limit before giving up. */
+const RATE_LIMIT_BUDGET_SECONDS = 60;
+/** Entries of packs are versioned apart from everything @actions/cache writes. */
+const PACK_VERSION = (0,external_node_crypto_.createHash)('sha256').update('buildx-ci-cache pack 1').digest('hex');
+/**
+ * Whether the runner's cache service speaks the v2 API, as @actions/cache
+ * decides it: the runner says so, and the server is GitHub's (GHES keeps v1,
+ * where entries stay whole layouts).
+ */
+function packsAvailable(env) {
+    if (!env.ACTIONS_CACHE_SERVICE_V2 || !env.ACTIONS_RESULTS_URL)
+        return false;
+    let host = 'github.com';
+    try {
+        host = new URL(env.GITHUB_SERVER_URL || 'https://github.com').hostname.toUpperCase();
+    }
+    catch {
+        return false;
+    }
+    return host === 'GITHUB.COM' || host.endsWith('.GHE.COM') || host.endsWith('.LOCALHOST');
+}
+class PackService {
+    baseUrl;
+    say;
+    client;
+    rateLimitWaited = 0;
+    constructor(baseUrl, token, 
+    /** Said for each wait, so the log explains a slow save. */
+    say = () => undefined) {
+        this.baseUrl = baseUrl;
+        this.say = say;
+        this.client = new HttpClient('buildx-ci-cache', [new BearerCredentialHandler(token)]);
+    }
+    /** The service from the runner's environment, or undefined when it gave this job none that takes packs. */
+    static fromEnv(env, say) {
+        const url = env.ACTIONS_RESULTS_URL;
+        const token = env.ACTIONS_RUNTIME_TOKEN;
+        return packsAvailable(env) && url && token ? new PackService(url, token, say) : undefined;
+    }
+    async lookup(key) {
+        const answer = await this.call('GetCacheEntryDownloadURL', { key, restore_keys: [], version: PACK_VERSION });
+        if (answer.kind !== 'answered' || answer.status !== 200)
+            return { kind: 'failed', reason: describe(answer) };
+        const url = field(answer.body, 'signed_download_url', 'signedDownloadUrl');
+        return answer.body.ok === true && url ? { kind: 'hit', downloadUrl: url } : { kind: 'miss' };
+    }
+    async reserve(key) {
+        const answer = await this.call('CreateCacheEntry', { key, version: PACK_VERSION });
+        if (answer.kind === 'answered' && answer.status === 409)
+            return { kind: 'exists' };
+        if (answer.kind !== 'answered' || answer.status !== 200)
+            return { kind: 'refused', reason: describe(answer) };
+        const url = field(answer.body, 'signed_upload_url', 'signedUploadUrl');
+        if (answer.body.ok === true && url)
+            return { kind: 'reserved', uploadUrl: url };
+        return { kind: 'refused', reason: String(answer.body.message || 'the service did not reserve it') };
+    }
+    async finalize(key, sizeBytes) {
+        const answer = await this.call('FinalizeCacheEntryUpload', {
+            key,
+            size_bytes: String(sizeBytes),
+            version: PACK_VERSION
+        });
+        if (answer.kind !== 'answered' || answer.status !== 200)
+            return describe(answer);
+        return answer.body.ok === true ? undefined : String(answer.body.message || 'the service did not complete it');
+    }
+    // 429s wait as the service asks, within a budget shared by the calls of
+    // this process; 5xx and unanswered calls are tried three times.
+    async call(method, body) {
+        const url = new URL(`/twirp/${SERVICE}/${method}`, this.baseUrl).href;
+        let failures = 0;
+        for (let rateLimited = 0;;) {
+            const answer = await this.post(url, body);
+            if (answer.kind === 'answered' && answer.status === 429) {
+                const wait = rateLimitWait(answer.retryAfter, rateLimited++);
+                if (this.rateLimitWaited + wait > RATE_LIMIT_BUDGET_SECONDS)
+                    return answer;
+                this.rateLimitWaited += wait;
+                this.say(`The cache service is rate-limiting new entries; ${method} again in ${Math.ceil(wait)} s.`);
+                await sleep(wait * 1000);
+                continue;
+            }
+            if ((answer.kind === 'unanswered' || answer.status >= 500) && ++failures < FAILURE_TRIES) {
+                await sleep(failureWait(failures) * 1000);
+                continue;
+            }
+            return answer;
+        }
+    }
+    async post(url, body) {
+        try {
+            const response = await this.client.post(url, JSON.stringify(body), { 'Content-Type': 'application/json' });
+            const text = await response.readBody();
+            const status = response.message.statusCode ?? 0;
+            const headers = response.message.headers;
+            let parsed = {};
+            try {
+                parsed = JSON.parse(text);
+            }
+            catch {
+                parsed = { msg: text.slice(0, 200) };
+            }
+            const retryAfter = headers['retry-after'];
+            return {
+                kind: 'answered',
+                status,
+                body: parsed,
+                retryAfter: typeof retryAfter === 'string' ? retryAfter : undefined
+            };
+        }
+        catch (error) {
+            return { kind: 'unanswered', error: error.message };
+        }
+    }
+}
+function field(body, snake, camel) {
+    const value = body[snake] ?? body[camel];
+    return typeof value === 'string' && value !== '' ? value : undefined;
+}
+function describe(answer) {
+    if (answer.kind === 'unanswered')
+        return `no answer (${answer.error})`;
+    const message = answer.body.msg ?? answer.body.message ?? '';
+    return `HTTP ${answer.status}${message ? `: ${String(message)}` : ''}`;
+}
+
+;// CONCATENATED MODULE: ./src/cache/direct-restore.ts
+
+
+
+
+
+
+
+
+// The restore of an entry served to the builder, read without starting the
+// cache client: one lookup on the service's v2 API, one GET of the archive
+// @actions/cache wrote (unpacked by tar as the client unpacks it), and a
+// lookup per pack. Starting the client, a process that loads the storage
+// SDK, took 0.3 s of the 0.5 s such a restore took (docs/benchmarks.md).
+//
+// Only outcomes the client would give on the same answers are taken here: a
+// hit unpacked whole, or a clean miss. A call or download that hangs is given
+// up on at the same bounds and in the same words as the client's. Anything
+// else (an error status, a refused connection, an archive tar rejects) is
+// `unsure`: the client does the restore again, with its retries and its
+// own words for what went wrong.
+const direct_restore_SERVICE = 'github.actions.results.api.v1.CacheService';
+/** What @actions/cache adds to every version it gives an entry (its `versionSalt`). */
+const CLIENT_VERSION_SALT = '1.0';
+/** The compression @actions/cache picks wherever zstd is installed. */
+const CLIENT_COMPRESSION = 'zstd-without-long';
+/** `zstd --version` answers in milliseconds; one that does not is not relied on. */
+const ZSTD_ANSWER_MS = 5000;
+/**
+ * The version @actions/cache gives an entry of `paths` compressed with zstd:
+ * only an entry of the same version is found by a lookup.
+ */
+function clientEntryVersion(paths, platform = process.platform) {
+    const parts = [...paths, CLIENT_COMPRESSION];
+    if (platform === 'win32')
+        parts.push('windows-only');
+    parts.push(CLIENT_VERSION_SALT);
+    return (0,external_node_crypto_.createHash)('sha256').update(parts.join('|')).digest('hex');
+}
+/**
+ * Restores the index entry into `request.workRoot` and looks up its packs.
+ * Rejects with a TimeoutError when a call or the download hangs past
+ * `bounds`, or with `signal`'s reason when it aborts.
+ */
+async function restoreDirectly(request, env, bounds, signal) {
+    const base = env.ACTIONS_RESULTS_URL;
+    const token = env.ACTIONS_RUNTIME_TOKEN;
+    if (!packsAvailable(env) || !base || !token)
+        return { kind: 'unsure', why: 'no cache service v2 API' };
+    if (process.platform !== 'linux')
+        return { kind: 'unsure', why: `tar's options on ${process.platform}` };
+    if (!(await hasZstd()))
+        return { kind: 'unsure', why: 'zstd is not installed' };
+    const call = (method, body) => twirp(base, token, method, body, bounds, signal);
+    const found = await call('GetCacheEntryDownloadURL', {
+        key: request.key,
+        restore_keys: request.restoreKeys,
+        version: clientEntryVersion(request.paths)
+    });
+    if (found.kind !== 'answered')
+        return { kind: 'unsure', why: `the lookup failed: ${found.why}` };
+    if (found.status !== 200)
+        return { kind: 'unsure', why: `the lookup answered HTTP ${found.status}` };
+    const url = direct_restore_text(found.body, 'signed_download_url', 'signedDownloadUrl');
+    const matchedKey = direct_restore_text(found.body, 'matched_key', 'matchedKey');
+    if (found.body.ok !== true)
+        return { kind: 'miss' };
+    if (!url || !matchedKey)
+        return { kind: 'unsure', why: 'the lookup named no archive' };
+    await external_node_fs_namespaceObject.promises.mkdir(request.workRoot, { recursive: true });
+    const unpacked = await unpack(url, request.workRoot, bounds, signal);
+    if (unpacked !== undefined)
+        return { kind: 'unsure', why: unpacked };
+    let unsure;
+    const lookup = async (key) => {
+        const pack = await call('GetCacheEntryDownloadURL', { key, restore_keys: [], version: PACK_VERSION });
+        if (pack.kind === 'answered' && pack.status === 200) {
+            const packUrl = direct_restore_text(pack.body, 'signed_download_url', 'signedDownloadUrl');
+            if (pack.body.ok !== true)
+                return { kind: 'miss' };
+            if (packUrl)
+                return { kind: 'hit', downloadUrl: packUrl };
+        }
+        unsure = pack.kind === 'answered' ? `a pack lookup answered HTTP ${pack.status}` : pack.why;
+        return { kind: 'failed', reason: unsure };
+    };
+    const located = await locatePacks(`${request.workRoot}/${request.paths[0] ?? ''}`, lookup);
+    if (unsure !== undefined)
+        return { kind: 'unsure', why: unsure };
+    const blobs = located.kind === 'located' ? { kind: 'located', urls: located.urls } : located;
+    return { kind: 'hit', matchedKey, blobs };
+}
+/** One call; unanswered past the call bound, a TimeoutError in the client's words. */
+async function twirp(base, token, method, body, bounds, signal) {
+    const bound = AbortSignal.timeout(bounds.callSeconds * 1000);
+    const either = signal ? AbortSignal.any([signal, bound]) : bound;
+    try {
+        const response = await fetch(new URL(`/twirp/${direct_restore_SERVICE}/${method}`, base), {
+            method: 'POST',
+            headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' },
+            body: JSON.stringify(body),
+            signal: either
+        });
+        const answer = await response.text();
+        if (response.status !== 200)
+            return { kind: 'answered', status: response.status, body: {} };
+        try {
+            return { kind: 'answered', status: 200, body: JSON.parse(answer) };
+        }
+        catch {
+            return { kind: 'unanswered', why: 'the answer is not JSON' };
+        }
+    }
+    catch (error) {
+        signal?.throwIfAborted();
+        if (bound.aborted)
+            throw new TimeoutError(unansweredCall(method, bounds));
+        return { kind: 'unanswered', why: error.message };
+    }
+}
+/**
+ * Streams the archive at `url` into tar, as the client extracts it but
+ * without `-P`: the names it wrote are relative to its workspace. Undefined
+ * once unpacked; otherwise why not.
+ */
+async function unpack(url, workRoot, bounds, signal) {
+    const stall = new AbortController();
+    const either = signal ? AbortSignal.any([signal, stall.signal]) : stall.signal;
+    let bytes = 0;
+    let timer = setTimeout(() => stall.abort(), bounds.stallSeconds * 1000);
+    const idle = () => {
+        clearTimeout(timer);
+        timer = setTimeout(() => stall.abort(), bounds.stallSeconds * 1000);
+    };
+    const tar = (0,external_node_child_process_namespaceObject.spawn)('tar', ['-xf', '-', '-C', workRoot, '--use-compress-program', 'unzstd'], {
+        stdio: ['pipe', 'ignore', 'pipe']
+    });
+    let said = '';
+    tar.stderr.on('data', (data) => {
+        said = `${said}${data.toString('utf8')}`.slice(-2000);
+    });
+    const exited = new Promise(resolve => {
+        tar.once('close', code => resolve(code));
+        tar.once('error', () => resolve(null));
+    });
+    // tar ends early on a broken archive: what is still written to it is dropped.
+    tar.stdin.on('error', () => undefined);
+    try {
+        const response = await fetch(url, { signal: either });
+        if (response.status !== 200 || !response.body) {
+            tar.stdin.destroy();
+            return `the archive's download answered HTTP ${response.status}`;
+        }
+        for await (const chunk of response.body) {
+            idle();
+            bytes += chunk.byteLength;
+            if (!tar.stdin.write(chunk))
+                await drained(tar.stdin, either);
+        }
+        tar.stdin.end();
+    }
+    catch (error) {
+        tar.kill('SIGKILL');
+        await exited;
+        signal?.throwIfAborted();
+        if (stall.signal.aborted)
+            throw new TimeoutError(stalledTransfer('download', bytes, bounds));
+        return `the archive's download failed: ${error.message}`;
+    }
+    finally {
+        clearTimeout(timer);
+    }
+    const code = await exited;
+    return code === 0 ? undefined : `tar exited with code ${code}: ${said.trim().split('\n').join('; ')}`;
+}
+function drained(stream, signal) {
+    return new Promise((resolve, reject) => {
+        const done = () => {
+            stream.off('drain', done);
+            stream.off('close', done);
+            signal.removeEventListener('abort', aborted);
+            resolve();
+        };
+        const aborted = () => {
+            stream.off('drain', done);
+            stream.off('close', done);
+            reject(signal.reason);
+        };
+        stream.once('drain', done);
+        stream.once('close', done);
+        signal.addEventListener('abort', aborted, { once: true });
+    });
+}
+/** Whether the client would compress with zstd: it asks `zstd --quiet --version`, and any answer will do. */
+async function hasZstd() {
+    const zstd = (0,external_node_child_process_namespaceObject.spawn)('zstd', ['--quiet', '--version'], { stdio: ['ignore', 'pipe', 'ignore'] });
+    let out = '';
+    zstd.stdout.on('data', (data) => {
+        out += data.toString('utf8');
+    });
+    const waited = new AbortController();
+    const ended = await Promise.race([
+        new Promise(resolve => {
+            zstd.once('close', () => resolve(true));
+            zstd.once('error', () => resolve(false));
+        }),
+        (0,promises_namespaceObject.setTimeout)(ZSTD_ANSWER_MS, false, { signal: waited.signal }).catch(() => false)
+    ]);
+    waited.abort();
+    if (!ended)
+        zstd.kill('SIGKILL');
+    return ended && out.trim() !== '';
+}
+function direct_restore_text(body, snake, camel) {
+    const value = body[snake] ?? body[camel];
+    return typeof value === 'string' && value !== '' ? value : undefined;
+}
+
 ;// CONCATENATED MODULE: ./src/cache/integrity.ts
 
 
 // Manifests and indexes name further blobs; layers and buildkit's cache
 // config (whose layer list repeats the manifest's) do not need opening.
 const NAMES_BLOBS = /(manifest|index)[^/]*\+json$/;
-const DIGEST = /^sha256:([a-f0-9]{64})$/;
-const MAX_BLOBS = 100_000;
+const integrity_DIGEST = /^sha256:([a-f0-9]{64})$/;
+const integrity_MAX_BLOBS = 100_000;
 /**
  * Why dir is not a complete buildx local cache, or undefined when it is:
  * index.json must parse, and every blob it names (through the manifests) must
@@ -32983,14 +33441,14 @@ async function checkLayout(dir, held) {
     const blobs = [];
     while (pending.length > 0) {
         const descriptor = pending.shift();
-        const digest = typeof descriptor.digest === 'string' ? DIGEST.exec(descriptor.digest) : null;
+        const digest = typeof descriptor.digest === 'string' ? integrity_DIGEST.exec(descriptor.digest) : null;
         // The digest becomes a path: anything but a plain sha256 is refused.
         if (!digest || !Number.isSafeInteger(descriptor.size) || descriptor.size < 0)
             return problem(`a descriptor is malformed (${JSON.stringify(descriptor.digest)})`);
         if (seen.has(digest[1]))
             continue;
-        if (seen.add(digest[1]).size > MAX_BLOBS)
-            return problem(`it names more than ${MAX_BLOBS} blobs`);
+        if (seen.add(digest[1]).size > integrity_MAX_BLOBS)
+            return problem(`it names more than ${integrity_MAX_BLOBS} blobs`);
         const blob = external_node_path_namespaceObject.join(dir, 'blobs', 'sha256', digest[1]);
         const stat = await external_node_fs_namespaceObject.promises.stat(blob).catch(() => undefined);
         const opens = typeof descriptor.mediaType === 'string' && NAMES_BLOBS.test(descriptor.mediaType);
@@ -33032,73 +33490,6 @@ function children(document) {
         ...(config ? [config] : [])
     ];
     return list.filter((d) => typeof d === 'object' && d !== null);
-}
-
-;// CONCATENATED MODULE: ./src/cache/packs/manifest.ts
-// An entry of the gha store is small: the layout's index.json and this
-// manifest, which says where each blob the index names is kept. Blobs live in
-// packs, entries of their own that hold blobs back to back, uncompressed
-// around them (layers are compressed already), so that a save uploads only
-// the blobs no pack holds yet and a restore reads only the ranges it needs.
-/** The file beside index.json that makes a layout an entry of packs. */
-const MANIFEST_FILE = 'buildx-ci-cache-packs.json';
-const FORMAT = 'buildx-ci-cache/packs';
-const FORMAT_VERSION = 1;
-const manifest_DIGEST = /^sha256:[a-f0-9]{64}$/;
-// Keys as the service takes them: no comma, at most 512 characters.
-const KEY = /^[^,]{1,512}$/;
-const MAX_PACKS = 1000;
-const manifest_MAX_BLOBS = 100_000;
-function renderManifest(manifest) {
-    return `${JSON.stringify({ format: FORMAT, version: FORMAT_VERSION, ...manifest })}\n`;
-}
-/**
- * The manifest in `text`, or why it cannot be trusted: a restore reads byte
- * ranges and writes files from it, so every place must lie inside its pack
- * and every digest must be one a path can be made of.
- */
-function parseManifest(text) {
-    let raw;
-    try {
-        raw = JSON.parse(text);
-    }
-    catch {
-        return { problem: `${MANIFEST_FILE} is not valid JSON` };
-    }
-    const doc = (typeof raw === 'object' && raw !== null ? raw : {});
-    if (doc.format !== FORMAT)
-        return { problem: `${MANIFEST_FILE} is not a manifest of packs` };
-    if (doc.version !== FORMAT_VERSION)
-        return { problem: `${MANIFEST_FILE} has version ${JSON.stringify(doc.version)}, not ${FORMAT_VERSION}` };
-    const { packs, blobs } = doc;
-    if (!Array.isArray(packs) || packs.length > MAX_PACKS)
-        return { problem: `${MANIFEST_FILE} lists no valid packs` };
-    if (!Array.isArray(blobs) || blobs.length > manifest_MAX_BLOBS)
-        return { problem: `${MANIFEST_FILE} lists no valid blobs` };
-    const checkedPacks = [];
-    for (const p of packs) {
-        if (typeof p?.key !== 'string' || !KEY.test(p.key) || !isCount(p.sizeBytes))
-            return { problem: `${MANIFEST_FILE} names a pack wrongly (${JSON.stringify(p?.key)})` };
-        checkedPacks.push({ key: p.key, sizeBytes: p.sizeBytes });
-    }
-    const checkedBlobs = [];
-    const seen = new Set();
-    for (const b of blobs) {
-        const { digest, size, pack, offset } = b ?? {};
-        if (typeof digest !== 'string' || !manifest_DIGEST.test(digest) || !isCount(size) || !isCount(offset) || !isCount(pack))
-            return { problem: `${MANIFEST_FILE} places a blob wrongly (${JSON.stringify(digest)})` };
-        const holder = checkedPacks[pack];
-        if (holder === undefined || offset + size > holder.sizeBytes)
-            return { problem: `${MANIFEST_FILE} places blob ${digest} outside its pack` };
-        if (seen.has(digest))
-            return { problem: `${MANIFEST_FILE} places blob ${digest} twice` };
-        seen.add(digest);
-        checkedBlobs.push({ digest, size, pack, offset });
-    }
-    return { packs: checkedPacks, blobs: checkedBlobs };
-}
-function isCount(value) {
-    return Number.isSafeInteger(value) && value >= 0;
 }
 
 ;// CONCATENATED MODULE: ./src/mounts/folder.ts
@@ -33250,146 +33641,6 @@ function packKey(scope, blobs) {
     for (const b of blobs)
         hash.update(`${b.digest} ${b.size}\n`);
     return `${scope}packs/${hash.digest('hex')}`;
-}
-
-;// CONCATENATED MODULE: external "node:timers/promises"
-const promises_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:timers/promises");
-;// CONCATENATED MODULE: ./src/cache/packs/service.ts
-
-
-
-
-
-// The three calls of the cache service's v2 protocol that packs need,
-// spoken directly: @actions/cache would wrap every pack in a tar archive and
-// compress it again. The index entry still goes through @actions/cache.
-const SERVICE = 'github.actions.results.api.v1.CacheService';
-const FAILURE_TRIES = 3;
-/** Longest the calls of one transfer wait in all on the rate limit before giving up. */
-const RATE_LIMIT_BUDGET_SECONDS = 60;
-/** Entries of packs are versioned apart from everything @actions/cache writes. */
-const PACK_VERSION = (0,external_node_crypto_.createHash)('sha256').update('buildx-ci-cache pack 1').digest('hex');
-/**
- * Whether the runner's cache service speaks the v2 API, as @actions/cache
- * decides it: the runner says so, and the server is GitHub's (GHES keeps v1,
- * where entries stay whole layouts).
- */
-function packsAvailable(env) {
-    if (!env.ACTIONS_CACHE_SERVICE_V2 || !env.ACTIONS_RESULTS_URL)
-        return false;
-    let host = 'github.com';
-    try {
-        host = new URL(env.GITHUB_SERVER_URL || 'https://github.com').hostname.toUpperCase();
-    }
-    catch {
-        return false;
-    }
-    return host === 'GITHUB.COM' || host.endsWith('.GHE.COM') || host.endsWith('.LOCALHOST');
-}
-class PackService {
-    baseUrl;
-    say;
-    client;
-    rateLimitWaited = 0;
-    constructor(baseUrl, token, 
-    /** Said for each wait, so the log explains a slow save. */
-    say = () => undefined) {
-        this.baseUrl = baseUrl;
-        this.say = say;
-        this.client = new HttpClient('buildx-ci-cache', [new BearerCredentialHandler(token)]);
-    }
-    /** The service from the runner's environment, or undefined when it gave this job none that takes packs. */
-    static fromEnv(env, say) {
-        const url = env.ACTIONS_RESULTS_URL;
-        const token = env.ACTIONS_RUNTIME_TOKEN;
-        return packsAvailable(env) && url && token ? new PackService(url, token, say) : undefined;
-    }
-    async lookup(key) {
-        const answer = await this.call('GetCacheEntryDownloadURL', { key, restore_keys: [], version: PACK_VERSION });
-        if (answer.kind !== 'answered' || answer.status !== 200)
-            return { kind: 'failed', reason: describe(answer) };
-        const url = field(answer.body, 'signed_download_url', 'signedDownloadUrl');
-        return answer.body.ok === true && url ? { kind: 'hit', downloadUrl: url } : { kind: 'miss' };
-    }
-    async reserve(key) {
-        const answer = await this.call('CreateCacheEntry', { key, version: PACK_VERSION });
-        if (answer.kind === 'answered' && answer.status === 409)
-            return { kind: 'exists' };
-        if (answer.kind !== 'answered' || answer.status !== 200)
-            return { kind: 'refused', reason: describe(answer) };
-        const url = field(answer.body, 'signed_upload_url', 'signedUploadUrl');
-        if (answer.body.ok === true && url)
-            return { kind: 'reserved', uploadUrl: url };
-        return { kind: 'refused', reason: String(answer.body.message || 'the service did not reserve it') };
-    }
-    async finalize(key, sizeBytes) {
-        const answer = await this.call('FinalizeCacheEntryUpload', {
-            key,
-            size_bytes: String(sizeBytes),
-            version: PACK_VERSION
-        });
-        if (answer.kind !== 'answered' || answer.status !== 200)
-            return describe(answer);
-        return answer.body.ok === true ? undefined : String(answer.body.message || 'the service did not complete it');
-    }
-    // 429s wait as the service asks, within a budget shared by the calls of
-    // this process; 5xx and unanswered calls are tried three times.
-    async call(method, body) {
-        const url = new URL(`/twirp/${SERVICE}/${method}`, this.baseUrl).href;
-        let failures = 0;
-        for (let rateLimited = 0;;) {
-            const answer = await this.post(url, body);
-            if (answer.kind === 'answered' && answer.status === 429) {
-                const wait = rateLimitWait(answer.retryAfter, rateLimited++);
-                if (this.rateLimitWaited + wait > RATE_LIMIT_BUDGET_SECONDS)
-                    return answer;
-                this.rateLimitWaited += wait;
-                this.say(`The cache service is rate-limiting new entries; ${method} again in ${Math.ceil(wait)} s.`);
-                await sleep(wait * 1000);
-                continue;
-            }
-            if ((answer.kind === 'unanswered' || answer.status >= 500) && ++failures < FAILURE_TRIES) {
-                await sleep(failureWait(failures) * 1000);
-                continue;
-            }
-            return answer;
-        }
-    }
-    async post(url, body) {
-        try {
-            const response = await this.client.post(url, JSON.stringify(body), { 'Content-Type': 'application/json' });
-            const text = await response.readBody();
-            const status = response.message.statusCode ?? 0;
-            const headers = response.message.headers;
-            let parsed = {};
-            try {
-                parsed = JSON.parse(text);
-            }
-            catch {
-                parsed = { msg: text.slice(0, 200) };
-            }
-            const retryAfter = headers['retry-after'];
-            return {
-                kind: 'answered',
-                status,
-                body: parsed,
-                retryAfter: typeof retryAfter === 'string' ? retryAfter : undefined
-            };
-        }
-        catch (error) {
-            return { kind: 'unanswered', error: error.message };
-        }
-    }
-}
-function field(body, snake, camel) {
-    const value = body[snake] ?? body[camel];
-    return typeof value === 'string' && value !== '' ? value : undefined;
-}
-function describe(answer) {
-    if (answer.kind === 'unanswered')
-        return `no answer (${answer.error})`;
-    const message = answer.body.msg ?? answer.body.message ?? '';
-    return `HTTP ${answer.status}${message ? `: ${String(message)}` : ''}`;
 }
 
 // EXTERNAL MODULE: external "node:http"
@@ -33998,6 +34249,7 @@ function declaredMediaType(body) {
 
 
 
+
 /**
  * The GitHub Actions cache service. An entry is the layout's index.json and
  * a manifest of packs (packs/manifest.ts): the blobs live in packs, entries
@@ -34056,7 +34308,7 @@ class GhaCacheStore {
         };
         let outcome;
         try {
-            outcome = await this.call(request, signal);
+            outcome = (await this.restoreDirectly(request, signal)) ?? (await this.call(request, signal));
         }
         catch (error) {
             // Given up on: whatever the client had unpacked is not a cache.
@@ -34107,6 +34359,24 @@ class GhaCacheStore {
             sizeBytes,
             movedBytes: blobs.kind === 'fetched' ? blobs.bytes : sizeBytes
         };
+    }
+    // An entry served to the builder needs only its index on disk: that much is
+    // read here, without the client process, when the service's answers are
+    // plain (direct-restore.ts). Undefined: the client restores as before.
+    async restoreDirectly(request, signal) {
+        if (request.blobs !== 'locate')
+            return undefined;
+        const { paths, key, restoreKeys } = request;
+        const direct = await restoreDirectly({ paths, key, restoreKeys, workRoot: this.workRoot }, this.env, this.bounds, signal);
+        if (direct.kind === 'miss')
+            return { reply: { kind: 'restored' }, warnings: [] };
+        if (direct.kind === 'hit') {
+            const { matchedKey, blobs } = direct;
+            return { reply: { kind: 'restored', found: matchedKey, matchedKey, blobs }, warnings: [] };
+        }
+        info(`Restoring through the cache client (${direct.why}).`);
+        await removeDir(this.cacheDir);
+        return undefined;
     }
     // The index and manifest are on disk; the blobs stay in their packs until
     // the builder asks for them.

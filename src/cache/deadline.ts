@@ -26,20 +26,26 @@ export function boundsFor(stallSeconds: number = DEFAULT_STALL_SECONDS): Bounds 
  */
 export function overdue(pending: readonly Pending[], silentSeconds: number, bounds: Bounds): string | undefined {
   for (const p of pending) {
-    if (p.kind === 'call' && p.idleSeconds >= bounds.callSeconds) {
-      return `The cache service did not answer ${callWords(p.method)} within ${seconds(bounds.callSeconds)}`
-    }
-    if (p.kind !== 'call' && p.idleSeconds >= bounds.stallSeconds) {
-      // Below a kilobyte, only the request and its headers went through.
-      const moved = p.bytes >= 1024 ? ` after ${size(p.bytes)}` : ''
-      return p.kind === 'download'
-        ? `The cache download stopped: nothing arrived for ${seconds(bounds.stallSeconds)}${moved}`
-        : `The cache upload stopped: the service took nothing for ${seconds(bounds.stallSeconds)}${moved}`
-    }
+    if (p.kind === 'call' && p.idleSeconds >= bounds.callSeconds) return unansweredCall(p.method, bounds)
+    if (p.kind !== 'call' && p.idleSeconds >= bounds.stallSeconds) return stalledTransfer(p.kind, p.bytes, bounds)
   }
   if (silentSeconds >= bounds.stallSeconds)
     return `The cache client stopped responding for ${seconds(bounds.stallSeconds)}`
   return undefined
+}
+
+/** Why a call to the service was given up on: it went unanswered for the call bound. */
+export function unansweredCall(method: string, bounds: Bounds): string {
+  return `The cache service did not answer ${callWords(method)} within ${seconds(bounds.callSeconds)}`
+}
+
+/** Why a transfer was given up on: no byte moved for the stall bound, after `bytes`. */
+export function stalledTransfer(kind: 'download' | 'upload', bytes: number, bounds: Bounds): string {
+  // Below a kilobyte, only the request and its headers went through.
+  const moved = bytes >= 1024 ? ` after ${size(bytes)}` : ''
+  return kind === 'download'
+    ? `The cache download stopped: nothing arrived for ${seconds(bounds.stallSeconds)}${moved}`
+    : `The cache upload stopped: the service took nothing for ${seconds(bounds.stallSeconds)}${moved}`
 }
 
 function callWords(method: string): string {

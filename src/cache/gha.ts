@@ -5,6 +5,7 @@ import { dirSize, removeDir } from '../fsutil.js'
 import { branchScope, generationKey, keyComponent, type KeyPlan } from '../key/key.js'
 import { megabytes } from '../megabytes.js'
 import { runClient, type ClientOutcome } from './client-process.js'
+import { restoreDirectly } from './direct-restore.js'
 import type { ClientRequest } from './client-protocol.js'
 import type { Bounds } from './deadline.js'
 import { cacheProblem, checkLayout, type LayoutCheck } from './integrity.js'
@@ -73,7 +74,7 @@ export class GhaCacheStore implements CacheStore {
     }
     let outcome: ClientOutcome
     try {
-      outcome = await this.call(request, signal)
+      outcome = (await this.restoreDirectly(request, signal)) ?? (await this.call(request, signal))
     } catch (error) {
       // Given up on: whatever the client had unpacked is not a cache.
       await removeDir(this.cacheDir)
@@ -127,6 +128,31 @@ export class GhaCacheStore implements CacheStore {
       sizeBytes,
       movedBytes: blobs.kind === 'fetched' ? blobs.bytes : sizeBytes
     }
+  }
+
+  // An entry served to the builder needs only its index on disk: that much is
+  // read here, without the client process, when the service's answers are
+  // plain (direct-restore.ts). Undefined: the client restores as before.
+  private async restoreDirectly(
+    request: Extract<ClientRequest, { op: 'restore' }>,
+    signal?: AbortSignal
+  ): Promise<ClientOutcome | undefined> {
+    if (request.blobs !== 'locate') return undefined
+    const { paths, key, restoreKeys } = request
+    const direct = await restoreDirectly(
+      { paths, key, restoreKeys, workRoot: this.workRoot },
+      this.env,
+      this.bounds,
+      signal
+    )
+    if (direct.kind === 'miss') return { reply: { kind: 'restored' }, warnings: [] }
+    if (direct.kind === 'hit') {
+      const { matchedKey, blobs } = direct
+      return { reply: { kind: 'restored', found: matchedKey, matchedKey, blobs }, warnings: [] }
+    }
+    core.info(`Restoring through the cache client (${direct.why}).`)
+    await removeDir(this.cacheDir)
+    return undefined
   }
 
   // The index and manifest are on disk; the blobs stay in their packs until

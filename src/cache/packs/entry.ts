@@ -1,7 +1,7 @@
 import * as fs from 'node:fs'
 import * as path from 'node:path'
 import { blobPath } from '../integrity.js'
-import { MANIFEST_FILE, parseManifest, type PackManifest } from './manifest.js'
+import { locatePacks } from './locate.js'
 import type { PackService } from './service.js'
 import { fetchBlobs, uploadPack } from './transfer.js'
 
@@ -17,37 +17,16 @@ export type Fetched =
   | { kind: 'located'; urls: string[] }
   | { kind: 'failed'; problem: string }
 
-type Located = { manifest: PackManifest; urls: string[] } | { kind: 'whole' } | { kind: 'failed'; problem: string }
-
-/** The entry's manifest (index.json and the manifest, as restored, at `dir`) and a signed URL for each of its packs. */
-async function locatePacks(dir: string, service: PackService | undefined): Promise<Located> {
-  const text = await fs.promises.readFile(path.join(dir, MANIFEST_FILE), 'utf8').catch(() => undefined)
-  if (text === undefined) return { kind: 'whole' }
-  if (service === undefined) return { kind: 'failed', problem: 'its packs need the cache service v2 API' }
-  const manifest = parseManifest(text)
-  if ('problem' in manifest) return { kind: 'failed', problem: manifest.problem }
-  const found = await Promise.all(manifest.packs.map(p => service.lookup(p.key)))
-  const urls: string[] = []
-  for (const [i, lookup] of found.entries()) {
-    const key = manifest.packs[i]?.key
-    if (lookup.kind === 'miss') return { kind: 'failed', problem: `its pack ${key} is gone from the cache service` }
-    if (lookup.kind === 'failed')
-      return { kind: 'failed', problem: `its pack ${key} could not be looked up: ${lookup.reason}` }
-    urls.push(lookup.downloadUrl)
-  }
-  return { manifest, urls }
-}
-
 /** Looks up the packs of the entry restored at `dir`, fetching none of their blobs. */
 export async function locateEntryPacks(dir: string, service: PackService | undefined): Promise<Fetched> {
-  const located = await locatePacks(dir, service)
-  return 'manifest' in located ? { kind: 'located', urls: located.urls } : located
+  const located = await locatePacks(dir, service && (key => service.lookup(key)))
+  return located.kind === 'located' ? { kind: 'located', urls: located.urls } : located
 }
 
 /** Fills the layout at `dir` (index.json and the manifest, as restored) with the blobs its packs hold. */
 export async function fetchEntryBlobs(dir: string, service: PackService | undefined): Promise<Fetched> {
-  const located = await locatePacks(dir, service)
-  if (!('manifest' in located)) return located
+  const located = await locatePacks(dir, service && (key => service.lookup(key)))
+  if (located.kind !== 'located') return located
   const { manifest, urls } = located
   await fs.promises.mkdir(path.join(dir, 'blobs', 'sha256'), { recursive: true })
   const packs = manifest.packs.map((_, i) => ({
