@@ -99262,6 +99262,7 @@ class PackService {
         }
     }
 }
+/** A string field of a v2 answer, under its snake_case or camelCase name; unset when empty. */
 function field(body, snake, camel) {
     const value = body[snake] ?? body[camel];
     return typeof value === 'string' && value !== '' ? value : undefined;

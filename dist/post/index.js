@@ -32796,6 +32796,7 @@ class PackService {
         }
     }
 }
+/** A string field of a v2 answer, under its snake_case or camelCase name; unset when empty. */
 function field(body, snake, camel) {
     const value = body[snake] ?? body[camel];
     return typeof value === 'string' && value !== '' ? value : undefined;
@@ -32808,6 +32809,7 @@ function describe(answer) {
 }
 
 ;// CONCATENATED MODULE: ./src/cache/direct-restore.ts
+
 
 
 
@@ -32870,8 +32872,8 @@ async function restoreDirectly(request, env, bounds, signal) {
         return { kind: 'unsure', why: `the lookup failed: ${found.why}` };
     if (found.status !== 200)
         return { kind: 'unsure', why: `the lookup answered HTTP ${found.status}` };
-    const url = direct_restore_text(found.body, 'signed_download_url', 'signedDownloadUrl');
-    const matchedKey = direct_restore_text(found.body, 'matched_key', 'matchedKey');
+    const url = field(found.body, 'signed_download_url', 'signedDownloadUrl');
+    const matchedKey = field(found.body, 'matched_key', 'matchedKey');
     if (found.body.ok !== true)
         return { kind: 'miss' };
     if (!url || !matchedKey)
@@ -32884,7 +32886,7 @@ async function restoreDirectly(request, env, bounds, signal) {
     const lookup = async (key) => {
         const pack = await call('GetCacheEntryDownloadURL', { key, restore_keys: [], version: PACK_VERSION });
         if (pack.kind === 'answered' && pack.status === 200) {
-            const packUrl = direct_restore_text(pack.body, 'signed_download_url', 'signedDownloadUrl');
+            const packUrl = field(pack.body, 'signed_download_url', 'signedDownloadUrl');
             if (pack.body.ok !== true)
                 return { kind: 'miss' };
             if (packUrl)
@@ -32893,7 +32895,7 @@ async function restoreDirectly(request, env, bounds, signal) {
         unsure = pack.kind === 'answered' ? `a pack lookup answered HTTP ${pack.status}` : pack.why;
         return { kind: 'failed', reason: unsure };
     };
-    const located = await locatePacks(`${request.workRoot}/${request.paths[0] ?? ''}`, lookup);
+    const located = await locatePacks(external_node_path_namespaceObject.join(request.workRoot, request.paths[0] ?? ''), lookup);
     if (unsure !== undefined)
         return { kind: 'unsure', why: unsure };
     const blobs = located.kind === 'located' ? { kind: 'located', urls: located.urls } : located;
@@ -33019,10 +33021,6 @@ async function hasZstd() {
     if (!ended)
         zstd.kill('SIGKILL');
     return ended && out.trim() !== '';
-}
-function direct_restore_text(body, snake, camel) {
-    const value = body[snake] ?? body[camel];
-    return typeof value === 'string' && value !== '' ? value : undefined;
 }
 
 ;// CONCATENATED MODULE: ./src/cache/integrity.ts

@@ -1,11 +1,12 @@
 import { spawn } from 'node:child_process'
 import { createHash } from 'node:crypto'
 import * as fs from 'node:fs'
+import * as path from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { TimeoutError } from '../time-limit.js'
 import { stalledTransfer, unansweredCall, type Bounds } from './deadline.js'
 import { locatePacks } from './packs/locate.js'
-import { PACK_VERSION, packsAvailable, type Lookup } from './packs/service.js'
+import { field, PACK_VERSION, packsAvailable, type Lookup } from './packs/service.js'
 import type { Fetched } from './packs/entry.js'
 
 // The restore of an entry served to the builder, read without starting the
@@ -81,8 +82,8 @@ export async function restoreDirectly(
   })
   if (found.kind !== 'answered') return { kind: 'unsure', why: `the lookup failed: ${found.why}` }
   if (found.status !== 200) return { kind: 'unsure', why: `the lookup answered HTTP ${found.status}` }
-  const url = text(found.body, 'signed_download_url', 'signedDownloadUrl')
-  const matchedKey = text(found.body, 'matched_key', 'matchedKey')
+  const url = field(found.body, 'signed_download_url', 'signedDownloadUrl')
+  const matchedKey = field(found.body, 'matched_key', 'matchedKey')
   if (found.body.ok !== true) return { kind: 'miss' }
   if (!url || !matchedKey) return { kind: 'unsure', why: 'the lookup named no archive' }
 
@@ -94,14 +95,14 @@ export async function restoreDirectly(
   const lookup = async (key: string): Promise<Lookup> => {
     const pack = await call('GetCacheEntryDownloadURL', { key, restore_keys: [], version: PACK_VERSION })
     if (pack.kind === 'answered' && pack.status === 200) {
-      const packUrl = text(pack.body, 'signed_download_url', 'signedDownloadUrl')
+      const packUrl = field(pack.body, 'signed_download_url', 'signedDownloadUrl')
       if (pack.body.ok !== true) return { kind: 'miss' }
       if (packUrl) return { kind: 'hit', downloadUrl: packUrl }
     }
     unsure = pack.kind === 'answered' ? `a pack lookup answered HTTP ${pack.status}` : pack.why
     return { kind: 'failed', reason: unsure }
   }
-  const located = await locatePacks(`${request.workRoot}/${request.paths[0] ?? ''}`, lookup)
+  const located = await locatePacks(path.join(request.workRoot, request.paths[0] ?? ''), lookup)
   if (unsure !== undefined) return { kind: 'unsure', why: unsure }
   const blobs: Fetched = located.kind === 'located' ? { kind: 'located', urls: located.urls } : located
   return { kind: 'hit', matchedKey, blobs }
@@ -237,9 +238,4 @@ async function hasZstd(): Promise<boolean> {
   waited.abort()
   if (!ended) zstd.kill('SIGKILL')
   return ended && out.trim() !== ''
-}
-
-function text(body: Record<string, unknown>, snake: string, camel: string): string | undefined {
-  const value = body[snake] ?? body[camel]
-  return typeof value === 'string' && value !== '' ? value : undefined
 }

@@ -138,7 +138,8 @@ export class PackService {
   }
 }
 
-function field(body: Record<string, unknown>, snake: string, camel: string): string | undefined {
+/** A string field of a v2 answer, under its snake_case or camelCase name; unset when empty. */
+export function field(body: Record<string, unknown>, snake: string, camel: string): string | undefined {
   const value = body[snake] ?? body[camel]
   return typeof value === 'string' && value !== '' ? value : undefined
 }
