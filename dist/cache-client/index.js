@@ -98840,6 +98840,11 @@ async function locatePacks(dir, lookup) {
     }
     return { kind: 'located', manifest, urls };
 }
+/** locatePacks, keeping only the URLs: what a restore that leaves the blobs in their packs needs. */
+async function locatePackUrls(dir, lookup) {
+    const located = await locatePacks(dir, lookup);
+    return located.kind === 'located' ? { kind: 'located', urls: located.urls } : located;
+}
 
 ;// CONCATENATED MODULE: external "node:stream/promises"
 const promises_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:stream/promises");
@@ -99057,8 +99062,7 @@ async function uploadPack(url, files) {
 
 /** Looks up the packs of the entry restored at `dir`, fetching none of their blobs. */
 async function locateEntryPacks(dir, service) {
-    const located = await locatePacks(dir, service && (key => service.lookup(key)));
-    return located.kind === 'located' ? { kind: 'located', urls: located.urls } : located;
+    return await locatePackUrls(dir, service && (key => service.lookup(key)));
 }
 /** Fills the layout at `dir` (index.json and the manifest, as restored) with the blobs its packs hold. */
 async function fetchEntryBlobs(dir, service) {
@@ -99144,6 +99148,7 @@ const external_node_timers_promises_namespaceObject = __WEBPACK_EXTERNAL_createR
 // The three calls of the cache service's v2 protocol that packs need,
 // spoken directly: @actions/cache would wrap every pack in a tar archive and
 // compress it again. The index entry still goes through @actions/cache.
+/** The twirp service every v2 call goes to. */
 const SERVICE = 'github.actions.results.api.v1.CacheService';
 const FAILURE_TRIES = 3;
 /** Longest the calls of one transfer wait in all on the rate limit before giving up. */

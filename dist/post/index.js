@@ -32668,6 +32668,11 @@ async function locatePacks(dir, lookup) {
     }
     return { kind: 'located', manifest, urls };
 }
+/** locatePacks, keeping only the URLs: what a restore that leaves the blobs in their packs needs. */
+async function locatePackUrls(dir, lookup) {
+    const located = await locatePacks(dir, lookup);
+    return located.kind === 'located' ? { kind: 'located', urls: located.urls } : located;
+}
 
 ;// CONCATENATED MODULE: ./src/cache/packs/service.ts
 
@@ -32678,6 +32683,7 @@ async function locatePacks(dir, lookup) {
 // The three calls of the cache service's v2 protocol that packs need,
 // spoken directly: @actions/cache would wrap every pack in a tar archive and
 // compress it again. The index entry still goes through @actions/cache.
+/** The twirp service every v2 call goes to. */
 const SERVICE = 'github.actions.results.api.v1.CacheService';
 const FAILURE_TRIES = 3;
 /** Longest the calls of one transfer wait in all on the rate limit before giving up. */
@@ -32830,7 +32836,6 @@ function describe(answer) {
 // else (an error status, a refused connection, an archive tar rejects) is
 // `unsure`: the client does the restore again, with its retries and its
 // own words for what went wrong.
-const direct_restore_SERVICE = 'github.actions.results.api.v1.CacheService';
 /** What @actions/cache adds to every version it gives an entry (its `versionSalt`). */
 const CLIENT_VERSION_SALT = '1.0';
 /** The compression @actions/cache picks wherever zstd is installed. */
@@ -32895,10 +32900,9 @@ async function restoreDirectly(request, env, bounds, signal) {
         unsure = pack.kind === 'answered' ? `a pack lookup answered HTTP ${pack.status}` : pack.why;
         return { kind: 'failed', reason: unsure };
     };
-    const located = await locatePacks(external_node_path_namespaceObject.join(request.workRoot, request.paths[0] ?? ''), lookup);
+    const blobs = await locatePackUrls(external_node_path_namespaceObject.join(request.workRoot, request.paths[0] ?? ''), lookup);
     if (unsure !== undefined)
         return { kind: 'unsure', why: unsure };
-    const blobs = located.kind === 'located' ? { kind: 'located', urls: located.urls } : located;
     return { kind: 'hit', matchedKey, blobs };
 }
 /** One call; unanswered past the call bound, a TimeoutError in the client's words. */
@@ -32906,7 +32910,7 @@ async function twirp(base, token, method, body, bounds, signal) {
     const bound = AbortSignal.timeout(bounds.callSeconds * 1000);
     const either = signal ? AbortSignal.any([signal, bound]) : bound;
     try {
-        const response = await fetch(new URL(`/twirp/${direct_restore_SERVICE}/${method}`, base), {
+        const response = await fetch(new URL(`/twirp/${SERVICE}/${method}`, base), {
             method: 'POST',
             headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' },
             body: JSON.stringify(body),

@@ -5,8 +5,8 @@ import * as path from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { TimeoutError } from '../time-limit.js'
 import { stalledTransfer, unansweredCall, type Bounds } from './deadline.js'
-import { locatePacks } from './packs/locate.js'
-import { field, PACK_VERSION, packsAvailable, type Lookup } from './packs/service.js'
+import { locatePackUrls } from './packs/locate.js'
+import { field, PACK_VERSION, packsAvailable, SERVICE, type Lookup } from './packs/service.js'
 import type { Fetched } from './packs/entry.js'
 
 // The restore of an entry served to the builder, read without starting the
@@ -21,8 +21,6 @@ import type { Fetched } from './packs/entry.js'
 // else (an error status, a refused connection, an archive tar rejects) is
 // `unsure`: the client does the restore again, with its retries and its
 // own words for what went wrong.
-
-const SERVICE = 'github.actions.results.api.v1.CacheService'
 
 /** What @actions/cache adds to every version it gives an entry (its `versionSalt`). */
 const CLIENT_VERSION_SALT = '1.0'
@@ -102,9 +100,8 @@ export async function restoreDirectly(
     unsure = pack.kind === 'answered' ? `a pack lookup answered HTTP ${pack.status}` : pack.why
     return { kind: 'failed', reason: unsure }
   }
-  const located = await locatePacks(path.join(request.workRoot, request.paths[0] ?? ''), lookup)
+  const blobs = await locatePackUrls(path.join(request.workRoot, request.paths[0] ?? ''), lookup)
   if (unsure !== undefined) return { kind: 'unsure', why: unsure }
-  const blobs: Fetched = located.kind === 'located' ? { kind: 'located', urls: located.urls } : located
   return { kind: 'hit', matchedKey, blobs }
 }
 

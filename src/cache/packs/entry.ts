@@ -1,7 +1,7 @@
 import * as fs from 'node:fs'
 import * as path from 'node:path'
 import { blobPath } from '../integrity.js'
-import { locatePacks } from './locate.js'
+import { locatePacks, locatePackUrls } from './locate.js'
 import type { PackService } from './service.js'
 import { fetchBlobs, uploadPack } from './transfer.js'
 
@@ -19,8 +19,7 @@ export type Fetched =
 
 /** Looks up the packs of the entry restored at `dir`, fetching none of their blobs. */
 export async function locateEntryPacks(dir: string, service: PackService | undefined): Promise<Fetched> {
-  const located = await locatePacks(dir, service && (key => service.lookup(key)))
-  return located.kind === 'located' ? { kind: 'located', urls: located.urls } : located
+  return await locatePackUrls(dir, service && (key => service.lookup(key)))
 }
 
 /** Fills the layout at `dir` (index.json and the manifest, as restored) with the blobs its packs hold. */

@@ -34,3 +34,15 @@ export async function locatePacks(
   }
   return { kind: 'located', manifest, urls }
 }
+
+/** The signed URL of each pack, in the manifest's order, or why the entry has none to offer. */
+export type PackUrls = { kind: 'located'; urls: string[] } | Exclude<Located, { kind: 'located' }>
+
+/** locatePacks, keeping only the URLs: what a restore that leaves the blobs in their packs needs. */
+export async function locatePackUrls(
+  dir: string,
+  lookup: ((key: string) => Promise<Lookup>) | undefined
+): Promise<PackUrls> {
+  const located = await locatePacks(dir, lookup)
+  return located.kind === 'located' ? { kind: 'located', urls: located.urls } : located
+}

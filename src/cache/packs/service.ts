@@ -8,7 +8,8 @@ import { failureWait, rateLimitWait } from './backoff.js'
 // spoken directly: @actions/cache would wrap every pack in a tar archive and
 // compress it again. The index entry still goes through @actions/cache.
 
-const SERVICE = 'github.actions.results.api.v1.CacheService'
+/** The twirp service every v2 call goes to. */
+export const SERVICE = 'github.actions.results.api.v1.CacheService'
 const FAILURE_TRIES = 3
 /** Longest the calls of one transfer wait in all on the rate limit before giving up. */
 const RATE_LIMIT_BUDGET_SECONDS = 60
