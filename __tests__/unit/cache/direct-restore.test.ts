@@ -4,7 +4,7 @@
 // would read is read the same; what it would fail on is left to it; what
 // hangs is given up on at the client's bounds, in its words.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals'
-import { execFile } from 'node:child_process'
+import { execFile, spawnSync } from 'node:child_process'
 import { promisify } from 'node:util'
 import * as fs from 'node:fs'
 import * as os from 'node:os'
@@ -28,6 +28,11 @@ let service: CacheService
 let env: NodeJS.ProcessEnv
 
 beforeAll(async () => {
+  // The client compresses with zstd where it is installed, and the entries
+  // read here are those: `npm test` installs it with the engines.
+  const zstd = spawnSync('zstd', ['--version'])
+  if (zstd.status !== 0)
+    throw new Error('zstd is not installed: run the tests through `npm test`, whose setup installs it.')
   service = await startCacheService({ blobHost: '127.0.0.1' })
   env = { ...service.env(token), GITHUB_SERVER_URL: 'https://github.com' }
 })
